@@ -1,0 +1,355 @@
+"""The agent work logger: the seed's PowerShell functions, in Python and on the command line.
+
+=====================  ==========================================
+seed (PowerShell)      here
+=====================  ==========================================
+Start-AgentSession     :meth:`AgentWorkLogger.start_session`
+Write-AgentFollowup    :meth:`AgentWorkLogger.followup`
+Write-AgentError       :meth:`AgentWorkLogger.error`
+Stop-AgentSession      :meth:`AgentWorkLogger.stop_session`
+(new)                  ``tool_call``, ``tool_result``, ``status_change``
+=====================  ==========================================
+
+The seed logger kept each session's context (task, executor, start time) in the memory of the
+orchestrator process. Orchestrators calling ``agent-pipelines log`` start a new process per event,
+so context comes from the attempt's transcript instead: its first line is the ``session_start``,
+which carries task, executor, model and branch, and its time gives ``elapsed_ms``. Anything passed
+explicitly wins over what the transcript says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent_pipelines import paths
+from agent_pipelines.contract import (
+    COMPLETION_STATUSES,
+    STRING_FIELDS,
+    check_event,
+    format_timestamp,
+    parse_timestamp,
+)
+from agent_pipelines.writer import append_bytes, serialize
+
+# Context fields an event inherits from its session's start (the seed's TaskMetadata,
+# ExecutorInfo and GitContext).
+CONTEXT_FIELDS: tuple[str, ...] = (
+    "session_id",
+    "task_id",
+    "task_title",
+    "task_description",
+    "project_id",
+    "executor",
+    "executor_variant",
+    "model",
+    "branch",
+    "base_branch",
+    "commits_ahead",
+    "commits_behind",
+)
+# The order fields appear in on disk: the seed's example line.
+FIELD_ORDER: tuple[str, ...] = (
+    "timestamp",
+    "attempt_id",
+    "session_id",
+    "task_id",
+    "task_title",
+    "task_description",
+    "project_id",
+    "executor",
+    "executor_variant",
+    "model",
+    "branch",
+    "base_branch",
+    "commits_ahead",
+    "commits_behind",
+    "event_type",
+    "data",
+    "elapsed_ms",
+)
+
+
+def logging_enabled() -> bool:
+    """``AGENT_WORK_LOGGING_ENABLED=false`` (or 0/no/off) turns every logging call into a no-op."""
+    value = os.environ.get("AGENT_WORK_LOGGING_ENABLED", "true").strip().lower()
+    return value not in ("false", "0", "no", "off")
+
+
+def build_event(
+    event_type: str,
+    attempt_id: str,
+    data: Mapping[str, Any] | None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    timestamp: datetime,
+    elapsed_ms: int | None = None,
+) -> dict[str, Any]:
+    """Assemble one event in the seed's field order and check it against the contract."""
+    fields: dict[str, Any] = {
+        "timestamp": format_timestamp(timestamp),
+        "attempt_id": attempt_id,
+        "event_type": event_type,
+        "data": {k: v for k, v in (data or {}).items() if v is not None},
+        "elapsed_ms": elapsed_ms,
+    }
+    for name in CONTEXT_FIELDS:
+        value = (context or {}).get(name)
+        if value is not None:
+            fields[name] = value
+    event = {name: fields[name] for name in FIELD_ORDER if fields.get(name) is not None}
+    event["data"] = fields["data"]
+    check_event(event)
+    return event
+
+
+def event_destinations(root: Path, event: Mapping[str, Any]) -> list[Path]:
+    """The files one event is appended to: its day's stream partition, its transcript, errors."""
+    day = event["timestamp"][:10]
+    targets = [paths.stream_partition_path(root, day), paths.session_file_path(root, event["attempt_id"])]
+    if event["event_type"] == "error":
+        targets.append(root / paths.ERRORS_FILE)
+    return targets
+
+
+def session_summary(transcript: list[dict[str, Any]], end_event: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``agent-metrics.jsonl`` record for a finished session, from its transcript."""
+    start = next((e for e in transcript if e.get("event_type") == "session_start"), None)
+    counts = {"error": 0, "followup_sent": 0, "tool_call": 0, "tool_result": 0, "status_change": 0}
+    for e in transcript:
+        if e.get("event_type") in counts:
+            counts[e["event_type"]] += 1
+    data = end_event["data"]
+    record: dict[str, Any] = {
+        "timestamp": end_event["timestamp"],
+        "attempt_id": end_event["attempt_id"],
+        "metric_type": "session_summary",
+    }
+    for name in ("session_id", "task_id", "task_title", "executor", "model", "branch"):
+        if end_event.get(name) is not None:
+            record[name] = end_event[name]
+    record.update(
+        {
+            "started_at": start["timestamp"] if start else None,
+            "prompt_type": (start or {}).get("data", {}).get("prompt_type"),
+            "completion_status": data["completion_status"],
+            "success": data["completion_status"] == "success",
+            "duration_ms": data.get("duration_ms"),
+            "total_tokens": data.get("total_tokens"),
+            "cost_usd": data.get("cost_usd"),
+            "error_count": counts["error"],
+            "followup_count": counts["followup_sent"],
+            "tool_call_count": counts["tool_call"],
+            "status_change_count": counts["status_change"],
+        }
+    )
+    return record
+
+
+class AgentWorkLogger:
+    """Writes agent work events to a log folder. Safe to use from many processes at once."""
+
+    def __init__(
+        self,
+        logs_dir: str | os.PathLike[str] | None = None,
+        *,
+        enabled: bool | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.root = paths.logs_dir(logs_dir)
+        self.enabled = logging_enabled() if enabled is None else enabled
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._contexts: dict[str, dict[str, Any]] = {}
+
+    # -- the seed's functions ---------------------------------------------------------------
+
+    def start_session(
+        self,
+        attempt_id: str,
+        *,
+        prompt: str | None = None,
+        prompt_type: str = "initial",
+        followup_reason: str | None = None,
+        **context: Any,
+    ) -> dict[str, Any] | None:
+        """Start-AgentSession. ``context`` takes task_id, task_title, executor, model, branch, ..."""
+        unknown = set(context) - set(CONTEXT_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown context fields: {sorted(unknown)}")
+        self._contexts[attempt_id] = {k: v for k, v in context.items() if v is not None}
+        data = {"prompt_type": prompt_type, "prompt": prompt, "followup_reason": followup_reason}
+        return self.log("session_start", attempt_id, data, context)
+
+    def followup(
+        self, attempt_id: str, message: str, reason: str | None = None, **context: Any
+    ) -> dict | None:
+        """Write-AgentFollowup."""
+        return self.log("followup_sent", attempt_id, {"message": message, "reason": reason}, context)
+
+    def error(
+        self,
+        attempt_id: str,
+        error_message: str,
+        error_fingerprint: str | None = None,
+        error_category: str | None = None,
+        stack_trace: str | None = None,
+        **context: Any,
+    ) -> dict[str, Any] | None:
+        """Write-AgentError."""
+        data = {
+            "error_message": error_message,
+            "error_fingerprint": error_fingerprint,
+            "error_category": error_category,
+            "stack_trace": stack_trace,
+        }
+        return self.log("error", attempt_id, data, context)
+
+    def tool_call(
+        self, attempt_id: str, tool_name: str, tool_params: Mapping[str, Any] | None = None, **context: Any
+    ) -> dict[str, Any] | None:
+        return self.log(
+            "tool_call", attempt_id, {"tool_name": tool_name, "tool_params": tool_params}, context
+        )
+
+    def tool_result(
+        self,
+        attempt_id: str,
+        tool_name: str,
+        success: bool | None = None,
+        duration_ms: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+        **context: Any,
+    ) -> dict[str, Any] | None:
+        data = {"tool_name": tool_name, "success": success, "duration_ms": duration_ms, **(extra or {})}
+        return self.log("tool_result", attempt_id, data, context)
+
+    def status_change(
+        self,
+        attempt_id: str,
+        new_status: str,
+        old_status: str | None = None,
+        reason: str | None = None,
+        **context: Any,
+    ) -> dict[str, Any] | None:
+        data = {"new_status": new_status, "old_status": old_status, "reason": reason}
+        return self.log("status_change", attempt_id, data, context)
+
+    def stop_session(
+        self,
+        attempt_id: str,
+        completion_status: str,
+        *,
+        duration_ms: int | None = None,
+        total_tokens: int | None = None,
+        cost_usd: float | None = None,
+        outcome: Mapping[str, Any] | None = None,
+        **context: Any,
+    ) -> dict[str, Any] | None:
+        """Stop-AgentSession: the ``session_end`` event plus a summary in ``agent-metrics.jsonl``."""
+        if completion_status not in COMPLETION_STATUSES:
+            raise ValueError(
+                f"completion_status must be one of {COMPLETION_STATUSES}, got {completion_status!r}"
+            )
+        data = {
+            "completion_status": completion_status,
+            "duration_ms": duration_ms,
+            "total_tokens": total_tokens,
+            "cost_usd": cost_usd,
+            "outcome": dict(outcome) if outcome else None,
+        }
+        return self.log("session_end", attempt_id, data, context)
+
+    # -- the general entry point --------------------------------------------------------------
+
+    def log(
+        self,
+        event_type: str,
+        attempt_id: str,
+        data: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Write one event of any type. Returns the event written, or ``None`` when disabled.
+
+        Raises :class:`~agent_pipelines.contract.ContractError` for an event the contract refuses
+        (e.g. a hostile attempt id), before anything is written.
+        """
+        if not self.enabled:
+            return None
+        now = self._clock()
+        transcript_path = paths.session_file_path(self.root, attempt_id)
+        merged, started_at = self._context_for(attempt_id, transcript_path, event_type)
+        merged.update({k: v for k, v in (context or {}).items() if v is not None})
+        data = dict(data or {})
+        elapsed_ms = None
+        if started_at is not None:
+            elapsed_ms = max(0, int((now - started_at).total_seconds() * 1000))
+        if event_type == "session_end" and data.get("duration_ms") is None and elapsed_ms is not None:
+            data["duration_ms"] = elapsed_ms
+        event = build_event(event_type, attempt_id, data, merged, timestamp=now, elapsed_ms=elapsed_ms)
+        line = (serialize(event) + "\n").encode("utf-8")
+        for target in event_destinations(self.root, event):
+            append_bytes(target, line)
+        if event_type == "session_end":
+            transcript = _read_transcript(transcript_path)
+            append_bytes(
+                self.root / paths.METRICS_FILE,
+                (serialize(session_summary(transcript, event)) + "\n").encode(),
+            )
+            self._contexts.pop(attempt_id, None)
+        return event
+
+    def _context_for(
+        self, attempt_id: str, transcript_path: Path, event_type: str
+    ) -> tuple[dict[str, Any], datetime | None]:
+        if event_type == "session_start":
+            return dict(self._contexts.get(attempt_id, {})), self._clock()
+        first = _first_event(transcript_path)
+        if first is None:
+            return dict(self._contexts.get(attempt_id, {})), None
+        context = {k: first[k] for k in CONTEXT_FIELDS if first.get(k) is not None}
+        context.update(self._contexts.get(attempt_id, {}))
+        started = None
+        if first.get("event_type") == "session_start":
+            try:
+                started = parse_timestamp(first["timestamp"])
+            except (KeyError, ValueError):
+                started = None
+        return context, started
+
+
+def _read_lines_json(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                if not raw.endswith(b"\n"):
+                    break  # a writer is still on it
+                try:
+                    value = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    events.append(value)
+                if limit is not None and len(events) >= limit:
+                    break
+    except FileNotFoundError:
+        pass
+    return events
+
+
+def _first_event(path: Path) -> dict[str, Any] | None:
+    """The attempt's first line: its first ``session_start`` when the transcript is complete."""
+    events = _read_lines_json(path, limit=1)
+    return events[0] if events else None
+
+
+def _read_transcript(path: Path) -> list[dict[str, Any]]:
+    """All events of the attempt (an attempt may restart its session; the summary covers them all)."""
+    return _read_lines_json(path)
+
+
+__all__ = ["CONTEXT_FIELDS", "STRING_FIELDS", "AgentWorkLogger", "build_event", "logging_enabled"]

@@ -1,0 +1,91 @@
+"""Where things live on disk: the log folder (the seed's contract) and our data folder.
+
+Two folders, on purpose:
+
+* the **log folder** is what orchestrators write (`.cache/agent-work-logs/` by default,
+  ``AGENT_WORK_LOGS_DIR`` to move it) and its layout is a contract other tools read;
+* the **data folder** is ours (``AGENT_PIPELINES_DATA_DIR``, default ``<project>/data``):
+  Dagster's home, Parquet tables, quarantine, detector state, reports. Deleting it loses
+  history but never a log line.
+
+Log folder layout::
+
+    agent-work-stream.jsonl          seed writers append here; read as input too
+    stream/YYYY-MM-DD.jsonl          our logger's daily partitions of the stream (UTC day)
+    agent-errors.jsonl               error events only
+    agent-metrics.jsonl              one summary per finished session
+    agent-alerts.jsonl               alerts from the live detectors
+    agent-sessions/<attempt>.jsonl   per-attempt transcripts (file name safely encoded)
+    archive/                         rotated, compressed days (see the rotation job)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+STREAM_FILE = "agent-work-stream.jsonl"
+ERRORS_FILE = "agent-errors.jsonl"
+METRICS_FILE = "agent-metrics.jsonl"
+ALERTS_FILE = "agent-alerts.jsonl"
+SESSIONS_DIR = "agent-sessions"
+STREAM_DIR = "stream"
+ARCHIVE_DIR = "archive"
+GROUND_TRUTH_FILE = "ground-truth.json"
+
+DEFAULT_LOGS_DIR = Path(".cache") / "agent-work-logs"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def logs_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The log folder: an explicit argument, else ``AGENT_WORK_LOGS_DIR``, else the seed's default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("AGENT_WORK_LOGS_DIR")
+    return Path(env) if env else DEFAULT_LOGS_DIR
+
+
+def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Our data folder: an explicit argument, else ``AGENT_PIPELINES_DATA_DIR``, else ``<project>/data``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("AGENT_PIPELINES_DATA_DIR")
+    return Path(env) if env else PROJECT_ROOT / "data"
+
+
+def stream_partition_path(root: Path, day: date | str) -> Path:
+    """The daily stream file for a UTC day."""
+    return root / STREAM_DIR / f"{day}.jsonl"
+
+
+def quarantine_dir(data: Path) -> Path:
+    return data / "quarantine"
+
+
+_SAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_NAME = 150
+
+
+def session_file_name(attempt_id: str) -> str:
+    """A file name for an attempt's transcript that can never leave the sessions folder.
+
+    Anything outside ``[A-Za-z0-9._-]`` is percent-encoded (so ``ve/a1b2`` and ``ve_a1b2`` stay
+    distinct), a leading dot is encoded (no ``..`` or hidden files), and very long ids are cut and
+    suffixed with a hash so distinct ids keep distinct names.
+    """
+    encoded = _SAFE_CHARS.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), attempt_id)
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    if not encoded:
+        encoded = "%00empty"
+    if len(encoded) > _MAX_NAME:
+        digest = hashlib.sha256(attempt_id.encode("utf-8")).hexdigest()[:16]
+        encoded = f"{encoded[: _MAX_NAME - 17]}~{digest}"
+    return f"{encoded}.jsonl"
+
+
+def session_file_path(root: Path, attempt_id: str) -> Path:
+    return root / SESSIONS_DIR / session_file_name(attempt_id)
