@@ -1,0 +1,314 @@
+"""Scrub secrets out of text before it leaves the machine (Telegram, logs, exceptions).
+
+Why this exists: agent transcripts routinely contain whatever the agent saw — ``.env`` files,
+``curl -H "Authorization: Bearer ..."`` commands, git remotes with embedded credentials — and
+alerts quote those lines verbatim. Anything we post to a chat or write to a log must pass through
+:func:`redact` first.
+
+Design choices:
+
+* **Key names stay visible** (``password=[REDACTED]``, ``Authorization: Bearer [REDACTED]``) so
+  a reader still knows *what* was there, which is usually what the alert is about.
+* **Patterns are anchored on well-known prefixes** (``sk-``, ``ghp_``, ``AKIA``, ``eyJ...``) or on
+  a key name; we do not redact "anything that looks random", because that destroys git SHAs,
+  UUIDs and paths, which are exactly what makes an alert actionable.
+* **Explicit secrets** (:func:`register_secret` or ``secrets=``) are scrubbed literally even when
+  they match no pattern — the configured bot token must never leak, whatever its shape.
+* All quantifiers that could run over long inputs are bounded, so a megabyte of base64 in a tool
+  output cannot make redaction quadratic.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+REDACTED = "[REDACTED]"
+"""The marker that replaces a secret value."""
+
+_MIN_EXPLICIT_SECRET_LEN = 6
+"""Explicit secrets shorter than this are ignored: scrubbing ``"abc"`` everywhere would mangle text
+and a 3-character secret is not worth protecting this way."""
+
+_registry_lock = threading.Lock()
+_registered: set[str] = set()
+
+# Key names whose *value* is a secret. Matched at the end of a key (so ``DB_PASSWORD``,
+# ``X-Api-Key``, ``aws_secret_access_key`` match) but never as a prefix of a longer word
+# (``tokenizer``, ``secrets``, ``max_tokens``, ``password_file`` stay untouched).
+# ``pwd`` is deliberately absent: ``PWD=/home/me`` is the working directory in every shell log.
+_SECRET_KEYS = (
+    r"password|passwd|passphrase|pass_?word|"
+    r"secret|client[_-]?secret|secret[_-]?key|secret[_-]?access[_-]?key|"
+    r"token|access[_-]?token|refresh[_-]?token|auth[_-]?token|id[_-]?token|bot[_-]?token|"
+    r"api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?"
+)
+_SECRET_KEY_RE = re.compile(rf"(?:^|[^A-Za-z0-9])(?:{_SECRET_KEYS})$", re.IGNORECASE)
+
+# Values that are placeholders, not secrets: leave them alone so ``password=None`` or
+# ``token=${TOKEN}`` in a config dump is not turned into noise.
+_PLACEHOLDER_RE = re.compile(
+    r"""^(?:|null|none|nil|true|false|undefined|\*+|\.\.\.|x+|<[^<>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?
+    |\{\{[^{}]*\}\}|\[REDACTED[^\]]*\]?)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _sub_keep_prefix(pattern: re.Pattern[str]) -> Callable[[str], str]:
+    """A substitution that keeps group ``prefix`` and replaces the rest of the match."""
+
+    def apply(text: str) -> str:
+        return pattern.sub(lambda m: m.group("prefix") + REDACTED, text)
+
+    return apply
+
+
+def _sub_all(pattern: re.Pattern[str], replacement: str = REDACTED) -> Callable[[str], str]:
+    def apply(text: str) -> str:
+        return pattern.sub(replacement, text)
+
+    return apply
+
+
+# --- Private key blocks (PEM). A truncated block (no END line, common in cut-off logs) is redacted
+# up to the end of the base64 run so half a key never leaks either.
+_PEM_RE = re.compile(
+    r"-----BEGIN (?P<kind>[A-Z0-9 ]{0,40})PRIVATE KEY-----"
+    r"(?:[\s\S]{0,20000}?-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=\s\\:,.-]{0,20000})"
+)
+
+
+def _redact_pem(text: str) -> str:
+    return _PEM_RE.sub(lambda m: f"-----BEGIN {m.group('kind')}PRIVATE KEY-----{REDACTED}", text)
+
+
+# --- Credentials embedded in URLs: scheme://user:password@host -> keep the user, drop the password.
+_URL_CREDS_RE = re.compile(
+    r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s/:@\"'<>]{1,256}:)(?P<pw>[^\s/@\"'<>]{1,512})(?=@)"
+)
+
+# --- HTTP auth headers: "Authorization: Bearer x", "Authorization: Basic x", "Authorization: token x".
+_AUTH_HEADER_RE = re.compile(
+    r"(?P<prefix>\b(?:proxy-)?authorization\\?[\"']?\s*[:=]\s*\\?[\"']?\s*"
+    r"(?:(?:bearer|basic|token|bot|digest|apikey)\s+)?)"
+    r"(?P<value>[^\s\"'\\,;]{1,4096})",
+    re.IGNORECASE,
+)
+# A bare "Bearer <token>" outside a header (e.g. in a curl command split over lines).
+_BEARER_RE = re.compile(r"(?P<prefix>\bBearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,4096})", re.IGNORECASE)
+
+# --- Provider tokens recognisable by their shape.
+_TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # Telegram bot token, also inside /bot<TOKEN>/ URLs (no word boundary between "bot" and the id).
+    re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,200}"),
+    # OpenAI / Anthropic / similar: sk-..., sk-ant-api03-..., sk-proj-...
+    re.compile(r"\bsk-[A-Za-z0-9_-]{20,300}"),
+    # Stripe-style secret keys.
+    re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,200}"),
+    # GitHub: personal, OAuth, user-to-server, server-to-server, refresh, fine-grained PAT.
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,255}"),
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,255}"),
+    # AWS access key ids (long-term and temporary).
+    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
+    # Slack.
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,255}"),
+    # Google API keys.
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    # JWTs: header.payload.signature, both first parts base64url JSON objects ("eyJ" == '{"').
+    re.compile(r"\beyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{5,8192}\.[A-Za-z0-9_-]{0,4096}"),
+)
+
+# --- key=value, key: value, "key": "value", --key value (also backslash-escaped JSON inside strings).
+_QUOTED_VALUE = r"""(?:\\"(?:[^"\\]|\\(?!"))*\\"|"(?:[^"\\]|\\.)*"|'[^'\n]*')"""
+_BARE_VALUE = r"""[^\s"'&,;}\])<>]{1,4096}"""
+_KV_RE = re.compile(
+    rf"""(?P<prefix>
+        (?<![A-Za-z0-9_])
+        (?P<q>\\?["']?)                       # optional opening quote of a JSON/YAML key
+        [A-Za-z0-9_.-]{{0,40}}?(?:{_SECRET_KEYS})
+        (?P=q)
+        \s*[:=]\s*
+    )
+    (?P<value>{_QUOTED_VALUE}|{_BARE_VALUE})
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_CLI_FLAG_RE = re.compile(
+    r"(?P<prefix>(?<![A-Za-z0-9_-])--?(?:password|passwd|token|api-key|apikey|secret|client-secret)(?:=|\s+))"
+    r"(?P<value>[^\s\"'-][^\s\"']{0,4095}|\"[^\"]*\"|'[^']*')",
+    re.IGNORECASE,
+)
+
+
+def _kv_replace(match: re.Match[str]) -> str:
+    value = match.group("value")
+    quote_chars = ""
+    inner = value
+    if value.startswith('\\"'):
+        quote_chars, inner = '\\"', value[2:-2]
+    elif value[:1] in "\"'":
+        quote_chars, inner = value[0], value[1:-1]
+    if _PLACEHOLDER_RE.match(inner.strip()):
+        return match.group(0)
+    return f"{match.group('prefix')}{quote_chars}{REDACTED}{quote_chars}"
+
+
+def _redact_kv(text: str) -> str:
+    return _KV_RE.sub(_kv_replace, text)
+
+
+def _redact_cli(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        value = m.group("value")
+        inner = value[1:-1] if value[:1] in "\"'" else value
+        if _PLACEHOLDER_RE.match(inner):
+            return m.group(0)
+        return m.group("prefix") + REDACTED
+
+    return _CLI_FLAG_RE.sub(repl, text)
+
+
+def _redact_auth_header(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if _PLACEHOLDER_RE.match(m.group("value")):
+            return m.group(0)
+        return m.group("prefix") + REDACTED
+
+    return _AUTH_HEADER_RE.sub(repl, text)
+
+
+# Order matters: whole blocks first, then structures that keep a visible prefix, then bare tokens,
+# then key=value (which skips values already replaced by an earlier step).
+_STEPS: tuple[Callable[[str], str], ...] = (
+    _redact_pem,
+    _sub_keep_prefix(_URL_CREDS_RE),
+    _redact_auth_header,
+    _sub_keep_prefix(_BEARER_RE),
+    *(_sub_all(p) for p in _TOKEN_PATTERNS),
+    _redact_cli,
+    _redact_kv,
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Always scrub ``value`` from redacted text, whatever its shape.
+
+    Call this with every configured credential (the bot token) at start-up. Values shorter than
+    six characters are ignored to avoid scrubbing common substrings.
+    """
+    if value and len(value) >= _MIN_EXPLICIT_SECRET_LEN:
+        with _registry_lock:
+            _registered.add(value)
+
+
+def unregister_secret(value: str | None) -> None:
+    """Forget a registered secret (mainly for tests)."""
+    with _registry_lock:
+        _registered.discard(value or "")
+
+
+def registered_secrets() -> frozenset[str]:
+    """A snapshot of the registered secrets (never log this)."""
+    with _registry_lock:
+        return frozenset(_registered)
+
+
+def _explicit_variants(secrets: Iterable[str]) -> list[str]:
+    """The literal forms to scrub: raw and percent-encoded (a token's ``:`` becomes ``%3A`` in URLs)."""
+    variants: set[str] = set()
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_EXPLICIT_SECRET_LEN:
+            variants.add(secret)
+            variants.add(quote(secret, safe=""))
+    # Longest first so a secret that contains another one is scrubbed whole.
+    return sorted(variants, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str | None] | None = None) -> str:
+    """Return ``text`` with secrets replaced by ``[REDACTED]`` (key names kept visible).
+
+    ``secrets`` adds literal values to scrub for this call only, on top of the registered ones.
+    Non-string input is converted with ``str()`` so callers can pass exceptions directly.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    explicit = set(registered_secrets())
+    if secrets:
+        explicit.update(s for s in secrets if s)
+    for literal in _explicit_variants(explicit):
+        if literal in text:
+            text = text.replace(literal, REDACTED)
+    if not text:
+        return text
+    for step in _STEPS:
+        text = step(text)
+    return text
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a mapping key names a secret (``password``, ``GITHUB_TOKEN``, ``x-api-key``...)."""
+    return bool(_SECRET_KEY_RE.search(key))
+
+
+def redact_value(obj: Any, secrets: Iterable[str | None] | None = None) -> Any:
+    """Redact recursively through dicts, lists, tuples and sets; strings go through :func:`redact`.
+
+    A string value under a secret-named key (``{"password": "hunter2"}``) is replaced entirely,
+    because its value would not match any pattern on its own. Other scalars are returned unchanged.
+    """
+    secret_list = [s for s in (secrets or ()) if s]
+    return _redact_value(obj, secret_list, depth=0)
+
+
+def _redact_value(obj: Any, secrets: list[str], depth: int) -> Any:
+    if depth > 50:  # pathological nesting: give up structure, keep safety
+        return redact(repr(obj), secrets)
+    if isinstance(obj, str):
+        return redact(obj, secrets)
+    if isinstance(obj, Mapping):
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            if isinstance(key, str) and is_secret_key(key) and isinstance(value, str):
+                out[key] = value if _PLACEHOLDER_RE.match(value.strip()) else REDACTED
+            else:
+                out[key] = _redact_value(value, secrets, depth + 1)
+        return out
+    if isinstance(obj, list):
+        return [_redact_value(v, secrets, depth + 1) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_redact_value(v, secrets, depth + 1) for v in obj)
+    if isinstance(obj, (set, frozenset)):
+        return type(obj)(_redact_value(v, secrets, depth + 1) for v in obj)
+    return obj
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts the fully formatted message of every record it sees.
+
+    Installed on loggers we do not control (``urllib3.connectionpool`` logs request lines that
+    contain ``/bot<TOKEN>/`` at DEBUG level) so enabling debug logging can never leak the token.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] | None = None) -> None:
+        super().__init__()
+        self._secrets = [s for s in (secrets or ()) if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep the raw template, still redacted
+            message = str(record.msg)
+        record.msg = redact(message, self._secrets)
+        record.args = None
+        return True
+
+
+def install_log_filter(logger_name: str) -> None:
+    """Add a :class:`RedactingFilter` to ``logger_name`` once (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
