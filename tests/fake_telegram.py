@@ -20,9 +20,11 @@ long``; HTML with unsupported or unbalanced tags or bare ``<``/``&`` → ``can't
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -172,12 +174,16 @@ class FakeTelegram:
         return self
 
     def stop(self) -> None:
-        """Stop listening (connections are then refused). Recorded messages are kept."""
+        """Stop listening and drop open keep-alive connections, like a crashed server would.
+
+        New connections are then refused. Recorded messages are kept.
+        """
         server, self._server = self._server, None
         if server is None:
             return
         server.shutdown()
         server.server_close()
+        server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -337,6 +343,34 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for a handler sleeping in delay_next()
     fake: FakeTelegram
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # broken pipes after stop() or client timeouts are expected in tests
+
+    def close_connections(self) -> None:
+        """Cut every open connection (clients with keep-alive would otherwise keep being served)."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                conn.close()
 
 
 _PATH_RE = re.compile(r"^/bot(?P<token>[^/]*)/(?P<method>[A-Za-z]+)/?$")

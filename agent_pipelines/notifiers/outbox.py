@@ -15,7 +15,7 @@ On-disk layout (one directory, e.g. ``<data>/state/telegram-outbox/``)::
 
 Guarantees and their limits:
 
-* **Idempotent enqueue.** A key that is pending, or in the delivered history, is ignored. The
+* **Idempotent enqueue.** A key that is pending, dead-lettered, or in the delivered history is ignored. The
   history keeps the last ``history_limit`` keys (default 10 000); keys older than that could be
   re-enqueued, so producers should not re-enqueue ancient alerts.
 * **Ordered, at-least-once delivery with one duplicate window.** For each message, in enqueue order:
@@ -229,6 +229,8 @@ class Outbox:
         with self._state_lock():
             if any(p.stem.endswith(f"-{key_hash}") for p in self._pending_files()):
                 return False
+            if any(self.dead_dir.glob(f"*-{key_hash}.json")):
+                return False  # rejected before: re-sending the same text would be rejected again
             if key in self.delivered_keys():
                 return False
             seq = time.time_ns()
