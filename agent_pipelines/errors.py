@@ -1,0 +1,330 @@
+"""Error clusters: which errors keep coming back, where, and since when.
+
+The templating itself (one message → one template) is :mod:`agent_pipelines.clustering`, shared
+with the live sensor and ``agent-pipelines templates``. What this module adds is the *batch* view:
+
+* **Unification.** Orchestrators attach an ``error_fingerprint`` to some error events and not to
+  others of the same kind (the seed's ``Write-AgentError`` made it optional). Clustering by
+  "fingerprint else template" would then split one kind in two: ``git_not_repo`` and
+  ``fatal: not a git repository ... <PATH>``. Over the whole table we know better: a template that
+  appears with a fingerprint elsewhere in the data joins that fingerprint's cluster (the most
+  frequent fingerprint when it appears with several). A single message can't know this; a table can.
+* **The cluster table** (:func:`error_clusters`): one row per cluster with counts, reach, first and
+  last seen, a redacted sample and a daily trend.
+* **Grouping accuracy** (:func:`grouping_accuracy`): Loghub's GA metric against the generator's
+  ``ground-truth-errors.jsonl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import polars as pl
+
+from agent_pipelines.clustering import add_cluster_columns
+from agent_pipelines.contract import timestamp_expr
+from agent_pipelines.redaction import redact
+
+GROUND_TRUTH_ERRORS_FILE = "ground-truth-errors.jsonl"
+SAMPLE_CHARS = 300  # a sample message is for recognizing the error, not for reading a stack trace
+
+OCCURRENCE_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "day": pl.Date(),
+    "attempt_id": pl.String(),
+    "task_id": pl.String(),
+    "task_title": pl.String(),
+    "executor": pl.String(),
+    "model": pl.String(),
+    "error_message": pl.String(),
+    "error_fingerprint": pl.String(),
+    "error_category": pl.String(),
+    "error_template": pl.String(),
+    "cluster_fingerprint": pl.String(),
+    "cluster_key": pl.String(),
+    "cluster_id": pl.String(),
+    "cluster_label": pl.String(),
+}
+_EVENT_COLUMNS = [c for c in OCCURRENCE_SCHEMA if c in {
+    "event_id", "timestamp", "day", "attempt_id", "task_id", "task_title", "executor", "model",
+    "error_message", "error_fingerprint", "error_category",
+}]  # fmt: skip
+
+TREND_TYPE = pl.List(pl.Struct({"day": pl.Date(), "count": pl.UInt32()}))
+CLUSTER_SCHEMA: dict[str, pl.DataType] = {
+    "cluster_id": pl.String(),
+    "cluster_label": pl.String(),
+    "fingerprint": pl.String(),
+    "template": pl.String(),
+    "category": pl.String(),
+    "occurrences": pl.UInt32(),
+    "share": pl.Float64(),
+    "tasks": pl.UInt32(),
+    "attempts": pl.UInt32(),
+    "executors": pl.List(pl.String()),
+    "first_seen": pl.Datetime("us", "UTC"),
+    "last_seen": pl.Datetime("us", "UTC"),
+    "sample_message": pl.String(),
+    "fingerprinted_share": pl.Float64(),
+    "trend": TREND_TYPE,
+}
+
+
+def _sha1_12(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+
+def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bool = True) -> pl.DataFrame:
+    """One row per error event with its (unified) cluster.
+
+    ``error_template`` is the message's template after :func:`merge_rare_variants` (unless
+    ``merge_variants`` is off).
+
+    ``cluster_fingerprint`` is the event's own fingerprint, else the fingerprint its template carries
+    elsewhere in the data (majority vote; ties go to the alphabetically first, so runs agree), else
+    null. ``cluster_key`` is that fingerprint or the template; ``cluster_id`` its stable hash (the same
+    hash :func:`agent_pipelines.clustering.cluster_id` gives); ``cluster_label`` is what people read:
+    the fingerprint when there is one, else the template.
+    """
+    lazy = events.lazy().filter(pl.col("event_type") == "error").select(_EVENT_COLUMNS)
+    # A blank fingerprint is no fingerprint (the same rule as clustering.cluster_key).
+    fp = pl.col("error_fingerprint").str.strip_chars()
+    lazy = lazy.with_columns(pl.when(fp != "").then(fp).alias("_fp"))
+    errs = add_cluster_columns(lazy, "error_message", "_fp").collect()
+    if errs.is_empty():
+        return pl.DataFrame(schema=OCCURRENCE_SCHEMA)
+    if merge_variants:
+        merged = merge_rare_variants(errs.group_by("error_template").len("n"))
+        errs = errs.join(merged, on="error_template", how="left").with_columns(
+            pl.coalesce("_merged", "error_template").alias("error_template")
+        )
+    votes = (
+        errs.filter(pl.col("_fp").is_not_null())
+        .group_by("error_template", "_fp")
+        .len("n")
+        .sort(["error_template", "n", "_fp"], descending=[False, True, False])
+        .group_by("error_template", maintain_order=True)
+        .agg(pl.col("_fp").first().alias("_template_fp"))
+    )
+    errs = errs.join(votes, on="error_template", how="left").with_columns(
+        pl.coalesce("_fp", "_template_fp").alias("cluster_fingerprint")
+    )
+    errs = errs.with_columns(pl.coalesce("cluster_fingerprint", "error_template").alias("cluster_key"))
+    keys = errs.select(pl.col("cluster_key").unique())
+    keys = keys.with_columns(
+        pl.col("cluster_key").map_elements(_sha1_12, return_dtype=pl.String()).alias("cluster_id")
+    )
+    errs = errs.drop("cluster_id").join(keys, on="cluster_key", how="left")
+    return errs.with_columns(pl.col("cluster_key").alias("cluster_label")).select(
+        [pl.col(c).cast(t) for c, t in OCCURRENCE_SCHEMA.items()]
+    )
+
+
+VARIANT_MIN_DISTINCT = 4  # distinct values at one position before it counts as a variable
+VARIANT_MAX_MEAN = 3.0  # ...and each value seen this few times on average (ids, not status codes)
+VARIANT_MIN_FIXED = 4  # constant tokens the merged template must keep, so short messages never merge
+VARIANT_TOKEN = "<VAR>"
+_CODE_LIKE = re.compile(r"^(?:[A-Z][A-Z0-9_]*|[0-9]+|[A-Z]+[0-9]+)[:.,;]?$")  # ENOENT, TS2322, 127, E0502:
+
+
+def merge_rare_variants(templates: pl.DataFrame) -> pl.DataFrame:
+    """Map templates that differ in one token full of one-off values to one template.
+
+    Templating masks what looks variable in *one* message (numbers, paths, quoted names...). Some
+    variable parts look like words: a function name in ``at dtkdr (<PATH>)``, a package in
+    ``found for ztdtqz==<VER>``. Across a table they give themselves away: many templates equal but
+    for one token position, each value seen once or twice. That position becomes ``<VAR>``.
+
+    Guards against merging different errors: at least :data:`VARIANT_MIN_DISTINCT` values at the
+    position, seen at most :data:`VARIANT_MAX_MEAN` times each on average (``exit code 1`` and
+    ``exit code 127`` are each frequent, so they stay apart), none of them code-like (``ENOENT``,
+    ``TS2322``, ``401``), and at least :data:`VARIANT_MIN_FIXED` constant tokens left. Batch-only and
+    data-dependent by nature, so the per-message ``agent-pipelines templates`` does not do it.
+
+    Takes ``error_template, n`` (occurrences); returns ``error_template, _merged`` for merged ones.
+    """
+    buckets: dict[tuple[int, tuple[str, ...]], dict[str, int]] = {}
+    token_lists: dict[str, list[str]] = {}
+    for template, n in templates.select("error_template", "n").iter_rows():
+        tokens = template.split(" ")
+        token_lists[template] = tokens
+        fixed = sum(1 for t in tokens if not t.startswith("<"))
+        if fixed <= VARIANT_MIN_FIXED:
+            continue
+        for i, token in enumerate(tokens):
+            if token.startswith("<") or _CODE_LIKE.match(token):
+                continue
+            key = (i, (*tokens[:i], *tokens[i + 1 :]))
+            buckets.setdefault(key, {})[template] = n
+    # A bucket qualifies when it looks like a variable; each template joins its largest bucket.
+    best: dict[str, tuple[int, tuple[int, tuple[str, ...]]]] = {}
+    for key, members in buckets.items():
+        if len(members) < VARIANT_MIN_DISTINCT or sum(members.values()) / len(members) > VARIANT_MAX_MEAN:
+            continue
+        for template in members:
+            if template not in best or len(members) > best[template][0]:
+                best[template] = (len(members), key)
+    rows = []
+    for template, (_, (i, _rest)) in best.items():
+        tokens = token_lists[template]
+        suffix = re.search(r"[^A-Za-z0-9_]\S*$", tokens[i])  # keep ``==<VER>``, ``:`` and the like
+        generalized = VARIANT_TOKEN + (suffix.group() if suffix else "")
+        rows.append((template, " ".join([*tokens[:i], generalized, *tokens[i + 1 :]])))
+    return pl.DataFrame(rows, schema={"error_template": pl.String(), "_merged": pl.String()}, orient="row")
+
+
+def error_clusters(
+    occurrences: pl.DataFrame, *, sample_chars: int = SAMPLE_CHARS, with_trend: bool = True
+) -> pl.DataFrame:
+    """The cluster table: one row per cluster, most occurrences first.
+
+    Takes :func:`error_occurrences` (so callers can filter a time window first). ``template`` is the
+    cluster's most frequent template, ``category`` its most frequent ``error_category``,
+    ``sample_message`` its latest message, redacted and cut to ``sample_chars``;
+    ``fingerprinted_share`` the share of its events that carried a fingerprint themselves;
+    ``trend`` the daily counts ``[{day, count}]`` (UTC days with at least one occurrence).
+    """
+    if occurrences.is_empty():
+        return pl.DataFrame(schema=CLUSTER_SCHEMA)
+    total = occurrences.height
+    occ = occurrences.sort("timestamp")
+    table = occ.group_by("cluster_id").agg(
+        pl.col("cluster_label").first(),
+        pl.col("cluster_fingerprint").first().alias("fingerprint"),
+        pl.col("error_template").mode().sort().first().alias("template"),
+        pl.col("error_category").drop_nulls().mode().sort().first().alias("category"),
+        pl.len().cast(pl.UInt32()).alias("occurrences"),
+        pl.col("task_id").drop_nulls().n_unique().cast(pl.UInt32()).alias("tasks"),
+        pl.col("attempt_id").n_unique().cast(pl.UInt32()).alias("attempts"),
+        pl.col("executor").drop_nulls().unique().sort().alias("executors"),
+        pl.col("timestamp").min().alias("first_seen"),
+        pl.col("timestamp").max().alias("last_seen"),
+        pl.col("error_message").last().alias("sample_message"),
+        pl.col("error_fingerprint")
+        .str.strip_chars()
+        .ne("")
+        .fill_null(False)
+        .mean()
+        .alias("fingerprinted_share"),
+    )
+    table = table.with_columns(
+        (pl.col("occurrences") / total).alias("share"),
+        pl.col("sample_message").map_elements(
+            lambda m: _clip(redact(m), sample_chars), return_dtype=pl.String(), skip_nulls=True
+        ),
+    )
+    if with_trend:
+        trend = (
+            occ.group_by("cluster_id", "day")
+            .len("count")
+            .sort("day")
+            .group_by("cluster_id")
+            .agg(pl.struct("day", pl.col("count").cast(pl.UInt32())).alias("trend"))
+        )
+        table = table.join(trend, on="cluster_id", how="left")
+    else:
+        table = table.with_columns(pl.lit(None, dtype=TREND_TYPE).alias("trend"))
+    return table.select([pl.col(c).cast(t) for c, t in CLUSTER_SCHEMA.items()]).sort(
+        ["occurrences", "cluster_label"], descending=[True, False]
+    )
+
+
+def daily_trend(occurrences: pl.DataFrame, cluster_ids: list[str] | None = None) -> pl.DataFrame:
+    """Long table ``cluster_id, cluster_label, day, count`` with zero-filled days, for charts."""
+    occ = occurrences if cluster_ids is None else occurrences.filter(pl.col("cluster_id").is_in(cluster_ids))
+    if occ.is_empty():
+        return pl.DataFrame(
+            schema={
+                "cluster_id": pl.String(),
+                "cluster_label": pl.String(),
+                "day": pl.Date(),
+                "count": pl.UInt32(),
+            }
+        )
+    days = pl.date_range(occ["day"].min(), occ["day"].max(), "1d", eager=True).alias("day").to_frame()
+    labels = occ.select("cluster_id", "cluster_label").unique("cluster_id")
+    counts = occ.group_by("cluster_id", "day").len("count")
+    return (
+        labels.join(days, how="cross")
+        .join(counts, on=["cluster_id", "day"], how="left")
+        .with_columns(pl.col("count").fill_null(0).cast(pl.UInt32()))
+        .sort("cluster_id", "day")
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Grouping accuracy against ground truth
+# --------------------------------------------------------------------------------------------
+
+
+def grouping_accuracy(predicted: pl.Series, truth: pl.Series) -> float:
+    """Loghub's grouping accuracy: the share of messages whose predicted cluster is exactly their true one.
+
+    A message counts as correct when the set of messages sharing its predicted cluster equals the set
+    sharing its true cluster, i.e. its predicted cluster holds one true label only and that true label
+    is spread over no other predicted cluster. Over-merging and splitting both cost.
+    """
+    if predicted.len() != truth.len():
+        raise ValueError("predicted and truth must have the same length")
+    if predicted.len() == 0:
+        return 1.0
+    frame = pl.DataFrame({"p": predicted.cast(pl.String()), "t": truth.cast(pl.String())})
+    pure_p = frame.group_by("p").agg(pl.col("t").n_unique().alias("np"))
+    pure_t = frame.group_by("t").agg(pl.col("p").n_unique().alias("nt"))
+    judged = frame.join(pure_p, on="p").join(pure_t, on="t")
+    return float(((judged["np"] == 1) & (judged["nt"] == 1)).mean())
+
+
+def load_error_truth(logs_dir: str | os.PathLike[str]) -> pl.DataFrame | None:
+    """The generator's ``ground-truth-errors.jsonl``, typed; ``None`` when the folder has none."""
+    path = Path(logs_dir) / GROUND_TRUTH_ERRORS_FILE
+    if not path.exists():
+        return None
+    schema = {
+        "attempt_id": pl.String(),
+        "timestamp": pl.String(),
+        "kind": pl.String(),
+        "error_message": pl.String(),
+    }
+    truth = pl.read_ndjson(path, schema=schema)
+    return truth.with_columns(timestamp_expr("timestamp").alias("timestamp")).unique(
+        subset=["attempt_id", "timestamp", "error_message"], keep="first"
+    )
+
+
+def accuracy_against_truth(occurrences: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float | int]:
+    """GA of our clusters on the error events the ground truth labels (joined by attempt, time, message).
+
+    Also returns how many events were judged and how many true and predicted clusters they span, so a
+    GA computed on a handful of matches can't pass for a real result.
+    """
+    occ = occurrences.unique(subset=["attempt_id", "timestamp", "error_message"], keep="first")
+    judged = occ.join(truth, on=["attempt_id", "timestamp", "error_message"], how="inner")
+    return {
+        "grouping_accuracy": grouping_accuracy(judged["cluster_id"], judged["kind"]),
+        "judged_events": judged.height,
+        "truth_events": truth.height,
+        "true_clusters": judged["kind"].n_unique(),
+        "predicted_clusters": judged["cluster_id"].n_unique(),
+    }
+
+
+__all__ = [
+    "CLUSTER_SCHEMA",
+    "OCCURRENCE_SCHEMA",
+    "accuracy_against_truth",
+    "daily_trend",
+    "error_clusters",
+    "error_occurrences",
+    "grouping_accuracy",
+    "load_error_truth",
+]
