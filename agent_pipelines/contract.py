@@ -233,7 +233,7 @@ def parse_timestamp(value: str) -> datetime:
 
 
 def timestamp_expr(col: str) -> pl.Expr:
-    """Parse a column of ISO 8601 strings to UTC datetimes (null where invalid), like :func:`parse_timestamp`."""
+    """ISO 8601 strings to UTC datetimes, null where invalid: :func:`parse_timestamp` for polars."""
     text = pl.col(col)
     valid = text.str.contains(TIMESTAMP_PATTERN)
     with_zone = text.str.replace(r"Z$", "+00:00").str.to_datetime(
@@ -251,8 +251,11 @@ def timestamp_expr(col: str) -> pl.Expr:
 
 def format_timestamp(moment: datetime) -> str:
     """The seed's format: ``2026-02-09T14:23:45.123Z`` (UTC, milliseconds)."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    elif moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,744 @@
+"""A realistic, deterministic generator of agent work logs, with the answers written beside them.
+
+Why it exists: users try the product before their own logs arrive, tests check every number
+against a ground truth, and benchmarks need ten million events on demand.
+
+What it writes (through :mod:`agent_pipelines.writer` and the logger's :func:`build_event`, the
+same code an orchestrator's events go through):
+
+* the log folder layout of :mod:`agent_pipelines.paths` — daily stream partitions, errors,
+  metrics, per-attempt transcripts;
+* ``ground-truth.json`` — per-task and per-attempt outcomes, injected incidents and near misses,
+  error kinds, the seed's metrics as they should come out;
+* ``ground-truth-errors.jsonl`` — the true kind (cluster) of every error message written.
+
+Determinism: everything is drawn from ``random.Random`` seeded by ``(seed, chunk)``; work is split
+into fixed chunks of tasks, and each day's lines are sorted before they are written, so the same
+seed and start day give the same bytes however many processes did the work.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent_pipelines import paths
+from agent_pipelines.error_catalog import KINDS, ErrorKind
+from agent_pipelines.logger import build_event, session_summary
+from agent_pipelines.writer import append_bytes, serialize
+
+EXECUTORS: dict[str, dict[str, Any]] = {
+    # executor: models, base success rate, speed factor, cost per 1k tokens
+    "CODEX": {"models": ["gpt-5-codex", "gpt-5"], "success": 0.72, "speed": 1.0, "cost_per_k": 0.0040},
+    "CLAUDE_CODE": {"models": ["claude-sonnet-4-5", "claude-opus-4-1"], "success": 0.78, "speed": 1.2,
+                    "cost_per_k": 0.0050},
+    "COPILOT": {"models": ["copilot-4o", "gpt-4.1"], "success": 0.62, "speed": 0.7, "cost_per_k": 0.0025},
+    "GEMINI_CLI": {"models": ["gemini-2.5-pro"], "success": 0.60, "speed": 0.9, "cost_per_k": 0.0030},
+}  # fmt: skip
+EXECUTOR_WEIGHTS = {"CODEX": 0.40, "CLAUDE_CODE": 0.30, "COPILOT": 0.20, "GEMINI_CLI": 0.10}
+TOOLS = ("Bash", "Read", "Edit", "Write", "Grep", "Glob", "WebFetch", "TodoWrite")
+TOOL_WEIGHTS = (0.34, 0.22, 0.18, 0.06, 0.09, 0.05, 0.02, 0.04)
+TITLE_VERBS = ("Implement", "Fix", "Refactor", "Add", "Migrate", "Update", "Remove", "Optimize", "Document")
+TITLE_OBJECTS = (
+    "user authentication", "OAuth integration", "billing webhook", "search indexing", "CSV export",
+    "rate limiter", "dark mode", "database migration", "API pagination", "logging middleware",
+    "flaky e2e tests", "dependency upgrades", "caching layer", "admin dashboard", "email templates",
+    "feature flags", "GraphQL schema", "CI pipeline", "i18n strings", "image uploads",
+)  # fmt: skip
+PROJECTS = ("web-app", "api-server", "mobile", "infra", "data-pipeline")
+FOLLOWUP_REASONS = ("tests_failing", "review_feedback", "error", "incomplete", "ci_failed")
+
+CHUNK_TASKS = 2000  # tasks per unit of work; fixed so output never depends on the process count
+MALFORMED_EVERY = 20_000  # about one bad line per this many events: "a little malformed input"
+
+
+@dataclass
+class GenerationStats:
+    events: int = 0
+    malformed: dict[str, int] = field(default_factory=dict)
+    tasks: int = 0
+    attempts: int = 0
+    days: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# One chunk of tasks (runs in a worker process)
+# --------------------------------------------------------------------------------------------
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class _Chunk:
+    """Generates a fixed range of tasks and keeps their lines by day, transcripts and truth."""
+
+    def __init__(self, seed: int, chunk_index: int, start: datetime, days: int) -> None:
+        self.rng = random.Random(f"{seed}:{chunk_index}")
+        self.start = start
+        self.end = start + timedelta(days=days)
+        self.by_day: dict[str, list[str]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.metrics: list[str] = []
+        self.transcripts: dict[str, list[str]] = {}
+        self.truth_errors: list[str] = []
+        self.tasks: list[dict[str, Any]] = []
+        self.attempts: list[dict[str, Any]] = []
+        self.incidents: list[dict[str, Any]] = []
+        self.near_misses: list[dict[str, Any]] = []
+        self.events = 0
+
+    # -- emitting --------------------------------------------------------------------------
+
+    def emit(self, attempt: dict[str, Any], event_type: str, data: dict[str, Any], at: datetime) -> dict:
+        event = build_event(
+            event_type,
+            attempt["attempt_id"],
+            data,
+            attempt["context"],
+            timestamp=at,
+            elapsed_ms=max(0, _ms(at) - attempt["start_ms"]),
+            check=False,
+        )
+        line = serialize(event)
+        self.by_day[event["timestamp"][:10]].append(line)
+        attempt["lines"].append(line)
+        attempt["events"].append(event)
+        if event_type == "error":
+            self.errors.append(line)
+        self.events += 1
+        return event
+
+    # -- tasks and attempts ------------------------------------------------------------------
+
+    def task(self, task_index: int, task_start: datetime) -> None:
+        rng = self.rng
+        task_id = f"task-{task_index:07d}"
+        title = f"{rng.choice(TITLE_VERBS)} {rng.choice(TITLE_OBJECTS)}"
+        complexity = rng.choices(("small", "medium", "large"), (0.5, 0.35, 0.15))[0]
+        max_attempts = rng.choices((1, 2, 3, 4, 5), (0.45, 0.25, 0.15, 0.09, 0.06))[0]
+        at = task_start
+        attempt_ids: list[str] = []
+        succeeded = False
+        total_cost = 0.0
+        executor = rng.choices(list(EXECUTOR_WEIGHTS), list(EXECUTOR_WEIGHTS.values()))[0]
+        for number in range(1, max_attempts + 1):
+            if number > 1 and rng.random() < 0.35:  # the orchestrator switches executor on retry
+                executor = rng.choices(list(EXECUTOR_WEIGHTS), list(EXECUTOR_WEIGHTS.values()))[0]
+            final_try = number == max_attempts
+            info = self.attempt(task_id, task_index, title, complexity, number, executor, at, final_try)
+            attempt_ids.append(info["attempt_id"])
+            total_cost += info["cost_usd"] or 0.0
+            if info["completion_status"] == "success":
+                succeeded = True
+                break
+            if info["completion_status"] is None:  # left open at the end of the period
+                break
+            at = datetime.fromisoformat(info["end"]) + timedelta(seconds=rng.randint(60, 1800))
+            if at >= self.end:
+                break
+        self.tasks.append(
+            {
+                "task_id": task_id,
+                "task_title": title,
+                "complexity": complexity,
+                "attempts": len(attempt_ids),
+                "attempt_ids": attempt_ids,
+                "succeeded": succeeded,
+                "first_shot": succeeded and len(attempt_ids) == 1,
+                "total_cost_usd": round(total_cost, 6),
+            }
+        )
+
+    def attempt(
+        self,
+        task_id: str,
+        task_index: int,
+        title: str,
+        complexity: str,
+        number: int,
+        executor: str,
+        at: datetime,
+        final_try: bool,
+    ) -> dict[str, Any]:
+        rng = self.rng
+        spec = EXECUTORS[executor]
+        model = rng.choice(spec["models"])
+        attempt_id = f"ve-{task_index:07d}-{number}-{rng.getrandbits(24):06x}"
+        project = PROJECTS[task_index % len(PROJECTS)]
+        context = {
+            "session_id": f"sess-{rng.getrandbits(48):012x}",
+            "task_id": task_id,
+            "task_title": title,
+            "task_description": f"{title} in the {project} project ({complexity} task).",
+            "project_id": project,
+            "executor": executor,
+            "executor_variant": rng.choice(("default", "plan", "high")),
+            "model": model,
+            "branch": f"ve/{attempt_id[3:]}",
+            "base_branch": "main",
+            "commits_ahead": 0,
+            "commits_behind": rng.randint(0, 5),
+        }
+        attempt = {
+            "attempt_id": attempt_id,
+            "context": context,
+            "start_ms": _ms(at),
+            "lines": [],
+            "events": [],
+        }
+        difficulty = {"small": 0.0, "medium": 0.12, "large": 0.28}[complexity]
+        p_success = max(0.05, spec["success"] - difficulty + 0.04 * (number - 1))
+        # Incidents are rare and deliberate; near misses sit just under each threshold.
+        roll = rng.random()
+        incident = None
+        if roll < 0.015:
+            incident = rng.choice(
+                (
+                    "error_loop",
+                    "tool_loop",
+                    "stuck_agent",
+                    "cost_anomaly",
+                    "excessive_restarts",
+                    "failed_errors",
+                )
+            )
+        elif roll < 0.025:
+            incident = rng.choice(("near_error", "near_tool", "near_stuck", "near_cost"))
+        prompt_type = "initial" if number == 1 else "retry"
+        self.emit(
+            attempt,
+            "session_start",
+            {"prompt_type": prompt_type, "prompt": f"{title}. Follow the repository conventions.",
+             "followup_reason": None if number == 1 else "previous_attempt_failed"},
+            at,
+        )  # fmt: skip
+        self.emit(attempt, "status_change", {"old_status": "todo", "new_status": "inprogress"}, at)
+        n_tools = max(2, int(rng.gauss({"small": 8, "medium": 14, "large": 22}[complexity], 4)))
+        n_errors = rng.choices((0, 1, 2), (0.55, 0.3, 0.15))[0]
+        n_followups = rng.choices((0, 1, 2), (0.7, 0.22, 0.08))[0]
+        restarts_planned = (
+            3 if incident == "excessive_restarts" else (1 if n_followups and rng.random() < 0.3 else 0)
+        )
+        error_slots = set(rng.sample(range(n_tools), min(n_errors, n_tools)))
+        followup_slots = set(rng.sample(range(n_tools), min(max(n_followups, restarts_planned), n_tools)))
+        special_slot = rng.randrange(n_tools)
+        restarts = 0
+        errors = 0
+        last_tool = None
+        for i in range(n_tools):
+            at += timedelta(seconds=rng.uniform(7.0, 45.0) / spec["speed"] + 7.0 * (spec["speed"] < 1))
+            if i == special_slot and incident:
+                at = self.inject(attempt, incident, at)
+                if incident in ("error_loop", "failed_errors", "near_error"):
+                    errors += {"error_loop": 5, "failed_errors": 4, "near_error": 3}[incident]
+                last_tool = None
+            tool = rng.choices(TOOLS, TOOL_WEIGHTS)[0]
+            if tool == last_tool == "Bash" and rng.random() < 0.5:
+                tool = "Read"
+            last_tool = tool
+            self.emit(attempt, "tool_call", {"tool_name": tool, "tool_params": _tool_params(rng, tool)}, at)
+            duration = rng.randint(20, 4000)
+            ok = rng.random() > 0.08
+            result_at = at + timedelta(milliseconds=duration)
+            self.emit(
+                attempt,
+                "tool_result",
+                {"tool_name": tool, "success": ok, "duration_ms": duration, "exit_code": 0 if ok else 1},
+                result_at,
+            )
+            if i in error_slots:
+                self.error(attempt, rng.choice(KINDS), result_at + timedelta(milliseconds=5))
+                errors += 1
+            if i in followup_slots:
+                fu_at = result_at + timedelta(seconds=rng.uniform(5, 40))
+                reason = rng.choice(FOLLOWUP_REASONS)
+                self.emit(
+                    attempt,
+                    "followup_sent",
+                    {"message": f"Please address: {reason}", "reason": reason},
+                    fu_at,
+                )
+                if restarts < restarts_planned:
+                    restarts += 1
+                    self.emit(
+                        attempt,
+                        "session_start",
+                        {
+                            "prompt_type": "followup",
+                            "prompt": f"Follow-up: {reason}",
+                            "followup_reason": reason,
+                        },
+                        fu_at + timedelta(seconds=2),
+                    )
+                at = fu_at + timedelta(seconds=2)
+        # How it ends.
+        succeeded = rng.random() < p_success and incident not in ("failed_errors",)
+        if incident == "error_loop" and rng.random() < 0.5:
+            succeeded = False
+        status = (
+            "success"
+            if succeeded
+            else rng.choices(("failed", "timeout", "interrupted"), (0.75, 0.15, 0.1))[0]
+        )
+        if incident == "failed_errors":
+            status = "failed"
+        end = at + timedelta(seconds=rng.uniform(5, 60))
+        tokens = int(rng.gauss(18_000, 6_000) * {"small": 0.7, "medium": 1.0, "large": 1.6}[complexity])
+        tokens = max(1500, tokens)
+        cost = round(min(tokens / 1000 * spec["cost_per_k"], 0.6), 4)
+        if incident == "cost_anomaly":
+            cost = round(rng.uniform(1.1, 3.5), 4)
+            tokens = int(cost / spec["cost_per_k"] * 1000)
+        elif incident == "near_cost":
+            cost = 0.99
+        left_open = (end >= self.end - timedelta(minutes=20)) and rng.random() < 0.5
+        ended = None
+        if not left_open:
+            new_status = "done" if succeeded else "failed"
+            self.emit(attempt, "status_change", {"old_status": "inprogress", "new_status": new_status}, end)
+            end_event = self.emit(
+                attempt,
+                "session_end",
+                {
+                    "completion_status": status,
+                    "duration_ms": _ms(end) - attempt["start_ms"],
+                    "total_tokens": tokens,
+                    "cost_usd": cost,
+                    "outcome": {"status": "done" if succeeded else status, "pr_created": succeeded},
+                },
+                end + timedelta(milliseconds=1),
+            )
+            self.metrics.append(serialize(session_summary(attempt["events"], end_event)))
+            ended = end_event["timestamp"]
+        self.transcripts[attempt_id] = attempt["lines"]
+        start_iso = attempt["events"][0]["timestamp"]
+        info = {
+            "attempt_id": attempt_id,
+            "task_id": task_id,
+            "attempt_number": number,
+            "executor": executor,
+            "model": model,
+            "prompt_type": prompt_type,
+            "completion_status": None if left_open else status,
+            "start": start_iso,
+            "end": ended or attempt["events"][-1]["timestamp"],
+            "last_event": attempt["events"][-1]["timestamp"],
+            "duration_ms": None if left_open else _ms(end) - attempt["start_ms"],
+            "cost_usd": None if left_open else cost,
+            "total_tokens": None if left_open else tokens,
+            "error_count": sum(1 for e in attempt["events"] if e["event_type"] == "error"),
+            "followup_count": sum(1 for e in attempt["events"] if e["event_type"] == "followup_sent"),
+            "tool_call_count": sum(1 for e in attempt["events"] if e["event_type"] == "tool_call"),
+            "restarts": restarts,
+            "crosses_midnight": start_iso[:10] != attempt["events"][-1]["timestamp"][:10],
+        }
+        self.attempts.append(info)
+        if incident == "cost_anomaly":
+            self.incidents.append({"type": "cost_anomaly", "attempt_id": attempt_id, "start": start_iso,
+                                   "end": info["end"], "cost_usd": cost})  # fmt: skip
+        if incident == "excessive_restarts":
+            self.incidents.append({"type": "excessive_restarts", "attempt_id": attempt_id, "start": start_iso,
+                                   "end": info["end"], "restarts": restarts})  # fmt: skip
+        if status == "failed" and not left_open and info["error_count"] >= 4:
+            self.incidents.append({"type": "failed_session_errors", "attempt_id": attempt_id,
+                                   "start": start_iso,
+                                   "end": info["end"], "error_count": info["error_count"]})  # fmt: skip
+        if left_open:
+            self.incidents.append({"type": "stuck_agent", "attempt_id": attempt_id,
+                                   "start": info["last_event"],
+                                   "end": None, "open_at_end": True})  # fmt: skip
+        return info
+
+    def error(self, attempt: dict[str, Any], kind: ErrorKind, at: datetime) -> None:
+        rng = self.rng
+        message = kind.make(rng)
+        give = kind.fingerprint_policy == "always" or (
+            kind.fingerprint_policy == "mixed" and rng.random() < 0.5
+        )
+        data = {
+            "error_message": message,
+            "error_fingerprint": kind.fingerprint if give else None,
+            "error_category": kind.category,
+        }
+        if rng.random() < 0.2:
+            data["stack_trace"] = (
+                f'Traceback (most recent call last):\n  File "{attempt["attempt_id"]}.py", line 1'
+            )
+        event = self.emit(attempt, "error", data, at)
+        self.truth_errors.append(
+            serialize(
+                {
+                    "attempt_id": attempt["attempt_id"],
+                    "timestamp": event["timestamp"],
+                    "kind": kind.kind,
+                    "error_message": message,
+                    "error_fingerprint": data["error_fingerprint"],
+                }
+            )
+        )
+
+    def inject(self, attempt: dict[str, Any], incident: str, at: datetime) -> datetime:
+        """Write an incident (or a near miss) starting at ``at``; returns the time after it."""
+        rng = self.rng
+        aid = attempt["attempt_id"]
+        if incident in ("error_loop", "failed_errors", "near_error"):
+            kind = rng.choice(KINDS)
+            count = {"error_loop": 5, "failed_errors": 4, "near_error": 3}[incident]
+            first = at
+            for _ in range(count):
+                # failed_errors spreads its errors out so they are not an error loop too
+                gap = rng.uniform(40, 110) if incident != "failed_errors" else rng.uniform(700, 900)
+                if incident == "failed_errors":
+                    kind = rng.choice(KINDS)  # different kinds: four errors, no loop
+                self.error(attempt, kind, at)
+                at += timedelta(seconds=gap)
+            record = {"type": "error_loop" if incident == "error_loop" else "near_error_loop",
+                      "attempt_id": aid,
+                      "start": first.isoformat(), "kind": kind.kind, "fingerprint": kind.fingerprint,
+                      "occurrences": count}  # fmt: skip
+            if incident == "error_loop":
+                self.incidents.append(record)
+            elif incident == "near_error":
+                self.near_misses.append(record)
+            return at
+        if incident in ("tool_loop", "near_tool"):
+            count = 12 if incident == "tool_loop" else 9
+            gap = 3.0 if incident == "tool_loop" else 6.5
+            first = at
+            for _ in range(count):
+                self.emit(
+                    attempt, "tool_call", {"tool_name": "Bash", "tool_params": {"command": "npm test"}}, at
+                )
+                at += timedelta(seconds=gap)
+            at = first + timedelta(seconds=61 + gap * count)  # the next call is outside any 60 s window
+            record = {"type": "tool_loop" if incident == "tool_loop" else "near_tool_loop", "attempt_id": aid,
+                      "start": first.isoformat(), "tool_name": "Bash", "occurrences": count}  # fmt: skip
+            (self.incidents if incident == "tool_loop" else self.near_misses).append(record)
+            return at
+        if incident in ("stuck_agent", "near_stuck"):
+            idle = rng.uniform(420, 1500) if incident == "stuck_agent" else 299.0
+            record = {"type": "stuck_agent" if incident == "stuck_agent" else "near_stuck_agent",
+                      "attempt_id": aid,
+                      "start": at.isoformat(), "idle_ms": int(idle * 1000)}  # fmt: skip
+            (self.incidents if incident == "stuck_agent" else self.near_misses).append(record)
+            return at + timedelta(seconds=idle)
+        if incident == "near_cost":
+            self.near_misses.append({"type": "near_cost_anomaly", "attempt_id": aid, "cost_usd": 0.99})
+        return at
+
+
+def _tool_params(rng: random.Random, tool: str) -> dict[str, Any]:
+    if tool == "Bash":
+        return {
+            "command": rng.choice(
+                ("npm test", "git status", "pytest -q", "ls -la", "npm run build", "git diff")
+            )
+        }
+    if tool in ("Read", "Edit", "Write"):
+        return {"file_path": f"src/{rng.choice(('api', 'ui', 'core', 'db'))}/{rng.randint(1, 60)}.ts"}
+    if tool in ("Grep", "Glob"):
+        return {"pattern": rng.choice(("TODO", "*.ts", "def test_", "import "))}
+    return {}
+
+
+def _run_chunk(args: tuple[int, int, int, int, int, str, int, str, str | None]) -> dict[str, Any]:
+    """Worker: generate tasks ``[first, last)``; write the chunk's pieces under ``tmp``.
+
+    Transcripts go straight to their final place (``sessions``): an attempt belongs to exactly one
+    chunk, so no two workers ever write the same file.
+    """
+    seed, chunk_index, first, last, total, start_iso, days, tmp, sessions = args
+    start = datetime.fromisoformat(start_iso)
+    chunk = _Chunk(seed, chunk_index, start, days)
+    span = days * 86_400
+    for task_index in range(first, last):
+        # Tasks are spread evenly over the period with jitter; their order is their index.
+        offset = (task_index + chunk.rng.random()) / max(1, total) * span
+        chunk.task(task_index, start + timedelta(seconds=min(offset, span - 1)))
+    out = Path(tmp) / f"chunk-{chunk_index:05d}"
+    out.mkdir(parents=True, exist_ok=True)
+    for day, lines in chunk.by_day.items():
+        _write_lines(out / f"{day}.jsonl", lines)
+    _write_lines(out / "errors.jsonl", chunk.errors)
+    _write_lines(out / "metrics.jsonl", chunk.metrics)
+    _write_lines(out / "truth-errors.jsonl", chunk.truth_errors)
+    if sessions is not None:
+        root = Path(sessions).parent
+        for attempt_id, lines in chunk.transcripts.items():
+            _write_lines(paths.session_file_path(root, attempt_id), lines)
+    return {
+        "events": chunk.events,
+        "tasks": chunk.tasks,
+        "attempts": chunk.attempts,
+        "incidents": chunk.incidents,
+        "near_misses": chunk.near_misses,
+    }
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{line}\n" for line in lines)
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+# --------------------------------------------------------------------------------------------
+# Malformed input: a little of every kind the reader must quarantine
+# --------------------------------------------------------------------------------------------
+
+MALFORMED_KINDS: tuple[str, ...] = (
+    "malformed_json",
+    "wrong_type",
+    "missing_field",
+    "unknown_event_type",
+    "invalid_utf8",
+    "invalid_id",
+    "not_an_object",
+    "invalid_payload",
+)
+
+
+def _malformed_line(kind: str, rng: random.Random, day: str) -> bytes:
+    ts = f"{day}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.000Z"
+    if kind == "malformed_json":
+        good = serialize({"timestamp": ts, "attempt_id": "ve-broken", "event_type": "tool_call",
+                          "data": {"tool_name": "Bash"}})  # fmt: skip
+        return good[: rng.randint(10, len(good) - 5)].encode()  # a torn write from a crashed writer
+    if kind == "wrong_type":
+        return serialize({"timestamp": ts, "attempt_id": "ve-wrongtype", "event_type": "tool_call",
+                          "elapsed_ms": "twelve", "data": {"tool_name": "Bash"}}).encode()  # fmt: skip
+    if kind == "missing_field":
+        return serialize({"timestamp": ts, "event_type": "error", "data": {"error_message": "x"}}).encode()
+    if kind == "unknown_event_type":
+        return serialize(
+            {"timestamp": ts, "attempt_id": "ve-unknown", "event_type": "heartbeat", "data": {}}
+        ).encode()
+    if kind == "invalid_utf8":  # Latin-1 bytes from a misconfigured writer
+        return (
+            b'{"timestamp":"' + ts.encode() + b'","attempt_id":"ve-caf\xe9","event_type":"error","data":{}}'
+        )
+    if kind == "invalid_id":
+        return serialize({"timestamp": ts, "attempt_id": "../../etc/passwd", "event_type": "tool_call",
+                          "data": {"tool_name": "Read"}}).encode()  # fmt: skip
+    if kind == "not_an_object":
+        return b'["session_start", "ve-array"]'
+    if kind == "invalid_payload":
+        return serialize({"timestamp": ts, "attempt_id": "ve-badstatus", "event_type": "session_end",
+                          "data": {"completion_status": "done"}}).encode()  # fmt: skip
+    raise ValueError(kind)
+
+
+def _merge_day(args: tuple[str, int, int, str, str]) -> tuple[str, int, dict[str, int], int]:
+    """Worker: merge one day's lines from every chunk in time order, with a little bad input."""
+    day, day_index, seed, tmp, target = args
+    chunk_dirs = sorted(Path(tmp).glob("chunk-*"))
+    lines = list(heapq.merge(*(sorted(_read_lines(d / f"{day}.jsonl")) for d in chunk_dirs)))
+    payload = [line.encode("utf-8") for line in lines]
+    rng = random.Random(f"{seed}:malformed:{day}")
+    malformed: dict[str, int] = defaultdict(int)
+    n_bad = len(lines) // MALFORMED_EVERY + (1 if day_index % 4 == 0 else 0)
+    for j in range(n_bad):
+        kind = MALFORMED_KINDS[(day_index + j) % len(MALFORMED_KINDS)]
+        payload.insert(rng.randrange(len(payload) + 1), _malformed_line(kind, rng, day))
+        malformed[kind] += 1
+    duplicates = 0
+    if payload and day_index % 3 == 1:  # a writer retried: the same line twice
+        k = rng.randrange(len(payload))
+        payload.insert(k + 1, payload[k])
+        duplicates += 1
+    if day_index == 0 and len(lines) >= 50_000:  # one enormous line (over the 1 MiB bound)
+        huge = serialize({"timestamp": f"{day}T12:00:00.000Z", "attempt_id": "ve-huge",
+                          "event_type": "error", "data": {"error_message": "x" * (1 << 20)}})  # fmt: skip
+        payload.insert(rng.randrange(len(payload) + 1), huge.encode())
+        malformed["line_too_long"] += 1
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    append_bytes(path, b"\n".join(payload) + b"\n")
+    return day, len(payload), dict(malformed), duplicates
+
+
+# --------------------------------------------------------------------------------------------
+# Putting it together
+# --------------------------------------------------------------------------------------------
+
+GENERATED_FILES = (paths.STREAM_FILE, paths.ERRORS_FILE, paths.METRICS_FILE, paths.GROUND_TRUTH_FILE,
+                   "ground-truth-errors.jsonl")  # fmt: skip
+
+
+def has_logs(root: Path) -> bool:
+    """Whether a log folder already holds events (generated or real)."""
+    return any((root / paths.STREAM_DIR).glob("*.jsonl")) or (root / paths.STREAM_FILE).exists()
+
+
+def generate(
+    out: str | os.PathLike[str],
+    *,
+    days: int,
+    tasks: int,
+    seed: int = 0,
+    start: date | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    transcripts: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> GenerationStats:
+    """Write ``tasks`` tasks spread over ``days`` UTC days starting at ``start`` into ``out``.
+
+    Refuses to write into a folder that already holds logs unless ``force`` (then the
+    generator's own files are replaced; nothing else in the folder is touched).
+    """
+    import time
+
+    t0 = time.perf_counter()
+    if days < 1 or tasks < 1:
+        raise ValueError("days and tasks must be at least 1")
+    root = Path(out)
+    if has_logs(root):
+        if not force:
+            raise FileExistsError(f"{root} already holds logs; pass force=True (--force) to replace them")
+        for name in GENERATED_FILES:
+            (root / name).unlink(missing_ok=True)
+        shutil.rmtree(root / paths.STREAM_DIR, ignore_errors=True)
+        shutil.rmtree(root / paths.SESSIONS_DIR, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    start = start or (datetime.now(UTC).date() - timedelta(days=days))
+    start_dt = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    say = progress or (lambda _msg: None)
+    n_chunks = (tasks + CHUNK_TASKS - 1) // CHUNK_TASKS
+    workers = workers or min(os.cpu_count() or 1, 4)
+    stats = GenerationStats(tasks=tasks)
+    tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=root))
+    try:
+        sessions = root / paths.SESSIONS_DIR
+        if transcripts:
+            sessions.mkdir(parents=True, exist_ok=True)
+        jobs = [
+            (seed, i, i * CHUNK_TASKS, min(tasks, (i + 1) * CHUNK_TASKS), tasks, start_dt.isoformat(), days,
+             str(tmp), str(sessions) if transcripts else None)
+            for i in range(n_chunks)
+        ]  # fmt: skip
+        results: list[dict[str, Any]] = []
+        pool = ProcessPoolExecutor(max_workers=workers) if n_chunks > 1 and workers > 1 else None
+        try:
+            mapper = pool.map if pool else map
+            for result in mapper(_run_chunk, jobs):
+                results.append(result)
+                stats.events += result["events"]
+                say(f"generated {len(results)}/{n_chunks} chunks, {stats.events:,} events")
+            chunk_dirs = sorted(tmp.glob("chunk-*"))
+            all_days = sorted({p.stem for d in chunk_dirs for p in d.glob("????-??-??.jsonl")})
+            merges = [
+                (day, index, seed, str(tmp), str(paths.stream_partition_path(root, day)))
+                for index, day in enumerate(all_days)
+            ]
+            malformed: dict[str, int] = defaultdict(int)
+            duplicates = 0
+            for day, n_lines, bad, dups in mapper(_merge_day, merges):
+                for kind, count in bad.items():
+                    malformed[kind] += count
+                duplicates += dups
+                say(f"wrote stream/{day}.jsonl: {n_lines:,} lines")
+        finally:
+            if pool:
+                pool.shutdown()
+        for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
+                            ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
+            merged = list(heapq.merge(*(sorted(_read_lines(d / piece)) for d in chunk_dirs)))
+            (root / name).unlink(missing_ok=True)
+            append_bytes(root / name, "".join(f"{x}\n" for x in merged).encode("utf-8"))
+        stats.malformed = dict(sorted(malformed.items()))
+        stats.days = all_days
+        stats.attempts = sum(len(r["attempts"]) for r in results)
+        truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
+                              duplicates=duplicates)  # fmt: skip
+        (root / paths.GROUND_TRUTH_FILE).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    stats.seconds = time.perf_counter() - t0
+    say(
+        f"done: {stats.events:,} events in {stats.seconds:.1f} s "
+        f"({stats.events / max(stats.seconds, 1e-9):,.0f}/s)"
+    )
+    return stats
+
+
+def _ground_truth(
+    results: list[dict[str, Any]],
+    *,
+    seed: int,
+    start: date,
+    days: int,
+    tasks: int,
+    stats: GenerationStats,
+    duplicates: int,
+) -> dict[str, Any]:
+    from agent_pipelines.error_catalog import KINDS as kinds
+
+    task_rows = [t for r in results for t in r["tasks"]]
+    attempts = [a for r in results for a in r["attempts"]]
+    closed = [a for a in attempts if a["completion_status"] is not None]
+    succeeded = [a for a in closed if a["completion_status"] == "success"]
+    completed_tasks = [t for t in task_rows if t["succeeded"]]
+    metrics = {
+        "sessions_total": len(attempts),
+        "sessions_closed": len(closed),
+        "sessions_succeeded": len(succeeded),
+        "sessions_open": len(attempts) - len(closed),
+        "success_rate": len(succeeded) / len(closed) if closed else None,
+        "first_shot_rate": (sum(1 for t in completed_tasks if t["first_shot"]) / len(completed_tasks))
+        if completed_tasks
+        else None,
+        "avg_attempts_per_task": len(attempts) / len(task_rows) if task_rows else None,
+        "cost_per_task": (sum(a["cost_usd"] or 0.0 for a in attempts) / len(completed_tasks))
+        if completed_tasks
+        else None,
+        "mean_time_to_completion_ms": (sum(a["duration_ms"] for a in succeeded) / len(succeeded))
+        if succeeded
+        else None,
+    }
+    return {
+        "seed": seed,
+        "start": start.isoformat(),
+        "days": days,
+        "tasks": tasks,
+        "events_written": stats.events,
+        "duplicates_written": duplicates,
+        "malformed": stats.malformed,
+        "metrics": metrics,
+        "error_kinds": {
+            k.kind: {
+                "category": k.category,
+                "fingerprint": k.fingerprint,
+                "fingerprint_policy": k.fingerprint_policy,
+                "example": k.make(random.Random(k.kind)),
+            }
+            for k in kinds
+        },
+        "incidents": [i for r in results for i in r["incidents"]],
+        "near_misses": [i for r in results for i in r["near_misses"]],
+        "tasks_truth": task_rows,
+        "attempts": attempts,
+    }
+
+
+def print_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
