@@ -148,6 +148,15 @@ def test_timeout_is_retried(tg: FakeTelegram) -> None:
     assert len(tg.requests) >= 1
 
 
+def test_read_timeout_after_telegram_accepted_can_duplicate(tg: FakeTelegram) -> None:
+    """The documented duplicate window: Telegram posted the message but we timed out waiting."""
+    tg.delay_next(1, seconds=0.6, deliver=True)
+    with make_client(tg, timeout=0.2) as client:
+        client.send_message("maybe twice")
+    tg.wait_for_messages(2, timeout=3)
+    assert tg.texts() == ["maybe twice", "maybe twice"]
+
+
 def test_connection_refused_is_retried_then_raised_without_token() -> None:
     server = FakeTelegram()
     server.start()
