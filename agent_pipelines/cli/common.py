@@ -1,0 +1,51 @@
+"""Small pieces every command shares: folder options, errors that end a command cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent_pipelines import paths
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line on stderr, exit code 2."""
+
+
+def add_logs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--logs-dir",
+        metavar="DIR",
+        help="log folder (default: $AGENT_WORK_LOGS_DIR or .cache/agent-work-logs)",
+    )
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data folder: Dagster home, tables, quarantine, reports "
+        "(default: $AGENT_PIPELINES_DATA_DIR or ./data)",
+    )
+
+
+def existing_logs_dir(value: str | None) -> Path:
+    """The log folder, or a clear error when it does not exist."""
+    root = paths.logs_dir(value)
+    if not root.exists():
+        raise CommandError(f"log folder {root} does not exist (set --logs-dir or AGENT_WORK_LOGS_DIR)")
+    if not root.is_dir():
+        raise CommandError(f"{root} is not a folder")
+    return root
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=None, default=str, ensure_ascii=False))
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"agent-pipelines: {message}", file=sys.stderr)
+    return code
