@@ -1,0 +1,72 @@
+"""``agent-pipelines ui``: the Dagster UI with its sensors and schedules, on demo data if need be."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from agent_pipelines import paths
+from agent_pipelines.cli.common import add_data_dir, add_logs_dir
+from agent_pipelines.generator import generate, has_logs, print_progress
+from agent_pipelines.instance import ensure_dagster_home
+
+DEMO_DAYS = 14
+DEMO_TASKS = 1500
+DEMO_SEED = 42
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ui",
+        help="start the Dagster UI (dagster dev) with a persistent home; demo logs if none exist",
+        description=(
+            "Start `dagster dev` on 127.0.0.1 with DAGSTER_HOME in the data folder, so run history and "
+            "sensor cursors survive restarts. Logs come from --logs-dir, $AGENT_WORK_LOGS_DIR or "
+            ".cache/agent-work-logs; when none of those holds logs, demo logs are generated into "
+            "<data>/demo-logs and used instead."
+        ),
+    )
+    add_logs_dir(parser)
+    add_data_dir(parser)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--no-demo", action="store_true", help="never generate demo logs")
+    parser.set_defaults(func=run)
+
+
+def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path:
+    """The log folder the product will watch, generating demo logs when there are none."""
+    if explicit or os.environ.get("AGENT_WORK_LOGS_DIR"):
+        return paths.logs_dir(explicit).resolve()
+    default = paths.DEFAULT_LOGS_DIR.resolve()
+    if has_logs(default) or not demo:
+        return default
+    demo_dir = (data / "demo-logs").resolve()
+    if not has_logs(demo_dir):
+        print(f"No agent logs in {default}: generating demo logs into {demo_dir}", file=sys.stderr)
+        generate(demo_dir, days=DEMO_DAYS, tasks=DEMO_TASKS, seed=DEMO_SEED, progress=print_progress)
+    return demo_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    data = paths.data_dir(args.data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    os.environ["AGENT_PIPELINES_DATA_DIR"] = str(data)
+    home = ensure_dagster_home(data)
+    logs = choose_logs_dir(args.logs_dir, data, demo=not args.no_demo)
+    os.environ["AGENT_WORK_LOGS_DIR"] = str(logs)
+    print(
+        f"DAGSTER_HOME={home}\nAGENT_WORK_LOGS_DIR={logs}\nUI: http://{args.host}:{args.port}",
+        file=sys.stderr,
+    )
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster")
+    if dagster is None:
+        print("agent-pipelines: the `dagster` command is not installed in this environment", file=sys.stderr)
+        return 2
+    os.chdir(paths.PROJECT_ROOT)
+    argv = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    os.execv(dagster, argv)
+    return 0  # not reached
