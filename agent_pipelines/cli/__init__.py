@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "agent_pipelines.cli.log_cmd",
     "agent_pipelines.cli.validate_cmd",
     "agent_pipelines.cli.generate_cmd",
+    "agent_pipelines.cli.templates_cmd",
 ]
 
 
