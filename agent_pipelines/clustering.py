@@ -36,6 +36,9 @@ Decisions (each documented where the rule lives):
 * ``type``/``code``/``reason`` values inside JSON-ish payloads are kept
   (``'rate_limit_error'`` vs ``'overloaded_error'``), other quoted strings are
   ``<QUOTED>``.
+* ``<IP>`` stands for any network address, IP literal (v4/v6, with port) or DNS host
+  name: ``rhost=10.0.0.7`` and ``rhost=ec2-1-2-3-4.compute.amazonaws.com`` are the
+  same event.
 * A run of placeholders separated only by punctuation collapses to one
   (``<SIZE> (<SIZE>)``, ``<QUOTED>, <QUOTED>``): variable-length lists are one kind.
 
@@ -109,7 +112,7 @@ _OPENER = r"(^|[\t\n\v\f\r '\"(\[{=:,<>])"
 _PATH_CHARS = r"[A-Za-z0-9._@%+~-]"
 # ":12:5" or "(12,5)" after a path, and pytest node ids ("::TestX::test_y[param]").
 _LINECOL = r"(?:(?::[0-9]+){1,2}|\([0-9]+,[0-9]+\))?(?:::[A-Za-z0-9_.\[\]-]+)*"
-_SEP = r"[ ,;:#/+|=(\[-]*"
+_SEP = r"[ ,;#/+|(\[-]*"
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,19 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule("id", "\x02[A-Za-z0-9]{10,}\x03", "<ID>"),
     _Rule("id_unmark", "[\x02\x03]", ""),
+    # ... or a long run (>= 16) with digits and both cases ("01XFDUDYJgAACzvnptvVoYEL").
+    _Rule(
+        "id_mixed_mark",
+        r"(^|[^A-Za-z0-9])([A-Za-z0-9]*(?:[0-9][A-Za-z0-9]*[A-Z][A-Za-z0-9]*[a-z]|"
+        r"[0-9][A-Za-z0-9]*[a-z][A-Za-z0-9]*[A-Z]|"
+        r"[A-Z][A-Za-z0-9]*[0-9][A-Za-z0-9]*[a-z]|"
+        r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*[0-9]|"
+        r"[a-z][A-Za-z0-9]*[0-9][A-Za-z0-9]*[A-Z]|"
+        r"[a-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*[0-9])[A-Za-z0-9]*)",
+        "${1}\x04${2}\x05",
+    ),
+    _Rule("id_mixed", "\x04[A-Za-z0-9]{16,}\x05", "<ID>"),
+    _Rule("id_mixed_unmark", "[\x04\x05]", ""),
     # --- tidy up -----------------------------------------------------------------------
     _Rule(
         "collapse_runs",
