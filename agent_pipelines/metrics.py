@@ -1,0 +1,461 @@
+"""Session metrics, the executor comparison and the seed's six success metrics.
+
+One implementation for the assets and the command line: both call these functions on cleaned
+events (the reader's ``CLEANED_SCHEMA``), so the UI and ``agent-pipelines summary`` can never
+disagree on a number.
+
+Definitions, decided once and used everywhere:
+
+* **Success** is ``completion_status == "success"`` (``contract.SUCCESS_STATUS``).
+* **Open** sessions (no ``session_end`` after their last ``session_start``) have no outcome yet: they
+  are neither successes nor failures, so rates are over *closed* sessions. Counting them as failures
+  would punish whichever executor happens to be running long tasks right now.
+* The **last** ``session_end`` of an attempt speaks for it (status, duration, cost, tokens): the
+  logger reports ``duration_ms`` from the attempt's first start, so adding several ends would count
+  time twice.
+* **First-shot** (the seed's formula): 1-attempt completions / completions. Per task overall (a task
+  whose first attempt succeeded), per session in the executor table (a success that was attempt 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from agent_pipelines import paths
+from agent_pipelines.contract import CLEANED_SCHEMA, SUCCESS_STATUS
+
+Frame = pl.DataFrame | pl.LazyFrame
+
+SESSION_METRICS_SCHEMA: dict[str, pl.DataType] = {
+    "attempt_id": pl.String(),
+    "task_id": pl.String(),
+    "task_title": pl.String(),
+    "executor": pl.String(),
+    "model": pl.String(),
+    "prompt_type": pl.String(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "ended_at": pl.Datetime("us", "UTC"),
+    "last_event_at": pl.Datetime("us", "UTC"),
+    "duration_ms": pl.Int64(),
+    "completion_status": pl.String(),
+    "is_open": pl.Boolean(),
+    "succeeded": pl.Boolean(),
+    "cost_usd": pl.Float64(),
+    "total_tokens": pl.Int64(),
+    "error_count": pl.UInt32(),
+    "followup_count": pl.UInt32(),
+    "tool_call_count": pl.UInt32(),
+    "restarts": pl.UInt32(),
+    "attempt_number": pl.UInt32(),
+    "is_first_shot": pl.Boolean(),
+    "day": pl.Date(),
+}
+
+_EVENT_COLUMNS = (
+    "attempt_id",
+    "timestamp",
+    "event_type",
+    "task_id",
+    "task_title",
+    "executor",
+    "model",
+    "prompt_type",
+    "completion_status",
+    "duration_ms",
+    "total_tokens",
+    "cost_usd",
+)
+
+
+def _with_columns(events: Frame, columns: tuple[str, ...]) -> pl.LazyFrame:
+    """The events as a LazyFrame holding ``columns`` (missing ones null, e.g. an empty table)."""
+    lazy = events.lazy()
+    have = set(lazy.collect_schema().names())
+    return lazy.with_columns(
+        [pl.lit(None, dtype=CLEANED_SCHEMA[c]).alias(c) for c in columns if c not in have]
+    ).select([pl.col(c).cast(CLEANED_SCHEMA[c]) for c in columns])
+
+
+# --------------------------------------------------------------------------------------------
+# Session metrics: one row per attempt
+# --------------------------------------------------------------------------------------------
+
+
+def session_metrics(events: Frame) -> pl.DataFrame:
+    """One row per attempt (``SESSION_METRICS_SCHEMA``), over every day the events cover.
+
+    Grouping by attempt across all days is what makes a session that crosses midnight one row.
+    """
+    lazy = _with_columns(events, _EVENT_COLUMNS).sort("attempt_id", "timestamp")
+    is_start = pl.col("event_type") == "session_start"
+    is_end = pl.col("event_type") == "session_end"
+    ts = pl.col("timestamp")
+    last_end = lambda c: pl.col(c).filter(is_end).last()  # noqa: E731 - reads better inline
+    per_attempt = lazy.group_by("attempt_id").agg(
+        *[pl.col(c).drop_nulls().first() for c in ("task_id", "task_title", "executor", "model")],
+        pl.col("prompt_type").filter(is_start).first().alias("prompt_type"),
+        pl.coalesce(ts.filter(is_start).first(), ts.first()).alias("started_at"),
+        ts.filter(is_start).last().alias("_last_start"),
+        ts.filter(is_end).last().alias("_last_end"),
+        ts.last().alias("last_event_at"),
+        last_end("duration_ms").alias("_end_duration_ms"),
+        last_end("completion_status").alias("_status"),
+        last_end("cost_usd").alias("cost_usd"),
+        last_end("total_tokens").alias("total_tokens"),
+        (pl.col("event_type") == "error").sum().alias("error_count"),
+        (pl.col("event_type") == "followup_sent").sum().alias("followup_count"),
+        (pl.col("event_type") == "tool_call").sum().alias("tool_call_count"),
+        pl.col("prompt_type").filter(is_start).slice(1).is_in(["followup", "retry"]).sum().alias("restarts"),
+    )
+    is_open = pl.col("_last_end").is_null() | (
+        pl.col("_last_start").is_not_null() & (pl.col("_last_start") > pl.col("_last_end"))
+    )
+    per_attempt = per_attempt.sort("started_at", "attempt_id").with_columns(is_open.alias("is_open"))
+    per_attempt = per_attempt.with_columns(
+        pl.when(pl.col("is_open")).then(None).otherwise(pl.col("_last_end")).alias("ended_at"),
+        pl.when(pl.col("is_open")).then(None).otherwise(pl.col("_status")).alias("completion_status"),
+    )
+    elapsed = (pl.col("ended_at") - pl.col("started_at")).dt.total_milliseconds()
+    order_in_task = pl.col("started_at").rank("ordinal").over("task_id").cast(pl.UInt32)
+    succeeded = (pl.col("completion_status") == SUCCESS_STATUS).fill_null(False)
+    result = per_attempt.with_columns(
+        pl.when(pl.col("is_open"))
+        .then(None)
+        .otherwise(pl.coalesce(pl.col("_end_duration_ms"), elapsed))
+        .cast(pl.Int64)
+        .alias("duration_ms"),
+        succeeded.alias("succeeded"),
+        pl.when(pl.col("task_id").is_null())
+        .then(pl.lit(1, pl.UInt32))
+        .otherwise(order_in_task)
+        .alias("attempt_number"),
+        pl.col("started_at").dt.date().alias("day"),
+    ).with_columns(((pl.col("attempt_number") == 1) & pl.col("succeeded")).alias("is_first_shot"))
+    return (
+        result.select([pl.col(c).cast(t) for c, t in SESSION_METRICS_SCHEMA.items()])
+        .sort("started_at", "attempt_id")
+        .collect()
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Executor comparison: the seed's table
+# --------------------------------------------------------------------------------------------
+
+
+def executor_comparison(
+    sessions: Frame,
+    by: Literal["executor", "model"] = "executor",
+    executors: list[str] | None = None,
+) -> pl.DataFrame:
+    """Per executor (or model): sessions, success %, first-shot %, time, cost, tokens, errors.
+
+    ``executors`` keeps only those names (case-insensitive), as ``--executor-comparison CODEX
+    COPILOT`` does. Percentages are 0-100 (the seed's table); success % is over closed sessions and
+    first-shot % over successes (see the module docstring). Sessions without an executor or model
+    are grouped as ``unknown``.
+    """
+    if by not in ("executor", "model"):
+        raise ValueError(f"by must be 'executor' or 'model', got {by!r}")
+    lazy = sessions.lazy().with_columns(pl.col(by).fill_null("unknown"))
+    if executors:
+        wanted = [e.lower() for e in executors]
+        lazy = lazy.filter(pl.col(by).str.to_lowercase().is_in(wanted))
+    closed = ~pl.col("is_open")
+    table = lazy.group_by(by).agg(
+        pl.len().alias("sessions"),
+        closed.sum().alias("closed_sessions"),
+        pl.col("is_open").sum().alias("open_sessions"),
+        pl.col("succeeded").sum().alias("succeeded"),
+        pl.col("is_first_shot").sum().alias("first_shot"),
+        pl.col("duration_ms").filter(closed).mean().truediv(1000).alias("avg_duration_s"),
+        pl.col("cost_usd").mean().alias("avg_cost_usd"),
+        pl.col("cost_usd").sum().alias("total_cost_usd"),
+        pl.col("total_tokens").sum().alias("total_tokens"),
+        pl.col("total_tokens").mean().alias("avg_tokens"),
+        pl.col("error_count").sum().alias("errors"),
+    )
+    pct = lambda num, den: (  # noqa: E731
+        pl.when(pl.col(den) > 0).then(pl.col(num) * 100.0 / pl.col(den)).otherwise(None)
+    )
+    return (
+        table.with_columns(
+            pct("succeeded", "closed_sessions").alias("success_pct"),
+            pct("first_shot", "succeeded").alias("first_shot_pct"),
+            (pl.col("errors") / pl.col("sessions")).alias("errors_per_session"),
+        )
+        .select(
+            by,
+            "sessions",
+            "closed_sessions",
+            "open_sessions",
+            "succeeded",
+            "success_pct",
+            "first_shot_pct",
+            "avg_duration_s",
+            "avg_cost_usd",
+            "total_cost_usd",
+            "total_tokens",
+            "avg_tokens",
+            "errors",
+            "errors_per_session",
+        )
+        .sort(["sessions", by], descending=[True, False])
+        .collect()
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Error loops (for "error loop frequency")
+# --------------------------------------------------------------------------------------------
+
+ERROR_LOOP_THRESHOLD = 4  # the seed's AGENT_ERROR_LOOP_THRESHOLD default
+ERROR_LOOP_WINDOW = timedelta(minutes=10)
+
+
+def error_loop_threshold() -> int:
+    try:
+        return max(2, int(os.environ.get("AGENT_ERROR_LOOP_THRESHOLD", ERROR_LOOP_THRESHOLD)))
+    except ValueError:
+        return ERROR_LOOP_THRESHOLD
+
+
+def detect_error_loops(
+    events: Frame, threshold: int | None = None, window: timedelta = ERROR_LOOP_WINDOW
+) -> pl.DataFrame:
+    """Attempts where ``threshold`` errors of one kind fell within ``window`` (the live rule).
+
+    Used when the live detector's ``agent-alerts.jsonl`` is absent (logs analysed after the fact).
+    Same rule as ``agent_pipelines.detectors``: an error counts towards its fingerprint (when given)
+    *and* towards its message template (``clustering``), so a kind whose events carry the
+    fingerprint only sometimes is still one loop. Returns ``attempt_id, loop_key, detected_at``:
+    one row per attempt (its first loop).
+    """
+    from agent_pipelines.clustering import add_cluster_columns
+
+    threshold = threshold or error_loop_threshold()
+    cols = ("attempt_id", "timestamp", "event_type", "error_message", "error_fingerprint")
+    errors = _with_columns(events, cols).filter(pl.col("event_type") == "error").drop("event_type")
+    keyed = add_cluster_columns(errors.collect()).lazy()
+    fp = pl.col("error_fingerprint").str.strip_chars()
+    by_key = pl.concat(
+        [
+            keyed.filter(fp.is_not_null() & (fp != "")).select(
+                "attempt_id", "timestamp", (pl.lit("f:") + fp).alias("loop_key")
+            ),
+            keyed.select(
+                "attempt_id", "timestamp", (pl.lit("t:") + pl.col("error_template")).alias("loop_key")
+            ),
+        ]
+    )
+    ahead = pl.col("timestamp").shift(-(threshold - 1)).over("attempt_id", "loop_key")
+    return (
+        by_key.sort("attempt_id", "loop_key", "timestamp")
+        .with_columns(_ahead=ahead)
+        .filter((pl.col("_ahead") - pl.col("timestamp")) <= window)
+        .group_by("attempt_id")
+        .agg(pl.col("_ahead").min().alias("detected_at"), pl.col("loop_key").sort_by("_ahead").first())
+        .select("attempt_id", "loop_key", "detected_at")
+        .sort("detected_at", "attempt_id")
+        .collect()
+    )
+
+
+def read_error_loop_alerts(logs_root: str | os.PathLike[str]) -> pl.DataFrame | None:
+    """``attempt_id, detected_at`` of the live detector's error-loop alerts, or ``None`` with no file.
+
+    Tolerant of the alert's shape (``type`` or ``alert_type``; the seed's files and ours): a line
+    that is not an error-loop alert with an attempt id is skipped.
+    """
+    path = Path(logs_root) / paths.ALERTS_FILE
+    if not path.exists():
+        return None
+    rows = []
+    with open(path, "rb") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            kind = record.get("type") or record.get("alert_type") or record.get("alert")
+            attempt = record.get("attempt_id")
+            if str(kind).lower() == "error_loop" and isinstance(attempt, str):
+                rows.append({"attempt_id": attempt, "detected_at": record.get("timestamp")})
+    frame = pl.DataFrame(rows, schema={"attempt_id": pl.String(), "detected_at": pl.String()}, orient="row")
+    return frame.with_columns(
+        pl.col("detected_at").str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The seed's six success metrics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    label: str
+    comparator: Literal["<", ">"]
+    target: float
+    unit: str  # "%", "x", "$", "min"
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("success_rate", "Success Rate", ">", 0.80, "%"),
+    Target("first_shot_rate", "First-Shot Success Rate", ">", 0.40, "%"),
+    Target("avg_attempts_per_task", "Avg Attempts per Task", "<", 2.0, "x"),
+    Target("error_loop_frequency", "Error Loop Frequency", "<", 0.05, "%"),
+    Target("cost_per_task", "Cost per Task", "<", 0.10, "$"),
+    Target("mean_time_to_completion_ms", "Mean Time to Completion", "<", 5 * 60 * 1000, "min"),
+)
+
+
+def _six(sessions: pl.DataFrame, loop_attempts: set[str]) -> dict[str, float | None]:
+    """The six numbers over a set of sessions (ratios 0-1, cost in USD, time in ms)."""
+    closed = sessions.filter(~pl.col("is_open"))
+    done = sessions.filter(pl.col("succeeded"))
+    tasks = sessions.with_columns(pl.coalesce("task_id", "attempt_id").alias("_task"))
+    per_task = tasks.group_by("_task").agg(
+        pl.col("succeeded").any().alias("completed"),
+        (pl.col("succeeded") & (pl.col("attempt_number") == 1)).any().alias("first_shot"),
+    )
+    completed = int(per_task["completed"].sum()) if per_task.height else 0
+    n = sessions.height
+    looping = sessions.filter(pl.col("attempt_id").is_in(sorted(loop_attempts))).height if n else 0
+    cost = sessions["cost_usd"].fill_null(0.0).sum() if n else 0.0
+    return {
+        "success_rate": done.height / closed.height if closed.height else None,
+        "first_shot_rate": int(per_task["first_shot"].sum()) / completed if completed else None,
+        "avg_attempts_per_task": n / per_task.height if per_task.height else None,
+        "error_loop_frequency": looping / n if n else None,
+        "cost_per_task": float(cost) / completed if completed else None,
+        "mean_time_to_completion_ms": done["duration_ms"].mean() if done.height else None,  # type: ignore[dict-item]
+    }
+
+
+def success_metrics(
+    sessions: Frame,
+    *,
+    now: datetime | None = None,
+    error_loops: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The seed's six metrics against their targets, overall and for the last two weeks.
+
+    Columns: ``metric, label, value`` (all sessions), ``last_7d`` and ``previous_7d`` (sessions that
+    *started* in the 7 days before ``now`` and the 7 before that), ``wow_change`` (last − previous),
+    ``target, comparator, met`` (``value`` against the target; null when there is no data) and
+    ``unit``. ``now`` defaults to the latest event in the data, so historical or generated logs get a
+    meaningful "last week" instead of an empty one. ``error_loops`` holds the attempts that had an
+    error loop (``attempt_id`` column; see :func:`read_error_loop_alerts`, :func:`detect_error_loops`).
+    """
+    frame = sessions.lazy().collect()
+    if now is None:
+        latest = frame["last_event_at"].max() if frame.height else None
+        now = latest if isinstance(latest, datetime) else datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    loops = (
+        set(error_loops["attempt_id"].to_list()) if error_loops is not None and error_loops.height else set()
+    )
+    week = timedelta(days=7)
+    started = pl.col("started_at")
+    windows = {
+        "value": frame,
+        "last_7d": frame.filter((started > now - week) & (started <= now)),
+        "previous_7d": frame.filter((started > now - 2 * week) & (started <= now - week)),
+    }
+    values = {name: _six(part, loops) for name, part in windows.items()}
+    rows = []
+    for t in TARGETS:
+        value = values["value"][t.metric]
+        last, prev = values["last_7d"][t.metric], values["previous_7d"][t.metric]
+        met = None if value is None else (value > t.target if t.comparator == ">" else value < t.target)
+        rows.append(
+            {
+                "metric": t.metric,
+                "label": t.label,
+                "value": value,
+                "last_7d": last,
+                "previous_7d": prev,
+                "wow_change": None if last is None or prev is None else last - prev,
+                "target": t.target,
+                "comparator": t.comparator,
+                "met": met,
+                "unit": t.unit,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "metric": pl.String(),
+            "label": pl.String(),
+            "value": pl.Float64(),
+            "last_7d": pl.Float64(),
+            "previous_7d": pl.Float64(),
+            "wow_change": pl.Float64(),
+            "target": pl.Float64(),
+            "comparator": pl.String(),
+            "met": pl.Boolean(),
+            "unit": pl.String(),
+        },
+        orient="row",
+    )
+
+
+def format_metric(value: float | None, unit: str, *, signed: bool = False) -> str:
+    """A metric value as people read it: ``82.2%``, ``1.45``, ``$0.052``, ``2.1 min``."""
+    if value is None:
+        return "–"
+    sign = "+" if signed and value > 0 else ""
+    if unit == "%":
+        return f"{sign}{value * 100:.1f}%" if not signed else f"{sign}{value * 100:.1f} pp"
+    if unit == "$":
+        return f"{sign}${value:.3f}" if value >= 0 else f"-${-value:.3f}"
+    if unit == "min":
+        return f"{sign}{value / 60000:.1f} min"
+    return f"{sign}{value:.2f}"
+
+
+def success_metrics_markdown(table: pl.DataFrame) -> str:
+    """The success-metrics table as Markdown with ✅/❌ (the UI's metadata and the weekly report)."""
+    lines = [
+        "| Metric | Value | Target | | Last 7 days | Week over week |",
+        "|---|---:|---:|:-:|---:|---:|",
+    ]
+    for row in table.iter_rows(named=True):
+        unit = row["unit"]
+        mark = "–" if row["met"] is None else ("✅" if row["met"] else "❌")
+        target = f"{row['comparator']}{format_metric(row['target'], unit)}"
+        change = format_metric(row["wow_change"], unit, signed=True)
+        lines.append(
+            f"| {row['label']} | {format_metric(row['value'], unit)} | {target} | {mark} "
+            f"| {format_metric(row['last_7d'], unit)} | {change} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown_table(frame: pl.DataFrame, limit: int = 20, max_chars: int = 80) -> str:
+    """A frame as a Markdown table (the first ``limit`` rows), for Dagster metadata and reports."""
+    shown = frame.head(limit)
+    with pl.Config(
+        tbl_formatting="MARKDOWN",
+        tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True,
+        tbl_rows=limit,
+        tbl_cols=-1,
+        fmt_str_lengths=max_chars,
+        tbl_width_chars=10_000,
+    ):
+        text = str(shown)
+    if frame.height > limit:
+        text += f"\n\n_{frame.height - limit:,} more rows_"
+    return text

@@ -1,0 +1,92 @@
+"""The batch analytics domain: every asset, check and sensor over the logs, as one ``defs``.
+
+Modules listed in :data:`ANALYTICS_MODULES` contribute their assets and asset checks; a module that
+needs more (a schedule, a job) exposes its own ``defs: dg.Definitions`` instead, which is merged
+as is. A listed module that does not exist yet is skipped, so the code location stays loadable
+while a domain is being built.
+
+``agent-pipelines materialize`` and the UI use the same objects: :func:`analytics_assets` and
+:func:`build_resources` are what the command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import dagster as dg
+
+from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
+from agent_pipelines.log_store import LogStore
+from assets.events import PARQUET_IO, build_log_days_sensor
+
+ANALYTICS_MODULES: tuple[str, ...] = (
+    "assets.events",
+    "assets.sessions",
+    "assets.insights",
+    "assets.reports",
+)
+
+
+def _modules() -> list[ModuleType]:
+    found = []
+    for name in ANALYTICS_MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
+
+
+def build_resources(logs_dir: str = "", data_dir: str = "") -> dict[str, dg.ConfigurableResource]:
+    """The resources of this domain; empty strings mean the environment's defaults."""
+    return {
+        "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
+        PARQUET_IO: PolarsParquetIOManager(base_dir=str(tables_dir(data_dir)) if data_dir else ""),
+    }
+
+
+def _collect() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition], list[dg.Definitions]]:
+    assets: list[dg.AssetsDefinition] = []
+    checks: list[dg.AssetChecksDefinition] = []
+    extra: list[dg.Definitions] = []
+    for module in _modules():
+        module_defs = getattr(module, "defs", None)
+        if isinstance(module_defs, dg.Definitions):
+            extra.append(module_defs)
+            assets.extend(a for a in module_defs.assets or [] if isinstance(a, dg.AssetsDefinition))
+            checks.extend(module_defs.asset_checks or [])
+            continue
+        assets.extend(a for a in dg.load_assets_from_modules([module]) if isinstance(a, dg.AssetsDefinition))
+        checks.extend(dg.load_asset_checks_from_modules([module]))
+    return assets, checks, extra
+
+
+def analytics_assets() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    """Every asset and asset check of the domain (what ``materialize`` runs)."""
+    assets, checks, _ = _collect()
+    return assets, checks
+
+
+def unpartitioned_downstream(assets: list[dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    """Assets downstream of ``cleaned_events`` without partitions: recomputed after a day changes."""
+    keys = dg.AssetSelection.assets("cleaned_events").downstream(include_self=False).resolve(assets)
+    return sorted(
+        (a_key for a in assets for a_key in a.keys if a_key in keys and a.partitions_def is None),
+        key=lambda k: k.to_user_string(),
+    )
+
+
+def _build_defs() -> dg.Definitions:
+    assets, checks, extra = _collect()
+    own = dg.Definitions(
+        assets=[a for a in assets if not any(a in (d.assets or []) for d in extra)],
+        asset_checks=[c for c in checks if not any(c in (d.asset_checks or []) for d in extra)],
+        sensors=[build_log_days_sensor(unpartitioned_downstream(assets))],
+        resources=build_resources(),
+    )
+    return dg.Definitions.merge(own, *extra)
+
+
+defs = _build_defs()

@@ -1,0 +1,206 @@
+"""Session metrics and what is computed from them: executor/model comparison, success metrics.
+
+Unpartitioned on purpose: an attempt can span two days (a session that crosses midnight) and the
+success metrics compare weeks, so each of these reads *every* ``cleaned_events`` partition (the IO
+manager scans all their Parquet files as one lazy frame) and is rewritten whole. All numbers come
+from ``agent_pipelines.metrics``, the same functions the CLI calls.
+"""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from agent_pipelines import metrics
+from agent_pipelines.log_store import LogStore
+from agent_pipelines.metrics import markdown_table
+from assets.events import OWNERS, PARQUET_IO
+
+SESSION_PREVIEW = (
+    "attempt_id",
+    "task_title",
+    "executor",
+    "model",
+    "started_at",
+    "duration_ms",
+    "completion_status",
+    "cost_usd",
+    "error_count",
+    "attempt_number",
+)
+
+
+def table_metadata(frame: pl.DataFrame, limit: int = 50) -> dg.TableMetadataValue:
+    """A small frame as Dagster table metadata (rendered as a sortable table in the UI)."""
+
+    def plain(value: Any) -> Any:
+        if value is None or isinstance(value, bool | int | str):
+            return value
+        if isinstance(value, float):
+            return round(value, 4)
+        return str(value)
+
+    types = {pl.Boolean: "bool", pl.Float64: "float", pl.Float32: "float", pl.String: "string"}
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, types.get(dtype.base_type(), "int" if dtype.is_integer() else "string"))
+            for name, dtype in frame.schema.items()
+        ]
+    )
+    records = [
+        dg.TableRecord({k: plain(v) for k, v in row.items()})
+        for row in frame.head(limit).iter_rows(named=True)
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+@dg.asset(
+    group_name="sessions",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "sessions"},
+    kinds={"polars", "parquet"},
+)
+def session_metrics(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+    """One row per attempt: task, executor, model, prompt type, start, end, duration, completion
+    status, cost, tokens, errors, follow-ups, tool calls, restarts, attempt number within its task
+    and first-shot flag. Built over all days at once, so a session that crosses midnight is one row;
+    a session without a `session_end` is open (`is_open`), not failed. Success is
+    `completion_status == "success"` everywhere."""
+    frame = metrics.session_metrics(cleaned_events)
+    closed = frame.filter(~pl.col("is_open"))
+    success_rate = closed["succeeded"].mean() if closed.height else None
+    preview = frame.sort("started_at", descending=True).select(SESSION_PREVIEW).head(15)
+    return dg.Output(
+        frame,
+        metadata={
+            "sessions": frame.height,
+            "open_sessions": frame.height - closed.height,
+            "tasks": frame["task_id"].n_unique() if frame.height else 0,
+            "success_rate": float(success_rate) if success_rate is not None else None,
+            "total_cost_usd": float(frame["cost_usd"].sum()) if frame.height else 0.0,
+            "first_day": str(frame["day"].min()) if frame.height else None,
+            "last_day": str(frame["day"].max()) if frame.height else None,
+            "latest_sessions": dg.MetadataValue.md(markdown_table(preview, limit=15)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=session_metrics,
+    name="one_consistent_row_per_attempt",
+    description="attempt_id is unique; open sessions have no status and are not counted as failed; "
+    "attempt numbers start at 1.",
+)
+def session_metrics_consistent(session_metrics: pl.DataFrame) -> dg.AssetCheckResult:
+    frame = session_metrics
+    problems = {
+        "duplicate attempt_id": frame.height - frame["attempt_id"].n_unique() if frame.height else 0,
+        "open with a completion_status": frame.filter(
+            pl.col("is_open") & pl.col("completion_status").is_not_null()
+        ).height,
+        "closed without a completion_status": frame.filter(
+            ~pl.col("is_open") & pl.col("completion_status").is_null()
+        ).height,
+        "succeeded but not success": frame.filter(
+            pl.col("succeeded") & (pl.col("completion_status") != "success").fill_null(True)
+        ).height,
+        "attempt_number below 1": frame.filter(pl.col("attempt_number") < 1).height,
+        "negative cost": frame.filter(pl.col("cost_usd") < 0).height,
+    }
+    bad = {k: v for k, v in problems.items() if v}
+    return dg.AssetCheckResult(
+        passed=not bad,
+        description="; ".join(f"{v} {k}" for k, v in bad.items()) or f"{frame.height:,} attempts consistent",
+        metadata={"problems": dg.MetadataValue.json(problems), "rows": frame.height},
+    )
+
+
+def _comparison_output(table: pl.DataFrame, by: str) -> dg.Output[pl.DataFrame]:
+    shown = table.select(
+        by,
+        "sessions",
+        pl.col("success_pct").round(1),
+        pl.col("first_shot_pct").round(1),
+        pl.col("avg_duration_s").round(1),
+        pl.col("avg_cost_usd").round(4),
+        pl.col("total_cost_usd").round(2),
+        "total_tokens",
+        pl.col("errors_per_session").round(2),
+    )
+    return dg.Output(
+        table,
+        metadata={
+            f"{by}s": table.height,
+            "comparison": table_metadata(shown),
+            "comparison_md": dg.MetadataValue.md(markdown_table(shown, limit=50)),
+        },
+    )
+
+
+@dg.asset(
+    group_name="insights",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "insights"},
+    kinds={"polars", "parquet"},
+)
+def executor_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """The seed's executor table: per executor, sessions, success % (over closed sessions),
+    first-shot % (1-attempt completions / completions), average time, average and total cost,
+    tokens and errors per session."""
+    return _comparison_output(metrics.executor_comparison(session_metrics, by="executor"), "executor")
+
+
+@dg.asset(
+    group_name="insights",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "insights"},
+    kinds={"polars", "parquet"},
+)
+def model_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """The executor table per model: which model succeeds first-shot, at what cost and speed."""
+    return _comparison_output(metrics.executor_comparison(session_metrics, by="model"), "model")
+
+
+@dg.asset(
+    group_name="insights",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "insights"},
+    kinds={"polars", "parquet"},
+)
+def success_metrics(
+    context: dg.AssetExecutionContext,
+    log_store: LogStore,
+    session_metrics: pl.DataFrame,
+    cleaned_events: pl.LazyFrame,
+) -> dg.Output[pl.DataFrame]:
+    """The seed's six success metrics — success rate, first-shot success rate, average attempts per
+    task, error loop frequency, cost per task, mean time to completion — against their targets
+    (>80%, >40%, <2.0, <5%, <$0.10, <5 min), with the last 7 days and the week-over-week change.
+    Error loops come from the live detector's `agent-alerts.jsonl` when present, else from the same
+    rule over the events (4+ errors of one cluster within 10 minutes in one attempt)."""
+    loops = metrics.read_error_loop_alerts(log_store.logs_path)
+    source = "agent-alerts.jsonl"
+    if loops is None:
+        loops = metrics.detect_error_loops(cleaned_events)
+        source = "derived from error events"
+    table = metrics.success_metrics(session_metrics, error_loops=loops)
+    met = table.filter(pl.col("met")).height
+    context.log.info(f"success metrics: {met}/{table.height} targets met; error loops {source}")
+    return dg.Output(
+        table,
+        metadata={
+            "targets_met": f"{met}/{table.height}",
+            "error_loops": loops["attempt_id"].n_unique() if loops.height else 0,
+            "error_loop_source": source,
+            "scorecard": dg.MetadataValue.md(metrics.success_metrics_markdown(table)),
+            **{
+                row["metric"]: row["value"]
+                for row in table.select("metric", "value").iter_rows(named=True)
+                if row["value"] is not None
+            },
+        },
+    )
