@@ -177,12 +177,18 @@ def merge_rare_variants(templates: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"error_template": pl.String(), "_merged": pl.String()}, orient="row")
 
 
-def error_clusters(
+def error_clusters(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bool = True) -> pl.DataFrame:
+    """The cluster table of the error events in ``events`` (see :func:`cluster_table`)."""
+    return cluster_table(error_occurrences(events, merge_variants=merge_variants))
+
+
+def cluster_table(
     occurrences: pl.DataFrame, *, sample_chars: int = SAMPLE_CHARS, with_trend: bool = True
 ) -> pl.DataFrame:
     """The cluster table: one row per cluster, most occurrences first.
 
-    Takes :func:`error_occurrences` (so callers can filter a time window first). ``template`` is the
+    Takes :func:`error_occurrences` (so callers can filter a time window first without re-clustering:
+    cluster identity comes from all the data, counts from the window). ``template`` is the
     cluster's most frequent template, ``category`` its most frequent ``error_category``,
     ``sample_message`` its latest message, redacted and cut to ``sample_chars``;
     ``fingerprinted_share`` the share of its events that carried a fingerprint themselves;
@@ -322,6 +328,7 @@ __all__ = [
     "CLUSTER_SCHEMA",
     "OCCURRENCE_SCHEMA",
     "accuracy_against_truth",
+    "cluster_table",
     "daily_trend",
     "error_clusters",
     "error_occurrences",

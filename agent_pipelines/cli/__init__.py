@@ -19,6 +19,8 @@ COMMAND_MODULES: list[str] = [
     "agent_pipelines.cli.validate_cmd",
     "agent_pipelines.cli.generate_cmd",
     "agent_pipelines.cli.templates_cmd",
+    "agent_pipelines.cli.analyze_cmd",
+    "agent_pipelines.cli.summary_cmd",
     "agent_pipelines.cli.materialize_cmd",
 ]
 

@@ -1,0 +1,421 @@
+"""``agent-pipelines analyze``: the seed's ``analyze-agent-work.mjs``, on any log folder.
+
+The commands read the log folder directly (``reader.read_logs``) and call the same library
+functions as the Dagster assets (``metrics``, ``errors``, ``insights``, ``report``), so they work on
+a folder no asset has ever been materialized for and print the numbers the UI shows.
+
+**Time windows** (``--days D``, ``summary --last-n-days N``) end at ``--now``, which is the wall
+clock by default, as in the seed: someone watching a live fleet asks about the last 7 days *from
+today*. Replaying old or generated logs, pass ``--now latest`` (the newest event in the folder) or an
+ISO time. When a window is empty the command says so on stderr and suggests ``--now latest``.
+Without ``--days`` every event is used. Sessions belong to a window by their start time, errors by
+their own time. ``--weekly-report`` reports the last complete ISO week before ``--now`` (what the
+Monday 08:00 UTC schedule materializes), or the week containing ``--week DAY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from agent_pipelines import errors as errors_lib
+from agent_pipelines import insights, metrics, paths, report
+from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
+from agent_pipelines.cli.tables import box_table, cell, dump_json, iso, pct, usd
+from agent_pipelines.contract import parse_timestamp
+from agent_pipelines.reader import dedupe, partition_days, read_logs, stream_files
+from agent_pipelines.redaction import redact
+
+# --------------------------------------------------------------------------------------------
+# Loading: shared with `summary`
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """What every analytics command starts from: events, sessions and error occurrences in the window."""
+
+    root: Path
+    events: pl.DataFrame
+    sessions: pl.DataFrame
+    occurrences: pl.DataFrame
+    now: datetime
+    cutoff: datetime | None  # start of the window, None = all data
+    quarantined: int
+
+
+def add_now_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--now",
+        default="now",
+        metavar="TIME",
+        help="end of time windows: 'now' (default, the wall clock, as the seed did), 'latest' (the "
+        "newest event in the logs; use it for old or generated logs) or an ISO time",
+    )
+
+
+def _stream_or_fail(root: Path) -> None:
+    if not stream_files(root):
+        raise CommandError(
+            f"no agent work logs in {root} (expected stream/YYYY-MM-DD.jsonl or agent-work-stream.jsonl)"
+        )
+
+
+def resolve_now(value: str, root: Path) -> datetime:
+    """``--now``: the wall clock, the newest event in the logs, or an explicit ISO time (UTC if naive)."""
+    if value in ("", "now"):
+        return datetime.now(UTC)
+    if value == "latest":
+        days = partition_days(root)
+        # The newest day's file holds the newest event, unless the seed's single file goes further.
+        result = read_logs(root, days=days[-1:] if days and not (root / paths.STREAM_FILE).exists() else None)
+        newest = result.events["timestamp"].max() if result.events.height else None
+        if not isinstance(newest, datetime):
+            raise CommandError(f"no valid events in {root}: nothing to take 'latest' from")
+        return newest
+    try:
+        return parse_timestamp(value if "T" in value or " " in value else value + "T00:00:00Z")
+    except ValueError as exc:
+        raise CommandError(f"--now: {exc}") from None
+
+
+def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded:
+    """Read the log folder (only the days the window needs) and derive sessions and error clusters.
+
+    Cluster identity (fingerprint unification, merged variants) is computed on what was read, so with
+    ``--days`` it can differ slightly from the assets, which cluster over all days.
+    """
+    root = existing_logs_dir(logs_dir)
+    _stream_or_fail(root)
+    now = resolve_now(now_option, root)
+    cutoff = None
+    read_days: list[date] | None = None
+    if days is not None:
+        if days <= 0:
+            raise CommandError("--days must be positive")
+        cutoff = now - timedelta(days=days)
+        span = (now.date() - cutoff.date()).days
+        read_days = [cutoff.date() + timedelta(days=i) for i in range(span + 1)]
+    result = read_logs(root, days=read_days)
+    events = dedupe(result.events)
+    if events.is_empty() and read_days is None:
+        bad = result.quarantine.height
+        raise CommandError(
+            f"no valid events in {root}"
+            + (
+                f" ({bad} lines quarantined; see `agent-pipelines validate`)"
+                if bad
+                else " (the logs are empty)"
+            )
+        )
+    if cutoff is not None:
+        events = events.filter((pl.col("timestamp") > cutoff) & (pl.col("timestamp") <= now))
+    sessions = metrics.session_metrics(events)
+    occurrences = errors_lib.error_occurrences(events)
+    if cutoff is not None:
+        sessions = sessions.filter(pl.col("started_at") > cutoff)
+    return Loaded(root, events, sessions, occurrences, now, cutoff, result.quarantine.height)
+
+
+def warn_if_empty(loaded: Loaded, what: str = "sessions") -> None:
+    if loaded.cutoff is not None and loaded.sessions.is_empty():
+        print(
+            f"agent-pipelines: no {what} between {iso(loaded.cutoff)} and {iso(loaded.now)}; "
+            "for old or generated logs use --now latest",
+            file=sys.stderr,
+        )
+
+
+def error_loops(loaded: Loaded) -> pl.DataFrame:
+    """Attempts with an error loop: the live detector's alerts when present, else detected here."""
+    alerts = metrics.read_error_loop_alerts(loaded.root)
+    return alerts if alerts is not None else metrics.detect_error_loops(loaded.events)
+
+
+def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dicts()
+
+
+# --------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="backlog, error clusters, executor comparison, task planning, weekly report",
+        description="Offline analytics over a log folder (the seed's analyze-agent-work.mjs). "
+        "Exactly one analysis per call.",
+        epilog=__doc__.split("**Time windows**", 1)[1].strip() if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--backlog-tasks",
+        type=int,
+        metavar="N",
+        help="the N tasks with the most attempts among those with >3 attempts or still failing",
+    )
+    which.add_argument("--error-clustering", action="store_true", help="error clusters, most frequent first")
+    which.add_argument(
+        "--executor-comparison",
+        nargs="*",
+        metavar="EXEC",
+        help="compare executors (all, or the ones named)",
+    )
+    which.add_argument("--task-planning", action="store_true", help="task planning improvements per task")
+    which.add_argument("--weekly-report", action="store_true", help="the weekly report (Markdown + HTML)")
+    which.add_argument(
+        "--correlation",
+        action="store_true",
+        help="error clusters vs executor, model, prompt type, title words",
+    )
+    parser.add_argument("--days", type=float, metavar="D", help="only the last D days before --now")
+    parser.add_argument("--top", type=int, default=10, metavar="K", help="show K rows (default 10)")
+    parser.add_argument("--failed-only", action="store_true", help="--task-planning: tasks never succeeded")
+    parser.add_argument(
+        "--by", choices=("executor", "model"), default="executor", help="--executor-comparison: group by"
+    )
+    parser.add_argument("--week", metavar="DAY", help="--weekly-report: the ISO week containing DAY")
+    parser.add_argument("--no-html", action="store_true", help="--weekly-report: do not write the HTML file")
+    add_now_option(parser)
+    add_logs_dir(parser)
+    add_data_dir(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top is not None and args.top < 1:
+        return fail("--top must be at least 1")
+    if args.backlog_tasks is not None and args.backlog_tasks < 1:
+        return fail("--backlog-tasks must be at least 1")
+    try:
+        loaded = load(args.logs_dir, days=args.days, now_option=args.now)
+        warn_if_empty(loaded)
+        if args.backlog_tasks is not None:
+            return backlog(loaded, args)
+        if args.error_clustering:
+            return clustering(loaded, args)
+        if args.executor_comparison is not None:
+            return comparison(loaded, args)
+        if args.task_planning:
+            return planning(loaded, args)
+        if args.correlation:
+            return correlation(loaded, args)
+        return weekly(loaded, args)
+    except CommandError as exc:
+        return fail(str(exc))
+
+
+def _causes(value: list[dict[str, Any]] | None) -> str:
+    return ", ".join(f"{redact(c['category'])}: {c['count']}" for c in value or [])
+
+
+def backlog(loaded: Loaded, args: argparse.Namespace) -> int:
+    table = insights.backlog_tasks(loaded.sessions, loaded.occurrences, loaded.events)
+    shown = table.head(args.backlog_tasks)
+    if args.json:
+        print(dump_json({"total": table.height, "tasks": rows(shown)}))
+        return 0
+    print(
+        f"=== Backlog: {table.height} tasks with >{insights.BACKLOG_MIN_ATTEMPTS} attempts "
+        "or still failing ==="
+    )
+    print(f"(showing {shown.height}; most attempts first)\n")
+    print(
+        box_table(
+            ["Task", "Title", "Why", "Status", "Attempts", "Executors", "Cost", "Root causes", "Top errors"],
+            [
+                [
+                    r["task_id"],
+                    redact(r["task_title"] or ""),
+                    r["reason"],
+                    r["status"],
+                    r["attempts"],
+                    r["executors"],
+                    usd(r["total_cost_usd"]),
+                    _causes(r["root_causes"]),
+                    [redact(c) for c in r["top_clusters"]],
+                ]
+                for r in shown.iter_rows(named=True)
+            ],
+            limit=40,
+        )
+    )
+    return 0
+
+
+def clustering(loaded: Loaded, args: argparse.Namespace) -> int:
+    table = errors_lib.cluster_table(loaded.occurrences)
+    shown = table.head(args.top)
+    if args.json:
+        print(
+            dump_json(
+                {"total_errors": loaded.occurrences.height, "clusters": table.height, "top": rows(shown)}
+            )
+        )
+        return 0
+    print("=== Error Clustering Analysis ===")
+    print(f"{loaded.occurrences.height} errors in {table.height} clusters (showing {shown.height})\n")
+    for r in shown.iter_rows(named=True):
+        print(
+            f"{cell(redact(r['cluster_label']), 100)}: "
+            f"{r['occurrences']} occurrences across {r['tasks']} tasks"
+        )
+        print(f"  Cluster: {r['cluster_id']}  Category: {r['category'] or 'uncategorized'}  Executors: "
+              f"{', '.join(r['executors'])}")  # fmt: skip
+        if r["fingerprint"]:
+            print(f"  Template: {cell(redact(r['template']), 100)}")
+        print(f"  Sample: {cell(r['sample_message'], 100)}")
+        print(f"  First: {iso(r['first_seen'])}, Last: {iso(r['last_seen'])}\n")
+    return 0
+
+
+def comparison(loaded: Loaded, args: argparse.Namespace) -> int:
+    names = args.executor_comparison or None
+    table = metrics.executor_comparison(loaded.sessions, by=args.by, executors=names)
+    if args.json:
+        print(dump_json(rows(table)))
+        return 0
+    if names and table.is_empty():
+        raise CommandError(f"no sessions for {', '.join(names)}")
+    label = "Executor" if args.by == "executor" else "Model"
+    print(
+        box_table(
+            [
+                label,
+                "Sessions",
+                "Success %",
+                "First-shot %",
+                "Avg Time",
+                "Avg Cost",
+                "Total Cost",
+                "Errors/sess",
+            ],
+            [
+                [
+                    r[args.by],
+                    r["sessions"],
+                    _pct100(r["success_pct"]),
+                    _pct100(r["first_shot_pct"]),
+                    "n/a" if r["avg_duration_s"] is None else f"{r['avg_duration_s']:.1f}s",
+                    "n/a" if r["avg_cost_usd"] is None else f"{r['avg_cost_usd']:.3f}",
+                    usd(r["total_cost_usd"]),
+                    "n/a" if r["errors_per_session"] is None else f"{r['errors_per_session']:.2f}",
+                ]
+                for r in table.iter_rows(named=True)
+            ],
+        )
+    )
+    return 0
+
+
+def _pct100(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def planning(loaded: Loaded, args: argparse.Namespace) -> int:
+    table = insights.task_planning_insights(
+        loaded.sessions, loaded.occurrences, loaded.events, failed_only=args.failed_only
+    )
+    tasks = table["task_id"].unique(maintain_order=True)
+    shown = table.filter(pl.col("task_id").is_in(tasks.head(args.top)))
+    if args.json:
+        print(dump_json({"tasks": tasks.len(), "insights": rows(shown)}))
+        return 0
+    if shown.is_empty():
+        print("No planning issues found" + (" among failed tasks." if args.failed_only else "."))
+        return 0
+    for (_task,), group in shown.group_by(["task_id"], maintain_order=True):
+        first = group.row(0, named=True)
+        print(f"=== Task: {redact(first['task_title'] or first['task_id'])} ===")
+        print(f"Status: {first['status']} | Attempts: {first['attempts']}\n")
+        if first["root_causes"]:
+            print("Root Cause Categories:")
+            for c in first["root_causes"]:
+                print(f"  {redact(c['category'])}: {c['count']}")
+            print()
+        print("💡 Planning Improvements:")
+        for r in group.iter_rows(named=True):
+            print(f"  - {r['improvement']}  [{redact(r['evidence'])}]")
+        print()
+    print(f"({tasks.len()} tasks with planning issues; showing {min(args.top, tasks.len())})")
+    return 0
+
+
+def correlation(loaded: Loaded, args: argparse.Namespace) -> int:
+    table = insights.correlation(loaded.sessions, loaded.occurrences)
+    shown = table.head(args.top)
+    if args.json:
+        print(dump_json(rows(shown)))
+        return 0
+    print("=== Error clusters vs task characteristics (lift over base rate) ===\n")
+    print(
+        box_table(
+            ["Cluster", "Characteristic", "Support", "Rate", "Base rate", "Lift"],
+            [
+                [
+                    redact(r["cluster_label"]),
+                    f"{r['dimension']}={r['value']}",
+                    r["support"],
+                    pct(r["rate"]),
+                    pct(r["base_rate"]),
+                    f"{r['lift']:.2f}x",
+                ]
+                for r in shown.iter_rows(named=True)
+            ],
+            limit=50,
+        )
+    )
+    return 0
+
+
+def weekly(loaded: Loaded, args: argparse.Namespace) -> int:
+    if args.week:
+        try:
+            day = date.fromisoformat(args.week)
+        except ValueError:
+            raise CommandError(f"--week: not a date (YYYY-MM-DD): {args.week!r}") from None
+    else:
+        day = loaded.now.date() - timedelta(days=7)
+    week_start = day - timedelta(days=day.weekday())
+    weekly_report = report.build_weekly_report(
+        loaded.sessions, loaded.occurrences, loaded.events, week_start, error_loops=error_loops(loaded)
+    )
+    html_path = None if args.no_html else report.write_report(weekly_report, paths.data_dir(args.data_dir))
+    if args.json:
+        r = weekly_report
+        print(
+            dump_json(
+                {
+                    "week_start": r.week_start,
+                    "week_end": r.week_end,
+                    "totals": r.totals,
+                    "success_metrics": rows(r.success),
+                    "executors": rows(r.executors),
+                    "top_clusters": rows(r.clusters),
+                    "backlog": rows(r.backlog),
+                    "planning": rows(r.planning),
+                    "html": str(html_path) if html_path else None,
+                }
+            )
+        )
+    else:
+        print(report.render_markdown(weekly_report))
+        if html_path:
+            print(f"\nHTML report: {html_path}", file=sys.stderr)
+    if weekly_report.totals["sessions"] == 0:
+        print(
+            f"agent-pipelines: no sessions in the {weekly_report.label}; for old or generated logs "
+            "use --now latest or --week DAY",
+            file=sys.stderr,
+        )
+    return 0
