@@ -18,10 +18,13 @@ COMMAND_MODULES: list[str] = [
     "agent_pipelines.cli.log_cmd",
     "agent_pipelines.cli.validate_cmd",
     "agent_pipelines.cli.generate_cmd",
+    "agent_pipelines.cli.detect_cmd",
     "agent_pipelines.cli.templates_cmd",
     "agent_pipelines.cli.analyze_cmd",
     "agent_pipelines.cli.summary_cmd",
     "agent_pipelines.cli.materialize_cmd",
+    "agent_pipelines.cli.rotate_cmd",
+    "agent_pipelines.cli.status_cmd",
 ]
 
 

@@ -1,0 +1,372 @@
+"""The live detectors: error loops, tool loops, stuck agents, cost anomalies, restarts, failed sessions.
+
+Pure logic over events and a state object — no files, no clock, no Dagster — so the sensor's job,
+``agent-pipelines detect --once`` and the tests run exactly the same code.
+
+Two rules make a replay of old logs give the same alerts as the live sensor, whatever the chunking:
+
+* **Windows use event time.** "4 errors within 10 minutes" means 10 minutes between the events'
+  own timestamps, never between the moments we happened to read them (the seed measured wall
+  clock, so a replay fired on anything).
+* **An incident is named by its first event.** Its ``alert_id`` hashes the type, the attempt and the
+  id of the event that opened it (first error of the window, last event before the silence...),
+  so finding it early in one chunking and late in another gives the same id.
+
+A stuck agent is found two ways that agree on the id: *live*, an open session whose last event is
+more than the threshold before ``now`` (the wall clock, or ``--now`` in a replay); and *in the
+stream*, a gap of more than the threshold before an open session's next event (a replay, or an
+agent that came back before the next check). Either way the incident is "silence after event X".
+
+Suppression: the same type for the same attempt fires at most once per 5 minutes of event time,
+then again if the condition persists (an error loop still looping). A stuck agent fires once per
+silence, an excessive-restarts alert once per attempt: those conditions do not "persist" in a way
+worth repeating.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from agent_pipelines.alerts import make_alert
+from agent_pipelines.clustering import template_expr
+from agent_pipelines.detector_state import SEEN_SCHEMA, DetectorState
+
+RESTART_PROMPT_TYPES = ("followup", "retry")
+MAX_IDS_PER_ATTEMPT = 32
+MAX_TEMPLATE_MAP = 5_000
+SAMPLE_CHARS = 500
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Detector settings; :meth:`from_env` reads the seed's environment variables."""
+
+    error_loop: int = 4
+    error_window_ms: int = 600_000
+    tool_loop: int = 10
+    tool_window_ms: int = 60_000
+    stuck_ms: int = 300_000
+    cost_usd: float = 1.0
+    restarts: int = 3
+    failed_errors: int = 4
+    suppress_ms: int = 300_000
+    retain_ms: int = 86_400_000  # forget an attempt this long after its last event
+    seen_ms: int = 2 * 86_400_000  # remember processed event ids this long (rotation re-appends a day)
+    seen_max: int = 1_000_000
+
+    @classmethod
+    def from_env(cls) -> Thresholds:
+        return cls(
+            error_loop=int(_env_number("AGENT_ERROR_LOOP_THRESHOLD", 4)),
+            tool_loop=int(_env_number("AGENT_TOOL_LOOP_THRESHOLD", 10)),
+            stuck_ms=int(_env_number("AGENT_STUCK_THRESHOLD_MS", 300_000)),
+            cost_usd=_env_number("AGENT_COST_ANOMALY_THRESHOLD", 1.0),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Dedupe of events already processed
+# --------------------------------------------------------------------------------------------
+
+
+def unseen(events: pl.DataFrame, state: DetectorState) -> pl.DataFrame:
+    """Events not processed before (by ``event_id``), one row per id, in event-time order.
+
+    The same line can be read twice: rotation re-appends today's lines of the seed's file to
+    ``stream/<today>.jsonl``, and a rewritten file is read again from the start.
+    """
+    if events.is_empty():
+        return events
+    fresh = events.unique(subset=["event_id"], keep="first", maintain_order=True)
+    if state.seen.height:
+        fresh = fresh.join(state.seen.select("event_id"), on="event_id", how="anti", maintain_order="left")
+    return fresh.sort("timestamp", maintain_order=True)
+
+
+def remember(state: DetectorState, events: pl.DataFrame, thresholds: Thresholds) -> None:
+    """Add processed ids to the bounded recent window (by event time, and a hard cap)."""
+    if not events.is_empty():
+        added = events.select("event_id", pl.col("timestamp").dt.epoch("ms").alias("ts_ms")).cast(SEEN_SCHEMA)
+        seen = pl.concat([state.seen, added], how="vertical")
+    else:
+        seen = state.seen
+    if state.watermark_ms is not None and seen.height:
+        seen = seen.filter(pl.col("ts_ms") >= state.watermark_ms - thresholds.seen_ms)
+    if seen.height > thresholds.seen_max:
+        seen = seen.tail(thresholds.seen_max)
+    state.seen = seen
+
+
+# --------------------------------------------------------------------------------------------
+# The detectors
+# --------------------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "event_id",
+    "attempt_id",
+    "event_type",
+    "task_id",
+    "executor",
+    "prompt_type",
+    "completion_status",
+    "cost_usd",
+    "duration_ms",
+    "error_message",
+    "error_fingerprint",
+    "tool_name",
+)
+
+
+class Detectors:
+    """Runs every detector over events, updating ``state`` and collecting alerts."""
+
+    def __init__(self, state: DetectorState, thresholds: Thresholds | None = None) -> None:
+        self.state = state
+        self.t = thresholds or Thresholds()
+        self.alerts: list[dict[str, Any]] = []
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def process(self, events: pl.DataFrame) -> list[dict[str, Any]]:
+        """Feed events (already deduped, in event-time order). Returns the alerts fired."""
+        if events.is_empty():
+            return []
+        start = len(self.alerts)
+        # Templates of the distinct error messages in one vectorized pass (derive_template's rules).
+        messages = events.filter(pl.col("event_type") == "error").select(pl.col("error_message").unique())
+        templates = messages.with_columns(tpl=template_expr(pl.col("error_message")))
+        frame = events.select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS).join(
+            templates, on="error_message", how="left", maintain_order="left", nulls_equal=False
+        )
+        watermark = self.state.watermark_ms
+        for row in frame.iter_rows():
+            self._event(*row)
+            if watermark is None or row[0] > watermark:
+                watermark = row[0]
+        self.state.watermark_ms = watermark
+        return self.alerts[start:]
+
+    def check_stuck(self, now_ms: int) -> list[dict[str, Any]]:
+        """The live check: open sessions silent for longer than the threshold at ``now_ms``."""
+        start = len(self.alerts)
+        for attempt_id in sorted(self.state.attempts):
+            a = self.state.attempts[attempt_id]
+            if a.get("open") and now_ms - a["last"] >= self.t.stuck_ms and a.get("stuck") != a["lid"]:
+                self._stuck(attempt_id, a, now_ms - a["last"])
+        return self.alerts[start:]
+
+    def prune(self) -> None:
+        """Forget attempts silent for ``retain_ms`` of event time (their alerts have fired by then)."""
+        if self.state.watermark_ms is None:
+            return
+        horizon = self.state.watermark_ms - self.t.retain_ms
+        for attempt_id in [k for k, a in self.state.attempts.items() if a["last"] < horizon]:
+            del self.state.attempts[attempt_id]
+        tfp = self.state.template_fingerprints
+        if len(tfp) > MAX_TEMPLATE_MAP:
+            for key in list(tfp)[: len(tfp) - MAX_TEMPLATE_MAP]:
+                del tfp[key]
+
+    # -- per event ----------------------------------------------------------------------------
+
+    def _attempt(self, attempt_id: str) -> dict[str, Any]:
+        a = self.state.attempts.get(attempt_id)
+        if a is None:
+            a = {"last": None, "lid": None, "open": False, "errs": {}, "tools": {}, "rs": 0, "ne": 0,
+                 "fired": {}, "ids": []}  # fmt: skip
+            self.state.attempts[attempt_id] = a
+        return a
+
+    def _event(
+        self,
+        ts: int,
+        event_id: str,
+        attempt_id: str,
+        event_type: str,
+        task_id: str | None,
+        executor: str | None,
+        prompt_type: str | None,
+        completion_status: str | None,
+        cost_usd: float | None,
+        duration_ms: int | None,
+        error_message: str | None,
+        error_fingerprint: str | None,
+        tool_name: str | None,
+        template: str | None,
+    ) -> None:
+        a = self._attempt(attempt_id)
+        if task_id:
+            a["task"] = task_id
+        if executor:
+            a["exec"] = executor
+        last = a["last"]
+        # Silence before this event: a stuck agent that came back (or a replay of one).
+        if a["open"] and last is not None and ts - last >= self.t.stuck_ms and a.get("stuck") != a["lid"]:
+            self._stuck(attempt_id, a, ts - last)
+        if last is None or ts >= last:
+            a["last"], a["lid"] = ts, event_id
+        if event_type == "error":
+            self._error(attempt_id, a, ts, event_id, error_message or "", error_fingerprint, template or "")
+        elif event_type == "tool_call" and tool_name:
+            self._tool(attempt_id, a, ts, event_id, tool_name)
+        elif event_type == "session_start" and prompt_type in RESTART_PROMPT_TYPES:
+            a["rs"] += 1
+            if a["rs"] >= self.t.restarts and not a.get("rs_fired"):
+                a["rs_fired"] = self._fire(
+                    attempt_id, a, "excessive_restarts", event_id, ts, restart_count=a["rs"]
+                )
+        if event_type == "session_end":
+            a["open"] = False
+            if cost_usd is not None and cost_usd > self.t.cost_usd:
+                self._fire(attempt_id, a, "cost_anomaly", event_id, ts, cost_usd=cost_usd,
+                           duration_ms=duration_ms, threshold_usd=self.t.cost_usd)  # fmt: skip
+            if completion_status == "failed" and a["ne"] >= self.t.failed_errors:
+                self._fire(attempt_id, a, "failed_session_errors", event_id, ts, error_count=a["ne"],
+                           completion_status=completion_status)  # fmt: skip
+        else:
+            a["open"] = True  # any other event: the session is live (seen mid-session or restarted)
+
+    def _error(
+        self,
+        attempt_id: str,
+        a: dict[str, Any],
+        ts: int,
+        event_id: str,
+        message: str,
+        fingerprint: str | None,
+        template: str,
+    ) -> None:
+        a["ne"] += 1
+        tfp = self.state.template_fingerprints
+        if fingerprint:
+            tfp[template] = fingerprint
+        keys = [f"f:{fingerprint}", f"t:{template}"] if fingerprint else [f"t:{template}"]
+        for key in keys:
+            window = a["errs"].setdefault(key, [])
+            window.append([ts, event_id])
+            _trim(window, ts - self.t.error_window_ms)
+            if len(window) >= self.t.error_loop:
+                shown = fingerprint or tfp.get(template) or template
+                fired = self._fire(
+                    attempt_id,
+                    a,
+                    "error_loop",
+                    window[0][1],
+                    ts,
+                    error_fingerprint=shown,
+                    occurrences=len(window),
+                    sample_message=message[:SAMPLE_CHARS],
+                    window_ms=self.t.error_window_ms,
+                )
+                if fired:
+                    break
+        _forget_quiet(a["errs"], ts - self.t.error_window_ms)
+
+    def _tool(self, attempt_id: str, a: dict[str, Any], ts: int, event_id: str, tool: str) -> None:
+        window = a["tools"].setdefault(tool, [])
+        window.append([ts, event_id])
+        _trim(window, ts - self.t.tool_window_ms)
+        if len(window) >= self.t.tool_loop:
+            self._fire(attempt_id, a, "tool_loop", window[0][1], ts, tool_name=tool, occurrences=len(window),
+                       window_ms=self.t.tool_window_ms)  # fmt: skip
+        _forget_quiet(a["tools"], ts - self.t.tool_window_ms)
+
+    def _stuck(self, attempt_id: str, a: dict[str, Any], idle_ms: int) -> None:
+        a["stuck"] = a["lid"]  # one alert per silence, whichever way it is found first
+        self._fire(attempt_id, a, "stuck_agent", a["lid"], a["last"] + self.t.stuck_ms, idle_time_ms=idle_ms,
+                   threshold_ms=self.t.stuck_ms)  # fmt: skip
+
+    def _fire(
+        self,
+        attempt_id: str,
+        a: dict[str, Any],
+        alert_type: str,
+        incident_key: str,
+        at_ms: int,
+        **fields: Any,
+    ) -> bool:
+        previous = a["fired"].get(alert_type)
+        if previous is not None and abs(at_ms - previous) < self.t.suppress_ms:
+            return False
+        alert = make_alert(alert_type, attempt_id, incident_key, at_ms, task_id=a.get("task"),
+                           executor=a.get("exec"), **fields)  # fmt: skip
+        if alert["alert_id"] in a["ids"]:
+            return False
+        a["fired"][alert_type] = at_ms
+        a["ids"] = [*a["ids"], alert["alert_id"]][-MAX_IDS_PER_ATTEMPT:]
+        self.alerts.append(alert)
+        return True
+
+
+def _trim(window: list[list[Any]], horizon: int) -> None:
+    drop = 0
+    while drop < len(window) and window[drop][0] < horizon:
+        drop += 1
+    if drop:
+        del window[:drop]
+
+
+def _forget_quiet(windows: dict[str, list[list[Any]]], horizon: int) -> None:
+    """Drop windows whose newest entry is older than ``horizon`` (only worth it past a few keys)."""
+    if len(windows) > 4:
+        for key in [k for k, w in windows.items() if not w or w[-1][0] < horizon]:
+            del windows[key]
+
+
+def stuck_watch(state: DetectorState, thresholds: Thresholds) -> dict[str, Any]:
+    """A tiny digest for the sensor: when the next stuck check is due, and for which silence.
+
+    ``due_ms`` is the earliest event time at which an open, not-yet-alerted session becomes
+    stuck; the sensor compares it with the wall clock every tick without loading the state.
+    """
+    due: list[tuple[int, str, str]] = []
+    for attempt_id, a in state.attempts.items():
+        if a.get("open") and a.get("stuck") != a["lid"] and a["last"] is not None:
+            due.append((a["last"] + thresholds.stuck_ms, attempt_id, a["lid"]))
+    due.sort()
+    first = due[0] if due else None
+    return {
+        "generation": state.generation + 1,
+        "open_sessions": sum(1 for a in state.attempts.values() if a.get("open")),
+        "due_ms": first[0] if first else None,
+        "due_attempt": first[1] if first else None,
+        "due_event": first[2] if first else None,
+        "threshold_ms": thresholds.stuck_ms,
+    }
+
+
+def detect(
+    events: pl.DataFrame,
+    state: DetectorState,
+    thresholds: Thresholds | None = None,
+    now_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """Dedupe, run every detector, the live stuck check at ``now_ms`` (if given), prune; mutate ``state``."""
+    thresholds = thresholds or Thresholds()
+    fresh = unseen(events, state)
+    detectors = Detectors(state, thresholds)
+    detectors.process(fresh)
+    if now_ms is not None:
+        detectors.check_stuck(now_ms)
+    remember(state, fresh, thresholds)
+    detectors.prune()
+    return detectors.alerts
+
+
+def alert_ids(alerts: Iterable[dict[str, Any]]) -> list[str]:
+    return [a["alert_id"] for a in alerts]
