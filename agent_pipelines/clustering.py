@@ -351,28 +351,19 @@ _RULES: tuple[_Rule, ...] = (
     ),
     # git short/long shas, sha256 digests (digits-only runs are <NUM> already).
     _Rule("hash", r"\b(?:[0-9a-f]{7,64}|[0-9A-F]{7,64})\b", "<HASH>"),
-    # Long random ids: an alphanumeric run (>= 10 chars) where letters and digits
-    # interleave ("msg_01XFDUDYJgAACzvnptvVoYEL"), unlike codes such as TS2345 or E0308.
-    _Rule(
-        "id_mark",
-        r"(^|[^A-Za-z0-9])([A-Za-z0-9]*(?:[0-9][A-Za-z]+[0-9]|[A-Za-z][0-9]+[A-Za-z])[A-Za-z0-9]*)",
-        "${1}\x02${2}\x03",
-    ),
-    _Rule("id", "\x02[A-Za-z0-9]{10,}\x03", "<ID>"),
-    _Rule("id_unmark", "[\x02\x03]", ""),
-    # ... or a long run (>= 16) with digits and both cases ("01XFDUDYJgAACzvnptvVoYEL").
-    _Rule(
-        "id_mixed_mark",
-        r"(^|[^A-Za-z0-9])([A-Za-z0-9]*(?:[0-9][A-Za-z0-9]*[A-Z][A-Za-z0-9]*[a-z]|"
-        r"[0-9][A-Za-z0-9]*[a-z][A-Za-z0-9]*[A-Z]|"
-        r"[A-Z][A-Za-z0-9]*[0-9][A-Za-z0-9]*[a-z]|"
-        r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*[0-9]|"
-        r"[a-z][A-Za-z0-9]*[0-9][A-Za-z0-9]*[A-Z]|"
-        r"[a-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*[0-9])[A-Za-z0-9]*)",
-        "${1}\x04${2}\x05",
-    ),
-    _Rule("id_mixed", "\x04[A-Za-z0-9]{16,}\x05", "<ID>"),
-    _Rule("id_mixed_unmark", "[\x04\x05]", ""),
+    # Long random ids: an alphanumeric run of >= 10 chars where letters and digits
+    # interleave ("req_011CUq7xXYZab9"), unlike codes such as TS2345 or E0308; or one of
+    # >= 16 chars with digits and both cases ("msg_01XFDUDYJgAACzvnptvVoYEL").  Done with
+    # markers in linear passes: mark long runs, unmark the ones that do not qualify.
+    _Rule("id_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{10,})", "${1}\x02${2}\x03"),
+    _Rule("id_unmark_letters_digits", "\x02([A-Za-z]*[0-9]*)\x03", "${1}"),
+    _Rule("id_unmark_digits_letters", "\x02([0-9]*[A-Za-z]*)\x03", "${1}"),
+    _Rule("id", "\x02[A-Za-z0-9]*\x03", "<ID>"),
+    _Rule("id_mixed_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{16,})", "${1}\x02${2}\x03"),
+    _Rule("id_mixed_unmark_no_digit", "\x02([A-Za-z]*)\x03", "${1}"),
+    _Rule("id_mixed_unmark_no_upper", "\x02([a-z0-9]*)\x03", "${1}"),
+    _Rule("id_mixed_unmark_no_lower", "\x02([A-Z0-9]*)\x03", "${1}"),
+    _Rule("id_mixed", "\x02[A-Za-z0-9]*\x03", "<ID>"),
     # --- tidy up -----------------------------------------------------------------------
     _Rule(
         "collapse_runs",
@@ -480,10 +471,18 @@ def add_cluster_columns(
     names = lazy.collect_schema().names()
     msg = pl.col(message_col)
     if dedupe:
-        templates = (
-            lazy.select(msg.cast(pl.String).alias("__msg"))
-            .unique()
-            .with_columns(template_expr(pl.col("__msg")).alias("error_template"))
+        # One elementwise string expression runs on one thread; templating the distinct
+        # messages in one slice per pool thread and concatenating in parallel uses them all.
+        distinct = lazy.select(msg.cast(pl.String).alias("__msg")).unique().with_row_index("__i")
+        n = max(1, pl.thread_pool_size())
+        templates = pl.concat(
+            [
+                distinct.filter(pl.col("__i") % n == k).select(
+                    "__msg", template_expr(pl.col("__msg")).alias("error_template")
+                )
+                for k in range(n)
+            ],
+            parallel=True,
         )
         lazy = lazy.with_columns(msg.cast(pl.String).alias("__msg")).join(
             templates, on="__msg", how="left", nulls_equal=True, maintain_order="left"
