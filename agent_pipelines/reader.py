@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from agent_pipelines import paths
+from agent_pipelines import archive, paths
 from agent_pipelines.contract import (
     CLEANED_SCHEMA,
     INT_FIELDS,
@@ -128,7 +128,8 @@ def read_file(
     events: list[pl.DataFrame] = []
     quarantine: list[dict] = []
     offset, line_no, pending = start, first_line, 0
-    with open(path, "rb") as handle:
+    # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
+    with archive.open_log(path) as handle:
         handle.seek(start)
         carry = b""
         while True:
@@ -205,8 +206,10 @@ def read_bytes(
 
 
 def stream_files(logs_root: Path, days: Iterable[date] | None = None) -> list[Path]:
-    """The files holding stream events: daily partitions (all, or the given days) and the seed's file."""
-    files: list[Path] = []
+    """The files holding stream events: archived days, daily partitions (all, or the given days) and
+    the seed's file. A day can be in both the archive and a partition (a late line written after the
+    day was rotated); each line is in exactly one of them."""
+    files: list[Path] = archive.archived_stream_files(logs_root, days)
     stream_dir = logs_root / paths.STREAM_DIR
     if days is None:
         files.extend(sorted(stream_dir.glob("*.jsonl")))
@@ -247,7 +250,7 @@ def read_logs(
     results = []
     for path in stream_files(root, wanted):
         rel = path.relative_to(root).as_posix()
-        final = False
+        final = archive.is_compressed(path)  # an archive is never written to again
         if final_before is not None and path.parent.name == paths.STREAM_DIR:
             try:
                 final = date.fromisoformat(path.stem) < final_before

@@ -1,0 +1,155 @@
+"""The archive: rotated log lines, compressed, one file per kind and closed period.
+
+Layout, inside the log folder (so the folder stays self-contained and a ``du`` of it is honest)::
+
+    archive/stream/YYYY-MM-DD.jsonl.gz    the stream's valid lines of one UTC day
+    archive/errors/YYYY-MM-DD.jsonl.gz    agent-errors.jsonl, split by day
+    archive/alerts/YYYY-MM-DD.jsonl.gz    agent-alerts.jsonl, split by day
+    archive/metrics/YYYY-MM.jsonl.gz      agent-metrics.jsonl, split by month (kept by default)
+    archive/.staging/<token>/             a rotation in progress (see :mod:`agent_pipelines.rotation`)
+    archive/.rotation.lock                held by the running rotation
+
+Why gzip: it is what the seed's ``rotate-agent-logs.sh`` wrote, every tool reads it (``zcat``,
+``zgrep``, polars, the standard library), and Python 3.11 has no zstd. The archive holds the
+original lines byte for byte — a decompressed archive is a seed-format JSONL file — and a file may
+be several gzip members back to back (a day archived, then a late line for it merged in), which
+``gzip``, ``zcat`` and :func:`gzip.open` all read as one stream.
+
+Members are written with ``mtime=0`` and no file name, so the same lines always compress to the
+same bytes: a rotation that was interrupted and run again leaves byte-identical archives.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Iterable, Iterator
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
+
+from agent_pipelines import paths
+
+ARCHIVE_SUFFIX = ".jsonl.gz"
+STAGING_DIR = ".staging"
+LOCK_FILE = ".rotation.lock"
+COMPRESS_LEVEL = 6  # gzip's own default: the seed's archives, and the best speed/size knee
+
+
+class Kind(StrEnum):
+    """The log families that rotate, each with its live file and its archive folder."""
+
+    STREAM = "stream"
+    ERRORS = "errors"
+    ALERTS = "alerts"
+    METRICS = "metrics"
+
+
+LIVE_FILES: dict[Kind, str] = {
+    Kind.STREAM: paths.STREAM_FILE,
+    Kind.ERRORS: paths.ERRORS_FILE,
+    Kind.ALERTS: paths.ALERTS_FILE,
+    Kind.METRICS: paths.METRICS_FILE,
+}
+MONTHLY: frozenset[Kind] = frozenset({Kind.METRICS})
+EVENT_KINDS: frozenset[Kind] = frozenset({Kind.STREAM, Kind.ERRORS})  # lines under the event contract
+
+
+def archive_root(logs_root: Path) -> Path:
+    return logs_root / paths.ARCHIVE_DIR
+
+
+def staging_root(logs_root: Path) -> Path:
+    return archive_root(logs_root) / STAGING_DIR
+
+
+def lock_path(logs_root: Path) -> Path:
+    return archive_root(logs_root) / LOCK_FILE
+
+
+def period_of(kind: Kind, day: date) -> str:
+    """The archive period a day belongs to: the day itself, or its month for monthly kinds."""
+    return day.strftime("%Y-%m") if kind in MONTHLY else day.isoformat()
+
+
+def period_start(kind: Kind, period: str) -> date:
+    """First day of a period key (raises ``ValueError`` for a name that is not one)."""
+    if kind in MONTHLY:
+        year, month = period.split("-")
+        return date(int(year), int(month), 1)
+    return date.fromisoformat(period)
+
+
+def archive_path(logs_root: Path, kind: Kind, period: str) -> Path:
+    return archive_root(logs_root) / kind.value / f"{period}{ARCHIVE_SUFFIX}"
+
+
+def archived(logs_root: Path, kind: Kind) -> list[tuple[str, Path]]:
+    """(period, path) of every archive of a kind, oldest first; stray files are ignored."""
+    found = []
+    folder = archive_root(logs_root) / kind.value
+    for path in folder.glob(f"*{ARCHIVE_SUFFIX}"):
+        period = path.name.removesuffix(ARCHIVE_SUFFIX)
+        try:
+            period_start(kind, period)
+        except ValueError:
+            continue
+        found.append((period, path))
+    return sorted(found)
+
+
+def archived_stream_files(logs_root: Path, days: Iterable[date] | None = None) -> list[Path]:
+    """Archived stream days (all, or the given ones) as the reader should read them."""
+    if days is None:
+        return [path for _, path in archived(logs_root, Kind.STREAM)]
+    files = (archive_path(logs_root, Kind.STREAM, d.isoformat()) for d in sorted(set(days)))
+    return [p for p in files if p.exists()]
+
+
+def is_compressed(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
+def open_log(path: Path) -> BinaryIO:
+    """Open a log file for reading bytes, decompressing an archive transparently."""
+    if is_compressed(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """Each line of a (possibly compressed) log file, without its newline."""
+    with open_log(path) as handle:
+        for line in handle:
+            yield line.rstrip(b"\n")
+
+
+def count_lines(path: Path) -> int:
+    """Newline-terminated lines in a (possibly compressed) log file, read in blocks."""
+    total = 0
+    with open_log(path) as handle:
+        while block := handle.read(8 << 20):
+            total += block.count(b"\n")
+    return total
+
+
+def gzip_member(data: bytes, level: int = COMPRESS_LEVEL) -> bytes:
+    """One deterministic gzip member (no name, ``mtime=0``) holding ``data``."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=out, mtime=0) as member:
+        member.write(data)
+    return out.getvalue()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink inside ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
