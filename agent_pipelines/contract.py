@@ -16,6 +16,7 @@ Two levels of checking share the same constants:
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,6 +24,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 import pandera.polars as pa
 import polars as pl
+from pandera.engines.polars_engine import DateTime
 
 # --------------------------------------------------------------------------------------------
 # Event types and payloads (the seed's, one TypedDict each)
@@ -258,17 +260,43 @@ def format_timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
+def _text(value: Any) -> Any:
+    """A scalar as the reader sees it: JSON text for numbers and booleans, the string itself else."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
 # --------------------------------------------------------------------------------------------
 # One event, in Python
 # --------------------------------------------------------------------------------------------
 
 
+_INT_STRING = re.compile(r"^-?\d{1,18}$")
+_NUMBER_STRING = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+# Scalars written as strings ("12", "0.5", "true") are accepted: PowerShell and shell writers
+# produce them, and no information is lost. Anything else of the wrong type is quarantined.
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, str):
+        return bool(_INT_STRING.match(value))
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18
 
 
 def _is_number(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(_NUMBER_STRING.match(value))
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or value in ("true", "false")
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
 
 
 def check_event(obj: Any) -> None:
@@ -278,28 +306,26 @@ def check_event(obj: Any) -> None:
     for name in REQUIRED_FIELDS:
         if obj.get(name) is None:
             raise ContractError(Reason.MISSING_FIELD, f"'{name}' is required")
-    for name in STRING_FIELDS:
+    for name in (*STRING_FIELDS, "timestamp"):
         value = obj.get(name)
-        if value is not None and not isinstance(value, str):
+        if value is not None and not _is_scalar(value):
             raise ContractError(Reason.WRONG_TYPE, f"'{name}' must be a string, got {type(value).__name__}")
     for name in INT_FIELDS:
         value = obj.get(name)
         if value is not None and not _is_int(value):
             raise ContractError(Reason.WRONG_TYPE, f"'{name}' must be an integer, got {value!r:.40}")
     timestamp = obj["timestamp"]
-    if not isinstance(timestamp, str):
-        raise ContractError(Reason.WRONG_TYPE, "'timestamp' must be an ISO 8601 string")
     try:
-        parse_timestamp(timestamp)
+        parse_timestamp(str(timestamp))
     except ValueError:
         raise ContractError(
             Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {timestamp!r:.60}"
         ) from None
     for name in ID_FIELDS:
         value = obj.get(name)
-        if isinstance(value, str) and (problem := id_problem(value)):
+        if value is not None and (problem := id_problem(_text(value))):
             raise ContractError(Reason.INVALID_ID, f"'{name}' {problem}")
-    event_type = obj["event_type"]
+    event_type = _text(obj["event_type"])
     if event_type not in PAYLOAD_TYPES:
         raise ContractError(Reason.UNKNOWN_EVENT_TYPE, f"unknown event_type {event_type!r:.60}")
     data = obj.get("data")
@@ -325,7 +351,7 @@ def check_payload(event_type: str, data: dict[str, Any]) -> None:
             raise ContractError(Reason.WRONG_TYPE, f"'data.{name}' must be a number, got {value!r:.40}")
     for name in PAYLOAD_BOOL_FIELDS:
         value = data.get(name)
-        if value is not None and not isinstance(value, bool):
+        if value is not None and not _is_bool(value):
             raise ContractError(Reason.WRONG_TYPE, f"'data.{name}' must be true or false, got {value!r:.40}")
     for name in PAYLOAD_OBJECT_FIELDS:
         value = data.get(name)
@@ -334,14 +360,14 @@ def check_payload(event_type: str, data: dict[str, Any]) -> None:
     for name, value in data.items():
         if name in PAYLOAD_COLUMNS and name not in PAYLOAD_OBJECT_FIELDS and isinstance(value, dict | list):
             raise ContractError(Reason.WRONG_TYPE, f"'data.{name}' must not be an object or list")
-    if event_type == "session_start" and data.get("prompt_type") not in (None, *PROMPT_TYPES):
+    if event_type == "session_start" and _text(data.get("prompt_type")) not in (None, *PROMPT_TYPES):
         raise ContractError(Reason.INVALID_PAYLOAD, f"'data.prompt_type' must be one of {PROMPT_TYPES}")
-    if event_type == "session_end" and data["completion_status"] not in COMPLETION_STATUSES:
+    if event_type == "session_end" and _text(data["completion_status"]) not in COMPLETION_STATUSES:
         raise ContractError(
             Reason.INVALID_PAYLOAD, f"'data.completion_status' must be one of {COMPLETION_STATUSES}"
         )
     cost = data.get("cost_usd")
-    if cost is not None and cost < 0:
+    if cost is not None and float(cost) < 0:
         raise ContractError(Reason.INVALID_PAYLOAD, "'data.cost_usd' must not be negative")
 
 
@@ -541,8 +567,8 @@ class RawEvent(pa.DataFrameModel):
 class CleanedEvent(pa.DataFrameModel):
     """A row of the cleaned events table: typed, UTC, payload flattened, one row per distinct line."""
 
-    event_id: str = pa.Field(nullable=False, unique=True, str_length={"min_value": 16, "max_value": 16})
-    timestamp: pl.Datetime = pa.Field(nullable=False, dtype_kwargs={"time_unit": "us", "time_zone": "UTC"})
+    event_id: str = pa.Field(nullable=False, unique=True, str_length={"min_value": 20, "max_value": 20})
+    timestamp: DateTime = pa.Field(nullable=False, dtype_kwargs={"time_unit": "us", "time_zone": "UTC"})
     day: pl.Date = pa.Field(nullable=False)
     attempt_id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_ID_CHARS})
     event_type: str = pa.Field(nullable=False, isin=list(EVENT_TYPES))

@@ -37,4 +37,30 @@ def _domain_defs() -> list[dg.Definitions]:
     return found
 
 
-defs = dg.Definitions.merge(*_domain_defs())
+def _merge(domains: list[dg.Definitions]) -> dg.Definitions:
+    """Merge domains; a resource several domains declare (``log_store``, ``telegram``) is bound once.
+
+    ``Definitions.merge`` refuses two distinct objects under one key even when they are configured
+    alike, and each domain declares what it needs so it can be loaded and tested on its own.
+    """
+    resources: dict[str, object] = {}
+    stripped = []
+    for domain in domains:
+        for key, value in (domain.resources or {}).items():
+            resources.setdefault(key, value)
+        stripped.append(
+            dg.Definitions(
+                assets=domain.assets,
+                asset_checks=domain.asset_checks,
+                schedules=domain.schedules,
+                sensors=domain.sensors,
+                jobs=domain.jobs,
+                executor=domain.executor,
+                loggers=domain.loggers,
+                metadata=domain.metadata,
+            )
+        )
+    return dg.Definitions.merge(*stripped, dg.Definitions(resources=resources))
+
+
+defs = _merge(_domain_defs())

@@ -1,0 +1,39 @@
+"""Shared fixtures. ``tests/`` is on ``sys.path`` (rootdir conftest), so helpers import as modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+DEMO_START = date(2026, 3, 2)  # a Monday; fixed so generated data is the same on every run
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the developer's real logs, data folder or Telegram settings."""
+    for name in ("AGENT_WORK_LOGS_DIR", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AGENT_PIPELINES_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("AGENT_WORK_LOGGING_ENABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def small_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated log folder shared (read-only!) by tests: 4 days, 400 tasks."""
+    from agent_pipelines.generator import generate
+
+    out = tmp_path_factory.mktemp("small-logs")
+    generate(out, days=4, tasks=400, seed=11, start=DEMO_START, workers=1)
+    return out
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env

@@ -1,0 +1,130 @@
+"""The generator: same seed, same bytes; realistic content; a ground truth that matches the logs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from agent_pipelines import paths
+from agent_pipelines.generator import generate
+from agent_pipelines.reader import dedupe, read_logs
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_and_start_give_the_same_bytes_whatever_the_process_count(tmp_path: Path) -> None:
+    a = generate(tmp_path / "a", days=3, tasks=2500, seed=5, start=date(2026, 3, 2), workers=1)
+    generate(tmp_path / "b", days=3, tasks=2500, seed=5, start=date(2026, 3, 2), workers=2)
+    generate(tmp_path / "c", days=3, tasks=2500, seed=6, start=date(2026, 3, 2), workers=2)
+    assert a.events > 50_000
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert (
+        digest(tmp_path / "a")["stream/2026-03-02.jsonl"] != digest(tmp_path / "c")["stream/2026-03-02.jsonl"]
+    )
+
+
+def test_refuses_to_overwrite_logs_unless_forced(tmp_path: Path) -> None:
+    generate(tmp_path, days=1, tasks=5, seed=1, start=date(2026, 3, 2))
+    with pytest.raises(FileExistsError):
+        generate(tmp_path, days=1, tasks=5, seed=1, start=date(2026, 3, 2))
+    generate(tmp_path, days=1, tasks=5, seed=2, start=date(2026, 3, 2), force=True)
+
+
+def test_content_is_realistic_and_matches_the_ground_truth(small_logs: Path) -> None:
+    truth = json.loads((small_logs / paths.GROUND_TRUTH_FILE).read_text())
+    events = dedupe(read_logs(small_logs).events)
+    assert events.height == truth["events_written"]
+    assert events["executor"].n_unique() >= 3 and events["model"].n_unique() >= 4
+    assert set(events["event_type"].unique()) == {
+        "session_start", "session_end", "followup_sent", "error", "tool_call", "tool_result", "status_change",
+    }  # fmt: skip
+    attempts = truth["attempts"]
+    assert {a["attempt_number"] for a in attempts} >= {1, 2, 3}
+    assert max(t["attempts"] for t in truth["tasks_truth"]) <= 5
+    assert any(a["crosses_midnight"] for a in attempts)
+    statuses = Counter(a["completion_status"] for a in attempts)
+    assert statuses["success"] and statuses["failed"]
+    # The truth's per-attempt numbers are what the logs say.
+    ends = events.filter(pl.col("event_type") == "session_end").select(
+        "attempt_id", "cost_usd", "completion_status"
+    )
+    by_attempt = {a["attempt_id"]: a for a in attempts}
+    for attempt_id, cost, status in ends.iter_rows():
+        assert by_attempt[attempt_id]["cost_usd"] == pytest.approx(cost)
+        assert by_attempt[attempt_id]["completion_status"] == status
+    assert ends.height == sum(1 for a in attempts if a["completion_status"] is not None)
+
+
+def test_errors_have_about_thirty_kinds_with_varied_messages_and_fingerprints(small_logs: Path) -> None:
+    truth = json.loads((small_logs / paths.GROUND_TRUTH_FILE).read_text())
+    assert 25 <= len(truth["error_kinds"]) <= 40
+    policies = Counter(k["fingerprint_policy"] for k in truth["error_kinds"].values())
+    assert set(policies) == {"always", "never", "mixed"}
+    rows = [json.loads(x) for x in (small_logs / "ground-truth-errors.jsonl").read_text().splitlines()]
+    errors = read_logs(small_logs).events.filter(pl.col("event_type") == "error")
+    assert len(rows) == dedupe(errors).height
+    by_kind: dict[str, set[str]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], set()).add(row["error_message"])
+    varied = [k for k, messages in by_kind.items() if len(messages) > 1]
+    assert len(varied) >= 20  # the same kind of error, printed with different ids, paths, numbers
+    assert any(r["error_fingerprint"] is None for r in rows) and any(r["error_fingerprint"] for r in rows)
+
+
+def test_incidents_and_near_misses_are_injected_and_recorded(tmp_path: Path) -> None:
+    generate(tmp_path, days=5, tasks=3000, seed=3, start=date(2026, 3, 2), workers=2, transcripts=False)
+    truth = json.loads((tmp_path / paths.GROUND_TRUTH_FILE).read_text())
+    kinds = Counter(i["type"] for i in truth["incidents"])
+    for kind in ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts",
+                 "failed_session_errors"):  # fmt: skip
+        assert kinds[kind] > 0, kind
+    near = Counter(i["type"] for i in truth["near_misses"])
+    assert set(near) == {"near_error_loop", "near_tool_loop", "near_stuck_agent", "near_cost_anomaly"}
+    events = dedupe(read_logs(tmp_path).events)
+    # A cost anomaly is a session over $1; nothing else is.
+    costly = set(events.filter(pl.col("cost_usd") > 1.0)["attempt_id"])
+    assert costly == {i["attempt_id"] for i in truth["incidents"] if i["type"] == "cost_anomaly"}
+    assert sum(truth["malformed"].values()) >= 5
+
+
+def test_cli_generate_then_validate(tmp_path: Path) -> None:
+    out = tmp_path / "logs"
+    gen = subprocess.run(
+        [sys.executable, "-m", "agent_pipelines.cli", "generate", "--out", str(out), "--days", "2",
+         "--tasks", "50", "--seed", "1", "--start", "2026-03-02", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert gen.returncode == 0, gen.stderr
+    assert "generated" in gen.stderr  # progress
+    stats = json.loads(gen.stdout)
+    check = subprocess.run(
+        [sys.executable, "-m", "agent_pipelines.cli", "validate", "--logs-dir", str(out), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    summary = json.loads(check.stdout)
+    assert set(summary) == {"valid", "quarantined", "reasons"}
+    truth = json.loads((out / paths.GROUND_TRUTH_FILE).read_text())
+    assert summary["valid"] == stats["events"] + truth["duplicates_written"]
+    assert summary["reasons"] == truth["malformed"] and summary["quarantined"] == sum(
+        truth["malformed"].values()
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "agent_pipelines.cli", "validate", "--logs-dir", str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
