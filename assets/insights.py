@@ -1,0 +1,258 @@
+"""Error clusters and task insights: thin wiring over ``agent_pipelines.errors`` and ``.insights``.
+
+Unpartitioned, like ``session_metrics``: a cluster's identity comes from all the data (a template
+joins the fingerprint it carries *elsewhere*), and a task's attempts span days. Each asset reads only
+what it needs from ``cleaned_events`` through a lazy scan (error rows for the clusters; follow-ups and
+status changes for the insights), so it stays cheap on months of logs.
+
+``error_occurrences`` (one row per error event with its cluster) is the shared input of the cluster
+table, the backlog, the planning heuristics, the correlation and the weekly report, so all of them
+agree on which error belongs to which cluster.
+"""
+
+import dagster as dg
+import polars as pl
+
+from agent_pipelines import errors, insights
+from agent_pipelines.log_store import LogStore
+from agent_pipelines.metrics import markdown_table
+from agent_pipelines.redaction import redact
+from assets.events import OWNERS, PARQUET_IO
+
+GA_TARGET = 0.95  # grouping accuracy the cluster check asks for on generated logs
+INSIGHT_EVENT_TYPES = ("status_change", "followup_sent")
+INSIGHT_EVENT_COLUMNS = ("timestamp", "event_type", "task_id", "new_status", "reason", "message")
+
+
+def insight_events(cleaned_events: pl.LazyFrame) -> pl.DataFrame:
+    """The few events the task insights read besides sessions and errors: follow-ups, status changes."""
+    return (
+        cleaned_events.filter(pl.col("event_type").is_in(INSIGHT_EVENT_TYPES))
+        .select(INSIGHT_EVENT_COLUMNS)
+        .collect()
+    )
+
+
+def _md_safe(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Redact free-text columns before they reach the UI."""
+    return frame.with_columns(
+        [pl.col(c).map_elements(redact, return_dtype=pl.String(), skip_nulls=True) for c in columns]
+    )
+
+
+@dg.asset(
+    group_name="errors",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "errors"},
+    kinds={"polars", "parquet"},
+)
+def error_occurrences(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+    """One row per error event with its cluster: the event's `error_fingerprint` when given; else the
+    template derived from its message, unified with the fingerprint that template carries elsewhere
+    in the data (majority vote) and with templates that differ only in a token of one-off values.
+    `cluster_label` is the fingerprint or the template."""
+    frame = errors.error_occurrences(cleaned_events)
+    fingerprinted = frame["error_fingerprint"].is_not_null().mean() if frame.height else None
+    return dg.Output(
+        frame,
+        metadata={
+            "errors": frame.height,
+            "clusters": frame["cluster_id"].n_unique() if frame.height else 0,
+            "with_own_fingerprint": float(fingerprinted) if fingerprinted is not None else None,
+            "unified_with_a_fingerprint": frame.filter(
+                pl.col("error_fingerprint").is_null() & pl.col("cluster_fingerprint").is_not_null()
+            ).height,
+        },
+    )
+
+
+@dg.asset_check(
+    asset=error_occurrences,
+    name="every_error_has_a_cluster",
+    description="Every error event has a cluster id, key and template.",
+)
+def every_error_has_a_cluster(error_occurrences: pl.DataFrame) -> dg.AssetCheckResult:
+    missing = error_occurrences.filter(
+        pl.any_horizontal(pl.col("cluster_id", "cluster_key", "error_template").is_null())
+    ).height
+    return dg.AssetCheckResult(
+        passed=missing == 0,
+        description=f"{missing} errors without a cluster" if missing else "all errors clustered",
+        metadata={"unclustered": missing, "errors": error_occurrences.height},
+    )
+
+
+@dg.asset(
+    group_name="errors",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "errors"},
+    kinds={"polars", "parquet"},
+)
+def error_clusters(log_store: LogStore, error_occurrences: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """Per error cluster: template, fingerprint, category, occurrences, distinct tasks and attempts,
+    executors, first and last seen, a redacted sample message and the daily trend. On generated logs
+    (a `ground-truth-errors.jsonl` beside them) the metadata carries the grouping accuracy: the share
+    of error messages whose predicted cluster is exactly their true one."""
+    table = errors.cluster_table(error_occurrences)
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "clusters": table.height,
+        "errors": error_occurrences.height,
+        "top_clusters": dg.MetadataValue.md(
+            markdown_table(
+                _md_safe(
+                    table.select(
+                        "cluster_label",
+                        "category",
+                        "occurrences",
+                        "tasks",
+                        "attempts",
+                        "last_seen",
+                        "sample_message",
+                    ),
+                    ["cluster_label"],
+                ),
+                limit=15,
+                max_chars=70,
+            )
+        ),
+    }
+    truth = errors.load_error_truth(log_store.logs_path)
+    if truth is not None:
+        accuracy = errors.accuracy_against_truth(error_occurrences, truth)
+        metadata.update({f"ground_truth/{k}": v for k, v in accuracy.items()})
+    return dg.Output(table, metadata=metadata)
+
+
+@dg.asset_check(
+    asset=error_clusters,
+    name="grouping_accuracy_vs_ground_truth",
+    description=f"On generated logs: grouping accuracy against ground-truth-errors.jsonl is at least "
+    f"{GA_TARGET:.0%}. Passes with a note on real logs, which have no ground truth.",
+    additional_ins={"error_occurrences": dg.AssetIn("error_occurrences")},
+)
+def grouping_accuracy_check(
+    log_store: LogStore, error_clusters: pl.DataFrame, error_occurrences: pl.DataFrame
+) -> dg.AssetCheckResult:
+    truth = errors.load_error_truth(log_store.logs_path)
+    if truth is None:
+        return dg.AssetCheckResult(passed=True, description="no ground truth in the log folder (real logs)")
+    accuracy = errors.accuracy_against_truth(error_occurrences, truth)
+    ga = float(accuracy["grouping_accuracy"])
+    return dg.AssetCheckResult(
+        passed=ga >= GA_TARGET and accuracy["judged_events"] > 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"GA {ga:.4f} on {accuracy['judged_events']} labelled errors (target {GA_TARGET})",
+        metadata={**accuracy, "clusters_in_table": error_clusters.height},
+    )
+
+
+@dg.asset(
+    group_name="insights",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "insights"},
+    kinds={"polars", "parquet"},
+)
+def backlog_tasks(
+    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, cleaned_events: pl.LazyFrame
+) -> dg.Output[pl.DataFrame]:
+    """Tasks with more than 3 attempts or still failing (no success, latest attempt ended without
+    one), most attempts first, with root-cause categories (their errors' `error_category`), top error
+    clusters, executors, cost and the orchestrator's last status."""
+    table = insights.backlog_tasks(session_metrics, error_occurrences, insight_events(cleaned_events))
+    preview = table.head(15).select(
+        "task_id",
+        "task_title",
+        "reason",
+        "status",
+        "attempts",
+        pl.col("total_cost_usd").round(3),
+        pl.col("root_causes")
+        .list.eval(
+            pl.element().struct.field("category") + ":" + pl.element().struct.field("count").cast(pl.String)
+        )
+        .list.join(", ")
+        .alias("root_causes"),
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "tasks": table.height,
+            "many_attempts": table.filter(pl.col("reason").str.contains("many_attempts")).height,
+            "still_failing": table.filter(pl.col("still_failing")).height,
+            "backlog": dg.MetadataValue.md(markdown_table(_md_safe(preview, ["task_title"]), limit=15)),
+        },
+    )
+
+
+@dg.asset(
+    group_name="insights",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "insights"},
+    kinds={"polars", "parquet"},
+)
+def task_planning_insights(
+    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, cleaned_events: pl.LazyFrame
+) -> dg.Output[pl.DataFrame]:
+    """The seed's planning heuristics, one row per task and rule that fires, with evidence:
+    missing dependency setup, missing environment setup or API key, auth problems, scope creep,
+    complexity mismatch. Each rule is documented in `agent_pipelines.insights.RULES` (and in this
+    asset's metadata)."""
+    table = insights.task_planning_insights(
+        session_metrics, error_occurrences, insight_events(cleaned_events)
+    )
+    counts = table.group_by("rule").agg(
+        pl.len().alias("tasks"), (~pl.col("succeeded")).sum().alias("failed_tasks")
+    )
+    by_rule = {r["rule"]: (r["tasks"], r["failed_tasks"]) for r in counts.iter_rows(named=True)}
+    rules_md = "\n".join(
+        f"- **{r.name}** ({by_rule.get(r.name, (0, 0))[0]} tasks, {by_rule.get(r.name, (0, 0))[1]} never "
+        f"succeeded) — {r.improvement}. Fires on {r.when}."
+        for r in insights.RULES
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "insights": table.height,
+            "tasks": table["task_id"].n_unique() if table.height else 0,
+            "rules": dg.MetadataValue.md(rules_md),
+        },
+    )
+
+
+@dg.asset(
+    group_name="insights",
+    io_manager_key=PARQUET_IO,
+    owners=OWNERS,
+    tags={"domain": "insights"},
+    kinds={"polars", "parquet"},
+)
+def error_correlation(
+    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame
+) -> dg.Output[pl.DataFrame]:
+    """Which error clusters go with which task characteristics (executor, model, prompt type, task
+    title keywords): per pair, the share of attempts with the characteristic that hit the cluster,
+    the cluster's base rate over all attempts and their ratio (lift), with support counts. Pairs
+    with fewer than 5 attempts having both, or fewer than 10 having the characteristic, are left out."""
+    table = insights.correlation(session_metrics, error_occurrences)
+    preview = table.head(15).select(
+        "cluster_label",
+        "dimension",
+        "value",
+        "support",
+        pl.col("rate").round(3),
+        pl.col("base_rate").round(3),
+        pl.col("lift").round(2),
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "pairs": table.height,
+            "min_support": insights.MIN_SUPPORT,
+            "min_group": insights.MIN_GROUP,
+            "strongest": dg.MetadataValue.md(markdown_table(_md_safe(preview, ["cluster_label"]), limit=15)),
+        },
+    )

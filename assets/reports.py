@@ -1,0 +1,148 @@
+"""The weekly report: a weekly-partitioned asset, its job and the Monday 08:00 UTC schedule.
+
+The asset renders :mod:`agent_pipelines.report` for its ISO week: Markdown into the materialization's
+metadata (the UI renders it), a standalone HTML file with inline SVG charts under
+``<data>/reports/``, and — when Telegram is configured — a short summary through the shared outbox.
+The outbox key is the week, so a retried or re-materialized report is not posted twice.
+
+Weekly partitions are dynamic (``assets.partitions``): a week exists once it has log days, so the
+schedule cannot use ``build_schedule_from_partitioned_job`` (time-window partitions only). It asks
+for the previous ISO week's key at each Monday 08:00 UTC tick and skips, saying why, when that week
+has no logs.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+
+from agent_pipelines import metrics, report
+from agent_pipelines.log_store import LogStore
+from agent_pipelines.notifiers.format import format_text
+from agent_pipelines.resources import TelegramResource
+from assets.events import OWNERS
+from assets.insights import insight_events
+from assets.partitions import LOG_WEEKS, previous_week_key, weekly_partitions
+
+WEEKLY_REPORT_CRON = "0 8 * * 1"  # Monday 08:00
+REPORT_EVENT_COLUMNS = (
+    "timestamp",
+    "attempt_id",
+    "event_type",
+    "task_id",
+    "new_status",
+    "reason",
+    "message",
+    "error_message",
+    "error_fingerprint",
+)
+
+
+def telegram_from_env() -> TelegramResource:
+    """Telegram settings from ``TELEGRAM_*``, read when the report runs.
+
+    Not a required Dagster resource on purpose: every other asset of the domain runs without one, and
+    ``agent-pipelines materialize`` builds its resources without Telegram; a report must never fail
+    because notifications are not set up.
+    """
+    return TelegramResource.from_env()
+
+
+def post_summary(
+    context: dg.AssetExecutionContext, telegram: TelegramResource, week: str, text: str, data_dir: str
+) -> dict[str, int | str]:
+    """Queue the summary in the outbox under the week's key and deliver what is pending."""
+    if not telegram.warn_if_unconfigured(context.log):
+        return {"telegram": "not configured"}
+    outbox = telegram.get_outbox(data_dir)
+    queued = outbox.enqueue_many(f"weekly-report:{week}", format_text(text, title=f"📊 Weekly report {week}"))
+    with telegram.get_client() as client:
+        result = outbox.deliver(client)
+    if result.last_error:
+        context.log.warning(f"weekly report: Telegram delivery incomplete: {result.last_error}")
+    return {"telegram": "configured", "telegram_queued": queued, "telegram_sent": result.sent}
+
+
+@dg.asset(
+    partitions_def=weekly_partitions,
+    group_name="reports",
+    owners=OWNERS,
+    tags={"domain": "reports"},
+    kinds={"html", "markdown"},
+    ins={
+        "session_metrics": dg.AssetIn(),
+        "error_occurrences": dg.AssetIn(),
+        "cleaned_events": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+    },
+)
+def weekly_report(
+    context: dg.AssetExecutionContext,
+    log_store: LogStore,
+    session_metrics: pl.DataFrame,
+    error_occurrences: pl.DataFrame,
+    cleaned_events: pl.LazyFrame,
+) -> dg.MaterializeResult:
+    """The seed's weekly report for one ISO week (partition key = its Monday): the six success
+    metrics against their targets with the week-over-week change, the executor comparison, the top
+    error clusters, the backlog and planning insights for the week's tasks. Rendered as Markdown here
+    and as a standalone HTML file with charts (success by executor, cost per day, top clusters' trend)
+    under the data folder's `reports/`; posted as a short summary to Telegram when configured."""
+    week_start = date.fromisoformat(context.partition_key)
+    week_end = week_start + timedelta(days=7)
+    events = insight_events(cleaned_events.filter(pl.col("day") < week_end))
+    loops = metrics.read_error_loop_alerts(log_store.logs_path)
+    if loops is None:
+        loops = metrics.detect_error_loops(
+            cleaned_events.filter(
+                (pl.col("day") >= week_start - timedelta(days=8)) & (pl.col("day") < week_end)
+            )
+        )
+    weekly = report.build_weekly_report(
+        session_metrics, error_occurrences, events, week_start, error_loops=loops
+    )
+    path = report.write_report(weekly, log_store.data_path)
+    summary = report.render_summary(weekly, path)
+    posted = post_summary(
+        context, telegram_from_env(), context.partition_key, summary, str(log_store.data_path)
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(report.render_markdown(weekly)),
+            "html": dg.MetadataValue.path(str(path)),
+            "sessions": weekly.totals["sessions"],
+            "errors": weekly.totals["errors"],
+            "cost_usd": weekly.totals["cost_usd"],
+            "backlog_tasks": weekly.totals["backlog_tasks"],
+            **posted,
+        }
+    )
+
+
+weekly_report_job = dg.define_asset_job(
+    "weekly_report_job",
+    selection=[weekly_report],
+    partitions_def=weekly_partitions,
+    description="Materialize one week's report (partition = the Monday of the ISO week).",
+)
+
+
+@dg.schedule(
+    cron_schedule=WEEKLY_REPORT_CRON,
+    job=weekly_report_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every Monday 08:00 UTC: the report on the ISO week that ended the night before.",
+)
+def weekly_report_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    moment = context.scheduled_execution_time or datetime.now(UTC)
+    week = previous_week_key(moment)
+    if week not in context.instance.get_dynamic_partitions(LOG_WEEKS):
+        return dg.SkipReason(f"no logs in the week of {week}: nothing to report")
+    return dg.RunRequest(run_key=f"weekly-report-{week}", partition_key=week)
+
+
+defs = dg.Definitions(
+    assets=[weekly_report],
+    jobs=[weekly_report_job],
+    schedules=[weekly_report_schedule],
+)
