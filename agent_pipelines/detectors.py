@@ -266,7 +266,7 @@ class Detectors:
                     attempt_id,
                     a,
                     "error_loop",
-                    window[0][1],
+                    self._incident_key(a, "error_loop", window, event_id),
                     ts,
                     error_fingerprint=shown,
                     occurrences=len(window),
@@ -282,9 +282,17 @@ class Detectors:
         window.append([ts, event_id])
         _trim(window, ts - self.t.tool_window_ms)
         if len(window) >= self.t.tool_loop:
-            self._fire(attempt_id, a, "tool_loop", window[0][1], ts, tool_name=tool, occurrences=len(window),
+            key = self._incident_key(a, "tool_loop", window, event_id)
+            self._fire(attempt_id, a, "tool_loop", key, ts, tool_name=tool, occurrences=len(window),
                        window_ms=self.t.tool_window_ms)  # fmt: skip
         _forget_quiet(a["tools"], ts - self.t.tool_window_ms)
+
+    @staticmethod
+    def _incident_key(a: dict[str, Any], alert_type: str, window: list[list[Any]], event_id: str) -> str:
+        """The first event of the window opens the first incident; once one has fired, a loop that
+        persists past the suppression is a new incident opened by the event that re-triggers it
+        (the window's first event may be the very one that opened the previous incident)."""
+        return window[0][1] if alert_type not in a["fired"] else event_id
 
     def _stuck(self, attempt_id: str, a: dict[str, Any], idle_ms: int) -> None:
         a["stuck"] = a["lid"]  # one alert per silence, whichever way it is found first
