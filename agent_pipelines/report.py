@@ -332,7 +332,8 @@ def _fmt_num(value: float | None, pattern: str) -> str:
 
 
 def _causes(root_causes: list[dict[str, Any]] | None) -> str:
-    return ", ".join(f"{c['category']}: {c['count']}" for c in (root_causes or []))
+    """``dependency: 2, api_key: 1``, each category redacted alone (joined, it reads as key: value)."""
+    return ", ".join(f"{_text(c['category'], 40)}: {c['count']}" for c in (root_causes or []))
 
 
 def _success_rows(report: WeeklyReport) -> list[list[str]]:
@@ -396,7 +397,7 @@ def _backlog_rows(report: WeeklyReport) -> list[list[str]]:
             r["reason"].replace("+", " + ").replace("_", " "),
             _text(r["status"]),
             str(r["attempts"]),
-            _text(_causes(r["root_causes"])),
+            _clip(_causes(r["root_causes"]), 100),
             f"${r['total_cost_usd'] or 0:.2f}",
         ]
         for r in report.backlog.iter_rows(named=True)
@@ -412,7 +413,7 @@ def _planning_blocks(report: WeeklyReport) -> list[dict[str, Any]]:
                 "title": _text(first["task_title"] or first["task_id"], 90),
                 "status": _text(first["status"]),
                 "attempts": first["attempts"],
-                "causes": [(c["category"], c["count"]) for c in first["root_causes"] or []],
+                "causes": [(_text(c["category"], 40), c["count"]) for c in first["root_causes"] or []],
                 "improvements": [
                     (r["improvement"], _text(r["evidence"], 160)) for r in group.iter_rows(named=True)
                 ],
@@ -465,7 +466,9 @@ def render_markdown(report: WeeklyReport) -> str:
     for b in blocks:
         out += ["", f"**{_md(b['title'])}** — status {_md(b['status'])}, {b['attempts']} attempts  "]
         if b["causes"]:
-            out.append("Root causes: " + ", ".join(f"{_md(c)}: {n}" for c, n in b["causes"]) + "  ")
+            out.append(
+                "Root causes: " + ", ".join(f"{c.replace('|', '/')}: {n}" for c, n in b["causes"]) + "  "
+            )
         out += [f"- 💡 {_md(i)} ({_md(e, 160)})" for i, e in b["improvements"]]
     out += ["", f"_Generated {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}._"]
     return "\n".join(out)
@@ -577,7 +580,7 @@ def render_summary(report: WeeklyReport, html_path: Path | None = None) -> str:
     if report.clusters.height:
         lines.append("Top errors:")
         lines += [
-            f"  {_text(r['cluster_label'], 60)}: {r['occurrences']}"
+            f"  {r['occurrences']} × {_text(r['cluster_label'], 60)}"
             for r in report.clusters.head(3).iter_rows(named=True)
         ]
     lines.append(f"Backlog: {t['backlog_tasks']} tasks")
