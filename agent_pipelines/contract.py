@@ -393,8 +393,11 @@ def _first_violation(rules: list[tuple[pl.Expr, Reason, pl.Expr | str]]) -> tupl
     return reason, detail
 
 
-def violation_exprs() -> tuple[pl.Expr, pl.Expr]:
-    """(reason, detail) expressions over a raw frame: null where the row is valid.
+def violation_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(is_bad, reason, detail) expressions over a raw frame; reason and detail are null when valid.
+
+    ``is_bad`` is a plain OR of every rule: cheap enough to run on every row, so the costlier
+    first-rule-wins ``reason``/``detail`` need only run on the few rows that fail.
 
     The raw frame holds each top-level field and each payload field as JSON text (strings as
     themselves, numbers as their digits, objects as JSON), which is what ``polars.read_ndjson``
@@ -527,7 +530,8 @@ def violation_exprs() -> tuple[pl.Expr, pl.Expr]:
             "'data.cost_usd' must not be negative",
         )
     )
-    return _first_violation(rules)
+    is_bad = pl.any_horizontal([condition.fill_null(False) for condition, _, _ in rules])
+    return (is_bad, *_first_violation(rules))
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,6 +45,7 @@ from agent_pipelines.contract import (
 
 BLOCK_BYTES = 32 << 20  # parse up to 32 MiB at a time: big enough for polars, bounded memory
 _SMALL_SEGMENT = 16  # below this many lines, judge each line in Python
+_FAN_OUT = 64  # a block that fails to parse is retried as this many segments
 RAW_KEEP_BYTES = 64 << 10  # quarantine keeps at most this much of a bad line (and says so)
 
 RAW_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in TOP_LEVEL_FIELDS}
@@ -60,7 +60,6 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "raw": pl.String(),
     "raw_bytes": pl.Int64(),
 }
-_BLANK = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
 
 
 @dataclass
@@ -295,28 +294,44 @@ def _parse_block(
     lines = block.split(b"\n")[:-1]
     starts: list[int] | None = None
     bad: list[dict] = []
-    # Line numbers of the rows polars will produce, when some lines must be kept out of its way.
+    # Lines that cannot be a well-formed object (blank, torn, not starting with "{" and ending with
+    # "}", too long, not UTF-8) are judged one by one up front: cheap to spot, and keeping them out
+    # of polars' way means a block with a few bad lines still parses in one go.
+    suspects = [
+        i
+        for i, line in enumerate(lines)
+        if line[:1] != b"{" or (line[-1:] != b"}" and line[-2:] != b"}\r") or len(line) > max_line_bytes
+    ]
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        suspects = sorted(set(suspects) | {i for i, line in enumerate(lines) if not _is_utf8(line)})
     keep: list[int] | None = None
-    too_long = max(map(len, lines), default=0) > max_line_bytes
-    if too_long or _BLANK.search(block):
-        starts = _line_starts(lines)
-        keep = []
-        for i, line in enumerate(lines):
-            if len(line) > max_line_bytes:
-                bad.append(
-                    _bad(
-                        name,
-                        first_line + i,
-                        base_offset + starts[i],
-                        Reason.LINE_TOO_LONG,
-                        f"line is {len(line)} bytes, over the {max_line_bytes}-byte bound",
-                        line,
-                    )
-                )
-            elif line.strip():
-                keep.append(i)
-    indices = keep if keep is not None else range(len(lines))
     frames = []
+    if suspects:
+        starts = _line_starts(lines)
+        suspect_set = set(suspects)
+        keep = [i for i in range(len(lines)) if i not in suspect_set]
+        loose: list[int] = []  # odd-looking but valid objects, e.g. with leading whitespace
+        for i in suspects:
+            line = lines[i]
+            if len(line) > max_line_bytes:
+                detail = f"line is {len(line)} bytes, over the {max_line_bytes}-byte bound"
+                bad.append(
+                    _bad(name, first_line + i, base_offset + starts[i], Reason.LINE_TOO_LONG, detail, line)
+                )
+            elif not line.strip():
+                continue  # a blank line holds nothing to keep
+            elif problem := _judge_line(line):
+                bad.append(_bad(name, first_line + i, base_offset + starts[i], *problem, line))
+            else:
+                loose.append(i)
+        for segment, rows, seg_bad in _parse_segments(lines, loose, one_by_one=True):
+            if segment is not None:
+                frames.append(segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
+            for i, reason, detail in seg_bad:
+                bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
+    indices = keep if keep is not None else range(len(lines))
     for segment, rows, seg_bad in _parse_segments(lines, list(indices)):
         if segment is not None:
             frames.append(segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
@@ -326,7 +341,8 @@ def _parse_block(
             bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
     if not frames:
         return empty_events(), bad
-    raw = pl.concat(frames, how="vertical")
+    raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    raw = raw.sort("_line_idx") if len(frames) > 1 else raw
     events, invalid = _validate(raw, name, first_line)
     if invalid.height:
         if starts is None:
@@ -346,20 +362,22 @@ def _line_starts(lines: list[bytes]) -> list[int]:
 
 
 def _parse_segments(
-    lines: list[bytes], indices: list[int]
+    lines: list[bytes], indices: list[int], *, one_by_one: bool = False
 ) -> Iterator[tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]]:
-    """Parse the given lines; bisect around lines that are not JSON objects."""
+    """Parse the given lines; split around lines that are not JSON objects."""
     if not indices:
         return
-    payload = b"\n".join(lines[i] for i in indices) + b"\n"
-    try:
-        frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
-    except Exception:  # polars raises ComputeError (and friends) for any non-JSON line
-        frame = None
+    frame = None
+    if not one_by_one:
+        payload = b"\n".join(lines[i] for i in indices) + b"\n"
+        try:
+            frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
+        except Exception:  # polars raises ComputeError (and friends) for any non-JSON line
+            frame = None
     if frame is not None and frame.height == len(indices):
         yield frame, indices, []
         return
-    if len(indices) <= _SMALL_SEGMENT:
+    if one_by_one or len(indices) <= _SMALL_SEGMENT:
         good: list[int] = []
         bad: list[tuple[int, Reason, str]] = []
         for i in indices:
@@ -380,9 +398,11 @@ def _parse_segments(
             rows.append(i)
         yield (pl.concat(parsed, how="diagonal_relaxed") if parsed else None), rows, bad
         return
-    mid = len(indices) // 2
-    yield from _parse_segments(lines, indices[:mid])
-    yield from _parse_segments(lines, indices[mid:])
+    # Split wide rather than in halves: with k bad lines among n, re-parsing costs about
+    # n * k / _FAN_OUT extra lines instead of n * log2(k).
+    step = max(_SMALL_SEGMENT, -(-len(indices) // _FAN_OUT))
+    for lo in range(0, len(indices), step):
+        yield from _parse_segments(lines, indices[lo : lo + step])
 
 
 def _schema_for(lines: list[bytes], indices: list[int]) -> dict[str, pl.DataType]:
@@ -404,6 +424,14 @@ def _schema_for(lines: list[bytes], indices: list[int]) -> dict[str, pl.DataType
     return schema
 
 
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _judge_line(line: bytes) -> tuple[Reason, str] | None:
     """Why one line is not a JSON object, or ``None`` if it is one."""
     try:
@@ -422,6 +450,23 @@ def _judge_line(line: bytes) -> tuple[Reason, str] | None:
 # --------------------------------------------------------------------------------------------
 # From raw text to typed rows
 # --------------------------------------------------------------------------------------------
+
+
+_CANONICAL_TS = "%Y-%m-%dT%H:%M:%S%.fZ"  # what our logger and the seed's write
+
+
+def _parse_timestamps(text: pl.Series) -> pl.Series:
+    """Timestamps as UTC datetimes: one fast format for the usual case, the full grammar for the rest."""
+    fast = pl.select(
+        pl.when(text.str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")).then(
+            text.str.to_datetime(_CANONICAL_TS, time_unit="us", strict=False).dt.replace_time_zone("UTC")
+        )
+    ).to_series()
+    retry = fast.is_null() & text.is_not_null()
+    if retry.any():
+        others = pl.DataFrame({"t": text.filter(retry)}).select(timestamp_expr("t")).to_series()
+        fast = fast.scatter(retry.arg_true(), others)
+    return fast
 
 
 def _payload_frame(data: pl.Series) -> pl.DataFrame:
@@ -457,11 +502,12 @@ def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFra
     """Split raw rows into typed valid events and (line, reason, detail) for the invalid ones."""
     payload = _payload_frame(raw["data"]).rename({k: f"d.{k}" for k in PAYLOAD_COLUMNS})
     extras = [c for c in raw.columns if c not in RAW_SCHEMA and c != "_line_idx"]
-    frame = pl.concat([raw, payload], how="horizontal").with_columns(_ts=timestamp_expr("timestamp"))
-    reason, detail = violation_exprs()
-    frame = frame.with_columns(_reason=reason, _detail=detail)
-    invalid = frame.filter(pl.col("_reason").is_not_null())
-    valid = frame.filter(pl.col("_reason").is_null())
+    frame = pl.concat([raw, payload], how="horizontal")
+    frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"]))
+    is_bad, reason, detail = violation_exprs()
+    frame = frame.with_columns(_bad=is_bad)
+    invalid = frame.filter(pl.col("_bad")).with_columns(_reason=reason, _detail=detail)
+    valid = frame.filter(~pl.col("_bad"))
     typed = valid.select(
         pl.struct([*TOP_LEVEL_FIELDS, *extras]).hash(seed=0).cast(pl.String).str.zfill(20).alias("event_id"),
         pl.col("_ts").alias("timestamp"),
