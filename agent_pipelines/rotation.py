@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -354,21 +355,40 @@ def _sources(s: Settings) -> list[SourceStep]:
     return steps
 
 
-def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:
-    """Why a single-file log needs rotating, judged by its first line, or ``None``.
+_TIMESTAMP_DAY = re.compile(rb'"timestamp"\s*:\s*"(\d{4}-\d{2}-\d{2})')
 
-    Writers append in time order, so the first line is the oldest: when it belongs to the current
-    period nothing is closed yet and the file is left alone (metrics stay until their month ends).
+
+def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:
+    """Why a single-file log needs rotating, or ``None`` when every line belongs to the current period.
+
+    A byte-level scan of the ``timestamp`` fields (no JSON parsing, so cheap even for the seed's big
+    file): a closed day anywhere, or a line where no timestamp is found (it may be bad and belong in
+    the quarantine), means the file is rotated. Files holding only the current period are left
+    alone, so today's alerts and this month's metrics are not moved back and forth every week.
     """
+    closed_since: date | None = None
+    lines = stamps = 0
+    current = period_of(kind, today)
     with open(path, "rb") as handle:
-        first = handle.readline(MAX_LINE_BYTES + 1)
-    if not first.endswith(b"\n"):
-        return None  # a writer is mid-line, or one huge line: look again next time
-    day = _line_day(first)
-    if isinstance(day, tuple):
-        return "first line is invalid (quarantine)"
-    if _is_closed(kind, day, today):
-        return f"holds closed {'months' if kind in MONTHLY else 'days'} (from {day})"
+        carry = b""
+        while chunk := handle.read(BLOCK_BYTES):
+            block = carry + chunk
+            cut = block.rfind(b"\n") + 1
+            carry = block[cut:]
+            block = block[:cut]
+            lines += block.count(b"\n")
+            for raw in _TIMESTAMP_DAY.findall(block):
+                stamps += 1
+                try:
+                    day = date.fromisoformat(raw.decode())
+                except ValueError:
+                    continue
+                if period_of(kind, day) < current and (closed_since is None or day < closed_since):
+                    closed_since = day
+    if closed_since is not None:
+        return f"holds closed {'months' if kind in MONTHLY else 'days'} (from {closed_since})"
+    if stamps < lines:
+        return "holds lines without a readable timestamp (quarantine)"
     return None
 
 
@@ -591,9 +611,7 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
         shutil.rmtree(tokdir, ignore_errors=True)
         return
     origin = json.loads((tokdir / _ORIGIN).read_text())
-    for leftover in tokdir.iterdir():  # outputs of a prepare that never reached its manifest
-        if leftover.name not in _KEEP_ON_REPREPARE:
-            leftover.unlink()
+    _discard_outputs(tokdir)  # of a prepare that never reached its manifest
     delay = origin["staged_at"] + s.grace_seconds - time.time()
     if delay > 0:
         time.sleep(delay)
@@ -601,9 +619,14 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)  # writers that opened it before the rename finish first
-        manifest = _prepare(s, tokdir, origin)
-        if os.fstat(fd).st_size != manifest["source_bytes"]:
-            raise RotationError(f"{origin['origin']} grew while it was being rotated; run again")
+        for _attempt in range(3):
+            manifest = _prepare(s, tokdir, origin)
+            if os.fstat(fd).st_size == manifest["source_bytes"]:
+                break
+            # A writer that takes no lock appended after all: prepare again from the whole file.
+            _discard_outputs(tokdir)
+        else:
+            raise RotationError(f"{origin['origin']} keeps growing while it is rotated; run again later")
         _checkpoint("prepared")
         _atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
         fsync_dir(tokdir)
@@ -612,6 +635,12 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
     finally:
         os.close(fd)
     outcome.absorb(_manifest_outcome(manifest))
+
+
+def _discard_outputs(tokdir: Path) -> None:
+    for leftover in tokdir.iterdir():
+        if leftover.name not in _KEEP_ON_REPREPARE:
+            leftover.unlink()
 
 
 def _prepare(s: Settings, tokdir: Path, origin: dict[str, Any]) -> dict[str, Any]:
@@ -945,10 +974,6 @@ def _line_day(line: bytes) -> date | tuple[Reason, str]:
         return contract.parse_timestamp(stamp).date()
     except ValueError:
         return Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {stamp!r:.60}"
-
-
-def _is_closed(kind: Kind, day: date, today: date) -> bool:
-    return period_of(kind, day) < period_of(kind, today)
 
 
 def _records(

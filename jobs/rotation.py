@@ -23,7 +23,8 @@ ROTATION_CRON = "0 3 * * 0"
 
 
 class RotationConfig(dg.Config):
-    """Run config; every retention field left empty falls back to its env var, then the default."""
+    """Run config, given once per run (a config mapping hands it to every op). Retention fields left
+    empty fall back to their environment variable, then to the seed's default."""
 
     today: str = ""  # YYYY-MM-DD: rotate as if it were this UTC day (backfills, tests)
     stream_days: int | None = None
@@ -60,6 +61,7 @@ def _phase(
         return False
     finally:
         report.seconds = time.monotonic() - started
+        report.after = rotation.inventory(s.logs_root)
     return True
 
 
@@ -103,7 +105,6 @@ def apply_retention(
     s = config.settings(log_store)
     report = rotation.RotationReport(s.today, resumed["before"])
     ran = _phase(context, s, rotation.apply_retention, report)
-    report.after = rotation.inventory(s.logs_root)
     for part in (resumed, archived):  # the run as a whole: earlier phases' outcomes
         report.outcome.absorb(_outcome_from(part))
         report.resumed.extend(part.get("resumed", []))
@@ -123,7 +124,18 @@ def _outcome_from(d: dict[str, Any]) -> rotation.Outcome:
     )
 
 
+@dg.config_mapping
+def rotation_run_config(config: RotationConfig) -> dg.RunConfig:
+    """One config for the whole run (``today``, retention overrides), handed to each op."""
+    return dg.RunConfig(
+        ops={
+            name: config for name in ("finish_interrupted_rotation", "archive_closed_days", "apply_retention")
+        }
+    )
+
+
 @dg.job(
+    config=rotation_run_config,
     description="Archive closed days of the agent logs (validated, compressed, bad lines quarantined) "
     "and apply retention. Weekly, and on demand (also: `agent-pipelines rotate`).",
     executor_def=dg.in_process_executor,
