@@ -39,6 +39,7 @@ TOP_TASKS = 10
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
 _FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+_TITLE_FONT = 'font-family="system-ui, sans-serif" font-size="13" font-weight="bold"'
 
 
 def _esc(text: Any) -> str:
@@ -77,7 +78,7 @@ def svg_bar_chart(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">',
-        f'<text x="0" y="16" {_FONT} font-weight="bold" font-size="13">{_esc(title)}</text>',
+        f'<text x="0" y="16" {_TITLE_FONT}>{_esc(title)}</text>',
     ]
     if not labels:
         parts.append(f'<text x="0" y="{top + 14}" {_FONT}>no data</text>')
@@ -126,7 +127,7 @@ def svg_line_chart(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" '
         f'viewBox="0 0 {width} {total_h}" role="img" aria-label="{_esc(title)}">',
-        f'<text x="0" y="16" {_FONT} font-weight="bold" font-size="13">{_esc(title)}</text>',
+        f'<text x="0" y="16" {_TITLE_FONT}>{_esc(title)}</text>',
     ]
     for k in range(5):  # horizontal grid and y labels
         v = top_value * k / 4
@@ -256,7 +257,7 @@ def build_weekly_report(
         .with_columns(pl.col("cost_usd").fill_null(0.0), pl.col("sessions").fill_null(0))
         .sort("day")
     )
-    active_tasks = week_sessions["task_id"].drop_nulls().unique()
+    active_tasks = week_sessions["task_id"].drop_nulls().unique().to_list()
     upto = sessions.filter(pl.col("started_at") < _midnight(week_end))
     upto_occ = occurrences.filter(pl.col("timestamp") < _midnight(week_end))
     backlog = insights.backlog_tasks(upto, upto_occ, week_events).filter(
@@ -265,12 +266,12 @@ def build_weekly_report(
     planning = insights.task_planning_insights(upto, upto_occ, week_events, failed_only=True).filter(
         pl.col("task_id").is_in(active_tasks)
     )
-    top_planning_tasks = planning["task_id"].unique(maintain_order=True).head(TOP_TASKS)
+    top_planning_tasks = planning["task_id"].unique(maintain_order=True).head(TOP_TASKS).to_list()
     closed = week_sessions.filter(~pl.col("is_open"))
     totals = {
         "sessions": week_sessions.height,
         "open_sessions": week_sessions.height - closed.height,
-        "tasks": active_tasks.len(),
+        "tasks": len(active_tasks),
         "errors": week_occ.height,
         "clusters": week_occ["cluster_id"].n_unique(),
         "cost_usd": float(week_sessions["cost_usd"].sum() or 0.0),

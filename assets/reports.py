@@ -52,7 +52,11 @@ def post_summary(
     context: dg.AssetExecutionContext, telegram: TelegramResource, week: str, text: str, data_dir: str
 ) -> dict[str, int | str]:
     """Queue the summary in the outbox under the week's key and deliver what is pending."""
-    if not telegram.warn_if_unconfigured(context.log):
+    if not telegram.configured:
+        context.log.warning(
+            f"weekly report {week}: Telegram is not configured, summary not posted "
+            f"(set {' and '.join(telegram.missing_settings())} to post it)"
+        )
         return {"telegram": "not configured"}
     outbox = telegram.get_outbox(data_dir)
     queued = outbox.enqueue_many(f"weekly-report:{week}", format_text(text, title=f"📊 Weekly report {week}"))
@@ -121,7 +125,6 @@ def weekly_report(
 weekly_report_job = dg.define_asset_job(
     "weekly_report_job",
     selection=[weekly_report],
-    partitions_def=weekly_partitions,
     description="Materialize one week's report (partition = the Monday of the ISO week).",
 )
 

@@ -327,7 +327,7 @@ def planning(loaded: Loaded, args: argparse.Namespace) -> int:
         loaded.sessions, loaded.occurrences, loaded.events, failed_only=args.failed_only
     )
     tasks = table["task_id"].unique(maintain_order=True)
-    shown = table.filter(pl.col("task_id").is_in(tasks.head(args.top)))
+    shown = table.filter(pl.col("task_id").is_in(tasks.head(args.top).to_list()))
     if args.json:
         print(dump_json({"tasks": tasks.len(), "insights": rows(shown)}))
         return 0
