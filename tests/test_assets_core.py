@@ -1,0 +1,312 @@
+"""The core analytics assets through Dagster's real APIs, on generated logs and on corrupted input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from agent_pipelines.cli import main as cli_main
+from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
+from agent_pipelines.log_store import LogStore
+from agent_pipelines.logger import AgentWorkLogger
+from assets.analytics import analytics_assets, build_resources, defs, unpartitioned_downstream
+from assets.events import (
+    build_log_days_sensor,
+    cleaned_events_matches_contract,
+    quarantine_of_day,
+    validate_events,
+)
+from assets.partitions import LOG_DAYS, LOG_WEEKS, log_days, previous_week_key, register_partitions, week_key
+
+CORE = ("cleaned_events", "session_metrics", "executor_comparison", "model_comparison", "success_metrics")
+
+
+@pytest.fixture(scope="module")
+def materialized(small_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`agent-pipelines materialize` on the shared generated logs, into its own data folder."""
+    data = tmp_path_factory.mktemp("materialized")
+    home = data / "dagster_home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        home.mkdir()
+        code = cli_main(["materialize", "--logs-dir", str(small_logs), "--data-dir", str(data), "--quiet"])
+        instance = dg.DagsterInstance.get()
+        try:
+            records = {
+                key: instance.fetch_materializations(dg.AssetKey(key), limit=100).records for key in CORE
+            }
+            days = instance.get_dynamic_partitions(LOG_DAYS)
+            weeks = instance.get_dynamic_partitions(LOG_WEEKS)
+            checks = {
+                name: instance.event_log_storage.get_asset_check_execution_history(
+                    dg.AssetCheckKey(dg.AssetKey(asset), name), limit=100
+                )
+                for asset, name in (
+                    ("cleaned_events", "matches_contract"),
+                    ("cleaned_events", "quarantine_share_below_threshold"),
+                    ("session_metrics", "one_consistent_row_per_attempt"),
+                )
+            }
+        finally:
+            instance.dispose()
+    truth = json.loads((small_logs / "ground-truth.json").read_text())
+    return {"code": code, "data": data, "records": records, "days": days, "weeks": weeks, "checks": checks,
+            "truth": truth, "logs": small_logs}  # fmt: skip
+
+
+def table(data: Path, *key: str) -> pl.DataFrame:
+    folder = tables_dir(data).joinpath(*key)
+    return pl.read_parquet(sorted(folder.glob("*.parquet")))
+
+
+def test_materialize_runs_every_partition_on_one_instance(materialized: dict) -> None:
+    assert materialized["code"] == 0
+    days = [d.isoformat() for d in log_days(materialized["logs"])]
+    assert materialized["days"] == days and len(days) == 4
+    assert materialized["weeks"] == sorted({week_key(date.fromisoformat(d)) for d in days})
+    partitions = {r.partition_key for r in materialized["records"]["cleaned_events"]}
+    assert partitions == set(days)
+    for key in CORE[1:]:
+        assert len(materialized["records"][key]) == 1, key
+    for name, history in materialized["checks"].items():
+        assert history, f"check {name} never ran"
+    contract_runs = materialized["checks"]["matches_contract"]
+    assert len(contract_runs) == len(days)
+    assert all(r.status.value == "SUCCEEDED" for r in contract_runs)
+
+
+def test_cleaned_events_metadata_and_quarantine(materialized: dict) -> None:
+    truth, data = materialized["truth"], materialized["data"]
+    events = table(data, "cleaned_events")
+    quarantined = 0
+    for record in materialized["records"]["cleaned_events"]:
+        meta = record.asset_materialization.metadata
+        assert meta["dagster/row_count"].value == meta["events"].value
+        assert "| timestamp" in meta["preview"].value
+        assert sum(meta["events_by_type"].value.values()) == meta["events"].value
+        quarantined += meta["quarantined"].value
+    assert events.height == truth["events_written"]  # duplicates written were dropped
+    assert events["event_id"].n_unique() == events.height
+    assert quarantined == sum(truth["malformed"].values())
+    files = list((data / "quarantine").glob("*.jsonl"))
+    assert sum(len(f.read_text().splitlines()) for f in files) == quarantined
+
+
+def test_tables_match_ground_truth(materialized: dict) -> None:
+    truth, data = materialized["truth"], materialized["data"]
+    sessions = table(data, "session_metrics")
+    assert sessions.height == len(truth["attempts"]) == sessions["attempt_id"].n_unique()
+    crossing = {a["attempt_id"] for a in truth["attempts"] if a["crosses_midnight"]}
+    assert crossing and sessions.filter(pl.col("attempt_id").is_in(sorted(crossing))).height == len(crossing)
+    open_ids = {a["attempt_id"] for a in truth["attempts"] if a["completion_status"] is None}
+    assert set(sessions.filter(pl.col("is_open"))["attempt_id"]) == open_ids
+    success = table(data, "success_metrics")
+    values = dict(zip(success["metric"], success["value"], strict=True))
+    for name in ("success_rate", "first_shot_rate", "avg_attempts_per_task", "cost_per_task"):
+        assert values[name] == pytest.approx(truth["metrics"][name], rel=1e-6), name
+    comparison = table(data, "executor_comparison")
+    closed = [a for a in truth["attempts"] if a["completion_status"] is not None]
+    won = [a for a in closed if a["completion_status"] == "success"]
+    assert comparison["sessions"].sum() == len(truth["attempts"])
+    assert comparison["succeeded"].sum() == len(won)
+    scorecard = materialized["records"]["success_metrics"][0].asset_materialization.metadata["scorecard"]
+    assert "✅" in scorecard.value or "❌" in scorecard.value
+
+
+# --------------------------------------------------------------------------------------------
+# Checks fail on corrupted input
+# --------------------------------------------------------------------------------------------
+
+
+def test_contract_check_fails_on_corrupted_partition(materialized: dict, tmp_path: Path) -> None:
+    day = materialized["days"][0]
+    good = pl.read_parquet(tables_dir(materialized["data"]) / "cleaned_events" / f"{day}.parquet")
+    assert validate_events(good).passed
+    ends = pl.col("event_type") == "session_end"
+    first_end = ends & (pl.int_range(pl.len()) == pl.arg_where(ends).first())
+    bad = good.with_columns(
+        pl.when(first_end).then(pl.lit(-1.5)).otherwise(pl.col("cost_usd")).alias("cost_usd"),
+        pl.when(first_end)
+        .then(pl.lit("done"))
+        .otherwise(pl.col("completion_status"))
+        .alias("completion_status"),
+    )
+    result = validate_events(bad)
+    assert not result.passed
+    sample = result.metadata["failure_case_sample"].value
+    assert "cost_usd" in sample and "completion_status" in sample
+    # The same through Dagster: the stored partition is corrupted, then the check alone is run (a
+    # check-only run has no partition: the check then validates every stored partition).
+    tables = tmp_path / "tables"
+    target = tables / "cleaned_events" / f"{day}.parquet"
+    target.parent.mkdir(parents=True)
+    bad.write_parquet(target)
+    assets, checks = analytics_assets()
+    with dg.instance_for_test() as instance:
+        run = dg.materialize(
+            [*assets, *checks],
+            selection=dg.AssetSelection.checks(cleaned_events_matches_contract),
+            instance=instance,
+            resources={
+                **build_resources(str(materialized["logs"]), str(tmp_path)),
+                "parquet_io_manager": PolarsParquetIOManager(base_dir=str(tables)),
+            },
+            raise_on_error=False,
+        )
+    evaluations = run.get_asset_check_evaluations()
+    assert [e.passed for e in evaluations] == [False]
+    assert evaluations[0].severity == dg.AssetCheckSeverity.ERROR
+    # And for one partition, as a partitioned run executes it.
+    io = PolarsParquetIOManager(base_dir=str(tables))
+    with dg.build_op_context(resources={"parquet_io_manager": io}, partition_key=day) as context:
+        assert not cleaned_events_matches_contract(context).passed
+
+
+def _run_day(logs: Path, data: Path, instance: dg.DagsterInstance, day: str, downstream: bool = True):
+    assets, checks = analytics_assets()
+    selection = ["cleaned_events", *(["session_metrics"] if downstream else [])]
+    register_partitions(instance, [date.fromisoformat(day)])
+    return dg.materialize(
+        [*assets, *checks],
+        selection=selection,
+        partition_key=day,
+        instance=instance,
+        resources=build_resources(str(logs), str(data)),
+        raise_on_error=False,
+    )
+
+
+def test_quarantine_share_check_warns(tmp_path: Path) -> None:
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    log = AgentWorkLogger(logs, enabled=True, clock=lambda: datetime(2026, 3, 2, 9, tzinfo=UTC))
+    log.start_session("a-1", task_id="t-1")
+    log.stop_session("a-1", "success")
+    with open(logs / "stream" / "2026-03-02.jsonl", "ab") as handle:
+        handle.write(b'{"timestamp": "2026-03-02T09:00:01Z", "attempt_id": "a-1", "event_type": "bogus"}\n')
+        handle.write(b"{not json\n")
+    with dg.instance_for_test() as instance:
+        run = _run_day(logs, data, instance, "2026-03-02", downstream=False)
+    assert run.success  # bad lines never crash a run
+    share = next(
+        e
+        for e in run.get_asset_check_evaluations()
+        if e.asset_check_key.name == "quarantine_share_below_threshold"
+    )
+    assert not share.passed and share.severity == dg.AssetCheckSeverity.WARN
+    assert share.metadata["quarantined"].value == 2
+    assert share.metadata["reasons"].value == {"malformed_json": 1, "unknown_event_type": 1}
+
+
+def test_legacy_file_quarantine_counted_once(tmp_path: Path) -> None:
+    logs = tmp_path
+    lines = [
+        '{"timestamp": "2026-03-02T09:00:00Z", "attempt_id": "a", "event_type": "session_start", "data": {}}',
+        '{"timestamp": "2026-03-03T09:00:00Z", "attempt_id": "a", "event_type": "nope"}',
+        "garbage without a date",
+        '{"timestamp": "2026-03-03T10:00:00Z", "attempt_id": "a", "event_type": "session_start", "data": {}}',
+    ]
+    (logs / "agent-work-stream.jsonl").write_text("\n".join(lines) + "\n")
+    from agent_pipelines.reader import read_logs
+
+    days = log_days(logs)
+    assert [d.isoformat() for d in days] == ["2026-03-02", "2026-03-03"]
+    per_day = {d: quarantine_of_day(read_logs(logs, days=[d]).quarantine, d, logs).height for d in days}
+    assert per_day == {days[0]: 1, days[1]: 1}  # the dateless line goes to the first day, once
+
+
+# --------------------------------------------------------------------------------------------
+# Today's partition as lines arrive; the sensor
+# --------------------------------------------------------------------------------------------
+
+
+def test_rematerializing_a_growing_day_keeps_downstream_consistent(tmp_path: Path) -> None:
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    now = [datetime(2026, 3, 2, 23, 50, tzinfo=UTC)]
+    log = AgentWorkLogger(logs, enabled=True, clock=lambda: now[0])
+    log.start_session("a-1", task_id="t-1", executor="CODEX")
+    log.error("a-1", "fatal: not a git repository")
+    with dg.instance_for_test() as instance:
+        assert _run_day(logs, data, instance, "2026-03-02").success
+        first = table(data, "session_metrics")
+        assert first.row(0, named=True)["is_open"] is True
+        log.tool_call("a-1", "Bash")  # more lines arrive the same day ...
+        now[0] = datetime(2026, 3, 3, 0, 5, tzinfo=UTC)
+        log.stop_session("a-1", "success", cost_usd=0.2)  # ... and the session ends after midnight
+        assert _run_day(logs, data, instance, "2026-03-02", downstream=False).success
+        assert _run_day(logs, data, instance, "2026-03-03").success
+    events = table(data, "cleaned_events")
+    assert events.height == 4 and events["event_id"].n_unique() == 4  # re-materialized, not appended
+    sessions = table(data, "session_metrics")
+    assert sessions.height == 1
+    row = sessions.row(0, named=True)
+    assert row["succeeded"] and not row["is_open"] and row["tool_call_count"] == 1
+    assert row["ended_at"].date() == date(2026, 3, 3) and row["day"] == date(2026, 3, 2)
+
+
+def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    now = [datetime(2026, 3, 1, 12, tzinfo=UTC)]
+    log = AgentWorkLogger(logs, enabled=True, clock=lambda: now[0])
+    log.start_session("a-1", task_id="t-1")
+    now[0] += timedelta(days=1)
+    log.error("a-1", "boom")
+    assets, _ = analytics_assets()
+    downstream = unpartitioned_downstream(assets)
+    assert {k.to_user_string() for k in downstream} >= {"session_metrics", "success_metrics"}
+    sensor = build_log_days_sensor(downstream)
+    resources = {"log_store": LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))}
+    sensor_defs = dg.Definitions(assets=assets, sensors=[sensor], resources=build_resources(str(logs)))
+
+    def context(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorEvaluationContext:
+        return dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources=resources, definitions=sensor_defs
+        )
+
+    with dg.instance_for_test() as instance:
+        # First tick, called directly: Dagster's test-side resolution of run requests cannot see
+        # partitions added by the same tick (the daemon adds them first), so it is checked raw.
+        first = context(instance)
+        result = sensor(first)
+        assert isinstance(result, dg.SensorResult)
+        assert sorted(r.partition_key for r in result.run_requests) == ["2026-03-01", "2026-03-02"]
+        assert {k.to_user_string() for k in result.run_requests[0].asset_selection} >= {"cleaned_events"}
+        added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
+        assert added == {LOG_DAYS: ["2026-03-01", "2026-03-02"], LOG_WEEKS: ["2026-02-23", "2026-03-02"]}
+        instance.add_dynamic_partitions(LOG_DAYS, added[LOG_DAYS])
+        instance.add_dynamic_partitions(LOG_WEEKS, added[LOG_WEEKS])
+        cursor = first.cursor
+        # Later ticks through the real evaluation path (run requests resolved against the defs).
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            quiet = sensor.evaluate_tick(context(instance, cursor))
+            assert not quiet.run_requests and quiet.skip_message
+            log.tool_call("a-1", "Bash")  # today's file grows
+            grown = sensor.evaluate_tick(context(instance, cursor))
+        assert [r.partition_key for r in grown.run_requests] == ["2026-03-02"]
+        assert set(grown.run_requests[0].asset_selection) == {dg.AssetKey("cleaned_events"), *downstream}
+        assert not grown.dynamic_partitions_requests
+
+
+def test_partition_helpers() -> None:
+    assert week_key(date(2026, 3, 8)) == "2026-03-02"  # Sunday -> its Monday
+    assert week_key(date(2026, 3, 2)) == "2026-03-02"
+    assert previous_week_key(datetime(2026, 3, 9, 8, tzinfo=UTC)) == "2026-03-02"
+
+
+def test_definitions_load_and_io_manager_is_scoped(tmp_path: Path) -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert set(CORE) <= keys
+    for key in CORE:
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name in {"events", "sessions", "insights"} and node.owners and node.description
+    # Unpartitioned downstream over no stored partitions loads an empty frame, not a crash.
+    io = PolarsParquetIOManager(base_dir=str(tmp_path))
+    assert not io.path_for(dg.AssetKey("cleaned_events"), "2026-03-02").exists()
+    shutil.rmtree(tmp_path, ignore_errors=True)
