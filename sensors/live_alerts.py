@@ -261,7 +261,9 @@ def evaluate(
         outbox = detector_state.outbox_dir(data) / "pending"
         if due is not None and now * 1000 >= due:
             key = _key("stuck", str(watch.get("due_attempt")), str(watch.get("due_event")))
-            decision = _request(cursor, key, now, {}, "stuck_check")
+            # The tick's clock travels with the request: re-executing the run decides the same.
+            at = datetime.fromtimestamp(now, tz=UTC).isoformat()
+            decision = _request(cursor, key, now, {"now": at}, "stuck_check")
         elif outbox.is_dir() and any(outbox.glob("*.json")):
             first = min(p.name for p in outbox.glob("*.json"))
             decision = _request(cursor, _key("deliver", first), now, {}, "deliver_pending")
@@ -269,7 +271,7 @@ def evaluate(
             when = (
                 f"next stuck check due in {max(0, due / 1000 - now):.0f}s"
                 if due is not None
-                else "no open session to watch"
+                else "no silence to watch for"
             )
             decision = dg.SkipReason(
                 f"no new lines; {watch.get('open_sessions', 0)} open session(s), {when}"
