@@ -76,6 +76,8 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
+SCHEDULE_CRON = "0 3 * * 0"  # the seed's weekly cron: Sundays 03:00 UTC (job schedule, `status`)
+SCHEDULE_TIMEZONE = "UTC"
 CRASH_ENV = "AGENT_PIPELINES_ROTATION_CRASH_AT"
 GRACE_ENV = "AGENT_PIPELINES_ROTATION_GRACE_SECONDS"
 DEFAULT_GRACE_SECONDS = 2.0

@@ -19,8 +19,6 @@ from agent_pipelines import rotation
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.retention import RetentionPolicy
 
-ROTATION_CRON = "0 3 * * 0"
-
 
 class RotationConfig(dg.Config):
     """Run config, given once per run (a config mapping hands it to every op). Retention fields left
@@ -150,8 +148,8 @@ def rotate_logs() -> None:
 weekly_rotation_schedule = dg.ScheduleDefinition(
     name="weekly_log_rotation",
     job=rotate_logs,
-    cron_schedule=ROTATION_CRON,
-    execution_timezone="UTC",
+    cron_schedule=rotation.SCHEDULE_CRON,
+    execution_timezone=rotation.SCHEDULE_TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="The seed's weekly cron rotation: Sundays 03:00 UTC.",
 )

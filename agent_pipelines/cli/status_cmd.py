@@ -10,10 +10,7 @@ from typing import Any
 from agent_pipelines import paths, reader
 from agent_pipelines.archive import Kind, archived, staging_root
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
-from agent_pipelines.rotation import human_size, inventory
-
-ROTATION_CRON = "0 3 * * 0"  # jobs.rotation's schedule: Sundays 03:00 UTC
-ROTATION_TIMEZONE = "UTC"
+from agent_pipelines.rotation import SCHEDULE_CRON, SCHEDULE_TIMEZONE, human_size, inventory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,11 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def next_rotation(now: datetime | None = None) -> datetime:
-    """The next tick of the rotation schedule after ``now`` (Dagster's own cron iterator)."""
+    """The next tick of the rotation schedule after ``now``, from Dagster's own cron iterator."""
     from dagster._utils.schedules import cron_string_iterator
 
     now = now or datetime.now(UTC)
-    return next(cron_string_iterator(now.timestamp(), ROTATION_CRON, ROTATION_TIMEZONE))
+    ticks = cron_string_iterator(now.timestamp(), SCHEDULE_CRON, SCHEDULE_TIMEZONE)
+    return next(t for t in ticks if t > now)  # strictly after: at 03:00 sharp the next is a week on
 
 
 def folder_status(logs_root: Path, data_root: Path, now: datetime | None = None) -> dict[str, Any]:
@@ -93,5 +91,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {reason:<30} {n:,}")
     if status["interrupted_rotation"]:
         print(f"Interrupted rotation waiting to be finished: {', '.join(status['interrupted_rotation'])}")
-    print(f"Next scheduled rotation: {status['next_rotation']} (cron '{ROTATION_CRON}' UTC)")
+    print(f"Next scheduled rotation: {status['next_rotation']} (cron '{SCHEDULE_CRON}' UTC)")
     return 0
