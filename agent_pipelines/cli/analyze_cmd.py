@@ -8,9 +8,11 @@ a folder no asset has ever been materialized for and print the numbers the UI sh
 clock by default, as in the seed: someone watching a live fleet asks about the last 7 days *from
 today*. Replaying old or generated logs, pass ``--now latest`` (the newest event in the folder) or an
 ISO time. When a window is empty the command says so on stderr and suggests ``--now latest``.
-Without ``--days`` every event is used. Sessions belong to a window by their start time, errors by
-their own time. ``--weekly-report`` reports the last complete ISO week before ``--now`` (what the
-Monday 08:00 UTC schedule materializes), or the week containing ``--week DAY``.
+Without ``--days`` every event is used. Sessions belong to a window by their start time (and are
+computed from every event read, a day more than the window, so none is cut in half), errors by their
+own time. With ``--days`` only the days needed are read. ``--weekly-report`` reports the last
+complete ISO week before ``--now`` (what the Monday 08:00 UTC schedule materializes), or the week
+containing ``--week DAY``.
 """
 
 from __future__ import annotations
@@ -99,13 +101,17 @@ def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded
     if days is not None:
         if days <= 0:
             raise CommandError("--days must be positive")
-        cutoff = now - timedelta(days=days)
-        span = (now.date() - cutoff.date()).days
-        read_days = [cutoff.date() + timedelta(days=i) for i in range(span + 1)]
+        cutoff = now - timedelta(days=min(days, 365_000))
+        if not (root / paths.STREAM_FILE).exists():  # the seed's single file holds every day: read it all
+            # A day more than the window, so a session that started before it is seen whole and left out.
+            first = cutoff.date() - timedelta(days=1)
+            read_days = [d for d in partition_days(root) if first <= d <= now.date()]
     result = read_logs(root, days=read_days)
     events = dedupe(result.events)
-    if events.is_empty() and read_days is None:
-        bad = result.quarantine.height
+    # An empty window is an answer; a folder without a single valid event is an error.
+    whole = result if events.height or read_days is None else read_logs(root)
+    if whole.events.is_empty():
+        bad = whole.quarantine.height
         raise CommandError(
             f"no valid events in {root}"
             + (
@@ -114,12 +120,14 @@ def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded
                 else " (the logs are empty)"
             )
         )
-    if cutoff is not None:
-        events = events.filter((pl.col("timestamp") > cutoff) & (pl.col("timestamp") <= now))
     sessions = metrics.session_metrics(events)
     occurrences = errors_lib.error_occurrences(events)
     if cutoff is not None:
-        sessions = sessions.filter(pl.col("started_at") > cutoff)
+        # Sessions by their start (computed from every event read, so none is cut in half), errors
+        # and other events by their own time.
+        sessions = sessions.filter((pl.col("started_at") > cutoff) & (pl.col("started_at") <= now))
+        occurrences = occurrences.filter((pl.col("timestamp") > cutoff) & (pl.col("timestamp") <= now))
+        events = events.filter((pl.col("timestamp") > cutoff) & (pl.col("timestamp") <= now))
     return Loaded(root, events, sessions, occurrences, now, cutoff, result.quarantine.height)
 
 
