@@ -250,7 +250,7 @@ def read_logs(
     for path in stream_files(root, wanted):
         rel = path.relative_to(root).as_posix()
         final = archive.is_compressed(path)  # an archive is never written to again
-        if final_before is not None and path.parent.name == paths.STREAM_DIR:
+        if final_before is not None and path.parent == root / paths.STREAM_DIR:
             try:
                 final = date.fromisoformat(path.stem) < final_before
             except ValueError:

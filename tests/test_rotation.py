@@ -540,3 +540,17 @@ def test_timestamps_are_what_the_archive_names_say(logs: tuple[Path, Path]) -> N
             assert {json.loads(x)["timestamp"][:10] for x in _lines(path)} == {period}
     for period, path in archived(root, Kind.METRICS):
         assert {json.loads(x)["timestamp"][:7] for x in _lines(path)} == {period}
+
+
+def test_an_archive_is_final_for_the_reader(tmp_path: Path) -> None:
+    """Nobody appends to an archive: a last line without newline there is quarantined, not awaited."""
+    root = tmp_path / "logs"
+    day = TODAY - timedelta(days=1)
+    path = archive_path(root, Kind.STREAM, str(day))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(event_line(at(day), "whole") + event_line(at(day), "cut")[:30]))
+    for final_before in (None, TODAY):
+        result = read_logs(root, final_before=final_before)
+        assert result.events.height == 1
+        assert result.reasons == {"truncated_line": 1}
+        assert result.pending_bytes == 0
