@@ -253,8 +253,9 @@ def publish(
             )
     elif pending:
         _warn_unconfigured(log, telegram)
-    state.unpublished = []
-    detector_state.commit(data_dir, state, dict(watch), write_seen=False)
+    if state.unpublished:  # nothing written ahead → nothing to clear (one commit per quiet run)
+        state.unpublished = []
+        detector_state.commit(data_dir, state, dict(watch), write_seen=False)
     if outcome.configured and outbox.pending():
         client = telegram.get_client()
         # A live run must not sit in retries for minutes: what does not go now stays pending.

@@ -150,14 +150,32 @@ class Detectors:
         # Templates of the distinct error messages in one vectorized pass (derive_template's rules).
         messages = events.filter(pl.col("event_type") == "error").select(pl.col("error_message").unique())
         templates = messages.with_columns(tpl=template_expr(pl.col("error_message")))
-        frame = events.select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS).join(
-            templates, on="error_message", how="left", maintain_order="left", nulls_equal=False
+        frame = (
+            events.select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
+            .join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
+            .with_columns(
+                prev_ts=pl.col("ts").shift(1).over("attempt_id"),
+                prev_id=pl.col("event_id").shift(1).over("attempt_id"),
+                prev_type=pl.col("event_type").shift(1).over("attempt_id"),
+            )
         )
         watermark = self.state.watermark_ms
-        for row in frame.iter_rows():
+        if frame.height:
+            batch_max = frame["ts"].max()
+            watermark = batch_max if watermark is None else max(watermark, batch_max)
+        # Only rows that can change a detector's state go through Python: the detectors' event
+        # types, an attempt's first row in the batch, a silence, the row after a session end, and
+        # each attempt's last row (its "last seen"). Every other row (tool results, status changes,
+        # follow-ups: about half) only moves "last seen", which the previous-row columns carry.
+        keep = (
+            pl.col("event_type").is_in(["error", "tool_call", "session_start", "session_end"])
+            | pl.col("prev_ts").is_null()
+            | ((pl.col("ts") - pl.col("prev_ts")) >= self.t.stuck_ms)
+            | (pl.col("prev_type") == "session_end")
+            | pl.col("prev_ts").shift(-1).over("attempt_id").is_null()
+        )
+        for row in frame.filter(keep).drop("prev_type").iter_rows():
             self._event(*row)
-            if watermark is None or row[0] > watermark:
-                watermark = row[0]
         self.state.watermark_ms = watermark
         return self.alerts[start:]
 
@@ -208,12 +226,16 @@ class Detectors:
         error_fingerprint: str | None,
         tool_name: str | None,
         template: str | None,
+        prev_ts: int | None = None,
+        prev_id: str | None = None,
     ) -> None:
         a = self._attempt(attempt_id)
         if task_id:
             a["task"] = task_id
         if executor:
             a["exec"] = executor
+        if prev_ts is not None and (a["last"] is None or prev_ts >= a["last"]):
+            a["last"], a["lid"] = prev_ts, prev_id  # rows skipped in between moved "last seen"
         last = a["last"]
         # Silence before this event: a stuck agent that came back (or a replay of one).
         if a["open"] and last is not None and ts - last >= self.t.stuck_ms and a.get("stuck") != a["lid"]:

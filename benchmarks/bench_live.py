@@ -1,0 +1,337 @@
+"""Live alerts end to end: ``dagster dev`` running, incidents appended to the logs, time to alert.
+
+Two measurements, written to the ``## Live alerts`` section of BENCHMARKS.md:
+
+1. **Latency.** A real ``dagster dev`` (webserver + daemon, temporary DAGSTER_HOME with our
+   ``config/dagster.yaml``) watches a log folder; the fake Telegram Bot API server
+   (``tests/fake_telegram.py``) listens on 127.0.0.1. We append N error-loop incidents at random
+   moments and measure, per incident, the time from the append of its 4th error to (a) its alert
+   line in ``agent-alerts.jsonl`` and (b) its arrival at the Telegram server. p50/p95/max.
+   Also: the sensor's tick gaps and the detector runs' queue→start→end times, from the instance.
+2. **Burst.** One detector job run over 100,000 new events vs a baseline of just reading those
+   events with ``reader.read_file``, in the same process.
+
+Usage: ``.venv/bin/python benchmarks/bench_live.py [--incidents 30] [--no-write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from fake_telegram import DEFAULT_TOKEN, FakeTelegram  # noqa: E402
+
+from agent_pipelines import paths  # noqa: E402
+from agent_pipelines.logger import AgentWorkLogger  # noqa: E402
+
+CHAT = "777"
+SECTION = "## Live alerts"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AlertWatcher(threading.Thread):
+    """Polls agent-alerts.jsonl every 20 ms; records when each attempt's alert first appears."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        offset = 0
+        while not self.stop.is_set():
+            try:
+                with open(self.path, "rb") as handle:
+                    handle.seek(offset)
+                    data = handle.read()
+            except FileNotFoundError:
+                data = b""
+            cut = data.rfind(b"\n") + 1
+            now = time.monotonic()
+            for line in data[:cut].splitlines():
+                alert = json.loads(line)
+                self.seen.setdefault(alert["attempt_id"], now)
+            offset += cut
+            time.sleep(0.02)
+
+
+def write_incident(logs: Path, attempt: str) -> float:
+    """An error loop: session start + 4 errors, the 4th appended last. Returns its append time."""
+    log = AgentWorkLogger(logs, enabled=True)
+    log.start_session(attempt, executor="CODEX", task_id=f"task-{attempt}")
+    for _ in range(3):
+        log.error(attempt, "npm ERR! network request failed, reason: ETIMEDOUT", "npm_install_timeout")
+    log.error(attempt, "npm ERR! network request failed, reason: ETIMEDOUT", "npm_install_timeout")
+    return time.monotonic()
+
+
+def latency(n_incidents: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    home, logs, data = work / "dagster_home", work / "logs", work / "data"
+    for folder in (home, logs, data):
+        folder.mkdir()
+    shutil.copy(ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
+    fake = FakeTelegram(chat_ids={CHAT}).start()
+    env = dict(os.environ)
+    env.update(
+        DAGSTER_HOME=str(home),
+        AGENT_WORK_LOGS_DIR=str(logs),
+        AGENT_PIPELINES_DATA_DIR=str(data),
+        TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN,
+        TELEGRAM_CHAT_ID=CHAT,
+        TELEGRAM_API_BASE_URL=fake.api_base,
+        AGENT_WORK_ANALYZER_ENABLED="true",
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(work / "dagster-dev.log", "wb"),  # noqa: SIM115 - lives as long as the process
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    watcher = AlertWatcher(logs / paths.ALERTS_FILE)
+    watcher.start()
+    appended: dict[str, float] = {}
+    try:
+        # Warm-up: wait for the first detector run to commit (the daemon and code server are up).
+        write_incident(logs, "ve-warmup")
+        deadline = time.monotonic() + 180
+        while "ve-warmup" not in watcher.seen:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(
+                    f"dagster dev did not produce the warm-up alert; see {work}/dagster-dev.log"
+                )
+            time.sleep(0.2)
+        fake.wait_for_messages(1, timeout=30)
+        import random
+
+        rng = random.Random(5)
+        for i in range(n_incidents):
+            time.sleep(rng.uniform(3.0, 9.0))  # random phase against the 5 s tick
+            attempt = f"ve-bench-{i:03d}"
+            appended[attempt] = write_incident(logs, attempt)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(a in watcher.seen for a in appended):
+            time.sleep(0.2)
+        time.sleep(3)
+        telegram_at: dict[str, float] = {}
+        for request in fake.requests:
+            if request.status != 200 or request.method.lower() != "sendmessage":
+                continue
+            for attempt in appended:
+                if attempt in str(request.payload.get("text", "")):
+                    telegram_at.setdefault(attempt, request.at)
+        to_file = [watcher.seen[a] - t for a, t in appended.items() if a in watcher.seen]
+        to_telegram = [telegram_at[a] - t for a, t in appended.items() if a in telegram_at]
+        instance_stats = _instance_stats(home)
+    finally:
+        watcher.stop.set()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        fake.stop()
+    result = {
+        "incidents": n_incidents,
+        "alerts_found": len(to_file),
+        "telegram_found": len(to_telegram),
+        "file_p50": pct(to_file, 0.5),
+        "file_p95": pct(to_file, 0.95),
+        "file_max": max(to_file),
+        "tg_p50": pct(to_telegram, 0.5),
+        "tg_p95": pct(to_telegram, 0.95),
+        "tg_max": max(to_telegram),
+        **instance_stats,
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _instance_stats(home: Path) -> dict:
+    """Tick gaps of our sensor and queue/start/run times of detector runs, from the instance itself."""
+    import dagster as dg
+    from dagster._core.scheduler.instigation import InstigatorType
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        states = [
+            s
+            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+            if s.instigator_name == "live_alerts_sensor"
+        ]
+        ticks = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=400)
+        times = sorted(t.timestamp for t in ticks)
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        records = instance.get_run_records(filters=dg.RunsFilter(job_name="live_detector_job"), limit=200)
+        queue, start, run = [], [], []
+        for record in records:
+            if record.start_time and record.end_time:
+                queue.append(record.start_time - record.create_timestamp.timestamp())
+                run.append(record.end_time - record.start_time)
+        del start
+    return {
+        "ticks": len(times),
+        "tick_gap_p50": pct(gaps, 0.5),
+        "tick_gap_p95": pct(gaps, 0.95),
+        "tick_gap_max": max(gaps),
+        "runs": len(run),
+        "create_to_start_p50": pct(queue, 0.5),
+        "run_p50": pct(run, 0.5),
+    }
+
+
+def burst(n_events: int = 100_000) -> dict:
+    """One detector run over ``n_events`` new events vs just reading them, same process."""
+    import dagster as dg
+
+    from agent_pipelines.generator import generate
+    from agent_pipelines.log_store import LogStore
+    from agent_pipelines.reader import read_file
+    from agent_pipelines.resources import TelegramResource
+    from sensors.live_alerts import live_detector_job
+
+    work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
+    gen = work / "gen"
+    generate(gen, days=2, tasks=3200, seed=3, workers=2, transcripts=False)
+    lines: list[bytes] = []
+    for part in sorted((gen / paths.STREAM_DIR).glob("*.jsonl")):
+        lines.extend(part.read_bytes().splitlines(True))
+    logs = work / "logs"
+    logs.mkdir()
+    (logs / paths.STREAM_FILE).write_bytes(b"".join(lines[:n_events]))
+    result: dict = {"events": min(n_events, len(lines))}
+    read_times, job_times = [], []
+    for i in range(3):
+        t = time.perf_counter()
+        events = read_file(logs / paths.STREAM_FILE).events
+        read_times.append(time.perf_counter() - t)
+        data = work / f"data-{i}"
+        t = time.perf_counter()
+        out = live_detector_job.execute_in_process(
+            run_config={
+                "ops": {"read_new_events": {"config": {"now": datetime.now(UTC).isoformat()}}},
+                "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+            },
+            resources={
+                "log_store": LogStore(logs_dir=str(logs), data_dir=str(data)),
+                "telegram": TelegramResource(),
+                "detector_io": dg.mem_io_manager,
+            },
+        )
+        job_times.append(time.perf_counter() - t)
+        assert out.success
+        (logs / paths.ALERTS_FILE).unlink(missing_ok=True)
+    result.update(read_s=min(read_times), job_s=min(job_times), rows=events.height)
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def write_section(lat: dict | None, bur: dict) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d")
+    lines = [
+        SECTION,
+        "",
+        f"`benchmarks/bench_live.py`, run {now} on the shared 2-core box (other work running).",
+        "",
+    ]
+    if lat:
+        lines += [
+            "**Latency** — `dagster dev` (temp DAGSTER_HOME + `config/dagster.yaml`),"
+            f" {lat['incidents']} error-loop incidents appended at random moments (3–9 s apart);"
+            " time from the append of the 4th error to:",
+            "",
+            "| destination | found | p50 | p95 | max | target |",
+            "|---|---|---|---|---|---|",
+            f"| `agent-alerts.jsonl` | {lat['alerts_found']}/{lat['incidents']} | {lat['file_p50']:.1f} s |"
+            f" {lat['file_p95']:.1f} s | {lat['file_max']:.1f} s | |",
+            f"| fake Telegram server (127.0.0.1) | {lat['telegram_found']}/{lat['incidents']} |"
+            f" {lat['tg_p50']:.1f} s | {lat['tg_p95']:.1f} s | {lat['tg_max']:.1f} s | p95 < 10 s |",
+            "",
+            f"Sensor ticks ({lat['ticks']}): gap p50 {lat['tick_gap_p50']:.1f} s,"
+            f" p95 {lat['tick_gap_p95']:.1f} s,"
+            f" max {lat['tick_gap_max']:.1f} s (`minimum_interval_seconds=4` against the daemon's 5 s loop;"
+            " with 5 the gaps alternate 5/10 s). Detector runs"
+            f" ({lat['runs']}): created→started p50 {lat['create_to_start_p50']:.1f} s"
+            " (queue with 1 s dequeue +"
+            f" run-worker process start), started→finished p50 {lat['run_p50']:.1f} s (in-process executor).",
+            "",
+        ]
+    lines += [
+        "**Burst** — one detector job run (`execute_in_process`: all three ops, state commit,"
+        " alerts written)"
+        f" over {bur['events']:,} new events vs just reading them with `reader.read_file`, best of 3:",
+        "",
+        "| step | time | ratio |",
+        "|---|---|---|",
+        f"| baseline: `read_file` | {bur['read_s']:.2f} s | 1.0× |",
+        f"| detector run (read + dedupe + 6 detectors + commit + write) | {bur['job_s']:.2f} s |"
+        f" {bur['job_s'] / bur['read_s']:.2f}× | ",
+        "",
+        "Target: < 3 s for the run. Reading (the shared reader) is most of it; the detectors are one",
+        "Python pass over the rows with error templates computed once per distinct message in polars.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def update_benchmarks(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    if SECTION in current:
+        head, _, rest = current.partition(SECTION)
+        nxt = rest.find("\n## ")
+        current = head + text + (rest[nxt + 1 :] if nxt >= 0 else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--incidents", type=int, default=30)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    bur = burst()
+    print(json.dumps(bur))
+    lat = None if args.skip_latency else latency(args.incidents)
+    print(json.dumps(lat))
+    text = write_section(lat, bur)
+    print(text)
+    if not args.no_write:
+        update_benchmarks(text)
+
+
+if __name__ == "__main__":
+    main()
