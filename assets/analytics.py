@@ -7,6 +7,10 @@ while a domain is being built.
 
 ``agent-pipelines materialize`` and the UI use the same objects: :func:`analytics_assets` and
 :func:`build_resources` are what the command runs.
+
+How the UI stays current: ``log_days_sensor`` adds a partition per new log day and re-materializes
+``cleaned_events`` for a day whose file grew; ``analytics_automation_sensor`` then recomputes the
+unpartitioned assets downstream (:data:`DOWNSTREAM_AUTOMATION`), whoever re-materialized the day.
 """
 
 from __future__ import annotations
@@ -78,15 +82,52 @@ def unpartitioned_downstream(assets: list[dg.AssetsDefinition]) -> list[dg.Asset
     )
 
 
+# Unpartitioned assets downstream of the daily partitions follow them: after any day is
+# (re-)materialized — by the sensor, the UI or the CLI — they are recomputed once no day is still in
+# progress, so a burst of 30 days costs one recomputation, not 30. Unlike ``eager()`` a day that was
+# never materialized does not hold them back (a failed day must not freeze every report).
+DOWNSTREAM_AUTOMATION = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after log days change")
+
+
+def with_downstream_automation(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """Give :data:`DOWNSTREAM_AUTOMATION` to unpartitioned downstream assets that have no condition."""
+    downstream = set(unpartitioned_downstream(assets))
+
+    def follow(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.key in downstream and spec.automation_condition is None:
+            return spec.replace_attributes(automation_condition=DOWNSTREAM_AUTOMATION)
+        return spec
+
+    return [a.map_asset_specs(follow) if downstream & set(a.keys) else a for a in assets]
+
+
 def _build_defs() -> dg.Definitions:
     assets, checks, extra = _collect()
-    own = dg.Definitions(
-        assets=[a for a in assets if not any(a in (d.assets or []) for d in extra)],
-        asset_checks=[c for c in checks if not any(c in (d.asset_checks or []) for d in extra)],
-        sensors=[build_log_days_sensor(unpartitioned_downstream(assets))],
-        resources=build_resources(),
+    downstream = unpartitioned_downstream(assets)
+    automation = dg.AutomationConditionSensorDefinition(
+        "analytics_automation_sensor",
+        target=dg.AssetSelection.assets(*downstream),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
+        description="Recomputes session metrics, comparisons, success metrics and the other "
+        "unpartitioned analytics once after daily partitions of cleaned_events change.",
     )
-    return dg.Definitions.merge(own, *extra)
+    resources: dict = {}
+    for d in extra:
+        resources.update(d.resources or {})
+    resources.update(build_resources())
+    return dg.Definitions(
+        assets=with_downstream_automation(assets),
+        asset_checks=checks,
+        jobs=[j for d in extra for j in d.jobs or []],
+        schedules=[s for d in extra for s in d.schedules or []],
+        sensors=[build_log_days_sensor(), automation, *(s for d in extra for s in d.sensors or [])],
+        resources=resources,
+    )
 
 
 defs = _build_defs()

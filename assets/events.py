@@ -248,16 +248,14 @@ def file_sizes(logs_root: Path) -> dict[str, int]:
     return sizes
 
 
-def build_log_days_sensor(
-    downstream: Sequence[dg.AssetKey], minimum_interval_seconds: int = 300
-) -> dg.SensorDefinition:
+def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefinition:
     """A sensor that adds a partition per new log day (and week) and re-materializes grown days.
 
-    Each run it requests is ``cleaned_events[day]`` plus the unpartitioned assets in ``downstream``,
-    so session metrics and comparisons are recomputed right after the day they depend on. The
-    seed's single file carries no day in its name: when it grows, its latest day is refreshed.
+    It requests ``cleaned_events[day]`` only: the unpartitioned assets downstream follow through
+    their automation condition (``assets.analytics``), once per burst of days rather than per day.
+    The seed's single file carries no day in its name: when it grows, its latest day is refreshed.
     """
-    selection = [dg.AssetKey("cleaned_events"), *downstream]
+    selection = [dg.AssetKey("cleaned_events")]
 
     @dg.sensor(
         name="log_days_sensor",
@@ -265,8 +263,7 @@ def build_log_days_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         target=selection,
         description="Adds a daily (and weekly) partition for each new UTC day in the log folder and "
-        "re-materializes cleaned_events for days whose file grew, with the unpartitioned assets "
-        "downstream in the same run.",
+        "re-materializes cleaned_events for days whose file grew (every 5 minutes).",
     )
     def log_days_sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SensorResult:
         root = log_store.logs_path

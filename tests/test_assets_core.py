@@ -15,7 +15,13 @@ from agent_pipelines.cli import main as cli_main
 from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.logger import AgentWorkLogger
-from assets.analytics import analytics_assets, build_resources, defs, unpartitioned_downstream
+from assets.analytics import (
+    analytics_assets,
+    build_resources,
+    defs,
+    unpartitioned_downstream,
+    with_downstream_automation,
+)
 from assets.events import (
     build_log_days_sensor,
     cleaned_events_matches_contract,
@@ -257,9 +263,7 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
     now[0] += timedelta(days=1)
     log.error("a-1", "boom")
     assets, _ = analytics_assets()
-    downstream = unpartitioned_downstream(assets)
-    assert {k.to_user_string() for k in downstream} >= {"session_metrics", "success_metrics"}
-    sensor = build_log_days_sensor(downstream)
+    sensor = build_log_days_sensor()
     resources = {"log_store": LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))}
     sensor_defs = dg.Definitions(assets=assets, sensors=[sensor], resources=build_resources(str(logs)))
 
@@ -288,8 +292,34 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
             log.tool_call("a-1", "Bash")  # today's file grows
             grown = sensor.evaluate_tick(context(instance, cursor))
         assert [r.partition_key for r in grown.run_requests] == ["2026-03-02"]
-        assert set(grown.run_requests[0].asset_selection) == {dg.AssetKey("cleaned_events"), *downstream}
+        assert grown.run_requests[0].asset_selection == [dg.AssetKey("cleaned_events")]
         assert not grown.dynamic_partitions_requests
+
+
+def test_downstream_assets_follow_a_rematerialized_day(tmp_path: Path) -> None:
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    log = AgentWorkLogger(logs, enabled=True, clock=lambda: datetime(2026, 3, 2, 9, tzinfo=UTC))
+    log.start_session("a-1", task_id="t-1")
+    assets = with_downstream_automation(analytics_assets()[0])
+    downstream = set(unpartitioned_downstream(assets))
+    graph = dg.Definitions(assets=assets, resources=build_resources(str(logs), str(data)))
+    assert {"session_metrics", "executor_comparison", "success_metrics"} <= {
+        k.to_user_string() for k in downstream
+    }
+
+    def requested(result: object) -> set[dg.AssetKey]:
+        return {k for k in downstream if result.get_num_requested(k)}  # type: ignore[attr-defined]
+
+    with dg.instance_for_test() as instance:
+        assert _run_day(logs, data, instance, "2026-03-02", downstream=False).success
+        first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
+        assert not requested(first)  # the first evaluation only takes stock
+        log.stop_session("a-1", "success")  # the day grows and is re-materialized (UI, CLI or sensor)
+        assert _run_day(logs, data, instance, "2026-03-02", downstream=False).success
+        after = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=first.cursor)
+        assert requested(after) == downstream
+        again = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=after.cursor)
+        assert not requested(again)  # requested once, not on every tick
 
 
 def test_partition_helpers() -> None:
