@@ -556,7 +556,8 @@ def _merge_day(args: tuple[str, int, int, str, str]) -> tuple[str, int, dict[str
     malformed: dict[str, int] = defaultdict(int)
     n_bad = len(lines) // MALFORMED_EVERY + (1 if day_index % 4 == 0 else 0)
     for j in range(n_bad):
-        kind = MALFORMED_KINDS[(day_index + j) % len(MALFORMED_KINDS)]
+        # Spread the kinds: over any 32 days every quarantine reason appears.
+        kind = MALFORMED_KINDS[(day_index + day_index // 4 + j) % len(MALFORMED_KINDS)]
         payload.insert(rng.randrange(len(payload) + 1), _malformed_line(kind, rng, day))
         malformed[kind] += 1
     duplicates = 0
