@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from agent_pipelines import paths
 from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
@@ -46,17 +48,17 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, flush=True)
 
 
-def _metadata_value(result: object, asset: str, name: str) -> object:
-    for event in result.asset_materializations_for_node(asset):  # type: ignore[attr-defined]
+def _metadata_value(result: Any, asset: str, name: str) -> Any:
+    for event in result.asset_materializations_for_node(asset):
         entry = event.metadata.get(name)
         if entry is not None:
             return entry.value
     return None
 
 
-def _failed_checks(result: object) -> list[str]:
+def _failed_checks(result: Any) -> list[str]:
     failed = []
-    for evaluation in result.get_asset_check_evaluations():  # type: ignore[attr-defined]
+    for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             key = evaluation.asset_check_key
             failed.append(f"{key.asset_key.to_user_string()}:{key.name} ({evaluation.severity.value})")
@@ -72,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     return materialize_all(logs_root, data, days=args.day, say=lambda m: _say(args, m))
 
 
-def materialize_all(logs_root, data, *, days: Sequence[str] | None = None, say=print) -> int:
+def materialize_all(
+    logs_root: Path, data: Path, *, days: Sequence[str] | None = None, say: Callable[[str], None] = print
+) -> int:
     """Materialize everything; returns an exit code (0 when every run succeeded)."""
     import dagster as dg
 
@@ -114,7 +118,7 @@ def materialize_all(logs_root, data, *, days: Sequence[str] | None = None, say=p
     failures: list[str] = []
     started = time.perf_counter()
 
-    def materialize(selection: list[dg.AssetKey], partition_key: str | None, label: str) -> object:
+    def materialize(selection: list[dg.AssetKey], partition_key: str | None, label: str) -> tuple[Any, str]:
         t0 = time.perf_counter()
         result = dg.materialize(
             [*assets, *checks],
