@@ -87,9 +87,9 @@ def write_incident(logs: Path, attempt: str) -> float:
     """An error loop: session start + 4 errors, the 4th appended last. Returns its append time."""
     log = AgentWorkLogger(logs, enabled=True)
     log.start_session(attempt, executor="CODEX", task_id=f"task-{attempt}")
-    for _ in range(3):
-        log.error(attempt, "npm ERR! network request failed, reason: ETIMEDOUT", "npm_install_timeout")
-    log.error(attempt, "npm ERR! network request failed, reason: ETIMEDOUT", "npm_install_timeout")
+    for i in range(4):  # distinct lines: identical lines in the same millisecond are one event
+        message = f"npm ERR! network request failed, reason: ETIMEDOUT after {30 + i}s"
+        log.error(attempt, message, "npm_install_timeout")
     return time.monotonic()
 
 
