@@ -22,7 +22,7 @@ import dagster as dg
 
 from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
 from agent_pipelines.log_store import LogStore
-from assets.events import PARQUET_IO, build_log_days_sensor
+from assets.events import PARQUET_IO, analytics_sensor_status, build_log_days_sensor, cleaned_events_job
 
 ANALYTICS_MODULES: tuple[str, ...] = (
     "assets.events",
@@ -111,7 +111,7 @@ def _build_defs() -> dg.Definitions:
     automation = dg.AutomationConditionSensorDefinition(
         "analytics_automation_sensor",
         target=dg.AssetSelection.assets(*downstream),
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=analytics_sensor_status(),
         minimum_interval_seconds=60,
         description="Recomputes session metrics, comparisons, success metrics and the other "
         "unpartitioned analytics once after daily partitions of cleaned_events change.",
@@ -123,7 +123,7 @@ def _build_defs() -> dg.Definitions:
     return dg.Definitions(
         assets=with_downstream_automation(assets),
         asset_checks=checks,
-        jobs=[j for d in extra for j in d.jobs or []],
+        jobs=[cleaned_events_job, *(j for d in extra for j in d.jobs or [])],
         schedules=[s for d in extra for s in d.schedules or []],
         sensors=[build_log_days_sensor(), automation, *(s for d in extra for s in d.sensors or [])],
         resources=resources,

@@ -248,6 +248,28 @@ def file_sizes(logs_root: Path) -> dict[str, int]:
     return sizes
 
 
+def analytics_sensor_status() -> dg.DefaultSensorStatus:
+    """Running unless ``AGENT_PIPELINES_AUTO_ANALYTICS=false``: analytics follow the logs on their own.
+
+    The switch is for deployments (and benchmarks of the live alerts) that run the daemon but want
+    analytics only on demand (``agent-pipelines materialize`` or the UI's Materialize button).
+    """
+    value = os.environ.get("AGENT_PIPELINES_AUTO_ANALYTICS", "true").strip().lower()
+    off = value in ("false", "0", "no", "off")
+    return dg.DefaultSensorStatus.STOPPED if off else dg.DefaultSensorStatus.RUNNING
+
+
+# Sensor-launched day runs execute in process: one step plus its check do not need a process each
+# (the default multiprocess executor would start two Python interpreters per run).
+cleaned_events_job = dg.define_asset_job(
+    "cleaned_events_job",
+    selection=[cleaned_events],
+    partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
+    description="cleaned_events (and its checks) for one log day.",
+)
+
+
 def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefinition:
     """A sensor that adds a partition per new log day (and week) and re-materializes grown days.
 
@@ -255,13 +277,12 @@ def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefin
     their automation condition (``assets.analytics``), once per burst of days rather than per day.
     The seed's single file carries no day in its name: when it grows, its latest day is refreshed.
     """
-    selection = [dg.AssetKey("cleaned_events")]
 
     @dg.sensor(
         name="log_days_sensor",
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        target=selection,
+        default_status=analytics_sensor_status(),
+        job=cleaned_events_job,
         description="Adds a daily (and weekly) partition for each new UTC day in the log folder and "
         "re-materializes cleaned_events for days whose file grew (every 5 minutes).",
     )
@@ -282,7 +303,6 @@ def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefin
             dg.RunRequest(
                 run_key=f"{day}:{sizes.get(day, sizes.get(paths.STREAM_FILE, 0))}",
                 partition_key=day,
-                asset_selection=selection,
             )
             for day in sorted(changed)
         ]
@@ -302,8 +322,10 @@ def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefin
 __all__ = [
     "LOG_DAYS",
     "PARQUET_IO",
+    "analytics_sensor_status",
     "build_log_days_sensor",
     "cleaned_events",
+    "cleaned_events_job",
     "cleaned_events_matches_contract",
     "validate_events",
 ]

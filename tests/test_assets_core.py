@@ -23,7 +23,9 @@ from assets.analytics import (
     with_downstream_automation,
 )
 from assets.events import (
+    analytics_sensor_status,
     build_log_days_sensor,
+    cleaned_events_job,
     cleaned_events_matches_contract,
     quarantine_of_day,
     validate_events,
@@ -265,7 +267,9 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
     assets, _ = analytics_assets()
     sensor = build_log_days_sensor()
     resources = {"log_store": LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))}
-    sensor_defs = dg.Definitions(assets=assets, sensors=[sensor], resources=build_resources(str(logs)))
+    sensor_defs = dg.Definitions(
+        assets=assets, sensors=[sensor], jobs=[cleaned_events_job], resources=build_resources(str(logs))
+    )
 
     def context(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorEvaluationContext:
         return dg.build_sensor_context(
@@ -279,7 +283,6 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
         result = sensor(first)
         assert isinstance(result, dg.SensorResult)
         assert sorted(r.partition_key for r in result.run_requests) == ["2026-03-01", "2026-03-02"]
-        assert {k.to_user_string() for k in result.run_requests[0].asset_selection} >= {"cleaned_events"}
         added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
         assert added == {LOG_DAYS: ["2026-03-01", "2026-03-02"], LOG_WEEKS: ["2026-02-23", "2026-03-02"]}
         instance.add_dynamic_partitions(LOG_DAYS, added[LOG_DAYS])
@@ -292,7 +295,7 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
             log.tool_call("a-1", "Bash")  # today's file grows
             grown = sensor.evaluate_tick(context(instance, cursor))
         assert [r.partition_key for r in grown.run_requests] == ["2026-03-02"]
-        assert grown.run_requests[0].asset_selection == [dg.AssetKey("cleaned_events")]
+        assert grown.run_requests[0].job_name in (None, "cleaned_events_job")
         assert not grown.dynamic_partitions_requests
 
 
@@ -320,6 +323,13 @@ def test_downstream_assets_follow_a_rematerialized_day(tmp_path: Path) -> None:
         assert requested(after) == downstream
         again = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=after.cursor)
         assert not requested(again)  # requested once, not on every tick
+
+
+def test_auto_analytics_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert analytics_sensor_status() == dg.DefaultSensorStatus.RUNNING
+    monkeypatch.setenv("AGENT_PIPELINES_AUTO_ANALYTICS", "false")
+    assert analytics_sensor_status() == dg.DefaultSensorStatus.STOPPED
+    assert build_log_days_sensor().default_status == dg.DefaultSensorStatus.STOPPED
 
 
 def test_partition_helpers() -> None:
