@@ -121,7 +121,7 @@ def stage_cleaned_library(logs: Path, work: Path) -> dict:
     return {"seconds": time.perf_counter() - start, "rows": rows, "quarantined": quarantined}
 
 
-def _dagster(work: Path):  # noqa: ANN202 - (dg, instance, assets, checks, groups)
+def _dagster(work: Path):
     os.environ["DAGSTER_HOME"] = str(work / "dagster_home")
     (work / "dagster_home").mkdir(parents=True, exist_ok=True)
     import dagster as dg
@@ -137,7 +137,7 @@ def _dagster(work: Path):  # noqa: ANN202 - (dg, instance, assets, checks, group
 _QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
-def _step_seconds(result) -> dict[str, float]:  # noqa: ANN001
+def _step_seconds(result) -> dict[str, float]:
     steps: dict[str, float] = {}
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
@@ -246,15 +246,18 @@ def section(runs: list[dict]) -> str:
     rows = [
         ("`polars.read_ndjson` (floor)", "parse only; bad lines removed beforehand", big["floor"]),
         ("`json.loads` loop (naive)", "parse only, Python objects", big["naive"]),
-        ("cleaned_events, library", "read_logs + dedupe + Parquet + quarantine, per day", big["cleaned_library"]),
-        ("cleaned_events, Dagster", "`dg.materialize` per partition, + pandera check", big["cleaned_dagster"]),
+        ("cleaned_events, library", "read_logs + dedupe + Parquet + quarantine", big["cleaned_library"]),
+        ("cleaned_events, Dagster", "`dg.materialize` per day, + pandera check", big["cleaned_dagster"]),
     ]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    versions = (
+        f"Python {platform.python_version()}, polars {_version('polars')}, dagster {_version('dagster')}"
+    )
     lines = [
         "## Batch analytics",
         "",
-        f"Measured by `benchmarks/bench_batch.py` on {platform.machine()}, {os.cpu_count()} cores (shared with "
-        f"other work: 1-minute load average at each stage's start is shown), Python {platform.python_version()}, "
-        f"polars {_version('polars')}, dagster {_version('dagster')}, on {time.strftime('%Y-%m-%d')}. Each stage "
+        f"Measured by `benchmarks/bench_batch.py` on {machine} (shared with other work: the 1-minute load "
+        f"average at each stage's start is shown), {versions}, on {time.strftime('%Y-%m-%d')}. Each stage "
         "runs in its own process; peak memory is that process's `ru_maxrss`.",
         "",
         f"**{big['events']:,} generated events over 30 days** ({big['bytes'] / 1e9:.2f} GB of daily JSONL):",
@@ -269,8 +272,8 @@ def section(runs: list[dict]) -> str:
         )
     down = big["downstream"]
     lines.append(
-        f"| downstream, Dagster | one run of every unpartitioned asset over all days | {down['seconds']:.1f} | – | "
-        f"{down['maxrss_mib']:,.0f} | {down['load']:.1f} |"
+        f"| downstream, Dagster | one run of every unpartitioned asset, all days | {down['seconds']:.1f} "
+        f"| – | {down['maxrss_mib']:,.0f} | {down['load']:.1f} |"
     )
     lib = big["cleaned_library"]["seconds"] / floor
     dag = big["cleaned_dagster"]["seconds"] / floor
