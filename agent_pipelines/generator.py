@@ -114,6 +114,7 @@ class _Chunk:
             check=False,
         )
         line = serialize(event)
+        attempt["last_at"] = at
         self.by_day[event["timestamp"][:10]].append(line)
         attempt["lines"].append(line)
         attempt["events"].append(event)
@@ -218,6 +219,7 @@ class _Chunk:
             )
         elif roll < 0.025:
             incident = rng.choice(("near_error", "near_tool", "near_stuck", "near_cost"))
+        attempt["loop_kind"] = rng.choice(KINDS) if incident in ("error_loop", "near_error") else None
         prompt_type = "initial" if number == 1 else "retry"
         self.emit(
             attempt,
@@ -260,8 +262,11 @@ class _Chunk:
                 {"tool_name": tool, "success": ok, "duration_ms": duration, "exit_code": 0 if ok else 1},
                 result_at,
             )
-            if i in error_slots:
-                self.error(attempt, rng.choice(KINDS), result_at + timedelta(milliseconds=5))
+            if i in error_slots:  # never the loop's kind: a near miss must stay a near miss
+                kind = rng.choice(KINDS)
+                while kind is attempt["loop_kind"]:
+                    kind = rng.choice(KINDS)
+                self.error(attempt, kind, result_at + timedelta(milliseconds=5))
                 errors += 1
             if i in followup_slots:
                 fu_at = result_at + timedelta(seconds=rng.uniform(5, 40))
@@ -396,16 +401,14 @@ class _Chunk:
         rng = self.rng
         aid = attempt["attempt_id"]
         if incident in ("error_loop", "failed_errors", "near_error"):
-            kind = rng.choice(KINDS)
+            kind = attempt["loop_kind"]
             count = {"error_loop": 5, "failed_errors": 4, "near_error": 3}[incident]
+            # failed_errors: four errors of four different kinds, so not an error loop too
+            kinds = rng.sample(KINDS, count) if incident == "failed_errors" else [kind] * count
             first = at
-            for _ in range(count):
-                # failed_errors spreads its errors out so they are not an error loop too
-                gap = rng.uniform(40, 110) if incident != "failed_errors" else rng.uniform(700, 900)
-                if incident == "failed_errors":
-                    kind = rng.choice(KINDS)  # different kinds: four errors, no loop
+            for kind in kinds:
                 self.error(attempt, kind, at)
-                at += timedelta(seconds=gap)
+                at += timedelta(seconds=rng.uniform(40, 110))
             record = {"type": "error_loop" if incident == "error_loop" else "near_error_loop",
                       "attempt_id": aid,
                       "start": first.isoformat(), "kind": kind.kind, "fingerprint": kind.fingerprint,
@@ -430,12 +433,14 @@ class _Chunk:
             (self.incidents if incident == "tool_loop" else self.near_misses).append(record)
             return at
         if incident in ("stuck_agent", "near_stuck"):
+            # Idle time counts from the last event written, which is what a detector sees.
             idle = rng.uniform(420, 1500) if incident == "stuck_agent" else 299.0
+            last = attempt["last_at"]
             record = {"type": "stuck_agent" if incident == "stuck_agent" else "near_stuck_agent",
                       "attempt_id": aid,
-                      "start": at.isoformat(), "idle_ms": int(idle * 1000)}  # fmt: skip
+                      "start": last.isoformat(), "idle_ms": int(idle * 1000)}  # fmt: skip
             (self.incidents if incident == "stuck_agent" else self.near_misses).append(record)
-            return at + timedelta(seconds=idle)
+            return last + timedelta(seconds=idle)
         if incident == "near_cost":
             self.near_misses.append({"type": "near_cost_anomaly", "attempt_id": aid, "cost_usd": 0.99})
         return at

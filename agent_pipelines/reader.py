@@ -15,6 +15,7 @@ as ``truncated_line``.
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import os
@@ -303,15 +304,18 @@ def _parse_block(
         if line[:1] != b"{" or (line[-1:] != b"}" and line[-2:] != b"}\r") or len(line) > max_line_bytes
     ]
     try:
-        block.decode("utf-8")
+        str(block, "utf-8")
     except UnicodeDecodeError:
-        suspects = sorted(set(suspects) | {i for i, line in enumerate(lines) if not _is_utf8(line)})
+        starts = _line_starts(lines)
+        suspects = sorted(set(suspects) | _non_utf8_lines(block, starts))
     keep: list[int] | None = None
+    payload: bytes | None = None
     frames = []
     if suspects:
-        starts = _line_starts(lines)
+        starts = starts or _line_starts(lines)
         suspect_set = set(suspects)
         keep = [i for i in range(len(lines)) if i not in suspect_set]
+        payload = _without_lines(block, starts, suspects)
         loose: list[int] = []  # odd-looking but valid objects, e.g. with leading whitespace
         for i in suspects:
             line = lines[i]
@@ -332,7 +336,7 @@ def _parse_block(
             for i, reason, detail in seg_bad:
                 bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
     indices = keep if keep is not None else range(len(lines))
-    for segment, rows, seg_bad in _parse_segments(lines, list(indices)):
+    for segment, rows, seg_bad in _parse_segments(lines, list(indices), payload=payload or block):
         if segment is not None:
             frames.append(segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
         for i, reason, detail in seg_bad:
@@ -362,14 +366,15 @@ def _line_starts(lines: list[bytes]) -> list[int]:
 
 
 def _parse_segments(
-    lines: list[bytes], indices: list[int], *, one_by_one: bool = False
+    lines: list[bytes], indices: list[int], *, one_by_one: bool = False, payload: bytes | None = None
 ) -> Iterator[tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]]:
-    """Parse the given lines; split around lines that are not JSON objects."""
+    """Parse the given lines (``payload``: those lines already joined); split around bad ones."""
     if not indices:
         return
     frame = None
     if not one_by_one:
-        payload = b"\n".join(lines[i] for i in indices) + b"\n"
+        if payload is None:
+            payload = b"\n".join(lines[i] for i in indices) + b"\n"
         try:
             frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
         except Exception:  # polars raises ComputeError (and friends) for any non-JSON line
@@ -424,12 +429,30 @@ def _schema_for(lines: list[bytes], indices: list[int]) -> dict[str, pl.DataType
     return schema
 
 
-def _is_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+def _non_utf8_lines(block: bytes, starts: list[int]) -> set[int]:
+    """Indices of lines holding invalid UTF-8: one decode per bad line, not one per line."""
+    bad: set[int] = set()
+    view = memoryview(block)
+    pos = 0
+    while pos < len(block):
+        try:
+            str(view[pos:], "utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            line = bisect.bisect_right(starts, pos + exc.start) - 1
+            bad.add(line)
+            pos = starts[line + 1] if line + 1 < len(starts) else len(block)
+    return bad
+
+
+def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
+    """``block`` minus the given lines (sorted indices), cut with a few slices, not a join per line."""
+    pieces, pos = [], 0
+    for i in drop:
+        pieces.append(block[pos : starts[i]])
+        pos = starts[i + 1] if i + 1 < len(starts) else len(block)
+    pieces.append(block[pos:])
+    return b"".join(pieces)
 
 
 def _judge_line(line: bytes) -> tuple[Reason, str] | None:
