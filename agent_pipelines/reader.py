@@ -224,11 +224,17 @@ def stream_files(logs_root: Path, days: Iterable[date] | None = None) -> list[Pa
 
 
 def partition_days(logs_root: Path) -> list[date]:
-    """UTC days present in the daily partitions (the seed's single file adds days only once read)."""
-    days = []
+    """UTC days present in the daily partitions and the archive (the seed's single file adds days
+    only once read)."""
+    days = set()
     for path in (logs_root / paths.STREAM_DIR).glob("*.jsonl"):
         try:
-            days.append(date.fromisoformat(path.stem))
+            days.add(date.fromisoformat(path.stem))
+        except ValueError:
+            continue
+    for period, _ in archive.archived(logs_root, archive.Kind.STREAM):
+        try:
+            days.add(date.fromisoformat(period))
         except ValueError:
             continue
     return sorted(days)

@@ -35,16 +35,37 @@ def append_bytes(path: Path, payload: bytes) -> None:
     if not payload:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = _open_locked(path)
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
         view = memoryview(payload)
         while view:  # a regular file takes it all at once; loop only for the pathological case
             written = os.write(fd, view)
             view = view[written:]
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _open_locked(path: Path) -> int:
+    """Open ``path`` for appending and lock it, making sure the lock is on the file *at* ``path``.
+
+    Rotation renames a file away and then takes this same lock to wait for in-flight writes. A
+    writer that opened the old file just before the rename would otherwise append to the renamed
+    file after rotation had finished with it; so after locking, a writer whose descriptor no longer
+    matches the path lets go and opens the new file instead.
+    """
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if fcntl is None:
+            return fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        opened = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
+            return fd
+        os.close(fd)
 
 
 def append_lines(path: Path, lines: Iterable[str]) -> None:
