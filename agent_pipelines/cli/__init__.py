@@ -25,8 +25,6 @@ COMMAND_MODULES: list[str] = [
     "agent_pipelines.cli.materialize_cmd",
     "agent_pipelines.cli.rotate_cmd",
     "agent_pipelines.cli.status_cmd",
-    "agent_pipelines.cli.rotate_cmd",
-    "agent_pipelines.cli.status_cmd",
 ]
 
 
