@@ -33,6 +33,8 @@ from typing import Any
 
 import polars as pl
 
+from agent_pipelines.atomic import atomic_write
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -55,22 +57,6 @@ class StaleStateError(RuntimeError):
 
 def state_dir(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / STATE_DIR
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write-temp + fsync + rename + fsync(dir): readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{time.monotonic_ns()}-{path.name}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass

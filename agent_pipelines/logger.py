@@ -34,6 +34,7 @@ from agent_pipelines.contract import (
     format_timestamp,
     parse_timestamp,
 )
+from agent_pipelines.settings import env_flag
 from agent_pipelines.writer import append_bytes, serialize
 
 # Context fields an event inherits from its session's start (the seed's TaskMetadata,
@@ -56,8 +57,7 @@ CONTEXT_FIELDS: tuple[str, ...] = (
 
 def logging_enabled() -> bool:
     """``AGENT_WORK_LOGGING_ENABLED=false`` (or 0/no/off) turns every logging call into a no-op."""
-    value = os.environ.get("AGENT_WORK_LOGGING_ENABLED", "true").strip().lower()
-    return value not in ("false", "0", "no", "off")
+    return env_flag("AGENT_WORK_LOGGING_ENABLED")
 
 
 def build_event(

@@ -67,6 +67,7 @@ from agent_pipelines.archive import (
     period_of,
     staging_root,
 )
+from agent_pipelines.atomic import atomic_write, fsync_path
 from agent_pipelines.contract import MAX_LINE_BYTES, Reason
 from agent_pipelines.retention import RetentionPolicy
 from agent_pipelines.writer import serialize
@@ -588,7 +589,7 @@ def _stage(s: Settings, step: SourceStep, token: str) -> Path | None:
     tokdir = staging_root(s.logs_root) / token
     tokdir.mkdir(parents=True)
     origin_info = {"token": token, "kind": step.kind, "origin": step.origin, "staged_at": time.time()}
-    _atomic_write(tokdir / _ORIGIN, json.dumps(origin_info).encode())
+    atomic_write(tokdir / _ORIGIN, json.dumps(origin_info).encode())
     origin = s.logs_root / step.origin
     try:
         os.rename(origin, tokdir / _SOURCE)
@@ -630,7 +631,7 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
         else:
             raise RotationError(f"{origin['origin']} keeps growing while it is rotated; run again later")
         _checkpoint("prepared")
-        _atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
+        atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
         fsync_dir(tokdir)
         _checkpoint("manifest")
         _commit(s, tokdir, manifest)
@@ -708,7 +709,7 @@ def _commit(s: Settings, tokdir: Path, manifest: dict[str, Any]) -> None:
 
         records = pl.read_ndjson(tokdir / _QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
         write_quarantine(Path(manifest["quarantine_dir"]).parent, records)
-        _atomic_write(done, b"")
+        atomic_write(done, b"")
         _checkpoint("quarantined")
     source = tokdir / _SOURCE
     if source.exists():
@@ -747,13 +748,13 @@ def _append_once(target: Path, tokdir: Path, name: str) -> None:
             )
         if not already:
             pos = {"dev": st.st_dev, "ino": st.st_ino, "pos": st.st_size}
-            _atomic_write(pos_file, json.dumps(pos).encode())
+            atomic_write(pos_file, json.dumps(pos).encode())
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
             _checkpoint("returned")
-        _atomic_write(done, b"")
+        atomic_write(done, b"")
     finally:
         os.close(fd)
 
@@ -1110,7 +1111,7 @@ class _PreparingSink:
             self._pool.shutdown(wait=True, cancel_futures=True)
         for path in self.tokdir.iterdir():
             if path.name not in _KEEP_ON_REPREPARE:
-                _fsync_file(path)
+                fsync_path(path)
         fsync_dir(self.tokdir)
 
     def archive_entries(self) -> list[dict[str, Any]]:
@@ -1137,24 +1138,6 @@ class _PreparingSink:
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file, fsync, rename: a reader (or a rerun) sees the old content or the new, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _rel(s: Settings, path: Path) -> str:

@@ -14,11 +14,9 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
 
 import dagster as dg
 import pandera.errors
-import pandera.polars as pa
 import polars as pl
 
 from agent_pipelines import paths
@@ -28,6 +26,7 @@ from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from agent_pipelines.quarantine import write_quarantine
 from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.settings import env_flag
 from assets.partitions import LOG_DAYS, LOG_WEEKS, daily_partitions, log_days, missing_keys
 
 PARQUET_IO = "parquet_io_manager"
@@ -148,29 +147,9 @@ def cleaned_events(
 # --------------------------------------------------------------------------------------------
 
 
-def cleaned_event_model() -> type[CleanedEvent]:
-    """``contract.CleanedEvent``, or a corrected copy while the contract's model cannot be built.
-
-    With polars 2.1 / pandera 0.35, ``pl.Datetime`` + ``dtype_kwargs`` raises ``TypeError`` when the
-    schema is built, and the reader's ``event_id`` is 20 characters while the model allows 16.
-    The subclass below fixes just those two fields; it is used only if the contract's own model
-    fails to build, so a fix in ``contract.py`` takes over without touching this file.
-    """
-    try:
-        CleanedEvent.to_schema()
-        return CleanedEvent
-    except TypeError:
-        return _CleanedEventCompat
-
-
-class _CleanedEventCompat(CleanedEvent):
-    event_id: str = pa.Field(nullable=False, unique=True, str_length={"min_value": 16, "max_value": 20})
-    timestamp: Annotated[pl.Datetime, "us", "UTC"] = pa.Field(nullable=False)
-
-
 def validate_events(events: pl.DataFrame) -> dg.AssetCheckResult:
     """Run the pandera contract over cleaned events; failures carry their cases as Markdown."""
-    model = cleaned_event_model()
+    model = CleanedEvent
     try:
         model.validate(events, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -254,9 +233,8 @@ def analytics_sensor_status() -> dg.DefaultSensorStatus:
     The switch is for deployments (and benchmarks of the live alerts) that run the daemon but want
     analytics only on demand (``agent-pipelines materialize`` or the UI's Materialize button).
     """
-    value = os.environ.get("AGENT_PIPELINES_AUTO_ANALYTICS", "true").strip().lower()
-    off = value in ("false", "0", "no", "off")
-    return dg.DefaultSensorStatus.STOPPED if off else dg.DefaultSensorStatus.RUNNING
+    on = env_flag("AGENT_PIPELINES_AUTO_ANALYTICS")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
 # Sensor-launched day runs execute in process: one step plus its check do not need a process each

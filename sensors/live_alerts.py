@@ -48,6 +48,7 @@ from agent_pipelines.contract import parse_timestamp
 from agent_pipelines.detectors import Thresholds, detect, stuck_watch
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.resources import TelegramResource
+from agent_pipelines.settings import env_flag
 
 JOB_NAME = "live_detector_job"
 SENSOR_NAME = "live_alerts_sensor"
@@ -65,12 +66,7 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 
 def analyzer_enabled() -> bool:
     """``AGENT_WORK_ANALYZER_ENABLED`` as the seed read it: anything but false/0/no/off is on."""
-    return os.environ.get("AGENT_WORK_ANALYZER_ENABLED", "true").strip().lower() not in (
-        "false",
-        "0",
-        "no",
-        "off",
-    )
+    return env_flag("AGENT_WORK_ANALYZER_ENABLED")
 
 
 def telegram_max_age_ms() -> int:

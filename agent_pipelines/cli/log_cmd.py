@@ -8,20 +8,10 @@ import sys
 
 from agent_pipelines.cli.common import add_logs_dir, fail, print_json
 from agent_pipelines.contract import EVENT_TYPES, ContractError
-from agent_pipelines.logger import AgentWorkLogger
+from agent_pipelines.logger import CONTEXT_FIELDS, AgentWorkLogger
 
-_CONTEXT_OPTIONS = (
-    "session_id",
-    "task_id",
-    "task_title",
-    "task_description",
-    "project_id",
-    "executor",
-    "executor_variant",
-    "model",
-    "branch",
-    "base_branch",
-)
+# Every context field of the logger except the integers, which get typed options below.
+_CONTEXT_OPTIONS = tuple(name for name in CONTEXT_FIELDS if name not in ("commits_ahead", "commits_behind"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

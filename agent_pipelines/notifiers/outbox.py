@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent_pipelines.atomic import atomic_write, fsync_path
 from agent_pipelines.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -97,25 +98,6 @@ def stable_key(*parts: str, prefix: str = "msg") -> str:
     """A stable outbox key from parts (e.g. alert ids): order-insensitive, short, collision-safe."""
     digest = hashlib.sha256("\x1f".join(sorted(parts)).encode("utf-8")).hexdigest()[:32]
     return f"{prefix}:{digest}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write-temp + fsync + rename + fsync(dir): the file is either the old or the new content."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{time.monotonic_ns()}-{path.name}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class Outbox:
@@ -204,7 +186,7 @@ class Outbox:
         if len(lines) <= self.history_limit + self.history_limit // 2:
             return
         kept = "".join(line if line.endswith("\n") else line + "\n" for line in lines[-self.history_limit :])
-        _atomic_write(self.journal_path, kept.encode("utf-8"))
+        atomic_write(self.journal_path, kept.encode("utf-8"))
 
     # -- queue --------------------------------------------------------------------------------------
 
@@ -248,7 +230,7 @@ class Outbox:
                 "alert_ids": list(alert_ids),
             }
             target = self.pending_dir / f"{seq:020d}-{key_hash}.json"
-            _atomic_write(target, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+            atomic_write(target, json.dumps(record, ensure_ascii=False).encode("utf-8"))
         return True
 
     def enqueue_many(
@@ -336,7 +318,7 @@ class Outbox:
             self._append_journal(record)
             with contextlib.suppress(FileNotFoundError):
                 message.path.unlink()
-            _fsync_dir(self.pending_dir)
+            fsync_path(self.pending_dir)
 
     def _mark_failed(self, message: PendingMessage, error: str, *, dead: bool) -> None:
         record = {
@@ -354,11 +336,11 @@ class Outbox:
                 return
             data = json.dumps(record, ensure_ascii=False).encode("utf-8")
             if dead:
-                _atomic_write(self.dead_dir / message.path.name, data)
+                atomic_write(self.dead_dir / message.path.name, data)
                 message.path.unlink()
-                _fsync_dir(self.pending_dir)
+                fsync_path(self.pending_dir)
             else:
-                _atomic_write(message.path, data)
+                atomic_write(message.path, data)
 
     def deliver(self, client: MessageSender, max_messages: int | None = None) -> DeliveryResult:
         """Send pending messages in order; each is recorded as delivered before the next is sent.

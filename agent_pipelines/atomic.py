@@ -1,0 +1,34 @@
+"""Crash-safe file replacement, shared by every piece of durable state we keep.
+
+Detector state, the Telegram outbox and the rotation's manifests all need the same guarantee: after
+a crash at any instant, a reader finds the old content or the new, never a mix. That is a temporary
+file in the same folder, ``fsync``, an atomic ``rename``, then an ``fsync`` of the folder so the
+rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a folder's metadata and content to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{time.monotonic_ns()}-{path.name}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_path(path.parent)
