@@ -262,7 +262,8 @@ def write_section(lat: dict | None, bur: dict) -> str:
     lines = [
         SECTION,
         "",
-        f"`benchmarks/bench_live.py`, run {now} on a 2-core box (load average {os.getloadavg()[0]:.1f} at the end).",
+        f"`benchmarks/bench_live.py`, run {now} on a 2-core box "
+        f"(load average {os.getloadavg()[0]:.1f} at the end).",
         "",
     ]
     if lat:
