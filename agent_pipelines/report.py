@@ -525,7 +525,7 @@ def render_charts(report: WeeklyReport) -> list[str]:
         [d.strftime("%a %d") for d in days],
         series,
         title=f"Top {TOP_CLUSTERS} error clusters per day",
-        value_format="{:.0f}",
+        value_format="{:g}",  # grid lines fall on quarters of the axis: 2.5 must not print as 2
     )
     return [success_chart, cost_chart, trend_chart]
 
