@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,21 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGENT_PIPELINES_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("AGENT_WORK_LOGGING_ENABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _forget_disposed_dagster_instances() -> Iterator[None]:
+    """Keep one test's Dagster instance from leaking into the next.
+
+    In Dagster 1.13, ``with DagsterInstance(...)`` publishes the instance's defs-state storage in a
+    context variable that ``__exit__`` never resets. Once that instance is garbage-collected, the
+    next test that builds a repository without an instance of its own fails with "Attempted to
+    resolve undefined DagsterInstance weakref" - an order-dependent failure, not a bug of ours.
+    """
+    yield
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
 
 
 @pytest.fixture(scope="session")
