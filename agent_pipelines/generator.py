@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -643,7 +644,13 @@ def generate(
             for i in range(n_chunks)
         ]  # fmt: skip
         results: list[dict[str, Any]] = []
-        pool = ProcessPoolExecutor(max_workers=workers) if n_chunks > 1 and workers > 1 else None
+        # "spawn", not the platform's fork: forking a process that already runs threads (polars', a
+        # Dagster run's) can deadlock the child on a lock some thread held at the time of the fork.
+        pool = (
+            ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            if n_chunks > 1 and workers > 1
+            else None
+        )
         try:
             mapper = pool.map if pool else map
             for result in mapper(_run_chunk, jobs):

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
@@ -106,21 +105,33 @@ def test_distinct_ids_get_distinct_files(tmp_path: Path) -> None:
     assert len(names) == 5
 
 
-def _write_many(args: tuple[str, int, int]) -> None:
-    root, worker, count = args
-    log = AgentWorkLogger(root)
-    aid = f"ve-worker-{worker}"
-    log.start_session(aid, task_id=f"t-{worker}", executor="CODEX", prompt="p" * 5000)
-    for i in range(count):
-        # Long lines (over PIPE_BUF) are the ones that tear without locking.
-        log.tool_call(aid, "Bash", {"command": f"echo {worker}-{i} " + "z" * 6000})
-    log.stop_session(aid, "success", cost_usd=0.01)
+# Each writer is a separate Python process, as orchestrators are: no pool, no shared memory.
+_WRITER = """
+import sys
+from agent_pipelines.logger import AgentWorkLogger
+
+root, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+log = AgentWorkLogger(root)
+aid = f"ve-worker-{worker}"
+log.start_session(aid, task_id=f"t-{worker}", executor="CODEX", prompt="p" * 5000)
+for i in range(count):
+    # Long lines (over PIPE_BUF) are the ones that tear without locking.
+    log.tool_call(aid, "Bash", {"command": f"echo {worker}-{i} " + "z" * 6000})
+log.stop_session(aid, "success", cost_usd=0.01)
+"""
 
 
 def test_several_processes_logging_at_once_never_tear_or_interleave_lines(tmp_path: Path) -> None:
     workers, count = 4, 600
-    with get_context("spawn").Pool(workers) as pool:
-        pool.map(_write_many, [(str(tmp_path), w, count) for w in range(workers)])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), str(w), str(count)])
+        for w in range(workers)
+    ]
+    try:
+        assert [p.wait(timeout=240) for p in procs] == [0] * workers
+    finally:
+        for p in procs:
+            p.kill()
     result = read_logs(tmp_path)
     assert result.quarantine.height == 0
     assert result.events.height == workers * (count + 2)
