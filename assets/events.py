@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandera.errors
@@ -31,6 +32,23 @@ from assets.partitions import LOG_DAYS, LOG_WEEKS, daily_partitions, log_days, m
 
 PARQUET_IO = "parquet_io_manager"
 OWNERS = ["team:agent-pipelines"]
+
+
+def table_asset(domain: str, **kwargs: Any) -> Any:
+    """``@dg.asset`` for a polars table stored as Parquet, filed under its domain's group.
+
+    Every analytics table shares its owners, IO manager, kinds and domain tag; one place keeps
+    them alike (and lets a new table say only what is particular to it).
+    """
+    return dg.asset(
+        group_name=domain,
+        io_manager_key=PARQUET_IO,
+        owners=OWNERS,
+        kinds={"polars", "parquet"},
+        **{**kwargs, "tags": {"domain": domain, **kwargs.get("tags", {})}},
+    )
+
+
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 PREVIEW_COLUMNS = ("timestamp", "attempt_id", "event_type", "executor", "task_title", "error_message")
 _RAW_DAY = re.compile(r'"timestamp"\s*:\s*"(\d{4}-\d{2}-\d{2})')

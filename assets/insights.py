@@ -17,7 +17,7 @@ from agent_pipelines import errors, insights
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from agent_pipelines.redaction import redact
-from assets.events import OWNERS, PARQUET_IO
+from assets.events import table_asset
 
 GA_TARGET = 0.95  # grouping accuracy the cluster check asks for on generated logs
 INSIGHT_EVENT_TYPES = ("status_change", "followup_sent")
@@ -40,13 +40,7 @@ def _md_safe(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    group_name="errors",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "errors"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("errors")
 def error_occurrences(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per error event with its cluster: the event's `error_fingerprint` when given; else the
     template derived from its message, unified with the fingerprint that template carries elsewhere
@@ -83,13 +77,7 @@ def every_error_has_a_cluster(error_occurrences: pl.DataFrame) -> dg.AssetCheckR
     )
 
 
-@dg.asset(
-    group_name="errors",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "errors"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("errors")
 def error_clusters(log_store: LogStore, error_occurrences: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Per error cluster: template, fingerprint, category, occurrences, distinct tasks and attempts,
     executors, first and last seen, a redacted sample message and the daily trend. On generated logs
@@ -148,13 +136,7 @@ def grouping_accuracy_check(
     )
 
 
-@dg.asset(
-    group_name="insights",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "insights"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("insights")
 def backlog_tasks(
     session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, cleaned_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
@@ -187,13 +169,7 @@ def backlog_tasks(
     )
 
 
-@dg.asset(
-    group_name="insights",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "insights"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("insights")
 def task_planning_insights(
     session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, cleaned_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
@@ -223,13 +199,7 @@ def task_planning_insights(
     )
 
 
-@dg.asset(
-    group_name="insights",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "insights"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("insights")
 def error_correlation(
     session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame
 ) -> dg.Output[pl.DataFrame]:

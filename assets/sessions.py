@@ -14,7 +14,7 @@ import polars as pl
 from agent_pipelines import metrics
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
-from assets.events import OWNERS, PARQUET_IO
+from assets.events import table_asset
 
 SESSION_PREVIEW = (
     "attempt_id",
@@ -54,13 +54,7 @@ def table_metadata(frame: pl.DataFrame, limit: int = 50) -> dg.TableMetadataValu
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
-@dg.asset(
-    group_name="sessions",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "sessions"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("sessions")
 def session_metrics(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per attempt: task, executor, model, prompt type, start, end, duration, completion
     status, cost, tokens, errors, follow-ups, tool calls, restarts, attempt number within its task
@@ -138,13 +132,7 @@ def _comparison_output(table: pl.DataFrame, by: str) -> dg.Output[pl.DataFrame]:
     )
 
 
-@dg.asset(
-    group_name="insights",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "insights"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("insights")
 def executor_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """The seed's executor table: per executor, sessions, success % (over closed sessions),
     first-shot % (1-attempt completions / completions), average time, average and total cost,
@@ -152,25 +140,13 @@ def executor_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame
     return _comparison_output(metrics.executor_comparison(session_metrics, by="executor"), "executor")
 
 
-@dg.asset(
-    group_name="insights",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "insights"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("insights")
 def model_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """The executor table per model: which model succeeds first-shot, at what cost and speed."""
     return _comparison_output(metrics.executor_comparison(session_metrics, by="model"), "model")
 
 
-@dg.asset(
-    group_name="insights",
-    io_manager_key=PARQUET_IO,
-    owners=OWNERS,
-    tags={"domain": "insights"},
-    kinds={"polars", "parquet"},
-)
+@table_asset("insights")
 def success_metrics(
     context: dg.AssetExecutionContext,
     log_store: LogStore,
