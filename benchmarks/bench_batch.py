@@ -36,6 +36,8 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from benchmarks_md import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -356,18 +358,6 @@ def _version(name: str) -> str:
     return version(name)
 
 
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) our ``## `` section of BENCHMARKS.md, leaving the others alone."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(heading + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + body + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
@@ -386,7 +376,7 @@ def main() -> None:
     text = section(runs)
     print(text)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "## Batch analytics", text)
+        write_section("## Batch analytics", text)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks_md import write_section  # noqa: E402
+
 from agent_pipelines import clustering  # noqa: E402
 
 DATA = Path(__file__).with_name("data")
@@ -249,19 +251,6 @@ def render(acc: list[tuple[str, int, int, float, float, float]], tp: dict[str, f
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Replace our section of BENCHMARKS.md (up to the next '## '), keeping the others."""
-    existing = path.read_text("utf-8") if path.exists() else "# Benchmarks\n"
-    start = existing.find(SECTION)
-    if start < 0:
-        new = existing.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = existing.find("\n## ", start + len(SECTION))
-        tail = existing[nxt + 1 :] if nxt >= 0 else ""
-        new = existing[:start] + text + ("\n" + tail if tail else "")
-    path.write_text(new, "utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -273,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = render(acc, tp)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     return 0
 
 

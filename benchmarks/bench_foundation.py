@@ -30,6 +30,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks_md import write_section  # noqa: E402
+
 from agent_pipelines.generator import generate  # noqa: E402
 from agent_pipelines.reader import read_file, stream_files  # noqa: E402
 
@@ -141,23 +143,7 @@ Peak memory of the benchmark process: {maxrss:,.0f} MiB.
 """  # noqa: E501
     print(section)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", "## Foundation", section)
-
-
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) one ``## `` section of BENCHMARKS.md, leaving the others alone."""
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nEach section is written by its benchmark script.\n"
-    )
-    start = text.find(heading + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + body + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text.rstrip("\n") + "\n")
+        write_section("## Foundation", section)
 
 
 if __name__ == "__main__":

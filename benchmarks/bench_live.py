@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from benchmarks_md import write_section  # noqa: E402
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram  # noqa: E402
 
 from agent_pipelines import paths  # noqa: E402
@@ -257,7 +258,7 @@ def burst(n_events: int = 100_000) -> dict:
     return result
 
 
-def write_section(lat: dict | None, bur: dict) -> str:
+def render_section(lat: dict | None, bur: dict) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d")
     lines = [
         SECTION,
@@ -306,18 +307,6 @@ def write_section(lat: dict | None, bur: dict) -> str:
     return "\n".join(lines)
 
 
-def update_benchmarks(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        nxt = rest.find("\n## ")
-        current = head + text + (rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=30)
@@ -328,10 +317,10 @@ def main() -> None:
     print(json.dumps(bur))
     lat = None if args.skip_latency else latency(args.incidents)
     print(json.dumps(lat))
-    text = write_section(lat, bur)
+    text = render_section(lat, bur)
     print(text)
     if not args.no_write:
-        update_benchmarks(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

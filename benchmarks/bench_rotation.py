@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks_md import write_section  # noqa: E402
+
 from agent_pipelines import paths, rotation  # noqa: E402
 from agent_pipelines.generator import generate  # noqa: E402
 from agent_pipelines.retention import RetentionPolicy  # noqa: E402
@@ -116,16 +118,6 @@ def bench_ours(work: Path, data: Path) -> tuple[rotation.RotationReport, float]:
     return report, time.perf_counter() - started
 
 
-def write_section(text: str) -> None:
-    bench = ROOT / "BENCHMARKS.md"
-    current = bench.read_text() if bench.exists() else "# Benchmarks\n"
-    start = current.find("\n## Rotation\n")
-    if start >= 0:
-        end = current.find("\n## ", start + 1)
-        current = current[:start] + current[end if end >= 0 else len(current) :]
-    bench.write_text(current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -185,7 +177,7 @@ Python {platform.python_version()}. Input: the generator's log folder, {DAYS} cl
 """
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("## Rotation", text)
 
 
 if __name__ == "__main__":
