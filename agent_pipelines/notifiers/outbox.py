@@ -269,16 +269,7 @@ class Outbox:
             with contextlib.suppress(OSError):
                 os.replace(path, self.dead_dir / path.name)
             return None
-        return PendingMessage(
-            key=str(record.get("key")),
-            text=str(record.get("text") or ""),
-            parse_mode=record.get("parse_mode", "HTML"),
-            enqueued_at=float(record.get("enqueued_at") or 0),
-            attempts=int(record.get("attempts") or 0),
-            last_error=record.get("last_error"),
-            path=path,
-            alert_ids=tuple(record.get("alert_ids") or ()),
-        )
+        return _message(record, path)
 
     def pending(self) -> list[PendingMessage]:
         """Messages waiting to be sent, oldest first."""
@@ -293,17 +284,7 @@ class Outbox:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            messages.append(
-                PendingMessage(
-                    key=str(record.get("key")),
-                    text=str(record.get("text") or ""),
-                    parse_mode=record.get("parse_mode", "HTML"),
-                    enqueued_at=float(record.get("enqueued_at") or 0),
-                    attempts=int(record.get("attempts") or 0),
-                    last_error=record.get("last_error"),
-                    path=path,
-                )
-            )
+            messages.append(_message(record, path))
         return messages
 
     def _mark_delivered(self, message: PendingMessage, result: dict[str, Any]) -> None:
@@ -401,3 +382,17 @@ class Outbox:
         return DeliveryResult(
             sent=sent, failed=failed, pending=remaining, dead=dead, skipped=skipped, last_error=last_error
         )
+
+
+def _message(record: dict[str, Any], path: Path) -> PendingMessage:
+    """A message file's record as a :class:`PendingMessage` (pending and dead files share a format)."""
+    return PendingMessage(
+        key=str(record.get("key")),
+        text=str(record.get("text") or ""),
+        parse_mode=record.get("parse_mode", "HTML"),
+        enqueued_at=float(record.get("enqueued_at") or 0),
+        attempts=int(record.get("attempts") or 0),
+        last_error=record.get("last_error"),
+        path=path,
+        alert_ids=tuple(record.get("alert_ids") or ()),
+    )
