@@ -1,9 +1,9 @@
 """The batch analytics domain: every asset, check and sensor over the logs, as one ``defs``.
 
-Modules listed in :data:`ANALYTICS_MODULES` contribute their assets and asset checks; a module that
-needs more (a schedule, a job) exposes its own ``defs: dg.Definitions`` instead, which is merged
-as is. A listed module that does not exist yet is skipped, so the code location stays loadable
-while a domain is being built.
+The modules in :data:`ASSET_MODULES` contribute their assets and asset checks; a module that needs
+more (a schedule, a job) exposes its own ``defs: dg.Definitions``, listed in :data:`DOMAIN_DEFS`.
+Both lists are plain imports: a module that fails to import fails the code location loudly, and
+``tests/test_definitions.py`` pins every name, so a definition cannot vanish unnoticed.
 
 ``agent-pipelines materialize`` and the UI use the same objects: :func:`analytics_assets` and
 :func:`build_resources` are what the command runs.
@@ -15,32 +15,19 @@ unpartitioned assets downstream (:data:`DOWNSTREAM_AUTOMATION`), whoever re-mate
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
 import dagster as dg
 
 from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
 from agent_pipelines.log_store import LogStore
+from assets import events, insights, reports, sessions
 from assets.events import PARQUET_IO, analytics_sensor_status, build_log_days_sensor, cleaned_events_job
 
-ANALYTICS_MODULES: tuple[str, ...] = (
-    "assets.events",
-    "assets.sessions",
-    "assets.insights",
-    "assets.reports",
-)
-
-
-def _modules() -> list[ModuleType]:
-    found = []
-    for name in ANALYTICS_MODULES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found
+# Modules whose assets and asset checks Dagster's loader collects.
+ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights)
+# Modules that bring a job or a schedule with their assets, as their own ``defs``.
+DOMAIN_DEFS: tuple[dg.Definitions, ...] = (reports.defs,)
 
 
 def build_resources(logs_dir: str = "", data_dir: str = "") -> dict[str, dg.ConfigurableResource]:
@@ -54,17 +41,13 @@ def build_resources(logs_dir: str = "", data_dir: str = "") -> dict[str, dg.Conf
 def _collect() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition], list[dg.Definitions]]:
     assets: list[dg.AssetsDefinition] = []
     checks: list[dg.AssetChecksDefinition] = []
-    extra: list[dg.Definitions] = []
-    for module in _modules():
-        module_defs = getattr(module, "defs", None)
-        if isinstance(module_defs, dg.Definitions):
-            extra.append(module_defs)
-            assets.extend(a for a in module_defs.assets or [] if isinstance(a, dg.AssetsDefinition))
-            checks.extend(module_defs.asset_checks or [])
-            continue
+    for module in ASSET_MODULES:
         assets.extend(a for a in dg.load_assets_from_modules([module]) if isinstance(a, dg.AssetsDefinition))
         checks.extend(dg.load_asset_checks_from_modules([module]))
-    return assets, checks, extra
+    for domain in DOMAIN_DEFS:
+        assets.extend(a for a in domain.assets or [] if isinstance(a, dg.AssetsDefinition))
+        checks.extend(domain.asset_checks or [])
+    return assets, checks, list(DOMAIN_DEFS)
 
 
 def analytics_assets() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:

@@ -1,31 +1,46 @@
 """The ``agent-pipelines`` command line.
 
 Each sub-command lives in its own module exposing ``register(subparsers)``; the
-module list below is the only place that knows them all, so adding a command is
-one new module and one line here.
+tuple below is the only place that knows them all, so adding a command is one new
+module, one import and one entry here. The imports are plain: a command module that
+fails to import fails the whole command line (and CI), it never disappears quietly.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
+
+from agent_pipelines.cli import (
+    analyze_cmd,
+    detect_cmd,
+    generate_cmd,
+    log_cmd,
+    materialize_cmd,
+    rotate_cmd,
+    status_cmd,
+    summary_cmd,
+    templates_cmd,
+    ui_cmd,
+    validate_cmd,
+)
 
 # Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES: list[str] = [
-    "agent_pipelines.cli.ui_cmd",
-    "agent_pipelines.cli.log_cmd",
-    "agent_pipelines.cli.validate_cmd",
-    "agent_pipelines.cli.generate_cmd",
-    "agent_pipelines.cli.detect_cmd",
-    "agent_pipelines.cli.templates_cmd",
-    "agent_pipelines.cli.analyze_cmd",
-    "agent_pipelines.cli.summary_cmd",
-    "agent_pipelines.cli.materialize_cmd",
-    "agent_pipelines.cli.rotate_cmd",
-    "agent_pipelines.cli.status_cmd",
-]
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    ui_cmd,
+    log_cmd,
+    validate_cmd,
+    generate_cmd,
+    detect_cmd,
+    templates_cmd,
+    analyze_cmd,
+    summary_cmd,
+    materialize_cmd,
+    rotate_cmd,
+    status_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a command still being built is left out, not fatal
-            if exc.name == module_name:
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 
