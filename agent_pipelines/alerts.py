@@ -30,15 +30,39 @@ from agent_pipelines.writer import append_records
 
 logger = logging.getLogger(__name__)
 
-# type -> (severity, recommendation): the seed's, plus its two extras.
+# type -> (severity, recommendation), exactly as the original Node analyzer
+# (agent-work-analyzer.mjs) wrote them: an existing monitor switches on these strings.
 ALERT_KINDS: dict[str, tuple[str, str]] = {
     "error_loop": ("high", "trigger_ai_autofix"),
     "tool_loop": ("medium", "fresh_session"),
     "stuck_agent": ("medium", "check_agent_health"),
     "cost_anomaly": ("low", "review_prompt_efficiency"),
-    "excessive_restarts": ("medium", "fresh_session"),
-    "failed_session_errors": ("high", "analyze_root_cause"),
+    "excessive_restarts": ("medium", "manual_review"),
+    "failed_session_high_errors": ("high", "analyze_root_cause"),
 }
+# Per type, the fields the original analyzer added after the common ones (in its order). Ours may
+# add more (``window_ms`` on an error loop, ``alert_id`` on all), never fewer.
+ALERT_FIELDS: dict[str, tuple[str, ...]] = {
+    "error_loop": ("error_fingerprint", "occurrences", "sample_message"),
+    "tool_loop": ("tool_name", "occurrences", "window_ms"),
+    "stuck_agent": ("idle_time_ms", "threshold_ms"),
+    "cost_anomaly": ("cost_usd", "duration_ms", "threshold_usd"),
+    "excessive_restarts": ("restart_count", "last_reason"),
+    "failed_session_high_errors": ("error_count", "error_fingerprints"),
+}
+COMMON_ALERT_FIELDS: tuple[str, ...] = (
+    "timestamp", "type", "attempt_id", "task_id", "executor", "recommendation", "severity"
+)  # fmt: skip
+# Types an earlier version of agent-pipelines wrote, read as the original's names.
+LEGACY_ALERT_TYPES: dict[str, str] = {"failed_session_errors": "failed_session_high_errors"}
+
+
+def canonical_alert_type(alert_type: Any) -> str:
+    """The original analyzer's name for an alert type (our earlier files used other names)."""
+    text = str(alert_type or "")
+    return LEGACY_ALERT_TYPES.get(text, text)
+
+
 SAMPLE_MESSAGE_CHARS = 500
 LIVE_RETRY_BUDGET_S = 20.0
 

@@ -39,6 +39,7 @@ from agent_pipelines.detector_state import SEEN_SCHEMA, DetectorState
 RESTART_PROMPT_TYPES = ("followup", "retry")
 MAX_IDS_PER_ATTEMPT = 32
 MAX_TEMPLATE_MAP = 5_000
+MAX_FINGERPRINTS_LISTED = 50
 SAMPLE_CHARS = 500
 
 
@@ -129,7 +130,15 @@ _COLUMNS = (
     "error_message",
     "error_fingerprint",
     "tool_name",
+    "followup_reason",
 )
+
+
+def _with_detector_columns(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` with every column the detectors read (a missing one, e.g. a batch in which no
+    payload had it, is null)."""
+    missing = [c for c in _COLUMNS if c not in events.columns]
+    return events.with_columns(pl.lit(None, pl.String()).alias(c) for c in missing) if missing else events
 
 
 class Detectors:
@@ -151,7 +160,8 @@ class Detectors:
         messages = events.filter(pl.col("event_type") == "error").select(pl.col("error_message").unique())
         templates = messages.with_columns(tpl=template_expr(pl.col("error_message")))
         frame = (
-            events.select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
+            _with_detector_columns(events)
+            .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
             .join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
             .with_columns(
                 prev_ts=pl.col("ts").shift(1).over("attempt_id"),
@@ -225,6 +235,7 @@ class Detectors:
         error_message: str | None,
         error_fingerprint: str | None,
         tool_name: str | None,
+        followup_reason: str | None,
         template: str | None,
         prev_ts: int | None = None,
         prev_id: str | None = None,
@@ -250,16 +261,17 @@ class Detectors:
             a["rs"] += 1
             if a["rs"] >= self.t.restarts and not a.get("rs_fired"):
                 a["rs_fired"] = self._fire(
-                    attempt_id, a, "excessive_restarts", event_id, ts, restart_count=a["rs"]
-                )
+                    attempt_id, a, "excessive_restarts", event_id, ts, restart_count=a["rs"],
+                    last_reason=followup_reason,
+                )  # fmt: skip
         if event_type == "session_end":
             a["open"] = False
             if cost_usd is not None and cost_usd > self.t.cost_usd:
                 self._fire(attempt_id, a, "cost_anomaly", event_id, ts, cost_usd=cost_usd,
                            duration_ms=duration_ms, threshold_usd=self.t.cost_usd)  # fmt: skip
             if completion_status == "failed" and a["ne"] >= self.t.failed_errors:
-                self._fire(attempt_id, a, "failed_session_errors", event_id, ts, error_count=a["ne"],
-                           completion_status=completion_status)  # fmt: skip
+                self._fire(attempt_id, a, "failed_session_high_errors", event_id, ts, error_count=a["ne"],
+                           error_fingerprints=list(a.get("fps", [])))  # fmt: skip
         else:
             a["open"] = True  # any other event: the session is live (seen mid-session or restarted)
 
@@ -274,6 +286,12 @@ class Detectors:
         template: str,
     ) -> None:
         a["ne"] += 1
+        # The session's distinct fingerprints, as the original analyzer listed them (no fingerprint
+        # → "unknown"), capped so a pathological session cannot grow the state without bound.
+        fps = a.setdefault("fps", [])
+        shown_fp = fingerprint or "unknown"
+        if shown_fp not in fps and len(fps) < MAX_FINGERPRINTS_LISTED:
+            fps.append(shown_fp)
         tfp = self.state.template_fingerprints
         if fingerprint:
             tfp[template] = fingerprint

@@ -324,7 +324,7 @@ class _Chunk:
                     "duration_ms": _ms(end) - attempt["start_ms"],
                     "total_tokens": tokens,
                     "cost_usd": cost,
-                    "outcome": {"status": "done" if succeeded else status, "pr_created": succeeded},
+                    "outcome": {"status": "completed" if succeeded else status, "pr_created": succeeded},
                 },
                 end + timedelta(milliseconds=1),
             )
@@ -360,7 +360,7 @@ class _Chunk:
             self.incidents.append({"type": "excessive_restarts", "attempt_id": attempt_id, "start": start_iso,
                                    "end": info["end"], "restarts": restarts})  # fmt: skip
         if status == "failed" and not left_open and info["error_count"] >= 4:
-            self.incidents.append({"type": "failed_session_errors", "attempt_id": attempt_id,
+            self.incidents.append({"type": "failed_session_high_errors", "attempt_id": attempt_id,
                                    "start": start_iso,
                                    "end": info["end"], "error_count": info["error_count"]})  # fmt: skip
         if left_open:

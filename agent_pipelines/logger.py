@@ -34,6 +34,7 @@ from agent_pipelines.contract import (
     format_timestamp,
     parse_timestamp,
 )
+from agent_pipelines.metrics_line import metrics_line
 from agent_pipelines.settings import env_flag
 from agent_pipelines.writer import append_bytes, serialize
 
@@ -99,37 +100,9 @@ def event_destinations(root: Path, event: Mapping[str, Any]) -> list[Path]:
 
 
 def session_summary(transcript: list[dict[str, Any]], end_event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``agent-metrics.jsonl`` record for a finished session, from its transcript."""
-    start = next((e for e in transcript if e.get("event_type") == "session_start"), None)
-    counts = {"error": 0, "followup_sent": 0, "tool_call": 0, "tool_result": 0, "status_change": 0}
-    for e in transcript:
-        if e.get("event_type") in counts:
-            counts[e["event_type"]] += 1
-    data = end_event["data"]
-    record: dict[str, Any] = {
-        "timestamp": end_event["timestamp"],
-        "attempt_id": end_event["attempt_id"],
-        "metric_type": "session_summary",
-    }
-    for name in ("session_id", "task_id", "task_title", "executor", "model", "branch"):
-        if end_event.get(name) is not None:
-            record[name] = end_event[name]
-    record.update(
-        {
-            "started_at": start["timestamp"] if start else None,
-            "prompt_type": (start or {}).get("data", {}).get("prompt_type"),
-            "completion_status": data["completion_status"],
-            "success": data["completion_status"] == "success",
-            "duration_ms": data.get("duration_ms"),
-            "total_tokens": data.get("total_tokens"),
-            "cost_usd": data.get("cost_usd"),
-            "error_count": counts["error"],
-            "followup_count": counts["followup_sent"],
-            "tool_call_count": counts["tool_call"],
-            "status_change_count": counts["status_change"],
-        }
-    )
-    return record
+    """The ``agent-metrics.jsonl`` record for a finished session, in the original logger's shape
+    (see :mod:`agent_pipelines.metrics_line`, which owns the line's content)."""
+    return metrics_line(transcript, end_event)
 
 
 class AgentWorkLogger:

@@ -161,12 +161,16 @@ def test_excessive_restarts_and_failed_session_with_errors(tmp_path: Path) -> No
     for i in range(2):
         c.at(30 + 30 * i).start_session("ve-x", prompt_type="followup", followup_reason="tests_failing")
     for i, kind in enumerate(["git", "npm", "tsc", "auth"]):  # 4 different errors: no loop
-        c.at(100 + i * 20).error("ve-x", f"{kind} failure number one")
+        fingerprint = f"{kind}_failed" if kind != "tsc" else None
+        c.at(100 + i * 20).error("ve-x", f"{kind} failure number one", error_fingerprint=fingerprint)
     c.at(200).stop_session("ve-x", "failed", cost_usd=0.2)
     alerts = run(tmp_path, DetectorState())
-    assert types(alerts) == ["excessive_restarts", "failed_session_errors"]
-    assert alerts[0]["restart_count"] == 3 and alerts[0]["recommendation"] == "fresh_session"
+    # The original analyzer's types, recommendations and fields.
+    assert types(alerts) == ["excessive_restarts", "failed_session_high_errors"]
+    assert alerts[0]["restart_count"] == 3 and alerts[0]["recommendation"] == "manual_review"
+    assert alerts[0]["last_reason"] == "tests_failing"
     assert alerts[1]["error_count"] == 4 and alerts[1]["recommendation"] == "analyze_root_cause"
+    assert alerts[1]["error_fingerprints"] == ["git_failed", "npm_failed", "unknown", "auth_failed"]
 
 
 def test_suppression_for_five_minutes_then_fires_again_if_it_persists(tmp_path: Path) -> None:

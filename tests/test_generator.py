@@ -90,7 +90,7 @@ def test_incidents_and_near_misses_are_injected_and_recorded(tmp_path: Path) -> 
     truth = json.loads((tmp_path / paths.GROUND_TRUTH_FILE).read_text())
     kinds = Counter(i["type"] for i in truth["incidents"])
     for kind in ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts",
-                 "failed_session_errors"):  # fmt: skip
+                 "failed_session_high_errors"):  # fmt: skip
         assert kinds[kind] > 0, kind
     near = Counter(i["type"] for i in truth["near_misses"])
     assert set(near) == {"near_error_loop", "near_tool_loop", "near_stuck_agent", "near_cost_anomaly"}

@@ -53,8 +53,12 @@ def test_a_session_writes_stream_errors_transcript_and_metrics(tmp_path: Path) -
     transcript = paths.session_file_path(tmp_path, "ve-a1b2").read_text().splitlines()
     assert len(transcript) == 7
     (summary,) = [json.loads(x) for x in (tmp_path / paths.METRICS_FILE).read_text().splitlines()]
-    assert summary["completion_status"] == "success" and summary["success"] is True
-    assert (summary["error_count"], summary["followup_count"], summary["tool_call_count"]) == (1, 1, 1)
+    # The original logger's nested shape (see test_original_formats for its readers' paths).
+    assert summary["metrics"] == {"duration_ms": 162_000, "total_tokens": 1200, "cost_usd": 0.04, "errors": 1}
+    assert summary["outcome"] == {"pr_created": True, "status": "completed"}
+    assert summary["error_summary"]["error_fingerprints"] == ["git_not_repo"]
+    assert summary["completion_status"] == "success"
+    assert (summary["followup_count"], summary["tool_call_count"]) == (1, 1)
     result = read_logs(tmp_path)
     assert result.quarantine.height == 0 and result.events.height == 7
 

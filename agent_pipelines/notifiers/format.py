@@ -44,9 +44,11 @@ _TITLES: dict[str, tuple[str, str]] = {
     "stuck_agent": ("⏳", "STUCK AGENT"),
     "cost_anomaly": ("ℹ️", "COST ANOMALY"),
     "excessive_restarts": ("🔁", "EXCESSIVE RESTARTS"),
+    "failed_session_high_errors": ("❌", "FAILED SESSION WITH ERRORS"),
     "failed_session_errors": ("❌", "FAILED SESSION WITH ERRORS"),
     "failed_with_errors": ("❌", "FAILED SESSION WITH ERRORS"),
 }
+_FAILED_SESSION_TYPES = ("failed_session_high_errors", "failed_session_errors", "failed_with_errors")
 _SEVERITY_EMOJI = {"critical": "🚨", "high": "🚨", "error": "⚠️", "warning": "⚠️", "medium": "⚠️"}
 _DEFAULT_EMOJI = "🔔"
 
@@ -157,8 +159,12 @@ def _detail_lines(alert: Mapping[str, Any]) -> list[str]:
         return lines
     if alert_type == "excessive_restarts":
         return [f"Restarts: {_fmt_count(alert.get('restart_count'))}"]
-    if alert_type in ("failed_session_errors", "failed_with_errors"):
-        return [f"Errors: {_fmt_count(alert.get('error_count'))}"]
+    if alert_type in _FAILED_SESSION_TYPES:
+        lines = [f"Errors: {_fmt_count(alert.get('error_count'))}"]
+        fingerprints = alert.get("error_fingerprints")
+        if isinstance(fingerprints, list) and fingerprints:
+            lines.append(f"Fingerprints: {_clean(', '.join(str(f) for f in fingerprints[:5]), 200)}")
+        return lines
     lines = []
     for key in sorted(k for k in alert if k not in _COMMON_KEYS)[:10]:
         label = re.sub(r"[_\-]+", " ", str(key)).strip().capitalize()
@@ -210,7 +216,7 @@ def _compact_summary(alert: Mapping[str, Any]) -> str:
         return f"{_fmt_usd(alert.get('cost_usd'))} (threshold {_fmt_usd(alert.get('threshold_usd'))})"
     if alert_type == "excessive_restarts":
         return f"{_fmt_count(alert.get('restart_count'))} restarts"
-    if alert_type in ("failed_session_errors", "failed_with_errors"):
+    if alert_type in _FAILED_SESSION_TYPES:
         return f"{_fmt_count(alert.get('error_count'))} errors"
     extras = [
         f"{_clean(k, 40)}={_clean(alert[k], 60)}" for k in sorted(k for k in alert if k not in _COMMON_KEYS)
