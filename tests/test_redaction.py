@@ -176,13 +176,16 @@ def test_is_secret_key() -> None:
         assert not is_secret_key(key), key
 
 
-def test_long_input_is_fast() -> None:
+def test_long_input_is_not_quadratic() -> None:
+    """A pattern that backtracks quadratically would take hours on 500 KB; linear takes well under a
+    second. The bound is that gap, not a speed target: it holds on a loaded 2-core machine (a 2 s
+    bound failed there at 2.6 s) and still catches the bug it is for."""
     import time
 
     blob = ("a.b-c_" * 50_000) + " password=hunter2 " + ("A" * 200_000)
     started = time.monotonic()
     out = redact(blob)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 60.0
     assert "password=[REDACTED]" in out
 
 
