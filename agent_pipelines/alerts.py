@@ -280,7 +280,7 @@ def publish(
     if state.unpublished:  # nothing written ahead → nothing to clear (one commit per quiet run)
         state.unpublished = []
         detector_state.commit(data_dir, state, dict(watch), write_seen=False)
-    if outcome.configured and outbox.pending():
+    if telegram is not None and outcome.configured and outbox.pending():
         client = telegram.get_client()
         # A live run must not sit in retries for minutes: what does not go now stays pending.
         client.max_total_time = min(client.max_total_time, LIVE_RETRY_BUDGET_S)

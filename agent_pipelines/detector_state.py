@@ -48,7 +48,7 @@ LOCK_FILE = "detector.lock"
 OUTBOX_DIR = "telegram-outbox"
 STATE_VERSION = 1
 
-SEEN_SCHEMA: dict[str, pl.DataType] = {"event_id": pl.String(), "ts_ms": pl.Int64()}
+SEEN_SCHEMA: pl.Schema = pl.Schema({"event_id": pl.String(), "ts_ms": pl.Int64()})
 
 
 class StaleStateError(RuntimeError):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -171,7 +171,7 @@ class Detectors:
         )
         watermark = self.state.watermark_ms
         if frame.height:
-            batch_max = frame["ts"].max()
+            batch_max = cast(int, frame["ts"].max())
             watermark = batch_max if watermark is None else max(watermark, batch_max)
         # Only rows that can change a detector's state go through Python: the detectors' event
         # types, an attempt's first row in the batch, a silence, the row after a session end, and

@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from datetime import date
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -251,7 +253,8 @@ def daily_trend(occurrences: pl.DataFrame, cluster_ids: list[str] | None = None)
                 "count": pl.UInt32(),
             }
         )
-    days = pl.date_range(occ["day"].min(), occ["day"].max(), "1d", eager=True).alias("day").to_frame()
+    first, last = cast(date, occ["day"].min()), cast(date, occ["day"].max())
+    days = pl.date_range(first, last, "1d", eager=True).alias("day").to_frame()
     labels = occ.select("cluster_id", "cluster_label").unique("cluster_id")
     counts = occ.group_by("cluster_id", "day").len("count")
     return (
@@ -287,7 +290,7 @@ def grouping_accuracy(predicted: pl.Series, truth: pl.Series) -> float:
     pure_p = frame.group_by("p").agg(pl.col("t").n_unique().alias("np"))
     pure_t = frame.group_by("t").agg(pl.col("p").n_unique().alias("nt"))
     judged = frame.join(pure_p, on="p").join(pure_t, on="t")
-    return float(((judged["np"] == 1) & (judged["nt"] == 1)).mean())
+    return float(cast(float, ((judged["np"] == 1) & (judged["nt"] == 1)).mean()))
 
 
 def load_error_truth(logs_dir: str | os.PathLike[str]) -> pl.DataFrame | None:

@@ -195,7 +195,7 @@ class _Chunk:
             "commits_ahead": 0,
             "commits_behind": rng.randint(0, 5),
         }
-        attempt = {
+        attempt: dict[str, Any] = {
             "attempt_id": attempt_id,
             "context": context,
             "start_ms": _ms(at),

@@ -15,6 +15,7 @@ Each function returns a polars frame; rendering is the caller's job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 
@@ -317,7 +318,7 @@ def task_planning_insights(
         overview = overview.filter(~pl.col("succeeded"))
     if overview.is_empty():
         return _empty_insights()
-    overall_median = sessions.filter(~pl.col("is_open"))["duration_ms"].median()
+    overall_median = cast(float | None, sessions.filter(~pl.col("is_open"))["duration_ms"].median())
     first_shot = (
         sessions.group_by("task_id")
         .agg((pl.col("is_first_shot") & pl.col("succeeded")).any().alias("first_shot_success"))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def _unique(values: Iterable[Any]) -> list[str]:
     return seen
 
 
-def metrics_line(transcript: list[Mapping[str, Any]], end_event: Mapping[str, Any]) -> dict[str, Any]:
+def metrics_line(transcript: Sequence[Mapping[str, Any]], end_event: Mapping[str, Any]) -> dict[str, Any]:
     """The ``agent-metrics.jsonl`` record of a finished session, in the original logger's shape.
 
     ``transcript`` is every event of the attempt (its ``agent-sessions/<attempt>.jsonl``), as the
@@ -142,8 +142,8 @@ def normalize_metrics_record(record: Mapping[str, Any]) -> dict[str, Any]:
     outcome_status = outcome.get("status") if isinstance(outcome, Mapping) else None
     status = record.get("completion_status")
     if nested:
-        m = record.get("metrics") if isinstance(record.get("metrics"), Mapping) else {}
-        summary = record.get("error_summary") if isinstance(record.get("error_summary"), Mapping) else {}
+        m = record["metrics"] if isinstance(record.get("metrics"), Mapping) else {}
+        summary = record["error_summary"] if isinstance(record.get("error_summary"), Mapping) else {}
         errors = _number(summary.get("total_errors"), int)
         if errors is None:
             errors = _number(m.get("errors"), int)

@@ -103,7 +103,8 @@ class Cursor:
         positions = {}
         for entry in entries if isinstance(entries, list) else []:
             try:
-                pos = FilePos(str(entry[0]), *(int(x) for x in entry[1:5]), str(entry[5]), int(entry[6]))
+                dev, ino, offset, line = (int(x) for x in entry[1:5])
+                pos = FilePos(str(entry[0]), dev, ino, offset, line, str(entry[5]), int(entry[6]))
             except (IndexError, TypeError, ValueError):
                 continue
             positions[pos.identity] = pos
@@ -199,14 +200,14 @@ def scan(root: str | os.PathLike[str], cursor: Cursor) -> ScanResult:
     dropped = []
     for key in sorted(missing):
         pos = cursor.positions[key]
-        path = moved.get(key)
-        if path is None:
+        moved_to = moved.get(key)
+        if moved_to is None:
             notes.append(f"{pos.path} is gone (rotated or deleted) after {pos.offset} bytes read")
             dropped.append(key)
             continue
-        size = path.stat().st_size
+        size = moved_to.stat().st_size
         if size > pos.offset:
-            rel = _rel(root, path)
+            rel = _rel(root, moved_to)
             note = f"{pos.path} was moved to {rel}: reading its last {size - pos.offset} bytes"
             notes.append(note)
             ranges.append(Range(rel, key[0], key[1], pos.offset, pos.line + 1, size, note))

@@ -30,7 +30,9 @@ ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights)
 DOMAIN_DEFS: tuple[dg.Definitions, ...] = (reports.defs,)
 
 
-def build_resources(logs_dir: str = "", data_dir: str = "") -> dict[str, dg.ConfigurableResource]:
+def build_resources(
+    logs_dir: str = "", data_dir: str = ""
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """The resources of this domain; empty strings mean the environment's defaults."""
     return {
         "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
@@ -46,7 +48,7 @@ def _collect() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition
         checks.extend(dg.load_asset_checks_from_modules([module]))
     for domain in DOMAIN_DEFS:
         assets.extend(a for a in domain.assets or [] if isinstance(a, dg.AssetsDefinition))
-        checks.extend(domain.asset_checks or [])
+        checks.extend(c for c in domain.asset_checks or [] if isinstance(c, dg.AssetChecksDefinition))
     return assets, checks, list(DOMAIN_DEFS)
 
 

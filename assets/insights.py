@@ -10,6 +10,8 @@ table, the backlog, the planning heuristics, the correlation and the weekly repo
 agree on which error belongs to which cluster.
 """
 
+from typing import cast
+
 import dagster as dg
 import polars as pl
 
@@ -47,7 +49,9 @@ def error_occurrences(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     in the data (majority vote) and with templates that differ only in a token of one-off values.
     `cluster_label` is the fingerprint or the template."""
     frame = errors.error_occurrences(cleaned_events)
-    fingerprinted = frame["error_fingerprint"].is_not_null().mean() if frame.height else None
+    fingerprinted = (
+        cast(float | None, frame["error_fingerprint"].is_not_null().mean()) if frame.height else None
+    )
     return dg.Output(
         frame,
         metadata={

@@ -6,7 +6,7 @@ manager scans all their Parquet files as one lazy frame) and is rewritten whole.
 from ``agent_pipelines.metrics``, the same functions the CLI calls.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import dagster as dg
 import polars as pl
@@ -63,7 +63,7 @@ def session_metrics(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     `completion_status == "success"` everywhere."""
     frame = metrics.session_metrics(cleaned_events)
     closed = frame.filter(~pl.col("is_open"))
-    success_rate = closed["succeeded"].mean() if closed.height else None
+    success_rate = cast(float | None, closed["succeeded"].mean()) if closed.height else None
     preview = frame.sort("started_at", descending=True).select(SESSION_PREVIEW).head(15)
     return dg.Output(
         frame,

@@ -42,7 +42,7 @@ class RotationConfig(dg.Config):
             log_store.logs_path,
             log_store.data_path,
             today=self.today or None,
-            policy=RetentionPolicy.from_env(**overrides),
+            policy=RetentionPolicy.from_env(None, **overrides),
         )
 
 

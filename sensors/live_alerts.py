@@ -285,7 +285,9 @@ def evaluate(
     default_status=dg.DefaultSensorStatus.RUNNING if analyzer_enabled() else dg.DefaultSensorStatus.STOPPED,
     description="Every 5 s: new log lines or a due stuck check → one detector run (never two at once).",
 )
-def live_alerts_sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SensorResult:
+def live_alerts_sensor(
+    context: dg.SensorEvaluationContext, log_store: LogStore
+) -> dg.SensorResult | dg.SkipReason:
     return evaluate(context, log_store)
 
 

@@ -107,7 +107,7 @@ def materialize_all(
     for asset in assets:
         pdef = asset.partitions_def
         name = getattr(pdef, "name", None)
-        group = "unpartitioned" if pdef is None else {LOG_DAYS: "daily", LOG_WEEKS: "weekly"}.get(name)
+        group = "unpartitioned" if pdef is None else {LOG_DAYS: "daily", LOG_WEEKS: "weekly"}.get(str(name))
         if group is None:
             say(f"skipping {asset.key.to_user_string()}: partitions {pdef} are not log days or weeks")
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import Any
 
 from agent_pipelines.cli.common import CommandError, add_logs_dir, existing_logs_dir, fail, print_json
 from agent_pipelines.reader import read_logs
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     except CommandError as exc:
         return fail(str(exc))
     result = read_logs(root, final_before=datetime.now(UTC).date())
-    summary = {
+    summary: dict[str, Any] = {
         "valid": result.events.height,
         "quarantined": result.quarantine.height,
         "reasons": result.reasons,

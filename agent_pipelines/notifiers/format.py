@@ -267,10 +267,14 @@ def format_digest(alerts: Sequence[Mapping[str, Any]], limit: int = TELEGRAM_MAX
     separator = "\n\n"
     parts_guess = 1
     for _ in range(5):
+
+        def header_for(i: int, parts: int = parts_guess) -> str:
+            return _digest_header(len(alerts), type_counts, i + 1, parts)
+
         chunks = _pack_blocks(
             blocks,
             separator,
-            lambda i, p=parts_guess: _digest_header(len(alerts), type_counts, i + 1, p),
+            header_for,
             limit,
         )
         if len(chunks) == parts_guess:

@@ -236,7 +236,7 @@ class TelegramClient:
         description = str(body.get("description") or response.reason or "no description")
         description = self._redact(description)
         error_code = body.get("error_code") if isinstance(body.get("error_code"), int) else status
-        parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+        parameters = body["parameters"] if isinstance(body.get("parameters"), dict) else {}
 
         if status == 429:
             retry_after = _as_float(parameters.get("retry_after")) or _as_float(
