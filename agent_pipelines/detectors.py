@@ -25,7 +25,6 @@ worth repeating.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -35,22 +34,13 @@ import polars as pl
 from agent_pipelines.alerts import make_alert
 from agent_pipelines.clustering import template_expr
 from agent_pipelines.detector_state import SEEN_SCHEMA, DetectorState
+from agent_pipelines.settings import settings
 
 RESTART_PROMPT_TYPES = ("followup", "retry")
 MAX_IDS_PER_ATTEMPT = 32
 MAX_TEMPLATE_MAP = 5_000
 MAX_FINGERPRINTS_LISTED = 50
 SAMPLE_CHARS = 500
-
-
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -72,11 +62,13 @@ class Thresholds:
 
     @classmethod
     def from_env(cls) -> Thresholds:
+        """The original analyzer's four variables; :class:`SettingsError` names a bad one."""
+        env = settings()
         return cls(
-            error_loop=int(_env_number("AGENT_ERROR_LOOP_THRESHOLD", 4)),
-            tool_loop=int(_env_number("AGENT_TOOL_LOOP_THRESHOLD", 10)),
-            stuck_ms=int(_env_number("AGENT_STUCK_THRESHOLD_MS", 300_000)),
-            cost_usd=_env_number("AGENT_COST_ANOMALY_THRESHOLD", 1.0),
+            error_loop=env.error_loop_threshold,
+            tool_loop=env.tool_loop_threshold,
+            stuck_ms=env.stuck_threshold_ms,
+            cost_usd=env.cost_anomaly_threshold,
         )
 
 

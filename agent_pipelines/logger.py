@@ -35,7 +35,7 @@ from agent_pipelines.contract import (
     parse_timestamp,
 )
 from agent_pipelines.metrics_line import metrics_line
-from agent_pipelines.settings import env_flag
+from agent_pipelines.settings import settings
 from agent_pipelines.writer import append_bytes, serialize
 
 # Context fields an event inherits from its session's start (the seed's TaskMetadata,
@@ -58,7 +58,7 @@ CONTEXT_FIELDS: tuple[str, ...] = (
 
 def logging_enabled() -> bool:
     """``AGENT_WORK_LOGGING_ENABLED=false`` (or 0/no/off) turns every logging call into a no-op."""
-    return env_flag("AGENT_WORK_LOGGING_ENABLED")
+    return settings().logging_enabled
 
 
 def build_event(

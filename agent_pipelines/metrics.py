@@ -30,6 +30,7 @@ import polars as pl
 
 from agent_pipelines import paths
 from agent_pipelines.contract import CLEANED_SCHEMA, SUCCESS_STATUS
+from agent_pipelines.settings import settings
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -221,10 +222,8 @@ ERROR_LOOP_WINDOW = timedelta(minutes=10)
 
 
 def error_loop_threshold() -> int:
-    try:
-        return max(2, int(os.environ.get("AGENT_ERROR_LOOP_THRESHOLD", ERROR_LOOP_THRESHOLD)))
-    except ValueError:
-        return ERROR_LOOP_THRESHOLD
+    """``AGENT_ERROR_LOOP_THRESHOLD`` as the live detector reads it; a "loop" needs at least 2 errors."""
+    return max(2, settings().error_loop_threshold)
 
 
 def detect_error_loops(

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date
 
 from agent_pipelines.archive import MONTHLY, Kind, period_start
+from agent_pipelines.settings import SettingsError
 
 ENV_VARS: dict[str, str] = {
     "stream_days": "AGENT_LOG_RETENTION_STREAM_DAYS",
@@ -99,7 +100,7 @@ def parse_limit(value: int | str, name: str) -> int | None:
         try:
             number = int(text)
         except ValueError:
-            raise ValueError(f"{name} must be a whole number or 'forever', got {value!r}") from None
+            raise SettingsError(f"{name} must be a whole number or 'forever', got {value!r}") from None
     if number < 0:
-        raise ValueError(f"{name} must not be negative, got {number}")
+        raise SettingsError(f"{name} must not be negative, got {number}")
     return number

@@ -70,6 +70,7 @@ from agent_pipelines.archive import (
 from agent_pipelines.atomic import atomic_write, fsync_path
 from agent_pipelines.contract import MAX_LINE_BYTES, Reason
 from agent_pipelines.retention import RetentionPolicy
+from agent_pipelines.settings import settings as environment
 from agent_pipelines.writer import serialize
 
 try:
@@ -135,7 +136,7 @@ def settings(
     if isinstance(today, str):
         today = date.fromisoformat(today) if today else None
     if grace_seconds is None:
-        grace_seconds = float(os.environ.get(GRACE_ENV, DEFAULT_GRACE_SECONDS))
+        grace_seconds = environment().rotation_grace_seconds
     return Settings(
         logs_root=paths.logs_dir(logs_dir),
         data_root=paths.data_dir(data_dir),

@@ -34,7 +34,6 @@ Once an hour it also deletes detector runs older than ``AGENT_DETECTOR_RUN_RETEN
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,7 +47,7 @@ from agent_pipelines.contract import parse_timestamp
 from agent_pipelines.detectors import Thresholds, detect, stuck_watch
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.resources import TelegramResource
-from agent_pipelines.settings import env_flag
+from agent_pipelines.settings import SettingsError, settings
 
 JOB_NAME = "live_detector_job"
 SENSOR_NAME = "live_alerts_sensor"
@@ -66,11 +65,11 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 
 def analyzer_enabled() -> bool:
     """``AGENT_WORK_ANALYZER_ENABLED`` as the seed read it: anything but false/0/no/off is on."""
-    return env_flag("AGENT_WORK_ANALYZER_ENABLED")
+    return settings().analyzer_enabled
 
 
 def telegram_max_age_ms() -> int:
-    return int(float(os.environ.get("AGENT_ALERT_TELEGRAM_MAX_AGE_SECONDS", "3600")) * 1000)
+    return int(settings().telegram_max_age_seconds * 1000)
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,7 +210,7 @@ def _purge_old_runs(context: dg.SensorEvaluationContext, cursor: dict[str, Any],
     if now - float(cursor.get("p") or 0) < PURGE_EVERY_S:
         return 0
     cursor["p"] = now
-    days = float(os.environ.get("AGENT_DETECTOR_RUN_RETENTION_DAYS", "3"))
+    days = settings().detector_run_retention_days
     before = datetime.now(UTC) - timedelta(days=days)
     records = context.instance.get_run_records(
         filters=dg.RunsFilter(job_name=JOB_NAME, statuses=FINISHED, created_before=before), limit=PURGE_BATCH
@@ -228,6 +227,10 @@ def evaluate(
     now = time.time() if now is None else now
     if not analyzer_enabled():
         return dg.SkipReason("AGENT_WORK_ANALYZER_ENABLED=false: live alerts are turned off")
+    try:  # every setting the detector run reads: a bad one is this tick's reason, not a failed run
+        settings().check_live()
+    except SettingsError as exc:
+        return dg.SkipReason(f"live alerts paused by a setting: {exc}")
     try:
         cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
     except ValueError:

@@ -26,6 +26,8 @@ from agent_pipelines.cli import (
     ui_cmd,
     validate_cmd,
 )
+from agent_pipelines.cli.common import fail
+from agent_pipelines.settings import SettingsError
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
@@ -62,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `agent-pipelines ... | head` is fine
         return 0
+    except SettingsError as exc:  # a bad environment variable: one line, whichever command read it
+        return fail(str(exc))
     except KeyboardInterrupt:
         return 130
 

@@ -73,15 +73,15 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
 
     from agent_pipelines.log_store import LogStore
     from agent_pipelines.resources import TelegramResource
+    from agent_pipelines.settings import settings
     from sensors.live_alerts import live_detector_job
 
+    settings().check_live()  # a bad threshold is the command's one-line error, not a failed run
     before = _alert_count(logs_dir)
     result = live_detector_job.execute_in_process(
         run_config={
             "ops": {"read_new_events": {"config": {"reason": "cli", "now": now}}},
-            "loggers": {
-                "console": {"config": {"log_level": os.environ.get("AGENT_PIPELINES_LOG_LEVEL", "WARNING")}}
-            },
+            "loggers": {"console": {"config": {"log_level": settings().log_level}}},
         },
         resources={
             "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
