@@ -53,3 +53,21 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A real PostgreSQL server on 127.0.0.1, started for this test session (see ``pg_server``).
+
+    Missing binaries skip the tests on a developer's machine but fail in CI, whose ``.ci/run``
+    installs them: a green CI must have run the PostgreSQL tests.
+    """
+    from pg_server import PostgresServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries not found: .ci/run should have installed the postgresql package")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); CI installs it")
+    with PostgresServer(bin_dir) as server:
+        yield server

@@ -80,7 +80,7 @@ def materialize_all(
     """Materialize everything; returns an exit code (0 when every run succeeded)."""
     import dagster as dg
 
-    from agent_pipelines.instance import ensure_dagster_home
+    from agent_pipelines.instance import InstanceConfigError, ensure_dagster_home
     from assets.analytics import analytics_assets, build_resources
     from assets.partitions import LOG_DAYS, LOG_WEEKS, log_days, register_partitions, week_key
 
@@ -98,7 +98,10 @@ def materialize_all(
         chosen = [d for d in all_days if d in wanted]
         if not chosen:
             return fail(f"none of {sorted(days)} has logs in {logs_root}")
-    home = ensure_dagster_home(data)
+    try:
+        home = ensure_dagster_home(data)
+    except InstanceConfigError as exc:
+        return fail(str(exc))
     instance = dg.DagsterInstance.get()
     register_partitions(instance, all_days)
     assets, checks = analytics_assets()

@@ -11,7 +11,7 @@ from pathlib import Path
 from agent_pipelines import paths
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir
 from agent_pipelines.generator import generate, has_logs, print_progress
-from agent_pipelines.instance import ensure_dagster_home
+from agent_pipelines.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError, ensure_dagster_home
 
 DEMO_DAYS = 14
 DEMO_TASKS = 1500
@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--no-demo", action="store_true", help="never generate demo logs")
+    parser.add_argument(
+        "--instance",
+        choices=INSTANCE_KINDS,
+        help=f"Dagster instance: sqlite (embedded, the default) or postgres (DAGSTER_PG_* variables); "
+        f"default ${INSTANCE_ENV} or sqlite",
+    )
     parser.set_defaults(func=run)
 
 
@@ -55,11 +61,16 @@ def run(args: argparse.Namespace) -> int:
     data = paths.data_dir(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     os.environ["AGENT_PIPELINES_DATA_DIR"] = str(data)
-    home = ensure_dagster_home(data)
+    try:
+        home = ensure_dagster_home(data, instance=args.instance)
+    except InstanceConfigError as exc:
+        print(f"agent-pipelines: {exc}", file=sys.stderr)
+        return 2
     logs = choose_logs_dir(args.logs_dir, data, demo=not args.no_demo)
     os.environ["AGENT_WORK_LOGS_DIR"] = str(logs)
     print(
-        f"DAGSTER_HOME={home}\nAGENT_WORK_LOGS_DIR={logs}\nUI: http://{args.host}:{args.port}",
+        f"DAGSTER_HOME={home} ({os.environ[INSTANCE_ENV]} instance)\nAGENT_WORK_LOGS_DIR={logs}\n"
+        f"UI: http://{args.host}:{args.port}",
         file=sys.stderr,
     )
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster")
