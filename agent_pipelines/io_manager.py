@@ -14,6 +14,12 @@ Writes go to a temporary file in the same folder and are renamed over the target
 (the UI, the CLI, a concurrent run) sees the previous version or the new one, never half a file;
 re-materializing today's partition as lines arrive just replaces its file.
 
+The data folder may be an ``s3://bucket/prefix`` URL (a team's setup): tables then live under
+``<url>/tables/`` with the same layout. A partition is written to a local temporary file and
+uploaded with one PUT, which S3 applies atomically (a reader sees the old object or the new one),
+and inputs are scanned by polars' native cloud reader; listing which partitions exist is one LIST
+per asset. See :mod:`agent_pipelines.object_store` for the settings.
+
 Loading an input with several upstream partitions (an unpartitioned ``session_metrics`` over all
 daily ``cleaned_events``) scans every partition file that exists as one frame. Partitions that
 were never materialized are skipped rather than failing the run: a day registered a moment ago has
@@ -32,7 +38,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import paths
+from agent_pipelines import object_store, paths
 
 UNPARTITIONED_FILE = "asset.parquet"
 TABLES_DIR = "tables"
@@ -41,6 +47,14 @@ TABLES_DIR = "tables"
 def tables_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """``<data>/tables``: where every asset's Parquet files live."""
     return paths.data_dir(data_dir) / TABLES_DIR
+
+
+def tables_location(data_dir: str | os.PathLike[str] | None = None) -> str:
+    """``<data>/tables`` as configured: a local path, or a URL when the data folder is in a bucket."""
+    location = paths.data_location(data_dir)
+    if object_store.is_url(location):
+        return object_store.Location.parse(location).child(TABLES_DIR)
+    return str(paths.data_dir(data_dir) / TABLES_DIR)
 
 
 def table_path(base: Path, asset_key: dg.AssetKey, partition_key: str | None = None) -> Path:
@@ -66,17 +80,37 @@ def write_parquet(frame: pl.DataFrame | pl.LazyFrame, target: Path) -> int:
     return int(rows)
 
 
-def scan_tables(files: list[Path]) -> pl.LazyFrame | None:
+def scan_tables(files: list[Path] | list[str]) -> pl.LazyFrame | None:
     """One lazy frame over several Parquet files of the same table, or ``None`` when there are none.
 
     ``diagonal_relaxed`` so that a partition written before a column was added still loads (the
-    missing column is null) instead of failing every downstream run.
+    missing column is null) instead of failing every downstream run. ``s3://`` URLs are read by
+    polars' cloud reader with the environment's settings.
     """
     if not files:
         return None
-    if len(files) == 1:
-        return pl.scan_parquet(files[0])
-    return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+    options = object_store.storage_options() if any(object_store.is_url(str(f)) for f in files) else None
+    scans = [pl.scan_parquet(f, storage_options=options) for f in files]
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+
+
+def _existing(urls: list[str]) -> list[str]:
+    """The URLs among ``urls`` (one table's files) that exist, with one LIST of their folder."""
+    import obstore
+
+    if not urls:
+        return []
+    folder = urls[0].rsplit("/", 1)[0]
+    location = object_store.Location.parse(folder)
+    try:
+        listed = {
+            meta["path"]
+            for batch in obstore.list(object_store.store(folder), prefix=location.prefix + "/")
+            for meta in batch
+        }
+    except object_store.FAILURES as exc:
+        raise object_store.ObjectStoreError(f"{folder}: {object_store.describe(exc)}") from exc
+    return [u for u in urls if object_store.Location.parse(u).prefix in listed]
 
 
 def _column_schema(schema: pl.Schema) -> dg.TableSchema:
@@ -87,17 +121,61 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
     """Stores polars frames as zstd Parquet under ``<data>/tables`` (see the module docstring).
 
     ``base_dir`` empty means ``AGENT_PIPELINES_DATA_DIR``/``<project>/data`` + ``/tables``, the same
-    folder the ``log_store`` resource's data folder resolves to.
+    folder the ``log_store`` resource's data folder resolves to; it may be an ``s3://`` URL.
     """
 
     base_dir: str = ""
 
     @property
+    def base_location(self) -> str:
+        return self.base_dir or tables_location()
+
+    @property
+    def remote(self) -> bool:
+        return object_store.is_url(self.base_location)
+
+    @property
     def base_path(self) -> Path:
-        return Path(self.base_dir) if self.base_dir else tables_dir()
+        if self.remote:
+            raise ValueError(f"tables are in {self.base_location}, not on a local disk")
+        return Path(self.base_location)
 
     def path_for(self, asset_key: dg.AssetKey, partition_key: str | None = None) -> Path:
         return table_path(self.base_path, asset_key, partition_key)
+
+    def location_for(self, asset_key: dg.AssetKey, partition_key: str | None = None) -> str:
+        """The file of one asset (partition): a local path or an ``s3://`` URL."""
+        if not self.remote:
+            return str(self.path_for(asset_key, partition_key))
+        name = f"{partition_key}.parquet" if partition_key is not None else UNPARTITIONED_FILE
+        return object_store.Location.parse(self.base_location).child("/".join([*asset_key.path, name]))
+
+    def stored(self, asset_key: dg.AssetKey, partition_keys: list[str] | None) -> list[str]:
+        """The stored files of some partitions (``None``: the unpartitioned file), that exist."""
+        wanted = [
+            self.location_for(asset_key, k)
+            for k in (partition_keys if partition_keys is not None else [None])
+        ]
+        if self.remote:
+            return _existing(wanted)
+        return [w for w in wanted if Path(w).exists()]
+
+    def stored_partitions(self, asset_key: dg.AssetKey) -> list[str]:
+        """Every stored partition file of a partitioned asset, in key order."""
+        if self.remote:
+            import obstore
+
+            folder = self.location_for(asset_key, "x").rsplit("/", 1)[0]
+            location = object_store.Location.parse(folder)
+            listed = [
+                meta["path"]
+                for batch in obstore.list(object_store.store(folder), prefix=location.prefix + "/")
+                for meta in batch
+                if meta["path"].endswith(".parquet")
+            ]
+            return [f"s3://{location.bucket}/{key}" for key in sorted(listed)]
+        folder = self.path_for(asset_key, "x").parent
+        return [str(p) for p in sorted(folder.glob("*.parquet"))] if folder.exists() else []
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
@@ -110,26 +188,37 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         keys = context.asset_partition_keys if context.has_asset_partitions else [None]
         if len(keys) != 1:
             raise ValueError(f"one partition per run is supported, got {len(keys)}: write them one by one")
-        target = self.path_for(context.asset_key, keys[0])
-        rows = write_parquet(obj, target)
         schema = obj.collect_schema() if isinstance(obj, pl.LazyFrame) else obj.schema
+        if self.remote:
+            url = self.location_for(context.asset_key, keys[0])
+            staging = paths.local_dir() / ".upload"
+            local = staging / f"{uuid.uuid4().hex}.parquet"
+            try:
+                rows = write_parquet(obj, local)
+                size = local.stat().st_size
+                location = object_store.Location.parse(self.base_location)
+                object_store.publish(local, location.url, url[len(location.url) + 1 :])
+            finally:
+                local.unlink(missing_ok=True)
+            where: dg.MetadataValue = dg.MetadataValue.url(url)
+        else:
+            target = self.path_for(context.asset_key, keys[0])
+            rows = write_parquet(obj, target)
+            size = target.stat().st_size
+            where = dg.MetadataValue.path(str(target))
         context.add_output_metadata(
             {
                 "dagster/row_count": rows,
                 "dagster/column_schema": _column_schema(schema),
-                "path": dg.MetadataValue.path(str(target)),
-                "size_bytes": target.stat().st_size,
+                "path": where,
+                "size_bytes": size,
             }
         )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         asset_key = context.asset_key
-        if context.has_asset_partitions:
-            files = [self.path_for(asset_key, k) for k in context.asset_partition_keys]
-            files = [f for f in files if f.exists()]
-        else:
-            files = [f for f in [self.path_for(asset_key)] if f.exists()]
-        lazy = scan_tables(files)
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
+        lazy = scan_tables(self.stored(asset_key, keys))
         if lazy is None:
             context.log.warning(f"no stored data for {asset_key.to_user_string()}: loading an empty frame")
             lazy = pl.LazyFrame()

@@ -8,6 +8,10 @@ Two folders, on purpose:
   Dagster's home, Parquet tables, quarantine, detector state, reports. Deleting it loses
   history but never a log line.
 
+Either may be an ``s3://bucket/prefix`` URL (a team's setup): the log folder is then followed
+into a local folder (:mod:`agent_pipelines.log_mirror`), and the data folder's tables and reports
+are written to the bucket while its local parts stay in :func:`local_dir`.
+
 Log folder layout::
 
     agent-work-stream.jsonl          seed writers append here; read as input too
@@ -40,20 +44,51 @@ DEFAULT_LOGS_DIR = Path(".cache") / "agent-work-logs"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def logs_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The log folder: an explicit argument, else ``AGENT_WORK_LOGS_DIR``, else the seed's default."""
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and "://" in value
+
+
+def logs_location(explicit: str | os.PathLike[str] | None = None) -> str:
+    """The log folder as configured: a local path or an ``s3://`` URL (see :mod:`log_mirror`)."""
     if explicit:
-        return Path(explicit)
-    env = os.environ.get("AGENT_WORK_LOGS_DIR")
-    return Path(env) if env else DEFAULT_LOGS_DIR
+        return os.fspath(explicit)
+    return os.environ.get("AGENT_WORK_LOGS_DIR") or str(DEFAULT_LOGS_DIR)
+
+
+def logs_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The log folder on local disk: an explicit argument, else ``AGENT_WORK_LOGS_DIR``, else the
+    seed's default. For an ``s3://`` URL, the local folder that follows it (synced by
+    :func:`agent_pipelines.log_mirror.follow`, which ``LogStore`` and the CLI call)."""
+    location = logs_location(explicit)
+    if _is_url(location):
+        from agent_pipelines.log_mirror import mirror_dir
+
+        return mirror_dir(location)
+    return Path(location)
+
+
+def data_location(explicit: str | os.PathLike[str] | None = None) -> str:
+    """The data folder as configured: a local path or an ``s3://`` URL (tables and reports go there)."""
+    if explicit:
+        return os.fspath(explicit)
+    return os.environ.get("AGENT_PIPELINES_DATA_DIR") or str(PROJECT_ROOT / "data")
+
+
+def local_dir() -> Path:
+    """Where what must stay on a local disk lives when the data folder is an ``s3://`` URL:
+    ``AGENT_PIPELINES_LOCAL_DIR``, else ``<project>/data``. See :func:`data_dir`."""
+    env = os.environ.get("AGENT_PIPELINES_LOCAL_DIR")
+    return Path(env) if env else PROJECT_ROOT / "data"
 
 
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Our data folder: an explicit argument, else ``AGENT_PIPELINES_DATA_DIR``, else ``<project>/data``."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("AGENT_PIPELINES_DATA_DIR")
-    return Path(env) if env else PROJECT_ROOT / "data"
+    """Our data folder on local disk: an explicit argument, else ``AGENT_PIPELINES_DATA_DIR``, else
+    ``<project>/data``. When that is an ``s3://`` URL, :func:`local_dir`: Parquet tables and
+    reports then go to the bucket (:func:`data_location`), while detector state, the Telegram
+    outbox, the quarantine, the mirror of a remote log folder and a SQLite ``DAGSTER_HOME`` stay
+    local (they are rewritten every few seconds, need locks and atomic renames, or hold raw lines)."""
+    location = data_location(explicit)
+    return local_dir() if _is_url(location) else Path(location)
 
 
 def stream_partition_path(root: Path, day: date | str) -> Path:

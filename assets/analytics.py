@@ -19,7 +19,7 @@ from types import ModuleType
 
 import dagster as dg
 
-from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
+from agent_pipelines.io_manager import PolarsParquetIOManager, tables_location
 from agent_pipelines.log_store import LogStore
 from assets import events, insights, reports, sessions
 from assets.events import PARQUET_IO, analytics_sensor_status, build_log_days_sensor, cleaned_events_job
@@ -36,7 +36,7 @@ def build_resources(
     """The resources of this domain; empty strings mean the environment's defaults."""
     return {
         "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
-        PARQUET_IO: PolarsParquetIOManager(base_dir=str(tables_dir(data_dir)) if data_dir else ""),
+        PARQUET_IO: PolarsParquetIOManager(base_dir=tables_location(data_dir) if data_dir else ""),
     }
 
 

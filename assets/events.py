@@ -195,11 +195,7 @@ def validate_events(events: pl.DataFrame) -> dg.AssetCheckResult:
 def stored_partitions(io: PolarsParquetIOManager, partition_keys: Sequence[str] | None) -> pl.DataFrame:
     """The stored ``cleaned_events`` of some partitions (all stored ones when ``None``)."""
     key = dg.AssetKey("cleaned_events")
-    if partition_keys is None:
-        folder = io.path_for(key, "x").parent
-        files = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    else:
-        files = [p for k in partition_keys if (p := io.path_for(key, k)).exists()]
+    files = io.stored_partitions(key) if partition_keys is None else io.stored(key, list(partition_keys))
     lazy = scan_tables(files)
     return lazy.collect() if lazy is not None else pl.DataFrame()
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import metrics, report
+from agent_pipelines import metrics, object_store, report
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.notifiers.format import format_text
 from agent_pipelines.resources import TelegramResource
@@ -105,6 +105,8 @@ def weekly_report(
         session_metrics, error_occurrences, events, week_start, error_loops=loops
     )
     path = report.write_report(weekly, log_store.data_path)
+    # A data folder in a bucket gets the report too (the local copy is the data folder's local part).
+    uploaded = object_store.publish(path, log_store.data_location, f"{report.REPORTS_DIR}/{path.name}")
     summary = report.render_summary(weekly, path)
     posted = post_summary(
         context, telegram_from_env(), context.partition_key, summary, str(log_store.data_path)
@@ -112,7 +114,7 @@ def weekly_report(
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(report.render_markdown(weekly)),
-            "html": dg.MetadataValue.path(str(path)),
+            "html": dg.MetadataValue.url(uploaded) if uploaded else dg.MetadataValue.path(str(path)),
             "sessions": weekly.totals["sessions"],
             "errors": weekly.totals["errors"],
             "cost_usd": weekly.totals["cost_usd"],

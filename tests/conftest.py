@@ -71,3 +71,23 @@ def postgres_server() -> Iterator[object]:
         pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); CI installs it")
     with PostgresServer(bin_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[object]:
+    """moto's S3 API server on 127.0.0.1 for this test session (see ``s3_server``)."""
+    from s3_server import S3Server
+
+    server = S3Server().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch: pytest.MonkeyPatch):
+    """The S3 server with its ``AWS_*`` settings exported for this test."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server

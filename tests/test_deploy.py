@@ -132,3 +132,20 @@ def test_helm_values_agree_with_the_instance_config_and_hide_the_webserver() -> 
     }
     assert len(images) == 1, "webserver, daemon and code location run the same image"
     assert values["runLauncher"]["config"]["customRunLauncher"]["class"] == "DefaultRunLauncher"
+
+
+def test_shipper_config_holds_no_secret_and_matches_the_mirror_layout() -> None:
+    import configparser
+
+    from agent_pipelines.log_mirror import target_of
+
+    config = configparser.ConfigParser()
+    config.read(DEPLOY / "shipper/rclone.conf")
+    remote = config["agentlogs"]
+    assert remote["type"] == "s3" and remote["env_auth"] == "true"
+    assert not {"access_key_id", "secret_access_key", "session_token"} & set(remote)
+    script = (DEPLOY / "shipper/ship-agent-logs.sh").read_text()
+    assert '--include "stream/*.jsonl"' in script and '"$REMOTE/$HOST"' in script
+    # What the script uploads is what the mirror follows.
+    assert target_of("host-1/stream/2026-03-03.jsonl") == ("stream/2026-03-03.jsonl", False)
+    assert target_of("host-1/agent-work-stream.jsonl") == ("agent-work-stream.jsonl", False)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import paths
+from agent_pipelines import object_store, paths
 
 
 class CommandError(Exception):
@@ -19,7 +19,7 @@ def add_logs_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--logs-dir",
         metavar="DIR",
-        help="log folder (default: $AGENT_WORK_LOGS_DIR or .cache/agent-work-logs)",
+        help="log folder, or s3://bucket/prefix (default: $AGENT_WORK_LOGS_DIR or .cache/agent-work-logs)",
     )
 
 
@@ -33,7 +33,19 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def existing_logs_dir(value: str | None) -> Path:
-    """The log folder, or a clear error when it does not exist."""
+    """The log folder, or a clear error when it does not exist.
+
+    An ``s3://`` log folder is synced into its local mirror first (one line of error if the bucket
+    cannot be read), so every command reads a local folder.
+    """
+    location = paths.logs_location(value)
+    if object_store.is_url(location):
+        from agent_pipelines.log_mirror import follow
+
+        try:
+            return follow(location, min_interval=0)
+        except (object_store.ObjectStoreError, ValueError) as exc:
+            raise CommandError(f"cannot read the log folder {exc}") from None
     root = paths.logs_dir(value)
     if not root.exists():
         raise CommandError(f"log folder {root} does not exist (set --logs-dir or AGENT_WORK_LOGS_DIR)")

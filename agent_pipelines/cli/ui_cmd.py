@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from agent_pipelines import paths
+from agent_pipelines import object_store, paths
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir
 from agent_pipelines.generator import generate, has_logs, print_progress
 from agent_pipelines.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError, ensure_dagster_home
@@ -43,9 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path:
+def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path | str:
     """The log folder the product will watch, generating demo logs when there are none."""
     if explicit or os.environ.get("AGENT_WORK_LOGS_DIR"):
+        if object_store.is_url(paths.logs_location(explicit)):
+            return paths.logs_location(explicit)  # followed into a local mirror by LogStore
         return paths.logs_dir(explicit).resolve()
     default = paths.DEFAULT_LOGS_DIR.resolve()
     if has_logs(default) or not demo:
@@ -60,7 +62,12 @@ def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path:
 def run(args: argparse.Namespace) -> int:
     data = paths.data_dir(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    os.environ["AGENT_PIPELINES_DATA_DIR"] = str(data)
+    location = paths.data_location(args.data_dir)
+    if object_store.is_url(location):  # tables and reports in the bucket, local parts in `data`
+        os.environ["AGENT_PIPELINES_DATA_DIR"] = location
+        os.environ["AGENT_PIPELINES_LOCAL_DIR"] = str(data)
+    else:
+        os.environ["AGENT_PIPELINES_DATA_DIR"] = str(data)
     try:
         home = ensure_dagster_home(data, instance=args.instance)
     except InstanceConfigError as exc:

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Ship this host's agent logs to the team bucket, every few seconds, forever (--once: one copy).
+#
+#   AGENT_WORK_LOGS_DIR   the local log folder (default .cache/agent-work-logs, the orchestrators')
+#   AGENT_LOGS_REMOTE     rclone destination of the fleet, e.g. agentlogs:team-logs/fleet
+#   AGENT_LOGS_HOST       this host's folder under it (default: hostname -s)
+#   AGENT_LOGS_INTERVAL   seconds between copies (default 5)
+#
+# Layout in the bucket: <remote>/<host>/stream/YYYY-MM-DD.jsonl, the daily files of the stream,
+# which agent-pipelines follows (AGENT_WORK_LOGS_DIR=s3://team-logs/fleet on the Dagster side).
+#
+# S3 has no append: rclone re-uploads a grown file whole (size or modification time changed), and
+# agent-pipelines appends only the new complete lines to its local copy. A file being written is
+# copied as it is at that moment (--local-no-check-updated); a half-written last line is picked up
+# with the next copy. Only files touched in the last two days are looked at (--max-age).
+set -euo pipefail
+LOGS="${AGENT_WORK_LOGS_DIR:-.cache/agent-work-logs}"
+REMOTE="${AGENT_LOGS_REMOTE:?set AGENT_LOGS_REMOTE, e.g. agentlogs:team-logs/fleet}"
+HOST="${AGENT_LOGS_HOST:-$(hostname -s)}"
+INTERVAL="${AGENT_LOGS_INTERVAL:-5}"
+CONFIG="${RCLONE_CONFIG:-$(dirname "$0")/rclone.conf}"
+
+ship() {
+  rclone copy "$LOGS" "$REMOTE/$HOST" \
+    --config "$CONFIG" \
+    --include "stream/*.jsonl" --include "agent-work-stream.jsonl" \
+    --max-age 48h \
+    --local-no-check-updated \
+    --retries 3 --low-level-retries 5 \
+    --stats 0 --log-level NOTICE
+}
+
+if [ "${1:-}" = "--once" ]; then  # one copy and its exit status (tests, cron)
+  ship
+  exit
+fi
+while true; do
+  ship || echo "ship-agent-logs: copy failed, retrying in ${INTERVAL}s" >&2
+  sleep "$INTERVAL"
+done
