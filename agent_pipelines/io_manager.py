@@ -191,7 +191,7 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         schema = obj.collect_schema() if isinstance(obj, pl.LazyFrame) else obj.schema
         if self.remote:
             url = self.location_for(context.asset_key, keys[0])
-            staging = paths.local_dir() / ".upload"
+            staging = paths.data_dir() / ".upload"
             local = staging / f"{uuid.uuid4().hex}.parquet"
             try:
                 rows = write_parquet(obj, local)

@@ -80,11 +80,14 @@ class SyncReport:
 
 
 def mirror_dir(url: str, local_root: Path | None = None) -> Path:
-    """The local folder that follows ``url``: ``<local>/log-mirror/<bucket>/<prefix>``, made safe."""
+    """The local folder that follows ``url``: ``<data>/log-mirror/<bucket>/<prefix>``, made safe.
+
+    ``<data>`` is the local data folder (:func:`paths.data_dir`: ``AGENT_PIPELINES_LOCAL_DIR`` when
+    the data folder itself is a bucket)."""
     location = object_store.Location.parse(url)
     parts = [location.bucket, *location.prefix.split("/")]
     safe = [re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in parts if p not in ("", ".", "..")]
-    return (local_root or paths.local_dir()) / MIRROR_DIR / Path(*safe)
+    return (local_root or paths.data_dir()) / MIRROR_DIR / Path(*safe)
 
 
 def target_of(relative_key: str) -> tuple[str, bool] | None:

@@ -34,9 +34,9 @@ class LogStore(dg.ConfigurableResource):
     def logs_path(self) -> Path:
         location = self.logs_location
         if object_store.is_url(location):
-            from agent_pipelines.log_mirror import follow
+            from agent_pipelines.log_mirror import follow, mirror_dir
 
-            return follow(location)
+            return follow(location, root=mirror_dir(location, self.data_path))
         return paths.logs_dir(self.logs_dir or None)
 
     @property

@@ -173,7 +173,7 @@ def test_cli_reads_an_s3_log_folder_like_a_local_one(
 ) -> None:
     bucket = s3.new_bucket("cli-bucket")
     ship(s3, small_logs, bucket, "fleet/host-1")
-    monkeypatch.setenv("AGENT_PIPELINES_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("AGENT_PIPELINES_DATA_DIR", str(tmp_path / "local"))
     outputs = {}
     for name, where in (("local", str(small_logs)), ("s3", f"s3://{bucket}/fleet")):
         assert cli_main(["validate", "--logs-dir", where, "--json"]) == 0
@@ -222,7 +222,7 @@ def test_live_sensor_follows_an_s3_log_folder(s3, tmp_path: Path) -> None:
         assert live_detector_job.execute_in_process(
             run_config=second.run_requests[0].run_config, resources=resources, instance=instance
         ).success
-    mirror = log_mirror.mirror_dir(f"s3://{bucket}/fleet", paths.local_dir())
+    mirror = log_mirror.mirror_dir(f"s3://{bucket}/fleet", tmp_path / "data")
     assert [a["type"] for a in read_alerts(mirror)] == ["error_loop"]
 
 

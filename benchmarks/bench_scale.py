@@ -1,0 +1,516 @@
+"""Team scale: the live workload on SQLite vs PostgreSQL, the UI after 10,000 ticks, logs and tables on S3.
+
+Three measurements in one run, written to the ``## Team scale`` section of BENCHMARKS.md:
+
+1. **Live workload, SQLite vs PostgreSQL.** For each instance, the real ``dagster-daemon`` (our
+   ``config/dagster.yaml`` or ``config/dagster-postgres.yaml``; PostgreSQL started by this script
+   from the machine's binaries, as the tests do) watches a log folder while one generated day of
+   events is appended live, sped up to fit the run, and error-loop incidents are appended at random
+   moments (``bench_live``'s). Measured: the live sensor's tick gaps, the time from an incident's
+   4th error to its alert line in ``agent-alerts.jsonl`` (p50/p95), and detector runs' queue delay.
+2. **The UI after 10,000 ticks.** The same instances are filled up to 10,000 ticks of the live
+   sensor (the ticks the daemon made, plus synthetic ones written through the instance's own API:
+   four skipped ticks for one that launched a detector run, which is added as a finished run), then
+   the real ``dagster-webserver`` answers the runs page's GraphQL (``runsFeedOrError`` +
+   ``runsFeedCountOrError``) and the sensor page's tick history (last 25 ticks, and one day's
+   ticks for the timeline). p50 of 10 timed queries after 2 warm-ups.
+3. **Batch from S3.** ``cleaned_events`` for every day of a generated log folder, materialized with
+   the logs and tables on local disk vs with ``s3://`` folders on moto's S3 server on 127.0.0.1
+   (the logs shipped to it first, whole files as ``rclone`` does). The S3 run includes the mirror's
+   first fetch; a second S3 run shows the steady state (the mirror only lists).
+
+Usage: ``.venv/bin/python benchmarks/bench_scale.py [--minutes 3] [--ticks 10000] [--no-write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from bench_live import AlertWatcher, _instance_stats, free_port, pct, write_incident  # noqa: E402
+from benchmarks_md import write_section  # noqa: E402
+from pg_server import PostgresServer, find_bin_dir  # noqa: E402
+
+from agent_pipelines import paths  # noqa: E402
+
+SECTION = "## Team scale"
+BIN = ROOT / ".venv" / "bin"
+LOCATION = "agent_pipelines"
+SENSOR = "live_alerts_sensor"
+
+
+def _instance_env(kind: str, home: Path, pg: PostgresServer | None) -> dict[str, str]:
+    config = "dagster-postgres.yaml" if kind == "postgres" else "dagster.yaml"
+    shutil.copy(ROOT / "config" / config, home / "dagster.yaml")
+    env = {"DAGSTER_HOME": str(home)}
+    if pg is not None:
+        env.update(pg.env(pg.new_database("bench")))
+    return env
+
+
+class Replayer(threading.Thread):
+    """Appends one generated day's stream lines to the log folder at a steady pace."""
+
+    def __init__(self, lines: list[bytes], target: Path, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.lines, self.target, self.seconds = lines, target, seconds
+        self.stop = threading.Event()
+        self.appended = 0
+
+    def run(self) -> None:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        batch = max(1, len(self.lines) // int(self.seconds * 4))  # four appends a second
+        start = time.monotonic()
+        with open(self.target, "ab") as handle:
+            for i in range(0, len(self.lines), batch):
+                if self.stop.is_set():
+                    return
+                handle.write(b"".join(self.lines[i : i + batch]))
+                handle.flush()
+                self.appended = min(len(self.lines), i + batch)
+                due = start + self.seconds * (i + batch) / len(self.lines)
+                time.sleep(max(0.0, due - time.monotonic()))
+
+
+def live(
+    kind: str, minutes: float, day_lines: list[bytes], pg: PostgresServer | None
+) -> tuple[dict, Path, dict]:
+    """The live workload under the real daemon; returns stats, the home and its environment."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{kind}-"))
+    home, logs, data = work / "dagster_home", work / "logs", work / "data"
+    for folder in (home, logs, data):
+        folder.mkdir()
+    inst_env = _instance_env(kind, home, pg)
+    env = dict(
+        os.environ,
+        **inst_env,
+        AGENT_WORK_LOGS_DIR=str(logs),
+        AGENT_PIPELINES_DATA_DIR=str(data),
+        AGENT_PIPELINES_AUTO_ANALYTICS="false",
+        AGENT_WORK_ANALYZER_ENABLED="true",
+    )
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"):
+        env.pop(name, None)
+    log = open(work / "daemon.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    watcher = AlertWatcher(logs / paths.ALERTS_FILE)
+    watcher.start()
+    appended: dict[str, float] = {}
+    replay = Replayer(day_lines, logs / paths.STREAM_DIR / "2026-03-02.jsonl", minutes * 60)
+    try:
+        write_incident(logs, "ve-warmup")
+        deadline = time.monotonic() + 240
+        while "ve-warmup" not in watcher.seen:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{kind}: no warm-up alert; see {work}/daemon.log")
+            time.sleep(0.2)
+        replay.start()
+        rng = random.Random(7)
+        end = time.monotonic() + minutes * 60
+        i = 0
+        while time.monotonic() < end:
+            time.sleep(rng.uniform(3.0, 9.0))
+            attempt = f"ve-scale-{i:03d}"
+            appended[attempt] = write_incident(logs, attempt)
+            i += 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(a in watcher.seen for a in appended):
+            time.sleep(0.2)
+    finally:
+        replay.stop.set()
+        watcher.stop.set()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    latencies = [watcher.seen[a] - t for a, t in appended.items() if a in watcher.seen]
+    saved = {k: os.environ.get(k) for k in inst_env}
+    os.environ.update(inst_env)
+    try:
+        stats = _instance_stats(home)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return (
+        {
+            "incidents": len(appended),
+            "alerts": len(latencies),
+            "p50": pct(latencies, 0.5),
+            "p95": pct(latencies, 0.95),
+            "max": max(latencies),
+            "replayed": replay.appended,
+            **stats,
+        },
+        home,
+        inst_env,
+    )
+
+
+def fill_ticks(home: Path, inst_env: dict[str, str], total: int) -> dict:
+    """Add synthetic ticks (and their detector runs) until the live sensor has ``total`` ticks.
+
+    The ticks are rows of the instance's own tick table with serialized ``TickData``, exactly what
+    the daemon writes, inserted in batches (one tick per transaction would take ~15 minutes per
+    instance on this loaded machine); the runs go through ``instance.add_run``.
+    """
+    import dagster as dg
+    from dagster._core.scheduler.instigation import InstigatorType, TickData, TickStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._core.storage.schedules.schema import JobTickTable
+    from dagster._serdes import serialize_value
+    from dagster._time import datetime_from_timestamp
+
+    os.environ.update(inst_env)
+    with dg.DagsterInstance.get() as instance:
+        state = next(
+            s
+            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+            if s.instigator_name == SENSOR
+        )
+        have = len(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=total + 1))
+        now = time.time()
+        started = time.perf_counter()
+        rows, runs = [], 0
+        for n in range(total - have):
+            at = now - 5.0 * (total - have - n)  # one every 5 s, ending now
+            run_ids: list[str] = []
+            status = TickStatus.SKIPPED
+            if n % 5 == 4:
+                run_id = str(uuid.uuid4())
+                tags = {
+                    "dagster/sensor_name": SENSOR,
+                    "agent_pipelines/reason": "new_data",
+                    "agent_pipelines/kind": "live_detector",
+                }
+                instance.add_run(
+                    DagsterRun(
+                        job_name="live_detector_job",
+                        run_id=run_id,
+                        status=dg.DagsterRunStatus.SUCCESS,
+                        tags=tags,
+                    )
+                )
+                run_ids, status, runs = [run_id], TickStatus.SUCCESS, runs + 1
+            tick = TickData(
+                instigator_origin_id=state.instigator_origin_id,
+                instigator_name=SENSOR,
+                instigator_type=InstigatorType.SENSOR,
+                status=status,
+                timestamp=at,
+                end_timestamp=at + 0.1,
+                selector_id=state.selector_id,
+                run_ids=run_ids,
+                skip_reason=None if run_ids else "no new lines; 0 open session(s)",
+            )
+            rows.append(
+                {
+                    "job_origin_id": tick.instigator_origin_id,
+                    "selector_id": tick.selector_id,
+                    "status": status.value,
+                    "type": InstigatorType.SENSOR.value,
+                    "timestamp": datetime_from_timestamp(at),
+                    "tick_body": serialize_value(tick),
+                }
+            )
+        storage = instance.schedule_storage
+        for i in range(0, len(rows), 1000):
+            with storage.connect() as conn:
+                conn.execute(JobTickTable.insert(), rows[i : i + 1000])
+        seconds = time.perf_counter() - started
+        count = len(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=total + 10))
+    return {"ticks": count, "added": total - have, "runs_added": runs, "fill_s": seconds}
+
+
+RUNS_PAGE = """query {
+  runsFeedOrError(limit: 30, view: ROOTS) {
+    ... on RunsFeedConnection { hasMore results { id runStatus creationTime startTime endTime jobName
+      tags { key value } } } }
+  runsFeedCountOrError(view: ROOTS) { ... on RunsFeedCount { count } }
+}"""
+
+TICKS = """query($limit: Int, $dayRange: Int) {
+  sensorOrError(sensorSelector: {repositoryName: "__repository__", repositoryLocationName: "%s",
+                                 sensorName: "%s"}) {
+    ... on Sensor { sensorState { ticks(limit: $limit, dayRange: $dayRange) { id status timestamp runIds } } }
+    ... on PythonError { message }
+  }
+}""" % (LOCATION, SENSOR)  # noqa: UP031
+
+
+def ui_times(home: Path, inst_env: dict[str, str]) -> dict:
+    """Start the webserver on the instance and time the runs page and the sensor's tick history."""
+    port = free_port()
+    env = dict(os.environ, **inst_env)
+    log = open(home / "webserver.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/graphql"
+    out: dict = {}
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                body = requests.post(url, json={"query": TICKS, "variables": {"limit": 1}}, timeout=30).json()
+                if body.get("data", {}).get("sensorOrError", {}).get("sensorState"):
+                    break
+            except (requests.RequestException, ValueError):
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"webserver not ready; see {home}/webserver.log")
+            time.sleep(1)
+        for name, query, variables in (
+            ("runs_page", RUNS_PAGE, {}),
+            ("ticks_25", TICKS, {"limit": 25}),
+            ("ticks_day", TICKS, {"dayRange": 1}),
+        ):
+            times = []
+            for i in range(12):
+                t = time.perf_counter()
+                response = requests.post(url, json={"query": query, "variables": variables}, timeout=300)
+                elapsed = time.perf_counter() - t
+                body = response.json()
+                assert "errors" not in body, body
+                if i >= 2:
+                    times.append(elapsed)
+            out[name] = pct(times, 0.5)
+            if name == "ticks_day":
+                out["ticks_in_day"] = len(body["data"]["sensorOrError"]["sensorState"]["ticks"])
+            if name == "runs_page":
+                out["runs_count"] = body["data"]["runsFeedCountOrError"]["count"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    return out
+
+
+def batch_s3(days: int, tasks: int) -> dict:
+    """cleaned_events for every day: local folders vs s3:// folders on moto's server."""
+    import dagster as dg
+    from s3_server import S3Server
+
+    from agent_pipelines import log_mirror
+    from agent_pipelines.generator import generate
+    from assets.analytics import analytics_assets, build_resources
+    from assets.partitions import log_days, register_partitions
+
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-s3-"))
+    logs = work / "logs"
+    generate(logs, days=days, tasks=tasks, seed=13, workers=2, transcripts=False)
+    files = sorted((logs / paths.STREAM_DIR).glob("*.jsonl"))
+    size = sum(f.stat().st_size for f in files)
+    server = S3Server().start()
+    saved = dict(os.environ)
+    os.environ.update(server.env(), AGENT_PIPELINES_LOCAL_DIR=str(work / "local"))
+    try:
+        bucket = server.new_bucket("bench-bucket")
+        client = server.client()
+        t = time.perf_counter()
+        for f in files:
+            client.put_object(Bucket=bucket, Key=f"fleet/host-1/stream/{f.name}", Body=f.read_bytes())
+        upload_s = time.perf_counter() - t
+        assets, checks = analytics_assets()
+        day_keys = [d.isoformat() for d in log_days(logs)]
+
+        def run(logs_dir: str, data_dir: str) -> tuple[float, int]:
+            rows = 0
+            with dg.instance_for_test() as instance:
+                register_partitions(instance, log_days(logs))
+                resources = build_resources(logs_dir, data_dir)
+                t0 = time.perf_counter()
+                for key in day_keys:
+                    log_mirror._last_sync.clear()  # each run syncs, as a run in a fresh process would
+                    result = dg.materialize(
+                        [*assets, *checks],
+                        selection=[dg.AssetKey("cleaned_events")],
+                        partition_key=key,
+                        instance=instance,
+                        resources=resources,
+                        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+                    )
+                    assert result.success
+                    for mat in result.asset_materializations_for_node("cleaned_events"):
+                        rows += int(mat.metadata["dagster/row_count"].value)
+                return time.perf_counter() - t0, rows
+
+        run(str(logs), str(work / "warm-up"))  # imports and first-run costs, not timed
+        local_s, local_rows = run(str(logs), str(work / "data"))
+        url = f"s3://{bucket}/fleet"
+        s3_first, s3_rows = run(url, f"s3://{bucket}/pipelines")
+        s3_again, _ = run(url, f"s3://{bucket}/pipelines-2")
+        t = time.perf_counter()
+        log_mirror.sync(url, work / "mirror-timing")
+        sync_s = time.perf_counter() - t
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    assert s3_rows == local_rows, (s3_rows, local_rows)
+    return {
+        "days": len(day_keys),
+        "bytes": size,
+        "rows": local_rows,
+        "upload_s": upload_s,
+        "local_s": local_s,
+        "s3_first_s": s3_first,
+        "s3_again_s": s3_again,
+        "sync_s": sync_s,
+    }
+
+
+def day_of_lines(tasks: int) -> list[bytes]:
+    from agent_pipelines.generator import generate
+
+    gen = Path(tempfile.mkdtemp(prefix="bench-scale-day-"))
+    generate(gen, days=1, tasks=tasks, seed=21, workers=1, transcripts=False)
+    lines: list[bytes] = []
+    for part in sorted((gen / paths.STREAM_DIR).glob("*.jsonl")):
+        lines.extend(part.read_bytes().splitlines(True))
+    shutil.rmtree(gen, ignore_errors=True)
+    return lines
+
+
+def render(results: dict, loads: tuple[float, float], args: argparse.Namespace) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d")
+    s, p = results["sqlite"], results["postgres"]
+    b = results["batch"]
+    lines = [
+        SECTION,
+        "",
+        f"`benchmarks/bench_scale.py`, run {now} on a 2-core box shared with other work (load average "
+        f"{loads[0]:.1f} at the start, {loads[1]:.1f} at the end: **loaded**, so absolute times are "
+        "pessimistic; both instances ran in the same run, one after the other).",
+        "",
+        f"**Live workload** — the real `dagster-daemon` for {args.minutes:g} min per instance while one "
+        f"generated day ({s['live']['replayed']:,} events) is appended, sped up to fit, and error-loop "
+        "incidents are appended 3–9 s apart (`bench_live`'s); time from an incident's 4th error to its "
+        "alert line:",
+        "",
+        "| instance | alerts | alert p50 | alert p95 | max | tick gap p50 | tick gap p95 | runs"
+        " | queued→started p50 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in (("SQLite (default)", s["live"]), ("PostgreSQL 15", p["live"])):
+        lines.append(
+            f"| {name} | {r['alerts']}/{r['incidents']} | {r['p50']:.1f} s | {r['p95']:.1f} s"
+            f" | {r['max']:.1f} s | {r['tick_gap_p50']:.1f} s | {r['tick_gap_p95']:.1f} s | {r['runs']} |"
+            f" {r['create_to_start_p50']:.1f} s |"
+        )
+    lines += [
+        "",
+        f"**The UI after {s['fill']['ticks']:,} ticks** of the live sensor (the daemon's own plus synthetic"
+        " ones written through the instance API, one in five with a finished detector run: "
+        f"{s['ui']['runs_count']:,} runs on SQLite, {p['ui']['runs_count']:,} on PostgreSQL), the real "
+        "`dagster-webserver`, p50 of 10 GraphQL queries:",
+        "",
+        "| query | SQLite | PostgreSQL | SQLite ÷ PostgreSQL |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (
+        ("runs_page", "runs page (`runsFeedOrError` 30 + count)"),
+        ("ticks_25", "sensor page: last 25 ticks"),
+        ("ticks_day", f"sensor timeline: one day of ticks ({s['ui']['ticks_in_day']:,})"),
+    ):
+        lines.append(
+            f"| {label} | {s['ui'][key] * 1000:.0f} ms | {p['ui'][key] * 1000:.0f} ms |"
+            f" {s['ui'][key] / p['ui'][key]:.2f}× |"
+        )
+    lines += [
+        "",
+        f"Writing the synthetic ticks and runs: {s['fill']['fill_s']:.0f} s on SQLite,"
+        f" {p['fill']['fill_s']:.0f} s on PostgreSQL (ticks in batches of 1,000 rows, runs one by one).",
+        "",
+        f"**Batch from S3** — `cleaned_events` for {b['days']} day partitions ({b['rows']:,} events, "
+        f"{b['bytes'] / 1e6:.0f} MB of JSONL), materialized with local folders vs `s3://` log and data "
+        "folders on moto's S3 server on 127.0.0.1 (upload of the daily files beforehand, as `rclone` "
+        f"would: {b['upload_s']:.1f} s):",
+        "",
+        "| logs and tables | time | ratio |",
+        "|---|---|---|",
+        f"| local disk (reference) | {b['local_s']:.1f} s | 1.00× |",
+        f"| `s3://`, first run (mirror fetches every object) | {b['s3_first_s']:.1f} s |"
+        f" {b['s3_first_s'] / b['local_s']:.2f}× |",
+        f"| `s3://`, mirror up to date (one LIST per sync) | {b['s3_again_s']:.1f} s |"
+        f" {b['s3_again_s'] / b['local_s']:.2f}× |",
+        "",
+        f"A full first sync of the prefix on its own: {b['sync_s']:.2f} s. moto is a Python server on the"
+        " same 2 cores: a real S3 or MinIO answers faster, but sits across a network.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--ticks", type=int, default=10_000)
+    parser.add_argument("--day-tasks", type=int, default=1200)
+    parser.add_argument("--batch-days", type=int, default=4)
+    parser.add_argument("--batch-tasks", type=int, default=4000)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    load_start = os.getloadavg()[0]
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        sys.exit("bench_scale: PostgreSQL binaries not found (apt-get install postgresql)")
+    day = day_of_lines(args.day_tasks)
+    results: dict = {}
+    with PostgresServer(bin_dir) as pg:
+        for kind in ("sqlite", "postgres"):
+            stats, home, inst_env = live(kind, args.minutes, day, pg if kind == "postgres" else None)
+            print(kind, json.dumps(stats), flush=True)
+            fill = fill_ticks(home, inst_env, args.ticks)
+            print(kind, json.dumps(fill), flush=True)
+            ui = ui_times(home, inst_env)
+            print(kind, json.dumps(ui), flush=True)
+            results[kind] = {"live": stats, "fill": fill, "ui": ui}
+    results["batch"] = batch_s3(args.batch_days, args.batch_tasks)
+    print(json.dumps(results["batch"]), flush=True)
+    text = render(results, (load_start, os.getloadavg()[0]), args)
+    print(text)
+    if not args.no_write:
+        write_section(SECTION, text)
+
+
+if __name__ == "__main__":
+    main()
