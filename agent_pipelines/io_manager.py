@@ -174,8 +174,8 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
                 if meta["path"].endswith(".parquet")
             ]
             return [f"s3://{location.bucket}/{key}" for key in sorted(listed)]
-        folder = self.path_for(asset_key, "x").parent
-        return [str(p) for p in sorted(folder.glob("*.parquet"))] if folder.exists() else []
+        local = self.path_for(asset_key, "x").parent
+        return [str(p) for p in sorted(local.glob("*.parquet"))] if local.exists() else []
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:

@@ -43,7 +43,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -191,7 +191,9 @@ def _is_final(relative_key: str, batch: bool, today: date) -> bool:
     if batch or relative_key.endswith(".gz"):
         return True
     match = _DAY_FILE.search(relative_key)
-    return bool(match) and date.fromisoformat(match.group(1)) < today - timedelta(days=1)
+    if match is None:
+        return False
+    return date.fromisoformat(match.group(1)) < today - timedelta(days=1)
 
 
 def _fetch(store: Any, key: str, start: int, size: int, gz: bool) -> tuple[bytes, int]:
@@ -208,7 +210,7 @@ def _fetch(store: Any, key: str, start: int, size: int, gz: bool) -> tuple[bytes
 
 
 def _sync_object(store: Any, root: Path, manifest: dict[str, dict[str, Any]], key: str, rel: str,
-                 meta: dict[str, Any], today: date, report: SyncReport) -> None:  # fmt: skip
+                 meta: Mapping[str, Any], today: date, report: SyncReport) -> None:  # fmt: skip
     mapped = target_of(rel)
     if mapped is None:
         report.ignored += 1
@@ -257,7 +259,7 @@ def _sync_object(store: Any, root: Path, manifest: dict[str, dict[str, Any]], ke
 
 
 def _replace_verbatim(store: Any, root: Path, manifest: dict[str, dict[str, Any]], key: str, rel: str,
-                      meta: dict[str, Any], report: SyncReport) -> None:  # fmt: skip
+                      meta: Mapping[str, Any], report: SyncReport) -> None:  # fmt: skip
     import obstore
 
     old = manifest.get(key)

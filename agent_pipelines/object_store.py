@@ -20,9 +20,12 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from obstore.exceptions import BaseError as _ObstoreError
+
+if TYPE_CHECKING:  # typing-only names in obstore's stubs
+    from obstore.store import ClientConfig, S3Config
 
 SCHEMES = ("s3://",)
 # What a failed call raises: obstore's own errors, and the OSError/ValueError some map to.
@@ -108,13 +111,18 @@ def _store(bucket: str, options: tuple[tuple[str, str], ...]) -> Any:
     from obstore.store import S3Store
 
     values = dict(options)
-    config: dict[str, Any] = {}
+    config: S3Config = {}
     if "aws_endpoint_url" in values:
         config["endpoint"] = values["aws_endpoint_url"]
-    for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region"):
-        if name in values:
-            config[name.removeprefix("aws_")] = values[name]
-    client = {"allow_http": True} if values.get("aws_allow_http") == "true" else None
+    if "aws_access_key_id" in values:
+        config["access_key_id"] = values["aws_access_key_id"]
+    if "aws_secret_access_key" in values:
+        config["secret_access_key"] = values["aws_secret_access_key"]
+    if "aws_session_token" in values:
+        config["session_token"] = values["aws_session_token"]
+    if "aws_region" in values:
+        config["region"] = values["aws_region"]
+    client: ClientConfig | None = {"allow_http": True} if values.get("aws_allow_http") == "true" else None
     return S3Store(bucket, config=config, client_options=client)
 
 
