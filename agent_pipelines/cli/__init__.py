@@ -17,6 +17,7 @@ from agent_pipelines.cli import (
     analyze_cmd,
     detect_cmd,
     generate_cmd,
+    import_cmd,
     log_cmd,
     materialize_cmd,
     rotate_cmd,
@@ -42,6 +43,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     materialize_cmd,
     rotate_cmd,
     status_cmd,
+    import_cmd,
 )
 
 
