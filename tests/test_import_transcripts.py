@@ -138,8 +138,10 @@ def test_imported_events_pass_the_contract_and_land_where_our_logger_writes(
     assert len((logs / paths.ERRORS_FILE).read_text().splitlines()) == 3
     metrics = [json.loads(x) for x in (logs / paths.METRICS_FILE).read_text().splitlines()]
     a = next(m for m in metrics if m["attempt_id"] == fx.CC_A)
-    assert a["error_count"] == 3 and a["tool_call_count"] == 4 and a["followup_count"] == 1
-    assert a["completion_status"] == "failed" and a["total_tokens"] == fx.A_TOKENS
+    assert a["metrics"]["errors"] == 3 and a["tool_call_count"] == 4 and a["followup_count"] == 1
+    assert a["completion_status"] == "failed" and a["metrics"]["total_tokens"] == fx.A_TOKENS
+    assert a["metrics"]["cost_usd"] == 0.008742 and a["executor"] == "CLAUDE_CODE"
+    assert a["error_summary"]["error_categories"] == ["shell", "tool", "rate_limit"]
     bad = read_quarantine(data)
     assert sorted(bad["reason"].to_list()) == ["invalid_utf8", "malformed_json"]
     assert bad["source_file"].str.ends_with(f"{fx.CC_A}.jsonl").all()

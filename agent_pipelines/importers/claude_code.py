@@ -94,12 +94,14 @@ class ClaudeCode:
         return default_roots()
 
     def record_id(self, record: dict[str, Any], file_session: str | None) -> str | None:
-        uid = record.get("uuid")
-        return f"cc:{uid}" if isinstance(uid, str) and record.get("type") in CONVERSATION else None
+        uid, kind = record.get("uuid"), record.get("type")
+        return (
+            f"cc:{uid}" if isinstance(uid, str) and isinstance(kind, str) and kind in CONVERSATION else None
+        )
 
     def handle(self, record: dict[str, Any], imp: Importer) -> None:
         kind = record.get("type")
-        if kind not in CONVERSATION:
+        if not isinstance(kind, str) or kind not in CONVERSATION:
             if kind not in BOOKKEEPING:
                 imp.unknown(str(kind))
             return

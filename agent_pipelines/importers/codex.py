@@ -143,13 +143,13 @@ class Codex:
         payload = record.get("payload")
         if record.get("type") == "response_item" and isinstance(payload, dict):
             kind, call_id = payload.get("type"), payload.get("call_id") or payload.get("id")
-            if (kind in CALLS or kind in OUTPUTS) and isinstance(call_id, str):
+            if isinstance(kind, str) and (kind in CALLS or kind in OUTPUTS) and isinstance(call_id, str):
                 return f"codex:{kind}:{call_id}"
         return None
 
     def handle(self, record: dict[str, Any], imp: Importer) -> None:
         kind, ts, payload = record.get("type"), record.get("timestamp"), record.get("payload")
-        if kind not in RECORD_TYPES:
+        if not isinstance(kind, str) or kind not in RECORD_TYPES:
             imp.unknown(str(kind))
             return
         if not isinstance(ts, str):
@@ -206,7 +206,7 @@ class Codex:
             s["ctx"]["executor_variant"] = f"codex {payload['cli_version']}"
 
     def _item(self, p: dict[str, Any], s: dict[str, Any], ts: str, imp: Importer) -> None:
-        kind = p.get("type")
+        kind = p.get("type") if isinstance(p.get("type"), str) else str(p.get("type"))
         if kind in CALLS:
             call_id = p.get("call_id") or p.get("id")
             if kind == "function_call":
@@ -232,7 +232,7 @@ class Codex:
             imp.unknown(f"response_item:{kind}")
 
     def _event(self, p: dict[str, Any], s: dict[str, Any], ts: str, imp: Importer) -> None:
-        kind = p.get("type")
+        kind = p.get("type") if isinstance(p.get("type"), str) else str(p.get("type"))
         if kind == "user_message":
             text = p.get("message")
             if isinstance(text, str) and text.strip():

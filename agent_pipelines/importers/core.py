@@ -318,6 +318,9 @@ class Importer:
             return
         self.events.append(event)
         self.report.events[event_type] += 1
+        category = data.get("error_category") if event_type == "error" else None
+        if category and category not in s.setdefault("cats", []):
+            s["cats"].append(category)
         s["n"][event_type] = s["n"].get(event_type, 0) + 1
 
     def tool_call(
@@ -553,7 +556,10 @@ class Importer:
         # Records copied into a resumed session (same record id) become events once.
         ids: list[int | None] = []
         for _line_no, _off, _raw, record in parsed:
-            rid = self.source.record_id(record, self.file_session)
+            try:
+                rid = self.source.record_id(record, self.file_session)
+            except (TypeError, ValueError, AttributeError):
+                rid = None  # a record of an odd shape has no id; handling it says what is wrong
             ids.append(record_hash(rid) if rid else None)
         fresh = self.state.unseen(h for h in ids if h is not None)
         in_chunk: set[int] = set()
@@ -621,7 +627,14 @@ class Importer:
         if len(self.events) > before:
             end = self.events[-1]
             self.report.sessions_ended[status] += 1
-            counts = [{"event_type": t} for t, n in s["n"].items() if t != "session_start" for _ in range(n)]
+            # The metrics line counts events by type and lists error categories: stand-ins suffice.
+            cats = iter(s.get("cats", []))
+            counts = [
+                {"event_type": t, "data": {"error_category": next(cats, None)} if t == "error" else {}}
+                for t, n in s["n"].items()
+                if t != "session_start"
+                for _ in range(n)
+            ]
             start = {
                 "event_type": "session_start",
                 "timestamp": format_timestamp(parse_timestamp(s["first"])),
