@@ -7,6 +7,7 @@ following one import per domain:
 * ``assets.analytics``   — cleaned events, session metrics, clusters, comparisons, weekly report
 * ``sensors.live_alerts`` — the 5-second log sensor and the detector job it launches
 * ``jobs.rotation``      — log rotation and retention on a weekly schedule
+* ``sensors.transcript_import`` — Claude Code and Codex CLI transcripts into the log folder, every 5 s
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dagster as dg
 
 from assets import analytics
 from jobs import rotation
-from sensors import live_alerts
+from sensors import live_alerts, transcript_import
 
 # Every domain, imported plainly: a domain that fails to import fails the code location (and CI)
 # with its own error, and ``tests/test_definitions.py`` pins each definition's name.
@@ -23,6 +24,7 @@ DOMAINS: tuple[dg.Definitions, ...] = (
     analytics.defs,
     live_alerts.defs,
     rotation.defs,
+    transcript_import.defs,
 )
 
 

@@ -109,6 +109,9 @@ def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_st
     for note in new.notes:
         context.log.warning(note)
     quarantined = write_quarantine(log_store.data_path, new.result.quarantine)
+    context.add_output_metadata(
+        {"events_read": new.result.events.height, "lines_quarantined": new.result.quarantine.height}
+    )
     context.log.info(
         f"read {new.result.events.height} events ({new.bytes_read} bytes) "
         f"from {len(new.ranges)} file range(s); {quarantined} bad line(s) quarantined; "

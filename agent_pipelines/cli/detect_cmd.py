@@ -64,7 +64,19 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             print("Telegram: not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
+        _explain_refusals(summary, logs)
     return 0 if summary["success"] else 1
+
+
+def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
+    """A pass that read lines but accepted none says so, and names the import for foreign transcripts."""
+    from agent_pipelines.importers.sniff import foreign_hint
+
+    if summary["lines_quarantined"] and not summary["events_read"]:
+        print(f"read {summary['lines_quarantined']} line(s) but accepted none: every one was quarantined")
+        hint = foreign_hint(logs)
+        if hint:
+            print(hint)
 
 
 def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
@@ -91,6 +103,10 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
         raise_on_error=False,
     )
     metadata: dict[str, Any] = {}
+    read: dict[str, Any] = {}
+    for event in result.events_for_node("read_new_events"):
+        if event.is_successful_output and event.step_output_data.metadata:
+            read = {k: v.value for k, v in event.step_output_data.metadata.items()}
     for event in result.events_for_node("publish_alerts"):
         if event.is_successful_output and event.step_output_data.metadata:
             metadata = {k: v.value for k, v in event.step_output_data.metadata.items()}
@@ -106,6 +122,8 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
         "telegram_sent": metadata.get("telegram_sent", 0),
         "telegram_pending": metadata.get("telegram_pending", 0),
         "open_sessions": metadata.get("open_sessions", 0),
+        "events_read": read.get("events_read", 0),
+        "lines_quarantined": read.get("lines_quarantined", 0),
     }
 
 

@@ -108,13 +108,19 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _with_import_hint(message: str, logs_dir: str | None) -> str:
+    from agent_pipelines.importers.sniff import with_import_hint
+
+    return with_import_hint(message, logs_dir)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         return fail("--top must be at least 1")
     try:
         loaded = load(args.logs_dir, days=args.last_n_days, now_option=args.now)
     except CommandError as exc:
-        return fail(str(exc))
+        return fail(_with_import_hint(str(exc), args.logs_dir))
     warn_if_empty(loaded)
     summary = summarize(loaded, args.top)
     print(dump_json(summary) if args.json else render(summary))

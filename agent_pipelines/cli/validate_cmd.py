@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agent_pipelines.cli.common import CommandError, add_logs_dir, existing_logs_dir, fail, print_json
@@ -45,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
         "quarantined": result.quarantine.height,
         "reasons": result.reasons,
     }
+    hint = _foreign_hint(root, summary)
     if args.json:
+        if hint:
+            summary["hint"] = hint
         print_json(summary)
     else:
         print(f"Log folder: {root}")
@@ -59,4 +63,13 @@ def run(args: argparse.Namespace) -> int:
             print("\nFirst quarantined lines:")
             for row in result.quarantine.head(args.show).iter_rows(named=True):
                 print(f"  {row['source_file']}:{row['line_number']}  {row['reason']}: {row['detail']}")
+        if hint:
+            print(f"\n{hint}")
     return 1 if args.strict and summary["quarantined"] else 0
+
+
+def _foreign_hint(root: Path, summary: dict) -> str | None:
+    """Claude Code / Codex transcripts (or other JSON lines) where events belong: which import to run."""
+    from agent_pipelines.importers.sniff import foreign_hint
+
+    return foreign_hint(root) if summary["quarantined"] or not summary["valid"] else None

@@ -1,0 +1,95 @@
+"""Transcript import: a sensor that brings Claude Code and Codex CLI sessions into the log folder.
+
+Thin Dagster wiring over :func:`agent_pipelines.importers.run_import` (``agent-pipelines import``
+runs the same function). Every ~5 s it reads what is new in the Claude Code and Codex folders
+(per file identity and offset) and appends the events to the log folder, exactly where our logger
+writes. From there the rest is what happens to any log line: the ``live_alerts_sensor`` runs the
+detectors on its next tick (so a looping Claude Code or Codex session raises a ``tool_loop`` or
+``error_loop`` alert within one more tick, ~5 s, of our own logs' latency), and the
+``log_days_sensor`` materializes the grown day's partitions.
+
+The import runs inside the tick, not as a run: it is a few milliseconds when nothing is new, and
+a run would add seconds of process start to every alert. A tick reads at most 32 MiB per source
+(a first import of a large history is spread over a few ticks) and skips a source whose import is
+already running (the CLI from cron, say).
+
+**Switches**, one per source: ``AGENT_IMPORT_CLAUDE_CODE`` and ``AGENT_IMPORT_CODEX`` (anything but
+false/0/no/off is on; on by default: the folders read are the user's own, on their machine, by a
+tool they started, and nothing leaves the machine except alerts, which are redacted). A source
+whose folder does not exist is skipped. The sensor is STOPPED by default when both are off.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dagster as dg
+
+from agent_pipelines.importers import SOURCES, SWITCHES, LockedError, run_import, source_enabled
+from agent_pipelines.log_store import LogStore
+
+SENSOR_NAME = "transcript_import_sensor"
+MAX_BYTES_PER_TICK = 32 << 20
+
+
+def evaluate(
+    context: dg.SensorEvaluationContext, log_store: LogStore, now: datetime | None = None
+) -> dg.SkipReason:
+    """One tick: import what is new from each enabled source; say what happened."""
+    parts: list[str] = []
+    for name, source in SOURCES.items():
+        if not source_enabled(name):
+            parts.append(f"{name}: off ({SWITCHES[name]}=false)")
+            continue
+        roots = [p for p in source.default_roots() if p.exists()]
+        if not roots:
+            parts.append(
+                f"{name}: no transcripts folder ({', '.join(str(p) for p in source.default_roots())})"
+            )
+            continue
+        try:
+            report = run_import(
+                source,
+                roots,
+                logs_dir=log_store.logs_path,
+                data_dir=log_store.data_path,
+                now=now,
+                max_bytes=MAX_BYTES_PER_TICK,
+                wait=False,
+            )
+        except LockedError as exc:
+            parts.append(f"{name}: {exc}")
+            continue
+        except ValueError as exc:  # a broken price file: say so every tick until it is fixed
+            parts.append(f"{name}: {exc}")
+            continue
+        if report.total_events or report.quarantined or report.notes:
+            context.log.info(f"{name}: {report.to_json()}")
+        text = (
+            f"{name}: {report.total_events} event(s) from {report.sessions_touched} session(s), "
+            f"{report.sessions_open} open"
+        )
+        if report.quarantined:
+            text += f", {sum(report.quarantined.values())} line(s) quarantined"
+        if report.unpriced_models:
+            text += f", unpriced models: {', '.join(sorted(report.unpriced_models))}"
+        if report.more_pending:
+            text += ", more on the next tick"
+        parts.append(text)
+    return dg.SkipReason("; ".join(parts))
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    minimum_interval_seconds=4,  # as the live-alerts sensor: every daemon loop (~5 s) ticks
+    default_status=dg.DefaultSensorStatus.RUNNING
+    if any(source_enabled(n) for n in SOURCES)
+    else dg.DefaultSensorStatus.STOPPED,
+    description="Every 5 s: new Claude Code and Codex CLI transcript lines → events in the log folder "
+    "(AGENT_IMPORT_CLAUDE_CODE / AGENT_IMPORT_CODEX switch each source).",
+)
+def transcript_import_sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SkipReason:
+    return evaluate(context, log_store)
+
+
+defs = dg.Definitions(sensors=[transcript_import_sensor], resources={"log_store": LogStore()})
