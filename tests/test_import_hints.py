@@ -43,8 +43,8 @@ def test_summary_names_the_import_instead_of_only_failing(
     foreign_logs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["summary", "--logs-dir", str(foreign_logs), "--now", "latest"])
-    err = capsys.readouterr().err
-    assert code == 2 and "agent-pipelines import claude-code" in err
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "agent-pipelines import claude-code" in err and "\n" not in err
 
 
 def test_detect_says_it_read_lines_but_accepted_none(

@@ -3,8 +3,9 @@
 The same rules as the live tailer (:mod:`agent_pipelines.tailer`) applied to folders of
 transcripts instead of the log folder's stream: a file is known by ``(st_dev, st_ino)`` and a hash
 of its first bytes; it is read from where the last pass stopped, only up to its last newline (a
-client still writing a line is left alone until the line is finished); a file that shrank or whose
-first bytes changed is read again from the start.
+client still writing a line is left alone until the line is finished); a file that shrank, or grew
+and whose first bytes changed, is read again from the start. A file whose size did not change is not
+opened at all, so a sensor tick over thousands of transcripts costs one ``stat`` each.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def pending(roots: list[Path], known: dict[tuple[int, int], FileState]) -> tuple
             continue
         pos = known.get((st.st_dev, st.st_ino))
         start, first_line, note = 0, 1, None
+        if pos is not None and st.st_size == pos.offset:
+            continue  # nothing new: the common case every sensor tick, decided by stat alone
         if pos is not None:
             if st.st_size < pos.offset:
                 note = f"{path} was truncated ({st.st_size} < {pos.offset} bytes): reading it again"

@@ -115,7 +115,8 @@ def _common_folder(files: list[Path]) -> Path:
 
 
 def with_import_hint(message: str, logs_dir: str | os.PathLike[str] | None) -> str:
-    """``message``, followed by what to import when the log folder holds foreign transcripts."""
+    """``message`` and, on the same line (a failing command says why in one line), what to import
+    when the log folder holds foreign transcripts."""
     root = paths.logs_dir(logs_dir)
     hint = foreign_hint(root) if root.is_dir() else None
-    return f"{message}\n{hint}" if hint else message
+    return f"{message}; {hint.replace(chr(10), '; ')}" if hint else message
