@@ -265,7 +265,7 @@ class Codex:
             delta = last
         elif total is not None:
             base = previous or (0, 0, 0, 0)
-            delta = tuple(max(0, a - b) for a, b in zip(total, base, strict=True))  # type: ignore[assignment]
+            delta = tuple(max(0, a - b) for a, b in zip(total, base, strict=True))
         else:
             imp.skip("token_count without usage")
             return
