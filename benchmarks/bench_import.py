@@ -250,7 +250,18 @@ def main() -> None:
             )
             t_ours = time.perf_counter() - started
             assert report.records == records, (report.records, records)
-            rows.append((source, len(files), size, records, report.total_events, t_floor, t_ours))
+            # What a sensor tick costs when nothing is new: the same pass again.
+            started = time.perf_counter()
+            again = run_import(
+                SOURCES[source],
+                roots,
+                logs_dir=work / f"logs-{source}",
+                data_dir=work / f"data-{source}",
+                now=datetime(2026, 6, 1, tzinfo=UTC),
+            )
+            t_idle = time.perf_counter() - started
+            assert again.total_events == 0 and again.bytes_read == 0
+            rows.append((source, len(files), size, records, report.total_events, t_floor, t_ours, t_idle))
             print(
                 f"{source}: {records:,} records, {size / 1e6:.1f} MB: read_ndjson {t_floor:.2f} s, "
                 f"import {t_ours:.2f} s ({t_ours / t_floor:.1f}x), {report.total_events:,} events"
@@ -260,9 +271,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     table = "\n".join(
         f"| {s} | {f:,} | {b / 1e6:.1f} | {r:,} | {e:,} | {tf:.2f} | {r / tf:,.0f} | {to:.2f} | "
-        f"{r / to:,.0f} | "
-        f"{to / tf:.1f}x |"
-        for s, f, b, r, e, tf, to in rows
+        f"{r / to:,.0f} | {to / tf:.1f}x | {ti * 1000:.0f} |"
+        for s, f, b, r, e, tf, to, ti in rows
     )
     section = f"""## Transcript import
 
@@ -273,14 +283,15 @@ fresh state into an empty log folder, against `polars.read_ndjson` of the same b
 Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min; a shared 2-core machine:
 **loaded**).
 
-| source | files | MB | records | events | read_ndjson s | records/s | import s | records/s | vs read_ndjson |
-|---|---|---|---|---|---|---|---|---|---|
+| source | files | MB | records | events | read_ndjson s | rec/s | import s | rec/s | vs read_ndjson | idle ms |
+|---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
 The floor only parses JSON into a table. The import also decodes every record in Python, deduplicates
 records and API requests against its SQLite state, prices every request, builds each event and checks it
 against the contract, and appends it to the stream partition, the attempt's transcript and the errors file.
-A re-import of the same files reads nothing (0 bytes; see `tests/test_import_transcripts.py`).
+*Idle*: the same import again with nothing new (0 bytes read, 0 events): what a `transcript_import_sensor`
+tick costs over this many files (a `stat` per file and one SQLite read of the file positions).
 """
     print(section)
     if not args.no_write:

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import dagster as dg
 
+from agent_pipelines import object_store
 from agent_pipelines.importers import SOURCES, SWITCHES, LockedError, run_import, source_enabled
 from agent_pipelines.log_store import LogStore
 
@@ -36,6 +37,11 @@ def evaluate(
     context: dg.SensorEvaluationContext, log_store: LogStore, now: datetime | None = None
 ) -> dg.SkipReason:
     """One tick: import what is new from each enabled source; say what happened."""
+    if object_store.is_url(log_store.logs_location):
+        return dg.SkipReason(
+            f"the log folder is {log_store.logs_location}: transcripts are imported into a local log folder "
+            "(run the import on the hosts whose logs are shipped there)"
+        )
     parts: list[str] = []
     for name, source in SOURCES.items():
         if not source_enabled(name):

@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from agent_pipelines import paths
+from agent_pipelines import object_store, paths
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
 from agent_pipelines.contract import parse_timestamp
 from agent_pipelines.importers import SOURCES, ImportReport, run_import
@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     source = SOURCES[args.source]
+    location = paths.logs_location(args.logs_dir)
+    if object_store.is_url(location):
+        return fail(f"the log folder is {location}: import into a local log folder (--logs-dir) and ship it")
     if args.paths:
         roots = [Path(p).expanduser() for p in args.paths]
         missing = [str(p) for p in roots if not p.exists()]
