@@ -283,11 +283,11 @@ fresh state into an empty log folder, against `polars.read_ndjson` of the same b
 Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min; a shared 2-core machine:
 **loaded**).
 
-| source | files | MB | records | events | read_ndjson s | rec/s | import s | rec/s | vs read_ndjson | idle ms |
+| source | files | MB | records | events | read_ndjson s | rec/s | import s | rec/s | ratio | idle ms |
 |---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
-The floor only parses JSON into a table. The import also decodes every record in Python, deduplicates
+*Ratio*: import time over read_ndjson time. The floor only parses JSON into a table. The import also decodes every record in Python, deduplicates
 records and API requests against its SQLite state, prices every request, builds each event and checks it
 against the contract, and appends it to the stream partition, the attempt's transcript and the errors file.
 *Idle*: the same import again with nothing new (0 bytes read, 0 events): what a `transcript_import_sensor`
