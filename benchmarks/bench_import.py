@@ -287,9 +287,10 @@ Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min; a sh
 |---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
-*Ratio*: import time over read_ndjson time. The floor only parses JSON into a table. The import also decodes every record in Python, deduplicates
-records and API requests against its SQLite state, prices every request, builds each event and checks it
-against the contract, and appends it to the stream partition, the attempt's transcript and the errors file.
+*Ratio*: import time over read_ndjson time. The floor only parses JSON into a table. The import also
+decodes every record in Python, deduplicates records and API requests against its SQLite state, prices every
+request, builds each event and checks it against the contract, and appends it to the stream partition, the
+attempt's transcript and the errors file.
 *Idle*: the same import again with nothing new (0 bytes read, 0 events): what a `transcript_import_sensor`
 tick costs over this many files (a `stat` per file and one SQLite read of the file positions).
 """
