@@ -196,7 +196,10 @@ def test_success_metrics_match_ground_truth(
     assert met["success_rate"] is (expected["success_rate"] > 0.8)
     assert met["avg_attempts_per_task"] is (expected["avg_attempts_per_task"] < 2.0)
     markdown = metrics.success_metrics_markdown(table)
-    assert markdown.count("\n") == 7 and ("✅" in markdown and "❌" in markdown)
+    assert markdown.count("\n") == 7
+    rows = {line.split("|")[1].strip(): line for line in markdown.splitlines()[2:]}
+    for label, is_met in zip(table["label"], table["met"], strict=True):
+        assert f"| {'–' if is_met is None else ('✅' if is_met else '❌')} |" in rows[label], label
 
 
 def test_week_over_week(tmp_path: Path) -> None:

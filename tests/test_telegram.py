@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,35 +105,61 @@ def test_5xx_gives_up_after_max_retries(tg: FakeTelegram) -> None:
     assert len(tg.requests) == 3
 
 
+class FakeTime:
+    """A clock that moves only when the client sleeps: waits are recorded, never spent."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_total_time_budget_bounds_retries(tg: FakeTelegram) -> None:
     tg.fail_next(10, status=500)
-    started = time.monotonic()
-    client = make_client(tg, max_retries=10, backoff_base=0.2, backoff_max=0.2, max_total_time=0.5)
+    t = FakeTime()
+    client = make_client(
+        tg,
+        max_retries=10,
+        backoff_base=0.2,
+        backoff_max=0.2,
+        max_total_time=0.5,
+        sleep=t.sleep,
+        clock=t.clock,
+    )
     with pytest.raises(TelegramError):
         client.send_message("x")
-    assert time.monotonic() - started < 2.0
-    assert len(tg.requests) < 10
+    # Waits of 0.1-0.2 s each: the client stops before one would pass 0.5 s since the call began.
+    assert 0 < sum(t.sleeps) <= 0.5
+    assert len(t.sleeps) >= 2
+    assert len(tg.requests) == len(t.sleeps) + 1 < 10
 
 
 def test_429_retry_after_is_honoured(tg: FakeTelegram) -> None:
     tg.rate_limit_next(1, retry_after=1)
-    started = time.monotonic()
-    with make_client(tg) as client:
+    t = FakeTime()
+    with make_client(tg, sleep=t.sleep, clock=t.clock) as client:
         client.send_message("patience")
-    elapsed = time.monotonic() - started
     first, second = tg.requests
     assert (first.status, second.status) == (429, 200)
-    assert second.at - first.at >= 1.0
-    assert elapsed >= 1.0
+    assert t.sleeps == [1.0]
     assert tg.texts() == ["patience"]
 
 
 def test_429_longer_than_cap_raises_rate_limited_without_waiting(tg: FakeTelegram) -> None:
     tg.rate_limit_next(1, retry_after=30)
-    started = time.monotonic()
-    with make_client(tg, max_retry_after=2) as client, pytest.raises(TelegramRateLimited) as info:
+    t = FakeTime()
+    with (
+        make_client(tg, max_retry_after=2, sleep=t.sleep, clock=t.clock) as client,
+        pytest.raises(TelegramRateLimited) as info,
+    ):
         client.send_message("later")
-    assert time.monotonic() - started < 1.0
+    assert t.sleeps == []
     assert info.value.retry_after == 30
     assert info.value.retryable
     assert len(tg.requests) == 1

@@ -96,6 +96,7 @@ class TelegramClient:
         max_retry_after: float = 60.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not token:
             raise ValueError("a Telegram bot token is required")
@@ -116,6 +117,7 @@ class TelegramClient:
         self._owns_session = session is None
         self._session = session or requests.Session()
         self._sleep = sleep
+        self._clock = clock  # with ``sleep``, what tests replace to check the retry budget exactly
 
     def __repr__(self) -> str:
         return f"TelegramClient(api_base={self.api_base!r}, chat_id={self.chat_id!r}, token='***')"
@@ -175,7 +177,7 @@ class TelegramClient:
 
     def _call(self, method: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         url = f"{self.api_base}/bot{self._token}/{method}"
-        started = time.monotonic()
+        started = self._clock()
         last_error: TelegramError | None = None
         for attempt in range(self.max_retries + 1):
             error, wait = self._attempt(url, method, payload)
@@ -186,7 +188,7 @@ class TelegramClient:
                 break
             if wait is None:
                 wait = self._backoff(attempt)
-            remaining = self.max_total_time - (time.monotonic() - started)
+            remaining = self.max_total_time - (self._clock() - started)
             if wait > remaining:
                 logger.warning(
                     "Telegram %s: giving up, next retry in %.1fs would exceed the %.0fs budget: %s",
