@@ -103,23 +103,25 @@ _BEARER_RE = re.compile(r"(?P<prefix>\bBearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,
 
 # --- Provider tokens recognisable by their shape.
 _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # Prefixes must not follow a letter or digit ("task-..." is no key) but may follow "_" (MY_KEY_sk-...),
+    # which a \b would miss.
     # Telegram bot token, also inside /bot<TOKEN>/ URLs (no word boundary between "bot" and the id).
     re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,200}"),
     # OpenAI / Anthropic / similar: sk-..., sk-ant-api03-..., sk-proj-...
-    re.compile(r"\bsk-[A-Za-z0-9_-]{20,300}"),
+    re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,300}"),
     # Stripe-style secret keys.
-    re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,200}"),
+    re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,200}"),
     # GitHub: personal, OAuth, user-to-server, server-to-server, refresh, fine-grained PAT.
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,255}"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,255}"),
+    re.compile(r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{20,255}"),
+    re.compile(r"(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{20,255}"),
     # AWS access key ids (long-term and temporary).
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
+    re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
     # Slack.
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,255}"),
+    re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,255}"),
     # Google API keys.
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"),
     # JWTs: header.payload.signature, both first parts base64url JSON objects ("eyJ" == '{"').
-    re.compile(r"\beyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{5,8192}\.[A-Za-z0-9_-]{0,4096}"),
+    re.compile(r"(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{5,8192}\.[A-Za-z0-9_-]{0,4096}"),
 )
 
 # --- key=value, key: value, "key": "value", --key value (also backslash-escaped JSON inside strings).
