@@ -1,409 +1,129 @@
-"""Error-message templating and clustering.
+"""Error clustering: one key per kind of error, from fingerprints where callers send them and from
+templates learned over the whole set of messages where they do not.
 
 Agents report errors as free text (``error_message``), sometimes with a stable
-``error_fingerprint`` chosen by the tool that raised them.  To count and alert on
-*kinds* of errors we need one key per kind:
+``error_fingerprint`` chosen by the tool that raised them.  To count and alert on *kinds* of
+errors we need one key per kind:
 
 * if a fingerprint is given, it *is* the cluster (the emitter knows best);
-* otherwise we derive a **template** by replacing the variable parts of the message
-  (ids, paths, numbers, addresses, timestamps, quoted names...) with placeholder
-  tokens, so ``Cannot find module 'lodash'`` and ``Cannot find module 'react'`` share
-  ``Cannot find module <QUOTED>`` while ``npm ERR! code ENOENT`` and
-  ``npm ERR! code EACCES`` stay apart.
+* otherwise the message's **template**, found in two steps:
 
-Why regex masking rather than an online miner such as Drain: a template must be a
-pure function of one message, so that the same message gets the same cluster in
-every run, on every machine, in a streaming sensor and in a batch asset alike,
-without shared state.  It is also what lets the batch path run as vectorized Rust
-regexes in polars.  ``benchmarks/bench_clustering.py`` compares the two on
-public Loghub data and on a labelled corpus of tool/agent errors.
+  1. **masking** (:mod:`agent_pipelines.masking`): the variable parts a regex recognises in one
+     message (URLs, paths, ids, hashes, addresses, numbers, quoted names...) become placeholders
+     such as ``<PATH>`` and ``<NUM>``; vectorised in polars, so it runs at Rust speed;
+  2. **mining** (:mod:`agent_pipelines.miner`): over the distinct masked messages of the whole
+     set, token positions that vary (a function name, a branch, a user) become ``<VAR>``; so
+     ``Cannot read properties of undefined (reading <QUOTED>) at dtkdr (<PATH>)`` and
+     ``... at qzmw (<PATH>)`` share ``... at <VAR> (<PATH>)``, while ``npm ERR! code ENOENT`` and
+     ``npm ERR! code EACCES`` stay apart.
 
-Decisions (each documented where the rule lives):
-
-* **Multi-line messages**: a Python traceback is represented by its final
-  ``SomeError: ...`` line (the frames vary, the exception is the error); otherwise
-  by its first line that contains a letter or digit, joined with the following
-  line when it ends with ``:`` (``thread 'main' panicked at src/main.rs:5:9:`` is
-  useless alone).  Later lines (stack frames, npm log tails) are dropped.
-* **Status-like numbers are not variable**: the number after ``exit code``,
-  ``status``, ``code``, ``errno``, ``signal``, ``HTTP``... and an HTTP status
-  followed by its reason phrase (``404 Not Found``) is kept, because ``exit code 1``
-  and ``exit code 127`` or HTTP 401 and 404 are different failures.  Every other
-  number is ``<NUM>``.
-* **Codes are not variable**: tokens such as ``TS2345``, ``E0308``, ``ENOENT`` keep
-  their text; only long tokens mixing letters and digits (``req_011CUq7xXYZ9a``)
-  become ``<ID>``.
-* ``type``/``code``/``reason`` values inside JSON-ish payloads are kept
-  (``'rate_limit_error'`` vs ``'overloaded_error'``), other quoted strings are
-  ``<QUOTED>``.
-* ``<IP>`` stands for any network address, IP literal (v4/v6, with port) or DNS host
-  name: ``rhost=10.0.0.7`` and ``rhost=ec2-1-2-3-4.compute.amazonaws.com`` are the
-  same event.
-* A run of placeholders separated only by punctuation collapses to one
-  (``<SIZE> (<SIZE>)``, ``<QUOTED>, <QUOTED>``): variable-length lists are one kind.
-
-The Python path (:func:`derive_template`) and the vectorized path
-(:func:`add_cluster_columns`) share one rule table; the patterns use only syntax
-that Python's ``re`` and Rust's ``regex`` crate read the same way (no look-around,
-no back-references, ASCII word boundaries, explicit ASCII classes), and the test
-suite checks that both give identical templates on every corpus message.
+The batch assets, ``agent-pipelines templates`` and the live error-loop detector all use these
+functions; the detector keeps its :class:`~agent_pipelines.miner.TemplateMiner` in its state and
+adds messages as they arrive, which gives the same clusters as mining them all at once.
+``benchmarks/bench_clustering.py`` measures accuracy against ground truth and drain3.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Iterable
 from typing import TypeVar
 
 import polars as pl
 
+from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr
+from agent_pipelines.masking import PLACEHOLDERS as MASK_PLACEHOLDERS
+from agent_pipelines.miner import VAR, TemplateMiner
+
 __all__ = [
     "EMPTY_TEMPLATE",
     "PLACEHOLDERS",
+    "VAR",
+    "TemplateMiner",
     "add_cluster_columns",
     "cluster_id",
     "cluster_key",
+    "cluster_messages",
     "derive_template",
+    "mask_messages",
     "template_expr",
 ]
 
-#: Template of an empty or missing message.
-EMPTY_TEMPLATE = "<EMPTY>"
-
-#: Placeholder tokens a template may contain.
-PLACEHOLDERS = (
-    "<URL>",
-    "<EMAIL>",
-    "<UUID>",
-    "<DATE>",
-    "<TIME>",
-    "<IP>",
-    "<HEX>",
-    "<PATH>",
-    "<QUOTED>",
-    "<REF>",
-    "<USER>",
-    "<PKG>",
-    "<CMD>",
-    "<NAME>",
-    "<TARGET>",
-    "<FUNC>",
-    "<DUR>",
-    "<SIZE>",
-    "<VER>",
-    "<NUM>",
-    "<HASH>",
-    "<ID>",
-)
-
-# Messages are cut before templating: a pathological 10 MB "message" must not stall
-# a batch, and nothing past the first couple of KB changes what kind of error it is.
-_MAX_INPUT_CHARS = 20_000
-_MAX_LINE_CHARS = 1_024
-
-_WS = r"[\t\n\v\f\r ]"  # explicit, so Python and Rust agree on what whitespace is
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-_WDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
-_HEX4 = r"[0-9a-fA-F]{1,4}"
-# Characters that may open a path or quoted name (stand-in for a look-behind).
-_OPENER = r"(^|[\t\n\v\f\r '\"(\[{=:,<>])"
-_PATH_CHARS = r"[A-Za-z0-9._@%+~-]"
-# ":12:5" or "(12,5)" after a path, and pytest node ids ("::TestX::test_y[param]").
-_LINECOL = r"(?:(?::[0-9]+){1,2}|\([0-9]+,[0-9]+\))?(?:::[A-Za-z0-9_.\[\]-]+)*"
-_SEP = r"[ ,;#/+|(\[-]*"
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """One regex replacement, written once and compiled for both engines.
-
-    ``pattern`` uses ``\\b`` for an ASCII word boundary and ``${n}`` in
-    ``replacement`` for groups; everything else is common Python/Rust syntax.
-    """
-
-    name: str
-    pattern: str
-    replacement: str
-
-    @property
-    def rust_pattern(self) -> str:
-        return self.pattern.replace(r"\b", r"(?-u:\b)")
-
-    @property
-    def python_replacement(self) -> str:
-        return re.sub(r"\$\{(\d+)\}", r"\\g<\1>", self.replacement)
-
-
-# Run on the raw (multi-line) message: pick the line that names the error.
-_LINE_RULES: tuple[_Rule, ...] = (
-    # A Python traceback is its last line with a letter in it (the exception).
-    _Rule(
-        "traceback",
-        r"(?s)^.*Traceback \(most recent call last\):.*\n([^\n]*[A-Za-z][^\n]*)" + _WS + r"*$",
-        "${1}",
-    ),
-    # Drop leading lines without any letter or digit (rulers, blank lines).
-    _Rule("leading_junk", r"^(?:[^A-Za-z0-9\n]*\n)+", ""),
-    # "panicked at src/main.rs:5:9:" says nothing without the next line.
-    _Rule("colon_join", r"^([^\n]*:)[\t\v\f\r ]*\n" + _WS + "*", "${1} "),
-    # Keep only the first line.
-    _Rule("rest", r"(?s)\n.*", ""),
-)
-
-# Run on the chosen line, in order: specific shapes first, bare numbers last.
-_RULES: tuple[_Rule, ...] = (
-    _Rule("whitespace", _WS + "+", " "),
-    # --- protect what looks variable but names the failure -------------------------
-    _Rule(
-        "keep_status_number",
-        r"\b((?:[Ee]xit|EXIT) (?:[Cc]ode|[Ss]tatus)|exited with code|exited with|[Ss]tatus [Cc]ode|"
-        r"[Rr]eturn [Cc]ode|statusCode|status_code|StatusCode|[Ee]rror [Cc]ode|[Ee]xit|[Cc]ode|CODE|"
-        r"[Ss]tatus|STATUS|[Ee]rrno|ERRNO|"
-        r"[Ss]ignal|rc|RC|HTTP|[Hh]ttp|returned)([ :=]+)(-?[0-9]{1,3})\b",
-        "${1}${2}_QK${3}KQ_",
-    ),
-    _Rule("keep_http_reason", r"\b([1-5][0-9][0-9])( (?:[A-Z][a-z]+|OK)\b)", "_QK${1}KQ_${2}"),
-    # JSON-ish keys ("type": / 'code':) keep their quotes out of <QUOTED> ...
-    _Rule("keep_json_key_dq", r"([{,] *)\"([A-Za-z_][A-Za-z0-9_]*)\"( *:)", "${1}_QD_${2}_QD_${3}"),
-    _Rule("keep_json_key_sq", r"([{,] *)'([A-Za-z_][A-Za-z0-9_]*)'( *:)", "${1}_QS_${2}_QS_${3}"),
-    # ... and so do the values of keys that name an error kind.
-    _Rule(
-        "keep_kind_value_dq",
-        r"(_QD_(?:type|code|error_type|errorType|reason|kind|error)_QD_ *: *)\"([A-Za-z_][A-Za-z0-9_.-]*)\"",
-        "${1}_QD_${2}_QD_",
-    ),
-    _Rule(
-        "keep_kind_value_sq",
-        r"(_QS_(?:type|code|error_type|errorType|reason|kind|error)_QS_ *: *)'([A-Za-z_][A-Za-z0-9_.-]*)'",
-        "${1}_QS_${2}_QS_",
-    ),
-    # Names that tools print bare after fixed words: package requirements (pip), shell
-    # commands, Go identifiers, make targets, OOM-killed process names, and container /
-    # pod / image names (only when they look like names: with a digit or - _ / : . @).
-    _Rule(
-        "pip_requirement",
-        r"\b(the requirement|distribution found for) [A-Za-z0-9_.@/\[\],-]+(?:[=<>!~]=?[A-Za-z0-9_.*+-]+)*",
-        "${1} <PKG>",
-    ),
-    _Rule("command_not_found", r"[A-Za-z0-9_./+-]+: command not found", "<CMD>: command not found"),
-    _Rule("go_undefined", r"\bundefined: [A-Za-z_][A-Za-z0-9_.]*", "undefined: <NAME>"),
-    _Rule("make_target", r"\b(make(?:\[[0-9]+\])?: \*\*\* )\[[^\]\n]*\]", "${1}[<TARGET>]"),
-    _Rule("killed_process", r"\b([Kk]illed process [0-9]+ )\([^)\n]*\)", "${1}(<NAME>)"),
-    _Rule(
-        "k8s_name",
-        r"\b([Cc]ontainer|[Pp]od|[Ee]ndpoint|[Dd]eployment|[Nn]amespace|[Ii]mage|[Rr]epository|"
-        r"pull access denied for) [A-Za-z0-9._]*[-_/:.@0-9][A-Za-z0-9._/:@-]*",
-        "${1} <NAME>",
-    ),
-    _Rule(
-        "py_function",
-        r"\b[A-Za-z_][A-Za-z0-9_.]*\(\) (takes|got|missing)\b",
-        "<FUNC>() ${1}",
-    ),
-    # --- unambiguous shapes ----------------------------------------------------------
-    _Rule(
-        "url",
-        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\t\n\v\f\r '\"<>()\[\]{}`]*[^\t\n\v\f\r '\"<>()\[\]{}`,.;:!?]",
-        "<URL>",
-    ),
-    _Rule("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", "<EMAIL>"),
-    _Rule(
-        "uuid",
-        r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
-        "<UUID>",
-    ),
-    _Rule(
-        "date_iso",
-        r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
-        r"(?:Z|[+-][0-9]{2}:?[0-9]{2}|\b)",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_clf",
-        r"\b[0-9]{1,2}/" + _MONTH + r"/[0-9]{4}(?::[0-9]{2}:[0-9]{2}:[0-9]{2})?(?: [+-][0-9]{4})?",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_slash",
-        r"\b[0-9]{1,4}/[0-9]{1,2}/[0-9]{2,4}(?:[ T:][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?\b",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_rfc",
-        r"\b(?:" + _WDAY + r",? )?[0-9]{1,2} " + _MONTH + r" [0-9]{4}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?"
-        r"(?: GMT| UTC| [+-][0-9]{4})?\b",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_syslog",
-        r"\b(?:" + _WDAY + r",? )?" + _MONTH + r" +[0-9]{1,2}(?:,? [0-9]{4})?"
-        r"(?: [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)?(?: [0-9]{4})?\b",
-        "<DATE>",
-    ),
-    _Rule(
-        "host",
-        r"\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|net|org|io|dev|edu|gov|local|internal|ai|cn|hk|uk|"
-        r"de|jp|ru|fr|om|co|us|info|biz|cloud|lan)\b(?::[0-9]{1,5}\b)?",
-        "<IP>",
-    ),
-    _Rule(
-        "ipv6",
-        r"(^|[^0-9A-Za-z_:.])\[?(?:"
-        + _HEX4
-        + r"(?::"
-        + _HEX4
-        + r"){7}|(?:"
-        + _HEX4
-        + r"(?::"
-        + _HEX4
-        + r"){0,6})?::(?:"
-        + _HEX4
-        + r"(?::"
-        + _HEX4
-        + r"){0,6})?)(?:%[A-Za-z0-9]+)?\]?(?::[0-9]{1,5})?\b",
-        "${1}<IP>",
-    ),
-    _Rule(
-        "ipv4",
-        r"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]{1,2})?(?::[0-9]{1,5})?\b",
-        "<IP>",
-    ),
-    _Rule("hex", r"\b0[xX][0-9a-fA-F]+\b", "<HEX>"),
-    # --- paths and names -------------------------------------------------------------
-    _Rule("path_windows", r"\b[A-Za-z]:\\[^\t\n\v\f\r '\"<>|*?:]*" + _LINECOL, "<PATH>"),
-    _Rule(
-        "path_unix",
-        _OPENER + r"(?:~|\.{1,2})?(?:/" + _PATH_CHARS + r"+)+/?" + _LINECOL,
-        "${1}<PATH>",
-    ),
-    _Rule(
-        "path_relative",
-        _OPENER
-        + r"(?:"
-        + _PATH_CHARS
-        + r"+/(?:"
-        + _PATH_CHARS
-        + r"+/)+"
-        + _PATH_CHARS
-        + r"*|"
-        + _PATH_CHARS
-        + r"+/[A-Za-z0-9_@%+-]+(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z][A-Za-z0-9]{0,7})"
-        + _LINECOL,
-        "${1}<PATH>",
-    ),
-    _Rule(
-        "path_file",
-        r"\b[A-Za-z0-9_.-]+\.(?:py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|rs|go|java|kt|rb|c|cc|cpp|h|hpp|cs|php|"
-        r"swift|json|yaml|yml|toml|lock|md|txt|sh|log|cfg|ini|conf|sql|html|css|scss|vue|properties|xml|"
-        r"gradle|csv|parquet)" + _LINECOL + r"\b",
-        "<PATH>",
-    ),
-    # hh:mm:ss is a time of day; a bare mm:ss ("lifetime 02:19") is more often a duration.
-    _Rule("time", r"\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?\b", "<TIME>"),
-    _Rule("clock_duration", r"\b[0-9]{1,2}:[0-9]{2}\b", "<DUR>"),
-    _Rule(
-        "git_ref",
-        r"\b(refs/(?:heads|tags|remotes)/|origin/|remote ref |[Bb]ranch )[A-Za-z0-9._/-]*[A-Za-z0-9_]",
-        "${1}<REF>",
-    ),
-    _Rule("quoted_sq", r"(^|[^A-Za-z0-9_])'[^'\n]*'", "${1}<QUOTED>"),
-    _Rule("quoted_dq", r"\"[^\"\n]*\"", "<QUOTED>"),
-    _Rule("quoted_bt", r"`[^`\n]*`", "<QUOTED>"),
-    _Rule("quoted_typo", r"(?:‘[^’\n]*’|“[^”\n]*”)", "<QUOTED>"),
-    _Rule(
-        "user",
-        r"\b([Ii]nvalid user|for user|[Uu]ser=|[Uu]sername=|[Uu]ser:|login=)( ?)[A-Za-z0-9._$-]+",
-        "${1}${2}<USER>",
-    ),
-    # --- quantities --------------------------------------------------------------------
-    _Rule(
-        "duration",
-        r"(?:[<>]=?|~)?\b[0-9]+(?:\.[0-9]+)?"
-        r"(?:(?:ns|us|µs|ms|s|m|h|d)(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))*"
-        r"| ?(?:msec|millis|milliseconds?|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?)"
-        r"| (?:ms|ns|us|µs))\b",
-        "<DUR>",
-    ),
-    _Rule(
-        "size",
-        r"\b[0-9]+(?:\.[0-9]+)?(?: ?(?:[KMGTP]i?B|kB|B|bytes?)|[kKMGTP]i?)\b",
-        "<SIZE>",
-    ),
-    _Rule("percent", r"\b[0-9]+(?:\.[0-9]+)?%", "<NUM>%"),
-    _Rule(
-        "version",
-        r"\bv?[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]*[0-9A-Za-z]|\.[0-9]+)*\b|\bv[0-9]+(?:\.[0-9]+)?\b",
-        "<VER>",
-    ),
-    # A number is a maximal digit run not glued to letters/digits ("blk_-123", "core.42",
-    # "rdd_2_1"); two passes because a match consumes the separator after it.
-    _Rule(
-        "number",
-        r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)",
-        "${1}<NUM>${2}",
-    ),
-    _Rule(
-        "number_again",
-        r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)",
-        "${1}<NUM>${2}",
-    ),
-    # git short/long shas, sha256 digests (digits-only runs are <NUM> already).
-    _Rule("hash", r"\b(?:[0-9a-f]{7,64}|[0-9A-F]{7,64})\b", "<HASH>"),
-    # Long random ids: an alphanumeric run of >= 10 chars where letters and digits
-    # interleave ("req_011CUq7xXYZab9"), unlike codes such as TS2345 or E0308; or one of
-    # >= 16 chars with digits and both cases ("msg_01XFDUDYJgAACzvnptvVoYEL").  Done with
-    # markers in linear passes: mark long runs, unmark the ones that do not qualify.
-    _Rule("id_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{10,})", "${1}\x02${2}\x03"),
-    _Rule("id_unmark_letters_digits", "\x02([A-Za-z]*[0-9]*)\x03", "${1}"),
-    _Rule("id_unmark_digits_letters", "\x02([0-9]*[A-Za-z]*)\x03", "${1}"),
-    _Rule("id", "\x02[A-Za-z0-9]*\x03", "<ID>"),
-    _Rule("id_mixed_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{16,})", "${1}\x02${2}\x03"),
-    _Rule("id_mixed_unmark_no_digit", "\x02([A-Za-z]*)\x03", "${1}"),
-    _Rule("id_mixed_unmark_no_upper", "\x02([a-z0-9]*)\x03", "${1}"),
-    _Rule("id_mixed_unmark_no_lower", "\x02([A-Z0-9]*)\x03", "${1}"),
-    _Rule("id_mixed", "\x02[A-Za-z0-9]*\x03", "<ID>"),
-    # --- tidy up -----------------------------------------------------------------------
-    _Rule(
-        "collapse_runs",
-        r"(<(?:URL|EMAIL|UUID|DATE|TIME|IP|HEX|PATH|QUOTED|DUR|SIZE|VER|NUM|HASH|ID)>)(?:"
-        + _SEP
-        + r"<(?:URL|EMAIL|UUID|DATE|TIME|IP|HEX|PATH|QUOTED|DUR|SIZE|VER|NUM|HASH|ID)>[)\]]?)+",
-        "${1}",
-    ),
-    _Rule("unprotect_number", r"_QK(-?[0-9]+)KQ_", "${1}"),
-    _Rule("unprotect_dq", "_QD_", '"'),
-    _Rule("unprotect_sq", "_QS_", "'"),
-)
-
-_PY_LINE_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _LINE_RULES)
-_PY_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _RULES)
+#: Placeholder tokens a template may contain: the masking's, then the miner's ``<VAR>``.
+PLACEHOLDERS = (*MASK_PLACEHOLDERS, VAR)
 _STRIP_CHARS = " \t\n\r\f\v"
 
 
-def _derive_template_uncached(message: str) -> str:
-    text = message[:_MAX_INPUT_CHARS]
-    for regex, repl in _PY_LINE_RULES:
-        text = regex.sub(repl, text)
-    text = text[:_MAX_LINE_CHARS]
-    for regex, repl in _PY_RULES:
-        text = regex.sub(repl, text)
-    text = text.strip(" ")
-    return text or EMPTY_TEMPLATE
-
-
-@lru_cache(maxsize=65_536)
 def derive_template(message: str) -> str:
-    """Return the template of one error message (pure; cached).
+    """The template of a message on its own: its masked text (:func:`agent_pipelines.masking.mask`).
 
-    Variable parts become placeholder tokens (see :data:`PLACEHOLDERS`), whitespace
-    is collapsed to single spaces, and a multi-line message is represented by the
-    line that names the error (see the module docstring).  An empty message gives
-    :data:`EMPTY_TEMPLATE`.  The result equals what :func:`add_cluster_columns`
-    computes for the same message.
+    With other messages around, :func:`cluster_messages` may generalise it further.
     """
-    return _derive_template_uncached(message)
+    return mask(message)
+
+
+def template_expr(message: pl.Expr) -> pl.Expr:
+    """Polars expression computing :func:`derive_template` (the masking) for a string column."""
+    return mask_expr(message)
+
+
+def mask_messages(messages: pl.Series) -> pl.Series:
+    """The masked text of every message, computed once per distinct message, in parallel."""
+    frame = pl.DataFrame({"__msg": messages.cast(pl.String)})
+    masked = _masked_lookup(frame.lazy(), "__msg")
+    return (
+        frame.join(masked.collect(), on="__msg", how="left", nulls_equal=True, maintain_order="left")
+        .get_column("__masked")
+        .alias(messages.name)
+    )
+
+
+def _masked_lookup(lazy: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """``column, __masked`` for each distinct value of ``column``."""
+    # One elementwise string expression runs on one thread; masking the distinct messages in one
+    # slice per pool thread and concatenating in parallel uses them all.
+    distinct = lazy.select(pl.col(column).cast(pl.String)).unique().with_row_index("__i")
+    n = max(1, pl.thread_pool_size())
+    return pl.concat(
+        [
+            distinct.filter(pl.col("__i") % n == k).select(
+                column, mask_expr(pl.col(column)).alias("__masked")
+            )
+            for k in range(n)
+        ],
+        parallel=True,
+    )
+
+
+def _mined(masked: pl.Series, miner: TemplateMiner | None) -> pl.DataFrame:
+    """``__masked, error_template`` for each distinct masked text."""
+    distinct = masked.unique().sort()
+    texts = distinct.to_list()
+    if miner is None:
+        miner = TemplateMiner(texts)
+    else:
+        miner.add(texts)
+    return pl.DataFrame(
+        {"__masked": distinct, "error_template": pl.Series(miner.templates(texts), dtype=pl.String)}
+    )
+
+
+def cluster_messages(messages: Iterable[str | None], miner: TemplateMiner | None = None) -> list[str]:
+    """The template of every message, learned over all of them (order kept; ``None`` is empty).
+
+    With ``miner`` (an online model), the messages are added to it first and its templates used.
+    """
+    series = pl.Series("m", list(messages), dtype=pl.String)
+    if series.is_empty():
+        return []
+    masked = mask_messages(series)
+    table = _mined(masked, miner)
+    return (
+        masked.to_frame("__masked")
+        .join(table, on="__masked", how="left", maintain_order="left")
+        .get_column("error_template")
+        .to_list()
+    )
 
 
 def cluster_key(fingerprint: str | None, message: str | None) -> str:
@@ -426,22 +146,6 @@ def cluster_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
-def template_expr(message: pl.Expr) -> pl.Expr:
-    """Polars expression computing :func:`derive_template` for a string column.
-
-    Every step is ``str.replace_all`` with a Rust regex, so it runs in parallel
-    outside the GIL.  Nulls give :data:`EMPTY_TEMPLATE`.
-    """
-    expr = message.cast(pl.String).fill_null("").str.slice(0, _MAX_INPUT_CHARS)
-    for rule in _LINE_RULES:
-        expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)
-    expr = expr.str.slice(0, _MAX_LINE_CHARS)
-    for rule in _RULES:
-        expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)
-    expr = expr.str.strip_chars(" ")
-    return pl.when(expr == "").then(pl.lit(EMPTY_TEMPLATE)).otherwise(expr)
-
-
 def _hash_keys(keys: pl.Series) -> pl.Series:
     # Few distinct keys per batch: hash each once in Python, map back in Rust.
     uniques = keys.unique()
@@ -458,38 +162,35 @@ def add_cluster_columns(
     fingerprint_col: str = "error_fingerprint",
     *,
     dedupe: bool = True,
+    mine: bool = True,
+    miner: TemplateMiner | None = None,
 ) -> FrameT:
     """Add ``error_template``, ``cluster_key`` and ``cluster_id`` columns.
 
-    Works on a ``DataFrame`` or a ``LazyFrame`` and returns the same type.  A
-    missing ``fingerprint_col`` counts as all-null.  With ``dedupe`` (default) the
-    regexes run once per distinct message and are joined back, which is much
-    faster on real logs where the same messages repeat; both ways give the same
-    result (``benchmarks/bench_clustering.py`` measures them).
+    ``error_template`` is learned over every message of ``df`` (:func:`cluster_messages`), or is
+    the masking alone with ``mine=False``; ``miner`` makes it use (and grow) an online model.
+    Works on a ``DataFrame`` or a ``LazyFrame`` and returns the same type (a ``LazyFrame`` is
+    collected once: mining needs the whole set). A missing ``fingerprint_col`` counts as
+    all-null. With ``dedupe`` (default) the masking runs once per distinct message; both ways
+    give the same result (``benchmarks/bench_clustering.py`` measures them).
     """
     lazy = df.lazy()
     names = lazy.collect_schema().names()
-    msg = pl.col(message_col)
+    msg = pl.col(message_col).cast(pl.String)
     if dedupe:
-        # One elementwise string expression runs on one thread; templating the distinct
-        # messages in one slice per pool thread and concatenating in parallel uses them all.
-        distinct = lazy.select(msg.cast(pl.String).alias("__msg")).unique().with_row_index("__i")
-        n = max(1, pl.thread_pool_size())
-        templates = pl.concat(
-            [
-                distinct.filter(pl.col("__i") % n == k).select(
-                    "__msg", template_expr(pl.col("__msg")).alias("error_template")
-                )
-                for k in range(n)
-            ],
-            parallel=True,
-        )
-        lazy = lazy.with_columns(msg.cast(pl.String).alias("__msg")).join(
-            templates, on="__msg", how="left", nulls_equal=True, maintain_order="left"
+        lookup = _masked_lookup(lazy.select(msg.alias("__msg")), "__msg")
+        lazy = lazy.with_columns(msg.alias("__msg")).join(
+            lookup, on="__msg", how="left", nulls_equal=True, maintain_order="left"
         )
         lazy = lazy.drop("__msg")
     else:
-        lazy = lazy.with_columns(template_expr(msg).alias("error_template"))
+        lazy = lazy.with_columns(mask_expr(msg).alias("__masked"))
+    frame = lazy.collect()
+    if mine:
+        table = _mined(frame.get_column("__masked"), miner)
+        frame = frame.join(table, on="__masked", how="left", maintain_order="left").drop("__masked")
+    else:
+        frame = frame.rename({"__masked": "error_template"})
     if fingerprint_col in names:
         fp = pl.col(fingerprint_col).cast(pl.String)
         key = (
@@ -499,9 +200,9 @@ def add_cluster_columns(
         )
     else:
         key = pl.col("error_template")
-    lazy = lazy.with_columns(key.alias("cluster_key")).with_columns(
+    frame = frame.with_columns(key.alias("cluster_key")).with_columns(
         pl.col("cluster_key").map_batches(_hash_keys, return_dtype=pl.String).alias("cluster_id")
     )
     if isinstance(df, pl.DataFrame):
-        return lazy.collect()
-    return lazy
+        return frame
+    return frame.lazy()

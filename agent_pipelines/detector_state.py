@@ -66,7 +66,9 @@ class DetectorState:
     generation: int = 0
     cursor: str = ""  # tailer.Cursor JSON
     attempts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    template_fingerprints: dict[str, str] = field(default_factory=dict)
+    template_fingerprints: dict[str, str] = field(default_factory=dict)  # masked message -> fingerprint
+    # The error-template model (miner.TemplateMiner.to_json): the distinct masked error messages seen.
+    template_model: dict[str, Any] = field(default_factory=dict)
     watermark_ms: int | None = None  # latest event time seen
     unpublished: list[dict[str, Any]] = field(default_factory=list)  # write-ahead alerts
     seen: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SEEN_SCHEMA))
@@ -78,6 +80,7 @@ class DetectorState:
             "cursor": self.cursor,
             "attempts": self.attempts,
             "template_fingerprints": self.template_fingerprints,
+            "template_model": self.template_model,
             "watermark_ms": self.watermark_ms,
             "unpublished": self.unpublished,
         }
@@ -99,6 +102,7 @@ def load(data_dir: str | os.PathLike[str]) -> DetectorState:
     state.cursor = str(raw.get("cursor") or "")
     state.attempts = dict(raw.get("attempts") or {})
     state.template_fingerprints = dict(raw.get("template_fingerprints") or {})
+    state.template_model = dict(raw.get("template_model") or {})
     state.watermark_ms = raw.get("watermark_ms")
     state.unpublished = list(raw.get("unpublished") or [])
     seen_path = folder / SEEN_FILE

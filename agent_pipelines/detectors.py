@@ -34,6 +34,7 @@ import polars as pl
 from agent_pipelines.alerts import make_alert
 from agent_pipelines.clustering import template_expr
 from agent_pipelines.detector_state import SEEN_SCHEMA, DetectorState
+from agent_pipelines.miner import TemplateMiner
 from agent_pipelines.settings import settings
 
 RESTART_PROMPT_TYPES = ("followup", "retry")
@@ -140,6 +141,9 @@ class Detectors:
         self.state = state
         self.t = thresholds or Thresholds()
         self.alerts: list[dict[str, Any]] = []
+        # Error loops are counted per template, learned online: the model lives in the state, so a
+        # run sees the templates every earlier run learned (and the same ones a batch run would).
+        self.miner = TemplateMiner.from_json(state.template_model)
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -148,9 +152,11 @@ class Detectors:
         if events.is_empty():
             return []
         start = len(self.alerts)
-        # Templates of the distinct error messages in one vectorized pass (derive_template's rules).
+        # Masked text of the distinct error messages in one vectorized pass; the miner learns them.
         messages = events.filter(pl.col("event_type") == "error").select(pl.col("error_message").unique())
         templates = messages.with_columns(tpl=template_expr(pl.col("error_message")))
+        if self.miner.add(templates.get_column("tpl").sort().to_list()):
+            self.state.template_model = self.miner.to_json()
         frame = (
             _with_detector_columns(events)
             .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
@@ -277,6 +283,10 @@ class Detectors:
         fingerprint: str | None,
         template: str,
     ) -> None:
+        # ``template`` is the masked message. Windows are kept per masked message ("t:<masked>"), and
+        # an error loop counts every window whose message has the same learned template *now*: a
+        # template that generalises mid-loop ("user root" + "user bob" -> "user <VAR>") still counts
+        # the earlier errors.
         a["ne"] += 1
         # The session's distinct fingerprints, as the original analyzer listed them (no fingerprint
         # → "unknown"), capped so a pathological session cannot grow the state without bound.
@@ -287,13 +297,24 @@ class Detectors:
         tfp = self.state.template_fingerprints
         if fingerprint:
             tfp[template] = fingerprint
-        keys = [f"f:{fingerprint}", f"t:{template}"] if fingerprint else [f"t:{template}"]
-        for key in keys:
-            window = a["errs"].setdefault(key, [])
-            window.append([ts, event_id])
-            _trim(window, ts - self.t.error_window_ms)
+        horizon = ts - self.t.error_window_ms
+        learned = self.miner.template(template)
+        own = a["errs"].setdefault(f"t:{template}", [])
+        own.append([ts, event_id])
+        _trim(own, horizon)
+        family = sorted(
+            k[2:] for k in a["errs"] if k.startswith("t:") and self.miner.template(k[2:]) == learned
+        )
+        merged = sorted(e for k in family for e in a["errs"][f"t:{k}"] if e[0] >= horizon)
+        windows = [merged]
+        if fingerprint:
+            fp_window = a["errs"].setdefault(f"f:{fingerprint}", [])
+            fp_window.append([ts, event_id])
+            _trim(fp_window, horizon)
+            windows.insert(0, fp_window)
+        for window in windows:
             if len(window) >= self.t.error_loop:
-                shown = fingerprint or tfp.get(template) or template
+                shown = fingerprint or next((tfp[k] for k in family if k in tfp), None) or learned
                 fired = self._fire(
                     attempt_id,
                     a,

@@ -1,7 +1,8 @@
 """Error clusters: which errors keep coming back, where, and since when.
 
-The templating itself (one message → one template) is :mod:`agent_pipelines.clustering`, shared
-with the live sensor and ``agent-pipelines templates``. What this module adds is the *batch* view:
+The templating itself (masking, then templates learned over the whole set of messages) is
+:mod:`agent_pipelines.clustering`, shared with the live sensor and ``agent-pipelines templates``.
+What this module adds is the *batch* view:
 
 * **Unification.** Orchestrators attach an ``error_fingerprint`` to some error events and not to
   others of the same kind (the seed's ``Write-AgentError`` made it optional). Clustering by
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from datetime import date
 from pathlib import Path
 from typing import cast
@@ -83,8 +83,9 @@ def _sha1_12(key: str) -> str:
 def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bool = True) -> pl.DataFrame:
     """One row per error event with its (unified) cluster.
 
-    ``error_template`` is the message's template after :func:`merge_rare_variants` (unless
-    ``merge_variants`` is off).
+    ``error_template`` is the message's template learned over all the error messages in ``events``
+    (:func:`agent_pipelines.clustering.cluster_messages`); with ``merge_variants`` off, only the
+    masking of each message on its own (for measuring what the miner adds).
 
     ``cluster_fingerprint`` is the event's own fingerprint, else the fingerprint its template carries
     elsewhere in the data (majority vote; ties go to the alphabetically first, so runs agree), else
@@ -96,14 +97,9 @@ def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bo
     # A blank fingerprint is no fingerprint (the same rule as clustering.cluster_key).
     fp = pl.col("error_fingerprint").str.strip_chars()
     lazy = lazy.with_columns(pl.when(fp != "").then(fp).alias("_fp"))
-    errs = add_cluster_columns(lazy, "error_message", "_fp").collect()
+    errs = add_cluster_columns(lazy, "error_message", "_fp", mine=merge_variants).collect()
     if errs.is_empty():
         return pl.DataFrame(schema=OCCURRENCE_SCHEMA)
-    if merge_variants:
-        merged = merge_rare_variants(errs.group_by("error_template").len("n"))
-        errs = errs.join(merged, on="error_template", how="left").with_columns(
-            pl.coalesce("_merged", "error_template").alias("error_template")
-        )
     votes = (
         errs.filter(pl.col("_fp").is_not_null())
         .group_by("error_template", "_fp")
@@ -124,59 +120,6 @@ def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bo
     return errs.with_columns(pl.col("cluster_key").alias("cluster_label")).select(
         [pl.col(c).cast(t) for c, t in OCCURRENCE_SCHEMA.items()]
     )
-
-
-VARIANT_MIN_DISTINCT = 4  # distinct values at one position before it counts as a variable
-VARIANT_MAX_MEAN = 3.0  # ...and each value seen this few times on average (ids, not status codes)
-VARIANT_MIN_FIXED = 4  # constant tokens the merged template must keep, so short messages never merge
-VARIANT_TOKEN = "<VAR>"
-_CODE_LIKE = re.compile(r"^(?:[A-Z][A-Z0-9_]*|[0-9]+|[A-Z]+[0-9]+)[:.,;]?$")  # ENOENT, TS2322, 127, E0502:
-
-
-def merge_rare_variants(templates: pl.DataFrame) -> pl.DataFrame:
-    """Map templates that differ in one token full of one-off values to one template.
-
-    Templating masks what looks variable in *one* message (numbers, paths, quoted names...). Some
-    variable parts look like words: a function name in ``at dtkdr (<PATH>)``, a package in
-    ``found for ztdtqz==<VER>``. Across a table they give themselves away: many templates equal but
-    for one token position, each value seen once or twice. That position becomes ``<VAR>``.
-
-    Guards against merging different errors: at least :data:`VARIANT_MIN_DISTINCT` values at the
-    position, seen at most :data:`VARIANT_MAX_MEAN` times each on average (``exit code 1`` and
-    ``exit code 127`` are each frequent, so they stay apart), none of them code-like (``ENOENT``,
-    ``TS2322``, ``401``), and at least :data:`VARIANT_MIN_FIXED` constant tokens left. Batch-only and
-    data-dependent by nature, so the per-message ``agent-pipelines templates`` does not do it.
-
-    Takes ``error_template, n`` (occurrences); returns ``error_template, _merged`` for merged ones.
-    """
-    buckets: dict[tuple[int, tuple[str, ...]], dict[str, int]] = {}
-    token_lists: dict[str, list[str]] = {}
-    for template, n in templates.select("error_template", "n").iter_rows():
-        tokens = template.split(" ")
-        token_lists[template] = tokens
-        fixed = sum(1 for t in tokens if not t.startswith("<"))
-        if fixed <= VARIANT_MIN_FIXED:
-            continue
-        for i, token in enumerate(tokens):
-            if token.startswith("<") or _CODE_LIKE.match(token):
-                continue
-            key = (i, (*tokens[:i], *tokens[i + 1 :]))
-            buckets.setdefault(key, {})[template] = n
-    # A bucket qualifies when it looks like a variable; each template joins its largest bucket.
-    best: dict[str, tuple[int, tuple[int, tuple[str, ...]]]] = {}
-    for key, members in buckets.items():
-        if len(members) < VARIANT_MIN_DISTINCT or sum(members.values()) / len(members) > VARIANT_MAX_MEAN:
-            continue
-        for template in members:
-            if template not in best or len(members) > best[template][0]:
-                best[template] = (len(members), key)
-    rows = []
-    for template, (_, (i, _rest)) in best.items():
-        tokens = token_lists[template]
-        suffix = re.search(r"[^A-Za-z0-9_]\S*$", tokens[i])  # keep ``==<VER>``, ``:`` and the like
-        generalized = VARIANT_TOKEN + (suffix.group() if suffix else "")
-        rows.append((template, " ".join([*tokens[:i], generalized, *tokens[i + 1 :]])))
-    return pl.DataFrame(rows, schema={"error_template": pl.String(), "_merged": pl.String()}, orient="row")
 
 
 def error_clusters(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bool = True) -> pl.DataFrame:

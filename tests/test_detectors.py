@@ -87,6 +87,34 @@ def test_error_loop_by_derived_template_without_fingerprint(tmp_path: Path) -> N
     assert "Cannot find module" in alerts[0]["error_fingerprint"]  # the template stands in
 
 
+@pytest.mark.parametrize("split_runs", [False, True])
+def test_error_loop_on_a_learned_template_across_runs(tmp_path: Path, split_runs: bool) -> None:
+    # Word-like variable parts no mask recognises: only the learned template ties the four together,
+    # also when they arrive in two detector runs (the model persists in the state, through JSON).
+    c = Clocked(tmp_path)
+    start(c, "ve-learn")
+    state = DetectorState()
+    alerts: list[dict] = []
+    for i, name in enumerate(["ant", "bee", "cat", "dog"]):
+        message = f"TypeError: x is undefined at {name} (src/app/main.ts:{i + 1}:2)"
+        c.at(10 + 60 * i).error("ve-learn", message)
+        if split_runs and i == 1:
+            alerts += run(tmp_path, state)
+            raw = json.loads(json.dumps(state.to_json()))
+            assert raw["template_model"]["messages"]
+            state = DetectorState(
+                cursor=raw["cursor"],
+                attempts=raw["attempts"],
+                template_fingerprints=raw["template_fingerprints"],
+                template_model=raw["template_model"],
+                watermark_ms=raw["watermark_ms"],
+            )
+    alerts += run(tmp_path, state)
+    assert types(alerts) == ["error_loop"]
+    assert alerts[0]["error_fingerprint"] == "TypeError: x is undefined at <VAR> (<PATH>)"
+    assert alerts[0]["occurrences"] == 4
+
+
 def test_errors_spread_over_more_than_ten_minutes_do_not_loop(tmp_path: Path) -> None:
     c = Clocked(tmp_path)
     start(c, "ve-slow")

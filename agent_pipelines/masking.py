@@ -1,0 +1,403 @@
+"""The masking pre-pass: variable parts of one message that a regex can recognise on its own.
+
+This is the first of two steps of error clustering (:mod:`agent_pipelines.clustering`); the second,
+:mod:`agent_pipelines.miner`, learns from the whole set which *other* token positions vary. Masking
+handles what has an unmistakable shape in a single message (URLs, e-mail addresses, UUIDs, dates and
+times, IP addresses and host names, hex, paths, quoted names, durations, sizes, versions, numbers,
+hashes, long random ids); the miner handles what does not (a function name, a user name, a branch).
+
+Decisions (each documented where the rule lives):
+
+* **Multi-line messages**: a Python traceback is represented by its final
+  ``SomeError: ...`` line (the frames vary, the exception is the error); otherwise
+  by its first line that contains a letter or digit, joined with the following
+  line when it ends with ``:`` (``thread 'main' panicked at src/main.rs:5:9:`` is
+  useless alone).  Later lines (stack frames, npm log tails) are dropped.
+* **Status-like numbers are not variable**: the number after ``exit code``,
+  ``status``, ``code``, ``errno``, ``signal``, ``HTTP``... and an HTTP status
+  followed by its reason phrase (``404 Not Found``) is kept, because ``exit code 1``
+  and ``exit code 127`` or HTTP 401 and 404 are different failures.  Every other
+  number is ``<NUM>``.
+* **Codes are not variable**: tokens such as ``TS2345``, ``E0308``, ``ENOENT`` keep
+  their text; only long tokens mixing letters and digits (``req_011CUq7xXYZ9a``)
+  become ``<ID>``.
+* ``type``/``code``/``reason`` values inside JSON-ish payloads are kept
+  (``'rate_limit_error'`` vs ``'overloaded_error'``), other quoted strings are
+  ``<QUOTED>``.
+* ``<IP>`` stands for any network address, IP literal (v4/v6, with port) or DNS host
+  name: ``rhost=10.0.0.7`` and ``rhost=ec2-1-2-3-4.compute.amazonaws.com`` are the
+  same event.  A host name is a dotted name under a common top-level domain; other
+  dotted names (``mapred.task.id``, ``java.lang.NullPointerException``) are left to
+  the miner, which generalises them where they vary.
+* A run of placeholders separated only by punctuation collapses to one
+  (``<SIZE> (<SIZE>)``, ``<QUOTED>, <QUOTED>``): variable-length lists are one kind.
+
+The Python path (:func:`mask`) and the vectorized path (:func:`mask_expr`) share one rule table;
+the patterns use only syntax that Python's ``re`` and Rust's ``regex`` crate read the same way (no
+look-around, no back-references, ASCII word boundaries, explicit ASCII classes), and the test suite
+checks that both give identical results on every corpus message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import polars as pl
+
+__all__ = ["EMPTY_TEMPLATE", "PLACEHOLDERS", "mask", "mask_expr"]
+
+#: Template of an empty or missing message.
+EMPTY_TEMPLATE = "<EMPTY>"
+
+#: Placeholder tokens the masking writes.
+PLACEHOLDERS = (
+    "<URL>",
+    "<EMAIL>",
+    "<UUID>",
+    "<DATE>",
+    "<TIME>",
+    "<IP>",
+    "<HEX>",
+    "<PATH>",
+    "<QUOTED>",
+    "<REF>",
+    "<USER>",
+    "<PKG>",
+    "<CMD>",
+    "<NAME>",
+    "<TARGET>",
+    "<FUNC>",
+    "<DUR>",
+    "<SIZE>",
+    "<VER>",
+    "<NUM>",
+    "<HASH>",
+    "<ID>",
+)
+
+# Messages are cut before templating: a pathological 10 MB "message" must not stall
+# a batch, and nothing past the first couple of KB changes what kind of error it is.
+_MAX_INPUT_CHARS = 20_000
+_MAX_LINE_CHARS = 1_024
+
+_WS = r"[\t\n\v\f\r ]"  # explicit, so Python and Rust agree on what whitespace is
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_WDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_HEX4 = r"[0-9a-fA-F]{1,4}"
+# Characters that may open a path or quoted name (stand-in for a look-behind).
+_OPENER = r"(^|[\t\n\v\f\r '\"(\[{=:,<>])"
+_PATH_CHARS = r"[A-Za-z0-9._@%+~-]"
+# ":12:5" or "(12,5)" after a path, and pytest node ids ("::TestX::test_y[param]").
+_LINECOL = r"(?:(?::[0-9]+){1,2}|\([0-9]+,[0-9]+\))?(?:::[A-Za-z0-9_.\[\]-]+)*"
+_SEP = r"[ ,;#/+|(\[-]*"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One regex replacement, written once and compiled for both engines.
+
+    ``pattern`` uses ``\\b`` for an ASCII word boundary and ``${n}`` in
+    ``replacement`` for groups; everything else is common Python/Rust syntax.
+    """
+
+    name: str
+    pattern: str
+    replacement: str
+
+    @property
+    def rust_pattern(self) -> str:
+        return self.pattern.replace(r"\b", r"(?-u:\b)")
+
+    @property
+    def python_replacement(self) -> str:
+        return re.sub(r"\$\{(\d+)\}", r"\\g<\1>", self.replacement)
+
+
+# Run on the raw (multi-line) message: pick the line that names the error.
+_LINE_RULES: tuple[_Rule, ...] = (
+    # A Python traceback is its last line with a letter in it (the exception).
+    _Rule(
+        "traceback",
+        r"(?s)^.*Traceback \(most recent call last\):.*\n([^\n]*[A-Za-z][^\n]*)" + _WS + r"*$",
+        "${1}",
+    ),
+    # Drop leading lines without any letter or digit (rulers, blank lines).
+    _Rule("leading_junk", r"^(?:[^A-Za-z0-9\n]*\n)+", ""),
+    # "panicked at src/main.rs:5:9:" says nothing without the next line.
+    _Rule("colon_join", r"^([^\n]*:)[\t\v\f\r ]*\n" + _WS + "*", "${1} "),
+    # Keep only the first line.
+    _Rule("rest", r"(?s)\n.*", ""),
+)
+
+# Run on the chosen line, in order: specific shapes first, bare numbers last.
+_RULES: tuple[_Rule, ...] = (
+    _Rule("whitespace", _WS + "+", " "),
+    # --- protect what looks variable but names the failure -------------------------
+    _Rule(
+        "keep_status_number",
+        r"\b((?:[Ee]xit|EXIT) (?:[Cc]ode|[Ss]tatus)|exited with code|exited with|[Ss]tatus [Cc]ode|"
+        r"[Rr]eturn [Cc]ode|statusCode|status_code|StatusCode|[Ee]rror [Cc]ode|[Ee]xit|[Cc]ode|CODE|"
+        r"[Ss]tatus|STATUS|[Ee]rrno|ERRNO|"
+        r"[Ss]ignal|rc|RC|HTTP|[Hh]ttp|returned)([ :=]+)(-?[0-9]{1,3})\b",
+        "${1}${2}_QK${3}KQ_",
+    ),
+    _Rule("keep_http_reason", r"\b([1-5][0-9][0-9])( (?:[A-Z][a-z]+|OK)\b)", "_QK${1}KQ_${2}"),
+    # JSON-ish keys ("type": / 'code':) keep their quotes out of <QUOTED> ...
+    _Rule("keep_json_key_dq", r"([{,] *)\"([A-Za-z_][A-Za-z0-9_]*)\"( *:)", "${1}_QD_${2}_QD_${3}"),
+    _Rule("keep_json_key_sq", r"([{,] *)'([A-Za-z_][A-Za-z0-9_]*)'( *:)", "${1}_QS_${2}_QS_${3}"),
+    # ... and so do the values of keys that name an error kind.
+    _Rule(
+        "keep_kind_value_dq",
+        r"(_QD_(?:type|code|error_type|errorType|reason|kind|error)_QD_ *: *)\"([A-Za-z_][A-Za-z0-9_.-]*)\"",
+        "${1}_QD_${2}_QD_",
+    ),
+    _Rule(
+        "keep_kind_value_sq",
+        r"(_QS_(?:type|code|error_type|errorType|reason|kind|error)_QS_ *: *)'([A-Za-z_][A-Za-z0-9_.-]*)'",
+        "${1}_QS_${2}_QS_",
+    ),
+    # Names that tools print bare after fixed words: package requirements (pip), shell
+    # commands, Go identifiers, make targets, OOM-killed process names, and container /
+    # pod / image names (only when they look like names: with a digit or - _ / : . @).
+    _Rule(
+        "pip_requirement",
+        r"\b(the requirement|distribution found for) [A-Za-z0-9_.@/\[\],-]+(?:[=<>!~]=?[A-Za-z0-9_.*+-]+)*",
+        "${1} <PKG>",
+    ),
+    _Rule("command_not_found", r"[A-Za-z0-9_./+-]+: command not found", "<CMD>: command not found"),
+    _Rule("go_undefined", r"\bundefined: [A-Za-z_][A-Za-z0-9_.]*", "undefined: <NAME>"),
+    _Rule("make_target", r"\b(make(?:\[[0-9]+\])?: \*\*\* )\[[^\]\n]*\]", "${1}[<TARGET>]"),
+    _Rule("killed_process", r"\b([Kk]illed process [0-9]+ )\([^)\n]*\)", "${1}(<NAME>)"),
+    _Rule(
+        "k8s_name",
+        r"\b([Cc]ontainer|[Pp]od|[Ee]ndpoint|[Dd]eployment|[Nn]amespace|[Ii]mage|[Rr]epository|"
+        r"pull access denied for) [A-Za-z0-9._]*[-_/:.@0-9][A-Za-z0-9._/:@-]*",
+        "${1} <NAME>",
+    ),
+    _Rule(
+        "py_function",
+        r"\b[A-Za-z_][A-Za-z0-9_.]*\(\) (takes|got|missing)\b",
+        "<FUNC>() ${1}",
+    ),
+    # --- unambiguous shapes ----------------------------------------------------------
+    _Rule(
+        "url",
+        r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\t\n\v\f\r '\"<>()\[\]{}`]*[^\t\n\v\f\r '\"<>()\[\]{}`,.;:!?]",
+        "<URL>",
+    ),
+    _Rule("email", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b", "<EMAIL>"),
+    _Rule(
+        "uuid",
+        r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+        "<UUID>",
+    ),
+    _Rule(
+        "date_iso",
+        r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
+        r"(?:Z|[+-][0-9]{2}:?[0-9]{2}|\b)",
+        "<DATE>",
+    ),
+    _Rule(
+        "date_clf",
+        r"\b[0-9]{1,2}/" + _MONTH + r"/[0-9]{4}(?::[0-9]{2}:[0-9]{2}:[0-9]{2})?(?: [+-][0-9]{4})?",
+        "<DATE>",
+    ),
+    _Rule(
+        "date_slash",
+        r"\b[0-9]{1,4}/[0-9]{1,2}/[0-9]{2,4}(?:[ T:][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?\b",
+        "<DATE>",
+    ),
+    _Rule(
+        "date_rfc",
+        r"\b(?:" + _WDAY + r",? )?[0-9]{1,2} " + _MONTH + r" [0-9]{4}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?"
+        r"(?: GMT| UTC| [+-][0-9]{4})?\b",
+        "<DATE>",
+    ),
+    _Rule(
+        "date_syslog",
+        r"\b(?:" + _WDAY + r",? )?" + _MONTH + r" +[0-9]{1,2}(?:,? [0-9]{4})?"
+        r"(?: [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)?(?: [0-9]{4})?\b",
+        "<DATE>",
+    ),
+    _Rule(
+        "host",
+        r"\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|net|org|io|dev|edu|gov|local|internal|ai|cn|hk|uk|"
+        r"de|jp|ru|fr|om|co|us|info|biz|cloud|lan|localdomain|corp|example|invalid|arpa|kr|tw|ca|au|br|nl|"
+        r"es|pl|se|ch|dk|fi|cz|sg|nz|za|mx|ar|il|ie|pt|gr|hu|ro|ua|vn|th|ph|eu|tv|cc|ws|xyz)"
+        # not glued to more name (java.net.ConnectException is a class, not a host)
+        r"(?::[0-9]{1,5})?([^A-Za-z0-9_.-]|\.(?:[^A-Za-z0-9]|$)|$)",
+        "<IP>${1}",
+    ),
+    _Rule(
+        "ipv6",
+        r"(^|[^0-9A-Za-z_:.])\[?(?:"
+        + _HEX4
+        + r"(?::"
+        + _HEX4
+        + r"){7}|(?:"
+        + _HEX4
+        + r"(?::"
+        + _HEX4
+        + r"){0,6})?::(?:"
+        + _HEX4
+        + r"(?::"
+        + _HEX4
+        + r"){0,6})?)(?:%[A-Za-z0-9]+)?\]?(?::[0-9]{1,5})?\b",
+        "${1}<IP>",
+    ),
+    _Rule(
+        "ipv4",
+        r"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]{1,2})?(?::[0-9]{1,5})?\b",
+        "<IP>",
+    ),
+    _Rule("hex", r"\b0[xX][0-9a-fA-F]+\b", "<HEX>"),
+    # --- paths and names -------------------------------------------------------------
+    _Rule("path_windows", r"\b[A-Za-z]:\\[^\t\n\v\f\r '\"<>|*?:]*" + _LINECOL, "<PATH>"),
+    _Rule(
+        "path_unix",
+        _OPENER + r"(?:~|\.{1,2})?(?:/" + _PATH_CHARS + r"+)+/?" + _LINECOL,
+        "${1}<PATH>",
+    ),
+    _Rule(
+        "path_relative",
+        _OPENER
+        + r"(?:"
+        + _PATH_CHARS
+        + r"+/(?:"
+        + _PATH_CHARS
+        + r"+/)+"
+        + _PATH_CHARS
+        + r"*|"
+        + _PATH_CHARS
+        + r"+/[A-Za-z0-9_@%+-]+(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z][A-Za-z0-9]{0,7})"
+        + _LINECOL,
+        "${1}<PATH>",
+    ),
+    _Rule(
+        "path_file",
+        r"\b[A-Za-z0-9_.-]+\.(?:py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|rs|go|java|kt|rb|c|cc|cpp|h|hpp|cs|php|"
+        r"swift|json|yaml|yml|toml|lock|md|txt|sh|log|cfg|ini|conf|sql|html|css|scss|vue|properties|xml|"
+        r"gradle|csv|parquet)" + _LINECOL + r"\b",
+        "<PATH>",
+    ),
+    # hh:mm:ss is a time of day; a bare mm:ss ("lifetime 02:19") is more often a duration.
+    _Rule("time", r"\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?\b", "<TIME>"),
+    _Rule("clock_duration", r"\b[0-9]{1,2}:[0-9]{2}\b", "<DUR>"),
+    _Rule(
+        "git_ref",
+        r"\b(refs/(?:heads|tags|remotes)/|origin/|remote ref |[Bb]ranch )[A-Za-z0-9._/-]*[A-Za-z0-9_]",
+        "${1}<REF>",
+    ),
+    _Rule("quoted_sq", r"(^|[^A-Za-z0-9_])'[^'\n]*'", "${1}<QUOTED>"),
+    _Rule("quoted_dq", r"\"[^\"\n]*\"", "<QUOTED>"),
+    _Rule("quoted_bt", r"`[^`\n]*`", "<QUOTED>"),
+    _Rule("quoted_typo", r"(?:‘[^’\n]*’|“[^”\n]*”)", "<QUOTED>"),
+    _Rule(
+        "user",
+        r"\b([Ii]nvalid user|for user|[Uu]ser=|[Uu]sername=|[Uu]ser:|login=)( ?)[A-Za-z0-9._$-]+",
+        "${1}${2}<USER>",
+    ),
+    # --- quantities --------------------------------------------------------------------
+    _Rule(
+        "duration",
+        r"(?:[<>]=?|~)?\b[0-9]+(?:\.[0-9]+)?"
+        r"(?:(?:ns|us|µs|ms|s|m|h|d)(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))*"
+        r"| ?(?:msec|millis|milliseconds?|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?)"
+        r"| (?:ms|ns|us|µs))\b",
+        "<DUR>",
+    ),
+    _Rule(
+        "size",
+        r"\b[0-9]+(?:\.[0-9]+)?(?: ?(?:[KMGTP]i?B|kB|B|bytes?)|[kKMGTP]i?)\b",
+        "<SIZE>",
+    ),
+    _Rule("percent", r"\b[0-9]+(?:\.[0-9]+)?%", "<NUM>%"),
+    _Rule(
+        "version",
+        r"\bv?[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]*[0-9A-Za-z]|\.[0-9]+)*\b|\bv[0-9]+(?:\.[0-9]+)?\b",
+        "<VER>",
+    ),
+    # A number is a maximal digit run not glued to letters/digits ("blk_-123", "core.42",
+    # "rdd_2_1"); two passes because a match consumes the separator after it.
+    _Rule(
+        "number",
+        r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)",
+        "${1}<NUM>${2}",
+    ),
+    _Rule(
+        "number_again",
+        r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)",
+        "${1}<NUM>${2}",
+    ),
+    # git short/long shas, sha256 digests (digits-only runs are <NUM> already).
+    _Rule("hash", r"\b(?:[0-9a-f]{7,64}|[0-9A-F]{7,64})\b", "<HASH>"),
+    # Long random ids: an alphanumeric run of >= 10 chars where letters and digits
+    # interleave ("req_011CUq7xXYZab9"), unlike codes such as TS2345 or E0308; or one of
+    # >= 16 chars with digits and both cases ("msg_01XFDUDYJgAACzvnptvVoYEL").  Done with
+    # markers in linear passes: mark long runs, unmark the ones that do not qualify.
+    _Rule("id_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{10,})", "${1}\x02${2}\x03"),
+    _Rule("id_unmark_letters_digits", "\x02([A-Za-z]*[0-9]*)\x03", "${1}"),
+    _Rule("id_unmark_digits_letters", "\x02([0-9]*[A-Za-z]*)\x03", "${1}"),
+    _Rule("id", "\x02[A-Za-z0-9]*\x03", "<ID>"),
+    _Rule("id_mixed_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{16,})", "${1}\x02${2}\x03"),
+    _Rule("id_mixed_unmark_no_digit", "\x02([A-Za-z]*)\x03", "${1}"),
+    _Rule("id_mixed_unmark_no_upper", "\x02([a-z0-9]*)\x03", "${1}"),
+    _Rule("id_mixed_unmark_no_lower", "\x02([A-Z0-9]*)\x03", "${1}"),
+    _Rule("id_mixed", "\x02[A-Za-z0-9]*\x03", "<ID>"),
+    # --- tidy up -----------------------------------------------------------------------
+    _Rule(
+        "collapse_runs",
+        r"(<(?:URL|EMAIL|UUID|DATE|TIME|IP|HEX|PATH|QUOTED|DUR|SIZE|VER|NUM|HASH|ID)>)(?:"
+        + _SEP
+        + r"<(?:URL|EMAIL|UUID|DATE|TIME|IP|HEX|PATH|QUOTED|DUR|SIZE|VER|NUM|HASH|ID)>[)\]]?)+",
+        "${1}",
+    ),
+    _Rule("unprotect_number", r"_QK(-?[0-9]+)KQ_", "${1}"),
+    _Rule("unprotect_dq", "_QD_", '"'),
+    _Rule("unprotect_sq", "_QS_", "'"),
+)
+
+_PY_LINE_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _LINE_RULES)
+_PY_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _RULES)
+_STRIP_CHARS = " \t\n\r\f\v"
+
+
+def _mask_uncached(message: str) -> str:
+    text = message[:_MAX_INPUT_CHARS]
+    for regex, repl in _PY_LINE_RULES:
+        text = regex.sub(repl, text)
+    text = text[:_MAX_LINE_CHARS]
+    for regex, repl in _PY_RULES:
+        text = regex.sub(repl, text)
+    text = text.strip(" ")
+    return text or EMPTY_TEMPLATE
+
+
+@lru_cache(maxsize=65_536)
+def mask(message: str) -> str:
+    """The masked text of one message (pure; cached).
+
+    Variable parts become placeholder tokens (see :data:`PLACEHOLDERS`), whitespace is collapsed
+    to single spaces, and a multi-line message is represented by the line that names the error
+    (see the module docstring).  An empty message gives :data:`EMPTY_TEMPLATE`.  The result equals
+    what :func:`mask_expr` computes for the same message.
+    """
+    return _mask_uncached(message)
+
+
+def mask_expr(message: pl.Expr) -> pl.Expr:
+    """Polars expression computing :func:`mask` for a string column.
+
+    Every step is ``str.replace_all`` with a Rust regex, so it runs outside the GIL.  Nulls give
+    :data:`EMPTY_TEMPLATE`.
+    """
+    expr = message.cast(pl.String).fill_null("").str.slice(0, _MAX_INPUT_CHARS)
+    for rule in _LINE_RULES:
+        expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)
+    expr = expr.str.slice(0, _MAX_LINE_CHARS)
+    for rule in _RULES:
+        expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)
+    expr = expr.str.strip_chars(" ")
+    return pl.when(expr == "").then(pl.lit(EMPTY_TEMPLATE)).otherwise(expr)

@@ -1,0 +1,326 @@
+"""The template miner: which token positions of masked messages vary, learned from the whole set.
+
+Masking (:mod:`agent_pipelines.masking`) replaces what is recognisably variable in one message. What
+it cannot recognise (a function name, a user name, a branch, a word-like id) only gives itself away
+across messages: many messages equal but for one position, with a different word there each time.
+This module finds those positions, in the spirit of the public log parsers Drain (a tree over token
+positions), Brain (frequency of a token at a position) and LogBatcher (a whole batch at once):
+
+1. **Buckets.** Masked messages are split on spaces; messages with the same number of tokens form a
+   bucket. Only *distinct* masked messages count: a message repeated a million times is one piece
+   of evidence, so the result does not depend on how often or in which order messages arrive.
+2. **Columns split or generalise.** In a bucket, a column (token position) on which messages
+   differ is *variable* when
+
+   * its values are all variable-looking (digits, placeholders, ``/``, ``\\``, ``@``, dotted or
+     colon-joined names) and none is code-like, or
+   * it follows a key that names a value (``user``, ``branch``, ``pid``..., ``key=`` or a shared
+     ``key=`` prefix inside the token), or
+   * it holds :data:`MIN_DISTINCT_WORDS` or more different values, none of them code-like, and is
+     not the first token (which names the event more often than not, as Drain assumes);
+
+   otherwise it *splits* the group: its few values are different kinds of event (``Connection
+   established`` / ``Connection closed``). Code-like values (``ENOENT``, ``TS2322``, a status
+   number the masking kept, ``IOException``) always split: they name the failure.
+   The group is split on the splitting column with the fewest values (leftmost on a tie), and each
+   part is judged again, so a column that looks variable only because two kinds are mixed in one
+   group is decided inside each kind. A group with no splitting column left is one template, its
+   variable columns written as :data:`VAR` (keeping a common ``key=`` prefix or suffix:
+   ``user=<VAR>``).
+3. **Across lengths.** A variable part can be several tokens long (a list of names, a free-text
+   reason). Templates equal once runs of ``<VAR>`` are collapsed are one template, and a message
+   left alone in its bucket joins the most specific template of another length that matches it
+   with each ``<VAR>`` standing for one or more tokens.
+
+Every step is a function of the *set* of distinct masked messages, with ties broken by position and
+then by text, so the result is deterministic and the same whether the set was given at once (batch)
+or grew message by message (online: :meth:`TemplateMiner.add` re-mines only the buckets that
+gained a message, then redoes the cheap step 3). One configuration serves every kind of text: no
+threshold is tuned per data set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = ["MIN_DISTINCT_WORDS", "VAR", "TemplateMiner"]
+
+#: The placeholder of a position the miner found variable.
+VAR = "<VAR>"
+#: Distinct word values at which a column counts as variable without any other evidence.
+MIN_DISTINCT_WORDS = 3
+#: Distinct masked messages an online model keeps (the detector state must stay small). Past it,
+#: new messages are matched against the templates learned so far but not learned from.
+DEFAULT_LIMIT = 10_000
+MODEL_VERSION = 1
+
+# Names a failure rather than varying within one: ENOENT, TS2322, E0502, 127 (a status number the
+# masking kept), HTTP, IOException, java.net.ConnectException:.
+_CODE_LIKE = re.compile(
+    r"^[^A-Za-z0-9]*(?:[A-Z][A-Z0-9_]*|[0-9]{1,4}|[A-Za-z]*[A-Z][0-9]{2,}[A-Za-z]*|"
+    r"(?:[A-Za-z_$][A-Za-z0-9_$]*\.)*[A-Za-z_$][A-Za-z0-9_$]*(?:Exception|Error|Errno|Warning)|"
+    r"(?:[A-Za-z_$][A-Za-z0-9_$]*\.)+[A-Z][A-Z0-9_]*)"
+    r"[^A-Za-z0-9]*$"
+)
+# Looks like a value: digits, a masked placeholder, a path or address character, a dotted or
+# colon-joined name.
+_VALUE_LIKE = re.compile(r"[0-9]|<[A-Z]+>|[/\\@#]|[A-Za-z0-9][.:][A-Za-z0-9]")
+# Words after which the next token is a value (compared lower-cased, trailing ``:``/``=`` dropped).
+_VALUE_KEYS = frozenset(
+    """user username uid gid pid ppid tid host hostname node port id name file filename path dir
+    directory branch tag ref package module key job task container pod image service session thread
+    process table database db bucket queue topic device interface account owner repo repository
+    project function method class variable attribute property field column executor worker client
+    server domain address addr rhost ruser logname tty workspace org organization team model""".split()  # noqa: SIM905
+)
+_KEY_PREFIX = re.compile(r"^(.*?[=:])[^=:]*$")  # "user=root" -> "user="
+
+
+def _tokens(masked: str) -> tuple[str, ...]:
+    return tuple(masked.split(" "))
+
+
+# An error code inside a token: error[E0308]:, (TS2345), SC2086.
+_EMBEDDED_CODE = re.compile(r"(?:^|[^A-Za-z0-9])[A-Z]{1,5}[0-9]{2,5}(?:[^A-Za-z0-9]|$)")
+
+
+def _is_code(token: str) -> bool:
+    return bool(_CODE_LIKE.match(token) or _EMBEDDED_CODE.search(token))
+
+
+def _common_prefix(values: Sequence[str]) -> str:
+    first, last = min(values), max(values)
+    i = 0
+    while i < len(first) and i < len(last) and first[i] == last[i]:
+        i += 1
+    return first[:i]
+
+
+def _generalise(values: Sequence[str]) -> str:
+    """``<VAR>`` with the punctuation-bounded prefix and suffix all ``values`` share."""
+    prefix = _common_prefix(values)
+    # Cut back to just after a delimiter, never inside a word or a <PLACEHOLDER>.
+    cut = max((i + 1 for i, ch in enumerate(prefix) if ch in "=:/([{'\",;@"), default=0)
+    prefix = prefix[:cut]
+    if "<" in prefix and ">" not in prefix[prefix.rindex("<") :]:
+        prefix = prefix[: prefix.rindex("<")]
+    rest = [v[len(prefix) :] for v in values]
+    suffix = _common_prefix([v[::-1] for v in rest])[::-1]
+    cut = min((i for i, ch in enumerate(suffix) if ch in ")]}'\",;:."), default=len(suffix))
+    suffix = suffix[cut:]
+    if ">" in suffix and "<" not in suffix[: suffix.index(">")]:
+        suffix = suffix[suffix.index(">") + 1 :]
+    if any(len(v) < len(prefix) + len(suffix) for v in values):
+        return VAR
+    return prefix + VAR + suffix
+
+
+def _is_variable(values: Sequence[str], previous: str | None, *, first_column: bool) -> bool:
+    if any(_is_code(v) for v in values):
+        return False
+    if all(_VALUE_LIKE.search(v) for v in values):
+        return True
+    if previous is not None:
+        key = previous.rstrip(":=").lower()
+        if previous.endswith("=") or key in _VALUE_KEYS:
+            return True
+    prefix = _KEY_PREFIX.match(values[0])
+    if prefix and all(v.startswith(prefix.group(1)) for v in values) and len(prefix.group(1)) > 1:
+        return True
+    # The first word names the event more often than not (Drain's assumption): ``git failure`` and
+    # ``npm failure`` are two errors, whatever the count; only value-like first tokens generalise.
+    return first_column is False and len(values) >= MIN_DISTINCT_WORDS
+
+
+def _mine_bucket(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Template (as tokens) of every row of one bucket (rows of equal length, distinct)."""
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    stack = [sorted(rows)]
+    while stack:
+        group = stack.pop()
+        if len(group) == 1:
+            out[group[0]] = group[0]
+            continue
+        first = group[0]
+        width = len(first)
+        columns: list[tuple[int, list[str]]] = []
+        for c in range(width):
+            seen = {row[c] for row in group}
+            if len(seen) > 1:
+                columns.append((c, sorted(seen)))
+        varying = {c for c, _ in columns}
+        variable: dict[int, list[str]] = {}
+        split: tuple[int, int] | None = None
+        for c, values in columns:
+            previous = first[c - 1] if c > 0 and (c - 1) not in varying else None
+            if _is_variable(values, previous, first_column=c == 0):
+                variable[c] = values
+            elif split is None or len(values) < split[0]:
+                split = (len(values), c)
+        if split is None and 2 * len(variable) > width:
+            # Most of the message would be <VAR>: too little left to call it one kind. Split on the
+            # variable column with the fewest values instead (leftmost on a tie).
+            split = min((len(values), c) for c, values in variable.items())
+        if split is not None:
+            c = split[1]
+            parts: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+            for row in group:
+                parts[row[c]].append(row)
+            stack.extend(parts[k] for k in sorted(parts, reverse=True))
+            continue
+        template = tuple(_generalise(variable[c]) if c in variable else first[c] for c in range(width))
+        for row in group:
+            out[row] = template
+    return out
+
+
+def _collapse(tokens: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for t in tokens:
+        if t == VAR and out and out[-1] == VAR:
+            continue
+        out.append(t)
+    return tuple(out)
+
+
+def _pattern(tokens: Sequence[str]) -> re.Pattern[str]:
+    parts = []
+    for t in tokens:
+        if VAR in t:
+            pre, _, post = t.partition(VAR)
+            parts.append(re.escape(pre) + r"[^ ]+(?: [^ ]+)*?" + re.escape(post))
+        else:
+            parts.append(re.escape(t))
+    return re.compile(" ".join(parts))
+
+
+class TemplateMiner:
+    """Learns templates from masked messages; gives each masked message its template.
+
+    Batch: ``TemplateMiner(all_masked)``. Online: ``miner.add(new_masked)`` as messages arrive, with
+    the model kept between runs through :meth:`to_json` / :meth:`from_json`. Both give the same
+    templates for the same set of messages (see the module docstring). Messages must already be
+    masked (:func:`agent_pipelines.masking.mask`): the miner only reasons about tokens.
+    """
+
+    def __init__(self, masked: Iterable[str] = (), *, limit: int | None = None) -> None:
+        self.limit = limit
+        self._buckets: dict[int, set[tuple[str, ...]]] = {}
+        self._count = 0
+        self._dirty: set[int] = set()
+        self._bucket_templates: dict[int, dict[tuple[str, ...], tuple[str, ...]]] = {}
+        self._final: dict[tuple[str, ...], str] = {}
+        self._patterns: list[tuple[int, str, frozenset[int], re.Pattern[str]]] = []
+        self._stale = False
+        self.add(masked)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, masked: str) -> bool:
+        tokens = _tokens(masked)
+        return tokens in self._buckets.get(len(tokens), ())
+
+    # -- learning ---------------------------------------------------------------------------
+
+    def add(self, masked: Iterable[str]) -> list[str]:
+        """Learn from ``masked`` messages (duplicates and known ones are free); returns the new ones."""
+        added = []
+        for text in masked:
+            tokens = _tokens(text)
+            bucket = self._buckets.setdefault(len(tokens), set())
+            if tokens in bucket:
+                continue
+            if self.limit is not None and self._count >= self.limit:
+                continue
+            bucket.add(tokens)
+            self._count += 1
+            self._dirty.add(len(tokens))
+            added.append(text)
+        if added:
+            self._stale = True
+        return added
+
+    def _refresh(self) -> None:
+        if not self._stale:
+            return
+        for length in sorted(self._dirty):
+            self._bucket_templates[length] = _mine_bucket(list(self._buckets[length]))
+        self._dirty.clear()
+        # Step 3: across lengths. Templates equal once <VAR> runs collapse are one template.
+        final: dict[tuple[str, ...], str] = {}
+        singles: list[tuple[str, ...]] = []
+        templates: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        groups: dict[tuple[str, ...], int] = defaultdict(int)
+        for mapping in self._bucket_templates.values():
+            for template in mapping.values():
+                groups[template] += 1
+        for length in sorted(self._bucket_templates):
+            for row, template in self._bucket_templates[length].items():
+                collapsed = _collapse(template)
+                final[row] = " ".join(collapsed)
+                if groups[template] == 1 and template == row:
+                    singles.append(row)
+                elif 0 < 2 * sum(VAR in t for t in collapsed) <= len(collapsed):
+                    templates[collapsed].add(length)
+        # A message alone in its bucket joins the most specific matching template of another length.
+        patterns = sorted(
+            (
+                (-sum(len(t) for t in tpl if VAR not in t), " ".join(tpl), frozenset(lengths), _pattern(tpl))
+                for tpl, lengths in templates.items()
+            ),
+            key=lambda p: (p[0], p[1]),
+        )
+        self._patterns = patterns
+        for row in singles:
+            match = self._match(row, exclude_length=len(row))
+            if match is not None:
+                final[row] = match
+        self._final = final
+        self._stale = False
+
+    def _match(self, row: tuple[str, ...], *, exclude_length: int | None) -> str | None:
+        text = " ".join(row)
+        for _, template, lengths, pattern in self._patterns:
+            if exclude_length is not None and exclude_length in lengths:
+                continue
+            if pattern.fullmatch(text):
+                return template
+        return None
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def template(self, masked: str) -> str:
+        """The template of one masked message (learned or not; an unknown one is not learned)."""
+        self._refresh()
+        tokens = _tokens(masked)
+        found = self._final.get(tokens)
+        if found is not None:
+            return found
+        match = self._match(tokens, exclude_length=None)
+        return match if match is not None else masked
+
+    def templates(self, masked: Iterable[str]) -> list[str]:
+        return [self.template(m) for m in masked]
+
+    def mapping(self) -> dict[str, str]:
+        """masked message -> template, for every message learned."""
+        self._refresh()
+        return {" ".join(row): template for row, template in self._final.items()}
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as plain JSON: the distinct masked messages (the templates follow from them)."""
+        messages = sorted(" ".join(row) for bucket in self._buckets.values() for row in bucket)
+        return {"version": MODEL_VERSION, "limit": self.limit, "messages": messages}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None, *, limit: int | None = DEFAULT_LIMIT) -> TemplateMiner:
+        """A model saved by :meth:`to_json`; an empty one for ``None`` or an unknown version."""
+        if not raw or raw.get("version") != MODEL_VERSION:
+            return cls(limit=limit)
+        return cls((str(m) for m in raw.get("messages") or ()), limit=raw.get("limit", limit))
