@@ -12,16 +12,19 @@ positions), Brain (frequency of a token at a position) and LogBatcher (a whole b
 2. **Columns split or generalise.** In a bucket, a column (token position) on which messages
    differ is *variable* when
 
-   * its values are all variable-looking (digits, placeholders, ``/``, ``\\``, ``@``, dotted or
-     colon-joined names) and none is code-like, or
+   * its values are all value-like (digits, placeholders, ``/``, ``\\``, ``@``, dotted or
+     colon-joined names; not a device-like ``eth0``/``alt0``) and none is code-like, or
    * it follows a key that names a value (``user``, ``branch``, ``pid``..., ``key=`` or a shared
      ``key=`` prefix inside the token), or
-   * it holds :data:`MIN_DISTINCT_WORDS` or more different values, none of them code-like, and is
-     not the first token (which names the event more often than not, as Drain assumes);
+   * it holds :data:`MIN_DISTINCT_WORDS` or more different words, none of them code-like, and is
+     not the first token (which names the event more often than not, as Drain assumes) —
+     unless several such word columns change together (``Bad file descriptor`` / ``No child
+     processes``): a phrase naming different events, not independent variables;
 
    otherwise it *splits* the group: its few values are different kinds of event (``Connection
    established`` / ``Connection closed``). Code-like values (``ENOENT``, ``TS2322``, a status
-   number the masking kept, ``IOException``) always split: they name the failure.
+   number the masking kept, ``IOException``, ``action=ACTION_DOWN``) always split: they name the
+   failure.
    The group is split on the splitting column with the fewest values (leftmost on a tie), and each
    part is judged again, so a column that looks variable only because two kinds are mixed in one
    group is decided inside each kind. A group with no splitting column left is one template, its
@@ -51,7 +54,7 @@ __all__ = ["MIN_DISTINCT_WORDS", "VAR", "TemplateMiner"]
 #: The placeholder of a position the miner found variable.
 VAR = "<VAR>"
 #: Distinct word values at which a column counts as variable without any other evidence.
-MIN_DISTINCT_WORDS = 3
+MIN_DISTINCT_WORDS = 4
 #: Distinct masked messages an online model keeps (the detector state must stay small). Past it,
 #: new messages are matched against the templates learned so far but not learned from.
 DEFAULT_LIMIT = 10_000
@@ -70,11 +73,8 @@ _CODE_LIKE = re.compile(
 _VALUE_LIKE = re.compile(r"[0-9]|<[A-Z]+>|[/\\@#]|[A-Za-z0-9][.:][A-Za-z0-9]")
 # Words after which the next token is a value (compared lower-cased, trailing ``:``/``=`` dropped).
 _VALUE_KEYS = frozenset(
-    """user username uid gid pid ppid tid host hostname node port id name file filename path dir
-    directory branch tag ref package module key job task container pod image service session thread
-    process table database db bucket queue topic device interface account owner repo repository
-    project function method class variable attribute property field column executor worker client
-    server domain address addr rhost ruser logname tty workspace org organization team model""".split()  # noqa: SIM905
+    """user username uid gid pid ppid tid host hostname node port branch ref pod container image
+    workspace repo repository account owner bucket topic rhost ruser logname tty""".split()  # noqa: SIM905
 )
 _KEY_PREFIX = re.compile(r"^(.*?[=:])[^=:]*$")  # "user=root" -> "user="
 
@@ -87,8 +87,17 @@ def _tokens(masked: str) -> tuple[str, ...]:
 _EMBEDDED_CODE = re.compile(r"(?:^|[^A-Za-z0-9])[A-Z]{1,5}[0-9]{2,5}(?:[^A-Za-z0-9]|$)")
 
 
+# A short name with one trailing digit names a device or a variant: eth0, alt0, sda1, tty2.
+_DEVICE = re.compile(r"^[A-Za-z]+[0-9][^A-Za-z0-9]*$")
+
+
 def _is_code(token: str) -> bool:
-    return bool(_CODE_LIKE.match(token) or _EMBEDDED_CODE.search(token))
+    value = token.rsplit("=", 1)[-1]  # action=ACTION_DOWN, -> ACTION_DOWN,
+    return bool(_CODE_LIKE.match(value) or _EMBEDDED_CODE.search(token))
+
+
+def _value_like(token: str) -> bool:
+    return bool(_VALUE_LIKE.search(token)) and not _DEVICE.match(token)
 
 
 def _common_prefix(values: Sequence[str]) -> str:
@@ -118,21 +127,24 @@ def _generalise(values: Sequence[str]) -> str:
     return prefix + VAR + suffix
 
 
-def _is_variable(values: Sequence[str], previous: str | None, *, first_column: bool) -> bool:
+def _variable_because(values: Sequence[str], previous: str | None, *, first_column: bool) -> str | None:
+    """Why a column whose rows show ``values`` is variable (``None``: it splits the group)."""
     if any(_is_code(v) for v in values):
-        return False
-    if all(_VALUE_LIKE.search(v) for v in values):
-        return True
+        return None
+    if all(_value_like(v) for v in values):
+        return "shape"
     if previous is not None:
         key = previous.rstrip(":=").lower()
         if previous.endswith("=") or key in _VALUE_KEYS:
-            return True
+            return "key"
     prefix = _KEY_PREFIX.match(values[0])
     if prefix and all(v.startswith(prefix.group(1)) for v in values) and len(prefix.group(1)) > 1:
-        return True
+        return "key"
     # The first word names the event more often than not (Drain's assumption): ``git failure`` and
     # ``npm failure`` are two errors, whatever the count; only value-like first tokens generalise.
-    return first_column is False and len(values) >= MIN_DISTINCT_WORDS
+    if not first_column and len(values) >= MIN_DISTINCT_WORDS:
+        return "count"
+    return None
 
 
 def _mine_bucket(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...]]:
@@ -154,12 +166,23 @@ def _mine_bucket(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str
         varying = {c for c, _ in columns}
         variable: dict[int, list[str]] = {}
         split: tuple[int, int] | None = None
+        by_count: list[int] = []
         for c, values in columns:
             previous = first[c - 1] if c > 0 and (c - 1) not in varying else None
-            if _is_variable(values, previous, first_column=c == 0):
+            why = _variable_because(values, previous, first_column=c == 0)
+            if why is None:
+                if split is None or len(values) < split[0]:
+                    split = (len(values), c)
+            else:
                 variable[c] = values
-            elif split is None or len(values) < split[0]:
-                split = (len(values), c)
+                if why == "count":
+                    by_count.append(c)
+        if split is None and len(by_count) > 1:
+            # Word columns that change together (Bad file descriptor / No child processes) are a
+            # phrase naming different events, not independent variables: split on them.
+            combos = {tuple(row[c] for c in by_count) for row in group}
+            if len(combos) == max(len(variable[c]) for c in by_count):
+                split = min((len(variable[c]), c) for c in by_count)
         if split is None and 2 * len(variable) > width:
             # Most of the message would be <VAR>: too little left to call it one kind. Split on the
             # variable column with the fewest values instead (leftmost on a tie).

@@ -102,19 +102,22 @@ def test_generated_errors_without_fingerprints_score_one() -> None:
 def test_add_cluster_columns_mines_the_whole_frame_and_fingerprints_still_win() -> None:
     df = pl.DataFrame(
         {
-            "error_message": [f"worker {w} lost its lease on queue jobs" for w in ("ant", "bee", "cat")] * 2,
-            "error_fingerprint": [None, None, None, "lease_lost", None, "  "],
+            "error_message": [
+                f"worker {w} lost its lease on queue jobs" for w in ("ant", "bee", "cat", "dog")
+            ]
+            * 2,
+            "error_fingerprint": [None, None, None, None, "lease_lost", None, "  ", None],
         }
     )
     out = add_cluster_columns(df)
     assert out["error_template"].n_unique() == 1
-    assert out["cluster_key"].to_list()[3] == "lease_lost"
+    assert out["cluster_key"].to_list()[4] == "lease_lost"
     assert (
         out.filter(pl.col("error_fingerprint").str.strip_chars().fill_null("") == "")["cluster_id"].n_unique()
         == 1
     )
     masked_only = add_cluster_columns(df, mine=False)
-    assert masked_only["error_template"].n_unique() == 3
+    assert masked_only["error_template"].n_unique() == 4
 
 
 # --- properties -----------------------------------------------------------------------------
