@@ -82,17 +82,20 @@ def _masked_lookup(lazy: pl.LazyFrame, column: str) -> pl.LazyFrame:
     """``column, __masked`` for each distinct value of ``column``."""
     # One elementwise string expression runs on one thread; masking the distinct messages in one
     # slice per pool thread and concatenating in parallel uses them all.
-    distinct = lazy.select(pl.col(column).cast(pl.String)).unique().with_row_index("__i")
+    # Parts are chosen by a hash of the value, never by row position: a lazy ``unique()`` may come
+    # out in another order each time a part evaluates it.
+    distinct = lazy.select(pl.col(column).cast(pl.String)).unique()
     n = max(1, pl.thread_pool_size())
-    return pl.concat(
-        [
-            distinct.filter(pl.col("__i") % n == k).select(
-                column, mask_expr(pl.col(column)).alias("__masked")
-            )
-            for k in range(n)
-        ],
-        parallel=True,
-    )
+    # Most messages are one line: they skip the rules that pick a line out of several.
+    several = pl.col(column).str.contains("\n", literal=True).fill_null(False)
+    parts = []
+    for k in range(n):
+        part = distinct.filter(pl.col(column).hash(seed=0) % n == k)
+        parts.append(part.filter(several).select(column, mask_expr(pl.col(column)).alias("__masked")))
+        parts.append(
+            part.filter(~several).select(column, mask_expr(pl.col(column), multiline=False).alias("__masked"))
+        )
+    return pl.concat(parts, parallel=True)
 
 
 def _mined(masked: pl.Series, miner: TemplateMiner | None) -> pl.DataFrame:

@@ -390,15 +390,18 @@ def mask(message: str) -> str:
     return _mask_uncached(message)
 
 
-def mask_expr(message: pl.Expr) -> pl.Expr:
+def mask_expr(message: pl.Expr, *, multiline: bool = True) -> pl.Expr:
     """Polars expression computing :func:`mask` for a string column.
 
     Every step is ``str.replace_all`` with a Rust regex, so it runs outside the GIL.  Nulls give
-    :data:`EMPTY_TEMPLATE`.
+    :data:`EMPTY_TEMPLATE`.  ``multiline=False`` is a promise that no value contains ``\\n``: the
+    rules that pick a line out of a multi-line message (no-ops on one line) are then skipped.
     """
-    expr = message.cast(pl.String).fill_null("").str.slice(0, _MAX_INPUT_CHARS)
-    for rule in _LINE_RULES:
-        expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)
+    expr = message.cast(pl.String).fill_null("")
+    if multiline:
+        expr = expr.str.slice(0, _MAX_INPUT_CHARS)
+        for rule in _LINE_RULES:
+            expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)
     expr = expr.str.slice(0, _MAX_LINE_CHARS)
     for rule in _RULES:
         expr = expr.str.replace_all(rule.rust_pattern, rule.replacement)

@@ -281,9 +281,12 @@ class TemplateMiner:
         for mapping in self._bucket_templates.values():
             for template in mapping.values():
                 groups[template] += 1
+        collapsed_of: dict[tuple[str, ...], tuple[str, ...]] = {}
         for length in sorted(self._bucket_templates):
             for row, template in self._bucket_templates[length].items():
-                collapsed = _collapse(template)
+                collapsed = collapsed_of.get(template)
+                if collapsed is None:
+                    collapsed = collapsed_of[template] = _collapse(template)
                 final[row] = " ".join(collapsed)
                 if groups[template] == 1 and template == row:
                     singles.append(row)
