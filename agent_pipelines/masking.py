@@ -167,6 +167,10 @@ _RULES: tuple[_Rule, ...] = (
         "${1} <PKG>",
     ),
     _Rule("command_not_found", r"[A-Za-z0-9_./+-]+: command not found", "<CMD>: command not found"),
+    # What a shell tool ran, after Node's / Claude Code's "Command failed": the command is the value.
+    _Rule("command_failed", r"\b(Command failed(?: with exit code _QK-?[0-9]+KQ_)?: ).+$", "${1}<CMD>"),
+    # Closing tags (</tool_use_error>) are markup, not paths: hide their slash until the end.
+    _Rule("closing_tag", r"</([A-Za-z_][A-Za-z0-9_:.-]*)>", "<_SL_${1}>"),
     _Rule("go_undefined", r"\bundefined: [A-Za-z_][A-Za-z0-9_.]*", "undefined: <NAME>"),
     _Rule("make_target", r"\b(make(?:\[[0-9]+\])?: \*\*\* )\[[^\]\n]*\]", "${1}[<TARGET>]"),
     _Rule("killed_process", r"\b([Kk]illed process [0-9]+ )\([^)\n]*\)", "${1}(<NAME>)"),
@@ -360,6 +364,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("unprotect_number", r"_QK(-?[0-9]+)KQ_", "${1}"),
     _Rule("unprotect_dq", "_QD_", '"'),
     _Rule("unprotect_sq", "_QS_", "'"),
+    _Rule("unprotect_tag", "<_SL_", "</"),
 )
 
 _PY_LINE_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _LINE_RULES)

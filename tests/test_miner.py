@@ -275,3 +275,20 @@ def test_batch_masking_is_complete_and_stable_on_many_distinct_messages() -> Non
     assert runs[0]["error_template"].null_count() == 0
     assert all(r["error_template"].to_list() == runs[0]["error_template"].to_list() for r in runs)
     assert runs[0]["error_template"].to_list() == [mask(m or "") for m in frame["error_message"]]
+
+
+def test_real_agent_errors_cluster_by_kind() -> None:
+    # The shapes Claude Code and Codex transcripts carry (shell failures, tool errors, API errors).
+    msgs = [
+        "Error: Command failed with exit code 1: npm test",
+        "Error: Command failed with exit code 1: pytest -x tests/test_a.py",
+        "Error: Command failed with exit code 2: make build",
+        "<tool_use_error>File does not exist.</tool_use_error>",
+        'API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+        'API Error: 429 {"type":"error","error":{"type":"rate_limit_error","message":"Rate limited"}}',
+    ]
+    out = cluster_messages(msgs)
+    assert out[0] == out[1] == "Error: Command failed with exit code 1: <CMD>"
+    assert out[2] == "Error: Command failed with exit code 2: <CMD>"
+    assert out[3] == "<tool_use_error>File does not exist.</tool_use_error>"
+    assert out[4] != out[5]
