@@ -44,6 +44,15 @@ DEFAULT_LOGS_DIR = Path(".cache") / "agent-work-logs"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def is_checkout(root: Path = PROJECT_ROOT) -> bool:
+    """Whether the package runs from a source checkout (the only supported way, see README).
+
+    The product needs files a wheel does not carry (``workspace.yaml``, ``config/``) and keeps its
+    data folder beside the code by default: from ``site-packages`` that would be wrong.
+    """
+    return (root / "pyproject.toml").is_file() and (root / "workspace.yaml").is_file()
+
+
 def _is_url(value: object) -> bool:
     return isinstance(value, str) and "://" in value
 

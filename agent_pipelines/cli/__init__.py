@@ -27,7 +27,7 @@ from agent_pipelines.cli import (
     ui_cmd,
     validate_cmd,
 )
-from agent_pipelines.cli.common import fail
+from agent_pipelines.cli.common import checkout_problem, fail
 from agent_pipelines.settings import SettingsError
 
 # Sub-command modules, in the order `--help` lists them.
@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if problem := checkout_problem(args):
+        return fail(problem)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `agent-pipelines ... | head` is fine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,28 @@ from agent_pipelines import object_store, paths
 
 class CommandError(Exception):
     """A problem the user can fix; printed as one line on stderr, exit code 2."""
+
+
+def checkout_problem(args: argparse.Namespace) -> str | None:
+    """Why this command cannot run outside a source checkout, or ``None`` when it can.
+
+    The product runs from a checkout (README, "Two commands"). Installed as a wheel, the commands
+    that only read a log folder still work; ``ui`` needs ``workspace.yaml`` and ``config/``, and a
+    command that keeps state must be given a data folder (the default sits beside the code).
+    """
+    if paths.is_checkout():
+        return None
+    where = f"this installation ({paths.PROJECT_ROOT}) is not a source checkout"
+    if args.command == "ui":
+        return (
+            f"`ui` runs from a source checkout: {where}; clone the repository and run `bash scripts/start.sh`"
+        )
+    if hasattr(args, "data_dir") and not args.data_dir and not os.environ.get("AGENT_PIPELINES_DATA_DIR"):
+        return (
+            f"`{args.command}` needs a data folder: {where}, so give --data-dir DIR or set "
+            "AGENT_PIPELINES_DATA_DIR (or run it from a checkout)"
+        )
+    return None
 
 
 def add_logs_dir(parser: argparse.ArgumentParser) -> None:
