@@ -28,6 +28,7 @@ from typing import Literal
 
 import polars as pl
 
+from agent_pipelines import markdown as md
 from agent_pipelines import paths
 from agent_pipelines.contract import CLEANED_SCHEMA, SUCCESS_STATUS
 from agent_pipelines.settings import settings
@@ -424,37 +425,32 @@ def format_metric(value: float | None, unit: str, *, signed: bool = False) -> st
     return f"{sign}{value:.2f}"
 
 
-def success_metrics_markdown(table: pl.DataFrame) -> str:
-    """The success-metrics table as Markdown with ✅/❌ (the UI's metadata and the weekly report)."""
+def met_mark(met: bool | None) -> str:
+    """The pass/fail cell: a word beside the symbol, so it reads without an emoji font too."""
+    return "– no data" if met is None else ("✅ met" if met else "❌ missed")
+
+
+def success_metrics_markdown(table: pl.DataFrame, window: str | None = None) -> str:
+    """The success-metrics table as Markdown (the UI's metadata), its windows stated under it."""
     lines = [
-        "| Metric | Value | Target | | Last 7 days | Week over week |",
+        "| Metric | Value | Target | Met | Last 7 days | Week over week |",
         "|---|---:|---:|:-:|---:|---:|",
     ]
     for row in table.iter_rows(named=True):
         unit = row["unit"]
-        mark = "–" if row["met"] is None else ("✅" if row["met"] else "❌")
         target = f"{row['comparator']}{format_metric(row['target'], unit)}"
         change = format_metric(row["wow_change"], unit, signed=True)
         lines.append(
-            f"| {row['label']} | {format_metric(row['value'], unit)} | {target} | {mark} "
-            f"| {format_metric(row['last_7d'], unit)} | {change} |"
+            f"| {md.escape(row['label'])} | {md.escape(format_metric(row['value'], unit))} "
+            f"| {md.escape(target)} | {met_mark(row['met'])} "
+            f"| {md.escape(format_metric(row['last_7d'], unit))} | {md.escape(change)} |"
         )
+    if window:
+        lines += ["", md.escape(window)]
     return "\n".join(lines)
 
 
 def markdown_table(frame: pl.DataFrame, limit: int = 20, max_chars: int = 80) -> str:
-    """A frame as a Markdown table (the first ``limit`` rows), for Dagster metadata and reports."""
-    shown = frame.head(limit)
-    with pl.Config(
-        tbl_formatting="MARKDOWN",
-        tbl_hide_column_data_types=True,
-        tbl_hide_dataframe_shape=True,
-        tbl_rows=limit,
-        tbl_cols=-1,
-        fmt_str_lengths=max_chars,
-        tbl_width_chars=10_000,
-    ):
-        text = str(shown)
-    if frame.height > limit:
-        text += f"\n\n_{frame.height - limit:,} more rows_"
-    return text
+    """A frame as a Markdown table (the first ``limit`` rows), every cell escaped (see
+    :mod:`agent_pipelines.markdown`: ``<URL>`` placeholders must survive), for metadata and reports."""
+    return md.table(frame, limit=limit, max_chars=max_chars)

@@ -26,6 +26,7 @@ import polars as pl
 
 from agent_pipelines import errors as errors_lib
 from agent_pipelines import insights
+from agent_pipelines import markdown as md
 from agent_pipelines import metrics as metrics_lib
 from agent_pipelines.redaction import redact
 
@@ -321,7 +322,8 @@ def _text(value: Any, limit: int = 100) -> str:
 
 
 def _md(value: Any, limit: int = 100) -> str:
-    return _text(value, limit).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    """A value from the logs as Markdown text that renders as itself (``<URL>`` stays visible)."""
+    return md.escape(_text(value, limit))
 
 
 def _fmt_pct100(value: float | None) -> str:
@@ -341,7 +343,7 @@ def _success_rows(report: WeeklyReport) -> list[list[str]]:
     rows = []
     for r in report.success.iter_rows(named=True):
         unit = r["unit"]
-        mark = "–" if r["met"] is None else ("✅" if r["met"] else "❌")
+        mark = metrics_lib.met_mark(r["met"])
         rows.append(
             [
                 r["label"],
@@ -355,7 +357,7 @@ def _success_rows(report: WeeklyReport) -> list[list[str]]:
     return rows
 
 
-_SUCCESS_HEAD = ["Metric", "This week", "Target", "", "Previous week", "Change"]
+_SUCCESS_HEAD = ["Metric", "This week", "Target", "Met", "Previous week", "Change"]
 _EXEC_HEAD = ["Executor", "Sessions", "Success %", "First-shot %", "Avg Time", "Avg Cost", "Errors/session"]
 _CLUSTER_HEAD = ["Cluster", "Category", "Occurrences", "Tasks", "First seen", "Last seen", "Sample"]
 _BACKLOG_HEAD = ["Task", "Why", "Status", "Attempts", "Root causes", "Cost"]
@@ -426,8 +428,8 @@ def _planning_blocks(report: WeeklyReport) -> list[dict[str, Any]]:
 def _md_table(head: list[str], rows: list[list[str]]) -> str:
     if not rows:
         return "_none_"
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines.extend("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows)
+    lines = ["| " + " | ".join(md.escape(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return "\n".join(lines)
 
 
@@ -448,10 +450,10 @@ def render_markdown(report: WeeklyReport) -> str:
         _headline(report),
         "",
         "## Success metrics vs targets",
-        _md_table(_SUCCESS_HEAD, _success_rows(report)),
+        _md_table(_SUCCESS_HEAD, [[_md(c) for c in row] for row in _success_rows(report)]),
         "",
         "## Executor comparison",
-        _md_table(_EXEC_HEAD, _exec_rows(report)),
+        _md_table(_EXEC_HEAD, [[_md(c) for c in row] for row in _exec_rows(report)]),
         "",
         f"## Top {TOP_CLUSTERS} error clusters",
         _md_table(_CLUSTER_HEAD, [[_md(c, 80) for c in row] for row in _cluster_rows(report, 80)]),
@@ -467,9 +469,7 @@ def render_markdown(report: WeeklyReport) -> str:
     for b in blocks:
         out += ["", f"**{_md(b['title'])}** — status {_md(b['status'])}, {b['attempts']} attempts  "]
         if b["causes"]:
-            out.append(
-                "Root causes: " + ", ".join(f"{c.replace('|', '/')}: {n}" for c, n in b["causes"]) + "  "
-            )
+            out.append("Root causes: " + ", ".join(f"{_md(c)}: {n}" for c, n in b["causes"]) + "  ")
         out += [f"- 💡 {_md(i)} ({_md(e, 160)})" for i, e in b["improvements"]]
     out += ["", f"_Generated {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}._"]
     return "\n".join(out)

@@ -21,11 +21,11 @@ import dagster as dg
 
 from agent_pipelines.io_manager import PolarsParquetIOManager, tables_location
 from agent_pipelines.log_store import LogStore
-from assets import events, insights, reports, sessions
+from assets import alerts, events, insights, reports, sessions
 from assets.events import PARQUET_IO, analytics_sensor_status, build_log_days_sensor, cleaned_events_job
 
 # Modules whose assets and asset checks Dagster's loader collects.
-ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights)
+ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights, alerts)
 # Modules that bring a job or a schedule with their assets, as their own ``defs``.
 DOMAIN_DEFS: tuple[dg.Definitions, ...] = (reports.defs,)
 

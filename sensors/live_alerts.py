@@ -40,14 +40,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from agent_pipelines import alerts as alerts_mod
 from agent_pipelines import detector_state, tailer
+from agent_pipelines.alerts_table import alerts_table, read_alert_records
 from agent_pipelines.contract import parse_timestamp
 from agent_pipelines.detectors import Thresholds, detect, stuck_watch
+from agent_pipelines.io_manager import table_path, tables_dir, write_parquet
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.resources import TelegramResource
 from agent_pipelines.settings import SettingsError, settings
+from agent_pipelines.ui_metadata import alerts_metadata, describe_columns
+from assets.alerts import day_window
+from assets.partitions import register_partitions
+
+ALERTS_ASSET = dg.AssetKey("alerts")
 
 JOB_NAME = "live_detector_job"
 SENSOR_NAME = "live_alerts_sensor"
@@ -125,8 +133,6 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
     """Every detector over the new events (event time), then the live stuck check at ``now``."""
     thresholds = Thresholds.from_env()
     events = batch.new.result.events if batch.new else None
-    import polars as pl
-
     batch.alerts = detect(
         events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
     )
@@ -156,9 +162,13 @@ def publish_alerts(
         log=context.log,
     )
     t = result.telegram
+    run_alerts = alerts_table(batch.alerts)
+    if batch.alerts:
+        materialize_alert_days(context, log_store, run_alerts)
     return dg.Output(
         None,
         metadata={
+            **alerts_metadata(run_alerts, f"this run ({batch.reason}); alert time = event time"),
             "alerts_written": result.written,
             "alerts_recovered": result.recovered,
             "telegram_configured": t.configured,
@@ -168,6 +178,34 @@ def publish_alerts(
             "open_sessions": batch.watch.get("open_sessions", 0),
         },
     )
+
+
+def materialize_alert_days(
+    context: dg.OpExecutionContext, log_store: LogStore, run_alerts: pl.DataFrame
+) -> list[str]:
+    """Feed the ``alerts`` asset: rewrite the partitions of the days this run's alerts fell on (the
+    day's whole table, read back from the alerts file) and record their materializations, so the
+    asset page lists an alert seconds after it fires."""
+    days = sorted({d for d in run_alerts["day"].to_list() if d is not None})
+    register_partitions(context.instance, days)
+    base = tables_dir(log_store.data_path)
+    for day in days:
+        table = alerts_table(read_alert_records(log_store.logs_path, day))
+        target = table_path(base, ALERTS_ASSET, day.isoformat())
+        rows = write_parquet(table, target)
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=ALERTS_ASSET,
+                partition=day.isoformat(),
+                metadata={
+                    **alerts_metadata(table, day_window(day)),
+                    "dagster/row_count": rows,
+                    "dagster/column_schema": describe_columns(table.schema),
+                    "path": dg.MetadataValue.path(str(target)),
+                },
+            )
+        )
+    return [d.isoformat() for d in days]
 
 
 @dg.job(

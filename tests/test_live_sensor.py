@@ -262,3 +262,46 @@ def test_replay_with_now_through_the_job(folders: tuple[Path, Path]) -> None:
         assert run_job(instance, logs, data, now="2026-01-05T10:06:00Z").success
         assert [a["idle_time_ms"] for a in read_alerts(logs)] == [360_000]
         assert instance.get_runs(filters=dg.RunsFilter(job_name=JOB_NAME))
+
+
+def test_detector_runs_feed_the_alerts_asset(folders: tuple[Path, Path]) -> None:
+    """A run that fires lists its alerts in its metadata and materializes the alert's day of the
+    ``alerts`` asset (the table the UI shows); materializing that day from the UI gives the same."""
+    import polars as pl
+
+    from agent_pipelines.io_manager import PolarsParquetIOManager
+    from assets.alerts import alerts as alerts_asset
+
+    logs, data = folders
+    write_error_loop(logs)
+    with dg.instance_for_test() as instance:
+        result = run_job(instance, logs, data)
+        assert result.success
+        meta = next(
+            e.event_specific_data.metadata
+            for e in result.all_events
+            if e.event_type_value == "STEP_OUTPUT" and e.step_key == "publish_alerts"
+        )
+        assert meta["alerts"].value == 1 and meta["by_type"].value == "error_loop: 1"
+        table = meta["alerts_table"].value
+        (record,) = table.records
+        assert record.data["type"] == "error_loop" and record.data["recommendation"] == "trigger_ai_autofix"
+        assert record.data["attempt_id"] == "ve-live" and "git_auth ×4" in record.data["summary"]
+        day = record.data["timestamp"][:10]
+        assert day in instance.get_dynamic_partitions("log_days")
+        event = instance.get_latest_materialization_event(dg.AssetKey("alerts"))
+        assert event is not None and event.asset_materialization.partition == day
+        stored = pl.read_parquet(data / "tables" / "alerts" / f"{day}.parquet")
+        assert stored["type"].to_list() == ["error_loop"] and stored["sample"][0].startswith("fatal:")
+        # The asset itself, materialized for that day, reads the same alert back from the file.
+        rebuilt = dg.materialize(
+            [alerts_asset],
+            partition_key=day,
+            instance=instance,
+            resources={
+                "log_store": LogStore(logs_dir=str(logs), data_dir=str(data)),
+                "parquet_io_manager": PolarsParquetIOManager(base_dir=str(data / "tables")),
+            },
+        )
+        assert rebuilt.success
+        assert pl.read_parquet(data / "tables" / "alerts" / f"{day}.parquet").equals(stored)
