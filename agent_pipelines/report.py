@@ -70,8 +70,11 @@ def svg_bar_chart(
     value_format: str = "{:.0%}",
     max_value: float | None = None,
     width: int = 560,
+    target: float | None = None,
+    target_label: str = "target",
 ) -> str:
-    """Horizontal bars, one per label, with the value printed at the bar's end."""
+    """Horizontal bars, one per label, with the value printed at the bar's end and, with ``target``,
+    a dashed line where the target lies."""
     bar_h, gap, left, top = 22, 8, 140, 28
     height = top + len(labels) * (bar_h + gap) + 10
     top_value = max_value if max_value is not None else _nice_max(max(values, default=0.0))
@@ -97,6 +100,14 @@ def svg_bar_chart(
             f'<text x="{left + w + 4:.1f}" y="{y + bar_h * 0.7:.1f}" {_FONT}>'
             f"{_esc(value_format.format(value))}</text>"
         )
+    if target is not None and top_value > 0 and labels:
+        x = left + max(0.0, min(1.0, target / top_value)) * span
+        bottom = top + len(labels) * (bar_h + gap) - gap
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bottom}" stroke="#333" '
+            f'stroke-dasharray="4 3"><title>{_esc(target_label)}</title></line>'
+        )
+        parts.append(_svg_text(x, top - 6, f"{target_label} {value_format.format(target)}", "middle"))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -164,7 +175,8 @@ def svg_line_chart(
         if legend_h:
             ly = height + 12 * 0 + 16 * s
             parts.append(f'<rect x="{left}" y="{ly}" width="10" height="10" fill="{color}"/>')
-            parts.append(f'<text x="{left + 16}" y="{ly + 9}" {_FONT}>{_esc(_clip(name, 90))}</text>')
+            room = int((width - left - 24) / 6.5)  # characters that fit at 11 px, wide glyphs included
+            parts.append(f'<text x="{left + 16}" y="{ly + 9}" {_FONT}>{_esc(_clip(name, room))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -194,11 +206,28 @@ class WeeklyReport:
     backlog: pl.DataFrame  # insights.backlog_tasks, top TOP_TASKS
     planning: pl.DataFrame  # insights.task_planning_insights, failed tasks, top TOP_TASKS tasks
     totals: dict[str, Any] = field(default_factory=dict)
+    partial: bool = False  # the week has not ended yet: never compared as if complete
+    data_until: datetime | None = None  # for a partial week: the moment its numbers stop
 
     @property
     def label(self) -> str:
         last = self.week_end - timedelta(days=1)
-        return f"week of {self.week_start.isoformat()} – {last.isoformat()}"
+        text = f"week of {self.week_start.isoformat()} – {last.isoformat()}"
+        if self.partial and self.data_until is not None:
+            text += f" (partial: to {self.data_until.strftime('%Y-%m-%d %H:%M')} UTC)"
+        return text
+
+    @property
+    def window(self) -> str:
+        """The report's windows, stated once for every rendering."""
+        end = self.data_until if self.partial and self.data_until else _midnight(self.week_end)
+        last = end - timedelta(minutes=1) if not self.partial else end
+        this = f"{self.week_start.isoformat()} 00:00 – {last.strftime('%Y-%m-%d %H:%M')} UTC"
+        prev = self.week_start - timedelta(days=7)
+        before = f"{prev.isoformat()} 00:00 – {(self.week_start - timedelta(days=1)).isoformat()} 23:59 UTC"
+        if self.partial:
+            return f"Sessions that started {this} (partial week: not compared with the week before)."
+        return f"Sessions that started {this}, compared with those that started {before}."
 
 
 def _in_window(col: str, start: date, end: date) -> pl.Expr:
@@ -215,6 +244,7 @@ def build_weekly_report(
     *,
     error_loops: pl.DataFrame | None = None,
     generated_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> WeeklyReport:
     """The report on the ISO week starting ``week_start`` (a Monday), with week-over-week changes.
 
@@ -222,6 +252,8 @@ def build_weekly_report(
     planning consider every attempt started before the week ended, for tasks active during the week:
     "still failing" is judged as of the report's week, not as of today. ``error_loops`` are the
     attempts with an error loop (``metrics.read_error_loop_alerts`` or ``metrics.detect_error_loops``).
+    A week that has not ended at ``now`` is *partial*: labelled so, and its week-over-week changes are
+    left out (a Monday morning is not a week to compare with the last one).
     """
     week_end = week_start + timedelta(days=7)
     prev_start = week_start - timedelta(days=7)
@@ -268,6 +300,9 @@ def build_weekly_report(
         pl.col("task_id").is_in(active_tasks)
     )
     top_planning_tasks = planning["task_id"].unique(maintain_order=True).head(TOP_TASKS).to_list()
+    partial = now is not None and now < _midnight(week_end)
+    if partial:
+        success = success.with_columns(pl.lit(None, pl.Float64()).alias("wow_change"))
     closed = week_sessions.filter(~pl.col("is_open"))
     totals = {
         "sessions": week_sessions.height,
@@ -290,6 +325,8 @@ def build_weekly_report(
         backlog=backlog.head(TOP_TASKS),
         planning=planning.filter(pl.col("task_id").is_in(top_planning_tasks)),
         totals=totals,
+        partial=partial,
+        data_until=now if partial else None,
     )
 
 
@@ -350,8 +387,8 @@ def _success_rows(report: WeeklyReport) -> list[list[str]]:
                 metrics_lib.format_metric(r["last_7d"], unit),
                 f"{r['comparator']}{metrics_lib.format_metric(r['target'], unit)}",
                 mark,
-                metrics_lib.format_metric(r["previous_7d"], unit),
-                metrics_lib.format_metric(r["wow_change"], unit, signed=True),
+                "not compared" if report.partial else metrics_lib.format_metric(r["previous_7d"], unit),
+                "–" if report.partial else metrics_lib.format_metric(r["wow_change"], unit, signed=True),
             ]
         )
     return rows
@@ -435,7 +472,7 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
 
 def _headline(report: WeeklyReport) -> str:
     t = report.totals
-    return (
+    return ("Partial week so far — " if report.partial else "") + (
         f"Sessions: {t['sessions']} ({t['open_sessions']} still open) · Tasks: {t['tasks']} · "
         f"Errors: {t['errors']} in {t['clusters']} clusters · Cost: ${t['cost_usd']:.2f} · "
         f"Backlog: {t['backlog_tasks']} tasks"
@@ -448,6 +485,8 @@ def render_markdown(report: WeeklyReport) -> str:
         f"# Agent work — weekly report, {report.label}",
         "",
         _headline(report),
+        "",
+        md.escape(report.window),
         "",
         "## Success metrics vs targets",
         _md_table(_SUCCESS_HEAD, [[_md(c) for c in row] for row in _success_rows(report)]),
@@ -506,6 +545,7 @@ def render_charts(report: WeeklyReport) -> list[str]:
         [v / 100 for v in ex["success_pct"].to_list()],
         title="Success rate by executor",
         max_value=1.0,
+        target=next(t.target for t in metrics_lib.TARGETS if t.metric == "success_rate"),
     )
     cost = report.cost_per_day
     cost_chart = svg_line_chart(
@@ -551,6 +591,7 @@ def render_html(report: WeeklyReport) -> str:
 <body>
 <h1>Agent work — weekly report, {_esc(report.label)}</h1>
 <p>{_esc(_headline(report))}</p>
+<p class="muted">{_esc(report.window)}</p>
 <div class="charts">{charts}</div>
 <h2>Success metrics vs targets</h2>
 {_html_table(_SUCCESS_HEAD, _success_rows(report), {1, 4, 5})}

@@ -17,10 +17,11 @@ import dagster as dg
 import polars as pl
 
 from agent_pipelines import metrics, object_store, report
+from agent_pipelines import ui_metadata as ui
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.notifiers.format import format_text
 from agent_pipelines.resources import TelegramResource
-from assets.events import OWNERS
+from assets.events import OWNERS, analytics_sensor_status
 from assets.insights import insight_events
 from assets.partitions import LOG_WEEKS, previous_week_key, weekly_partitions
 
@@ -102,7 +103,7 @@ def weekly_report(
             )
         )
     weekly = report.build_weekly_report(
-        session_metrics, error_occurrences, events, week_start, error_loops=loops
+        session_metrics, error_occurrences, events, week_start, error_loops=loops, now=datetime.now(UTC)
     )
     path = report.write_report(weekly, log_store.data_path)
     # A data folder in a bucket gets the report too (the local copy is the data folder's local part).
@@ -111,11 +112,19 @@ def weekly_report(
     posted = post_summary(
         context, telegram_from_env(), context.partition_key, summary, str(log_store.data_path)
     )
+    success = weekly.success.filter(pl.col("metric") == "success_rate")["last_7d"]
+    rate = success[0] if success.len() else None
     return dg.MaterializeResult(
         metadata={
+            "week": weekly.label,
+            "window": weekly.window,
+            "success_rate": ui.pct(rate),
+            "sessions": ui.count(weekly.totals["sessions"]),
+            "cost": ui.usd(weekly.totals["cost_usd"]),
             "report": dg.MetadataValue.md(report.render_markdown(weekly)),
             "html": dg.MetadataValue.url(uploaded) if uploaded else dg.MetadataValue.path(str(path)),
-            "sessions": weekly.totals["sessions"],
+            "partial_week": weekly.partial,
+            "sessions_value": weekly.totals["sessions"],
             "errors": weekly.totals["errors"],
             "cost_usd": weekly.totals["cost_usd"],
             "backlog_tasks": weekly.totals["backlog_tasks"],
@@ -146,8 +155,47 @@ def weekly_report_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     return dg.RunRequest(run_key=f"weekly-report-{week}", partition_key=week)
 
 
+def _latest_materialization(instance: dg.DagsterInstance, asset: str) -> float | None:
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    return event.timestamp if event is not None else None
+
+
+def last_week_request(instance: dg.DagsterInstance, now: datetime) -> dg.RunRequest | dg.SkipReason:
+    """The last complete week's report, once, as soon as its inputs have caught up with the logs.
+
+    This is what makes a report exist on a first start (the schedule only runs on Mondays) and right
+    after a week closes; the Monday 08:00 schedule still rebuilds it with lines that came late.
+    """
+    week = previous_week_key(now)
+    if week not in instance.get_dynamic_partitions(LOG_WEEKS):
+        return dg.SkipReason(f"no logs in the last complete week (week of {week})")
+    if week in instance.get_materialized_partitions(dg.AssetKey("weekly_report")):
+        return dg.SkipReason(f"the report on the week of {week} exists")
+    days_at = _latest_materialization(instance, "cleaned_events")
+    if days_at is None:
+        return dg.SkipReason("waiting for the log days to be cleaned (cleaned_events)")
+    for upstream in ("session_metrics", "error_occurrences"):
+        at = _latest_materialization(instance, upstream)
+        if at is None or at < days_at:
+            return dg.SkipReason(f"waiting for {upstream} to catch up with the log days")
+    return dg.RunRequest(run_key=f"weekly-report-{week}", partition_key=week)
+
+
+@dg.sensor(
+    name="weekly_report_sensor",
+    job=weekly_report_job,
+    minimum_interval_seconds=60,
+    default_status=analytics_sensor_status(),
+    description="Builds the last complete week's report once, as soon as its analytics have caught up: "
+    "on first start and right after a week closes (the Monday 08:00 schedule rebuilds it later).",
+)
+def weekly_report_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    return last_week_request(context.instance, datetime.now(UTC))
+
+
 defs = dg.Definitions(
     assets=[weekly_report],
     jobs=[weekly_report_job],
     schedules=[weekly_report_schedule],
+    sensors=[weekly_report_sensor],
 )

@@ -150,7 +150,7 @@ def test_contract_check_fails_on_corrupted_partition(materialized: dict, tmp_pat
     result = validate_events(bad)
     assert not result.passed
     sample = result.metadata["failure_case_sample"].value
-    assert "cost_usd" in sample and "completion_status" in sample
+    assert r"cost\_usd" in sample and r"completion\_status" in sample  # escaped Markdown (renders cost_usd)
     # The same through Dagster: the stored partition is corrupted, then the check alone is run (a
     # check-only run has no partition: the check then validates every stored partition).
     tables = tmp_path / "tables"

@@ -201,3 +201,22 @@ def test_missing_empty_and_garbage_folders_fail_clearly(
     assert "no valid events" in err and "2 lines quarantined" in err
     assert cli_main(["summary", "--logs-dir", str(garbage), "--now", "yesterday"]) == 2
     assert "--now" in _error_line(capsys)
+
+
+def test_without_a_log_folder_the_cli_uses_the_uis_demo_logs(
+    small_logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Right after `scripts/start.sh` on a machine without logs, the UI shows <data>/demo-logs; the
+    CLI answers from the same folder and says so (it used to exit 2: no .cache/agent-work-logs)."""
+    import shutil
+
+    from agent_pipelines import paths
+
+    data = tmp_path / "data"
+    shutil.copytree(small_logs, data / "demo-logs")
+    monkeypatch.setenv("AGENT_PIPELINES_DATA_DIR", str(data))
+    monkeypatch.setattr(paths, "DEFAULT_LOGS_DIR", tmp_path / "no-logs-here")
+    assert cli_main(["summary", "--last-n-days", "7", "--now", "latest"]) == 0
+    out, err = capsys.readouterr()
+    assert "using the demo logs in" in err and str(data / "demo-logs") in err
+    assert "Total Sessions:" in out and "Window: sessions that started" in out

@@ -196,7 +196,7 @@ def test_weekly_report_asset_posts_once_to_telegram(
         first = materialize_week(small_logs, data, instance)
         assert first.success
         meta = _report_metadata(first)
-        assert meta["telegram_sent"] == 1 and meta["sessions"] > 100
+        assert meta["telegram_sent"] == 1 and meta["sessions_value"] > 100
         assert meta["report"].startswith("# Agent work — weekly report")
         html = Path(meta["html"])
         assert html == data / "reports" / f"weekly-report-{WEEK}.html" and html.exists()
@@ -245,3 +245,52 @@ def test_schedule_runs_monday_morning_for_the_previous_week() -> None:
         )
         skipped = weekly_report_schedule.evaluate_tick(later)
         assert not skipped.run_requests and "no logs" in (skipped.skip_message or "")
+
+
+def test_a_week_not_yet_over_is_labelled_partial_and_not_compared(small_logs: Path) -> None:
+    events = dedupe(read_logs(small_logs).events)
+    sessions = metrics.session_metrics(events)
+    monday = DEMO_START
+    midweek = datetime.combine(monday + timedelta(days=2), datetime.min.time(), UTC).replace(hour=9)
+    partial = report.build_weekly_report(
+        sessions, errors.error_occurrences(events), events, monday, now=midweek
+    )
+    assert partial.partial and "partial: to" in partial.label
+    assert partial.success["wow_change"].null_count() == partial.success.height
+    md = report.render_markdown(partial)
+    assert md.splitlines()[0].endswith("UTC)") and "Partial week so far" in md
+    assert "not compared" in md and "+" not in "".join(r[5] for r in report._success_rows(partial))
+    full = report.build_weekly_report(
+        sessions, errors.error_occurrences(events), events, monday, now=midweek + timedelta(days=30)
+    )
+    assert not full.partial and "compared with those that started" in report.render_markdown(full)
+
+
+def test_first_start_builds_the_last_complete_weeks_report_once(small_logs: Path) -> None:
+    """The sensor asks for the last complete week's report as soon as its inputs are current, then
+    never again (the schedule keeps its Monday rebuild)."""
+    from assets.reports import last_week_request
+
+    def done(asset: str, partition: str | None = None) -> None:
+        fresh.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
+
+    monday_after = datetime.combine(DEMO_START + timedelta(days=7), datetime.min.time(), UTC)
+    with dg.instance_for_test() as fresh:
+        waiting = last_week_request(fresh, monday_after)
+        assert isinstance(waiting, dg.SkipReason) and "no logs" in (waiting.skip_message or "")
+        register_partitions(fresh, log_days(small_logs))
+        waiting = last_week_request(fresh, monday_after)
+        assert isinstance(waiting, dg.SkipReason) and "cleaned" in (waiting.skip_message or "")
+        done("cleaned_events", DEMO_START.isoformat())
+        done("session_metrics")
+        done("error_occurrences")
+        request = last_week_request(fresh, monday_after)
+        assert isinstance(request, dg.RunRequest) and request.partition_key == WEEK
+        done("cleaned_events", DEMO_START.isoformat())  # a day grew: wait for the analytics again
+        waiting = last_week_request(fresh, monday_after)
+        assert isinstance(waiting, dg.SkipReason) and "catch up" in (waiting.skip_message or "")
+        done("session_metrics")
+        done("error_occurrences")
+        done("weekly_report", WEEK)
+        exists = last_week_request(fresh, monday_after)
+        assert isinstance(exists, dg.SkipReason) and "exists" in (exists.skip_message or "")

@@ -55,8 +55,31 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def ui_logs_dir(value: str | None) -> tuple[Path, str | None]:
+    """The log folder the UI would use, and a note when that is not the obvious one.
+
+    ``agent-pipelines ui`` falls back to demo logs in ``<data>/demo-logs`` when the default folder
+    holds no logs; every other command follows it there, so the CLI and the UI never answer from
+    two different folders. The note says so, on stderr, each time.
+    """
+    import os
+
+    from agent_pipelines.generator import has_logs
+
+    root = paths.logs_dir(value)
+    if value or os.environ.get("AGENT_WORK_LOGS_DIR") or has_logs(root):
+        return root, None
+    demo = paths.data_dir() / "demo-logs"
+    if has_logs(demo):
+        return (
+            demo,
+            f"no logs in {root}: using the demo logs in {demo} (as the UI does; --logs-dir to choose)",
+        )
+    return root, None
+
+
 def existing_logs_dir(value: str | None) -> Path:
-    """The log folder, or a clear error when it does not exist.
+    """The log folder (the UI's, see :func:`ui_logs_dir`), or a clear error when it does not exist.
 
     An ``s3://`` log folder is synced into its local mirror first (one line of error if the bucket
     cannot be read), so every command reads a local folder.
@@ -69,7 +92,9 @@ def existing_logs_dir(value: str | None) -> Path:
             return follow(location, min_interval=0)
         except (object_store.ObjectStoreError, ValueError) as exc:
             raise CommandError(f"cannot read the log folder {exc}") from None
-    root = paths.logs_dir(value)
+    root, note = ui_logs_dir(value)
+    if note:
+        print(f"agent-pipelines: {note}", file=sys.stderr)
     if not root.exists():
         raise CommandError(f"log folder {root} does not exist (set --logs-dir or AGENT_WORK_LOGS_DIR)")
     if not root.is_dir():

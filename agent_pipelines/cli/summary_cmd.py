@@ -84,8 +84,15 @@ def render(summary: dict[str, Any]) -> str:
     days = summary["last_n_days"]
     span = "All Days" if days is None else f"Last {days:g} Days"
     avg = summary["avg_duration_s"]
+    start, end = summary["window_start"], summary["window_end"]
+    window = (
+        f"sessions that started {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+        if start is not None
+        else f"every session to {end:%Y-%m-%d %H:%M} UTC"
+    )
     lines = [
         f"=== Agent Work Summary ({span}) ===",
+        f"Window: {window}",
         "",
         "Overall Metrics:",
         f"  Total Sessions: {summary['total_sessions']}"
