@@ -114,7 +114,9 @@ def _existing(urls: list[str]) -> list[str]:
 
 
 def _column_schema(schema: pl.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()])
+    from agent_pipelines.ui_metadata import describe_columns
+
+    return describe_columns(schema)
 
 
 class PolarsParquetIOManager(dg.ConfigurableIOManager):

@@ -343,6 +343,14 @@ def _six(sessions: pl.DataFrame, loop_attempts: set[str]) -> dict[str, float | N
     }
 
 
+def latest_moment(sessions: Frame) -> datetime:
+    """The default end of the "last 7 days": the latest event in the data (so historical or generated
+    logs get a full week), else the wall clock. The CLI's ``--now latest`` is the same moment."""
+    frame = sessions.lazy().select("last_event_at").collect()
+    latest = frame["last_event_at"].max() if frame.height else None
+    return latest if isinstance(latest, datetime) else datetime.now(UTC)
+
+
 def success_metrics(
     sessions: Frame,
     *,
@@ -360,8 +368,7 @@ def success_metrics(
     """
     frame = sessions.lazy().collect()
     if now is None:
-        latest = frame["last_event_at"].max() if frame.height else None
-        now = latest if isinstance(latest, datetime) else datetime.now(UTC)
+        now = latest_moment(frame)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     loops = (
         set(error_loops["attempt_id"].to_list()) if error_loops is not None and error_loops.height else set()

@@ -111,6 +111,12 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "alert_id": "Stable id: the same incident found twice has one id",
     "details": "The alert type's own fields (JSON)",
     "models": "Models used that day",
+    "data": "Payload fields that are not columns of their own (JSON)",
+    "fingerprint": "Fingerprint shared by the cluster's errors, when they carry one",
+    "template": "The message template: variable parts as <URL>, <PATH>, <UUID>, <NUM>, ...",
+    "share": "Share of all errors",
+    "fingerprinted_share": "Share of the cluster's errors that carried a fingerprint",
+    "trend": "Errors per day",
     "tokens": "Tokens used",
 }
 

@@ -20,7 +20,7 @@ import dagster as dg
 import pandera.errors
 import polars as pl
 
-from agent_pipelines import paths
+from agent_pipelines import paths, usage
 from agent_pipelines.contract import CleanedEvent
 from agent_pipelines.io_manager import PolarsParquetIOManager, scan_tables
 from agent_pipelines.log_store import LogStore
@@ -143,6 +143,8 @@ def cleaned_events(
             "events_by_type": dg.MetadataValue.json(by_type),
             "source_files": dg.MetadataValue.json(sorted(result.offsets)),
             "preview": dg.MetadataValue.md(markdown_table(preview, limit=10)),
+            # The day's numbers: across partitions, the Plots tab draws them as daily time series.
+            **usage.day_numbers(events),
         },
     )
     threshold = max_quarantine_share()

@@ -6,12 +6,14 @@ manager scans all their Parquet files as one lazy frame) and is rewritten whole.
 from ``agent_pipelines.metrics``, the same functions the CLI calls.
 """
 
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import metrics
+from agent_pipelines import metrics, usage
+from agent_pipelines import ui_metadata as ui
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from assets.events import table_asset
@@ -65,17 +67,48 @@ def session_metrics(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     closed = frame.filter(~pl.col("is_open"))
     success_rate = cast(float | None, closed["succeeded"].mean()) if closed.height else None
     preview = frame.sort("started_at", descending=True).select(SESSION_PREVIEW).head(15)
+    cost = float(frame["cost_usd"].sum()) if frame.height else 0.0
     return dg.Output(
         frame,
         metadata={
-            "sessions": frame.height,
+            # Headline first, formatted as people read it; raw numbers below for the Plots tab.
+            "success_rate": ui.pct(success_rate),
+            "sessions": ui.count(frame.height),
+            "total_cost": ui.usd(cost),
+            "window": window_of(frame),
             "open_sessions": frame.height - closed.height,
             "tasks": frame["task_id"].n_unique() if frame.height else 0,
-            "success_rate": float(success_rate) if success_rate is not None else None,
-            "total_cost_usd": float(frame["cost_usd"].sum()) if frame.height else 0.0,
-            "first_day": str(frame["day"].min()) if frame.height else None,
-            "last_day": str(frame["day"].max()) if frame.height else None,
             "latest_sessions": dg.MetadataValue.md(markdown_table(preview, limit=15)),
+            "success_rate_value": float(success_rate) if success_rate is not None else None,
+            "sessions_value": frame.height,
+            "total_cost_usd": cost,
+        },
+    )
+
+
+def window_of(frame: pl.DataFrame) -> str:
+    """The window a whole-history table covers, stated."""
+    if frame.is_empty():
+        return "no sessions"
+    first = cast(datetime, frame["started_at"].min())
+    last = cast(datetime, frame["last_event_at"].max())
+    return f"every session: started {first:%Y-%m-%d %H:%M} – last event {last:%Y-%m-%d %H:%M} UTC"
+
+
+@table_asset("insights")
+def daily_usage(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """Daily cost and tokens by model and executor, as `ccusage daily` shows them: per UTC day a
+    session ended (when its cost is known), the models used, sessions, successes, tokens and cost."""
+    table = usage.daily_usage(session_metrics)
+    totals = usage.daily_totals(table)
+    return dg.Output(
+        table,
+        metadata={
+            "total_cost": ui.usd(float(table["cost_usd"].sum()) if table.height else 0.0),
+            "days": totals.height,
+            "window": "sessions by the UTC day they ended; open sessions have no cost yet",
+            "daily": dg.MetadataValue.md(usage.ccusage_markdown(table)),
+            "by_day_and_model": ui.table_metadata(table.sort("day", descending=True), limit=100),
         },
     )
 
@@ -166,13 +199,19 @@ def success_metrics(
     table = metrics.success_metrics(session_metrics, error_loops=loops)
     met = table.filter(pl.col("met")).height
     context.log.info(f"success metrics: {met}/{table.height} targets met; error loops {source}")
+    now = metrics.latest_moment(session_metrics)
+    window = (
+        f"value: every session; last 7 days: sessions that started {now - timedelta(days=7):%Y-%m-%d %H:%M} "
+        f"– {now:%Y-%m-%d %H:%M} UTC (to the latest event), compared with the 7 days before"
+    )
     return dg.Output(
         table,
         metadata={
             "targets_met": f"{met}/{table.height}",
+            "window": window,
             "error_loops": loops["attempt_id"].n_unique() if loops.height else 0,
             "error_loop_source": source,
-            "scorecard": dg.MetadataValue.md(metrics.success_metrics_markdown(table)),
+            "scorecard": dg.MetadataValue.md(metrics.success_metrics_markdown(table, window)),
             **{
                 row["metric"]: row["value"]
                 for row in table.select("metric", "value").iter_rows(named=True)

@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"Dagster instance: sqlite (embedded, the default) or postgres (DAGSTER_PG_* variables); "
         f"default ${INSTANCE_ENV} or sqlite",
     )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("AGENT_PIPELINES_LOG_LEVEL", "warning"),
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="what the terminal shows (default warning: problems only; every run's logs are in the UI). "
+        "info shows each sensor tick, debug also every skip",
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,6 +64,20 @@ def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path | str:
         print(f"No agent logs in {default}: generating demo logs into {demo_dir}", file=sys.stderr)
         generate(demo_dir, days=DEMO_DAYS, tasks=DEMO_TASKS, seed=DEMO_SEED, progress=print_progress)
     return demo_dir
+
+
+def quiet_terminal(level: str) -> None:
+    """What we know we do not want on the terminal, for ``dagster dev`` and every process it starts.
+
+    Runs log to the terminal through their console logger (``AGENT_PIPELINES_CONSOLE_LOG_LEVEL``,
+    read by ``agent_pipelines.definitions``): at the chosen level, a detector run every few seconds
+    prints nothing unless something goes wrong. ``dagster dev`` itself warns that ``dg dev``
+    supersedes it on every start; we start it on purpose.
+    """
+    os.environ["AGENT_PIPELINES_CONSOLE_LOG_LEVEL"] = level.upper()
+    known = "ignore:Function `dev_command` is superseded"
+    current = os.environ.get("PYTHONWARNINGS", "")
+    os.environ["PYTHONWARNINGS"] = f"{current},{known}" if current else known
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,5 +107,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.chdir(paths.PROJECT_ROOT)
     argv = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    argv += ["--log-level", args.log_level]
+    quiet_terminal(args.log_level)
+    print(
+        f"Terminal: {args.log_level} and above (--log-level); runs, ticks and skips are in the UI",
+        file=sys.stderr,
+    )
     os.execv(dagster, argv)
     return 0  # not reached

@@ -1,0 +1,52 @@
+"""What asset pages show: described columns, formatted headlines, daily numbers, ccusage-style usage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from agent_pipelines import usage
+from agent_pipelines.alerts_table import ALERTS_TABLE_SCHEMA
+from agent_pipelines.contract import CLEANED_SCHEMA
+from agent_pipelines.metrics import SESSION_METRICS_SCHEMA, executor_comparison, session_metrics
+from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.ui_metadata import COLUMN_DESCRIPTIONS, describe_columns, pct, usd
+
+
+@pytest.mark.parametrize(
+    "schema", [CLEANED_SCHEMA, SESSION_METRICS_SCHEMA, ALERTS_TABLE_SCHEMA, usage.DAILY_USAGE_SCHEMA]
+)
+def test_every_column_has_a_description(schema: dict[str, pl.DataType]) -> None:
+    described = describe_columns(schema)
+    missing = [c.name for c in described.columns if not c.description]
+    assert not missing, missing
+
+
+def test_comparison_columns_are_described(small_logs: Path) -> None:
+    sessions = session_metrics(dedupe(read_logs(small_logs).events))
+    table = executor_comparison(sessions)
+    assert set(table.columns) <= set(COLUMN_DESCRIPTIONS)
+
+
+def test_headlines_are_formatted() -> None:
+    assert pct(0.6239870340356564) == "62.4%" and usd(63.14159) == "$63.14" and pct(None) == "–"
+
+
+def test_daily_usage_adds_up_to_the_sessions(small_logs: Path) -> None:
+    events = dedupe(read_logs(small_logs).events)
+    sessions = session_metrics(events)
+    table = usage.daily_usage(sessions)
+    closed = sessions.filter(~pl.col("is_open"))
+    assert table["sessions"].sum() == closed.height
+    assert table["cost_usd"].sum() == pytest.approx(closed["cost_usd"].fill_null(0).sum())
+    assert table["total_tokens"].sum() == closed["total_tokens"].fill_null(0).sum()
+    text = usage.ccusage_markdown(table)
+    assert text.startswith("| Date | Models |") and "**Total**" in text
+    # A day's numbers (the Plots tab of the daily partitions) from that day's events alone.
+    day = table["day"].min()
+    numbers = usage.day_numbers(events.filter(pl.col("timestamp").dt.date() == day))
+    assert numbers["day/sessions_ended"] > 0 and 0 <= numbers["day/success_rate"] <= 1
+    by_executor = sum(v for k, v in numbers.items() if k.startswith("cost_usd/executor/"))
+    assert by_executor == pytest.approx(numbers["day/cost_usd"])
