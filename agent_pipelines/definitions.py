@@ -12,8 +12,6 @@ following one import per domain:
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from agent_pipelines import quiet  # noqa: F401 - first: filters our known Dagster warnings
@@ -54,14 +52,7 @@ def _merge(domains: list[dg.Definitions]) -> dg.Definitions:
                 metadata=domain.metadata,
             )
         )
-    return dg.Definitions.merge(*stripped, dg.Definitions(resources=resources, loggers=console_loggers()))
-
-
-def console_loggers() -> dict[str, dg.LoggerDefinition]:
-    """Every run's terminal logger at ``AGENT_PIPELINES_CONSOLE_LOG_LEVEL`` (``agent-pipelines ui``
-    sets it; default DEBUG, Dagster's). The UI's event log keeps every message whatever this says."""
-    level = os.environ.get("AGENT_PIPELINES_CONSOLE_LOG_LEVEL", "DEBUG").upper()
-    return {"console": dg.colored_console_logger.configured({"log_level": level})}
+    return dg.Definitions.merge(*stripped, dg.Definitions(resources=resources))
 
 
 defs = _merge(list(DOMAINS))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agent_pipelines import object_store, paths
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir
+from agent_pipelines.cli.terminal import run_filtered
 from agent_pipelines.generator import generate, has_logs, print_progress
 from agent_pipelines.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError, ensure_dagster_home
 
@@ -66,15 +67,9 @@ def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path | str:
     return demo_dir
 
 
-def quiet_terminal(level: str) -> None:
-    """What we know we do not want on the terminal, for ``dagster dev`` and every process it starts.
-
-    Runs log to the terminal through their console logger (``AGENT_PIPELINES_CONSOLE_LOG_LEVEL``,
-    read by ``agent_pipelines.definitions``): at the chosen level, a detector run every few seconds
-    prints nothing unless something goes wrong. ``dagster dev`` itself warns that ``dg dev``
-    supersedes it on every start; we start it on purpose.
-    """
-    os.environ["AGENT_PIPELINES_CONSOLE_LOG_LEVEL"] = level.upper()
+def quiet_terminal() -> None:
+    """``dagster dev`` warns on every start that ``dg dev`` supersedes it; we start it on purpose.
+    (Runs' DEBUG lines are filtered by :func:`~agent_pipelines.cli.terminal.run_filtered`.)"""
     known = "ignore:Function `dev_command` is superseded"
     current = os.environ.get("PYTHONWARNINGS", "")
     os.environ["PYTHONWARNINGS"] = f"{current},{known}" if current else known
@@ -108,10 +103,11 @@ def run(args: argparse.Namespace) -> int:
     os.chdir(paths.PROJECT_ROOT)
     argv = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
     argv += ["--log-level", args.log_level]
-    quiet_terminal(args.log_level)
+    quiet_terminal()
     print(
-        f"Terminal: {args.log_level} and above (--log-level); runs, ticks and skips are in the UI",
+        f"Terminal: {args.log_level} and above (--log-level); every run, tick and skip is in the UI",
         file=sys.stderr,
     )
-    os.execv(dagster, argv)
-    return 0  # not reached
+    if args.log_level == "debug":
+        os.execv(dagster, argv)
+    return run_filtered(argv, args.log_level)

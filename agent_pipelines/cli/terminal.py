@@ -1,0 +1,60 @@
+"""A quiet terminal for ``agent-pipelines ui``: Dagster's output, filtered by log level.
+
+``dagster dev --log-level`` quiets the webserver and the daemon, but each run is a process of its
+own that prints every event at DEBUG through Dagster's default console logger (its level comes from
+the instance, and lowering it there would also drop those events from the UI's event log). With a
+5-second detector job that is hundreds of lines a minute. So ``agent-pipelines ui`` reads everything
+``dagster dev`` and its children print and passes on only lines at or above the chosen level, and
+every line that carries no level (a traceback, the webserver's banner) unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+_ANSI = re.compile(rb"\x1b\[[0-9;]*m")
+_LEVEL = re.compile(rb" - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")
+
+
+def keep(line: bytes, threshold: int) -> bool:
+    """Whether a line of Dagster's output is at or above ``threshold`` (lines without a level: yes)."""
+    found = _LEVEL.search(_ANSI.sub(b"", line[:400]))
+    if found is None:
+        return True
+    return LEVELS[found.group(1).decode().lower()] >= threshold
+
+
+def pump(source: IO[bytes], sink: IO[bytes], threshold: int) -> tuple[int, int]:
+    """Copy the lines of ``source`` that :func:`keep` keeps; returns (lines kept, lines dropped)."""
+    kept = dropped = 0
+    for line in source:
+        if keep(line, threshold):
+            sink.write(line)
+            sink.flush()
+            kept += 1
+        else:
+            dropped += 1
+    return kept, dropped
+
+
+def run_filtered(argv: Sequence[str], level: str) -> int:
+    """Run ``argv``, its output filtered at ``level``; Ctrl-C stops it as it would stop it directly."""
+    process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    while True:
+        try:
+            pump(process.stdout, sys.stdout.buffer, LEVELS[level])
+            break
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to the whole group, dagster included: keep relaying what it
+            # prints while it shuts down (a pipe nobody reads would block it).
+            continue
+    return process.wait()
+
+
+__all__ = ["LEVELS", "keep", "pump", "run_filtered"]

@@ -1,0 +1,270 @@
+"""A new user's first look, in a real browser: the product freshly started on generated logs.
+
+Starts ``agent-pipelines ui`` (the webserver and the daemon, as ``scripts/start.sh`` does) on a free
+port over a log folder generated to end yesterday, waits until what follows on its own has happened
+(days registered and cleaned, the analytics recomputed, the detector run, the last complete week's
+report), then drives headless Chromium (Debian's ``chromium``; Playwright for Python, never its
+own browser download) through the UI and checks what a person would look for:
+
+* an error cluster's placeholder (``<PATH>``, ``<URL>``...) is visible in the clusters' Markdown;
+* the ``alerts`` asset shows a table of alerts;
+* the weekly report of the last complete week exists and renders.
+
+With ``UPDATE_SCREENSHOTS=1`` it also retakes the README's screenshots (``docs/*.png``).
+Slow (a few minutes on a loaded 2-core machine): marked ``slow``; CI runs it (``.ci/run`` installs
+Chromium when it is missing).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from agent_pipelines import paths
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("AGENT_PIPELINES_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+READY_TIMEOUT_S = 900
+DOCS = paths.PROJECT_ROOT / "docs"
+
+
+def _missing_browser() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[dev]')"
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium; .ci/run does it)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def last_complete_week(today: date) -> date:
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(days=7)
+
+
+def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    payload = {"query": query, "variables": variables or {}}
+    response = requests.post(f"{url}/graphql", json=payload, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+MATERIALIZED = """
+query ($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) {
+    __typename
+    ... on Asset { assetMaterializations(limit: 200) { partition } }
+  }
+}
+"""
+
+
+def materialized_partitions(url: str, asset: str) -> list[str | None]:
+    data = graphql(url, MATERIALIZED, {"path": [asset]})["assetOrError"]
+    if data["__typename"] != "Asset":
+        return []
+    return [m["partition"] for m in data["assetMaterializations"]]
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from agent_pipelines.generator import generate
+
+    root = tmp_path_factory.mktemp("product")
+    logs, data = root / "logs", root / "data"
+    today = datetime.now(UTC).date()
+    week = last_complete_week(today)
+    # From the Sunday before the last complete week to yesterday: that week whole, and a day of
+    # the week before it to compare with.
+    start = week - timedelta(days=1)
+    generate(logs, days=(today - start).days, tasks=160, seed=5, start=start, workers=1)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "AGENT_WORK_LOGS_DIR")}
+    env.update(AGENT_PIPELINES_DATA_DIR=str(data))
+    log_file = open(root / "ui.log", "wb")  # noqa: SIM115 - closed in finally
+    cli = Path(sys.executable).parent / "agent-pipelines"
+    process = subprocess.Popen(
+        [str(cli), "ui", "--logs-dir", str(logs), "--data-dir", str(data), "--port", str(port)],
+        cwd=paths.PROJECT_ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+
+    def log_tail() -> str:
+        return (root / "ui.log").read_text(errors="replace")[-4000:]
+
+    try:
+        deadline = started + READY_TIMEOUT_S
+        needed = {"error_clusters": None, "alerts": "any", "weekly_report": week.isoformat()}
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"agent-pipelines ui exited with {process.returncode}: {log_tail()}")
+            try:
+                done = {}
+                for asset, partition in needed.items():
+                    have = materialized_partitions(url, asset)
+                    done[asset] = bool(have) if partition in (None, "any") else partition in have
+                if all(done.values()):
+                    break
+            except requests.RequestException:
+                done = {}
+            if time.monotonic() > deadline:
+                pytest.fail(f"not ready after {READY_TIMEOUT_S} s ({done}): {log_tail()}")
+            time.sleep(3)
+        yield {
+            "url": url,
+            "week": week,
+            "data": data,
+            "ready_s": time.monotonic() - started,
+            "log": root / "ui.log",
+        }
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        log_file.close()
+
+
+@pytest.fixture(scope="module")
+def browser(product: dict[str, Any]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = chromium.new_context(viewport={"width": 1440, "height": 1000})
+        yield context
+        chromium.close()
+
+
+def _open(context: Any, url: str, wait_for: str) -> Any:
+    """Open a page and wait for ``wait_for``, answering Dagster's "join the community" dialog
+    (shown once per browser profile) when it comes up."""
+    page = context.new_page()
+    page.goto(url, timeout=120_000)
+    target = page.get_by_text(wait_for).first
+    skip = page.get_by_role("button", name="Skip")
+    target.or_(skip).first.wait_for(timeout=120_000)
+    if skip.count() and skip.first.is_visible():
+        skip.first.click()
+    target.wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)  # let the metadata table settle before a screenshot
+    return page
+
+
+def _screenshot(page: Any, name: str) -> None:
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        page.screenshot(path=str(DOCS / name))
+
+
+def _show_markdown(page: Any, label: str) -> str:
+    """Open a Markdown metadata entry's dialog (the overview's metadata table) and return its text."""
+    row = page.locator("tr", has_text=label).first
+    row.get_by_text("[Show Markdown]").click(timeout=60_000)
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    # The dialog focuses its Close button, scrolled to the end: show its beginning.
+    dialog.evaluate("el => el.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")
+    return str(dialog.inner_text())
+
+
+def test_error_cluster_placeholders_are_visible(product: dict[str, Any], browser: Any) -> None:
+    page = _open(browser, f"{product['url']}/assets/error_clusters", "Latest materialization")
+    text = _show_markdown(page, "top_clusters")
+    placeholders = [p for p in ("<PATH>", "<URL>", "<UUID>", "<NUM>", "<QUOTED>", "<HEX>") if p in text]
+    assert placeholders, text[:2000]
+    assert "Docker daemon at <PATH>" in text or "GET <URL>" in text, text[:2000]
+    _screenshot(page, "ui-error-clusters.png")
+    page.close()
+
+
+def test_alerts_asset_shows_a_table(product: dict[str, Any], browser: Any) -> None:
+    page = _open(browser, f"{product['url']}/assets/alerts", "Latest materialization")
+    table = page.locator("tr", has_text="alerts_table").first
+    table.wait_for(timeout=60_000)
+    table.scroll_into_view_if_needed()
+    # The table metadata renders its columns and rows inline (or behind a "Show table" button).
+    show = table.get_by_text("[Show Table]")
+    if show.count():
+        show.first.click()
+        text = str(page.get_by_role("dialog").inner_text())
+    else:
+        text = str(table.inner_text())
+    for column in ("type", "severity", "attempt_id", "recommendation", "summary"):
+        assert column in text, text[:2000]
+    kinds = ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts")
+    assert any(kind in text for kind in kinds), text[:2000]
+    _screenshot(page, "ui-alerts.png")
+    page.close()
+
+
+def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any], browser: Any) -> None:
+    week = product["week"].isoformat()
+    assert week in materialized_partitions(product["url"], "weekly_report")
+    html = Path(product["data"]) / "reports" / f"weekly-report-{week}.html"
+    assert html.exists(), sorted(Path(product["data"]).glob("reports/*"))
+    page = _open(browser, f"{product['url']}/assets/weekly_report?partition={week}", "Latest materialization")
+    text = _show_markdown(page, "report")
+    assert f"week of {week}" in text and "partial" not in text.split("\n")[0], text[:1000]
+    assert "Success metrics" in text
+    _screenshot(page, "ui-weekly-report.png")
+    page.close()
+    report = browser.new_page()
+    report.goto(html.as_uri())
+    assert report.locator("svg").count() >= 3
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        report.screenshot(path=str(DOCS / "weekly-report.png"), full_page=True)
+    report.close()
+
+
+def test_lineage_shows_every_domain(product: dict[str, Any], browser: Any) -> None:
+    page = _open(browser, product["url"], "Lineage")
+    page.get_by_role("link", name="Lineage").first.click()
+    for name in ("cleaned_events", "alerts", "weekly_report"):
+        page.get_by_text(name, exact=True).first.wait_for(timeout=120_000)
+    page.wait_for_timeout(3000)  # the graph lays itself out
+    _screenshot(page, "ui-lineage.png")
+    page.close()

@@ -1,0 +1,27 @@
+"""The quiet terminal of ``agent-pipelines ui``: lines below the chosen level are dropped."""
+
+from __future__ import annotations
+
+import io
+
+from agent_pipelines.cli.terminal import LEVELS, keep, pump
+
+RUN_DEBUG = (
+    b"2026-11-30 06:23:36 +0000 - dagster - DEBUG - live_detector_job - d193c00f - 4203 - publish_alerts"
+    b' - STEP_SUCCESS - Finished execution of step "publish_alerts" in 480ms.\n'
+)
+DAEMON_SKIP = (
+    b"\x1b[32m2026-11-30 06:23:38 +0000\x1b[0m - dagster.daemon.SensorDaemon - \x1b[34mINFO\x1b[0m - "
+    b"Sensor live_alerts_sensor skipped: no new lines\n"
+)
+WARNING = b"2026-11-30 06:23:38 +0000 - dagster - WARNING - live_detector_job - Telegram is not configured\n"
+TRACEBACK = b'  File "x.py", line 1, in <module>\n'
+
+
+def test_only_lines_at_or_above_the_level_pass() -> None:
+    source = io.BytesIO(RUN_DEBUG * 50 + DAEMON_SKIP * 20 + WARNING + TRACEBACK)
+    sink = io.BytesIO()
+    kept, dropped = pump(source, sink, LEVELS["warning"])
+    assert sink.getvalue() == WARNING + TRACEBACK and (kept, dropped) == (2, 70)
+    assert keep(DAEMON_SKIP, LEVELS["info"]) and not keep(RUN_DEBUG, LEVELS["info"])
+    assert keep(RUN_DEBUG, LEVELS["debug"])
