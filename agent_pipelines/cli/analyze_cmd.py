@@ -245,7 +245,7 @@ def backlog(loaded: Loaded, args: argparse.Namespace) -> int:
                 [
                     r["task_id"],
                     redact(r["task_title"] or ""),
-                    r["reason"],
+                    str(r["reason"] or "").replace("+", " + ").replace("_", " "),
                     r["status"],
                     r["attempts"],
                     r["executors"],
@@ -315,7 +315,7 @@ def comparison(loaded: Loaded, args: argparse.Namespace) -> int:
                     _pct100(r["success_pct"]),
                     _pct100(r["first_shot_pct"]),
                     "n/a" if r["avg_duration_s"] is None else f"{r['avg_duration_s']:.1f}s",
-                    "n/a" if r["avg_cost_usd"] is None else f"{r['avg_cost_usd']:.3f}",
+                    "n/a" if r["avg_cost_usd"] is None else f"${r['avg_cost_usd']:.3f}",
                     usd(r["total_cost_usd"]),
                     "n/a" if r["errors_per_session"] is None else f"{r['errors_per_session']:.2f}",
                 ]
