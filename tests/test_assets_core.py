@@ -14,6 +14,7 @@ from agent_pipelines.cli import main as cli_main
 from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.logger import AgentWorkLogger
+from agent_pipelines.metrics import met_mark
 from assets.analytics import (
     analytics_assets,
     build_resources,
@@ -123,10 +124,10 @@ def test_tables_match_ground_truth(materialized: dict) -> None:
     assert comparison["sessions"].sum() == len(truth["attempts"])
     assert comparison["succeeded"].sum() == len(won)
     scorecard = materialized["records"]["success_metrics"][0].asset_materialization.metadata["scorecard"]
-    rows = {line.split("|")[1].strip(): line for line in scorecard.value.splitlines()[2:]}
+    lines = [line for line in scorecard.value.splitlines()[2:] if line.startswith("| ")]
+    rows = {line.split("|")[1].strip(): line for line in lines}
     for label, met in zip(success["label"], success["met"], strict=True):
-        mark = "–" if met is None else ("✅" if met else "❌")
-        assert f"| {mark} |" in rows[label], (label, met)
+        assert f"| {met_mark(met)} |" in rows[label], (label, met)
 
 
 # --------------------------------------------------------------------------------------------

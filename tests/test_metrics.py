@@ -199,7 +199,7 @@ def test_success_metrics_match_ground_truth(
     assert markdown.count("\n") == 7
     rows = {line.split("|")[1].strip(): line for line in markdown.splitlines()[2:]}
     for label, is_met in zip(table["label"], table["met"], strict=True):
-        assert f"| {'–' if is_met is None else ('✅' if is_met else '❌')} |" in rows[label], label
+        assert f"| {metrics.met_mark(is_met)} |" in rows[label], label
 
 
 def test_week_over_week(tmp_path: Path) -> None:

@@ -91,11 +91,10 @@ def test_report_numbers_come_from_the_shared_functions(weekly: report.WeeklyRepo
 
 
 def assert_marks_follow_targets(markdown: str, success: pl.DataFrame) -> None:
-    """Each metric's row carries ✅ when its target is met, ❌ when missed, – when unknown."""
+    """Each metric's row carries ✅ met when its target is met, ❌ missed when missed, – when unknown."""
     rows = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
     for label, met in zip(success["label"], success["met"], strict=True):
-        mark = "–" if met is None else ("✅" if met else "❌")
-        assert f"| {mark} |" in rows[label], (label, met, rows[label])
+        assert f"| {metrics.met_mark(met)} |" in rows[label], (label, met, rows[label])
 
 
 def test_report_executor_table_matches_the_generators_ground_truth(
