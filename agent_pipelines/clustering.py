@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr
+from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr, mask_one_line_frame
 from agent_pipelines.masking import PLACEHOLDERS as MASK_PLACEHOLDERS
 from agent_pipelines.miner import VAR, TemplateMiner
 
@@ -92,9 +92,7 @@ def _masked_lookup(lazy: pl.LazyFrame, column: str) -> pl.LazyFrame:
     for k in range(n):
         part = distinct.filter(pl.col(column).hash(seed=0) % n == k)
         parts.append(part.filter(several).select(column, mask_expr(pl.col(column)).alias("__masked")))
-        parts.append(
-            part.filter(~several).select(column, mask_expr(pl.col(column), multiline=False).alias("__masked"))
-        )
+        parts.append(mask_one_line_frame(part.filter(~several), column, "__masked"))
     return pl.concat(parts, parallel=True)
 
 
