@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,20 @@ def alert_id(alert_type: str, attempt_id: str, incident_key: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def moment_of(at_ms: int) -> datetime:
+    """Epoch milliseconds as a UTC datetime, clamped to the years Python holds (1-9999): an alert is
+    always made, whatever time its event claimed."""
+    try:
+        return _EPOCH + timedelta(milliseconds=at_ms)
+    except OverflowError:
+        return _FIRST if at_ms < 0 else _LAST
+
+
 def make_alert(
     alert_type: str,
     attempt_id: str,
@@ -87,7 +101,7 @@ def make_alert(
     before it can reach the alerts file or Telegram."""
     severity, recommendation = ALERT_KINDS[alert_type]
     record: dict[str, Any] = {
-        "timestamp": format_timestamp(datetime.fromtimestamp(at_ms / 1000, tz=UTC)),
+        "timestamp": format_timestamp(moment_of(at_ms)),
         "type": alert_type,
         "attempt_id": attempt_id,
         "task_id": task_id,

@@ -17,6 +17,7 @@ Two levels of checking share the same constants:
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -160,6 +161,9 @@ PAYLOAD_OBJECT_FIELDS = ("outcome", "tool_params")
 
 MAX_ID_CHARS = 256
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: anything longer is not an event, it is an accident
+MAX_DEPTH = 64  # objects and lists nested deeper than this are refused: no event needs it, and
+# every JSON library recurses (Python's ``json`` raises RecursionError near 1,000 levels)
+MIN_YEAR, MAX_YEAR = 1, 9999  # the years a Python ``datetime`` holds, in UTC
 
 
 class Reason(StrEnum):
@@ -176,6 +180,8 @@ class Reason(StrEnum):
     UNKNOWN_EVENT_TYPE = "unknown_event_type"
     INVALID_PAYLOAD = "invalid_payload"
     INVALID_ID = "invalid_id"
+    TOO_DEEP = "too_deep"  # nested deeper than MAX_DEPTH
+    DUPLICATE_KEY = "duplicate_key"  # one key twice in an object: readers disagree on which wins
 
 
 class ContractError(ValueError):
@@ -228,10 +234,13 @@ def parse_timestamp(value: str) -> datetime:
     """
     if not _TIMESTAMP.match(value):
         raise ValueError(f"not an ISO 8601 date-time: {value!r:.60}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"outside the years {MIN_YEAR}-{MAX_YEAR} in UTC: {value!r:.60}") from None
 
 
 def timestamp_expr(col: str) -> pl.Expr:
@@ -248,7 +257,9 @@ def timestamp_expr(col: str) -> pl.Expr:
         text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False),
         text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False),
     ).dt.replace_time_zone("UTC")
-    return pl.when(valid).then(pl.coalesce(with_zone, with_zone_space, naive))
+    parsed = pl.coalesce(with_zone, with_zone_space, naive)
+    in_range = parsed.dt.year().is_between(MIN_YEAR, MAX_YEAR)  # what parse_timestamp can hold
+    return pl.when(valid & in_range).then(parsed)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -299,10 +310,36 @@ def _is_scalar(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
+def check_values(obj: Any) -> None:
+    """Refuse what no JSON line can faithfully hold: nesting deeper than :data:`MAX_DEPTH`, NaN and
+    infinities, keys that are not strings, values that are not JSON (bytes, sets...). Iterative, so
+    a hostile object cannot exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list | tuple):
+            if depth > MAX_DEPTH:
+                raise ContractError(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(value, dict):
+                for key in value:
+                    if not isinstance(key, str):
+                        raise ContractError(Reason.WRONG_TYPE, f"keys must be strings, got {key!r:.40}")
+                items = value.values()
+            else:
+                items = value
+            stack.extend((item, depth + 1) for item in items)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ContractError(Reason.WRONG_TYPE, f"{value} is not a JSON number")
+        elif value is not None and not isinstance(value, str | int):
+            raise ContractError(Reason.WRONG_TYPE, f"a {type(value).__name__} is not a JSON value")
+
+
 def check_event(obj: Any) -> None:
     """Raise :class:`ContractError` if a decoded line breaks the contract; return quietly otherwise."""
     if not isinstance(obj, dict):
         raise ContractError(Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}")
+    check_values(obj)
     for name in REQUIRED_FIELDS:
         if obj.get(name) is None:
             raise ContractError(Reason.MISSING_FIELD, f"'{name}' is required")

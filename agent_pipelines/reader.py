@@ -18,7 +18,9 @@ from __future__ import annotations
 import bisect
 import io
 import json
+import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,11 +32,15 @@ from agent_pipelines import archive, paths
 from agent_pipelines.contract import (
     CLEANED_SCHEMA,
     INT_FIELDS,
+    MAX_DEPTH,
     MAX_LINE_BYTES,
+    MAX_YEAR,
+    MIN_YEAR,
     PAYLOAD_BOOL_FIELDS,
     PAYLOAD_COLUMNS,
     PAYLOAD_FLOAT_FIELDS,
     PAYLOAD_INT_FIELDS,
+    PAYLOAD_OBJECT_FIELDS,
     STRING_FIELDS,
     TOP_LEVEL_FIELDS,
     ContractError,
@@ -48,6 +54,7 @@ BLOCK_BYTES = 32 << 20  # parse up to 32 MiB at a time: big enough for polars, b
 _SMALL_SEGMENT = 16  # below this many lines, judge each line in Python
 _FAN_OUT = 64  # a block that fails to parse is retried as this many segments
 RAW_KEEP_BYTES = 64 << 10  # quarantine keeps at most this much of a bad line (and says so)
+BOM = b"\xef\xbb\xbf"  # Windows PowerShell 5.1 starts UTF-8 files with it
 
 RAW_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in TOP_LEVEL_FIELDS}
 PAYLOAD_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in PAYLOAD_COLUMNS}
@@ -109,6 +116,88 @@ def empty_quarantine() -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Lines:
+    """Complete lines (``data`` ends with a newline) starting at byte ``offset`` of the file."""
+
+    data: bytes
+    offset: int
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line over the bound, walked past without holding it: where it starts, how long it is
+    (without its newline), its first bytes, and whether its newline was found before the end."""
+
+    offset: int
+    length: int
+    head: bytes
+    ended: bool
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The file's last bytes after its last newline (a line a writer may still be finishing)."""
+
+    data: bytes
+    offset: int
+
+
+def iter_blocks(
+    handle: io.BufferedIOBase | io.RawIOBase,
+    *,
+    offset: int = 0,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[Lines | LongLine | Tail]:
+    """Split a file into blocks of whole lines, holding at most about two blocks in memory.
+
+    A line that grows past ``max_line_bytes`` before its newline is walked to its end chunk by
+    chunk and reported as a :class:`LongLine`; the lines after it are read as usual. This is the
+    one place where files are cut into lines: the reader and the rotation both use it.
+    """
+    carry = b""
+    while True:
+        chunk = handle.read(block_bytes)
+        buf = carry + chunk if carry else chunk
+        cut = buf.rfind(b"\n") + 1
+        if cut:
+            yield Lines(buf[:cut], offset)
+            offset += cut
+            carry = buf[cut:]
+        else:
+            carry = buf
+        if len(carry) > max_line_bytes:
+            head, length = carry[:RAW_KEEP_BYTES], len(carry)
+            carry = b""
+            while True:
+                chunk = handle.read(block_bytes)
+                if not chunk:  # the file ends inside it
+                    yield LongLine(offset, length, head, ended=False)
+                    return
+                nl = chunk.find(b"\n")
+                if nl >= 0:
+                    length += nl
+                    yield LongLine(offset, length, head, ended=True)
+                    offset += length + 1
+                    carry = chunk[nl + 1 :]
+                    break
+                length += len(chunk)
+            continue
+        if not chunk:
+            if carry:
+                yield Tail(carry, offset)
+            return
+
+
+def skip_bom(handle: io.BufferedIOBase | io.RawIOBase) -> int:
+    """Step over a UTF-8 byte-order mark at the start of a file; returns the bytes skipped."""
+    if handle.read(len(BOM)) == BOM:
+        return len(BOM)
+    handle.seek(0)
+    return 0
+
+
 def read_file(
     path: str | os.PathLike[str],
     *,
@@ -121,7 +210,10 @@ def read_file(
     """Read one JSONL file from byte ``start`` (a line boundary) to its last complete line.
 
     ``first_line`` is the line number at ``start`` (for a tailer resuming mid-file). With ``final``
-    a trailing partial line is quarantined instead of being left for later.
+    a trailing partial line is quarantined instead of being left for later. Memory stays bounded
+    by the block size whatever the lines; a line over ``max_line_bytes`` is quarantined as
+    ``line_too_long`` and the lines after it are read. A UTF-8 byte-order mark at the start of the
+    file is skipped (it counts in the offsets, not as a line).
     """
     path = Path(path)
     name = source_name or str(path)
@@ -130,61 +222,45 @@ def read_file(
     offset, line_no, pending = start, first_line, 0
     # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
     with archive.open_log(path) as handle:
-        handle.seek(start)
-        carry = b""
-        while True:
-            chunk = handle.read(BLOCK_BYTES)
-            block = carry + chunk
-            if not chunk:
-                if block:  # no newline at the end of the file
-                    if final:
-                        quarantine.append(
-                            _bad(
-                                name,
-                                line_no,
-                                offset,
-                                Reason.TRUNCATED_LINE,
-                                "last line has no newline",
-                                block,
-                            )
+        if start == 0:
+            offset = skip_bom(handle)
+        else:
+            handle.seek(start)
+        for piece in iter_blocks(handle, offset=offset, max_line_bytes=max_line_bytes):
+            if isinstance(piece, Lines):
+                frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
+                if frame.height:
+                    events.append(frame)
+                quarantine.extend(bad)
+                line_no += piece.data.count(b"\n")
+                offset = piece.offset + len(piece.data)
+            elif isinstance(piece, LongLine):
+                detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
+                if piece.ended or final:
+                    quarantine.append(
+                        _bad(
+                            name,
+                            line_no,
+                            piece.offset,
+                            Reason.LINE_TOO_LONG,
+                            detail,
+                            piece.head,
+                            piece.length,
                         )
-                        offset += len(block)
-                        line_no += 1
-                    else:
-                        pending = len(block)
-                break
-            cut = block.rfind(b"\n") + 1
-            if cut == 0:
-                if len(block) <= max_line_bytes:
-                    carry = block
-                    continue
-                # An enormous line: walk to its end without holding it in memory.
-                head, length = block[:RAW_KEEP_BYTES], len(block)
-                while (chunk := handle.read(BLOCK_BYTES)) and (nl := chunk.find(b"\n")) < 0:
-                    length += len(chunk)
-                detail = f"line is over the {max_line_bytes}-byte bound"
-                if not chunk:  # the file ends inside it
-                    if final:
-                        quarantine.append(
-                            _bad(name, line_no, offset, Reason.LINE_TOO_LONG, detail, head, length)
-                        )
-                        offset, line_no = offset + length, line_no + 1
-                    else:
-                        pending = length
-                    carry = b""
-                    break
-                length += nl
-                quarantine.append(_bad(name, line_no, offset, Reason.LINE_TOO_LONG, detail, head, length))
-                offset, line_no = offset + length + 1, line_no + 1
-                carry = chunk[nl + 1 :]
-                continue
-            frame, bad = _parse_block(block[:cut], name, line_no, offset, max_line_bytes)
-            if frame.height:
-                events.append(frame)
-            quarantine.extend(bad)
-            line_no += block.count(b"\n", 0, cut)
-            offset += cut
-            carry = block[cut:]
+                    )
+                    offset = piece.offset + piece.length + piece.ended
+                    line_no += 1
+                else:
+                    pending = piece.length
+            elif final:
+                detail = "last line has no newline"
+                quarantine.append(
+                    _bad(name, line_no, piece.offset, Reason.TRUNCATED_LINE, detail, piece.data)
+                )
+                offset = piece.offset + len(piece.data)
+                line_no += 1
+            else:
+                pending = len(piece.data)
     return ReadResult(
         events=pl.concat(events, how="vertical") if events else empty_events(),
         quarantine=pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else empty_quarantine(),
@@ -297,68 +373,72 @@ def _bad(
 def _parse_block(
     block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int
 ) -> tuple[pl.DataFrame, list[dict]]:
-    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records)."""
+    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
+
+    Most lines go to polars in one parse. The few it cannot read faithfully (see
+    :func:`_line_flags`) are judged one by one in Python, so each is an event or a quarantined
+    record with a reason, and nothing in a line can raise past it.
+    """
     lines = block.split(b"\n")[:-1]
     starts: list[int] | None = None
     bad: list[dict] = []
-    # Lines that cannot be a well-formed object (blank, torn, not starting with "{" and ending with
-    # "}", too long, not UTF-8) are judged one by one up front: cheap to spot, and keeping them out
-    # of polars' way means a block with a few bad lines still parses in one go.
-    suspects = [
-        i
-        for i, line in enumerate(lines)
-        if line[:1] != b"{" or (line[-1:] != b"}" and line[-2:] != b"}\r") or len(line) > max_line_bytes
-    ]
+
+    def quarantine(i: int, reason: Reason, detail: str) -> None:
+        nonlocal starts
+        if starts is None:
+            starts = _line_starts(lines)
+        bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
+
+    invalid: set[int] = set()
     try:
         str(block, "utf-8")
+        text = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
     except UnicodeDecodeError:
         starts = _line_starts(lines)
-        suspects = sorted(set(suspects) | _non_utf8_lines(block, starts))
-    keep: list[int] | None = None
-    payload: bytes | None = None
+        invalid = _non_utf8_lines(block, starts)
+        decoded = block.decode("utf-8", errors="replace")
+        text = pl.Series([decoded]).str.split("\n").explode().head(len(lines))
+    suspect_set, key_counts = _line_flags(text, max_line_bytes)
+    suspects = sorted(suspect_set | invalid)
     frames = []
+    keep: list[int] = list(range(len(lines)))
+    payload = block
     if suspects:
         starts = starts or _line_starts(lines)
-        suspect_set = set(suspects)
-        keep = [i for i in range(len(lines)) if i not in suspect_set]
+        keep = [i for i in keep if i not in set(suspects)]
         payload = _without_lines(block, starts, suspects)
-        loose: list[int] = []  # odd-looking but valid objects, e.g. with leading whitespace
-        for i in suspects:
-            line = lines[i]
-            if len(line) > max_line_bytes:
-                detail = f"line is {len(line)} bytes, over the {max_line_bytes}-byte bound"
-                bad.append(
-                    _bad(name, first_line + i, base_offset + starts[i], Reason.LINE_TOO_LONG, detail, line)
-                )
-            elif not line.strip():
-                continue  # a blank line holds nothing to keep
-            elif problem := _judge_line(line):
-                bad.append(_bad(name, first_line + i, base_offset + starts[i], *problem, line))
-            else:
-                loose.append(i)
-        for segment, rows, seg_bad in _parse_segments(lines, loose, one_by_one=True):
-            if segment is not None:
-                frames.append(segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
-            for i, reason, detail in seg_bad:
-                bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
-    indices = keep if keep is not None else range(len(lines))
-    for segment, rows, seg_bad in _parse_segments(lines, list(indices), payload=payload or block):
+        frame, rows, seg_bad = _python_rows(lines, suspects, max_line_bytes)
+        if frame is not None:
+            frames.append(frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
+        for problem in seg_bad:
+            quarantine(*problem)
+    for segment, rows, seg_bad in _parse_segments(
+        lines, keep, payload=payload, max_line_bytes=max_line_bytes
+    ):
         if segment is not None:
-            frames.append(segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
-        for i, reason, detail in seg_bad:
-            if starts is None:
-                starts = _line_starts(lines)
-            bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
+            frames.append(
+                segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64), _keys=key_counts[rows])
+            )
+        for problem in seg_bad:
+            quarantine(*problem)
     if not frames:
+        bad.sort(key=lambda r: r["line_number"])
         return empty_events(), bad
     raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     raw = raw.sort("_line_idx") if len(frames) > 1 else raw
-    events, invalid = _validate(raw, name, first_line)
-    if invalid.height:
-        if starts is None:
-            starts = _line_starts(lines)
-        for i, reason, detail in invalid.select("_line_idx", "_reason", "_detail").iter_rows():
-            bad.append(_bad(name, first_line + i, base_offset + starts[i], Reason(reason), detail, lines[i]))
+    events, invalid_rows, recheck = _validate(raw, name, first_line)
+    if recheck:  # rows polars may have read differently from Python: Python decides
+        frame, rows, seg_bad = _python_rows(lines, recheck, max_line_bytes)
+        for problem in seg_bad:
+            quarantine(*problem)
+        if frame is not None:
+            more, more_invalid, _ = _validate(
+                frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), name, first_line
+            )
+            events = pl.concat([events, more]).sort("line_number")
+            invalid_rows = pl.concat([invalid_rows, more_invalid], how="diagonal_relaxed")
+    for i, reason, detail in invalid_rows.select("_line_idx", "_reason", "_detail").iter_rows():
+        quarantine(i, Reason(reason), detail)
     bad.sort(key=lambda r: r["line_number"])
     return events, bad
 
@@ -371,49 +451,67 @@ def _line_starts(lines: list[bytes]) -> list[int]:
     return starts
 
 
+# Keys whose repetition in a line matters (top-level and payload fields): one key twice is read as
+# the first by polars and as the last by Python, jq and JavaScript, so such a line is refused.
+_KEY_NAMES = "|".join(re.escape(k) for k in (*TOP_LEVEL_FIELDS, *PAYLOAD_COLUMNS))
+_KEY_PATTERN = rf'"(?:{_KEY_NAMES})":'
+# Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped
+# backslash, a backslash or a surrogate written as \u), and keys written with escapes (which
+# could spell a known key twice without the key pattern seeing it).
+_ESCAPE_SUSPECT = r'\\\\|\\u005[cC]|\\u[dD][89a-fA-F]|\\(?:[^"\\]|\\.)*"\s*:'
+
+
+def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Series]:
+    """Lines to judge in Python rather than hand to polars, and each line's count of known keys.
+
+    A suspect is a line that cannot be a well-formed object (blank, torn, not ``{...}``, too long),
+    or one polars would misread: deeper than :data:`~agent_pipelines.contract.MAX_DEPTH` (counted
+    generously: every bracket), or holding an escape polars does not carry faithfully. The key
+    count lets :func:`_validate` spot a key written twice (polars keeps the first, Python, jq and
+    JavaScript the last) by comparing it with the fields polars found.
+    """
+    line = pl.col("l")
+    flags = pl.DataFrame({"l": text}).select(
+        (
+            ~line.str.starts_with("{")
+            | ~(line.str.ends_with("}") | line.str.ends_with("}\r"))
+            | (line.str.len_bytes() > max_line_bytes)
+            | (line.str.count_matches(r"[\[{]") > MAX_DEPTH)
+            | line.str.contains(_ESCAPE_SUSPECT)
+            | line.str.contains(r'"\s+:')  # a key spaced from its colon: the key count would miss it
+        ).alias("suspect"),
+        line.str.count_matches(_KEY_PATTERN).cast(pl.Int32).alias("keys"),
+    )
+    return set(flags["suspect"].arg_true().to_list()), flags["keys"]
+
+
 def _parse_segments(
-    lines: list[bytes], indices: list[int], *, one_by_one: bool = False, payload: bytes | None = None
+    lines: list[bytes],
+    indices: list[int],
+    *,
+    payload: bytes | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]]:
     """Parse the given lines (``payload``: those lines already joined); split around bad ones."""
     if not indices:
         return
-    frame = None
-    if not one_by_one:
-        if payload is None:
-            payload = b"\n".join(lines[i] for i in indices) + b"\n"
-        try:
-            frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
-        except Exception:  # polars raises ComputeError (and friends) for any non-JSON line
-            frame = None
+    if payload is None:
+        payload = b"\n".join(lines[i] for i in indices) + b"\n"
+    try:
+        frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
+    except Exception:  # polars raises ComputeError (and friends) for any line it cannot read
+        frame = None
     if frame is not None and frame.height == len(indices):
         yield frame, indices, []
         return
-    if one_by_one or len(indices) <= _SMALL_SEGMENT:
-        good: list[int] = []
-        bad: list[tuple[int, Reason, str]] = []
-        for i in indices:
-            problem = _judge_line(lines[i])
-            if problem is None:
-                good.append(i)
-            else:
-                bad.append((i, *problem))
-        parsed: list[pl.DataFrame] = []
-        rows: list[int] = []
-        for i in good:  # one at a time: polars and json.loads may disagree on exotic input
-            try:
-                row = pl.read_ndjson(io.BytesIO(lines[i] + b"\n"), schema=_schema_for(lines, [i]))
-            except Exception as exc:
-                bad.append((i, Reason.MALFORMED_JSON, f"not parseable as JSON: {str(exc)[:120]}"))
-                continue
-            parsed.append(row)
-            rows.append(i)
-        yield (pl.concat(parsed, how="diagonal_relaxed") if parsed else None), rows, bad
+    if len(indices) <= _SMALL_SEGMENT:
+        yield _python_rows(lines, indices, max_line_bytes)
         return
     # Split wide rather than in halves: with k bad lines among n, re-parsing costs about
     # n * k / _FAN_OUT extra lines instead of n * log2(k).
     step = max(_SMALL_SEGMENT, -(-len(indices) // _FAN_OUT))
     for lo in range(0, len(indices), step):
-        yield from _parse_segments(lines, indices[lo : lo + step])
+        yield from _parse_segments(lines, indices[lo : lo + step], max_line_bytes=max_line_bytes)
 
 
 def _schema_for(lines: list[bytes], indices: list[int]) -> dict[str, pl.DataType]:
@@ -426,7 +524,7 @@ def _schema_for(lines: list[bytes], indices: list[int]) -> dict[str, pl.DataType
     for i in indices[:64]:
         try:
             obj = json.loads(lines[i])
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             for key in obj:
@@ -461,19 +559,128 @@ def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
     return b"".join(pieces)
 
 
-def _judge_line(line: bytes) -> tuple[Reason, str] | None:
-    """Why one line is not a JSON object, or ``None`` if it is one."""
+# --------------------------------------------------------------------------------------------
+# One line in Python: the slow path, and the authority on what a line holds
+# --------------------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DEPTH_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def _too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit``; iterative and linear."""
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    depth = 0
+    for match in _DEPTH_TOKENS.finditer(text):
+        char = text[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Refused(Reason.DUPLICATE_KEY, f"key {twice!r:.60} appears twice in one object")
+    return obj
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(Reason.MALFORMED_JSON, f"number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise _Refused(Reason.MALFORMED_JSON, f"{name} is not JSON")
+
+
+def decode_line(line: bytes) -> dict:
+    """One line as a Python object, or :class:`_Refused` with the reason it is not an event object.
+
+    Strict about everything readers disagree on: invalid UTF-8, nesting deeper than ``MAX_DEPTH``,
+    duplicate keys, NaN/Infinity and numbers out of range. Lone surrogates (``\\ud800``), which
+    are valid JSON but not text, become U+FFFD wherever they appear.
+    """
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Reason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}"
+        raise _Refused(Reason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+    if _too_deep(text):
+        raise _Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
     try:
-        obj = json.loads(text)
+        obj = json.loads(
+            text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constant
+        )
+    except RecursionError:  # pragma: no cover - _too_deep caught it first
+        raise _Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        return Reason.MALFORMED_JSON, f"malformed JSON: {exc}"
+        raise _Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
     if not isinstance(obj, dict):
-        return Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}"
-    return None
+        raise _Refused(Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _as_text(value: object) -> str | None:
+    """A decoded value as the raw frame holds it (polars' ``String`` reading): strings as
+    themselves, everything else as JSON text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    return _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False))
+
+
+def _python_rows(
+    lines: list[bytes], indices: list[int], max_line_bytes: int
+) -> tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]:
+    """Judge lines one by one: (raw rows of the good ones, their indices, (index, reason, detail))."""
+    rows: list[dict[str, str | None]] = []
+    kept: list[int] = []
+    bad: list[tuple[int, Reason, str]] = []
+    for i in indices:
+        line = lines[i]
+        if len(line) > max_line_bytes:
+            bad.append(
+                (i, Reason.LINE_TOO_LONG, f"line is {len(line)} bytes, over the {max_line_bytes}-byte bound")
+            )
+            continue
+        if not line.strip():
+            continue  # a blank line holds nothing to keep
+        try:
+            obj = decode_line(line)
+        except _Refused as exc:
+            bad.append((i, exc.reason, exc.detail))
+            continue
+        rows.append(
+            {_SURROGATE.sub("\ufffd", k): _as_text(v) for k, v in obj.items() if not k.startswith("_")}
+        )
+        kept.append(i)
+    if not rows:
+        return None, kept, bad
+    schema = dict(RAW_SCHEMA)
+    for row in rows:
+        for key in row:
+            if key not in schema:
+                schema[key] = pl.String()
+    frame = pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema)
+    return frame, kept, bad
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,43 +702,77 @@ def _parse_timestamps(text: pl.Series) -> pl.Series:
     if retry.any():
         others = pl.DataFrame({"t": text.filter(retry)}).select(timestamp_expr("t")).to_series()
         fast = fast.scatter(retry.arg_true(), others)
-    return fast
+    # polars holds year 0 and beyond 9999; Python (and so every consumer of an event) does not
+    return pl.select(pl.when(fast.dt.year().is_between(MIN_YEAR, MAX_YEAR)).then(fast)).to_series()
+
+
+# polars writes nested objects back as JSON text with control characters raw (JSON wants them
+# escaped); this puts the escapes back, exactly as ``json.dumps`` writes them.
+_CONTROL_CHARS = [chr(i) for i in range(32)]
+_CONTROL_ESCAPES = [json.dumps(c)[1:-1] for c in _CONTROL_CHARS]
+
+
+def _json_escaped(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_many(_CONTROL_CHARS, _CONTROL_ESCAPES)
 
 
 def _payload_frame(data: pl.Series) -> pl.DataFrame:
-    """Flatten ``data`` (JSON text) into one text column per known payload field."""
+    """Flatten ``data`` (JSON text) into one text column per known payload field.
+
+    polars reads string fields faithfully but writes nested objects (``outcome``, ``tool_params``)
+    back without escaping backslashes; rows whose ``data`` holds an escaped backslash have those
+    two fields taken from Python's reading instead.
+    """
     text = data.fill_null("{}")
     text = pl.select(pl.when(text.str.starts_with("{")).then(text).otherwise(pl.lit("{}"))).to_series()
+    payload = None
     try:
         payload = pl.read_ndjson(
             io.BytesIO(("\n".join(text.to_list()) + "\n").encode("utf-8")), schema=PAYLOAD_SCHEMA
         )
-        if payload.height == len(text):
-            return payload
+        if payload.height != len(text):
+            payload = None
     except Exception:
-        pass
-    rows = []
-    for value in text.to_list():  # rare: a string value that merely starts with "{"
-        try:
-            obj = json.loads(value)
-        except ValueError:
-            obj = {}
-        obj = obj if isinstance(obj, dict) else {}
-        rows.append({k: _json_text(obj.get(k)) for k in PAYLOAD_COLUMNS})
-    return pl.DataFrame(rows, schema=PAYLOAD_SCHEMA)
+        payload = None
+    if payload is None:
+        rows = [_payload_row(value) for value in text.to_list()]  # rare: a string value starting with "{"
+        return pl.DataFrame(rows, schema=PAYLOAD_SCHEMA)
+    payload = payload.with_columns(*[_json_escaped(pl.col(c)) for c in PAYLOAD_OBJECT_FIELDS])
+    redo = text.str.contains("\\\\", literal=True)  # an escaped backslash
+    if redo.any():
+        idx = redo.arg_true()
+        fixed = [_payload_row(text[i]) for i in idx.to_list()]
+        for name in PAYLOAD_OBJECT_FIELDS:
+            values = pl.Series(name, [row[name] for row in fixed], dtype=pl.String)
+            payload = payload.with_columns(payload[name].scatter(idx, values))
+    return payload
 
 
-def _json_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value)
+def _payload_row(value: str) -> dict[str, str | None]:
+    try:
+        obj = json.loads(value)
+    except (ValueError, RecursionError):
+        obj = {}
+    obj = obj if isinstance(obj, dict) else {}
+    return {k: _as_text(obj.get(k)) for k in PAYLOAD_COLUMNS}
 
 
-def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split raw rows into typed valid events and (line, reason, detail) for the invalid ones."""
+def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
+    """Split raw rows into typed valid events, (line, reason, detail) for the invalid ones, and the
+    lines to judge again in Python (a known key counted more often than polars found it set)."""
+    raw = raw.with_columns(_json_escaped(pl.col("data")))
     payload = _payload_frame(raw["data"]).rename({k: f"d.{k}" for k in PAYLOAD_COLUMNS})
-    extras = [c for c in raw.columns if c not in RAW_SCHEMA and c != "_line_idx"]
+    extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in ("_line_idx", "_keys")]
     frame = pl.concat([raw, payload], how="horizontal")
+    recheck: list[int] = []
+    if "_keys" in frame.columns:
+        found = pl.sum_horizontal(
+            [pl.col(c).is_not_null() for c in (*TOP_LEVEL_FIELDS, *(f"d.{k}" for k in PAYLOAD_COLUMNS))]
+        )
+        again = pl.col("_keys").is_not_null() & (pl.col("_keys") != found)
+        recheck = frame.filter(again)["_line_idx"].to_list()
+        if recheck:
+            frame = frame.filter(~again)
     frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"]))
     is_bad, reason, detail = violation_exprs()
     frame = frame.with_columns(_bad=is_bad)
@@ -551,7 +792,7 @@ def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFra
         pl.lit(name).alias("source_file"),
         (pl.col("_line_idx") + first_line).alias("line_number"),
     )
-    return typed.select(list(CLEANED_SCHEMA)), invalid
+    return typed.select(list(CLEANED_SCHEMA)), invalid, recheck
 
 
 _TYPED_PAYLOAD = {*PAYLOAD_INT_FIELDS, *PAYLOAD_FLOAT_FIELDS, *PAYLOAD_BOOL_FIELDS}
@@ -562,7 +803,7 @@ def _data_with_extras(extras: list[str]) -> pl.Expr:
     data = pl.col("data").fill_null("{}")
     if not extras:
         return data.alias("data")
-    extra_json = pl.struct(extras).struct.json_encode()
+    extra_json = _json_escaped(pl.struct(extras).struct.json_encode())
     has_extra = pl.any_horizontal([pl.col(c).is_not_null() for c in extras])
     merged = pl.concat_str(
         [
@@ -580,11 +821,12 @@ def check_line(line: bytes) -> tuple[Reason, str] | None:
     """Judge a single line exactly as the reader would (used by tests and the rotation job)."""
     if len(line) > MAX_LINE_BYTES:
         return Reason.LINE_TOO_LONG, f"line is {len(line)} bytes"
-    problem = _judge_line(line)
-    if problem:
-        return problem
     try:
-        check_event(json.loads(line))
+        obj = decode_line(line.rstrip(b"\r"))
+    except _Refused as exc:
+        return exc.reason, exc.detail
+    try:
+        check_event(obj)
     except ContractError as exc:
         return exc.reason, exc.detail
     return None
