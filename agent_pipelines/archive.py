@@ -21,9 +21,11 @@ same bytes: a rotation that was interrupted and run again leaves byte-identical 
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from datetime import date
 from enum import StrEnum
@@ -112,11 +114,52 @@ def is_compressed(path: Path) -> bool:
     return path.name.endswith(".gz")
 
 
+class NotARegularFile(OSError):
+    """A log path that is a directory, FIFO, socket, device or symbolic link: never read."""
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, for warnings."""
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def open_log(path: Path) -> BinaryIO:
-    """Open a log file for reading bytes, decompressing an archive transparently."""
+    """Open a log file for reading bytes, decompressing an archive transparently.
+
+    Only a regular file is opened: the path is not followed if it is a symbolic link, and a FIFO is
+    opened without blocking (then refused), so a stray named pipe cannot hang a run. Raises
+    :class:`NotARegularFile` for anything else.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
+            raise NotARegularFile(errno.ELOOP, "is a symbolic link (not followed)", str(path)) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(errno.EINVAL, f"is {file_kind(mode)}", str(path))
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
     if is_compressed(path):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+        member = gzip.GzipFile(fileobj=handle, mode="rb")
+        member.myfileobj = handle  # closing the gzip reader closes the file, as gzip.open does
+        return member  # type: ignore[return-value]
+    return handle
 
 
 def iter_lines(path: Path) -> Iterator[bytes]:

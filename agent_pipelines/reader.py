@@ -16,11 +16,14 @@ as ``truncated_line``.
 from __future__ import annotations
 
 import bisect
+import errno
 import io
 import json
 import math
 import os
 import re
+import stat
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -79,6 +82,7 @@ class ReadResult:
     offsets: dict[str, int] = field(default_factory=dict)  # source_file -> bytes consumed
     lines: dict[str, int] = field(default_factory=dict)  # source_file -> lines consumed
     pending_bytes: int = 0  # bytes of half-written last lines left for the next read
+    warnings: list[str] = field(default_factory=list)  # files skipped or cut short, and why
 
     @property
     def reasons(self) -> dict[str, int]:
@@ -100,6 +104,7 @@ class ReadResult:
             out.offsets.update(r.offsets)
             out.lines.update(r.lines)
             out.pending_bytes += r.pending_bytes
+            out.warnings.extend(r.warnings)
         return out
 
 
@@ -190,6 +195,39 @@ def iter_blocks(
             return
 
 
+class _Salvaging:
+    """Reads a file in small steps so that damage (a corrupt gzip member, an I/O error) costs only
+    what follows it: the bytes before are returned first, the error is raised on the next read."""
+
+    STEP = 1 << 20
+
+    def __init__(self, handle: io.BufferedIOBase | io.RawIOBase) -> None:
+        self._handle = handle
+        # read1: one underlying read at a time, so a gzip member's bytes come back before the
+        # next member's damage is met
+        self._read = getattr(handle, "read1", handle.read)
+        self._error: BaseException | None = None
+
+    def read(self, size: int) -> bytes:
+        if self._error is not None:
+            raise self._error
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            try:
+                piece = self._read(min(self.STEP, size - got))
+            except (OSError, EOFError, zlib.error) as exc:
+                self._error = exc
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        if not parts and self._error is not None:
+            raise self._error
+        return b"".join(parts)
+
+
 def skip_bom(handle: io.BufferedIOBase | io.RawIOBase) -> int:
     """Step over a UTF-8 byte-order mark at the start of a file; returns the bytes skipped."""
     if handle.read(len(BOM)) == BOM:
@@ -206,6 +244,7 @@ def read_file(
     final: bool = False,
     source_name: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    identity: tuple[int, int] | None = None,
 ) -> ReadResult:
     """Read one JSONL file from byte ``start`` (a line boundary) to its last complete line.
 
@@ -214,6 +253,11 @@ def read_file(
     by the block size whatever the lines; a line over ``max_line_bytes`` is quarantined as
     ``line_too_long`` and the lines after it are read. A UTF-8 byte-order mark at the start of the
     file is skipped (it counts in the offsets, not as a line).
+
+    Raises ``OSError`` when the file cannot be opened (missing, unreadable, not a regular file:
+    :class:`~agent_pipelines.archive.NotARegularFile`), and ``FileNotFoundError`` when ``identity``
+    (device, inode) is given and the file at ``path`` is another one. Damage met while reading (a
+    corrupt archive, an I/O error) ends the read with a warning; what was read before it is kept.
     """
     path = Path(path)
     name = source_name or str(path)
@@ -221,24 +265,30 @@ def read_file(
     quarantine: list[dict] = []
     offset, line_no, pending = start, first_line, 0
     # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
+    warnings: list[str] = []
     with archive.open_log(path) as handle:
-        if start == 0:
-            offset = skip_bom(handle)
-        else:
-            handle.seek(start)
-        for piece in iter_blocks(handle, offset=offset, max_line_bytes=max_line_bytes):
-            if isinstance(piece, Lines):
-                frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
-                if frame.height:
-                    events.append(frame)
-                quarantine.extend(bad)
-                line_no += piece.data.count(b"\n")
-                offset = piece.offset + len(piece.data)
-            elif isinstance(piece, LongLine):
-                detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
-                if piece.ended or final:
-                    quarantine.append(
-                        _bad(
+        if identity is not None:
+            st = os.fstat(handle.fileno())
+            if (st.st_dev, st.st_ino) != identity:
+                raise FileNotFoundError(errno.ENOENT, "replaced by another file since it was listed", name)
+        try:
+            if start == 0:
+                offset = skip_bom(handle)
+            else:
+                handle.seek(start)
+            pieces = iter_blocks(_Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes)  # type: ignore[arg-type]
+            for piece in pieces:
+                if isinstance(piece, Lines):
+                    frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
+                    if frame.height:
+                        events.append(frame)
+                    quarantine.extend(bad)
+                    line_no += piece.data.count(b"\n")
+                    offset = piece.offset + len(piece.data)
+                elif isinstance(piece, LongLine):
+                    detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
+                    if piece.ended or final:
+                        record = _bad(
                             name,
                             line_no,
                             piece.offset,
@@ -247,26 +297,32 @@ def read_file(
                             piece.head,
                             piece.length,
                         )
+                        quarantine.append(record)
+                        offset = piece.offset + piece.length + piece.ended
+                        line_no += 1
+                    else:
+                        pending = piece.length
+                elif final:
+                    detail = "last line has no newline"
+                    quarantine.append(
+                        _bad(name, line_no, piece.offset, Reason.TRUNCATED_LINE, detail, piece.data)
                     )
-                    offset = piece.offset + piece.length + piece.ended
+                    offset = piece.offset + len(piece.data)
                     line_no += 1
                 else:
-                    pending = piece.length
-            elif final:
-                detail = "last line has no newline"
-                quarantine.append(
-                    _bad(name, line_no, piece.offset, Reason.TRUNCATED_LINE, detail, piece.data)
-                )
-                offset = piece.offset + len(piece.data)
-                line_no += 1
-            else:
-                pending = len(piece.data)
+                    pending = len(piece.data)
+        except (OSError, EOFError, zlib.error) as exc:  # a corrupt archive, a failing disk
+            warnings.append(
+                f"{name}: reading stopped after byte {offset} ({_os_reason(exc)}); "
+                f"the {line_no - first_line} lines before it are kept"
+            )
     return ReadResult(
         events=pl.concat(events, how="vertical") if events else empty_events(),
         quarantine=pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else empty_quarantine(),
         offsets={name: offset},
         lines={name: line_no - 1},
         pending_bytes=pending,
+        warnings=warnings,
     )
 
 
@@ -281,22 +337,99 @@ def read_bytes(
     )
 
 
-def stream_files(logs_root: Path, days: Iterable[date] | None = None) -> list[Path]:
-    """The files holding stream events: archived days, daily partitions (all, or the given days) and
-    the seed's file. A day can be in both the archive and a partition (a late line written after the
-    day was rotated); each line is in exactly one of them."""
-    files: list[Path] = archive.archived_stream_files(logs_root, days)
+def regular_file(path: Path, warnings: list[str] | None = None, root: Path | None = None) -> bool:
+    """Whether ``path`` is a regular file to read. A directory, FIFO, socket or symbolic link (even one
+    pointing at a log elsewhere: its lines may be anyone's) is reported in ``warnings`` and skipped."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if warnings is not None:
+            warnings.append(f"{_shown(path, root)}: cannot be looked at ({exc.strerror or exc}); skipped")
+        return False
+    if stat.S_ISREG(st.st_mode):
+        return True
+    if warnings is not None:
+        kind = archive.file_kind(st.st_mode)
+        warnings.append(f"{_shown(path, root)} is {kind}, not a log file: skipped (never followed)")
+    return False
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _regular_dir(path: Path, warnings: list[str] | None, root: Path) -> bool:
+    """Whether ``path`` is a real folder inside the log folder (a symlinked one is not followed)."""
+    if path.is_symlink():
+        if warnings is not None:
+            warnings.append(f"{_shown(path, root)} is a symbolic link: not followed")
+        return False
+    return path.is_dir()
+
+
+def stream_files(
+    logs_root: Path, days: Iterable[date] | None = None, warnings: list[str] | None = None
+) -> list[Path]:
+    """The files holding stream events: archived days, daily partitions (all, or the given days), the
+    seed's file, and days a failed rotation left staged. A day can be in both the archive and a
+    partition (a late line written after the day was rotated); each line is in exactly one of them.
+
+    Only regular files inside the log folder are returned; anything else is named in ``warnings``.
+    """
+    wanted = set(days) if days is not None else None
+    candidates: list[Path] = archive.archived_stream_files(logs_root, wanted)
     stream_dir = logs_root / paths.STREAM_DIR
-    if days is None:
-        files.extend(sorted(stream_dir.glob("*.jsonl")))
-    else:
-        files.extend(
-            p for d in sorted(set(days)) if (p := paths.stream_partition_path(logs_root, d)).exists()
-        )
-    legacy = logs_root / paths.STREAM_FILE
-    if legacy.exists():
-        files.append(legacy)
+    if _regular_dir(stream_dir, warnings, logs_root):
+        if wanted is None:
+            candidates.extend(sorted(stream_dir.glob("*.jsonl")))
+        else:
+            candidates.extend(paths.stream_partition_path(logs_root, d) for d in sorted(wanted))
+    candidates.append(logs_root / paths.STREAM_FILE)
+    candidates.extend(staged_stream_files(logs_root, wanted))
+    files = []
+    for path in candidates:
+        if regular_file(path, warnings, logs_root):
+            files.append(path)
     return files
+
+
+def staged_stream_files(logs_root: Path, days: set[date] | None = None) -> list[Path]:
+    """Stream files a rotation staged and has not yet prepared (it stopped: disk full, killed...).
+
+    Until the next rotation finishes them their lines are nowhere else, so they are read where they
+    are. Once a rotation wrote its manifest the archives hold those lines; the staged copy is not read.
+    """
+    found = []
+    staging = archive.staging_root(logs_root)
+    if not staging.is_dir() or staging.is_symlink():
+        return found
+    for tokdir in sorted(staging.iterdir()):
+        if tokdir.is_symlink() or not tokdir.is_dir() or (tokdir / "manifest.json").exists():
+            continue
+        try:
+            origin = json.loads((tokdir / "origin.json").read_bytes())
+            if origin.get("kind") != archive.Kind.STREAM.value:
+                continue
+            name = Path(str(origin["origin"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if days is not None and name.parent.name == paths.STREAM_DIR:
+            try:
+                if date.fromisoformat(name.stem) not in days:
+                    continue
+            except ValueError:
+                continue
+        source = tokdir / "source.jsonl"
+        if source.exists():
+            found.append(source)
+    return found
 
 
 def partition_days(logs_root: Path) -> list[date]:
@@ -325,24 +458,41 @@ def read_logs(
     """Read the stream of a log folder: every daily partition (or the given days) and the seed's file.
 
     Events are filtered to ``days`` when given (the seed's file holds all days). Files of days before
-    ``final_before`` are final: their half-written last line will never be finished.
+    ``final_before`` are final: their half-written last line will never be finished. A file that
+    cannot be read (unreadable, corrupt archive, not a regular file) is a warning in the result,
+    never the end of the run: whatever it held before the damage is kept.
     """
     root = Path(logs_root)
     wanted = set(days) if days is not None else None
+    warnings: list[str] = []
     results = []
-    for path in stream_files(root, wanted):
+    for path in stream_files(root, wanted, warnings):
         rel = path.relative_to(root).as_posix()
-        final = archive.is_compressed(path)  # an archive is never written to again
+        final = archive.is_compressed(path) or path.name == "source.jsonl"  # never written to again
         if final_before is not None and path.parent == root / paths.STREAM_DIR:
             try:
                 final = date.fromisoformat(path.stem) < final_before
             except ValueError:
                 final = False
-        result = read_file(path, final=final, source_name=rel)
+        try:
+            result = read_file(path, final=final, source_name=rel)
+        except FileNotFoundError:
+            continue  # rotated away between listing and reading: it is found under its new name
+        except OSError as exc:
+            warnings.append(f"{rel}: cannot be read ({_os_reason(exc)}); skipped")
+            continue
         if wanted is not None:
             result.events = result.events.filter(pl.col("day").is_in(sorted(wanted)))
         results.append(result)
-    return ReadResult.concat(results)
+    out = ReadResult.concat(results)
+    out.warnings = warnings + out.warnings
+    return out
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def dedupe(events: pl.DataFrame) -> pl.DataFrame:

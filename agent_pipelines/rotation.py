@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -171,7 +172,7 @@ def inventory(logs_root: Path) -> dict[str, dict[str, int]]:
         "alerts": [logs_root / paths.ALERTS_FILE],
         "metrics": [logs_root / paths.METRICS_FILE],
         "sessions": list((logs_root / paths.SESSIONS_DIR).glob("*.jsonl")),
-        "archive/staging": [p for p in staging_root(logs_root).rglob("*") if p.is_file()],
+        "archive/staging": list(staging_root(logs_root).rglob("*")),
     }
     for kind in Kind:
         globs[f"archive/{kind.value}"] = [p for _, p in archived(logs_root, kind)]
@@ -179,9 +180,11 @@ def inventory(logs_root: Path) -> dict[str, dict[str, int]]:
     for group in INVENTORY_GROUPS:
         files, size = 0, 0
         for path in globs[group]:
-            with contextlib.suppress(FileNotFoundError):
-                size += path.stat().st_size
-                files += 1
+            with contextlib.suppress(OSError):  # gone, or a symlink loop: not a file we keep
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode):
+                    size += st.st_size
+                    files += 1
         out[group] = {"files": files, "bytes": size}
     out["total"] = {
         "files": sum(v["files"] for v in out.values()),
@@ -266,9 +269,11 @@ class RotationPlan:
     sources: list[SourceStep]
     deletions: list[DeleteStep]
     outcome: Outcome | None = None  # filled by a dry run: the exact result of processing
+    warnings: list[str] = field(default_factory=list)  # files left alone, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "warnings": self.warnings,
             "today": self.today.isoformat(),
             "retention": self.policy.as_dict(),
             "pending": self.pending,
@@ -311,6 +316,7 @@ class RotationPlan:
                 out.append(f"  ... and {len(sessions) - SHOW_SESSIONS} more (--json lists every one)")
         if len(out) == 1:
             out.append("nothing to do")
+        out.extend(f"warning: {w}" for w in self.warnings)
         return out
 
 
@@ -318,7 +324,8 @@ def plan_rotation(s: Settings, *, simulate: bool = False) -> RotationPlan:
     """What a rotation would do now. With ``simulate`` every file is read (nothing is written) so
     the plan carries exact line counts per archive, per returned file and per quarantine reason."""
     pending = sorted(p.name for p in staging_root(s.logs_root).glob("*") if p.is_dir())
-    sources = _sources(s)
+    warnings: list[str] = []
+    sources = _sources(s, warnings)
     outcome = None
     extra: dict[Kind, set[str]] = {}
     if simulate:
@@ -334,26 +341,36 @@ def plan_rotation(s: Settings, *, simulate: bool = False) -> RotationPlan:
         for target in outcome.archives:
             kind_name, name = Path(target).parts[-2:]
             extra.setdefault(Kind(kind_name), set()).add(name.removesuffix(".jsonl.gz"))
-    return RotationPlan(s.today, s.policy, pending, sources, _retention_steps(s, extra), outcome)
+    return RotationPlan(s.today, s.policy, pending, sources, _retention_steps(s, extra), outcome, warnings)
 
 
-def _sources(s: Settings) -> list[SourceStep]:
+def _sources(s: Settings, warnings: list[str] | None = None) -> list[SourceStep]:
+    """Live files holding closed days. Only regular files inside the log folder: a directory named
+    like a partition, a FIFO or a symbolic link is named in ``warnings`` and left where it is."""
     steps: list[SourceStep] = []
-    for path in sorted((s.logs_root / paths.STREAM_DIR).glob("*.jsonl")):
+    stream_dir = s.logs_root / paths.STREAM_DIR
+    partitions = [] if stream_dir.is_symlink() else sorted(stream_dir.glob("*.jsonl"))
+    for path in partitions:
         try:
             day = date.fromisoformat(path.stem)
         except ValueError:
             continue
-        if day < s.today:
+        if day < s.today and reader.regular_file(path, warnings, s.logs_root):
             with contextlib.suppress(FileNotFoundError):
                 steps.append(SourceStep(Kind.STREAM.value, _rel(s, path), path.stat().st_size, "closed day"))
     for kind, name in LIVE_FILES.items():
         path = s.logs_root / name
+        if not reader.regular_file(path, warnings, s.logs_root):
+            continue
         try:
             size = path.stat().st_size
+            why = _single_file_reason(kind, path, s.today) if size else None
         except FileNotFoundError:
             continue
-        why = _single_file_reason(kind, path, s.today) if size else None
+        except OSError as exc:
+            if warnings is not None:
+                warnings.append(f"{name}: cannot be read ({exc.strerror or exc}); not rotated")
+            continue
         if why:
             steps.append(SourceStep(kind.value, name, size, why))
     return steps
@@ -411,9 +428,10 @@ def _retention_steps(s: Settings, extra: dict[Kind, set[str]]) -> list[DeleteSte
     if keep is not None:
         transcripts = []
         for path in (s.logs_root / paths.SESSIONS_DIR).glob("*.jsonl"):
-            with contextlib.suppress(FileNotFoundError):
-                st = path.stat()
-                transcripts.append((st.st_mtime_ns, path.name, path, st.st_size))
+            with contextlib.suppress(OSError):
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode):
+                    transcripts.append((st.st_mtime_ns, path.name, path, st.st_size))
         transcripts.sort(reverse=True)
         for _, _, path, size in transcripts[keep:]:
             steps.append(DeleteStep("sessions", _rel(s, path), "", size, None))
@@ -436,6 +454,7 @@ class RotationReport:
     outcome: Outcome = field(default_factory=Outcome)
     deleted: list[DeleteStep] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # files left alone, and why
 
     @property
     def compression_ratio(self) -> float | None:
@@ -455,6 +474,7 @@ class RotationReport:
             "deleted_bytes": sum(d.bytes for d in self.deleted),
             "deleted_lines": sum(d.lines or 0 for d in self.deleted),
             "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
         }
 
     def metadata(self) -> dict[str, Any]:
@@ -506,6 +526,7 @@ class RotationReport:
             f"log folder: {before['files']} files {human_size(before['bytes'])} -> "
             f"{after['files']} files {human_size(after['bytes'])}"
         )
+        out.extend(f"warning: {w}" for w in self.warnings)
         return out
 
 
@@ -556,7 +577,7 @@ def archive_closed(s: Settings, report: RotationReport) -> None:
     """Stage every file holding closed days, then process each (caller holds the lock)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     tokdirs = []
-    for seq, step in enumerate(_sources(s)):
+    for seq, step in enumerate(_sources(s, report.warnings)):
         tokdir = _stage(s, step, f"{stamp}-{seq:04d}")
         if tokdir is not None:
             tokdirs.append(tokdir)
@@ -668,6 +689,7 @@ def _prepare(s: Settings, tokdir: Path, origin: dict[str, Any]) -> dict[str, Any
         "archives": sink.archive_entries(),
         "returns": sink.return_entries(),
         "quarantine": sink.quarantine_entry(),
+        "oversize": sink.oversize_entries(),
         "quarantine_dir": str(paths.quarantine_dir(s.data_root).resolve()),
     }
     accounted = (
@@ -712,6 +734,11 @@ def _commit(s: Settings, tokdir: Path, manifest: dict[str, Any]) -> None:
         write_quarantine(Path(manifest["quarantine_dir"]).parent, records)
         atomic_write(done, b"")
         _checkpoint("quarantined")
+    for name in manifest.get("oversize", []):
+        kept, target = tokdir / name, Path(manifest["quarantine_dir"]) / "oversize" / f"{tokdir.name}-{name}"
+        if kept.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(kept, target)  # a rename on one disk, a copy otherwise: run again if cut short
     source = tokdir / _SOURCE
     if source.exists():
         source.unlink()
@@ -802,33 +829,53 @@ class _Sink(Protocol):
     def archive(self, kind: Kind, period: str, data: bytes, lines: int) -> None: ...
     def back(self, target: str, data: bytes, lines: int) -> None: ...
     def quarantine(self, records: list[dict[str, Any]]) -> None: ...
+    def oversize(self, source: Path, offset: int, length: int) -> str | None: ...
 
 
 def _route_file(
     path: Path, kind: Kind, origin: str, quarantine_name: str, s: Settings, sink: _Sink
 ) -> dict[str, int]:
-    """Read a file block by block and hand each line to the sink. Returns bytes/lines/blank."""
+    """Read a file block by block (the reader's :func:`~agent_pipelines.reader.iter_blocks`, so
+    memory stays bounded whatever the lines) and hand each line to the sink. Returns
+    bytes/lines/blank. A UTF-8 byte-order mark at the start is not a line: it is dropped."""
     totals = {"bytes": 0, "lines": 0, "blank": 0}
     with open(path, "rb") as handle:
-        carry, offset, line_no = b"", 0, 1
-        while chunk := handle.read(BLOCK_BYTES):
-            block = carry + chunk
-            cut = block.rfind(b"\n") + 1
-            if cut == 0:
-                carry = block
-                continue
-            n, blank = _route_block(block[:cut], kind, quarantine_name, line_no, offset, s, sink)
-            totals["lines"] += n
-            totals["blank"] += blank
-            offset += cut
-            line_no += n
-            carry = block[cut:]
-        if carry:  # no writer can finish it any more: the file was renamed away and locked
-            sink.quarantine(
-                [_record(quarantine_name, line_no, offset, Reason.TRUNCATED_LINE, "no newline", carry)]
-            )
-            totals["lines"] += 1
-            offset += len(carry)
+        offset = reader.skip_bom(handle)
+        line_no = 1
+        for piece in reader.iter_blocks(handle, offset=offset, max_line_bytes=MAX_LINE_BYTES):
+            if isinstance(piece, reader.Lines):
+                n, blank = _route_block(piece.data, kind, quarantine_name, line_no, piece.offset, s, sink)
+                totals["lines"] += n
+                totals["blank"] += blank
+                line_no += n
+                offset = piece.offset + len(piece.data)
+            elif isinstance(piece, reader.LongLine):
+                kept = sink.oversize(path, piece.offset, piece.length)
+                detail = f"line is {piece.length} bytes, over the {MAX_LINE_BYTES}-byte bound"
+                if kept:
+                    detail += f"; kept whole in the quarantine as {kept}"
+                record = _record(quarantine_name, line_no, piece.offset, Reason.LINE_TOO_LONG, detail, b"")
+                record["raw"] = piece.head.decode("utf-8", errors="backslashreplace")
+                record["raw_bytes"] = piece.length
+                sink.quarantine([record])
+                totals["lines"] += 1
+                line_no += 1
+                offset = piece.offset + piece.length + piece.ended
+            else:  # no writer can finish it any more: the file was renamed away and locked
+                sink.quarantine(
+                    [
+                        _record(
+                            quarantine_name,
+                            line_no,
+                            piece.offset,
+                            Reason.TRUNCATED_LINE,
+                            "no newline",
+                            piece.data,
+                        )
+                    ]
+                )
+                totals["lines"] += 1
+                offset = piece.offset + len(piece.data)
     totals["bytes"] = offset
     return totals
 
@@ -1025,6 +1072,9 @@ class _CountingSink:
         for r in records:
             self._outcome.quarantined[r["reason"]] = self._outcome.quarantined.get(r["reason"], 0) + 1
 
+    def oversize(self, source: Path, offset: int, length: int) -> str | None:
+        return None
+
     def outcome(self, origin: str) -> Outcome:
         self._outcome.sources.append({"origin": origin})
         return self._outcome
@@ -1053,6 +1103,7 @@ class _PreparingSink:
         self._quarantine_lines = 0
         self._reasons: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(max_workers=2)
+        self._oversize: list[str] = []
         self._pending: deque[tuple[_ArchiveTmp, Future[bytes]]] = deque()
 
     def archive(self, kind: Kind, period: str, data: bytes, lines: int) -> None:
@@ -1103,6 +1154,25 @@ class _PreparingSink:
         self._quarantine_lines += len(records)
         for r in records:
             self._reasons[r["reason"]] = self._reasons.get(r["reason"], 0) + 1
+
+    def oversize(self, source: Path, offset: int, length: int) -> str | None:
+        """Copy an over-long line byte for byte, in bounded pieces, to a file the commit moves into
+        the quarantine folder (its record holds only the first 64 KiB)."""
+        name = f"oversize-{offset}.line"
+        with open(source, "rb") as src, open(self.tokdir / name, "wb") as dst:
+            src.seek(offset)
+            left = length
+            while left > 0:
+                piece = src.read(min(BLOCK_BYTES, left))
+                if not piece:
+                    break
+                dst.write(piece)
+                left -= len(piece)
+        self._oversize.append(name)
+        return f"oversize/{self.tokdir.name}-{name}"
+
+    def oversize_entries(self) -> list[str]:
+        return list(self._oversize)
 
     def close(self) -> None:
         try:

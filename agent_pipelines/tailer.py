@@ -25,11 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agent_pipelines import paths
-from agent_pipelines.reader import ReadResult, read_file
+from agent_pipelines import archive, paths
+from agent_pipelines.reader import ReadResult, read_file, stream_files
 
 HEAD_BYTES = 256
 
@@ -128,17 +129,28 @@ class ScanResult:
 
 
 def watched_files(root: Path) -> list[Path]:
-    """The files holding stream events: the daily partitions and the seed's single file."""
-    files = sorted((root / paths.STREAM_DIR).glob("*.jsonl"))
-    legacy = root / paths.STREAM_FILE
-    if legacy.exists():
-        files.append(legacy)
-    return files
+    """The files holding stream events: the daily partitions and the seed's single file. Only
+    regular files inside the folder (the reader's rule: a directory, FIFO or symlink is skipped)."""
+    return [p for p in stream_files(root) if not archive.is_compressed(p)]
 
 
-def _head(path: Path, length: int) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.blake2b(handle.read(length), digest_size=8).hexdigest()
+def _head(path: Path, length: int, identity: tuple[int, int] | None = None) -> str | None:
+    """Hash of the first ``length`` bytes; ``None`` when the file at ``path`` is not ``identity``
+    (replaced since it was looked at) or cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if identity is not None and (st.st_dev, st.st_ino) != identity:
+                return None
+            return hashlib.blake2b(handle.read(length), digest_size=8).hexdigest()
+    except OSError:
+        return None
+
+
+def _same_file(path: Path, pos: FilePos) -> bool:
+    """Whether ``path`` is the file ``pos`` remembers: device, inode *and* first bytes. An inode is
+    reused as soon as its file is deleted, so the first two alone can name a stranger."""
+    return not pos.head_len or _head(path, pos.head_len, pos.identity) == pos.head
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -148,22 +160,29 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _find_moved(root: Path, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], Path]:
-    """Where files with the wanted identities are now (renamed within the folder, or archived)."""
+# Files that never hold stream lines: a stream file's inode reused by one of them is a stranger.
+_NOT_STREAM = frozenset({paths.ERRORS_FILE, paths.ALERTS_FILE, paths.METRICS_FILE})
+
+
+def _find_moved(root: Path, wanted: dict[tuple[int, int], FilePos]) -> dict[tuple[int, int], Path]:
+    """Where files with the wanted identities are now (renamed within the folder, or staged by a
+    rotation), checked by device, inode and head hash; symlinks and non-regular files are skipped."""
     found: dict[tuple[int, int], Path] = {}
     if not wanted:
         return found
     candidates = [*root.glob("*"), *(root / paths.STREAM_DIR).glob("*")]
-    archive = root / paths.ARCHIVE_DIR
-    if archive.is_dir():
-        candidates.extend(archive.rglob("*"))
+    staging = root / paths.ARCHIVE_DIR
+    if staging.is_dir() and not staging.is_symlink():
+        candidates.extend(staging.rglob("*"))
     for path in candidates:
+        if path.name in _NOT_STREAM and path.parent == root:
+            continue
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
             continue
         key = (st.st_dev, st.st_ino)
-        if key in wanted and path.is_file():
+        if key in wanted and stat.S_ISREG(st.st_mode) and _same_file(path, wanted[key]):
             found[key] = path
     return found
 
@@ -187,7 +206,7 @@ def scan(root: str | os.PathLike[str], cursor: Cursor) -> ScanResult:
         if pos is not None:
             if st.st_size < pos.offset:
                 note = f"{rel} was truncated ({st.st_size} < {pos.offset} bytes): reading it again from 0"
-            elif pos.head_len and _head(path, pos.head_len) != pos.head:
+            elif not _same_file(path, pos):
                 note = f"{rel} was rewritten (its first bytes changed): reading it again from the start"
             else:
                 start, first_line = pos.offset, pos.line + 1
@@ -195,7 +214,7 @@ def scan(root: str | os.PathLike[str], cursor: Cursor) -> ScanResult:
             notes.append(note)
         if st.st_size > start:
             ranges.append(Range(rel, key[0], key[1], start, first_line, st.st_size, note))
-    missing = {k for k in cursor.positions if k not in present}
+    missing = {k: p for k, p in cursor.positions.items() if k not in present}
     moved = _find_moved(root, missing)
     dropped = []
     for key in sorted(missing):
@@ -205,7 +224,10 @@ def scan(root: str | os.PathLike[str], cursor: Cursor) -> ScanResult:
             notes.append(f"{pos.path} is gone (rotated or deleted) after {pos.offset} bytes read")
             dropped.append(key)
             continue
-        size = moved_to.stat().st_size
+        try:
+            size = moved_to.stat().st_size
+        except OSError:
+            size = 0
         if size > pos.offset:
             rel = _rel(root, moved_to)
             note = f"{pos.path} was moved to {rel}: reading its last {size - pos.offset} bytes"
@@ -220,7 +242,9 @@ def advance(cursor: Cursor, rng: Range, offset: int, lines_consumed: int, root: 
     """A new cursor after ``rng`` was read up to ``offset`` (lines up to ``lines_consumed``)."""
     positions = dict(cursor.positions)
     head_len = min(HEAD_BYTES, offset)
-    head = _head(root / rng.path, head_len) if head_len else ""
+    head = _head(root / rng.path, head_len, rng.identity) if head_len else ""
+    if head is None:  # replaced since it was read: remember no head, the next scan reads it anew
+        head, head_len = "", 0
     positions[rng.identity] = FilePos(rng.path, rng.dev, rng.ino, offset, lines_consumed, head, head_len)
     return Cursor(positions)
 
@@ -231,7 +255,13 @@ def forget(cursor: Cursor, identities: list[tuple[int, int]]) -> Cursor:
 
 def read_range(root: Path, rng: Range) -> ReadResult:
     """Read one range with the shared reader; events carry the file's relative name and line numbers."""
-    return read_file(root / rng.path, start=rng.start, first_line=rng.first_line, source_name=rng.path)
+    return read_file(
+        root / rng.path,
+        start=rng.start,
+        first_line=rng.first_line,
+        source_name=rng.path,
+        identity=rng.identity,
+    )
 
 
 def ranges_to_json(ranges: list[Range]) -> str:
@@ -280,6 +310,10 @@ def read_new(root: str | os.PathLike[str], cursor: Cursor) -> NewData:
         except FileNotFoundError:
             found.notes.append(f"{rng.path} disappeared before it could be read; it will be looked for again")
             continue
+        except OSError as exc:  # unreadable, or no longer a regular file: the next scan looks again
+            found.notes.append(f"{rng.path} cannot be read ({exc.strerror or exc}); skipped this time")
+            continue
+        found.notes.extend(result.warnings)
         results.append(result)
         new_cursor = advance(
             new_cursor, rng, result.offsets.get(rng.path, rng.start), result.lines.get(rng.path, 0), root

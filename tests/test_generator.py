@@ -117,7 +117,7 @@ def test_cli_generate_then_validate(tmp_path: Path) -> None:
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
     summary = json.loads(check.stdout)
-    assert set(summary) == {"valid", "quarantined", "reasons"}
+    assert set(summary) == {"valid", "quarantined", "reasons", "warnings"} and summary["warnings"] == []
     truth = json.loads((out / paths.GROUND_TRUTH_FILE).read_text())
     assert summary["valid"] == stats["events"] + truth["duplicates_written"]
     assert summary["reasons"] == truth["malformed"] and summary["quarantined"] == sum(

@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_logs_dir(parser)
     parser.add_argument(
-        "--json", action="store_true", help='print {"valid": N, "quarantined": M, "reasons": {...}}'
+        "--json",
+        action="store_true",
+        help='print {"valid": N, "quarantined": M, "reasons": {...}, "warnings": [...]}',
     )
     parser.add_argument(
         "--show", type=int, default=10, metavar="N", help="list the first N bad lines (default 10)"
@@ -45,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         "valid": result.events.height,
         "quarantined": result.quarantine.height,
         "reasons": result.reasons,
+        "warnings": result.warnings,
     }
     hint = _foreign_hint(root, summary)
     if args.json:
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  quarantined lines: {summary['quarantined']:,}")
         for reason, count in summary["reasons"].items():
             print(f"    {reason:<20} {count:,}")
+        for warning in result.warnings:
+            print(f"  warning: {warning}")
         if result.pending_bytes:
             print(f"  half-written last lines left for the next read: {result.pending_bytes:,} bytes")
         if result.quarantine.height and args.show:
