@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli_env
 
 from agent_pipelines import paths
 from agent_pipelines.archive import Kind, archive_path
 from agent_pipelines.reader import read_logs
 from agent_pipelines.tailer import Cursor, FilePos, read_new
-from conftest import cli_env
 
 DAY = "2026-03-02"
 
@@ -95,7 +95,12 @@ def test_bad_file_is_a_warning_and_the_rest_is_read(tmp_path: Path, make) -> Non
     assert any(expected in w for w in result.warnings), result.warnings
     assert "secret-ATTEMPT" not in result.events["attempt_id"].to_list()
     assert result.quarantine.is_empty()  # nothing of a file not read is copied into the quarantine
-    for cmd in (["validate", "--json"], ["summary"], ["detect", "--once"], ["rotate", "--today", "2026-03-10"]):
+    for cmd in (
+        ["validate", "--json"],
+        ["summary"],
+        ["detect", "--once"],
+        ["rotate", "--today", "2026-03-10"],
+    ):
         proc = run_cli(*cmd, logs=root, data=tmp_path / "data")
         assert proc.returncode == 0, (cmd, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -146,7 +151,9 @@ def test_tailer_does_not_take_a_stranger_with_a_reused_inode_for_a_moved_file(tm
     errors = root / paths.ERRORS_FILE
     errors.write_bytes(event(1, attempt="from-errors") * 3)
     st = errors.stat()
-    gone = FilePos(f"{paths.STREAM_DIR}/2026-03-01.jsonl", st.st_dev, st.st_ino, 10, 1, "0123456789abcdef", 64)
+    gone = FilePos(
+        f"{paths.STREAM_DIR}/2026-03-01.jsonl", st.st_dev, st.st_ino, 10, 1, "0123456789abcdef", 64
+    )
     # the same stranger moved under archive/ (the lookup's other place) is refused by its head too
     moved = root / paths.ARCHIVE_DIR / "misc.jsonl"
     moved.parent.mkdir()

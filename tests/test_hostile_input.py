@@ -14,14 +14,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import cli_env
 
 from agent_pipelines import paths
 from agent_pipelines.contract import ContractError, Reason, check_event
-from agent_pipelines.detectors import detect
 from agent_pipelines.detector_state import DetectorState
+from agent_pipelines.detectors import detect
 from agent_pipelines.logger import AgentWorkLogger
 from agent_pipelines.reader import read_bytes, read_file, read_logs
-from conftest import cli_env
 
 DAY = "2026-03-02"
 
@@ -121,9 +121,11 @@ def test_nesting_within_the_bound_is_valid() -> None:
 def test_poison_lines_do_not_stop_validate_or_detect(tmp_path: Path) -> None:
     part = paths.stream_partition_path(tmp_path, DAY)
     part.parent.mkdir(parents=True)
-    poison = '{"timestamp":"2026-03-02T10:00:00Z","attempt_id":"a","event_type":"error","data":' + deep(
-        1000
-    ).replace("[]", "{}", 0) + "}"
+    poison = (
+        '{"timestamp":"2026-03-02T10:00:00Z","attempt_id":"a","event_type":"error","data":'
+        + deep(1000).replace("[]", "{}", 0)
+        + "}"
+    )
     year0 = ev("error", {"error_message": "boom"}, timestamp="0000-01-01T00:00:00Z")
     errors = [ev("error", {"error_message": "same failure"}, attempt="a-2") for _ in range(5)]
     part.write_bytes(lines_of(poison.encode(), year0, *errors))
@@ -145,7 +147,9 @@ def test_poison_lines_do_not_stop_validate_or_detect(tmp_path: Path) -> None:
     assert summary["quarantined"] == 2
 
 
-@pytest.mark.parametrize("stamp", ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+01:00"])
+@pytest.mark.parametrize(
+    "stamp", ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+01:00"]
+)
 def test_timestamps_python_cannot_hold_are_refused_alike(stamp: str) -> None:
     line = ev("error", {"error_message": "x"}, timestamp=stamp)
     result = read_bytes(lines_of(line))
