@@ -335,6 +335,22 @@ def check_values(obj: Any) -> None:
             raise ContractError(Reason.WRONG_TYPE, f"a {type(value).__name__} is not a JSON value")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_only(value: Any) -> Any:
+    """``value`` with lone surrogates (``"\\ud800"``: valid JSON, not Unicode, not writable as UTF-8)
+    replaced by U+FFFD in every string and key, as the reader reads them. Call after
+    :func:`check_values` (it recurses)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {text_only(k): text_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [text_only(v) for v in value]
+    return value
+
+
 def check_event(obj: Any) -> None:
     """Raise :class:`ContractError` if a decoded line breaks the contract; return quietly otherwise."""
     if not isinstance(obj, dict):
@@ -562,7 +578,7 @@ def violation_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     )
     rules.append(
         (
-            pl.col("d.cost_usd").str.starts_with("-"),
+            pl.col("d.cost_usd").cast(pl.Float64, strict=False) < 0,
             Reason.INVALID_PAYLOAD,
             "'data.cost_usd' must not be negative",
         )

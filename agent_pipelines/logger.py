@@ -29,14 +29,19 @@ from typing import Any
 from agent_pipelines import paths
 from agent_pipelines.contract import (
     COMPLETION_STATUSES,
+    MAX_LINE_BYTES,
     STRING_FIELDS,
+    ContractError,
+    Reason,
     check_event,
+    check_values,
     format_timestamp,
     parse_timestamp,
+    text_only,
 )
 from agent_pipelines.metrics_line import metrics_line
 from agent_pipelines.settings import settings
-from agent_pipelines.writer import append_bytes, serialize
+from agent_pipelines.writer import append_all, serialize
 
 # Context fields an event inherits from its session's start (the seed's TaskMetadata,
 # ExecutorInfo and GitContext), in the order they appear on disk (the seed's example line).
@@ -230,15 +235,23 @@ class AgentWorkLogger:
         """Write one event of any type. Returns the event written, or ``None`` when disabled.
 
         Raises :class:`~agent_pipelines.contract.ContractError` for an event the contract refuses
-        (e.g. a hostile attempt id), before anything is written.
+        (e.g. a hostile attempt id, nesting deeper than 64 levels, NaN, a line over 1 MiB), before
+        anything is written, and :class:`~agent_pipelines.writer.AppendError` (an ``OSError``) when
+        the disk refused the write: then no file holds any of it. Lone surrogates in text (not
+        Unicode, not writable as UTF-8) become U+FFFD, as the reader reads them.
         """
         if not self.enabled:
             return None
+        if not isinstance(attempt_id, str) or not isinstance(event_type, str):
+            raise ContractError(Reason.WRONG_TYPE, "'attempt_id' and 'event_type' must be strings")
+        check_values([dict(data or {}), dict(context or {})])  # before anything walks them
+        attempt_id = text_only(attempt_id)
+        data = text_only(dict(data or {}))
+        context = text_only(dict(context or {}))
         now = self._clock()
         transcript_path = paths.session_file_path(self.root, attempt_id)
         merged, started_at = self._context_for(attempt_id, transcript_path, event_type)
-        merged.update({k: v for k, v in (context or {}).items() if v is not None})
-        data = dict(data or {})
+        merged.update({k: v for k, v in context.items() if v is not None})
         elapsed_ms = None
         if started_at is not None:
             elapsed_ms = max(0, int((now - started_at).total_seconds() * 1000))
@@ -246,14 +259,18 @@ class AgentWorkLogger:
             data["duration_ms"] = elapsed_ms
         event = build_event(event_type, attempt_id, data, merged, timestamp=now, elapsed_ms=elapsed_ms)
         line = (serialize(event) + "\n").encode("utf-8")
-        for target in event_destinations(self.root, event):
-            append_bytes(target, line)
-        if event_type == "session_end":
-            transcript = _read_transcript(transcript_path)
-            append_bytes(
-                self.root / paths.METRICS_FILE,
-                (serialize(session_summary(transcript, event)) + "\n").encode(),
+        if len(line) - 1 > MAX_LINE_BYTES:
+            raise ContractError(
+                Reason.LINE_TOO_LONG,
+                f"the event is {len(line) - 1} bytes as a line, over the {MAX_LINE_BYTES}-byte bound",
             )
+        writes = [(target, line) for target in event_destinations(self.root, event)]
+        if event_type == "session_end":
+            transcript = [*_read_transcript(transcript_path), event]
+            summary = (serialize(session_summary(transcript, event)) + "\n").encode("utf-8")
+            writes.append((self.root / paths.METRICS_FILE, summary))
+        append_all(writes)  # all files or none: a failed write leaves each as it was
+        if event_type == "session_end":
             self._contexts.pop(attempt_id, None)
         return event
 
@@ -285,7 +302,7 @@ def _read_lines_json(path: Path, limit: int | None = None) -> list[dict[str, Any
                     break  # a writer is still on it
                 try:
                     value = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if isinstance(value, dict):
                     events.append(value)

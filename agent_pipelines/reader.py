@@ -446,6 +446,12 @@ def partition_days(logs_root: Path) -> list[date]:
             days.add(date.fromisoformat(period))
         except ValueError:
             continue
+    for source in staged_stream_files(logs_root):  # a day a failed rotation left staged
+        try:
+            origin = json.loads((source.parent / "origin.json").read_bytes())
+            days.add(date.fromisoformat(Path(str(origin["origin"])).stem))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
     return sorted(days)
 
 
@@ -714,11 +720,7 @@ def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
+_Refused = ContractError  # a line refused in Python carries the same reason codes
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -772,19 +774,28 @@ def decode_line(line: bytes) -> dict:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Refused(Reason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+    obj = decode_json(text)
+    if not isinstance(obj, dict):
+        raise _Refused(Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def decode_json(text: str) -> object:
+    """JSON text as Python, refusing with a :class:`~agent_pipelines.contract.ContractError` what
+    readers disagree on: nesting deeper than ``MAX_DEPTH``, a key twice in one object, NaN,
+    Infinity and numbers beyond a double. Used for lines and for the ``log`` command's ``--data``."""
     if _too_deep(text):
         raise _Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
     try:
-        obj = json.loads(
+        return json.loads(
             text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constant
         )
+    except ContractError:  # a duplicate key or a number out of range, from the hooks
+        raise
     except RecursionError:  # pragma: no cover - _too_deep caught it first
         raise _Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise _Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise _Refused(Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}")
-    return obj
 
 
 def _as_text(value: object) -> str | None:

@@ -645,7 +645,11 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)  # writers that opened it before the rename finish first
         for _attempt in range(3):
-            manifest = _prepare(s, tokdir, origin)
+            try:
+                manifest = _prepare(s, tokdir, origin)
+            except OSError:  # disk full, read-only: free what the partial outputs took and stop;
+                _discard_outputs(tokdir)  # the staged file stays readable, the next run finishes it
+                raise
             if os.fstat(fd).st_size == manifest["source_bytes"]:
                 break
             # A writer that takes no lock appended after all: prepare again from the whole file.

@@ -7,13 +7,18 @@ writer's. Lines are serialized *before* the lock is taken so the critical sectio
 
 The logger, the generator and the rotation job all write through :func:`append_lines`, so there is
 one place where a line's bytes are decided (:func:`serialize`).
+
+A write that fails part-way (disk full, quota, I/O error) is truncated back before the error reaches
+the caller, so a file always ends with a newline and no fragment glues itself onto the next line;
+the logger's appends to its three files are all or nothing (:func:`append_all`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +35,60 @@ def serialize(record: Mapping[str, Any]) -> str:
     return _ENCODER.encode(record)
 
 
+class AppendError(OSError):
+    """An append that did not happen: every target was put back as it was (the caller's event was
+    not written). ``errno``/``strerror``/``filename`` are the failing write's."""
+
+
 def append_bytes(path: Path, payload: bytes) -> None:
-    """Append ``payload`` (whole lines, newline-terminated) to ``path`` as one locked write."""
-    if not payload:
+    """Append ``payload`` (whole lines, newline-terminated) to ``path`` as one locked write.
+
+    All or nothing: a write that fails part-way (disk full, quota, I/O error) is truncated back, so
+    the file still ends with a newline and the next append starts a clean line. Raises
+    :class:`AppendError` when the bytes were not written.
+    """
+    append_all([(path, payload)])
+
+
+def append_all(targets: Sequence[tuple[Path, bytes]]) -> None:
+    """Append each payload to its file, all or none: every file is locked (in one global order, so
+    two writers cannot deadlock), written, and on any failure truncated back to where it ended.
+
+    A file that does not end with a newline (a writer died mid-line, or a non-locking writer is
+    mid-write) gets one first, so the fragment stays a line of its own instead of swallowing ours.
+    """
+    targets = [(Path(p), data) for p, data in targets if data]
+    if not targets:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _open_locked(path)
+    opened: list[tuple[int, Path, int, bool]] = []  # fd, path, size before our bytes, created by us
+    current: Path | None = None
     try:
-        view = memoryview(payload)
-        while view:  # a regular file takes it all at once; loop only for the pathological case
-            written = os.write(fd, view)
-            view = view[written:]
+        for path in sorted({p for p, _ in targets}, key=str):
+            current = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            existed = path.exists()
+            fd = _open_locked(path)
+            opened.append((fd, path, os.fstat(fd).st_size, not existed))
+        fds = {path: fd for fd, path, _, _ in opened}
+        for path, payload in targets:
+            current = path
+            fd = fds[path]
+            end = os.fstat(fd).st_size
+            if end and os.pread(fd, 1, end - 1) != b"\n":
+                payload = b"\n" + payload
+            view = memoryview(payload)
+            while view:  # a regular file takes it all at once; loop only for the pathological case
+                view = view[os.write(fd, view) :]
+    except OSError as exc:
+        for fd, path, size, created in opened:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                if created and size == 0:  # leave no empty file we made (a waiting writer re-opens)
+                    path.unlink()
+        raise AppendError(exc.errno, exc.strerror or str(exc), str(exc.filename or current)) from exc
     finally:
-        os.close(fd)  # closing releases the lock
+        for fd, _, _, _ in opened:
+            os.close(fd)  # closing releases the lock
 
 
 def _open_locked(path: Path) -> int:
@@ -54,7 +100,7 @@ def _open_locked(path: Path) -> int:
     matches the path lets go and opens the new file instead.
     """
     while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         if fcntl is None:
             return fd
         fcntl.flock(fd, fcntl.LOCK_EX)

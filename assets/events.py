@@ -130,6 +130,8 @@ def cleaned_events(
         f"{day}: {events.height:,} events, {quarantine.height:,} quarantined, "
         f"{result.events.height - events.height:,} duplicates dropped"
     )
+    for warning in result.warnings:  # files skipped or cut short: never fatal, always said
+        context.log.warning(warning)
     yield dg.Output(
         events,
         metadata={
@@ -142,6 +144,7 @@ def cleaned_events(
             "attempts": events["attempt_id"].n_unique() if events.height else 0,
             "events_by_type": dg.MetadataValue.json(by_type),
             "source_files": dg.MetadataValue.json(sorted(result.offsets)),
+            "file_warnings": dg.MetadataValue.json(result.warnings),
             "preview": dg.MetadataValue.md(markdown_table(preview, limit=10)),
             # The day's numbers: across partitions, the Plots tab draws them as daily time series.
             **usage.day_numbers(events),

@@ -27,7 +27,7 @@ from agent_pipelines.cli import (
     ui_cmd,
     validate_cmd,
 )
-from agent_pipelines.cli.common import checkout_problem, fail
+from agent_pipelines.cli.common import checkout_problem, describe_os_error, fail
 from agent_pipelines.settings import SettingsError
 
 # Sub-command modules, in the order `--help` lists them.
@@ -72,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # disk full, permissions, a read-only folder: one line, never a traceback
+        return fail(describe_os_error(exc), 1)
 
 
 if __name__ == "__main__":

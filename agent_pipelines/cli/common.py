@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -109,3 +110,25 @@ def print_json(value: Any) -> None:
 def fail(message: str, code: int = 2) -> int:
     print(f"agent-pipelines: {message}", file=sys.stderr)
     return code
+
+
+_OS_ERRORS: dict[int, str] = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for the file system or the process limit",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the folder is on a read-only file system",
+    errno.EIO: "input/output error (a failing disk?)",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a path component is not a folder",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An ``OSError`` as one line a user can act on: what happened, and to which path."""
+    what = _OS_ERRORS.get(exc.errno or -1) or exc.strerror or str(exc) or type(exc).__name__
+    where = exc.filename
+    return f"{what}: {where}" if where else what

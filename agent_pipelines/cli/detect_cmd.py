@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("Telegram: not configured (set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
         _explain_refusals(summary, logs)
-    return 0 if summary["success"] else 1
+    if not summary["success"]:
+        return fail(f"detector run failed: {'; '.join(summary['errors']) or 'see the Dagster run logs'}", 1)
+    return 0
 
 
 def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
@@ -93,7 +95,9 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
     result = live_detector_job.execute_in_process(
         run_config={
             "ops": {"read_new_events": {"config": {"reason": "cli", "now": now}}},
-            "loggers": {"console": {"config": {"log_level": settings().log_level}}},
+            # unless a level is asked for, a failed step is reported below in one line; its
+            # traceback stays in the run's own logs
+            "loggers": {"console": {"config": {"log_level": _console_level()}}},
         },
         resources={
             "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
@@ -116,6 +120,7 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
         by_type[alert["type"]] = by_type.get(alert["type"], 0) + 1
     return {
         "success": result.success,
+        "errors": _failures(result),
         "alerts_written": metadata.get("alerts_written", 0),
         "by_type": by_type,
         "telegram_configured": metadata.get("telegram_configured", False),
@@ -125,6 +130,26 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
         "events_read": read.get("events_read", 0),
         "lines_quarantined": read.get("lines_quarantined", 0),
     }
+
+
+def _console_level() -> str:
+    from agent_pipelines.settings import settings
+
+    return settings().log_level if os.environ.get("AGENT_PIPELINES_LOG_LEVEL") else "CRITICAL"
+
+
+def _failures(result: Any) -> list[str]:
+    """One line per failed step: the innermost error's own message (``OSError: [Errno 28] ...``)."""
+    out = []
+    for event in result.all_events:
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = (error.message if error is not None else "").strip().splitlines()
+        out.append(f"step {event.step_key}: {message[0] if message else 'failed'}")
+    return out
 
 
 def _alert_count(logs_dir: str) -> int:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from agent_pipelines.cli.common import add_logs_dir, fail, print_json
-from agent_pipelines.contract import EVENT_TYPES, ContractError
+from agent_pipelines.cli.common import add_logs_dir, describe_os_error, fail, print_json
+from agent_pipelines.contract import EVENT_TYPES, MAX_LINE_BYTES, ContractError, Reason
 from agent_pipelines.logger import CONTEXT_FIELDS, AgentWorkLogger
+from agent_pipelines.reader import decode_json
 
 # Every context field of the logger except the integers, which get typed options below.
 _CONTEXT_OPTIONS = tuple(name for name in CONTEXT_FIELDS if name not in ("commits_ahead", "commits_behind"))
@@ -41,13 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    raw = sys.stdin.read() if args.data == "-" else args.data
     try:
-        data = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        return fail(f"--data is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return fail("--data must be a JSON object")
+        raw = _read_stdin() if args.data == "-" else args.data
+        data = parse_data(raw) if raw else {}
+    except ContractError as exc:
+        if exc.reason == Reason.MALFORMED_JSON:
+            return fail(f"--data is not valid JSON: {exc.detail.removeprefix('malformed JSON: ')}")
+        return fail(f"--data refused ({exc.reason.value}): {exc.detail}")
     context = {name: getattr(args, name) for name in (*_CONTEXT_OPTIONS, "commits_ahead", "commits_behind")}
     logger = AgentWorkLogger(args.logs_dir)
     try:
@@ -55,7 +55,32 @@ def run(args: argparse.Namespace) -> int:
     except ContractError as exc:
         return fail(f"event refused: {exc}")
     except OSError as exc:
-        return fail(f"cannot write to {logger.root}: {exc}", code=1)
+        return fail(f"event not written: {describe_os_error(exc)}", code=1)
     if args.print and event is not None:
         print_json(event)
     return 0
+
+
+MAX_DATA_BYTES = MAX_LINE_BYTES  # --data larger than a line can hold is refused before it is read whole
+
+
+def _read_stdin() -> str:
+    """``--data -``: at most one line's worth of bytes (10 MB piped in is refused, not buffered)."""
+    raw = sys.stdin.buffer.read(MAX_DATA_BYTES + 1)
+    if len(raw) > MAX_DATA_BYTES:
+        raise ContractError(Reason.LINE_TOO_LONG, f"more than {MAX_DATA_BYTES} bytes on stdin")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContractError(Reason.INVALID_UTF8, f"stdin is not UTF-8 (byte {exc.start})") from None
+
+
+def parse_data(text: str) -> dict:
+    """``--data`` as an object, read as strictly as the reader reads a line: one clear
+    :class:`ContractError` for malformed JSON, duplicate keys, NaN or 1e400, nesting over 64 levels."""
+    if len(text) > MAX_DATA_BYTES:
+        raise ContractError(Reason.LINE_TOO_LONG, f"more than {MAX_DATA_BYTES} bytes")
+    data = decode_json(text)
+    if not isinstance(data, dict):
+        raise ContractError(Reason.NOT_AN_OBJECT, "must be a JSON object")
+    return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agent_pipelines import rotation
-from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
+from agent_pipelines.cli.common import add_data_dir, add_logs_dir, describe_os_error, fail, print_json
 from agent_pipelines.retention import ENV_VARS, RetentionPolicy
 
 EXIT_BUSY = 3
@@ -68,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_BUSY)
     except rotation.RotationError as exc:
         return fail(f"rotation stopped, nothing was lost: {exc}", 1)
+    except OSError as exc:
+        return fail(
+            f"rotation stopped, nothing was lost: {describe_os_error(exc)} "
+            "(staged days stay readable; the next rotation finishes them)",
+            1,
+        )
     if args.json:
         print_json({"dry_run": False, **report.to_dict()})
     else:

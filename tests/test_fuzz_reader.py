@@ -1,0 +1,129 @@
+"""Fuzzing the reader's entry points: random bytes and mutated valid lines never raise, every line is
+counted once (valid, quarantined or blank), and a valid line next to garbage is still read.
+
+Bounded for CI: a fixed number of examples and no deadline (the machine may be loaded); the
+``AGENT_PIPELINES_FUZZ_EXAMPLES`` environment variable runs more of them locally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent_pipelines import paths
+from agent_pipelines.contract import ContractError, check_event
+from agent_pipelines.reader import BOM, read_file
+from agent_pipelines.tailer import Cursor, read_new
+
+EXAMPLES = int(os.environ.get("AGENT_PIPELINES_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+MARKER = "fuzz-known-good"
+GOOD = json.dumps(
+    {"timestamp": "2026-03-02T10:00:00.000Z", "attempt_id": MARKER, "event_type": "tool_call",
+     "data": {"tool_name": "Bash"}}
+).encode()  # fmt: skip
+SAMPLES = [
+    GOOD,
+    json.dumps({"timestamp": "2026-03-02T10:00:00Z", "attempt_id": "a", "event_type": "error",
+                "data": {"error_message": "x\ty", "stack_trace": "at\n\tb \\ c \"q\""}}).encode(),
+    json.dumps({"timestamp": "2026-03-02T10:00:00Z", "attempt_id": "a", "event_type": "session_end",
+                "data": {"completion_status": "success", "cost_usd": 0.5,
+                         "outcome": {"k": [1, {"z": None}]}}}).encode(),
+]  # fmt: skip
+
+# Pieces an attacker or a broken writer would use: structure, escapes, big numbers, control bytes.
+TOKENS = [b"{", b"}", b"[", b"]", b'"', b"\\", b"\\u", b"d800", b"\\ud800", b"\\\\", b":", b",", b"\n", b"\r",
+          b"\t", b"\x00", b"\xff", b"\xef\xbb\xbf", b"1e400", b"NaN", b"-0", b"9" * 30, b'"attempt_id":',
+          b'"data":', b'"timestamp":"0000-01-01T00:00:00Z"', b"[" * 70, b"{\"a\":" * 70, b" "]  # fmt: skip
+
+
+def mutate(line: bytes, cuts: list[tuple[int, bytes]]) -> bytes:
+    out = bytearray(line)
+    for pos, token in cuts:
+        pos = pos % (len(out) + 1)
+        out[pos:pos] = token
+    return bytes(out)
+
+
+mutated_line = st.builds(
+    mutate,
+    st.sampled_from(SAMPLES),
+    st.lists(st.tuples(st.integers(0, 400), st.sampled_from(TOKENS)), max_size=4),
+)
+any_line = st.one_of(st.binary(max_size=200), mutated_line, st.sampled_from(SAMPLES))
+
+
+def line_count(data: bytes) -> tuple[int, int]:
+    """(lines a final read must account for, blank lines among them)."""
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    pieces = data.split(b"\n")
+    complete, tail = pieces[:-1], pieces[-1]
+    blank = sum(1 for p in complete if not p.strip())
+    return len(complete) + (1 if tail else 0), blank
+
+
+@FUZZ
+@given(lines=st.lists(any_line, max_size=12), good_at=st.integers(0, 12))
+def test_read_file_accounts_for_every_line(tmp_path: Path, lines: list[bytes], good_at: int) -> None:
+    lines = [line.replace(b"\n", b"") if i == 0 else line for i, line in enumerate(lines)]
+    body = b"\n".join(lines)
+    data = (body + b"\n" if body else b"") + GOOD + b"\n"  # a known good line after the garbage
+    if good_at % 2:
+        data = GOOD + b"\n" + data
+    path = tmp_path / "fuzz.jsonl"
+    path.write_bytes(data)
+    result = read_file(path, final=True)
+    total, blank = line_count(data)
+    assert result.events.height + result.quarantine.height + blank == total
+    assert MARKER in result.events["attempt_id"].to_list()
+    assert set(result.quarantine["reason"].to_list()) <= {
+        r.value for r in __import__("agent_pipelines.contract", fromlist=["Reason"]).Reason
+    }
+
+
+@FUZZ
+@given(first=st.lists(any_line, max_size=6), second=st.lists(any_line, max_size=6))
+def test_tailer_reads_appends_of_garbage_without_raising(
+    tmp_path_factory, first: list[bytes], second: list[bytes]
+) -> None:
+    root = tmp_path_factory.mktemp("tail")
+    part = paths.stream_partition_path(root, "2026-03-02")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"\n".join(first) + b"\n" + GOOD + b"\n")
+    new = read_new(root, Cursor())
+    with open(part, "ab") as handle:
+        handle.write(b"\n".join(second) + b"\n" + GOOD + b"\n")
+    more = read_new(root, new.cursor)
+    found = new.result.events["attempt_id"].to_list() + more.result.events["attempt_id"].to_list()
+    assert found.count(MARKER) >= 2  # both known lines, whatever garbage came before them
+    again = read_new(root, more.cursor)
+    assert again.result.events.is_empty() and again.result.quarantine.is_empty()  # nothing twice
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(
+    obj=st.dictionaries(st.sampled_from(["timestamp", "attempt_id", "event_type", "data", "x"]), json_values)
+)
+def test_check_event_only_raises_contract_errors(obj: dict) -> None:
+    with contextlib.suppress(ContractError):
+        check_event(obj)
