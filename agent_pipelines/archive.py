@@ -157,7 +157,7 @@ def open_log(path: Path) -> BinaryIO:
         raise
     if is_compressed(path):
         member = gzip.GzipFile(fileobj=handle, mode="rb")
-        member.myfileobj = handle  # closing the gzip reader closes the file, as gzip.open does
+        member.myfileobj = handle  # type: ignore[assignment]  # closed with it, as gzip.open does
         return member  # type: ignore[return-value]
     return handle
 

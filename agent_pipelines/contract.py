@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
@@ -324,7 +325,7 @@ def check_values(obj: Any) -> None:
                 for key in value:
                     if not isinstance(key, str):
                         raise ContractError(Reason.WRONG_TYPE, f"keys must be strings, got {key!r:.40}")
-                items = value.values()
+                items: Iterable[Any] = value.values()
             else:
                 items = value
             stack.extend((item, depth + 1) for item in items)

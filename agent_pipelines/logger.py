@@ -246,18 +246,18 @@ class AgentWorkLogger:
             raise ContractError(Reason.WRONG_TYPE, "'attempt_id' and 'event_type' must be strings")
         check_values([dict(data or {}), dict(context or {})])  # before anything walks them
         attempt_id = text_only(attempt_id)
-        data = text_only(dict(data or {}))
-        context = text_only(dict(context or {}))
+        payload: dict[str, Any] = text_only(dict(data or {}))
+        given: dict[str, Any] = text_only(dict(context or {}))
         now = self._clock()
         transcript_path = paths.session_file_path(self.root, attempt_id)
         merged, started_at = self._context_for(attempt_id, transcript_path, event_type)
-        merged.update({k: v for k, v in context.items() if v is not None})
+        merged.update({k: v for k, v in given.items() if v is not None})
         elapsed_ms = None
         if started_at is not None:
             elapsed_ms = max(0, int((now - started_at).total_seconds() * 1000))
-        if event_type == "session_end" and data.get("duration_ms") is None and elapsed_ms is not None:
-            data["duration_ms"] = elapsed_ms
-        event = build_event(event_type, attempt_id, data, merged, timestamp=now, elapsed_ms=elapsed_ms)
+        if event_type == "session_end" and payload.get("duration_ms") is None and elapsed_ms is not None:
+            payload["duration_ms"] = elapsed_ms
+        event = build_event(event_type, attempt_id, payload, merged, timestamp=now, elapsed_ms=elapsed_ms)
         line = (serialize(event) + "\n").encode("utf-8")
         if len(line) - 1 > MAX_LINE_BYTES:
             raise ContractError(

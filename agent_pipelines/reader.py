@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -149,7 +150,7 @@ class Tail:
 
 
 def iter_blocks(
-    handle: io.BufferedIOBase | io.RawIOBase,
+    handle: BinaryIO | io.BufferedIOBase | io.RawIOBase | _Salvaging,
     *,
     offset: int = 0,
     max_line_bytes: int = MAX_LINE_BYTES,
@@ -201,7 +202,7 @@ class _Salvaging:
 
     STEP = 1 << 20
 
-    def __init__(self, handle: io.BufferedIOBase | io.RawIOBase) -> None:
+    def __init__(self, handle: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> None:
         self._handle = handle
         # read1: one underlying read at a time, so a gzip member's bytes come back before the
         # next member's damage is met
@@ -228,7 +229,7 @@ class _Salvaging:
         return b"".join(parts)
 
 
-def skip_bom(handle: io.BufferedIOBase | io.RawIOBase) -> int:
+def skip_bom(handle: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> int:
     """Step over a UTF-8 byte-order mark at the start of a file; returns the bytes skipped."""
     if handle.read(len(BOM)) == BOM:
         return len(BOM)
@@ -276,7 +277,7 @@ def read_file(
                 offset = skip_bom(handle)
             else:
                 handle.seek(start)
-            pieces = iter_blocks(_Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes)  # type: ignore[arg-type]
+            pieces = iter_blocks(_Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes)
             for piece in pieces:
                 if isinstance(piece, Lines):
                     frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
@@ -406,7 +407,7 @@ def staged_stream_files(logs_root: Path, days: set[date] | None = None) -> list[
     Until the next rotation finishes them their lines are nowhere else, so they are read where they
     are. Once a rotation wrote its manifest the archives hold those lines; the staged copy is not read.
     """
-    found = []
+    found: list[Path] = []
     staging = archive.staging_root(logs_root)
     if not staging.is_dir() or staging.is_symlink():
         return found

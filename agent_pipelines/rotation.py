@@ -53,7 +53,7 @@ from typing import Any, Protocol
 import pandera.errors
 import polars as pl
 
-from agent_pipelines import contract, paths, reader
+from agent_pipelines import archive, contract, paths, reader
 from agent_pipelines.archive import (
     EVENT_KINDS,
     LIVE_FILES,
@@ -569,8 +569,36 @@ def rotate(s: Settings, *, wait: bool = False) -> RotationReport:
 def resume_interrupted(s: Settings, report: RotationReport) -> None:
     """Finish every token folder a killed rotation left behind (caller holds the lock)."""
     for tokdir in sorted(p for p in staging_root(s.logs_root).glob("*") if p.is_dir()):
+        if _put_back_non_file(s, tokdir, report.warnings):
+            continue
         report.resumed.append(tokdir.name)
         _process_token(s, tokdir, report.outcome)
+
+
+def _put_back_non_file(s: Settings, tokdir: Path, warnings: list[str]) -> bool:
+    """A staged "file" that is not one (a directory named like a partition, staged by a rotation
+    from before regular files were checked) is put back where it was, so it stops every rotation
+    after it. Returns whether the token folder was handled so."""
+    source = tokdir / _SOURCE
+    try:
+        st = source.lstat()
+    except OSError:
+        return False
+    if stat.S_ISREG(st.st_mode):
+        return False
+    try:
+        origin = str(json.loads((tokdir / _ORIGIN).read_bytes())["origin"])
+    except (OSError, ValueError, KeyError, TypeError):
+        origin = ""
+    back = s.logs_root / origin if origin else None
+    inside = back is not None and back.resolve().is_relative_to(s.logs_root.resolve())
+    if back is not None and inside and not os.path.lexists(back):
+        os.rename(source, back)
+        shutil.rmtree(tokdir, ignore_errors=True)
+        warnings.append(f"{origin} is {archive.file_kind(st.st_mode)}, not a log file: put back, not rotated")
+    else:
+        warnings.append(f"{tokdir.name}: staged {archive.file_kind(st.st_mode)} left in staging, not rotated")
+    return True
 
 
 def archive_closed(s: Settings, report: RotationReport) -> None:

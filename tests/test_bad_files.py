@@ -162,3 +162,22 @@ def test_tailer_does_not_take_a_stranger_with_a_reused_inode_for_a_moved_file(tm
     assert new.result.events.is_empty()
     assert new.result.quarantine.is_empty()
     assert any("is gone" in n for n in new.notes)
+
+
+def test_a_directory_staged_by_an_older_rotation_is_put_back_and_stops_nothing(tmp_path: Path) -> None:
+    """The state ``main`` left after staging a directory named like a partition: every later
+    rotation failed on it."""
+    root = good_folder(tmp_path / "logs")
+    tokdir = root / paths.ARCHIVE_DIR / ".staging" / "20260301T000000000000Z-0000"
+    (tokdir / "source.jsonl").mkdir(parents=True)
+    (tokdir / "origin.json").write_text(
+        json.dumps(
+            {"token": tokdir.name, "kind": "stream", "origin": "stream/2026-03-01.jsonl", "staged_at": 0}
+        )
+    )
+    proc = run_cli("rotate", "--today", "2026-03-10", logs=root, data=tmp_path / "data")
+    assert proc.returncode == 0, proc.stderr
+    assert "put back" in proc.stdout
+    assert (root / paths.STREAM_DIR / "2026-03-01.jsonl").is_dir()
+    assert not tokdir.exists()
+    assert read_logs(root).events.height == 2  # the good day was archived and reads back

@@ -222,3 +222,51 @@ def test_duplicate_keys_are_refused_not_guessed() -> None:
 def test_now_is_fine() -> None:  # a sanity anchor: ordinary events stay ordinary
     line = ev("tool_call", {"tool_name": "x"}, timestamp=datetime.now(UTC).isoformat())
     assert read_bytes(lines_of(line)).events.height == 1
+
+
+DEEP_DATA = '{"error_message": "x", "nest": ' + "[" * 1000 + "]" * 1000 + "}"
+REFUSED_DATA = [
+    ('{"error_message": NaN}', "not valid JSON"),
+    ('{"error_message": "x", "cost": 1e400}', "not valid JSON"),
+    ('{"error_message": "x", "n": Infinity}', "not valid JSON"),
+    (DEEP_DATA, "too_deep"),
+    ('{"error_message": "x", "error_message": "../../etc/passwd"}', "duplicate_key"),
+    ('{"error_message": "x", "ctx": {"a": 1, "a": 2}}', "duplicate_key"),
+]
+
+
+@pytest.mark.parametrize(("data", "words"), REFUSED_DATA, ids=[w for _, w in REFUSED_DATA])
+def test_log_command_refuses_hostile_data_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: str, words: str
+) -> None:
+    from agent_pipelines.cli import main
+
+    code = main(["log", "error", "--attempt-id", "a-1", "--data", data, "--logs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and words in err, err
+    assert not list(tmp_path.rglob("*.jsonl"))  # nothing written
+
+
+def test_log_command_writes_a_lone_surrogate_as_replacement_character(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent_pipelines.cli import main
+
+    data = '{"error_message": "bad \\ud800 text", "stack_trace": "\\tat x"}'
+    code = main(["log", "error", "--attempt-id", "a-\udcff", "--data", data, "--logs-dir", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    result = read_logs(tmp_path)
+    assert result.reasons == {}
+    assert result.events.row(0, named=True)["error_message"] == "bad \ufffd text"
+    assert result.events.row(0, named=True)["attempt_id"] == "a-\ufffd"
+
+
+def test_log_command_refuses_ten_megabytes_on_stdin_without_writing(tmp_path: Path) -> None:
+    big = json.dumps({"error_message": "x" * (10 << 20)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent_pipelines.cli", "log", "error", "--attempt-id", "a-1", "--data", "-",
+         "--logs-dir", str(tmp_path)],
+        input=big, capture_output=True, text=True, timeout=120, env=cli_env(),
+    )  # fmt: skip
+    assert proc.returncode == 2 and "line_too_long" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.rglob("*.jsonl"))
