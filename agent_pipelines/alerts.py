@@ -14,7 +14,6 @@ the run that noticed it: a replay of old logs writes the same records as the liv
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 from agent_pipelines import paths
 from agent_pipelines.contract import format_timestamp
+from agent_pipelines.reader import loads_any
 from agent_pipelines.redaction import redact
 from agent_pipelines.writer import append_records
 
@@ -140,7 +140,7 @@ def written_alert_ids(logs_dir: str | os.PathLike[str], tail_bytes: int = 4 << 2
         return ids
     for line in data.splitlines():
         try:
-            value = json.loads(line)
+            value = loads_any(line)
         except ValueError:
             continue
         if isinstance(value, dict) and isinstance(value.get("alert_id"), str):
@@ -155,7 +155,7 @@ def read_alerts(logs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         with open(alerts_path(logs_dir), "rb") as handle:
             for line in handle:
                 try:
-                    value = json.loads(line)
+                    value = loads_any(line)
                 except ValueError:
                     continue
                 if isinstance(value, dict):

@@ -19,7 +19,6 @@ Definitions, decided once and used everywhere:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ import polars as pl
 from agent_pipelines import markdown as md
 from agent_pipelines import paths
 from agent_pipelines.contract import CLEANED_SCHEMA, SUCCESS_STATUS
+from agent_pipelines.reader import loads_any
 from agent_pipelines.settings import settings
 
 Frame = pl.DataFrame | pl.LazyFrame
@@ -281,7 +281,7 @@ def read_error_loop_alerts(logs_root: str | os.PathLike[str]) -> pl.DataFrame | 
     with open(path, "rb") as handle:
         for line in handle:
             try:
-                record = json.loads(line)
+                record = loads_any(line)
             except ValueError:
                 continue
             if not isinstance(record, dict):

@@ -26,7 +26,6 @@ array as a bare string.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from agent_pipelines.contract import SUCCESS_STATUS
+from agent_pipelines.reader import loads_any
 
 COMPLETED = "completed"  # what the original's readers count as a success in ``outcome.status``
 
@@ -202,7 +202,7 @@ def read_metrics_lines(path: str | os.PathLike[str]) -> pl.DataFrame:
             if number == 0 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:
-                value = json.loads(raw.decode("utf-8").rstrip("\r\n"))
+                value = loads_any(raw.decode("utf-8").rstrip("\r\n"))
             except (ValueError, UnicodeDecodeError):
                 continue
             if isinstance(value, dict):

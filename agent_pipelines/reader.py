@@ -799,6 +799,14 @@ def decode_json(text: str) -> object:
         raise _Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
 
 
+def loads_any(raw: bytes | str) -> object:
+    """One JSON line of any of our files (alerts, metrics...) as Python, raising only ``ValueError``
+    (malformed, invalid UTF-8, or a :class:`~agent_pipelines.contract.ContractError` for nesting
+    over ``MAX_DEPTH``, duplicate keys, NaN): a hostile line is skipped by callers, never fatal."""
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    return decode_json(text)
+
+
 def _as_text(value: object) -> str | None:
     """A decoded value as the raw frame holds it (polars' ``String`` reading): strings as
     themselves, everything else as JSON text."""

@@ -1041,13 +1041,9 @@ def _line_day(line: bytes) -> date | tuple[Reason, str]:
     if len(line) > MAX_LINE_BYTES:
         return Reason.LINE_TOO_LONG, f"line is {len(line)} bytes"
     try:
-        obj = json.loads(line)
-    except UnicodeDecodeError as exc:
-        return Reason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}"
-    except ValueError as exc:
-        return Reason.MALFORMED_JSON, f"malformed JSON: {exc}"
-    if not isinstance(obj, dict):
-        return Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}"
+        obj = reader.decode_line(line.rstrip(b"\r"))  # the reader's rules: depth, duplicate keys, NaN
+    except contract.ContractError as exc:
+        return exc.reason, exc.detail
     stamp = obj.get("timestamp")
     if stamp is None:
         return Reason.MISSING_FIELD, "'timestamp' is required"

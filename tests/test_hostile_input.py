@@ -270,3 +270,39 @@ def test_log_command_refuses_ten_megabytes_on_stdin_without_writing(tmp_path: Pa
     )  # fmt: skip
     assert proc.returncode == 2 and "line_too_long" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_poison_lines_in_alerts_and_metrics_files_stop_nothing(tmp_path: Path) -> None:
+    """The alerts and metrics files are written by other tools too (the original Node analyzer)."""
+    part = paths.stream_partition_path(tmp_path, DAY)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(
+        lines_of(*[ev("error", {"error_message": "same failure"}, attempt="a-2") for _ in range(5)])
+    )
+    poison = [
+        b'{"timestamp":"2026-03-01T10:00:00Z","x":' + deep(5_000).encode() + b"}",
+        b'{"timestamp":"2026-03-01T10:00:00Z","alert_id":"a","alert_id":"b","type":"error_loop"}',
+        b"[1, 2, 3]",
+        b'{"timestamp": NaN}',
+    ]
+    for name in (paths.ALERTS_FILE, paths.METRICS_FILE):
+        (tmp_path / name).write_bytes(b"\n".join(poison) + b"\n")
+    env = cli_env(AGENT_PIPELINES_DATA_DIR=str(tmp_path / "data"), AGENT_PIPELINES_ROTATION_GRACE_SECONDS="0")
+    for cmd in (
+        ["detect", "--once", "--now", f"{DAY}T12:00:00Z"],
+        ["summary"],
+        ["rotate", "--today", "2026-03-10", "--json"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "agent_pipelines.cli", *cmd, "--logs-dir", str(tmp_path)],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (cmd, proc.stderr)
+    report = json.loads(proc.stdout)
+    assert report["lines_quarantined"] == 8  # every poison line of both files, with its reason
+    assert set(report["quarantine_reasons"]) == {
+        "too_deep",
+        "duplicate_key",
+        "not_an_object",
+        "malformed_json",
+    }

@@ -16,6 +16,7 @@ from typing import Any
 from agent_pipelines import paths
 from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
 from agent_pipelines.contract import parse_timestamp
+from agent_pipelines.reader import loads_any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -117,7 +118,8 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
     new_alerts = _read_new_alerts(logs_dir, before)
     by_type: dict[str, int] = {}
     for alert in new_alerts:
-        by_type[alert["type"]] = by_type.get(alert["type"], 0) + 1
+        kind = str(alert.get("type"))
+        by_type[kind] = by_type.get(kind, 0) + 1
     return {
         "success": result.success,
         "errors": _failures(result),
@@ -161,15 +163,17 @@ def _alert_count(logs_dir: str) -> int:
 
 
 def _read_new_alerts(logs_dir: str, skip: int) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     try:
         with open(os.path.join(logs_dir, paths.ALERTS_FILE), "rb") as handle:
             for i, line in enumerate(handle):
                 if i >= skip:
                     try:
-                        out.append(json.loads(line))
-                    except ValueError:
+                        value = loads_any(line)
+                    except ValueError:  # a line another tool wrote badly: not ours to count
                         continue
+                    if isinstance(value, dict):
+                        out.append(value)
     except FileNotFoundError:
         pass
     return out
