@@ -7,12 +7,13 @@ lines of the JSONL files in a folder and names what they are.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 
 from agent_pipelines import paths
+from agent_pipelines.archive import open_log
+from agent_pipelines.reader import loads_any
 
 SNIFF_FILES = 200
 SNIFF_LINES = 5
@@ -44,13 +45,15 @@ def file_kind(path: Path) -> str | None:
     """The kind most of a file's first lines have, or ``None`` (empty, unreadable, ours)."""
     votes: Counter[str] = Counter()
     try:
-        with open(path, "rb") as handle:
-            for raw in handle.readlines(SNIFF_BYTES)[: SNIFF_LINES * 4]:
+        # regular files only (a FIFO would hang, a symlink may lead out of the folder), and a bounded
+        # read: one enormous first line is not read whole
+        with open_log(path) as handle:
+            for raw in handle.read(SNIFF_BYTES).splitlines()[: SNIFF_LINES * 4]:
                 if not raw.strip():
                     continue
                 try:
-                    votes[kind_of(json.loads(raw))] += 1  # type: ignore[index]
-                except ValueError:
+                    votes[kind_of(loads_any(raw))] += 1  # type: ignore[index]
+                except ValueError:  # malformed, too deep, duplicate keys: not a vote
                     continue
                 if sum(votes.values()) >= SNIFF_LINES:
                     break
