@@ -81,7 +81,7 @@ def test_log_command_writes_only_lines_the_reader_accepts(
     err, out = io.StringIO(), io.StringIO()
     with redirect_stderr(err), redirect_stdout(out):
         code = cli_main(
-            ["log", event_type, "--attempt-id", attempt or "x", "--data", text, "--logs-dir", str(root)]
+            ["log", event_type, f"--attempt-id={attempt or 'x'}", f"--data={text}", "--logs-dir", str(root)]
         )
     assert "Traceback" not in err.getvalue()
     if code != 0:
