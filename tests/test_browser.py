@@ -199,10 +199,26 @@ def _screenshot(page: Any, name: str) -> None:
         page.screenshot(path=str(DOCS / name))
 
 
+def _dismiss_community_dialog(page: Any) -> None:
+    """Dagster's "join the community" dialog may open after the page has loaded; its portal then
+    covers the page and takes the next click."""
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count() and skip.first.is_visible():
+        skip.first.click()
+        page.wait_for_timeout(500)
+
+
 def _show_markdown(page: Any, label: str) -> str:
     """Open a Markdown metadata entry's dialog (the overview's metadata table) and return its text."""
     row = page.locator("tr", has_text=label).first
-    row.get_by_text("[Show Markdown]").click(timeout=60_000)
+    _dismiss_community_dialog(page)
+    link = row.get_by_text("[Show Markdown]")
+    try:
+        link.click(timeout=20_000)
+    except Exception:  # a portal (dialog, toast) still over the page: dismiss it, click the link itself
+        _dismiss_community_dialog(page)
+        page.keyboard.press("Escape")
+        link.dispatch_event("click")
     dialog = page.get_by_role("dialog")
     dialog.wait_for(timeout=30_000)
     page.wait_for_timeout(500)
