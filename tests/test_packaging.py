@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project built and installed as a wheel into a folder of its own (its dependencies come
     from this environment)."""
     target = tmp_path_factory.mktemp("wheel-install")
+    source = tmp_path_factory.mktemp("wheel-source")  # the build writes build/ and *.egg-info beside it
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("agent_pipelines", "assets", "sensors", "jobs"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         check=True,
         capture_output=True,
         timeout=600,
