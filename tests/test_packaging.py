@@ -67,3 +67,23 @@ def test_wheel_install_asks_for_a_data_folder_and_works_with_one(installed: Path
     assert ok.returncode == 0, ok.stderr
     valid = cli(installed, tmp_path, "validate", "--logs-dir", str(logs))  # reads logs only: fine anywhere
     assert valid.returncode == 0, valid.stderr
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_weekly_report_template(installed: Path, tmp_path: Path) -> None:
+    """The HTML report is a Jinja template inside the package: package data, not just modules."""
+    load = (
+        "from agent_pipelines.report import render; "
+        "print(render._templates().get_template('weekly_report.html.j2').filename)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "DAGSTER_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", load],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(installed)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(str(installed))

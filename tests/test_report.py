@@ -258,7 +258,7 @@ def test_a_week_not_yet_over_is_labelled_partial_and_not_compared(small_logs: Pa
     assert partial.success["wow_change"].null_count() == partial.success.height
     md = report.render_markdown(partial)
     assert md.splitlines()[0].endswith("UTC)") and "Partial week so far" in md
-    assert "not compared" in md and "+" not in "".join(r[5] for r in report._success_rows(partial))
+    assert "not compared" in md and "+" not in "".join(r[5] for r in report.rows.success_rows(partial))
     full = report.build_weekly_report(
         sessions, errors.error_occurrences(events), events, monday, now=midweek + timedelta(days=30)
     )
