@@ -92,6 +92,8 @@ _PATH_CHARS = r"[A-Za-z0-9._@%+~-]"
 # ":12:5" or "(12,5)" after a path, and pytest node ids ("::TestX::test_y[param]").
 _LINECOL = r"(?:(?::[0-9]+){1,2}|\([0-9]+,[0-9]+\))?(?:::[A-Za-z0-9_.\[\]-]+)*"
 _SEP = r"[ ,;#/+|(\[-]*"
+# Letters with both cases in them.
+_MIXED_CASE = "[A-Za-z]*(?:[a-z][A-Za-z]*[A-Z]|[A-Z][A-Za-z]*[a-z])[A-Za-z]*"
 
 
 @dataclass(frozen=True)
@@ -199,46 +201,28 @@ _RULES: tuple[_Rule, ...] = (
         r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
         "<UUID>",
     ),
+    # Dates in the shapes logs print them (ISO, common log format, 1/2/2024, RFC 2822, syslog), one pass.
     _Rule(
-        "date_iso",
+        "date",
         r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
-        r"(?:Z|[+-][0-9]{2}:?[0-9]{2}|\b)",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_clf",
-        r"\b[0-9]{1,2}/" + _MONTH + r"/[0-9]{4}(?::[0-9]{2}:[0-9]{2}:[0-9]{2})?(?: [+-][0-9]{4})?",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_slash",
-        r"\b[0-9]{1,4}/[0-9]{1,2}/[0-9]{2,4}(?:[ T:][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?\b",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_rfc",
-        r"\b(?:" + _WDAY + r",? )?[0-9]{1,2} " + _MONTH + r" [0-9]{4}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?"
-        r"(?: GMT| UTC| [+-][0-9]{4})?\b",
-        "<DATE>",
-    ),
-    _Rule(
-        "date_syslog",
-        r"\b(?:" + _WDAY + r",? )?" + _MONTH + r" +[0-9]{1,2}(?:,? [0-9]{4})?"
+        r"(?:Z|[+-][0-9]{2}:?[0-9]{2}|\b)"
+        r"|\b[0-9]{1,2}/" + _MONTH + r"/[0-9]{4}(?::[0-9]{2}:[0-9]{2}:[0-9]{2})?(?: [+-][0-9]{4})?"
+        r"|\b[0-9]{1,4}/[0-9]{1,2}/[0-9]{2,4}(?:[ T:][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?\b"
+        r"|\b(?:" + _WDAY + r",? )?[0-9]{1,2} " + _MONTH + r" [0-9]{4}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?"
+        r"(?: GMT| UTC| [+-][0-9]{4})?\b"
+        r"|\b(?:" + _WDAY + r",? )?" + _MONTH + r" +[0-9]{1,2}(?:,? [0-9]{4})?"
         r"(?: [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)?(?: [0-9]{4})?\b",
         "<DATE>",
     ),
+    # Network addresses, one pass: a DNS host name (a dotted name under a common top-level domain, not
+    # glued to more name: java.net.ConnectException is a class), an IPv6 or an IPv4 literal.
     _Rule(
-        "host",
+        "address",
         r"\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|net|org|io|dev|edu|gov|local|internal|ai|cn|hk|uk|"
         r"de|jp|ru|fr|om|co|us|info|biz|cloud|lan|localdomain|corp|example|invalid|arpa|kr|tw|ca|au|br|nl|"
         r"es|pl|se|ch|dk|fi|cz|sg|nz|za|mx|ar|il|ie|pt|gr|hu|ro|ua|vn|th|ph|eu|tv|cc|ws|xyz)"
-        # not glued to more name (java.net.ConnectException is a class, not a host)
-        r"(?::[0-9]{1,5})?([^A-Za-z0-9_.-]|\.(?:[^A-Za-z0-9]|$)|$)",
-        "<IP>${1}",
-    ),
-    _Rule(
-        "ipv6",
-        r"(^|[^0-9A-Za-z_:.])\[?(?:"
+        r"(?::[0-9]{1,5})?([^A-Za-z0-9_.-]|\.(?:[^A-Za-z0-9]|$)|$)"
+        r"|(^|[^0-9A-Za-z_:.])\[?(?:"
         + _HEX4
         + r"(?::"
         + _HEX4
@@ -250,26 +234,21 @@ _RULES: tuple[_Rule, ...] = (
         + _HEX4
         + r"(?::"
         + _HEX4
-        + r"){0,6})?)(?:%[A-Za-z0-9]+)?\]?(?::[0-9]{1,5})?\b",
-        "${1}<IP>",
-    ),
-    _Rule(
-        "ipv4",
-        r"\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]{1,2})?(?::[0-9]{1,5})?\b",
-        "<IP>",
+        + r"){0,6})?)(?:%[A-Za-z0-9]+)?\]?(?::[0-9]{1,5})?\b"
+        r"|\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]{1,2})?(?::[0-9]{1,5})?\b",
+        "${2}<IP>${1}",
     ),
     _Rule("hex", r"\b0[xX][0-9a-fA-F]+\b", "<HEX>"),
     # --- paths and names -------------------------------------------------------------
-    _Rule("path_windows", r"\b[A-Za-z]:\\[^\t\n\v\f\r '\"<>|*?:]*" + _LINECOL, "<PATH>"),
+    # Paths, one pass: Windows, absolute or ~/./.. Unix, relative with a directory, or a bare file name
+    # with a known extension; with a :line:col or pytest node id after it.
     _Rule(
-        "path_unix",
-        _OPENER + r"(?:~|\.{1,2})?(?:/" + _PATH_CHARS + r"+)+/?" + _LINECOL,
-        "${1}<PATH>",
-    ),
-    _Rule(
-        "path_relative",
-        _OPENER
-        + r"(?:"
+        "path",
+        r"\b[A-Za-z]:\\[^\t\n\v\f\r '\"<>|*?:]*" + _LINECOL + r"|"
+        + _OPENER
+        + r"(?:(?:~|\.{1,2})?(?:/"
+        + _PATH_CHARS
+        + r"+)+/?|"
         + _PATH_CHARS
         + r"+/(?:"
         + _PATH_CHARS
@@ -278,19 +257,15 @@ _RULES: tuple[_Rule, ...] = (
         + r"*|"
         + _PATH_CHARS
         + r"+/[A-Za-z0-9_@%+-]+(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z][A-Za-z0-9]{0,7})"
-        + _LINECOL,
+        + _LINECOL
+        + r"|\b[A-Za-z0-9_.-]+\.(?:py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|rs|go|java|kt|rb|c|cc|cpp|h|hpp|cs|"
+        r"php|swift|json|yaml|yml|toml|lock|md|txt|sh|log|cfg|ini|conf|sql|html|css|scss|vue|properties|"
+        r"xml|gradle|csv|parquet)" + _LINECOL + r"\b",
         "${1}<PATH>",
     ),
-    _Rule(
-        "path_file",
-        r"\b[A-Za-z0-9_.-]+\.(?:py|pyi|ipynb|js|mjs|cjs|ts|tsx|jsx|rs|go|java|kt|rb|c|cc|cpp|h|hpp|cs|php|"
-        r"swift|json|yaml|yml|toml|lock|md|txt|sh|log|cfg|ini|conf|sql|html|css|scss|vue|properties|xml|"
-        r"gradle|csv|parquet)" + _LINECOL + r"\b",
-        "<PATH>",
-    ),
-    # hh:mm:ss is a time of day; a bare mm:ss ("lifetime 02:19") is more often a duration.
-    _Rule("time", r"\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?\b", "<TIME>"),
-    _Rule("clock_duration", r"\b[0-9]{1,2}:[0-9]{2}\b", "<DUR>"),
+    # A clock reading, hh:mm:ss(.fff) or mm:ss: a time of day or a duration, one kind either way
+    # ("lifetime 02:19" and "lifetime 1:02:19" are the same event).
+    _Rule("time", r"\b[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?\b", "<TIME>"),
     _Rule(
         "git_ref",
         r"\b(refs/(?:heads|tags|remotes)/|origin/|remote ref |[Bb]ranch )[A-Za-z0-9._/-]*[A-Za-z0-9_]",
@@ -299,10 +274,11 @@ _RULES: tuple[_Rule, ...] = (
     # Quoted values: 'lodash', `npm test`, 'User | undefined'. A double-quoted phrase with spaces
     # ("GET /v2/x HTTP/1.1", "Exceeded timeout of 5000 ms") keeps its words for the other rules
     # and the miner: it is more often a message or a request line than a value.
-    _Rule("quoted_sq", r"(^|[^A-Za-z0-9_])'[^'\n]*'", "${1}<QUOTED>"),
-    _Rule("quoted_dq", r"\"[^\"\t\n\v\f\r ]*\"", "<QUOTED>"),
-    _Rule("quoted_bt", r"`[^`\n]*`", "<QUOTED>"),
-    _Rule("quoted_typo", r"(?:‘[^’\n]*’|“[^”\t\n\v\f\r ]*”)", "<QUOTED>"),
+    _Rule(
+        "quoted",
+        r"(^|[^A-Za-z0-9_])'[^'\n]*'|\"[^\"\t\n\v\f\r ]*\"|`[^`\n]*`|‘[^’\n]*’|“[^”\t\n\v\f\r ]*”",
+        "${1}<QUOTED>",
+    ),
     _Rule(
         "user",
         r"\b([Ii]nvalid user|for user|[Uu]ser=|[Uu]sername=|[Uu]ser:|login=)( ?)[A-Za-z0-9._$-]+",
@@ -322,7 +298,6 @@ _RULES: tuple[_Rule, ...] = (
         r"\b[0-9]+(?:\.[0-9]+)?(?: ?(?:[KMGTP]i?B|kB|B|bytes?)|[kKMGTP]i?)\b",
         "<SIZE>",
     ),
-    _Rule("percent", r"\b[0-9]+(?:\.[0-9]+)?%", "<NUM>%"),
     _Rule(
         "version",
         r"\bv?[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]*[0-9A-Za-z]|\.[0-9]+)*\b|\bv[0-9]+(?:\.[0-9]+)?\b",
@@ -346,15 +321,15 @@ _RULES: tuple[_Rule, ...] = (
     # interleave ("req_011CUq7xXYZab9"), unlike codes such as TS2345 or E0308; or one of
     # >= 16 chars with digits and both cases ("msg_01XFDUDYJgAACzvnptvVoYEL").  Done with
     # markers in linear passes: mark long runs, unmark the ones that do not qualify.
-    _Rule("id_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{10,})", "${1}\x02${2}\x03"),
-    _Rule("id_unmark_letters_digits", "\x02([A-Za-z]*[0-9]*)\x03", "${1}"),
-    _Rule("id_unmark_digits_letters", "\x02([0-9]*[A-Za-z]*)\x03", "${1}"),
-    _Rule("id", "\x02[A-Za-z0-9]*\x03", "<ID>"),
-    _Rule("id_mixed_mark", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{16,})", "${1}\x02${2}\x03"),
-    _Rule("id_mixed_unmark_no_digit", "\x02([A-Za-z]*)\x03", "${1}"),
-    _Rule("id_mixed_unmark_no_upper", "\x02([a-z0-9]*)\x03", "${1}"),
-    _Rule("id_mixed_unmark_no_lower", "\x02([A-Z0-9]*)\x03", "${1}"),
-    _Rule("id_mixed", "\x02[A-Za-z0-9]*\x03", "<ID>"),
+    _Rule("id_mark_long", r"(^|[^A-Za-z0-9])([A-Za-z0-9]{16,})", "${1}\x04${2}\x05"),
+    _Rule("id_mark", "(^|[^A-Za-z0-9\x04])([A-Za-z0-9]{10,})", "${1}\x02${2}\x03"),
+    _Rule(
+        "id",
+        "[\x02\x04][A-Za-z0-9]*(?:[A-Za-z][0-9]+[A-Za-z]|[0-9][A-Za-z]+[0-9])[A-Za-z0-9]*[\x03\x05]"
+        "|\x04(?:[0-9]+" + _MIXED_CASE + "|" + _MIXED_CASE + "[0-9]+)\x05",
+        "<ID>",
+    ),
+    _Rule("id_unmark", "[\x02-\x05]", ""),
     # --- tidy up -----------------------------------------------------------------------
     _Rule(
         "collapse_runs",

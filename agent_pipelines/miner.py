@@ -91,13 +91,35 @@ _EMBEDDED_CODE = re.compile(r"(?:^|[^A-Za-z0-9])[A-Z]{1,5}[0-9]{2,5}(?:[^A-Za-z0
 _DEVICE = re.compile(r"^[A-Za-z]+[0-9][^A-Za-z0-9]*$")
 
 
+# A placeholder the masking wrote (<NUM>, <PATH>...) or the miner's <VAR>: a value, never a code.
+_PLACEHOLDER = re.compile(r"<[A-Z]+>")
+
+# Token classes are asked for again and again (every group a token is in, at every split) and
+# tokens repeat across messages: each distinct token is classified once.
+_CACHE_LIMIT = 1 << 18
+_code_cache: dict[str, bool] = {}
+_value_cache: dict[str, bool] = {}
+
+
 def _is_code(token: str) -> bool:
-    value = token.rsplit("=", 1)[-1]  # action=ACTION_DOWN, -> ACTION_DOWN,
-    return bool(_CODE_LIKE.match(value) or _EMBEDDED_CODE.search(token))
+    found = _code_cache.get(token)
+    if found is None:
+        value = token.rsplit("=", 1)[-1]  # action=ACTION_DOWN, -> ACTION_DOWN,
+        found = not _PLACEHOLDER.search(value) and bool(_CODE_LIKE.match(value) or _EMBEDDED_CODE.search(token))
+        if len(_code_cache) >= _CACHE_LIMIT:
+            _code_cache.clear()
+        _code_cache[token] = found
+    return found
 
 
 def _value_like(token: str) -> bool:
-    return bool(_VALUE_LIKE.search(token)) and not _DEVICE.match(token)
+    found = _value_cache.get(token)
+    if found is None:
+        found = bool(_VALUE_LIKE.search(token)) and not _DEVICE.match(token)
+        if len(_value_cache) >= _CACHE_LIMIT:
+            _value_cache.clear()
+        _value_cache[token] = found
+    return found
 
 
 def _common_prefix(values: Sequence[str]) -> str:
@@ -137,7 +159,7 @@ def _variable_because(values: Sequence[str], previous: str | None, *, first_colu
         key = previous.rstrip(":=").lower()
         if previous.endswith("=") or key in _VALUE_KEYS:
             return "key"
-    prefix = _KEY_PREFIX.match(values[0])
+    prefix = _KEY_PREFIX.match(min(values))
     if prefix and all(v.startswith(prefix.group(1)) for v in values) and len(prefix.group(1)) > 1:
         return "key"
     # The first word names the event more often than not (Drain's assumption): ``git failure`` and
@@ -150,7 +172,9 @@ def _variable_because(values: Sequence[str], previous: str | None, *, first_colu
 def _mine_bucket(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...]]:
     """Template (as tokens) of every row of one bucket (rows of equal length, distinct)."""
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
-    stack = [sorted(rows)]
+    # Row order never matters: a group's constant columns are the same in every row, and every
+    # choice below is by value (fewest values, leftmost column, min/max), never by position.
+    stack = [rows]
     while stack:
         group = stack.pop()
         if len(group) == 1:
@@ -159,10 +183,10 @@ def _mine_bucket(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str
         first = group[0]
         width = len(first)
         columns: list[tuple[int, list[str]]] = []
-        for c in range(width):
-            seen = {row[c] for row in group}
+        for c, column in enumerate(zip(*group, strict=True)):
+            seen = set(column)
             if len(seen) > 1:
-                columns.append((c, sorted(seen)))
+                columns.append((c, list(seen)))
         varying = {c for c, _ in columns}
         variable: dict[int, list[str]] = {}
         split: tuple[int, int] | None = None
@@ -192,7 +216,7 @@ def _mine_bucket(rows: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str
             parts: dict[str, list[tuple[str, ...]]] = defaultdict(list)
             for row in group:
                 parts[row[c]].append(row)
-            stack.extend(parts[k] for k in sorted(parts, reverse=True))
+            stack.extend(parts.values())
             continue
         template = tuple(_generalise(variable[c]) if c in variable else first[c] for c in range(width))
         for row in group:
@@ -281,13 +305,15 @@ class TemplateMiner:
         for mapping in self._bucket_templates.values():
             for template in mapping.values():
                 groups[template] += 1
-        collapsed_of: dict[tuple[str, ...], tuple[str, ...]] = {}
+        collapsed_of: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
         for length in sorted(self._bucket_templates):
             for row, template in self._bucket_templates[length].items():
-                collapsed = collapsed_of.get(template)
-                if collapsed is None:
-                    collapsed = collapsed_of[template] = _collapse(template)
-                final[row] = " ".join(collapsed)
+                known = collapsed_of.get(template)
+                if known is None:
+                    collapsed = _collapse(template)
+                    known = collapsed_of[template] = (collapsed, " ".join(collapsed))
+                collapsed = known[0]
+                final[row] = known[1]
                 if groups[template] == 1 and template == row:
                     singles.append(row)
                 elif 0 < 2 * sum(VAR in t for t in collapsed) <= len(collapsed):
@@ -330,7 +356,14 @@ class TemplateMiner:
         return match if match is not None else masked
 
     def templates(self, masked: Iterable[str]) -> list[str]:
-        return [self.template(m) for m in masked]
+        """:meth:`template` of each of ``masked``, in order."""
+        self._refresh()
+        final = self._final
+        out = []
+        for m in masked:
+            found = final.get(_tokens(m))
+            out.append(found if found is not None else self.template(m))
+        return out
 
     def mapping(self) -> dict[str, str]:
         """masked message -> template, for every message learned."""
