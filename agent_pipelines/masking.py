@@ -244,7 +244,9 @@ _RULES: tuple[_Rule, ...] = (
     # with a known extension; with a :line:col or pytest node id after it.
     _Rule(
         "path",
-        r"\b[A-Za-z]:\\[^\t\n\v\f\r '\"<>|*?:]*" + _LINECOL + r"|"
+        r"\b[A-Za-z]:\\[^\t\n\v\f\r '\"<>|*?:]*"
+        + _LINECOL
+        + r"|"
         + _OPENER
         + r"(?:(?:~|\.{1,2})?(?:/"
         + _PATH_CHARS

@@ -105,7 +105,8 @@ def _is_code(token: str) -> bool:
     found = _code_cache.get(token)
     if found is None:
         value = token.rsplit("=", 1)[-1]  # action=ACTION_DOWN, -> ACTION_DOWN,
-        found = not _PLACEHOLDER.search(value) and bool(_CODE_LIKE.match(value) or _EMBEDDED_CODE.search(token))
+        code = bool(_CODE_LIKE.match(value) or _EMBEDDED_CODE.search(token))
+        found = code and not _PLACEHOLDER.search(value)
         if len(_code_cache) >= _CACHE_LIMIT:
             _code_cache.clear()
         _code_cache[token] = found
