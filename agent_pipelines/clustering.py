@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr, mask_one_line_frame
+from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr, mask_values
 from agent_pipelines.masking import PLACEHOLDERS as MASK_PLACEHOLDERS
 from agent_pipelines.miner import VAR, TemplateMiner
 
@@ -70,30 +70,12 @@ def template_expr(message: pl.Expr) -> pl.Expr:
 def mask_messages(messages: pl.Series) -> pl.Series:
     """The masked text of every message, computed once per distinct message, in parallel."""
     frame = pl.DataFrame({"__msg": messages.cast(pl.String)})
-    masked = _masked_lookup(frame.lazy(), "__msg")
+    masked = mask_values(frame.get_column("__msg"), "__masked")
     return (
-        frame.join(masked.collect(), on="__msg", how="left", nulls_equal=True, maintain_order="left")
+        frame.join(masked, on="__msg", how="left", nulls_equal=True, maintain_order="left")
         .get_column("__masked")
         .alias(messages.name)
     )
-
-
-def _masked_lookup(lazy: pl.LazyFrame, column: str) -> pl.LazyFrame:
-    """``column, __masked`` for each distinct value of ``column``."""
-    # One elementwise string expression runs on one thread; masking the distinct messages in one
-    # slice per pool thread and concatenating in parallel uses them all.
-    # Parts are chosen by a hash of the value, never by row position: a lazy ``unique()`` may come
-    # out in another order each time a part evaluates it.
-    distinct = lazy.select(pl.col(column).cast(pl.String)).unique()
-    n = max(1, pl.thread_pool_size())
-    # Most messages are one line: they skip the rules that pick a line out of several.
-    several = pl.col(column).str.contains("\n", literal=True).fill_null(False)
-    parts = []
-    for k in range(n):
-        part = distinct.filter(pl.col(column).hash(seed=0) % n == k)
-        parts.append(part.filter(several).select(column, mask_expr(pl.col(column)).alias("__masked")))
-        parts.append(mask_one_line_frame(part.filter(~several), column, "__masked"))
-    return pl.concat(parts, parallel=True)
 
 
 def _mined(masked: pl.Series, miner: TemplateMiner | None) -> pl.DataFrame:
@@ -179,14 +161,12 @@ def add_cluster_columns(
     names = lazy.collect_schema().names()
     msg = pl.col(message_col).cast(pl.String)
     if dedupe:
-        lookup = _masked_lookup(lazy.select(msg.alias("__msg")), "__msg")
-        lazy = lazy.with_columns(msg.alias("__msg")).join(
-            lookup, on="__msg", how="left", nulls_equal=True, maintain_order="left"
-        )
-        lazy = lazy.drop("__msg")
+        frame = lazy.with_columns(msg.alias("__msg")).collect()
+        lookup = mask_values(frame.get_column("__msg"), "__masked")
+        frame = frame.join(lookup, on="__msg", how="left", nulls_equal=True, maintain_order="left")
+        frame = frame.drop("__msg")
     else:
-        lazy = lazy.with_columns(mask_expr(msg).alias("__masked"))
-    frame = lazy.collect()
+        frame = lazy.with_columns(mask_expr(msg).alias("__masked")).collect()
     if mine:
         table = _mined(frame.get_column("__masked"), miner)
         frame = frame.join(table, on="__masked", how="left", maintain_order="left").drop("__masked")

@@ -41,12 +41,13 @@ checks that both give identical results on every corpus message.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
 import polars as pl
 
-__all__ = ["EMPTY_TEMPLATE", "PLACEHOLDERS", "mask", "mask_expr", "mask_one_line_frame"]
+__all__ = ["EMPTY_TEMPLATE", "PLACEHOLDERS", "mask", "mask_expr", "mask_one_line_frame", "mask_values"]
 
 #: Template of an empty or missing message.
 EMPTY_TEMPLATE = "<EMPTY>"
@@ -295,11 +296,7 @@ _RULES: tuple[_Rule, ...] = (
         r"| (?:ms|ns|us|µs))\b",
         "<DUR>",
     ),
-    _Rule(
-        "size",
-        r"\b[0-9]+(?:\.[0-9]+)?(?: ?(?:[KMGTP]i?B|kB|B|bytes?)|[kKMGTP]i?)\b",
-        "<SIZE>",
-    ),
+    _Rule("size", r"\b[0-9]+(?:\.[0-9]+)?(?: ?(?:[KMGTP]i?B|kB|B|bytes?)|[kKMGTP]i?)\b", "<SIZE>"),
     _Rule(
         "version",
         r"\bv?[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]*[0-9A-Za-z]|\.[0-9]+)*\b|\bv[0-9]+(?:\.[0-9]+)?\b",
@@ -307,11 +304,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     # A number is a maximal digit run not glued to letters/digits ("blk_-123", "core.42",
     # "rdd_2_1"); two passes because a match consumes the separator after it.
-    _Rule(
-        "number",
-        r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)",
-        "${1}<NUM>${2}",
-    ),
+    _Rule("number", r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)", "${1}<NUM>${2}"),
     _Rule(
         "number_again",
         r"(^|[^A-Za-z0-9])-?[0-9]+(?:[.,][0-9]+)*([^A-Za-z0-9]|$)",
@@ -349,6 +342,96 @@ _RULES: tuple[_Rule, ...] = (
 _PY_LINE_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _LINE_RULES)
 _PY_RULES = tuple((re.compile(r.pattern, re.ASCII), r.python_replacement) for r in _RULES)
 _STRIP_CHARS = " \t\n\r\f\v"
+
+# Gates: patterns without a match of which a rule cannot match. Most of the cost of masking is the
+# regex engine scanning text that a rule will never match (a number rule over a message without a
+# digit), so the batch path (:func:`mask_values`) groups messages by the gates they pass and runs
+# each rule only over groups that pass all of its gates. Gates are checked once, on the one-line
+# text before the first rule, and allow for the whitespace runs the first rule collapses. That is
+# exact because no rule writes what a later rule's gate looks for (placeholders are capitals in
+# <>, markers are letters, _ and \x02-\x05, and the digit gate counts those), so a rule skipped
+# there would have changed nothing: tests/test_masking_fast.py holds gated against ungated.
+_WS_RUN = "[\t\v\f\r ]+"
+_GATES: dict[str, str] = {
+    "space": "[\\t\\v\\f\\r]|  ",
+    "digit": "[0-9\\x02-\\x05]",
+    "path": "[/\\\\]|\\.[a-z]",
+    "quote": "['\"`‘“]",
+    # The literal words of the rules written for one tool's output (pip, make, kubectl, git...).
+    "words": "|".join(
+        word.replace(" ", _WS_RUN)
+        for word in (
+            "the requirement",
+            "distribution found",
+            "command not found",
+            "Command failed",
+            "</",
+            "undefined: ",
+            "make",
+            "illed process ",
+            "ontainer",
+            "[Pp]od ",
+            "ndpoint",
+            "eployment",
+            "amespace",
+            "mage",
+            "epository",
+            "pull access",
+            "\\(\\) ",
+            "://",
+            "@",
+            "refs/",
+            "origin/",
+            "remote ref ",
+            "ranch ",
+            "nvalid user",
+            "for user",
+            "ser[=:]",
+            "sername=",
+            "login=",
+        )
+    ),
+}
+_RULE_GATES: dict[str, tuple[str, ...]] = {
+    "whitespace": ("space",),
+    "keep_status_number": ("digit",),
+    "keep_http_reason": ("digit",),
+    "keep_json_key_dq": ("quote",),
+    "keep_json_key_sq": ("quote",),
+    "keep_kind_value_dq": ("quote",),
+    "keep_kind_value_sq": ("quote",),
+    "pip_requirement": ("words",),
+    "command_not_found": ("words",),
+    "command_failed": ("words",),
+    "closing_tag": ("words",),
+    "go_undefined": ("words",),
+    "make_target": ("words",),
+    "killed_process": ("words", "digit"),
+    "k8s_name": ("words",),
+    "py_function": ("words",),
+    "url": ("words",),
+    "email": ("words",),
+    "date": ("digit",),
+    "hex": ("digit",),
+    "path": ("path",),
+    "time": ("digit",),
+    "git_ref": ("words",),
+    "quoted": ("quote",),
+    "user": ("words",),
+    "duration": ("digit",),
+    "size": ("digit",),
+    "version": ("digit",),
+    "number": ("digit",),
+    "number_again": ("digit",),
+    "id_mark_long": ("digit",),
+    "id_mark": ("digit",),
+    "id": ("digit",),
+    "id_unmark": ("digit",),
+    "unprotect_number": ("digit",),
+}
+# Gate signatures to mask apart at most (the rest join the cheapest group that covers them: running
+# a rule over a message its gates would have spared is harmless, only slower).
+_MAX_GATE_GROUPS = 12
 
 
 def _mask_uncached(message: str) -> str:
@@ -389,16 +472,20 @@ def _joined_pattern(rule: _Rule) -> str:
     return "(?m)" + (_JOINED_WHITESPACE if rule.name == "whitespace" else rule.rust_pattern)
 
 
-def mask_one_line_frame(frame: pl.LazyFrame, column: str, out: str) -> pl.LazyFrame:
+def mask_one_line_frame(
+    frame: pl.LazyFrame, column: str, out: str, *, gates: frozenset[str] | None = None
+) -> pl.LazyFrame:
     """``column, out`` with ``out`` = :func:`mask` of ``column``, for values without ``\n`` (promised).
 
     Same result as ``mask_expr(pl.col(column), multiline=False)``, several times faster: the rules
-    run over chunks of messages joined by newlines (see the comment above).
+    run over chunks of messages joined by newlines (see the comment above). ``gates`` is a promise
+    that no value passes any other gate (:data:`_GATES`): rules behind other gates are skipped.
     """
     value = pl.col(column).cast(pl.String).fill_null("").str.slice(0, _MAX_LINE_CHARS)
     joined = pl.col(out)
     for rule in _RULES:
-        joined = joined.str.replace_all(_joined_pattern(rule), rule.replacement)
+        if gates is None or all(gate in gates for gate in _RULE_GATES.get(rule.name, ())):
+            joined = joined.str.replace_all(_joined_pattern(rule), rule.replacement)
     masked = pl.col(out).str.strip_chars(" ")
     return (
         frame.select(column)
@@ -409,6 +496,67 @@ def mask_one_line_frame(frame: pl.LazyFrame, column: str, out: str) -> pl.LazyFr
         .explode([column, out])
         .select(column, pl.when(masked == "").then(pl.lit(EMPTY_TEMPLATE)).otherwise(masked).alias(out))
     )
+
+
+def _gate_groups(counts: dict[int, int]) -> dict[int, int]:
+    """Gate signature (bit i: passes gate i) -> signature of the group that masks it.
+
+    The :data:`_MAX_GATE_GROUPS` most common signatures are masked apart; every other one joins the
+    chosen signature that covers it with the fewest gates (all gates, at worst: every rule).
+    """
+    every = (1 << len(_GATES)) - 1
+    chosen = sorted(counts, key=lambda sig: (-counts[sig], sig))[:_MAX_GATE_GROUPS]
+    if every not in chosen:
+        chosen.append(every)
+    return {
+        sig: min((c for c in chosen if c & sig == sig), key=lambda c: (c.bit_count(), c)) for sig in counts
+    }
+
+
+def mask_values(values: pl.Series, out: str = "masked") -> pl.DataFrame:
+    """Each distinct value of ``values`` (a column named like ``values``) and its :func:`mask` (``out``).
+
+    The batch path: each distinct message is masked once; one-line messages are grouped by the gates
+    they pass and masked in chunks with only the rules they can match (see :data:`_GATES`), the
+    parts in parallel on every pool thread; multi-line messages take :func:`mask_expr`.
+    """
+    name = values.name
+    text = pl.col(name).fill_null("")
+    one_line = text.str.slice(0, _MAX_LINE_CHARS)
+    distinct = (
+        values.cast(pl.String)
+        .unique()
+        .to_frame(name)
+        .with_columns(
+            text.str.contains("\n", literal=True).alias("__multi"),
+            *(one_line.str.contains(pattern).alias(f"__{gate}") for gate, pattern in _GATES.items()),
+        )
+    )
+    flags = ["__multi", *(f"__{gate}" for gate in _GATES)]
+    counts = {
+        sum(1 << bit for bit, passed in enumerate(row[1:-1]) if passed): row[-1]
+        for row in distinct.group_by(flags).len().iter_rows()
+        if not row[0]
+    }
+    group_of = _gate_groups(counts)
+    threads = max(1, pl.thread_pool_size())
+    parts: list[pl.LazyFrame] = []
+    groups: dict[int, list[pl.DataFrame]] = defaultdict(list)
+    for key, part in distinct.partition_by(flags, as_dict=True, include_key=False).items():
+        if key[0]:
+            parts.append(part.lazy().select(name, mask_expr(pl.col(name)).alias(out)))
+        else:
+            groups[group_of[sum(1 << bit for bit, passed in enumerate(key[1:]) if passed)]].append(part)
+    for sig, members in groups.items():
+        group = pl.concat(members)
+        gates = frozenset(gate for bit, gate in enumerate(_GATES) if sig >> bit & 1)
+        # One part per pool thread, so that the parts of a big group mask in parallel.
+        size = max(_CHUNK_ROWS, -(-group.height // threads))
+        for offset in range(0, group.height, size):
+            parts.append(mask_one_line_frame(group.lazy().slice(offset, size), name, out, gates=gates))
+    if not parts:
+        return pl.DataFrame(schema={name: pl.String, out: pl.String})
+    return pl.concat(parts, parallel=True).collect()
 
 
 def mask_expr(message: pl.Expr, *, multiline: bool = True) -> pl.Expr:
