@@ -26,7 +26,7 @@ from typing import cast
 
 import polars as pl
 
-from agent_pipelines.clustering import add_cluster_columns
+from agent_pipelines.clustering import _mined, add_cluster_columns
 from agent_pipelines.contract import timestamp_expr
 from agent_pipelines.redaction import redact
 
@@ -80,8 +80,59 @@ def _sha1_12(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
+#: The error events of one slice of the data (a day partition) with their message templates: the
+#: regex work of clustering, done once per day. :func:`occurrences_from_errors` unifies any number
+#: of slices (that part needs all the data, but only group-bys and joins over templates).
+ERROR_EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    **{c: OCCURRENCE_SCHEMA[c] for c in _EVENT_COLUMNS},
+    "fingerprint": pl.String(),
+    "error_template": pl.String(),
+}
+
+
+def error_events(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The error events in ``events`` with their own (non-blank) ``fingerprint`` and message template.
+
+    ``error_template`` is the message's masked text (:mod:`agent_pipelines.clustering`, masking
+    only), before the data-dependent mining: a pure function of the message, so a day's result never
+    changes when other days arrive. :func:`with_mined_templates` learns the templates over all days.
+    """
+    lazy = events.lazy().filter(pl.col("event_type") == "error").select(_EVENT_COLUMNS)
+    # A blank fingerprint is no fingerprint (the same rule as clustering.cluster_key).
+    fp = pl.col("error_fingerprint").str.strip_chars()
+    lazy = lazy.with_columns(pl.when(fp != "").then(fp).alias("fingerprint"))
+    errs = add_cluster_columns(lazy, "error_message", "fingerprint", mine=False).collect()
+    return errs.select([pl.col(c).cast(t) for c, t in ERROR_EVENTS_SCHEMA.items()])
+
+
+def with_mined_templates(errors: pl.DataFrame) -> pl.DataFrame:
+    """:func:`error_events` rows with ``error_template`` learned over all of them.
+
+    The miner (:mod:`agent_pipelines.clustering`) works on the set of distinct masked texts, so
+    mining the union of the days' masked templates gives exactly what mining every message at once
+    gives: the day-by-day path and the full recomputation agree.
+    """
+    if errors.is_empty():
+        return errors
+    table = _mined(errors.get_column("error_template").rename("__masked"), None)
+    return (
+        errors.rename({"error_template": "__masked"})
+        .join(table, on="__masked", how="left", maintain_order="left")
+        .drop("__masked")
+        .select(errors.columns)
+    )
+
+
 def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bool = True) -> pl.DataFrame:
-    """One row per error event with its (unified) cluster.
+    """One row per error event with its (unified) cluster: :func:`error_events`, then
+    :func:`occurrences_from_errors` over all of them (what the day-by-day assets do in two steps)."""
+    return occurrences_from_errors(error_events(events), merge_variants=merge_variants)
+
+
+def occurrences_from_errors(
+    errors: pl.DataFrame | pl.LazyFrame, *, merge_variants: bool = True
+) -> pl.DataFrame:
+    """Unify the :func:`error_events` of any number of days into clusters.
 
     ``error_template`` is the message's template learned over all the error messages in ``events``
     (:func:`agent_pipelines.clustering.cluster_messages`); with ``merge_variants`` off, only the
@@ -93,13 +144,10 @@ def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bo
     hash :func:`agent_pipelines.clustering.cluster_id` gives); ``cluster_label`` is what people read:
     the fingerprint when there is one, else the template.
     """
-    lazy = events.lazy().filter(pl.col("event_type") == "error").select(_EVENT_COLUMNS)
-    # A blank fingerprint is no fingerprint (the same rule as clustering.cluster_key).
-    fp = pl.col("error_fingerprint").str.strip_chars()
-    lazy = lazy.with_columns(pl.when(fp != "").then(fp).alias("_fp"))
-    errs = add_cluster_columns(lazy, "error_message", "_fp", mine=merge_variants).collect()
+    errs = with_mined_templates(errors.lazy().collect()) if merge_variants else errors.lazy().collect()
     if errs.is_empty():
         return pl.DataFrame(schema=OCCURRENCE_SCHEMA)
+    errs = errs.rename({"fingerprint": "_fp"})
     votes = (
         errs.filter(pl.col("_fp").is_not_null())
         .group_by("error_template", "_fp")
@@ -108,7 +156,7 @@ def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bo
         .group_by("error_template", maintain_order=True)
         .agg(pl.col("_fp").first().alias("_template_fp"))
     )
-    errs = errs.join(votes, on="error_template", how="left").with_columns(
+    errs = errs.join(votes, on="error_template", how="left", maintain_order="left").with_columns(
         pl.coalesce("_fp", "_template_fp").alias("cluster_fingerprint")
     )
     errs = errs.with_columns(pl.coalesce("cluster_fingerprint", "error_template").alias("cluster_key"))
@@ -116,7 +164,7 @@ def error_occurrences(events: pl.DataFrame | pl.LazyFrame, *, merge_variants: bo
     keys = keys.with_columns(
         pl.col("cluster_key").map_elements(_sha1_12, return_dtype=pl.String()).alias("cluster_id")
     )
-    errs = errs.drop("cluster_id").join(keys, on="cluster_key", how="left")
+    errs = errs.join(keys, on="cluster_key", how="left", maintain_order="left")
     return errs.with_columns(pl.col("cluster_key").alias("cluster_label")).select(
         [pl.col(c).cast(t) for c, t in OCCURRENCE_SCHEMA.items()]
     )
@@ -272,12 +320,15 @@ def accuracy_against_truth(occurrences: pl.DataFrame, truth: pl.DataFrame) -> di
 
 __all__ = [
     "CLUSTER_SCHEMA",
+    "ERROR_EVENTS_SCHEMA",
     "OCCURRENCE_SCHEMA",
     "accuracy_against_truth",
     "cluster_table",
     "daily_trend",
     "error_clusters",
+    "error_events",
     "error_occurrences",
     "grouping_accuracy",
     "load_error_truth",
+    "occurrences_from_errors",
 ]

@@ -26,11 +26,18 @@ were never materialized are skipped rather than failing the run: a day registere
 no file yet, and an empty day is simply no rows. The frame type follows the input's annotation:
 ``pl.LazyFrame`` gets a lazy scan (so a downstream asset can push filters and projections into
 the Parquet reader), anything else a ``pl.DataFrame``.
+
+Runs over many partitions at once (a backfill with ``BackfillPolicy.single_run()``): an asset returns
+``{partition key: frame}`` and each frame goes to its partition's file; an input annotated
+``dict[str, pl.LazyFrame]`` gets one lazy scan per upstream partition, so a day-by-day computation
+over a 90-day backfill holds one day in memory at a time. An asset whose day frames are too big to
+hold together (``cleaned_events``) writes each one as it goes with :meth:`write_partition`.
 """
 
 from __future__ import annotations
 
 import os
+import typing
 import uuid
 from pathlib import Path
 from typing import Any
@@ -179,35 +186,64 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         local = self.path_for(asset_key, "x").parent
         return [str(p) for p in sorted(local.glob("*.parquet"))] if local.exists() else []
 
-    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if obj is None:
-            return
-        if not isinstance(obj, pl.DataFrame | pl.LazyFrame):
-            raise TypeError(
-                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; "
-                "this IO manager stores polars DataFrames/LazyFrames only"
-            )
-        keys = context.asset_partition_keys if context.has_asset_partitions else [None]
-        if len(keys) != 1:
-            raise ValueError(f"one partition per run is supported, got {len(keys)}: write them one by one")
-        schema = obj.collect_schema() if isinstance(obj, pl.LazyFrame) else obj.schema
+    def write_partition(
+        self, asset_key: dg.AssetKey, partition_key: str | None, frame: pl.DataFrame | pl.LazyFrame
+    ) -> tuple[str, int, int]:
+        """Store one partition's frame: atomically on disk, or one PUT to ``s3://``.
+
+        Returns where it went, its rows and its size in bytes. Public for assets that write their
+        days one at a time (``cleaned_events`` over a many-day backfill).
+        """
         if self.remote:
-            url = self.location_for(context.asset_key, keys[0])
+            url = self.location_for(asset_key, partition_key)
             staging = paths.data_dir() / ".upload"
             local = staging / f"{uuid.uuid4().hex}.parquet"
             try:
-                rows = write_parquet(obj, local)
+                rows = write_parquet(frame, local)
                 size = local.stat().st_size
                 location = object_store.Location.parse(self.base_location)
                 object_store.publish(local, location.url, url[len(location.url) + 1 :])
             finally:
                 local.unlink(missing_ok=True)
-            where: dg.MetadataValue = dg.MetadataValue.url(url)
-        else:
-            target = self.path_for(context.asset_key, keys[0])
-            rows = write_parquet(obj, target)
-            size = target.stat().st_size
-            where = dg.MetadataValue.path(str(target))
+            return url, rows, size
+        target = self.path_for(asset_key, partition_key)
+        rows = write_parquet(frame, target)
+        return str(target), rows, target.stat().st_size
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        keys = context.asset_partition_keys if context.has_asset_partitions else [None]
+        frames = obj if isinstance(obj, dict) else None
+        if frames is None:
+            if len(keys) != 1:
+                raise ValueError(
+                    f"{context.asset_key.to_user_string()} ran for {len(keys)} partitions: return "
+                    "{partition key: frame}"
+                )
+            frames = {keys[0]: obj}
+        elif set(frames) != set(keys):
+            raise ValueError(
+                f"{context.asset_key.to_user_string()} returned partitions {sorted(frames)[:5]}..., "
+                f"the run is for {sorted(k for k in keys if k is not None)[:5]}..."
+            )
+        rows = size = 0
+        last = None
+        schema = None
+        for key, frame in frames.items():
+            if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
+                raise TypeError(
+                    f"{context.asset_key.to_user_string()} returned {type(frame).__name__}; "
+                    "this IO manager stores polars DataFrames/LazyFrames only"
+                )
+            last, n, nbytes = self.write_partition(context.asset_key, key, frame)
+            rows += n
+            size += nbytes
+            schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+        if last is None or schema is None:
+            return
+        shown = last if len(frames) == 1 else last.rsplit("/", 1)[0]
+        where: dg.MetadataValue = dg.MetadataValue.url(shown) if self.remote else dg.MetadataValue.path(shown)
         context.add_output_metadata(
             {
                 "dagster/row_count": rows,
@@ -217,8 +253,17 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
             }
         )
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame | dict[str, pl.LazyFrame]:
         asset_key = context.asset_key
+        if typing.get_origin(context.dagster_type.typing_type) is dict:
+            day_keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+            options = object_store.storage_options() if self.remote else None
+            existing = set(self.stored(asset_key, day_keys))
+            return {
+                k: pl.scan_parquet(where, storage_options=options)
+                for k in day_keys
+                if (where := self.location_for(asset_key, k)) in existing
+            }
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
         lazy = scan_tables(self.stored(asset_key, keys))
         if lazy is None:

@@ -86,36 +86,131 @@ def _with_columns(events: Frame, columns: tuple[str, ...]) -> pl.LazyFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# Session metrics: one row per attempt
+# Session metrics: one row per attempt, from mergeable per-day parts
 # --------------------------------------------------------------------------------------------
+
+#: One attempt's events within one slice of the data (a day partition): everything
+#: :func:`sessions_from_parts` needs, as values that merge across slices (min/max times, sums, and
+#: "the value at the earliest/latest time" carried with that time). A day's parts are small (one row
+#: per attempt active that day), so the unpartitioned ``session_metrics`` over a year of logs reads
+#: a few hundred thousand rows instead of every event again.
+SESSION_PARTS_SCHEMA: dict[str, pl.DataType] = {
+    "attempt_id": pl.String(),
+    "first_at": pl.Datetime("us", "UTC"),
+    "last_at": pl.Datetime("us", "UTC"),
+    **{c: pl.String() for c in ("task_id", "task_title", "executor", "model")},
+    **{f"{c}_at": pl.Datetime("us", "UTC") for c in ("task_id", "task_title", "executor", "model")},
+    "first_start_at": pl.Datetime("us", "UTC"),
+    "first_prompt_type": pl.String(),
+    "last_start_at": pl.Datetime("us", "UTC"),
+    "last_end_at": pl.Datetime("us", "UTC"),
+    "end_duration_ms": pl.Int64(),
+    "end_status": pl.String(),
+    "end_cost_usd": pl.Float64(),
+    "end_total_tokens": pl.Int64(),
+    "error_count": pl.UInt32(),
+    "followup_count": pl.UInt32(),
+    "tool_call_count": pl.UInt32(),
+    "restart_starts": pl.UInt32(),
+}
+_CONTEXT = ("task_id", "task_title", "executor", "model")
+_RESTART_PROMPTS = ["followup", "retry"]
+
+
+def session_parts(events: Frame) -> pl.DataFrame:
+    """Per attempt, the mergeable summary of its events in ``events`` (``SESSION_PARTS_SCHEMA``).
+
+    Run once per day partition; :func:`sessions_from_parts` merges the days. Events are ordered by
+    time with ties kept in input order, so the day-by-day and the all-at-once paths agree exactly.
+    """
+    lazy = _with_columns(events, _EVENT_COLUMNS).sort("attempt_id", "timestamp", maintain_order=True)
+    is_start = pl.col("event_type") == "session_start"
+    is_end = pl.col("event_type") == "session_end"
+    ts = pl.col("timestamp")
+    last_end = lambda c: pl.col(c).filter(is_end).last()  # noqa: E731 - reads better inline
+    parts = lazy.group_by("attempt_id").agg(
+        ts.first().alias("first_at"),
+        ts.last().alias("last_at"),
+        *[pl.col(c).drop_nulls().first().alias(c) for c in _CONTEXT],
+        *[ts.filter(pl.col(c).is_not_null()).first().alias(f"{c}_at") for c in _CONTEXT],
+        ts.filter(is_start).first().alias("first_start_at"),
+        pl.col("prompt_type").filter(is_start).first().alias("first_prompt_type"),
+        ts.filter(is_start).last().alias("last_start_at"),
+        ts.filter(is_end).last().alias("last_end_at"),
+        last_end("duration_ms").alias("end_duration_ms"),
+        last_end("completion_status").alias("end_status"),
+        last_end("cost_usd").alias("end_cost_usd"),
+        last_end("total_tokens").alias("end_total_tokens"),
+        (pl.col("event_type") == "error").sum().alias("error_count"),
+        (pl.col("event_type") == "followup_sent").sum().alias("followup_count"),
+        (pl.col("event_type") == "tool_call").sum().alias("tool_call_count"),
+        pl.col("prompt_type").filter(is_start).is_in(_RESTART_PROMPTS).sum().alias("restart_starts"),
+    )
+    return (
+        parts.select([pl.col(c).cast(t) for c, t in SESSION_PARTS_SCHEMA.items()])
+        .sort("attempt_id", "first_at")
+        .collect()
+    )
+
+
+def _at_min(value: str, at: str) -> pl.Expr:
+    """``value`` from the part whose ``at`` is earliest (the first such part on a tie)."""
+    return pl.col(value).filter(pl.col(at) == pl.col(at).min()).first()
+
+
+def _at_max(value: str, at: str) -> pl.Expr:
+    """``value`` from the part whose ``at`` is latest (the last such part on a tie)."""
+    return pl.col(value).filter(pl.col(at) == pl.col(at).max()).last()
+
+
+def sessions_from_parts(parts: Frame) -> pl.DataFrame:
+    """Session metrics (``SESSION_METRICS_SCHEMA``) from the :func:`session_parts` of any slices.
+
+    An attempt seen on several days (a session that crosses midnight) has one part per day; they
+    merge into one row here. Parts must come in slice order (days ascending), which decides ties.
+    """
+    lazy = parts.lazy()
+    if not lazy.collect_schema().names():  # no day stored yet
+        lazy = pl.LazyFrame(schema=SESSION_PARTS_SCHEMA)
+    lazy = lazy.select([pl.col(c).cast(t) for c, t in SESSION_PARTS_SCHEMA.items()])
+    merged = lazy.group_by("attempt_id").agg(
+        *[_at_min(c, f"{c}_at") for c in _CONTEXT],
+        _at_min("first_prompt_type", "first_start_at").alias("prompt_type"),
+        pl.coalesce(pl.col("first_start_at").min(), pl.col("first_at").min()).alias("started_at"),
+        pl.col("last_start_at").max().alias("_last_start"),
+        pl.col("last_end_at").max().alias("_last_end"),
+        pl.col("last_at").max().alias("last_event_at"),
+        _at_max("end_duration_ms", "last_end_at").alias("_end_duration_ms"),
+        _at_max("end_status", "last_end_at").alias("_status"),
+        _at_max("end_cost_usd", "last_end_at").alias("cost_usd"),
+        _at_max("end_total_tokens", "last_end_at").alias("total_tokens"),
+        pl.col("error_count").sum(),
+        pl.col("followup_count").sum(),
+        pl.col("tool_call_count").sum(),
+        # The first start of an attempt is not a restart, whatever its prompt type.
+        (
+            pl.col("restart_starts").sum().cast(pl.Int64)
+            - _at_min("first_prompt_type", "first_start_at")
+            .is_in(_RESTART_PROMPTS)
+            .fill_null(False)
+            .cast(pl.Int64)
+        ).alias("restarts"),
+    )
+    return _finish_sessions(merged)
 
 
 def session_metrics(events: Frame) -> pl.DataFrame:
     """One row per attempt (``SESSION_METRICS_SCHEMA``), over every day the events cover.
 
-    Grouping by attempt across all days is what makes a session that crosses midnight one row.
+    The same computation as the day-by-day path (:func:`session_parts` per day, then
+    :func:`sessions_from_parts`), run over all events as one slice: grouping by attempt across
+    all days is what makes a session that crosses midnight one row.
     """
-    lazy = _with_columns(events, _EVENT_COLUMNS).sort("attempt_id", "timestamp")
-    is_start = pl.col("event_type") == "session_start"
-    is_end = pl.col("event_type") == "session_end"
-    ts = pl.col("timestamp")
-    last_end = lambda c: pl.col(c).filter(is_end).last()  # noqa: E731 - reads better inline
-    per_attempt = lazy.group_by("attempt_id").agg(
-        *[pl.col(c).drop_nulls().first() for c in ("task_id", "task_title", "executor", "model")],
-        pl.col("prompt_type").filter(is_start).first().alias("prompt_type"),
-        pl.coalesce(ts.filter(is_start).first(), ts.first()).alias("started_at"),
-        ts.filter(is_start).last().alias("_last_start"),
-        ts.filter(is_end).last().alias("_last_end"),
-        ts.last().alias("last_event_at"),
-        last_end("duration_ms").alias("_end_duration_ms"),
-        last_end("completion_status").alias("_status"),
-        last_end("cost_usd").alias("cost_usd"),
-        last_end("total_tokens").alias("total_tokens"),
-        (pl.col("event_type") == "error").sum().alias("error_count"),
-        (pl.col("event_type") == "followup_sent").sum().alias("followup_count"),
-        (pl.col("event_type") == "tool_call").sum().alias("tool_call_count"),
-        pl.col("prompt_type").filter(is_start).slice(1).is_in(["followup", "retry"]).sum().alias("restarts"),
-    )
+    return sessions_from_parts(session_parts(events))
+
+
+def _finish_sessions(per_attempt: pl.LazyFrame) -> pl.DataFrame:
+    """Open/closed, duration, attempt number and first-shot from the per-attempt aggregates."""
     is_open = pl.col("_last_end").is_null() | (
         pl.col("_last_start").is_not_null() & (pl.col("_last_start") > pl.col("_last_end"))
     )
@@ -238,16 +333,28 @@ def detect_error_loops(
     fingerprint only sometimes is still one loop. Returns ``attempt_id, loop_key, detected_at``:
     one row per attempt (its first loop).
     """
-    from agent_pipelines.clustering import add_cluster_columns
+    from agent_pipelines.errors import error_events
+
+    return error_loops_from_errors(error_events(events), threshold=threshold, window=window)
+
+
+def error_loops_from_errors(
+    errors: Frame, threshold: int | None = None, window: timedelta = ERROR_LOOP_WINDOW
+) -> pl.DataFrame:
+    """:func:`detect_error_loops` over error events already templated (``errors.error_events``).
+
+    What the assets call: the templates were computed once per day, so finding loops over months
+    of errors is a sort and a shift.
+    """
+    from agent_pipelines.errors import with_mined_templates
 
     threshold = threshold or error_loop_threshold()
-    cols = ("attempt_id", "timestamp", "event_type", "error_message", "error_fingerprint")
-    errors = _with_columns(events, cols).filter(pl.col("event_type") == "error").drop("event_type")
-    keyed = add_cluster_columns(errors.collect()).lazy()
-    fp = pl.col("error_fingerprint").str.strip_chars()
+    mined = with_mined_templates(errors.lazy().collect())
+    keyed = mined.lazy().select("attempt_id", "timestamp", "fingerprint", "error_template")
+    fp = pl.col("fingerprint")
     by_key = pl.concat(
         [
-            keyed.filter(fp.is_not_null() & (fp != "")).select(
+            keyed.filter(fp.is_not_null()).select(
                 "attempt_id", "timestamp", (pl.lit("f:") + fp).alias("loop_key")
             ),
             keyed.select(

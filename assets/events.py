@@ -11,7 +11,8 @@ together with the unpartitioned assets downstream, so those follow in the same r
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,23 @@ import pandera.errors
 import polars as pl
 
 from agent_pipelines import paths, usage
-from agent_pipelines.contract import CleanedEvent
+from agent_pipelines.contract import CLEANED_SCHEMA, CleanedEvent
 from agent_pipelines.io_manager import PolarsParquetIOManager, scan_tables
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from agent_pipelines.quarantine import write_quarantine
-from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.reader import dedupe, partition_days, read_logs
 from agent_pipelines.settings import env_flag
-from assets.partitions import LOG_DAYS, LOG_WEEKS, daily_partitions, log_days, missing_keys
+from assets.partitions import (
+    LOG_DAYS,
+    LOG_WEEKS,
+    daily_partitions,
+    day_ranges,
+    legacy_file_days,
+    log_days,
+    missing_keys,
+    range_tags,
+)
 
 PARQUET_IO = "parquet_io_manager"
 OWNERS = ["team:agent-pipelines"]
@@ -50,6 +60,10 @@ def table_asset(domain: str, **kwargs: Any) -> Any:
 
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
+# The assets partitioned by log day: cleaned_events and the small per-day results computed from it
+# (assets.sessions, assets.insights). A day's run refreshes all of them; the unpartitioned views
+# combine their per-day results.
+DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events")
 PREVIEW_COLUMNS = ("timestamp", "attempt_id", "event_type", "executor", "task_title", "error_message")
 _RAW_DAY = re.compile(r'"timestamp"\s*:\s*"(\d{4}-\d{2}-\d{2})')
 
@@ -90,8 +104,40 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.iter_rows()}
 
 
+def _merge_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))
+
+
+DAY_POLICY = dg.BackfillPolicy.single_run()
+"""Backfills of many days run as one run: the per-run cost (run creation, process start, Dagster's
+event log) is paid once instead of once per day, which at 30 days was most of the time of a refresh.
+Each day is still read, checked and written on its own, so memory stays one day's."""
+
+
+def daily_table_asset(domain: str, **kwargs: Any) -> Any:
+    """:func:`table_asset` partitioned by log day, backfilled in one run.
+
+    The function takes ``{day: LazyFrame}`` of its upstream partitions and returns ``{day: frame}``
+    (see :func:`per_day`); the IO manager stores one file per day.
+    """
+    return table_asset(domain, partitions_def=daily_partitions, backfill_policy=DAY_POLICY, **kwargs)
+
+
+def per_day(
+    context: dg.AssetExecutionContext,
+    upstream: dict[str, pl.LazyFrame],
+    compute: Callable[[pl.LazyFrame], pl.DataFrame],
+) -> dict[str, pl.DataFrame]:
+    """``compute`` on each day of the run, one day at a time (a day never materialized is empty)."""
+    empty = pl.LazyFrame(schema=CLEANED_SCHEMA)
+    return {key: compute(upstream.get(key, empty)) for key in context.partition_keys}
+
+
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=DAY_POLICY,
     group_name="events",
     io_manager_key=PARQUET_IO,
     owners=OWNERS,
@@ -107,14 +153,17 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     ],
 )
 def cleaned_events(
-    context: dg.AssetExecutionContext, log_store: LogStore
-) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    context: dg.AssetExecutionContext,
+    log_store: LogStore,
+    parquet_io_manager: dg.ResourceParam[PolarsParquetIOManager],
+) -> Iterator[dg.MaterializeResult]:
     """Agent work events of one UTC day: parsed through the event contract, typed (UTC timestamps,
     ints, floats), payload fields flattened into columns, deduplicated (the same line written twice
     counts once). Lines the contract refuses go to the data folder's `quarantine/` with their reason
     and location; their counts and reasons are in this asset's metadata. Today's partition can be
-    re-materialized at any time as lines arrive."""
-    day = date.fromisoformat(context.partition_key)
+    re-materialized at any time as lines arrive. A backfill of many days is one run (their metadata
+    then holds the run's totals and a per-day table)."""
+    days = [date.fromisoformat(k) for k in context.partition_keys]
     today = datetime.now(UTC).date()
     logs_root = log_store.logs_path
     result = read_logs(logs_root, days=[day], final_before=today)
@@ -150,18 +199,89 @@ def cleaned_events(
             **usage.day_numbers(events),
         },
     )
+    key = context.asset_key
+    totals = {"events": 0, "quarantined": 0, "newly_quarantined": 0, "duplicates_dropped": 0,
+              "pending_bytes": 0, "size_bytes": 0}  # fmt: skip
+    reasons: dict[str, int] = {}
+    by_type: dict[str, int] = {}
+    per_day: list[dict[str, Any]] = []
+    sources: set[str] = set()
+    attempts: set[str] = set()
+    preview = pl.DataFrame()
+    schema = None
+    over: list[str] = []
+    last_events: pl.DataFrame | None = None
     threshold = max_quarantine_share()
-    yield dg.AssetCheckResult(
-        check_name="quarantine_share_below_threshold",
-        passed=share <= threshold,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{share:.2%} of {lines:,} lines quarantined (threshold {threshold:.2%})",
-        metadata={
-            "quarantine_share": share,
-            "threshold": threshold,
-            "quarantined": quarantine.height,
-            "reasons": dg.MetadataValue.json(reasons),
-        },
+    for day in days:
+        result = read_logs(logs_root, days=[day], final_before=today)
+        events = dedupe(result.events)
+        quarantine = quarantine_of_day(result.quarantine, day, logs_root)
+        _, _, stored_bytes = parquet_io_manager.write_partition(key, day.isoformat(), events)
+        day_reasons = _counts(quarantine, "reason")
+        lines = events.height + quarantine.height
+        share = quarantine.height / lines if lines else 0.0
+        if share > threshold:
+            over.append(f"{day} {share:.2%}")
+        totals["events"] += events.height
+        totals["quarantined"] += quarantine.height
+        totals["newly_quarantined"] += write_quarantine(log_store.data_path, quarantine)
+        totals["duplicates_dropped"] += result.events.height - events.height
+        totals["pending_bytes"] += result.pending_bytes
+        totals["size_bytes"] += stored_bytes
+        _merge_counts(reasons, day_reasons)
+        _merge_counts(by_type, _counts(events, "event_type"))
+        sources.update(result.offsets)
+        if events.height:
+            attempts.update(events["attempt_id"].unique().to_list())
+        preview = events.select([c for c in PREVIEW_COLUMNS if c in events.columns]).head(10)
+        schema = events.schema
+        last_events = events
+        per_day.append({"day": day.isoformat(), "events": events.height, "quarantined": quarantine.height,
+                        "quarantine_share": round(share, 5)})  # fmt: skip
+        context.log.info(
+            f"{day}: {events.height:,} events, {quarantine.height:,} quarantined, "
+            f"{result.events.height - events.height:,} duplicates dropped"
+        )
+    lines = totals["events"] + totals["quarantined"]
+    share = totals["quarantined"] / lines if lines else 0.0
+    metadata: dict[str, Any] = {
+        "dagster/row_count": totals["events"],
+        **totals,
+        "quarantine_reasons": dg.MetadataValue.json(reasons),
+        "attempts": len(attempts),
+        "events_by_type": dg.MetadataValue.json(by_type),
+        "source_files": dg.MetadataValue.json(sorted(sources)),
+        "preview": dg.MetadataValue.md(markdown_table(preview, limit=10)),
+    }
+    if schema is not None:
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
+        )
+    if len(days) == 1 and last_events is not None:
+        # The day's numbers: across partitions, the Plots tab draws them as daily time series.
+        metadata.update(usage.day_numbers(last_events))
+    if len(days) > 1:
+        metadata["days_in_run"] = len(days)
+        metadata["by_day"] = dg.MetadataValue.md(markdown_table(pl.DataFrame(per_day), limit=400))
+    yield dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="quarantine_share_below_threshold",
+                passed=not over,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    f"{share:.2%} of {lines:,} lines quarantined (threshold {threshold:.2%})"
+                    + (f"; over it: {', '.join(over[:10])}" if over else "")
+                ),
+                metadata={
+                    "quarantine_share": share,
+                    "threshold": threshold,
+                    "quarantined": totals["quarantined"],
+                    "reasons": dg.MetadataValue.json(reasons),
+                },
+            )
+        ],
     )
 
 
@@ -214,14 +334,44 @@ def stored_partitions(io: PolarsParquetIOManager, partition_keys: Sequence[str] 
     "event types and statuses, non-negative costs and counts, unique event ids).",
 )
 def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    # The partition is read here rather than taken as an input: Dagster 1.13 hands a check's
+    # The partitions are read here rather than taken as an input: Dagster 1.13 hands a check's
     # input *every* partition of a partitioned asset, and validating 30 days per run is wasteful.
+    # A run over many days (a backfill) validates them one at a time, so memory stays one day's.
     io: PolarsParquetIOManager = getattr(context.resources, PARQUET_IO)
-    keys = [context.partition_key] if context.has_partition_key else None
-    events = stored_partitions(io, keys)
-    if events.is_empty() and not events.columns:
-        return dg.AssetCheckResult(passed=True, description="no stored partition to check")
-    return validate_events(events)
+    keys: list[str | None] = [None]
+    if context.has_partition_key:
+        keys = [context.partition_key]
+    elif context.has_partition_key_range:
+        keys = list(context.partition_keys)
+    failed: list[tuple[str | None, dg.AssetCheckResult]] = []
+    rows = 0
+    for key in keys:
+        events = stored_partitions(io, None if key is None else [key])
+        if events.is_empty() and not events.columns:
+            continue
+        rows += events.height
+        result = validate_events(events)
+        if not result.passed:
+            failed.append((key, result))
+    if not failed:
+        if not rows and keys == [None]:
+            return dg.AssetCheckResult(passed=True, description="no stored partition to check")
+        return dg.AssetCheckResult(
+            passed=True, metadata={"rows": rows, "model": CleanedEvent.__name__, "partitions": len(keys)}
+        )
+    key, first = failed[0]
+    if len(failed) == 1:
+        return first
+    return dg.AssetCheckResult(
+        passed=False,
+        description=f"{len(failed)} of {len(keys)} days fail contract.CleanedEvent: "
+        + ", ".join(str(k) for k, _ in failed[:10]),
+        metadata={
+            **first.metadata,
+            "rows": rows,
+            "failed_days": dg.MetadataValue.json([k for k, _ in failed]),
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,23 +406,43 @@ def analytics_sensor_status() -> dg.DefaultSensorStatus:
     return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
 
-# Sensor-launched day runs execute in process: one step plus its check do not need a process each
-# (the default multiprocess executor would start two Python interpreters per run).
+# Sensor-launched day runs execute in process: a few steps over one day do not need a process each
+# (the default multiprocess executor would start a Python interpreter per step).
 cleaned_events_job = dg.define_asset_job(
     "cleaned_events_job",
-    selection=[cleaned_events],
-    partitions_def=daily_partitions,
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
     executor_def=dg.in_process_executor,
-    description="cleaned_events (and its checks) for one log day.",
+    description="cleaned_events, its checks and the per-day results computed from it, for log days.",
 )
 
+DAYS_TICK_SECONDS = 5
+REFRESH_SECONDS = 300
 
-def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefinition:
+
+def _legacy_days_if_grown(root: Path, previous_size: int | None, size: int | None) -> list[date]:
+    """Days of the seed's single file, scanned only when it changed since the last tick."""
+    if size is None or size == previous_size:
+        return []
+    return legacy_file_days(root)
+
+
+def build_log_days_sensor(
+    minimum_interval_seconds: int = DAYS_TICK_SECONDS,
+    refresh_seconds: int = REFRESH_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> dg.SensorDefinition:
     """A sensor that adds a partition per new log day (and week) and re-materializes grown days.
 
-    It requests ``cleaned_events[day]`` only: the unpartitioned assets downstream follow through
-    their automation condition (``assets.analytics``), once per burst of days rather than per day.
-    The seed's single file carries no day in its name: when it grows, its latest day is refreshed.
+    Two paces in one sensor. Every tick (5 s) it lists the log folder (file names and sizes, no
+    reading): a day never seen before is registered and materialized at once, so a new day is in
+    the UI within one tick of its first line. A day whose file grew is re-materialized at most every
+    ``refresh_seconds`` (5 minutes), so a busy day costs a run every few minutes, not every tick.
+    Several days at once (a first start on months of logs) are one run per range of neighbouring
+    days (``BackfillPolicy.single_run``), not a run per day.
+
+    It requests the daily assets only: the unpartitioned ones downstream follow through their
+    automation condition (``assets.analytics``), once per burst of days rather than per day. The
+    seed's single file carries no day in its name: when it grows, its latest day is refreshed.
     """
 
     @dg.sensor(
@@ -280,37 +450,66 @@ def build_log_days_sensor(minimum_interval_seconds: int = 300) -> dg.SensorDefin
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=analytics_sensor_status(),
         job=cleaned_events_job,
-        description="Adds a daily (and weekly) partition for each new UTC day in the log folder and "
-        "re-materializes cleaned_events for days whose file grew (every 5 minutes).",
+        description="Adds a daily (and weekly) partition for each new UTC day in the log folder "
+        "within one 5-second tick and materializes it; re-materializes days whose file grew every "
+        f"{refresh_seconds // 60} minutes.",
     )
     def log_days_sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SensorResult:
         root = log_store.logs_path
         if not root.exists():
             return dg.SensorResult(skip_reason=f"log folder {root} does not exist yet")
-        previous: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        if "sizes" not in cursor:  # a cursor of the 5-minute sensor: plain sizes
+            cursor = {"sizes": cursor, "seen": cursor, "refreshed_at": 0.0}
+        requested: dict[str, int] = cursor["sizes"]
+        seen: dict[str, int] = cursor.get("seen", requested)
+        now = clock()
         sizes = file_sizes(root)
-        days = log_days(root)
-        changed = {k for k, size in sizes.items() if previous.get(k) != size}
+        legacy_size = sizes.get(paths.STREAM_FILE)
+        days = set(partition_days(root)) | set(
+            _legacy_days_if_grown(root, seen.get(paths.STREAM_FILE), legacy_size)
+        )
+        new_days, new_weeks = missing_keys(context.instance, days)
+        changed = {k for k, size in sizes.items() if requested.get(k) != size}
         if paths.STREAM_FILE in changed:
             changed.discard(paths.STREAM_FILE)
-            if days:
-                changed.add(days[-1].isoformat())
-        new_days, new_weeks = missing_keys(context.instance, days)
-        requests = [
-            dg.RunRequest(
-                run_key=f"{day}:{sizes.get(day, sizes.get(paths.STREAM_FILE, 0))}",
-                partition_key=day,
-            )
-            for day in sorted(changed)
-        ]
-        context.update_cursor(json.dumps(sizes, sort_keys=True))
+            latest = max(days) if days else None
+            if latest is not None:
+                changed.add(latest.isoformat())
+        due = now - float(cursor.get("refreshed_at", 0.0)) >= refresh_seconds
+        to_run = set(new_days) | (changed if due else set())
+        if to_run:
+            for key in to_run:
+                requested[key] = sizes.get(key, sizes.get(paths.STREAM_FILE, 0))
+            if legacy_size is not None and (due or paths.STREAM_FILE not in requested):
+                requested[paths.STREAM_FILE] = legacy_size
+            if due and changed:
+                cursor["refreshed_at"] = now
+        ordered = [*context.instance.get_dynamic_partitions(LOG_DAYS), *new_days]
+        requests = []
+        for first, last in day_ranges(ordered, to_run):
+            stamp = requested.get(last, 0)
+            if first == last:
+                requests.append(dg.RunRequest(run_key=f"{first}:{stamp}", partition_key=first))
+            else:
+                requests.append(
+                    dg.RunRequest(run_key=f"{first}..{last}:{stamp}", tags=range_tags(first, last))
+                )
+        cursor.update(sizes=requested, seen=sizes)
+        context.update_cursor(json.dumps(cursor, sort_keys=True))
         additions = [
             dg.AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=keys)
             for name, keys in ((LOG_DAYS, new_days), (LOG_WEEKS, new_weeks))
             if keys
         ]
         if not requests and not additions:
-            return dg.SensorResult(skip_reason="no log file changed since the last tick")
+            waiting = sorted(changed)
+            reason = (
+                f"{len(waiting)} grown day(s) wait for the {refresh_seconds // 60}-minute refresh"
+                if waiting
+                else "no log file changed since the last tick"
+            )
+            return dg.SensorResult(skip_reason=reason)
         return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=additions)
 
     return log_days_sensor

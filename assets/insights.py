@@ -1,9 +1,11 @@
 """Error clusters and task insights: thin wiring over ``agent_pipelines.errors`` and ``.insights``.
 
-Unpartitioned, like ``session_metrics``: a cluster's identity comes from all the data (a template
-joins the fingerprint it carries *elsewhere*), and a task's attempts span days. Each asset reads only
-what it needs from ``cleaned_events`` through a lazy scan (error rows for the clusters; follow-ups and
-status changes for the insights), so it stays cheap on months of logs.
+Two per-day assets do the work that depends only on a day's events, once per day partition:
+``error_events`` (the day's errors with their message templates: the regex work of clustering) and
+``task_events`` (its follow-ups and status changes). The unpartitioned assets combine them: a
+cluster's identity comes from all the data (a template joins the fingerprint it carries
+*elsewhere*), and a task's attempts span days, but that part is group-bys and joins over small
+tables, so a new day costs about that day.
 
 ``error_occurrences`` (one row per error event with its cluster) is the shared input of the cluster
 table, the backlog, the planning heuristics, the correlation and the weekly report, so all of them
@@ -19,19 +21,49 @@ from agent_pipelines import errors, insights
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from agent_pipelines.redaction import redact
-from assets.events import table_asset
+from assets.events import daily_table_asset, per_day, table_asset
 
 GA_TARGET = 0.95  # grouping accuracy the cluster check asks for on generated logs
 INSIGHT_EVENT_TYPES = ("status_change", "followup_sent")
 INSIGHT_EVENT_COLUMNS = ("timestamp", "event_type", "task_id", "new_status", "reason", "message")
+TASK_EVENT_COLUMNS = (*INSIGHT_EVENT_COLUMNS, "day")
 
 
-def insight_events(cleaned_events: pl.LazyFrame) -> pl.DataFrame:
+def task_events_of(events: pl.LazyFrame) -> pl.DataFrame:
     """The few events the task insights read besides sessions and errors: follow-ups, status changes."""
-    return (
-        cleaned_events.filter(pl.col("event_type").is_in(INSIGHT_EVENT_TYPES))
-        .select(INSIGHT_EVENT_COLUMNS)
-        .collect()
+    return events.filter(pl.col("event_type").is_in(INSIGHT_EVENT_TYPES)).select(TASK_EVENT_COLUMNS).collect()
+
+
+def insight_events(task_events: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """The columns of :func:`task_events_of` the insights take (from any frame that has them)."""
+    return task_events.lazy().select(INSIGHT_EVENT_COLUMNS).collect()
+
+
+@daily_table_asset("insights")
+def task_events(
+    context: dg.AssetExecutionContext, cleaned_events: dict[str, pl.LazyFrame]
+) -> dg.Output[dict[str, pl.DataFrame]]:
+    """The day's follow-ups and status changes (time, type, task, new status, reason, message): what
+    the backlog, the planning insights and the weekly report read besides sessions and errors."""
+    frames = per_day(context, cleaned_events, task_events_of)
+    return dg.Output(
+        frames, metadata={"events_by_day": dg.MetadataValue.json({k: v.height for k, v in frames.items()})}
+    )
+
+
+@daily_table_asset("errors")
+def error_events(
+    context: dg.AssetExecutionContext, cleaned_events: dict[str, pl.LazyFrame]
+) -> dg.Output[dict[str, pl.DataFrame]]:
+    """The day's error events with their own fingerprint (blank ones dropped) and message template
+    (`agent_pipelines.clustering`): the per-message part of clustering, done once per day."""
+    frames = per_day(context, cleaned_events, errors.error_events)
+    return dg.Output(
+        frames,
+        metadata={
+            "errors_by_day": dg.MetadataValue.json({k: v.height for k, v in frames.items()}),
+            "templates": sum(v["error_template"].n_unique() for v in frames.values() if v.height),
+        },
     )
 
 
@@ -43,12 +75,12 @@ def _md_safe(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 @table_asset("errors")
-def error_occurrences(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+def error_occurrences(error_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per error event with its cluster: the event's `error_fingerprint` when given; else the
     template derived from its message, unified with the fingerprint that template carries elsewhere
     in the data (majority vote) and with templates that differ only in a token of one-off values.
     `cluster_label` is the fingerprint or the template."""
-    frame = errors.error_occurrences(cleaned_events)
+    frame = errors.occurrences_from_errors(error_events)
     fingerprinted = (
         cast(float | None, frame["error_fingerprint"].is_not_null().mean()) if frame.height else None
     )
@@ -142,12 +174,12 @@ def grouping_accuracy_check(
 
 @table_asset("insights")
 def backlog_tasks(
-    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, cleaned_events: pl.LazyFrame
+    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, task_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
     """Tasks with more than 3 attempts or still failing (no success, latest attempt ended without
     one), most attempts first, with root-cause categories (their errors' `error_category`), top error
     clusters, executors, cost and the orchestrator's last status."""
-    table = insights.backlog_tasks(session_metrics, error_occurrences, insight_events(cleaned_events))
+    table = insights.backlog_tasks(session_metrics, error_occurrences, insight_events(task_events))
     preview = table.head(15).select(
         "task_id",
         "task_title",
@@ -175,15 +207,13 @@ def backlog_tasks(
 
 @table_asset("insights")
 def task_planning_insights(
-    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, cleaned_events: pl.LazyFrame
+    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, task_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
     """The seed's planning heuristics, one row per task and rule that fires, with evidence:
     missing dependency setup, missing environment setup or API key, auth problems, scope creep,
     complexity mismatch. Each rule is documented in `agent_pipelines.insights.RULES` (and in this
     asset's metadata)."""
-    table = insights.task_planning_insights(
-        session_metrics, error_occurrences, insight_events(cleaned_events)
-    )
+    table = insights.task_planning_insights(session_metrics, error_occurrences, insight_events(task_events))
     counts = table.group_by("rule").agg(
         pl.len().alias("tasks"), (~pl.col("succeeded")).sum().alias("failed_tasks")
     )

@@ -21,7 +21,7 @@ as soon as it has data; the Monday-morning schedule reports on :func:`previous_w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -96,6 +96,32 @@ def missing_keys(instance: dg.DagsterInstance, days: Iterable[date]) -> tuple[li
     new_days = [d.isoformat() for d in days if d.isoformat() not in have_days]
     new_weeks = sorted({week_key(d) for d in days} - have_weeks)
     return new_days, new_weeks
+
+
+def day_ranges(ordered_keys: Sequence[str], wanted: Iterable[str]) -> list[tuple[str, str]]:
+    """``wanted`` day keys as runs of neighbours in ``ordered_keys`` (the instance's partition order).
+
+    One run per range: a backfill of 30 consecutive days is one run; a gap starts another, because
+    a run's partition range covers everything between its ends.
+    """
+    chosen = set(wanted)
+    ranges: list[tuple[str, str]] = []
+    start = end = None
+    for key in ordered_keys:
+        if key in chosen:
+            start = start or key
+            end = key
+        elif start is not None and end is not None:
+            ranges.append((start, end))
+            start = end = None
+    if start is not None and end is not None:
+        ranges.append((start, end))
+    return ranges
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags for a run over the partitions ``first`` .. ``last`` (Dagster's single-run backfills)."""
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 def register_partitions(instance: dg.DagsterInstance, days: Iterable[date]) -> tuple[list[str], list[str]]:

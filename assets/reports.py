@@ -77,7 +77,8 @@ def post_summary(
     ins={
         "session_metrics": dg.AssetIn(),
         "error_occurrences": dg.AssetIn(),
-        "cleaned_events": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "task_events": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "error_events": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
     },
 )
 def weekly_report(
@@ -85,7 +86,8 @@ def weekly_report(
     log_store: LogStore,
     session_metrics: pl.DataFrame,
     error_occurrences: pl.DataFrame,
-    cleaned_events: pl.LazyFrame,
+    task_events: pl.LazyFrame,
+    error_events: pl.LazyFrame,
 ) -> dg.MaterializeResult:
     """The seed's weekly report for one ISO week (partition key = its Monday): the six success
     metrics against their targets with the week-over-week change, the executor comparison, the top
@@ -94,11 +96,11 @@ def weekly_report(
     under the data folder's `reports/`; posted as a short summary to Telegram when configured."""
     week_start = date.fromisoformat(context.partition_key)
     week_end = week_start + timedelta(days=7)
-    events = insight_events(cleaned_events.filter(pl.col("day") < week_end))
+    events = insight_events(task_events.filter(pl.col("day") < week_end))
     loops = metrics.read_error_loop_alerts(log_store.logs_path)
     if loops is None:
-        loops = metrics.detect_error_loops(
-            cleaned_events.filter(
+        loops = metrics.error_loops_from_errors(
+            error_events.filter(
                 (pl.col("day") >= week_start - timedelta(days=8)) & (pl.col("day") < week_end)
             )
         )

@@ -1,12 +1,15 @@
 """Session metrics and what is computed from them: executor/model comparison, success metrics.
 
-Unpartitioned on purpose: an attempt can span two days (a session that crosses midnight) and the
-success metrics compare weeks, so each of these reads *every* ``cleaned_events`` partition (the IO
-manager scans all their Parquet files as one lazy frame) and is rewritten whole. All numbers come
-from ``agent_pipelines.metrics``, the same functions the CLI calls.
+Incremental: ``session_parts`` summarizes each day's events per attempt once per day partition
+(``metrics.session_parts``: mergeable minima, maxima, sums); the unpartitioned ``session_metrics``
+merges the parts of every day (``metrics.sessions_from_parts``) — one small row per attempt and
+day instead of every event again, so a new day costs about that day. An attempt that spans two days
+(a session that crosses midnight) has a part on each and is one row after the merge. All numbers
+come from ``agent_pipelines.metrics``, the same functions the CLI calls (its all-at-once
+``session_metrics`` is the same merge over one part per attempt; tests check both agree).
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import dagster as dg
@@ -16,7 +19,7 @@ from agent_pipelines import metrics, usage
 from agent_pipelines import ui_metadata as ui
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
-from assets.events import table_asset
+from assets.events import daily_table_asset, per_day, table_asset
 
 SESSION_PREVIEW = (
     "attempt_id",
@@ -56,14 +59,35 @@ def table_metadata(frame: pl.DataFrame, limit: int = 50) -> dg.TableMetadataValu
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
+@daily_table_asset("sessions")
+def session_parts(
+    context: dg.AssetExecutionContext, cleaned_events: dict[str, pl.LazyFrame]
+) -> dg.Output[dict[str, pl.DataFrame]]:
+    """Per attempt active that day: its first and last event times, task/executor/model with when
+    they were first seen, first and last session start, last session end with its status, duration,
+    cost and tokens, and counts of errors, follow-ups, tool calls and restart prompts. What
+    `session_metrics` merges across days."""
+    parts = per_day(context, cleaned_events, metrics.session_parts)
+    return dg.Output(
+        parts,
+        metadata={
+            "attempts_by_day": dg.MetadataValue.json({k: v.height for k, v in parts.items()}),
+            "crossing_in": sum(
+                v.filter(pl.col("first_at").dt.date() < date.fromisoformat(k)).height
+                for k, v in parts.items()
+            ),
+        },
+    )
+
+
 @table_asset("sessions")
-def session_metrics(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per attempt: task, executor, model, prompt type, start, end, duration, completion
     status, cost, tokens, errors, follow-ups, tool calls, restarts, attempt number within its task
     and first-shot flag. Built over all days at once, so a session that crosses midnight is one row;
     a session without a `session_end` is open (`is_open`), not failed. Success is
     `completion_status == "success"` everywhere."""
-    frame = metrics.session_metrics(cleaned_events)
+    frame = metrics.sessions_from_parts(session_parts)
     closed = frame.filter(~pl.col("is_open"))
     success_rate = cast(float | None, closed["succeeded"].mean()) if closed.height else None
     preview = frame.sort("started_at", descending=True).select(SESSION_PREVIEW).head(15)
@@ -184,7 +208,7 @@ def success_metrics(
     context: dg.AssetExecutionContext,
     log_store: LogStore,
     session_metrics: pl.DataFrame,
-    cleaned_events: pl.LazyFrame,
+    error_events: pl.LazyFrame,
 ) -> dg.Output[pl.DataFrame]:
     """The seed's six success metrics — success rate, first-shot success rate, average attempts per
     task, error loop frequency, cost per task, mean time to completion — against their targets
@@ -194,7 +218,7 @@ def success_metrics(
     loops = metrics.read_error_loop_alerts(log_store.logs_path)
     source = "agent-alerts.jsonl"
     if loops is None:
-        loops = metrics.detect_error_loops(cleaned_events)
+        loops = metrics.error_loops_from_errors(error_events)
         source = "derived from error events"
     table = metrics.success_metrics(session_metrics, error_loops=loops)
     met = table.filter(pl.col("met")).height

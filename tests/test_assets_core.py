@@ -23,6 +23,7 @@ from assets.analytics import (
     with_downstream_automation,
 )
 from assets.events import (
+    DAILY_ASSETS,
     analytics_sensor_status,
     build_log_days_sensor,
     cleaned_events_job,
@@ -84,8 +85,10 @@ def test_materialize_runs_every_partition_on_one_instance(materialized: dict) ->
         assert len(materialized["records"][key]) == 1, key
     for name, history in materialized["checks"].items():
         assert history, f"check {name} never ran"
+    # Every day in one run (a single-run backfill): one check execution over all of them.
+    assert len({r.run_id for r in materialized["records"]["cleaned_events"]}) == 1
     contract_runs = materialized["checks"]["matches_contract"]
-    assert len(contract_runs) == len(days)
+    assert len(contract_runs) == 1
     assert all(r.status.value == "SUCCEEDED" for r in contract_runs)
 
 
@@ -93,11 +96,14 @@ def test_cleaned_events_metadata_and_quarantine(materialized: dict) -> None:
     truth, data = materialized["truth"], materialized["data"]
     events = table(data, "cleaned_events")
     quarantined = 0
-    for record in materialized["records"]["cleaned_events"]:
+    by_run = {r.run_id: r for r in materialized["records"]["cleaned_events"]}
+    for record in by_run.values():  # one run's metadata holds its totals and a per-day table
         meta = record.asset_materialization.metadata
         assert meta["dagster/row_count"].value == meta["events"].value
         assert "| timestamp" in meta["preview"].value
         assert sum(meta["events_by_type"].value.values()) == meta["events"].value
+        assert meta["days_in_run"].value == len(materialized["days"])
+        assert all(d in meta["by_day"].value for d in materialized["days"])
         quarantined += meta["quarantined"].value
     assert events.height == truth["events_written"]  # duplicates written were dropped
     assert events["event_id"].n_unique() == events.height
@@ -181,7 +187,7 @@ def test_contract_check_fails_on_corrupted_partition(materialized: dict, tmp_pat
 
 def _run_day(logs: Path, data: Path, instance: dg.DagsterInstance, day: str, downstream: bool = True):
     assets, checks = analytics_assets()
-    selection = ["cleaned_events", *(["session_metrics"] if downstream else [])]
+    selection = [*DAILY_ASSETS, *(["session_metrics"] if downstream else [])]
     register_partitions(instance, [date.fromisoformat(day)])
     return dg.materialize(
         [*assets, *checks],
@@ -268,7 +274,9 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
     now[0] += timedelta(days=1)
     log.error("a-1", "boom")
     assets, _ = analytics_assets()
-    sensor = build_log_days_sensor()
+    tick = [1000.0]  # the sensor's clock, in seconds
+    sensor = build_log_days_sensor(clock=lambda: tick[0])
+    assert sensor.minimum_interval_seconds == 5
     resources = {"log_store": LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))}
     sensor_defs = dg.Definitions(
         assets=assets, sensors=[sensor], jobs=[cleaned_events_job], resources=build_resources(str(logs))
@@ -285,7 +293,10 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
         first = context(instance)
         result = sensor(first)
         assert isinstance(result, dg.SensorResult)
-        assert sorted(r.partition_key for r in result.run_requests) == ["2026-03-01", "2026-03-02"]
+        # Both days in one run over their range, not a run per day.
+        assert len(result.run_requests) == 1
+        assert result.run_requests[0].tags["dagster/asset_partition_range_start"] == "2026-03-01"
+        assert result.run_requests[0].tags["dagster/asset_partition_range_end"] == "2026-03-02"
         added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
         assert added == {LOG_DAYS: ["2026-03-01", "2026-03-02"], LOG_WEEKS: ["2026-02-23", "2026-03-02"]}
         instance.add_dynamic_partitions(LOG_DAYS, added[LOG_DAYS])
@@ -293,10 +304,31 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
         cursor = first.cursor
         # Later ticks through the real evaluation path (run requests resolved against the defs).
         with dg.partition_loading_context(dynamic_partitions_store=instance):
+            # The range request resolves against the job (as on a first start over old logs).
+            fresh = sensor.evaluate_tick(context(instance))
+            assert [r.tags["dagster/asset_partition_range_end"] for r in fresh.run_requests] == ["2026-03-02"]
+            tick[0] += 5
             quiet = sensor.evaluate_tick(context(instance, cursor))
             assert not quiet.run_requests and quiet.skip_message
-            log.tool_call("a-1", "Bash")  # today's file grows
-            grown = sensor.evaluate_tick(context(instance, cursor))
+            log.tool_call("a-1", "Bash")  # today's file grows: refreshed at the 5-minute pace
+            tick[0] += 5
+            waiting = sensor.evaluate_tick(context(instance, cursor))
+            assert not waiting.run_requests and "wait" in (waiting.skip_message or "")
+            cursor = waiting.cursor
+            # A new day's first line: registered and requested at the very next tick.
+            now[0] += timedelta(days=1)
+            log.tool_call("a-1", "Read")
+            tick[0] += 5
+            ctx = context(instance, cursor)
+            new_day = sensor(ctx)
+            assert isinstance(new_day, dg.SensorResult)
+            assert [r.partition_key for r in new_day.run_requests] == ["2026-03-03"]
+            added = {r.partitions_def_name: r.partition_keys for r in new_day.dynamic_partitions_requests}
+            assert added[LOG_DAYS] == ["2026-03-03"]
+            instance.add_dynamic_partitions(LOG_DAYS, ["2026-03-03"])
+            # Five minutes after the last refresh, the grown day is re-materialized.
+            tick[0] += 300
+            grown = sensor.evaluate_tick(context(instance, ctx.cursor))
         assert [r.partition_key for r in grown.run_requests] == ["2026-03-02"]
         assert grown.run_requests[0].job_name in (None, "cleaned_events_job")
         assert not grown.dynamic_partitions_requests
@@ -410,3 +442,22 @@ def test_io_manager_loads_an_empty_frame_when_no_partition_is_stored(tmp_path: P
     assert result.success
     assert not (tmp_path / "_letters_table").exists()
     assert pl.read_parquet(tmp_path / "_eager_reader" / "asset.parquet")["rows"].to_list() == [0]
+
+
+def test_combined_views_equal_full_recomputation(materialized: dict) -> None:
+    """The unpartitioned views built from per-day results equal the all-at-once library functions."""
+    from polars.testing import assert_frame_equal
+
+    from agent_pipelines import errors, metrics
+
+    data = materialized["data"]
+    days = materialized["days"]
+    events = pl.concat(
+        [pl.read_parquet(tables_dir(data) / "cleaned_events" / f"{d}.parquet") for d in days],
+        how="diagonal_relaxed",
+    )
+    assert_frame_equal(table(data, "session_metrics"), metrics.session_metrics(events))
+    assert_frame_equal(table(data, "error_occurrences"), errors.error_occurrences(events))
+    parts = table(data, "session_parts")
+    assert parts.height < events.height / 5  # per-day results are small
+    assert len(list((tables_dir(data) / "error_events").glob("*.parquet"))) == len(days)
