@@ -128,3 +128,33 @@ def test_cli_generate_then_validate(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_lines_are_what_the_logger_writes(small_logs: Path) -> None:
+    """The generator assembles lines from pre-serialized parts for speed; they must be the bytes the
+    logger's build_event + serialize give for the same event (field order, escaping, numbers)."""
+    from agent_pipelines.contract import parse_timestamp
+    from agent_pipelines.logger import CONTEXT_FIELDS, build_event
+    from agent_pipelines.writer import serialize
+
+    checked = 0
+    for path in sorted((small_logs / paths.STREAM_DIR).glob("*.jsonl")):
+        for raw in path.read_bytes().splitlines():
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue  # the deliberately malformed lines
+            if not isinstance(event, dict) or not str(event.get("attempt_id", "")).startswith("ve-0"):
+                continue
+            rebuilt = build_event(
+                event["event_type"],
+                event["attempt_id"],
+                event["data"],
+                {k: event[k] for k in CONTEXT_FIELDS if k in event},
+                timestamp=parse_timestamp(event["timestamp"]),
+                elapsed_ms=event["elapsed_ms"],
+                check=False,
+            )
+            assert serialize(rebuilt).encode() == raw
+            checked += 1
+    assert checked > 10_000
