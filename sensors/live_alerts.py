@@ -6,8 +6,9 @@ Thin Dagster wiring over :mod:`agent_pipelines.tailer`, :mod:`agent_pipelines.de
 **Cadence.** The sensor daemon loops every 5 s at best and skips a sensor whose
 ``minimum_interval_seconds`` has not fully elapsed since its last tick; with 5 s, jitter makes
 every other loop miss by milliseconds (5 s / 10 s gaps). With 4 s every loop qualifies, so ticks
-come every ~5 s. Runs go through the run queue; ``config/dagster.yaml`` sets its dequeue interval
-to 1 s (default 5 s) and gives detector runs priority.
+come every ~5 s. Detector runs carry ``agent_pipelines/express=true``: with ``config/dagster.yaml``'s
+run coordinator and launcher (:mod:`agent_pipelines.run_launch`) they skip the run queue and start
+in a process forked from a warm fork server (no interpreter start, no imports).
 
 **Cheap runs.** The job runs its three ops in one process (``in_process_executor``), passes the
 batch between them in memory, and the sensor requests at most one run per tick and none while a
@@ -50,6 +51,7 @@ from agent_pipelines.detectors import Thresholds, detect, stuck_watch
 from agent_pipelines.io_manager import table_path, tables_dir, write_parquet
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.resources import TelegramResource
+from agent_pipelines.run_launch import EXPRESS_TAG
 from agent_pipelines.settings import SettingsError, settings
 from agent_pipelines.ui_metadata import alerts_metadata, describe_columns
 from assets.alerts import day_window
@@ -212,7 +214,7 @@ def materialize_alert_days(
     name=JOB_NAME,
     executor_def=dg.in_process_executor,
     description="Read new log lines, run the live detectors, write and send alerts.",
-    tags={"agent_pipelines/kind": "live_detector"},
+    tags={"agent_pipelines/kind": "live_detector", EXPRESS_TAG: "true"},
 )
 def live_detector_job() -> None:
     publish_alerts(run_detectors(read_new_events()))

@@ -1,0 +1,81 @@
+"""Express runs through a real instance on disk: launched at submission, executed in a process
+forked from the warm fork server, recorded like any run; other runs still queue."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.errors import DagsterInvariantViolationError
+from dagster._core.launcher import LaunchRunContext
+from dagster._core.run_coordinator import SubmitRunContext
+
+from agent_pipelines.run_launch import EXPRESS_TAG, ExpressRunCoordinator, PreforkRunLauncher, is_express
+
+OVERRIDES = {
+    "run_coordinator": {"module": "agent_pipelines.run_launch", "class": "ExpressRunCoordinator"},
+    "run_launcher": {
+        "module": "agent_pipelines.run_launch",
+        "class": "PreforkRunLauncher",
+        "config": {"preload_modules": ["dagster"]},
+    },
+}
+
+
+def _create(instance: dg.DagsterInstance, job: dg.JobDefinition) -> dg.DagsterRun:
+    recon = dg.reconstructable(job)
+    return instance.create_run_for_job(job_def=job, job_code_origin=recon.get_python_origin(), tags=job.tags)
+
+
+def _wait(instance: dg.DagsterInstance, run_id: str, timeout: float = 120) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def test_express_run_skips_the_queue_and_runs_forked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from express_jobs import express_job, plain_job
+
+    out = tmp_path / "pid.txt"
+    monkeypatch.setenv("EXPRESS_TEST_OUT", str(out))
+    with dg.instance_for_test(overrides=OVERRIDES) as instance:
+        assert isinstance(instance.run_coordinator, ExpressRunCoordinator)
+        assert isinstance(instance.run_launcher, PreforkRunLauncher)
+        assert instance.run_launcher.preload_modules == ["dagster"]
+        run = _create(instance, express_job)
+        assert run.tags[EXPRESS_TAG] == "true"
+        submitted = instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+        assert submitted.status != dg.DagsterRunStatus.QUEUED  # launched at once, not queued
+        finished = _wait(instance, run.run_id)
+        assert finished.status == dg.DagsterRunStatus.SUCCESS
+        pid, parent = (int(x) for x in out.read_text().split())
+        assert pid != os.getpid() and parent != os.getpid()  # a child of the fork server, not of us
+        messages = [
+            e.message for e in instance.all_logs(run.run_id) if e.message and "fork server" in e.message
+        ]
+        assert messages
+        # A run without the tag takes Dagster's default path: the code server of the workspace.
+        plain = _create(instance, plain_job)
+        assert not is_express(plain)
+        with pytest.raises(DagsterInvariantViolationError, match="workspace"):
+            instance.run_launcher.launch_run(LaunchRunContext(dagster_run=plain, workspace=None))
+        instance.run_launcher.dispose()
+
+
+def test_terminate_stops_an_express_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from express_jobs import express_job
+
+    monkeypatch.setenv("EXPRESS_TEST_OUT", str(tmp_path / "pid.txt"))
+    with dg.instance_for_test(overrides=OVERRIDES) as instance:
+        run = _create(instance, express_job)
+        instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+        _wait(instance, run.run_id)
+        # A finished run cannot be terminated; nothing is left running.
+        assert instance.run_launcher.terminate(run.run_id) is False
