@@ -94,7 +94,12 @@ def write_incident(logs: Path, attempt: str) -> float:
     return time.monotonic()
 
 
-def latency(n_incidents: int) -> dict:
+def start_burners(n: int) -> list[subprocess.Popen]:
+    """``n`` processes spinning a CPU each: "both cores busy" for the loaded measurement."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def latency(n_incidents: int, burners: int = 0) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
     home, logs, data = work / "dagster_home", work / "logs", work / "data"
     for folder in (home, logs, data):
@@ -110,6 +115,9 @@ def latency(n_incidents: int) -> dict:
         TELEGRAM_CHAT_ID=CHAT,
         TELEGRAM_API_BASE_URL=fake.api_base,
         AGENT_WORK_ANALYZER_ENABLED="true",
+        # The live path alone: analytics runs would compete for the same two cores (the loaded
+        # measurement adds CPU burners instead, a load that does not depend on the log folder).
+        AGENT_PIPELINES_AUTO_ANALYTICS="false",
     )
     port = free_port()
     proc = subprocess.Popen(
@@ -136,15 +144,20 @@ def latency(n_incidents: int) -> dict:
         fake.wait_for_messages(1, timeout=30)
         import random
 
+        burning = start_burners(burners)
+        loads = [os.getloadavg()[0]]
         rng = random.Random(5)
         for i in range(n_incidents):
             time.sleep(rng.uniform(3.0, 9.0))  # random phase against the 5 s tick
             attempt = f"ve-bench-{i:03d}"
             appended[attempt] = write_incident(logs, attempt)
+            loads.append(os.getloadavg()[0])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(a in watcher.seen for a in appended):
             time.sleep(0.2)
         time.sleep(3)
+        for p in burning:
+            p.kill()
         telegram_at: dict[str, float] = {}
         for request in fake.requests:
             if request.status != 200 or request.method.lower() != "sendmessage":
@@ -164,6 +177,9 @@ def latency(n_incidents: int) -> dict:
             os.killpg(proc.pid, signal.SIGKILL)
         fake.stop()
     result = {
+        "burners": burners,
+        "load_min": min(loads),
+        "load_max": max(loads),
         "incidents": n_incidents,
         "alerts_found": len(to_file),
         "telegram_found": len(to_telegram),
@@ -258,7 +274,7 @@ def burst(n_events: int = 100_000) -> dict:
     return result
 
 
-def render_section(lat: dict | None, bur: dict) -> str:
+def render_section(lats: list[dict], bur: dict) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d")
     lines = [
         SECTION,
@@ -267,9 +283,18 @@ def render_section(lat: dict | None, bur: dict) -> str:
         f"(load average {os.getloadavg()[0]:.1f} at the end).",
         "",
     ]
-    if lat:
+    for lat in lats:
+        kind = (
+            f"**loaded**: {lat['burners']} CPU burners (`while True: pass`) running"
+            if lat["burners"]
+            else "**as quiet as the shared machine allows** (no burner)"
+        )
+        target = 7.0 if lat["burners"] else 6.0
+        met = "✅" if lat["tg_p95"] <= target else "❌"
         lines += [
-            "**Latency** — `dagster dev` (temp DAGSTER_HOME + `config/dagster.yaml`),"
+            f"**Latency, {kind}** — load average {lat['load_min']:.1f}–{lat['load_max']:.1f} during the"
+            f" incidents on {os.cpu_count()} cores. `dagster dev` (temp DAGSTER_HOME +"
+            " `config/dagster.yaml`),"
             f" {lat['incidents']} error-loop incidents appended at random moments (3–9 s apart);"
             " time from the append of the 4th error to:",
             "",
@@ -278,15 +303,14 @@ def render_section(lat: dict | None, bur: dict) -> str:
             f"| `agent-alerts.jsonl` | {lat['alerts_found']}/{lat['incidents']} | {lat['file_p50']:.1f} s |"
             f" {lat['file_p95']:.1f} s | {lat['file_max']:.1f} s | |",
             f"| fake Telegram server (127.0.0.1) | {lat['telegram_found']}/{lat['incidents']} |"
-            f" {lat['tg_p50']:.1f} s | {lat['tg_p95']:.1f} s | {lat['tg_max']:.1f} s | p95 < 10 s |",
+            f" {lat['tg_p50']:.1f} s | {lat['tg_p95']:.1f} s | {lat['tg_max']:.1f} s |"
+            f" p95 ≤ {target:.0f} s {met} |",
             "",
             f"Sensor ticks ({lat['ticks']}): gap p50 {lat['tick_gap_p50']:.1f} s,"
-            f" p95 {lat['tick_gap_p95']:.1f} s,"
-            f" max {lat['tick_gap_max']:.1f} s (`minimum_interval_seconds=4` against the daemon's 5 s loop;"
-            " with 5 the gaps alternate 5/10 s). Detector runs"
-            f" ({lat['runs']}): created→started p50 {lat['create_to_start_p50']:.1f} s"
-            " (queue with 1 s dequeue +"
-            f" run-worker process start), started→finished p50 {lat['run_p50']:.1f} s (in-process executor).",
+            f" p95 {lat['tick_gap_p95']:.1f} s, max {lat['tick_gap_max']:.1f} s. Detector runs"
+            f" ({lat['runs']}): created→started p50 {lat['create_to_start_p50']:.2f} s (express: no queue,"
+            " forked from the warm fork server), started→finished p50"
+            f" {lat['run_p50']:.2f} s (in-process executor).",
             "",
         ]
     lines += [
@@ -300,7 +324,8 @@ def render_section(lat: dict | None, bur: dict) -> str:
         f"| detector run (read + dedupe + 6 detectors + commit + write) | {bur['job_s']:.2f} s |"
         f" {bur['job_s'] / bur['read_s']:.2f}× | ",
         "",
-        "Target: < 3 s for the run. Reading (the shared reader) is most of it; the detectors are one",
+        f"Target: at most 1.5× reading — {'✅' if bur['job_s'] / bur['read_s'] <= 1.5 else '❌'}."
+        " Reading (the shared reader) is most of it; the detectors are one",
         "Python pass over the rows with error templates computed once per distinct message in polars.",
         "",
     ]
@@ -315,9 +340,12 @@ def main() -> None:
     args = parser.parse_args()
     bur = burst()
     print(json.dumps(bur))
-    lat = None if args.skip_latency else latency(args.incidents)
-    print(json.dumps(lat))
-    text = render_section(lat, bur)
+    lats = []
+    if not args.skip_latency:
+        for burners in (0, 2):
+            lats.append(latency(args.incidents, burners=burners))
+            print(json.dumps(lats[-1]))
+    text = render_section(lats, bur)
     print(text)
     if not args.no_write:
         write_section(SECTION, text)
