@@ -39,6 +39,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import ConfigurableClassData
 
 EXPRESS_TAG = "agent_pipelines/express"
+WARMUP_MODULE = "agent_pipelines.run_launch_warmup"
 
 
 def is_express(run: DagsterRun) -> bool:
@@ -117,7 +118,8 @@ class PreforkRunLauncher(DefaultRunLauncher):
     def _fork_context(self) -> ForkServerContext:
         if self._context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(self.preload_modules)
+            # The code location, then what executing any run imports (run_launch_warmup).
+            context.set_forkserver_preload([*self.preload_modules, WARMUP_MODULE])
             self._context = context
         return self._context
 

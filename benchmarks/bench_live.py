@@ -285,9 +285,9 @@ def render_section(lats: list[dict], bur: dict) -> str:
     ]
     for lat in lats:
         kind = (
-            f"**loaded**: {lat['burners']} CPU burners (`while True: pass`) running"
+            f"loaded: {lat['burners']} CPU burners (`while True: pass`) running"
             if lat["burners"]
-            else "**as quiet as the shared machine allows** (no burner)"
+            else "as quiet as the shared machine allows (no burner)"
         )
         target = 7.0 if lat["burners"] else 6.0
         met = "✅" if lat["tg_p95"] <= target else "❌"
