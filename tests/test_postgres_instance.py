@@ -63,7 +63,11 @@ def test_postgres_config_repeats_the_default_settings() -> None:
     for section in ("telemetry", "retention", "sensors"):
         assert pg[section] == sqlite[section], section
     limits = pg["run_queue"].pop("tag_concurrency_limits")
-    assert pg["run_queue"] == sqlite["run_queue"]
+    # The single-machine SQLite instance queues with the same settings through the express run
+    # coordinator (agent_pipelines/run_launch.py); PostgreSQL keeps Dagster's plain queue, whose
+    # tag limit holds across daemons.
+    assert sqlite["run_coordinator"]["class"] == "ExpressRunCoordinator"
+    assert pg["run_queue"] == sqlite["run_coordinator"]["config"]
     assert limits == [{"key": "agent_pipelines/kind", "value": "live_detector", "limit": 1}]
     from sensors.live_alerts import live_detector_job
 
