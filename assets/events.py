@@ -166,39 +166,6 @@ def cleaned_events(
     days = [date.fromisoformat(k) for k in context.partition_keys]
     today = datetime.now(UTC).date()
     logs_root = log_store.logs_path
-    result = read_logs(logs_root, days=[day], final_before=today)
-    events = dedupe(result.events)
-    quarantine = quarantine_of_day(result.quarantine, day, logs_root)
-    newly_quarantined = write_quarantine(log_store.data_path, quarantine)
-    reasons = _counts(quarantine, "reason")
-    lines = events.height + quarantine.height
-    share = quarantine.height / lines if lines else 0.0
-    by_type = _counts(events, "event_type")
-    preview = events.select([c for c in PREVIEW_COLUMNS if c in events.columns]).head(10)
-    context.log.info(
-        f"{day}: {events.height:,} events, {quarantine.height:,} quarantined, "
-        f"{result.events.height - events.height:,} duplicates dropped"
-    )
-    for warning in result.warnings:  # files skipped or cut short: never fatal, always said
-        context.log.warning(warning)
-    yield dg.Output(
-        events,
-        metadata={
-            "events": events.height,
-            "quarantined": quarantine.height,
-            "newly_quarantined": newly_quarantined,
-            "quarantine_reasons": dg.MetadataValue.json(reasons),
-            "duplicates_dropped": result.events.height - events.height,
-            "pending_bytes": result.pending_bytes,
-            "attempts": events["attempt_id"].n_unique() if events.height else 0,
-            "events_by_type": dg.MetadataValue.json(by_type),
-            "source_files": dg.MetadataValue.json(sorted(result.offsets)),
-            "file_warnings": dg.MetadataValue.json(result.warnings),
-            "preview": dg.MetadataValue.md(markdown_table(preview, limit=10)),
-            # The day's numbers: across partitions, the Plots tab draws them as daily time series.
-            **usage.day_numbers(events),
-        },
-    )
     key = context.asset_key
     totals = {"events": 0, "quarantined": 0, "newly_quarantined": 0, "duplicates_dropped": 0,
               "pending_bytes": 0, "size_bytes": 0}  # fmt: skip
@@ -207,6 +174,7 @@ def cleaned_events(
     per_day: list[dict[str, Any]] = []
     sources: set[str] = set()
     attempts: set[str] = set()
+    warnings: list[str] = []
     preview = pl.DataFrame()
     schema = None
     over: list[str] = []
@@ -242,6 +210,9 @@ def cleaned_events(
             f"{day}: {events.height:,} events, {quarantine.height:,} quarantined, "
             f"{result.events.height - events.height:,} duplicates dropped"
         )
+        for warning in result.warnings:  # files skipped or cut short: never fatal, always said
+            context.log.warning(warning)
+        warnings.extend(result.warnings)
     lines = totals["events"] + totals["quarantined"]
     share = totals["quarantined"] / lines if lines else 0.0
     metadata: dict[str, Any] = {
@@ -251,6 +222,7 @@ def cleaned_events(
         "attempts": len(attempts),
         "events_by_type": dg.MetadataValue.json(by_type),
         "source_files": dg.MetadataValue.json(sorted(sources)),
+        "file_warnings": dg.MetadataValue.json(warnings),
         "preview": dg.MetadataValue.md(markdown_table(preview, limit=10)),
     }
     if schema is not None:
