@@ -14,20 +14,28 @@ import polars as pl
 from agent_pipelines.alerts_table import alerts_table, read_alert_records
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.ui_metadata import alerts_metadata
-from assets.events import table_asset
-from assets.partitions import daily_partitions
+from assets.events import daily_table_asset
 
 
 def day_window(day: date) -> str:
     return f"{day.isoformat()} 00:00 – 23:59 UTC (alert time = when the condition became true in the logs)"
 
 
-@table_asset("alerts", partitions_def=daily_partitions)
-def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[pl.DataFrame]:
+@daily_table_asset("alerts")
+def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[dict[str, pl.DataFrame]]:
     """Alerts of the live detectors (error loops, tool loops, stuck agents, cost anomalies, excessive
     restarts, failed sessions with many errors) that fired on one UTC day: time, attempt, task,
     executor, type, severity, the original analyzer's recommendation, a one-line summary and a sample
-    message. Written by the detector runs as they fire; also rebuilt from `agent-alerts.jsonl`."""
-    day = date.fromisoformat(context.partition_key)
-    table = alerts_table(read_alert_records(log_store.logs_path, day))
-    return dg.Output(table, metadata=alerts_metadata(table, day_window(day)))
+    message. Written by the detector runs as they fire; also rebuilt from `agent-alerts.jsonl`. A
+    backfill of many days is one run (its metadata then counts the alerts per day)."""
+    tables = {
+        key: alerts_table(read_alert_records(log_store.logs_path, date.fromisoformat(key)))
+        for key in context.partition_keys
+    }
+    if len(tables) == 1:
+        [(key, table)] = tables.items()
+        return dg.Output(tables, metadata=alerts_metadata(table, day_window(date.fromisoformat(key))))
+    counts = {key: table.height for key, table in tables.items()}
+    return dg.Output(
+        tables, metadata={"alerts": sum(counts.values()), "alerts_by_day": dg.MetadataValue.json(counts)}
+    )
