@@ -29,6 +29,7 @@ most of a rotation's time; with ISA-L it no longer is.
 from __future__ import annotations
 
 import errno
+import gzip
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from isal import igzip
+from isal.igzip_lib import IsalError
 
 from agent_pipelines import paths
 
@@ -140,8 +142,11 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_log(path: Path) -> BinaryIO:
+def open_log(path: Path, *, fast: bool = False) -> BinaryIO:
     """Open a log file for reading bytes, decompressing an archive transparently.
+
+    ``fast`` decompresses an archive with ISA-L (about twice as fast as zlib) for callers that take
+    a file whole or not at all; its errors are then ``isal.igzip_lib.IsalError``.
 
     Only a regular file is opened: the path is not followed if it is a symbolic link, and a FIFO is
     opened without blocking (then refused), so a stray named pipe cannot hang a run. Raises
@@ -163,7 +168,14 @@ def open_log(path: Path) -> BinaryIO:
         os.close(fd)
         raise
     if is_compressed(path):
-        member = igzip.IGzipFile(fileobj=handle, mode="rb")
+        if fast:
+            fast_member = igzip.IGzipFile(fileobj=handle, mode="rb")
+            fast_member.myfileobj = handle  # type: ignore[assignment]
+            return fast_member  # type: ignore[return-value]
+        # The standard library's reader, not ISA-L's: it hands back each member's bytes before it
+        # meets the next member's damage, so a corrupt archive loses only what follows the damage
+        # (ISA-L's reader decompresses ahead and can raise before returning the good bytes).
+        member = gzip.GzipFile(fileobj=handle, mode="rb")
         member.myfileobj = handle  # type: ignore[assignment]  # closed with it, as gzip.open does
         return member  # type: ignore[return-value]
     return handle
@@ -177,11 +189,19 @@ def iter_lines(path: Path) -> Iterator[bytes]:
 
 
 def count_lines(path: Path) -> int:
-    """Newline-terminated lines in a (possibly compressed) log file, read in blocks."""
+    """Newline-terminated lines in a (possibly compressed) log file, read in blocks.
+
+    All or nothing (the rotation's check of what it wrote, and of an archive before a merge), so an
+    archive is decompressed with ISA-L here, about twice as fast as zlib; its error is raised as the
+    standard library's :class:`gzip.BadGzipFile`.
+    """
     total = 0
-    with open_log(path) as handle:
-        while block := handle.read(8 << 20):
-            total += block.count(b"\n")
+    with open_log(path, fast=True) as handle:
+        try:
+            while block := handle.read(8 << 20):
+                total += block.count(b"\n")
+        except IsalError as exc:  # type: ignore[misc]  # isal's stubs do not say it is an Exception
+            raise gzip.BadGzipFile(f"{path}: {exc}") from exc
     return total
 
 
