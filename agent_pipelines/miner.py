@@ -23,17 +23,20 @@ positions), Brain (frequency of a token at a position) and LogBatcher (a whole b
 
    otherwise it *splits* the group: its few values are different kinds of event (``Connection
    established`` / ``Connection closed``). Code-like values (``ENOENT``, ``TS2322``, a status
-   number the masking kept, ``IOException``, ``action=ACTION_DOWN``) always split: they name the
-   failure.
+   number the masking kept, ``IOException``, ``action=ACTION_DOWN``) split: they name the
+   failure — unless three or more of them differ only in their last one or two characters
+   (``[LNKA]``/``[LNKB]``/``[LNKC]``): those enumerate instances of one thing.
    The group is split on the splitting column with the fewest values (leftmost on a tie), and each
    part is judged again, so a column that looks variable only because two kinds are mixed in one
    group is decided inside each kind. A group with no splitting column left is one template, its
    variable columns written as :data:`VAR` (keeping a common ``key=`` prefix or suffix:
    ``user=<VAR>``).
-3. **Across lengths.** A variable part can be several tokens long (a list of names, a free-text
-   reason). Templates equal once runs of ``<VAR>`` are collapsed are one template, and a message
-   left alone in its bucket joins the most specific template of another length that matches it
-   with each ``<VAR>`` standing for one or more tokens.
+3. **Across lengths.** A variable part can be several tokens long or missing (a list of nodes, an
+   address given or not, a free-text reason). A run of one masked token repeated
+   (``node-<NUM> node-<NUM>``) counts once; templates of different lengths that are equal once
+   each run of value tokens is one value (their *skeleton*; a ``key=`` value keeps its key) are
+   one template; and a message left alone in its bucket joins the most specific template of
+   another length that matches it with each ``<VAR>`` standing for one or more tokens.
 
 Every step is a function of the *set* of distinct masked messages, with ties broken by position and
 then by text, so the result is deterministic and the same whether the set was given at once (batch)
@@ -79,12 +82,27 @@ _VALUE_KEYS = frozenset(
 _KEY_PREFIX = re.compile(r"^(.*?[=:])[^=:]*$")  # "user=root" -> "user="
 
 
+_REPEATED = re.compile(r"(?:^| )([^ ]*<[A-Z]+>[^ ]*) \1(?: |$)")
+
+
 def _tokens(masked: str) -> tuple[str, ...]:
-    return tuple(masked.split(" "))
+    """The tokens of a masked message; a run of one masked token repeated is one token.
+
+    ``node-<NUM> node-<NUM> node-<NUM>`` is a list of values whatever its length: the masking
+    collapses runs of bare placeholders, this collapses runs of equal tokens that hold one.
+    """
+    tokens = masked.split(" ")
+    if _REPEATED.search(masked):
+        kept = [tokens[0]]
+        for token in tokens[1:]:
+            if token != kept[-1] or "<" not in token:
+                kept.append(token)
+        tokens = kept
+    return tuple(tokens)
 
 
-# An error code inside a token: error[E0308]:, (TS2345), SC2086.
-_EMBEDDED_CODE = re.compile(r"(?:^|[^A-Za-z0-9])[A-Z]{1,5}[0-9]{2,5}(?:[^A-Za-z0-9]|$)")
+# An error code in a token: error[E0308]:, (TS2345), SC2086:, but not the A10 of [Thunderbird_A10].
+_EMBEDDED_CODE = re.compile(r"(?:^|[\[(])[A-Z]{1,5}[0-9]{2,5}(?:[\])]|:|,|$)")
 
 
 # A short name with one trailing digit names a device or a variant: eth0, alt0, sda1, tty2.
@@ -93,6 +111,8 @@ _DEVICE = re.compile(r"^[A-Za-z]+[0-9][^A-Za-z0-9]*$")
 
 # A placeholder the masking wrote (<NUM>, <PATH>...) or the miner's <VAR>: a value, never a code.
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
+
+_EMPTY_VALUE = frozenset({"()", "[]", "{}", "''", '""', "<>"})  # a value given as nothing
 
 # Token classes are asked for again and again (every group a token is in, at every split) and
 # tokens repeat across messages: each distinct token is classified once.
@@ -116,7 +136,7 @@ def _is_code(token: str) -> bool:
 def _value_like(token: str) -> bool:
     found = _value_cache.get(token)
     if found is None:
-        found = bool(_VALUE_LIKE.search(token)) and not _DEVICE.match(token)
+        found = (bool(_VALUE_LIKE.search(token)) and not _DEVICE.match(token)) or token in _EMPTY_VALUE
         if len(_value_cache) >= _CACHE_LIMIT:
             _value_cache.clear()
         _value_cache[token] = found
@@ -150,11 +170,24 @@ def _generalise(values: Sequence[str]) -> str:
     return prefix + VAR + suffix
 
 
+def _siblings(values: Sequence[str]) -> bool:
+    """Three or more values of one length that differ only in their last one or two characters.
+
+    ``[LNKA]``/``[LNKB]``/``[LNKC]`` or ``R01``/``R02``/``R03`` enumerate instances of one thing;
+    codes that name different failures differ more (``ENOENT``/``EACCES``, ``E0308``/``E0502``) or
+    come in twos (``TS2322``/``TS2345``).
+    """
+    if len(values) < 3 or len({len(v) for v in values}) != 1:
+        return False
+    shared = _common_prefix(values)
+    return len(shared) >= 2 and len(values[0]) - len(shared) <= 2
+
+
 def _variable_because(values: Sequence[str], previous: str | None, *, first_column: bool) -> str | None:
     """Why a column whose rows show ``values`` is variable (``None``: it splits the group)."""
-    if any(_is_code(v) for v in values):
-        return None
-    if all(_value_like(v) for v in values):
+    if any(map(_is_code, values)):
+        return "siblings" if _siblings(values) else None
+    if all(map(_value_like, values)):
         return "shape"
     if previous is not None:
         key = previous.rstrip(":=").lower()
@@ -245,6 +278,76 @@ def _pattern(tokens: Sequence[str]) -> re.Pattern[str]:
     return re.compile(" ".join(parts))
 
 
+_RUN = "\x00"  # a run of value tokens in a skeleton
+
+
+def _is_value(token: str) -> bool:
+    return VAR in token or (_value_like(token) and not _is_code(token))
+
+
+_KEYED = re.compile(r"^\(?[A-Za-z_][A-Za-z0-9_.-]*[=:]")  # user=<USER>, rhost=<IP>, (uid=<NUM>)
+
+
+def _skeleton(template: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``template`` with each run of value tokens as one :data:`_RUN` (``None``: too little else).
+
+    Two templates of different lengths with one skeleton differ only in how many values stand
+    somewhere (a list of nodes, an address given or not): one event. A value after a key
+    (``user=<USER>``) keeps its key: ``rhost=<IP>`` and ``rhost=<IP> user=<USER>`` are two events. A
+    skeleton needs two constant tokens and at least as many constants as runs, so that
+    mostly-variable messages stay apart.
+    """
+    out: list[str] = []
+    constants = runs = 0
+    for token in template:
+        key = _KEYED.match(token)
+        if key and _is_value(token):
+            out.append(key.group() + _RUN)
+            constants += 1
+        elif _is_value(token):
+            if not out or out[-1] != _RUN:
+                out.append(_RUN)
+                runs += 1
+        else:
+            out.append(token)
+            constants += 1
+    if constants < 2 or constants < runs:
+        return None
+    return tuple(out)
+
+
+def _segments(template: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``template`` cut as :func:`_skeleton` cuts it: one segment per skeleton token."""
+    out: list[tuple[str, ...]] = []
+    in_run = False
+    for token in template:
+        if _is_value(token) and not _KEYED.match(token):
+            if in_run:
+                out[-1] = (*out[-1], token)
+            else:
+                out.append((token,))
+            in_run = True
+        else:
+            out.append((token,))
+            in_run = False
+    return out
+
+
+def _join_runs(skeleton: tuple[str, ...], templates: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """One template for ``templates`` (all of ``skeleton``): what they all share is kept, else VAR."""
+    cut = [_segments(t) for t in templates]
+    out: list[str] = []
+    for i, token in enumerate(skeleton):
+        seen = {segments[i] for segments in cut}
+        if len(seen) == 1:
+            out.extend(next(iter(seen)))
+        elif token.endswith(_RUN):
+            out.append(token[: -len(_RUN)] + VAR)
+        else:
+            out.append(VAR)
+    return tuple(out)
+
+
 class TemplateMiner:
     """Learns templates from masked messages; gives each masked message its template.
 
@@ -298,37 +401,50 @@ class TemplateMiner:
         for length in sorted(self._dirty):
             self._bucket_templates[length] = _mine_bucket(list(self._buckets[length]))
         self._dirty.clear()
-        # Step 3: across lengths. Templates equal once <VAR> runs collapse are one template.
+        # Step 3: across lengths. Templates equal but for runs of values (a list, an optional
+        # address) are one template.
+        members: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+        for mapping in self._bucket_templates.values():
+            for row, template in mapping.items():
+                members[template].append(row)
+        by_skeleton: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+        for template in members:
+            skeleton = _skeleton(template)
+            if skeleton is not None:
+                by_skeleton[skeleton].append(template)
+        merged: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for skeleton, templates in by_skeleton.items():
+            lengths = [len(t) for t in templates]
+            # Only across lengths: templates of one length were told apart by the bucket miner.
+            if len(templates) > 1 and len(set(lengths)) == len(lengths):
+                joined = _join_runs(skeleton, templates)
+                for template in templates:
+                    merged[template] = joined
         final: dict[tuple[str, ...], str] = {}
         singles: list[tuple[str, ...]] = []
-        templates: dict[tuple[str, ...], set[int]] = defaultdict(set)
-        groups: dict[tuple[str, ...], int] = defaultdict(int)
-        for mapping in self._bucket_templates.values():
-            for template in mapping.values():
-                groups[template] += 1
-        collapsed_of: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
-        for length in sorted(self._bucket_templates):
-            for row, template in self._bucket_templates[length].items():
-                known = collapsed_of.get(template)
-                if known is None:
-                    collapsed = _collapse(template)
-                    known = collapsed_of[template] = (collapsed, " ".join(collapsed))
-                collapsed = known[0]
-                final[row] = known[1]
-                if groups[template] == 1 and template == row:
-                    singles.append(row)
-                elif 0 < 2 * sum(VAR in t for t in collapsed) <= len(collapsed):
-                    templates[collapsed].add(length)
+        patterns: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        for template, rows in members.items():
+            shown = _collapse(merged.get(template, template))
+            text = " ".join(shown)
+            for row in rows:
+                final[row] = text
+            if len(rows) == 1 and template == rows[0] and template not in merged:
+                singles.append(rows[0])
+            elif 0 < 2 * sum(VAR in t for t in shown) <= len(shown):
+                patterns[shown].update(len(row) for row in rows)
         # A message alone in its bucket joins the most specific matching template of another length.
-        patterns = sorted(
+        self._patterns = sorted(
             (
                 (-sum(len(t) for t in tpl if VAR not in t), " ".join(tpl), frozenset(lengths), _pattern(tpl))
-                for tpl, lengths in templates.items()
+                for tpl, lengths in patterns.items()
             ),
             key=lambda p: (p[0], p[1]),
         )
-        self._patterns = patterns
-        for row in singles:
+        self._first: dict[str, list[int]] = defaultdict(list)
+        for i, (_, text, _, _) in enumerate(self._patterns):
+            first = text.split(" ", 1)[0]
+            self._first["" if VAR in first else first].append(i)
+        for row in sorted(singles):
             match = self._match(row, exclude_length=len(row))
             if match is not None:
                 final[row] = match
@@ -337,7 +453,10 @@ class TemplateMiner:
 
     def _match(self, row: tuple[str, ...], *, exclude_length: int | None) -> str | None:
         text = " ".join(row)
-        for _, template, lengths, pattern in self._patterns:
+        # Only patterns whose first token is this row's, or a variable, can match it.
+        candidates = sorted(self._first.get(row[0], []) + self._first.get("", []))
+        for i in candidates:
+            _, template, lengths, pattern = self._patterns[i]
             if exclude_length is not None and exclude_length in lengths:
                 continue
             if pattern.fullmatch(text):
