@@ -80,6 +80,17 @@ def test_invalid_payloads_are_refused_with_the_same_reason_in_python_and_polars(
     assert result.quarantine["reason"].to_list() == [reason.value]
 
 
+def test_python_and_polars_name_the_same_field_first() -> None:
+    """Both checks run one rule table in one order: with two nested payload values the Python check
+    used to name the first in the line's key order, the reader the first in column order."""
+    raw = line("session_start", {"old_status": [1], "reason": {}})
+    with pytest.raises(ContractError) as info:
+        check_event(json.loads(raw))
+    quarantined = read_bytes(raw + b"\n").quarantine.row(0, named=True)
+    assert (quarantined["reason"], quarantined["detail"]) == (info.value.reason.value, info.value.detail)
+    assert info.value.detail == "'data.reason' must not be an object or list"
+
+
 TOP_LEVEL_BAD: list[tuple[bytes, Reason]] = [
     (b'{"timestamp": "2026-02-09T14:23:45Z", "event_type": "error", "data": {"error_message": "x"}}',
      Reason.MISSING_FIELD),
