@@ -3,7 +3,7 @@
 ``agent-pipelines import claude-code|codex [PATH]`` and the ``transcript_import_sensor`` both call
 :func:`run_import` with a source from :data:`SOURCES`; what one record means lives in the source
 module, everything shared (files by identity and offset, dedupe, tokens and cost, session ends,
-writing to the log folder) in :mod:`agent_pipelines.importers.core`.
+writing to the log folder) in :mod:`agent_pipelines.importers.core` and the modules it uses.
 """
 
 from __future__ import annotations

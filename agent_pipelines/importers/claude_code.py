@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines.contract import Reason, id_problem, parse_timestamp
-from agent_pipelines.importers.core import Importer, exit_code_in
+from agent_pipelines.importers.core import Importer
 from agent_pipelines.importers.pricing import Usage
+from agent_pipelines.importers.text import exit_code_in
 
 NAME = "claude-code"
 EXECUTOR = "CLAUDE_CODE"
