@@ -9,12 +9,9 @@ from typing import Any
 import pytest
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram, parse_html_text
 
-from agent_pipelines.notifiers.format import (
+from agent_pipelines.notifiers.format import format_alert, format_alert_compact, format_digest, format_text
+from agent_pipelines.notifiers.html_split import (
     TELEGRAM_MAX_MESSAGE_LENGTH,
-    format_alert,
-    format_alert_compact,
-    format_digest,
-    format_text,
     split_html,
     telegram_len,
     utf16_len,

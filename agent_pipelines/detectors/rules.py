@@ -1,114 +1,22 @@
-"""The live detectors: error loops, tool loops, stuck agents, cost anomalies, restarts, failed sessions.
-
-Pure logic over events and a state object — no files, no clock, no Dagster — so the sensor's job,
-``agent-pipelines detect --once`` and the tests run exactly the same code.
-
-Two rules make a replay of old logs give the same alerts as the live sensor, whatever the chunking:
-
-* **Windows use event time.** "4 errors within 10 minutes" means 10 minutes between the events'
-  own timestamps, never between the moments we happened to read them (the seed measured wall
-  clock, so a replay fired on anything).
-* **An incident is named by its first event.** Its ``alert_id`` hashes the type, the attempt and the
-  id of the event that opened it (first error of the window, last event before the silence...),
-  so finding it early in one chunking and late in another gives the same id.
-
-A stuck agent is found two ways that agree on the id: *live*, an open session whose last event is
-more than the threshold before ``now`` (the wall clock, or ``--now`` in a replay); and *in the
-stream*, a gap of more than the threshold before an open session's next event (a replay, or an
-agent that came back before the next check). Either way the incident is "silence after event X".
-
-Suppression: the same type for the same attempt fires at most once per 5 minutes of event time,
-then again if the condition persists (an error loop still looping). A stuck agent fires once per
-silence, an excessive-restarts alert once per attempt: those conditions do not "persist" in a way
-worth repeating.
-"""
+"""The six detectors over events in event-time order (see :mod:`agent_pipelines.detectors`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import polars as pl
 
 from agent_pipelines.alerts import make_alert
 from agent_pipelines.clustering import template_expr
-from agent_pipelines.detector_state import SEEN_SCHEMA, DetectorState
+from agent_pipelines.detector_state import DetectorState
+from agent_pipelines.detectors.thresholds import Thresholds
 from agent_pipelines.miner import TemplateMiner
-from agent_pipelines.settings import settings
 
 RESTART_PROMPT_TYPES = ("followup", "retry")
 MAX_IDS_PER_ATTEMPT = 32
 MAX_TEMPLATE_MAP = 5_000
 MAX_FINGERPRINTS_LISTED = 50
 SAMPLE_CHARS = 500
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Detector settings; :meth:`from_env` reads the seed's environment variables."""
-
-    error_loop: int = 4
-    error_window_ms: int = 600_000
-    tool_loop: int = 10
-    tool_window_ms: int = 60_000
-    stuck_ms: int = 300_000
-    cost_usd: float = 1.0
-    restarts: int = 3
-    failed_errors: int = 4
-    suppress_ms: int = 300_000
-    retain_ms: int = 86_400_000  # forget an attempt this long after its last event
-    seen_ms: int = 2 * 86_400_000  # remember processed event ids this long (rotation re-appends a day)
-    seen_max: int = 1_000_000
-
-    @classmethod
-    def from_env(cls) -> Thresholds:
-        """The original analyzer's four variables; :class:`SettingsError` names a bad one."""
-        env = settings()
-        return cls(
-            error_loop=env.error_loop_threshold,
-            tool_loop=env.tool_loop_threshold,
-            stuck_ms=env.stuck_threshold_ms,
-            cost_usd=env.cost_anomaly_threshold,
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Dedupe of events already processed
-# --------------------------------------------------------------------------------------------
-
-
-def unseen(events: pl.DataFrame, state: DetectorState) -> pl.DataFrame:
-    """Events not processed before (by ``event_id``), one row per id, in event-time order.
-
-    The same line can be read twice: rotation re-appends today's lines of the seed's file to
-    ``stream/<today>.jsonl``, and a rewritten file is read again from the start.
-    """
-    if events.is_empty():
-        return events
-    fresh = events.unique(subset=["event_id"], keep="first", maintain_order=True)
-    if state.seen.height:
-        fresh = fresh.join(state.seen.select("event_id"), on="event_id", how="anti", maintain_order="left")
-    return fresh.sort("timestamp", maintain_order=True)
-
-
-def remember(state: DetectorState, events: pl.DataFrame, thresholds: Thresholds) -> None:
-    """Add processed ids to the bounded recent window (by event time, and a hard cap)."""
-    if not events.is_empty():
-        added = events.select("event_id", pl.col("timestamp").dt.epoch("ms").alias("ts_ms")).cast(SEEN_SCHEMA)
-        seen = pl.concat([state.seen, added], how="vertical")
-    else:
-        seen = state.seen
-    if state.watermark_ms is not None and seen.height:
-        seen = seen.filter(pl.col("ts_ms") >= state.watermark_ms - thresholds.seen_ms)
-    if seen.height > thresholds.seen_max:
-        seen = seen.tail(thresholds.seen_max)
-    state.seen = seen
-
-
-# --------------------------------------------------------------------------------------------
-# The detectors
-# --------------------------------------------------------------------------------------------
 
 _COLUMNS = (
     "event_id",
@@ -387,47 +295,3 @@ def _forget_quiet(windows: dict[str, list[list[Any]]], horizon: int) -> None:
     if len(windows) > 4:
         for key in [k for k, w in windows.items() if not w or w[-1][0] < horizon]:
             del windows[key]
-
-
-def stuck_watch(state: DetectorState, thresholds: Thresholds) -> dict[str, Any]:
-    """A tiny digest for the sensor: when the next stuck check is due, and for which silence.
-
-    ``due_ms`` is the earliest event time at which an open, not-yet-alerted session becomes
-    stuck; the sensor compares it with the wall clock every tick without loading the state.
-    """
-    due: list[tuple[int, str, str]] = []
-    for attempt_id, a in state.attempts.items():
-        if a.get("open") and a.get("stuck") != a["lid"] and a["last"] is not None:
-            due.append((a["last"] + thresholds.stuck_ms, attempt_id, a["lid"]))
-    due.sort()
-    first = due[0] if due else None
-    return {
-        "generation": state.generation + 1,
-        "open_sessions": sum(1 for a in state.attempts.values() if a.get("open")),
-        "due_ms": first[0] if first else None,
-        "due_attempt": first[1] if first else None,
-        "due_event": first[2] if first else None,
-        "threshold_ms": thresholds.stuck_ms,
-    }
-
-
-def detect(
-    events: pl.DataFrame,
-    state: DetectorState,
-    thresholds: Thresholds | None = None,
-    now_ms: int | None = None,
-) -> list[dict[str, Any]]:
-    """Dedupe, run every detector, the live stuck check at ``now_ms`` (if given), prune; mutate ``state``."""
-    thresholds = thresholds or Thresholds()
-    fresh = unseen(events, state)
-    detectors = Detectors(state, thresholds)
-    detectors.process(fresh)
-    if now_ms is not None:
-        detectors.check_stuck(now_ms)
-    remember(state, fresh, thresholds)
-    detectors.prune()
-    return detectors.alerts
-
-
-def alert_ids(alerts: Iterable[dict[str, Any]]) -> list[str]:
-    return [a["alert_id"] for a in alerts]
