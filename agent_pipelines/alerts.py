@@ -1,11 +1,10 @@
-"""Alert records in the seed's format, their stable ids, and publishing them.
+"""Alert records in the original Node live analyzer's format, their stable ids, and publishing them.
 
-An existing monitor (the seed's ``monitor.mjs``) polls ``agent-alerts.jsonl`` and acts on each line,
-so records keep the seed's shape: ``{timestamp, type, attempt_id, task_id, executor,
-recommendation, severity, ...per-type fields}``. We add ``alert_id``: a hash of the type, the
-attempt and the key of the incident's first event, so the same incident found by a live run, a
-replay or a retry after a crash has the same id — that is what lets us write it once and send it
-once.
+An existing monitor (the original Telegram monitor, ``monitor.mjs``) polls ``agent-alerts.jsonl`` and acts on
+each line, so records keep the original live analyzer's shape: ``{timestamp, type, attempt_id, task_id,
+executor, recommendation, severity, ...per-type fields}``. We add ``alert_id``: a hash of the type, the
+attempt and the key of the incident's first event, so the same incident found by a live run, a replay or a
+retry after a crash has the same id — that is what lets us write it once and send it once.
 
 ``timestamp`` is *event time* (when the condition became true in the logs), not the wall clock of
 the run that noticed it: a replay of old logs writes the same records as the live sensor did.
@@ -24,7 +23,7 @@ from typing import Any
 
 from agent_pipelines import paths
 from agent_pipelines.contract import format_timestamp
-from agent_pipelines.reader import loads_any
+from agent_pipelines.jsonl import json_objects, read_json_objects
 from agent_pipelines.redaction import redact
 from agent_pipelines.writer import append_records
 
@@ -97,8 +96,8 @@ def make_alert(
     executor: str | None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """One alert record in the seed's field order. Free text (``sample_message``) is redacted here,
-    before it can reach the alerts file or Telegram."""
+    """One alert record in the original live analyzer's field order. Free text (``sample_message``) is
+    redacted here, before it can reach the alerts file or Telegram."""
     severity, recommendation = ALERT_KINDS[alert_type]
     record: dict[str, Any] = {
         "timestamp": format_timestamp(moment_of(at_ms)),
@@ -138,31 +137,15 @@ def written_alert_ids(logs_dir: str | os.PathLike[str], tail_bytes: int = 4 << 2
             data = handle.read()
     except FileNotFoundError:
         return ids
-    for line in data.splitlines():
-        try:
-            value = loads_any(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("alert_id"), str):
+    for value in json_objects(data.splitlines()):
+        if isinstance(value.get("alert_id"), str):
             ids.add(value["alert_id"])
     return ids
 
 
 def read_alerts(logs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """All alert records (tests, benchmarks, the CLI's summary)."""
-    out = []
-    try:
-        with open(alerts_path(logs_dir), "rb") as handle:
-            for line in handle:
-                try:
-                    value = loads_any(line)
-                except ValueError:
-                    continue
-                if isinstance(value, dict):
-                    out.append(value)
-    except FileNotFoundError:
-        pass
-    return out
+    return read_json_objects(alerts_path(logs_dir))
 
 
 @dataclass

@@ -18,6 +18,7 @@ import polars as pl
 
 from agent_pipelines import archive, paths
 from agent_pipelines.alerts import ALERT_FIELDS, canonical_alert_type
+from agent_pipelines.jsonl import json_objects
 
 ALERTS_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
@@ -101,17 +102,9 @@ def alerts_table(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def _records(lines: Iterable[bytes], day_prefix: bytes | None) -> list[dict[str, Any]]:
-    out = []
-    for raw in lines:
-        if day_prefix is not None and day_prefix not in raw:
-            continue  # cheap pre-filter: the day's date must appear in the line
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            out.append(value)
-    return out
+    if day_prefix is not None:  # cheap pre-filter: the day's date must appear in the line
+        lines = (raw for raw in lines if day_prefix in raw)
+    return list(json_objects(lines))
 
 
 def read_alert_records(logs_root: str | os.PathLike[str], day: date | None = None) -> list[dict[str, Any]]:

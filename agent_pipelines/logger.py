@@ -1,7 +1,8 @@
-"""The agent work logger: the seed's PowerShell functions, in Python and on the command line.
+"""The agent work logger: the original PowerShell logger's functions, in Python and on the command
+line.
 
 =====================  ==========================================
-seed (PowerShell)      here
+original (PowerShell)  here
 =====================  ==========================================
 Start-AgentSession     :meth:`AgentWorkLogger.start_session`
 Write-AgentFollowup    :meth:`AgentWorkLogger.followup`
@@ -10,7 +11,7 @@ Stop-AgentSession      :meth:`AgentWorkLogger.stop_session`
 (new)                  ``tool_call``, ``tool_result``, ``status_change``
 =====================  ==========================================
 
-The seed logger kept each session's context (task, executor, start time) in the memory of the
+The original PowerShell logger kept each session's context (task, executor, start time) in the memory of the
 orchestrator process. Orchestrators calling ``agent-pipelines log`` start a new process per event,
 so context comes from the attempt's transcript instead: its first line is the ``session_start``,
 which carries task, executor, model and branch, and its time gives ``elapsed_ms``. Anything passed
@@ -19,7 +20,7 @@ explicitly wins over what the transcript says.
 
 from __future__ import annotations
 
-import json
+import itertools
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -39,23 +40,15 @@ from agent_pipelines.contract import (
     parse_timestamp,
     text_only,
 )
+from agent_pipelines.jsonl import iter_json_objects
 from agent_pipelines.metrics_line import metrics_line
 from agent_pipelines.settings import settings
 from agent_pipelines.writer import append_all, serialize
 
-# Context fields an event inherits from its session's start (the seed's TaskMetadata,
-# ExecutorInfo and GitContext), in the order they appear on disk (the seed's example line).
+# Context fields an event inherits from its session's start (the original PowerShell logger's TaskMetadata,
+# ExecutorInfo and GitContext), in the order they appear on disk (the original logger's example line).
 CONTEXT_FIELDS: tuple[str, ...] = (
-    "session_id",
-    "task_id",
-    "task_title",
-    "task_description",
-    "project_id",
-    "executor",
-    "executor_variant",
-    "model",
-    "branch",
-    "base_branch",
+    *(name for name in STRING_FIELDS if name not in ("attempt_id", "event_type")),
     "commits_ahead",
     "commits_behind",
 )
@@ -76,7 +69,7 @@ def build_event(
     elapsed_ms: int | None = None,
     check: bool = True,
 ) -> dict[str, Any]:
-    """Assemble one event in the seed's field order and check it against the contract.
+    """Assemble one event in the original PowerShell logger's field order and check it against the contract.
 
     ``check=False`` is for the generator's hot loop only; its output is checked by tests instead.
     """
@@ -125,7 +118,7 @@ class AgentWorkLogger:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._contexts: dict[str, dict[str, Any]] = {}
 
-    # -- the seed's functions ---------------------------------------------------------------
+    # -- the original PowerShell logger's functions ------------------------------------------
 
     def start_session(
         self,
@@ -294,23 +287,8 @@ class AgentWorkLogger:
 
 
 def _read_lines_json(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    try:
-        with open(path, "rb") as handle:
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    break  # a writer is still on it
-                try:
-                    value = json.loads(raw)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(value, dict):
-                    events.append(value)
-                if limit is not None and len(events) >= limit:
-                    break
-    except FileNotFoundError:
-        pass
-    return events
+    # A last line without its newline is left alone: a writer is still on it.
+    return list(itertools.islice(iter_json_objects(path, complete=True), limit))
 
 
 def _first_event(path: Path) -> dict[str, Any] | None:

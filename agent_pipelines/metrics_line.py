@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from agent_pipelines.contract import SUCCESS_STATUS
-from agent_pipelines.reader import loads_any
+from agent_pipelines.jsonl import iter_json_objects
 
 COMPLETED = "completed"  # what the original's readers count as a success in ``outcome.status``
 
@@ -194,19 +194,9 @@ def read_metrics_lines(path: str | os.PathLike[str]) -> pl.DataFrame:
     record). A UTF-8 byte-order mark and CRLF line ends, as Windows PowerShell writes them, are
     accepted.
     """
-    rows = []
     if not Path(path).is_file():
         return pl.DataFrame(schema=METRICS_LINE_SCHEMA)
-    with open(Path(path), "rb") as handle:
-        for number, raw in enumerate(handle):
-            if number == 0 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                value = loads_any(raw.decode("utf-8").rstrip("\r\n"))
-            except (ValueError, UnicodeDecodeError):
-                continue
-            if isinstance(value, dict):
-                rows.append(normalize_metrics_record(value))
+    rows = [normalize_metrics_record(value) for value in iter_json_objects(path)]
     frame = pl.DataFrame(
         rows, schema={k: (pl.String() if k == "timestamp" else v) for k, v in METRICS_LINE_SCHEMA.items()}
     )

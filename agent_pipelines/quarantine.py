@@ -11,13 +11,14 @@ looking for "what was wrong with yesterday's log" opens one file.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from pathlib import Path
 
 import polars as pl
 
 from agent_pipelines import paths
+from agent_pipelines.jsonl import iter_json_objects, read_json_objects
 from agent_pipelines.reader import QUARANTINE_SCHEMA
 from agent_pipelines.writer import append_records
 
@@ -57,15 +58,9 @@ def write_quarantine(data_dir: str | os.PathLike[str], quarantine: pl.DataFrame)
 
 def _keys(target: Path) -> set[tuple[int, str]]:
     keys: set[tuple[int, str]] = set()
-    if not target.exists():
-        return keys
-    with open(target, "rb") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-                keys.add((record["byte_offset"], record["reason"]))
-            except (ValueError, KeyError, TypeError):
-                continue
+    for record in iter_json_objects(target):
+        with contextlib.suppress(KeyError, TypeError):  # a record of another shape keys nothing
+            keys.add((record["byte_offset"], record["reason"]))
     return keys
 
 
@@ -74,13 +69,7 @@ def read_quarantine(data_dir: str | os.PathLike[str]) -> pl.DataFrame:
     folder = paths.quarantine_dir(Path(data_dir))
     frames = []
     for path in sorted(folder.glob("*.jsonl")):
-        rows = []
-        with open(path, "rb") as handle:
-            for line in handle:
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    continue
+        rows = read_json_objects(path)
         if rows:
             frames.append(pl.DataFrame(rows, schema=QUARANTINE_SCHEMA))
     if not frames:

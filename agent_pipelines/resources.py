@@ -28,6 +28,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from agent_pipelines.log_store import LogStore
 from agent_pipelines.notifiers.outbox import Outbox
 from agent_pipelines.notifiers.telegram import DEFAULT_API_BASE, TelegramClient
 from agent_pipelines.redaction import register_secret
@@ -137,6 +138,19 @@ class TelegramResource(dg.ConfigurableResource):
         from agent_pipelines.paths import data_dir as default_data_dir
 
         return Outbox(Path(default_data_dir(data_dir)) / "state" / "telegram-outbox")
+
+
+def detector_resources(
+    log_store: LogStore | None = None, telegram: TelegramResource | None = None
+) -> dict[str, Any]:
+    """The live detector job's resources, bound one way for the sensor's code location, ``detect
+    --once``, the benchmark and the tests: the log folder, Telegram (from the environment unless
+    given) and an in-memory IO manager (the job's three ops hand one batch over in process)."""
+    return {
+        "log_store": log_store if log_store is not None else LogStore(),
+        "telegram": telegram if telegram is not None else TelegramResource.from_env(),
+        "detector_io": dg.mem_io_manager,
+    }
 
 
 def _plain(value: Any) -> str | None:

@@ -22,10 +22,12 @@ can afford it every 5 seconds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -129,8 +131,9 @@ class ScanResult:
 
 
 def watched_files(root: Path) -> list[Path]:
-    """The files holding stream events: the daily partitions and the seed's single file. Only
-    regular files inside the folder (the reader's rule: a directory, FIFO or symlink is skipped)."""
+    """The files holding stream events: the daily partitions and the original PowerShell logger's
+    single file. Only regular files inside the folder (the reader's rule: a directory, FIFO or
+    symlink is skipped)."""
     return [p for p in stream_files(root) if not archive.is_compressed(p)]
 
 
@@ -145,6 +148,22 @@ def _head(path: Path, length: int, identity: tuple[int, int] | None = None) -> s
             return hashlib.blake2b(handle.read(length), digest_size=8).hexdigest()
     except OSError:
         return None
+
+
+def resume_point(
+    shown: str, size: int, offset: int, line: int, same_start: Callable[[], bool]
+) -> tuple[int, int, str | None]:
+    """Where to read a known file from again: ``(start, first_line, note)``.
+
+    Its remembered ``offset`` (and the line after ``line``) when the file only grew; byte 0 with a
+    note saying why when it shrank or its first bytes changed (rewritten). ``same_start`` is only
+    asked when the size allows an append. The live tailer and the transcript importer both decide so.
+    """
+    if size < offset:
+        return 0, 1, f"{shown} was truncated ({size} < {offset} bytes): reading it again from the start"
+    if not same_start():
+        return 0, 1, f"{shown} was rewritten (its first bytes changed): reading it again from the start"
+    return offset, line + 1, None
 
 
 def _same_file(path: Path, pos: FilePos) -> bool:
@@ -204,12 +223,9 @@ def scan(root: str | os.PathLike[str], cursor: Cursor) -> ScanResult:
         pos = cursor.positions.get(key)
         start, first_line, note = 0, 1, None
         if pos is not None:
-            if st.st_size < pos.offset:
-                note = f"{rel} was truncated ({st.st_size} < {pos.offset} bytes): reading it again from 0"
-            elif not _same_file(path, pos):
-                note = f"{rel} was rewritten (its first bytes changed): reading it again from the start"
-            else:
-                start, first_line = pos.offset, pos.line + 1
+            start, first_line, note = resume_point(
+                rel, st.st_size, pos.offset, pos.line, functools.partial(_same_file, path, pos)
+            )
         if note:
             notes.append(note)
         if st.st_size > start:

@@ -306,3 +306,35 @@ def test_poison_lines_in_alerts_and_metrics_files_stop_nothing(tmp_path: Path) -
         "not_an_object",
         "malformed_json",
     }
+
+
+def test_every_reader_of_our_side_files_skips_a_poison_line(tmp_path: Path) -> None:
+    """Alerts (live file and archive), their table, error loops and the quarantine are read by one
+    tolerant reader (``agent_pipelines.jsonl``): a line nested 5,000 deep once raised RecursionError
+    in the alerts table, which caught ValueError only."""
+    from agent_pipelines import alerts, alerts_table, archive, metrics, quarantine
+
+    good = {"timestamp": f"{DAY}T10:00:00Z", "type": "error_loop", "attempt_id": "a-1", "alert_id": "x1"}
+    poison = [
+        b'{"timestamp":"' + DAY.encode() + b'T10:00:00Z","x":' + deep(5_000).encode() + b"}",
+        b"[1, 2, 3]",
+        b'{"alert_id":"a","alert_id":"b"}',
+        b"\xff\xfe not UTF-8",
+    ]
+    text = b"\n".join([*poison, json.dumps(good).encode()]) + b"\n"
+    (tmp_path / paths.ALERTS_FILE).write_bytes(text)
+    archived = archive.archive_path(tmp_path, archive.Kind.ALERTS, DAY)
+    archived.parent.mkdir(parents=True, exist_ok=True)
+    archived.write_bytes(archive.gzip_member(text))
+    assert [r["alert_id"] for r in alerts.read_alerts(tmp_path)] == ["x1"]
+    day = datetime.fromisoformat(DAY).date()
+    assert [r["alert_id"] for r in alerts_table.read_alert_records(tmp_path, day)] == ["x1"]
+    loops = metrics.read_error_loop_alerts(tmp_path)
+    assert loops is not None and loops["attempt_id"].to_list() == ["a-1"]
+    data = tmp_path / "data"
+    bad = read_bytes(b"not json\n").quarantine.with_columns(pl.lit("stream/x.jsonl").alias("source_file"))
+    assert quarantine.write_quarantine(data, bad) == 1
+    with open(quarantine.quarantine_file(data, "stream/x.jsonl"), "ab") as handle:
+        handle.write(poison[0] + b"\n")
+    assert quarantine.read_quarantine(data).height == 1
+    assert quarantine.write_quarantine(data, bad) == 0  # still recognised as kept

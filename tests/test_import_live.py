@@ -12,7 +12,7 @@ import transcript_fixtures as fx
 
 from agent_pipelines.alerts import read_alerts
 from agent_pipelines.log_store import LogStore
-from agent_pipelines.resources import TelegramResource
+from agent_pipelines.resources import TelegramResource, detector_resources
 from sensors import live_alerts
 from sensors.transcript_import import transcript_import_sensor
 
@@ -87,11 +87,7 @@ def test_a_claude_code_tool_loop_appended_live_raises_a_tool_loop_alert(
         assert len(tick.run_requests) == 1
         result = live_alerts.live_detector_job.execute_in_process(
             run_config=tick.run_requests[0].run_config,
-            resources={
-                "log_store": store(logs, data),
-                "telegram": TelegramResource(),
-                "detector_io": dg.mem_io_manager,
-            },
+            resources=detector_resources(store(logs, data), TelegramResource()),
             instance=instance,
         )
         assert result.success

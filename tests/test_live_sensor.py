@@ -16,7 +16,7 @@ from agent_pipelines import paths
 from agent_pipelines.alerts import read_alerts
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.resources import TelegramResource
+from agent_pipelines.resources import TelegramResource, detector_resources
 from sensors.live_alerts import JOB_NAME, defs, evaluate, live_alerts_sensor, live_detector_job
 
 CHAT = "4242"
@@ -40,11 +40,9 @@ def write_error_loop(logs: Path, attempt: str = "ve-live", when: datetime | None
 
 
 def resources(logs: Path, data: Path, telegram: TelegramResource | None = None) -> dict:
-    return {
-        "log_store": LogStore(logs_dir=str(logs), data_dir=str(data)),
-        "telegram": telegram or TelegramResource(),
-        "detector_io": dg.mem_io_manager,
-    }
+    return detector_resources(
+        LogStore(logs_dir=str(logs), data_dir=str(data)), telegram or TelegramResource()
+    )
 
 
 def tick(

@@ -23,7 +23,7 @@ from agent_pipelines.cli import main as cli_main
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.logger import AgentWorkLogger
 from agent_pipelines.reader import dedupe, read_logs
-from agent_pipelines.resources import TelegramResource
+from agent_pipelines.resources import TelegramResource, detector_resources
 
 DAY = "2026-03-03"
 
@@ -204,7 +204,7 @@ def test_live_sensor_follows_an_s3_log_folder(s3, tmp_path: Path) -> None:
     log.start_session("ve-live", task_id="task-9", executor="CODEX")
     ship(s3, host, bucket, "fleet/host-1")
     store = LogStore(logs_dir=f"s3://{bucket}/fleet", data_dir=str(tmp_path / "data"))
-    resources = {"log_store": store, "telegram": TelegramResource(), "detector_io": dg.mem_io_manager}
+    resources = detector_resources(store, TelegramResource())
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
         first = evaluate(ctx, store)

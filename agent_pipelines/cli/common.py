@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines import object_store, paths
+from agent_pipelines.cli.tables import dump_json
 
 
 class CommandError(Exception):
@@ -104,7 +104,8 @@ def existing_logs_dir(value: str | None) -> Path:
 
 
 def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=None, default=str, ensure_ascii=False))
+    """``value`` as one line of JSON on stdout (:func:`~agent_pipelines.cli.tables.dump_json`)."""
+    print(dump_json(value, indent=None))
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -9,14 +9,20 @@ left open in them would look stuck for days).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
 from agent_pipelines import paths
-from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
+from agent_pipelines.cli.common import (
+    CommandError,
+    add_data_dir,
+    add_logs_dir,
+    existing_logs_dir,
+    fail,
+    print_json,
+)
 from agent_pipelines.contract import parse_timestamp
-from agent_pipelines.reader import loads_any
+from agent_pipelines.jsonl import read_json_objects
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     data = paths.data_dir(args.data_dir)
     summary = detect_once(str(logs), str(data), now=args.now or "")
     if args.json:
-        print(json.dumps(summary, default=str))
+        print_json(summary)
     else:
         print(
             f"{summary['alerts_written']} alert(s) written to {logs / paths.ALERTS_FILE}"
@@ -84,10 +90,9 @@ def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
 
 def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
     """Execute the detector job in-process; returns the publish step's numbers."""
-    import dagster as dg
 
     from agent_pipelines.log_store import LogStore
-    from agent_pipelines.resources import TelegramResource
+    from agent_pipelines.resources import detector_resources
     from agent_pipelines.settings import settings
     from sensors.live_alerts import live_detector_job
 
@@ -100,11 +105,7 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
             # traceback stays in the run's own logs
             "loggers": {"console": {"config": {"log_level": _console_level()}}},
         },
-        resources={
-            "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
-            "telegram": TelegramResource.from_env(),
-            "detector_io": dg.mem_io_manager,
-        },
+        resources=detector_resources(LogStore(logs_dir=logs_dir, data_dir=data_dir)),
         raise_on_error=False,
     )
     metadata: dict[str, Any] = {}
@@ -163,17 +164,5 @@ def _alert_count(logs_dir: str) -> int:
 
 
 def _read_new_alerts(logs_dir: str, skip: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    try:
-        with open(os.path.join(logs_dir, paths.ALERTS_FILE), "rb") as handle:
-            for i, line in enumerate(handle):
-                if i >= skip:
-                    try:
-                        value = loads_any(line)
-                    except ValueError:  # a line another tool wrote badly: not ours to count
-                        continue
-                    if isinstance(value, dict):
-                        out.append(value)
-    except FileNotFoundError:
-        pass
-    return out
+    # A line another tool wrote badly is not ours to count: skipped.
+    return read_json_objects(os.path.join(logs_dir, paths.ALERTS_FILE), skip=skip)

@@ -1,8 +1,8 @@
 """Box tables and number formats for the analytics commands' terminal output.
 
-The seed's ``analyze-agent-work.mjs`` printed box-drawing tables (``┌─┬─┐``); users copy them into
-issues and chats, so we keep the look. Numbers are right-aligned, text left-aligned, and cells are
-cut with an ellipsis so one long error message can't wrap a whole table.
+The original Node analytics CLI (``analyze-agent-work.mjs``) printed box-drawing tables (``┌─┬─┐``);
+users copy them into issues and chats, so we keep the look. Numbers are right-aligned, text
+left-aligned, and cells are cut with an ellipsis so one long error message can't wrap a whole table.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def seconds(ms: float | None) -> str:
 
 
 def iso(moment: datetime | date | None) -> str:
-    """UTC ``2026-02-09T14:23:45Z`` (the seed's style), or ``YYYY-MM-DD`` for a date."""
+    """UTC ``2026-02-09T14:23:45Z`` (the original Node analytics CLI's style), or ``YYYY-MM-DD`` for a
+    date."""
     if moment is None:
         return ""
     if isinstance(moment, datetime):
@@ -94,11 +95,12 @@ def _json_default(value: Any) -> Any:
         return iso(value)
     if isinstance(value, date):
         return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+    return str(value)  # paths, decimals...: their text
 
 
-def dump_json(obj: Any) -> str:
-    """JSON for ``--json``: UTC times as ISO strings, NaN as null, stable key order."""
+def dump_json(obj: Any, indent: int | None = 2) -> str:
+    """JSON for ``--json`` (every command's): UTC times as ISO strings, NaN as null, stable key
+    order, non-ASCII text as itself. ``indent=None`` puts it on one line."""
 
     def clean(value: Any) -> Any:
         if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
@@ -109,7 +111,7 @@ def dump_json(obj: Any) -> str:
             return [clean(v) for v in value]
         return value
 
-    return json.dumps(clean(obj), default=_json_default, ensure_ascii=False, indent=2)
+    return json.dumps(clean(obj), default=_json_default, ensure_ascii=False, indent=indent)
 
 
 __all__ = ["box_table", "cell", "dump_json", "iso", "pct", "seconds", "usd"]

@@ -64,7 +64,6 @@ from agent_pipelines.contract.rules import (
 from agent_pipelines.contract.schemas import (
     CLEANED_SCHEMA,
     CleanedEvent,
-    RawEvent,
 )
 from agent_pipelines.contract.timestamps import (
     TIMESTAMP_PATTERN,
@@ -107,7 +106,6 @@ __all__ = [
     "ContractError",
     "ErrorData",
     "FollowupSentData",
-    "RawEvent",
     "Reason",
     "Rule",
     "SessionEndData",

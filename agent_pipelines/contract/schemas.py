@@ -1,5 +1,5 @@
-"""The event tables' schemas: pandera models for the raw and the cleaned events, and the cleaned
-table's polars schema (what the reader produces and every asset downstream reads)."""
+"""The cleaned events' schemas: the pandera model (the assets' check and the rotation's last gate)
+and the polars schema (what the reader produces and every asset downstream reads)."""
 
 from __future__ import annotations
 
@@ -16,36 +16,6 @@ from agent_pipelines.contract.fields import (
     PROMPT_TYPES,
     STRING_FIELDS,
 )
-from agent_pipelines.contract.rules import INT_TEXT
-
-
-class RawEvent(pa.DataFrameModel):
-    """A raw event line as the reader parses it: every field still JSON text.
-
-    This is the shape at the edge of the system; its checks are the cheap structural ones
-    (presence, known event type). Value-level rules live in :data:`agent_pipelines.contract.rules.RULES`.
-    """
-
-    timestamp: str = pa.Field(nullable=False)
-    attempt_id: str = pa.Field(nullable=False)
-    event_type: str = pa.Field(nullable=False, isin=list(EVENT_TYPES))
-    session_id: str = pa.Field(nullable=True)
-    task_id: str = pa.Field(nullable=True)
-    task_title: str = pa.Field(nullable=True)
-    task_description: str = pa.Field(nullable=True)
-    project_id: str = pa.Field(nullable=True)
-    executor: str = pa.Field(nullable=True)
-    executor_variant: str = pa.Field(nullable=True)
-    model: str = pa.Field(nullable=True)
-    branch: str = pa.Field(nullable=True)
-    base_branch: str = pa.Field(nullable=True)
-    commits_ahead: str = pa.Field(nullable=True, str_matches=INT_TEXT)
-    commits_behind: str = pa.Field(nullable=True, str_matches=INT_TEXT)
-    elapsed_ms: str = pa.Field(nullable=True, str_matches=INT_TEXT)
-    data: str = pa.Field(nullable=True, str_startswith="{")
-
-    class Config:
-        strict = False  # payload columns ride along
 
 
 class CleanedEvent(pa.DataFrameModel):

@@ -10,6 +10,7 @@ opened at all, so a sensor tick over thousands of transcripts costs one ``stat``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_pipelines.importers.state import FileState
+from agent_pipelines.tailer import resume_point
 
 HEAD_BYTES = 256
 CHUNK_BYTES = 8 << 20
@@ -55,6 +57,10 @@ def head_hash(path: Path, length: int) -> str:
         return hashlib.blake2b(handle.read(length), digest_size=8).hexdigest()
 
 
+def _same_start(path: Path, pos: FileState) -> bool:
+    return not pos.head_len or head_hash(path, pos.head_len) == pos.head
+
+
 def pending(roots: list[Path], known: dict[tuple[int, int], FileState]) -> tuple[list[Pending], list[str]]:
     """Files with bytes not read yet, and notes (rewritten or truncated files)."""
     out: list[Pending] = []
@@ -69,12 +75,13 @@ def pending(roots: list[Path], known: dict[tuple[int, int], FileState]) -> tuple
         if pos is not None and st.st_size == pos.offset:
             continue  # nothing new: the common case every sensor tick, decided by stat alone
         if pos is not None:
-            if st.st_size < pos.offset:
-                note = f"{path} was truncated ({st.st_size} < {pos.offset} bytes): reading it again"
-            elif pos.head_len and head_hash(path, pos.head_len) != pos.head:
-                note = f"{path} was rewritten (its first bytes changed): reading it again"
-            else:
-                start, first_line = pos.offset, pos.line + 1
+            start, first_line, note = resume_point(
+                str(path),
+                st.st_size,
+                pos.offset,
+                pos.line,
+                functools.partial(_same_start, path, pos),
+            )
         if note:
             notes.append(note)
         if st.st_size > start:

@@ -20,6 +20,7 @@ import jinja2
 
 from agent_pipelines import markdown as md
 from agent_pipelines import metrics as metrics_lib
+from agent_pipelines.atomic import atomic_write
 from agent_pipelines.report import rows
 from agent_pipelines.report.build import TOP_CLUSTERS, TOP_TASKS, WeeklyReport
 from agent_pipelines.report.charts import render_charts
@@ -143,9 +144,6 @@ def report_path(data_dir: str | os.PathLike[str], week_start: date) -> Path:
 def write_report(report: WeeklyReport, data_dir: str | os.PathLike[str]) -> Path:
     """Write the HTML (and the Markdown beside it) atomically; returns the HTML path."""
     target = report_path(data_dir, report.week_start)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((target, render_html(report)), (target.with_suffix(".md"), render_markdown(report))):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    atomic_write(target, render_html(report).encode("utf-8"))
+    atomic_write(target.with_suffix(".md"), render_markdown(report).encode("utf-8"))
     return target
