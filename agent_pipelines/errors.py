@@ -5,8 +5,8 @@ The templating itself (masking, then templates learned over the whole set of mes
 What this module adds is the *batch* view:
 
 * **Unification.** Orchestrators attach an ``error_fingerprint`` to some error events and not to
-  others of the same kind (the seed's ``Write-AgentError`` made it optional). Clustering by
-  "fingerprint else template" would then split one kind in two: ``git_not_repo`` and
+  others of the same kind (the original PowerShell logger's ``Write-AgentError`` made it
+  optional). Clustering by "fingerprint else template" would then split one kind in two: ``git_not_repo`` and
   ``fatal: not a git repository ... <PATH>``. Over the whole table we know better: a template that
   appears with a fingerprint elsewhere in the data joins that fingerprint's cluster (the most
   frequent fingerprint when it appears with several). A single message can't know this; a table can.

@@ -1,4 +1,5 @@
-"""Where things live on disk: the log folder (the seed's contract) and our data folder.
+"""Where things live on disk: the log folder (laid out as the original PowerShell logger wrote it)
+and our data folder.
 
 Two folders, on purpose:
 
@@ -14,7 +15,7 @@ are written to the bucket while its local parts stay in :func:`local_dir`.
 
 Log folder layout::
 
-    agent-work-stream.jsonl          seed writers append here; read as input too
+    agent-work-stream.jsonl          the original PowerShell logger appends here; read as input too
     stream/YYYY-MM-DD.jsonl          our logger's daily partitions of the stream (UTC day)
     agent-errors.jsonl               error events only
     agent-metrics.jsonl              one summary per finished session
@@ -66,8 +67,8 @@ def logs_location(explicit: str | os.PathLike[str] | None = None) -> str:
 
 def logs_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The log folder on local disk: an explicit argument, else ``AGENT_WORK_LOGS_DIR``, else the
-    seed's default. For an ``s3://`` URL, the local folder that follows it (synced by
-    :func:`agent_pipelines.log_mirror.follow`, which ``LogStore`` and the CLI call)."""
+    original PowerShell logger's default. For an ``s3://`` URL, the local folder that follows it
+    (synced by :func:`agent_pipelines.log_mirror.follow`, which ``LogStore`` and the CLI call)."""
     location = logs_location(explicit)
     if _is_url(location):
         from agent_pipelines.log_mirror import mirror_dir

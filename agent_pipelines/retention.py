@@ -1,9 +1,10 @@
-"""How long rotated logs are kept: the seed's policy, configurable per kind.
+"""How long rotated logs are kept: the original rotation script's policy, configurable per kind.
 
-The seed's ``rotate-agent-logs.sh`` kept the stream 30 days, errors 90, alerts 30, archived metrics
-monthly and kept them, and kept the newest 100 session transcripts. Each is overridable by an
-environment variable (for cron-style deployments) and by run config (for one-off runs); run config
-wins. A value of ``forever`` (or ``keep``, ``none``, or empty) keeps a kind for ever.
+The original rotation script (``rotate-agent-logs.sh``) kept the stream 30 days, errors 90, alerts 30,
+archived metrics monthly and kept them, and kept the newest 100 session transcripts. Each is
+overridable by an environment variable (for cron-style deployments) and by run config (for
+one-off runs); run config wins. A value of ``forever`` (or ``keep``, ``none``, or empty) keeps a
+kind for ever.
 
 The edge, defined once here: with ``N`` days, the archive of day ``D`` is kept while
 ``today - D <= N`` days. So with 30 days on 2026-03-31 the day 2026-03-01 (exactly 30 days old) is

@@ -8,8 +8,8 @@ One run on this machine measures:
   closed: every line parsed and checked (reader contract + pandera gate), routed byte for byte to
   its day's archive, compressed (gzip level 6, two compression threads), written with
   temp-file/fsync/rename, verified by decompressing before the source is deleted;
-* **baseline** — what the seed's ``rotate-agent-logs.sh`` did: the ``gzip`` command (level 6) on
-  the same files, one after another, no validation.
+* **baseline** — what the original rotation script (``rotate-agent-logs.sh``) did: the ``gzip``
+  command (level 6) on the same files, one after another, no validation.
 
 Throughput (lines/s, MB/s of raw input) and compression ratio for both; the ratio ours/baseline
 is the result. The generated folder is cached under ``benchmarks/out/`` (git-ignored); each run

@@ -22,7 +22,7 @@ from agent_pipelines.retention import RetentionPolicy
 
 class RotationConfig(dg.Config):
     """Run config, given once per run (a config mapping hands it to every op). Retention fields left
-    empty fall back to their environment variable, then to the seed's default."""
+    empty fall back to their environment variable, then to the original rotation script's default."""
 
     today: str = ""  # YYYY-MM-DD: rotate as if it were this UTC day (backfills, tests)
     stream_days: int | None = None
@@ -151,7 +151,7 @@ weekly_rotation_schedule = dg.ScheduleDefinition(
     cron_schedule=rotation.SCHEDULE_CRON,
     execution_timezone=rotation.SCHEDULE_TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="The seed's weekly cron rotation: Sundays 03:00 UTC.",
+    description="The original rotation script's weekly cron: Sundays 03:00 UTC.",
 )
 
 defs = dg.Definitions(

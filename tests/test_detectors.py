@@ -150,7 +150,7 @@ def test_stuck_agent_gap_in_event_time(tmp_path: Path, idle_s: float, fires: boo
 
 
 def test_stuck_check_runs_without_new_events(tmp_path: Path) -> None:
-    """The seed only checked when an event arrived; here ``now`` alone is enough."""
+    """The original live analyzer only checked when an event arrived; here ``now`` alone is enough."""
     c = Clocked(tmp_path)
     start(c, "ve-silent")
     c.at(20).tool_call("ve-silent", "Read")
@@ -237,7 +237,7 @@ def test_sample_message_is_redacted(tmp_path: Path) -> None:
 
 
 def test_reappended_lines_are_not_processed_twice(tmp_path: Path) -> None:
-    """Rotation re-appends today's lines of the seed's file to stream/<today>.jsonl."""
+    """Rotation re-appends today's lines of the original logger's single file to stream/<today>.jsonl."""
     c = Clocked(tmp_path)
     start(c, "ve-dup")
     for i in range(4):

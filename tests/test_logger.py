@@ -1,4 +1,5 @@
-"""The logger: the seed's functions, many writers at once, path safety, the off switch."""
+"""The logger: the original PowerShell logger's functions, many writers at once, path safety, the
+off switch."""
 
 from __future__ import annotations
 

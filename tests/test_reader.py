@@ -126,7 +126,8 @@ def test_read_logs_reads_partitions_and_the_seed_file_and_dedupes(tmp_path: Path
     part = paths.stream_partition_path(tmp_path, "2026-03-02")
     part.parent.mkdir(parents=True)
     part.write_bytes(event(1) + b"\n" + event(2) + b"\n")
-    # The seed's single file holds the same line again (a writer wrote to both) and another day.
+    # The original PowerShell logger's single file holds the same line again (a writer wrote to
+    # both) and another day.
     (tmp_path / paths.STREAM_FILE).write_bytes(event(2) + b"\n" + event(3, day="2026-03-03") + b"\n")
     everything = read_logs(tmp_path)
     assert everything.events.height == 4

@@ -1,4 +1,4 @@
-"""Retention: the seed's defaults, env and run-config overrides, and the exact edges."""
+"""Retention: the original rotation script's defaults, env and run-config overrides, and the exact edges."""
 
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def test_status_shows_sizes_days_quarantine_and_next_rotation(
     append_bytes(paths.stream_partition_path(root, TODAY), event_line(at(TODAY, 23), "late"))
     assert main(["status", "--logs-dir", str(root), "--data-dir", str(data), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["oldest_day"] == str(TODAY - timedelta(days=5))  # the seed's file reached back 5 days
+    # the original logger's single file reached back 5 days
+    assert status["oldest_day"] == str(TODAY - timedelta(days=5))
     assert status["newest_day"] == str(TODAY)
     assert status["quarantined"] == 3
     assert status["sizes"]["archive/stream"]["files"] == 5

@@ -53,8 +53,8 @@ def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
 
 
 def build_logs(root: Path, *, sessions: int = 24) -> None:
-    """Partitions of 4 closed days + today (logger), the seed's single file spanning 6 days, errors,
-    alerts and metrics (with a closed month), and a few bad lines."""
+    """Partitions of 4 closed days + today (logger), the original logger's single file spanning 6 days,
+    errors, alerts and metrics (with a closed month), and a few bad lines."""
     clock_at = [at(TODAY - timedelta(days=4), 0, 5)]
 
     def clock() -> datetime:
@@ -146,7 +146,8 @@ def test_every_line_ends_up_exactly_once(logs: tuple[Path, Path]) -> None:
     before = live_lines(root)
     report = rotation.rotate(settings(root, data))
     assert everything(root, data) == before
-    # Live files keep only today (or later); closed days are archived, the seed's file is split.
+    # Live files keep only today (or later); closed days are archived, the original logger's single
+    # file is split.
     assert [p.name for p in (root / paths.STREAM_DIR).glob("*.jsonl")] == [f"{TODAY}.jsonl"]
     assert not (root / paths.STREAM_FILE).exists()
     assert {p for p, _ in archived(root, Kind.STREAM)} == {
@@ -172,7 +173,8 @@ def test_archives_hold_the_original_lines_byte_for_byte(logs: tuple[Path, Path])
     ]
     rotation.rotate(settings(root, data))
     with gzip.open(archive_path(root, Kind.STREAM, str(day)), "rb") as handle:
-        assert handle.read() == partition + b"".join(legacy)  # partitions first, then the seed's file
+        # partitions first, then the original logger's file
+        assert handle.read() == partition + b"".join(legacy)
 
 
 def test_archived_days_are_still_read_by_the_reader(logs: tuple[Path, Path]) -> None:
@@ -450,7 +452,7 @@ def test_tailer_positioned_before_rotation_reads_every_remaining_line_once(tmp_p
     unread = {f"att-unread-legacy-{m}" for m in range(5)} | {f"att-unread-part-{m}" for m in range(5)}
     # Every line the tailer had not read is read exactly once...
     assert {a: n for a, n in after.items() if a in unread} == dict.fromkeys(unread, 1)
-    # ...today's lines of the seed's file come back once more (appended to today's partition) and
+    # ...today's lines of the original logger's file come back once more (appended to today's partition) and
     # the detectors' event_id dedupe absorbs them; nothing else is read twice.
     assert set(after) - unread == {f"att-new-{m}" for m in range(10)}
     assert max(after.values()) == 1

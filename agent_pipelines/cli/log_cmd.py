@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "log",
         help="append one event to the agent work logs",
         description=(
-            "Append one event (the seed's Start-AgentSession, Write-AgentFollowup, Write-AgentError, "
+            "Append one event (the original PowerShell logger's Start-AgentSession, Write-AgentFollowup, "
+            "Write-AgentError, "
             "Stop-AgentSession, plus tool_call, tool_result, status_change). Context such as task and "
             "executor is taken from the attempt's session_start when not given."
         ),

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "quarantine with their reasons, append lines of today back to the live files, then delete "
             "archives older than their retention and all but the newest session transcripts. Safe while "
             "writers append; a rotation that was killed is finished by the next one. Retention comes "
-            f"from {', '.join(ENV_VARS.values())} (or the seed's defaults: stream 30 days, errors 90, "
+            f"from {', '.join(ENV_VARS.values())} (or the original rotation script's defaults: "
+            "stream 30 days, errors 90, "
             "alerts 30, metrics kept, newest 100 transcripts)."
         ),
     )

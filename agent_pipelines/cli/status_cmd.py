@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     span = f"{status['oldest_day']} .. {status['newest_day']}" if status["oldest_day"] else "no daily files"
     print(f"  days (live + archived): {span}")
     if status["legacy_stream_file"]:
-        print(f"  the seed's {paths.STREAM_FILE} is present (split by the next rotation)")
+        print(
+            f"  the original logger's single file {paths.STREAM_FILE} is present (split by the next rotation)"
+        )
     print(f"Quarantine ({paths.quarantine_dir(data_root)}): {status['quarantined']:,} lines")
     for reason, n in sorted(status["quarantine_reasons"].items()):
         print(f"  {reason:<30} {n:,}")

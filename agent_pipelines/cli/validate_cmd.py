@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate",
         help="check a log folder against the event contract",
         description=(
-            "Read every stream file of a log folder (daily partitions and the seed's "
+            "Read every stream file of a log folder (daily partitions and the original PowerShell logger's "
             "agent-work-stream.jsonl) "
             "and report valid lines and quarantined ones with their reasons. A last line without newline "
             "in today's file is left alone: a writer may still be finishing it."

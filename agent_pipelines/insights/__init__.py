@@ -1,8 +1,8 @@
 """Task-level insights: the backlog, task-planning heuristics and error/characteristic correlation.
 
-The seed's ``analyze-agent-work.mjs`` answered "why did this task need so many attempts?" with a
-backlog list and a handful of planning heuristics; its roadmap left "correlation analysis (error
-clusters → task characteristics)" open. All three live here as pure functions over two tables the
+The original Node analytics CLI (``analyze-agent-work.mjs``) answered "why did this task need so many
+attempts?" with a backlog list and a handful of planning heuristics; its roadmap left "correlation analysis
+(error clusters → task characteristics)" open. All three live here as pure functions over two tables the
 assets and the CLI both have:
 
 * ``sessions`` — one row per attempt (``agent_pipelines.metrics.session_metrics``);

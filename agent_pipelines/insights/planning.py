@@ -16,7 +16,8 @@ from agent_pipelines.insights.tasks import task_overview
 
 @dataclass(frozen=True)
 class PlanningRule:
-    """One heuristic: a name, the seed's wording of the advice, and a plain statement of when it fires."""
+    """One heuristic: a name, the original Node analytics CLI's wording of the advice, and a plain
+    statement of when it fires."""
 
     name: str
     improvement: str
@@ -145,8 +146,9 @@ def task_planning_insights(
 ) -> pl.DataFrame:
     """One row per (task, rule that fires), with evidence; see :data:`RULES` for each rule.
 
-    ``failed_only`` keeps tasks without a successful attempt (the seed's ``--failed-only``). Tasks
-    where no rule fires do not appear. Evidence counts are per task, over all its attempts.
+    ``failed_only`` keeps tasks without a successful attempt (the original Node analytics CLI's
+    ``--failed-only``). Tasks where no rule fires do not appear. Evidence counts are per task, over
+    all its attempts.
     """
     overview = task_overview(sessions, errors, events)
     if failed_only:

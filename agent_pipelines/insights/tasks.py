@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-BACKLOG_MIN_ATTEMPTS = 3  # the seed: "tasks with >3 attempts"
+BACKLOG_MIN_ATTEMPTS = 3  # the original Node analytics CLI: "tasks with >3 attempts"
 UNCATEGORIZED = "uncategorized"
 
 # --------------------------------------------------------------------------------------------
@@ -60,8 +60,9 @@ def task_overview(
 ) -> pl.DataFrame:
     """One row per task: attempts, outcome, cost, executors and root-cause categories.
 
-    ``status`` is the orchestrator's last ``status_change`` for the task when there is one (the seed
-    printed e.g. ``manual_review``), else the latest attempt's completion status, or ``open``.
+    ``status`` is the orchestrator's last ``status_change`` for the task when there is one (the
+    original Node analytics CLI printed e.g. ``manual_review``), else the latest attempt's completion
+    status, or ``open``.
     ``still_failing``: no attempt succeeded and the latest attempt ended without success; a task whose
     latest attempt is still running is in progress, not failing.
     """
