@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,7 @@ from agent_pipelines import paths
 from agent_pipelines.contract import CLEANED_SCHEMA, SUCCESS_STATUS
 from agent_pipelines.reader import loads_any
 from agent_pipelines.settings import settings
+from agent_pipelines.windows import Window, data_end
 
 Frame = pl.DataFrame | pl.LazyFrame
 
@@ -450,14 +451,6 @@ def _six(sessions: pl.DataFrame, loop_attempts: set[str]) -> dict[str, float | N
     }
 
 
-def latest_moment(sessions: Frame) -> datetime:
-    """The default end of the "last 7 days": the latest event in the data (so historical or generated
-    logs get a full week), else the wall clock. The CLI's ``--now latest`` is the same moment."""
-    frame = sessions.lazy().select("last_event_at").collect()
-    latest = frame["last_event_at"].max() if frame.height else None
-    return latest if isinstance(latest, datetime) else datetime.now(UTC)
-
-
 def success_metrics(
     sessions: Frame,
     *,
@@ -469,23 +462,21 @@ def success_metrics(
     Columns: ``metric, label, value`` (all sessions), ``last_7d`` and ``previous_7d`` (sessions that
     *started* in the 7 days before ``now`` and the 7 before that), ``wow_change`` (last − previous),
     ``target, comparator, met`` (``value`` against the target; null when there is no data) and
-    ``unit``. ``now`` defaults to the latest event in the data, so historical or generated logs get a
-    meaningful "last week" instead of an empty one. ``error_loops`` holds the attempts that had an
-    error loop (``attempt_id`` column; see :func:`read_error_loop_alerts`, :func:`detect_error_loops`).
+    ``unit``. ``now`` defaults to the latest event in the data (:func:`agent_pipelines.windows.data_end`),
+    so historical or generated logs get a meaningful "last week" instead of an empty one; every
+    output states the window (:meth:`agent_pipelines.windows.Window.describe`). ``error_loops`` holds
+    the attempts that had an error loop (``attempt_id`` column; see :func:`read_error_loop_alerts`,
+    :func:`detect_error_loops`).
     """
     frame = sessions.lazy().collect()
-    if now is None:
-        now = latest_moment(frame)
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    last_week = Window(data_end(frame) if now is None else now, 7)
     loops = (
         set(error_loops["attempt_id"].to_list()) if error_loops is not None and error_loops.height else set()
     )
-    week = timedelta(days=7)
-    started = pl.col("started_at")
     windows = {
         "value": frame,
-        "last_7d": frame.filter((started > now - week) & (started <= now)),
-        "previous_7d": frame.filter((started > now - 2 * week) & (started <= now - week)),
+        "last_7d": last_week.sessions(frame),
+        "previous_7d": last_week.previous().sessions(frame),
     }
     values = {name: _six(part, loops) for name, part in windows.items()}
     rows = []
@@ -540,14 +531,15 @@ def format_metric(value: float | None, unit: str, *, signed: bool = False) -> st
 
 
 def met_mark(met: bool | None) -> str:
-    """The pass/fail cell: a word beside the symbol, so it reads without an emoji font too."""
-    return "– no data" if met is None else ("✅ met" if met else "❌ missed")
+    """The pass/fail cell under its "Target met" header: words, no emoji (an emoji-only cell read as
+    empty boxes on a machine without an emoji font; the HTML report colours the words instead)."""
+    return "no data" if met is None else ("met" if met else "missed")
 
 
 def success_metrics_markdown(table: pl.DataFrame, window: str | None = None) -> str:
     """The success-metrics table as Markdown (the UI's metadata), its windows stated under it."""
     lines = [
-        "| Metric | Value | Target | Met | Last 7 days | Week over week |",
+        "| Metric | Value | Target | Target met | Last 7 days | Week over week |",
         "|---|---:|---:|:-:|---:|---:|",
     ]
     for row in table.iter_rows(named=True):

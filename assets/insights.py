@@ -21,6 +21,7 @@ from agent_pipelines import errors, insights
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from agent_pipelines.redaction import redact
+from agent_pipelines.windows import Window, all_days, data_end
 from assets.events import daily_table_asset, per_day, table_asset
 
 GA_TARGET = 0.95  # grouping accuracy the cluster check asks for on generated logs
@@ -123,6 +124,7 @@ def error_clusters(log_store: LogStore, error_occurrences: pl.DataFrame) -> dg.O
     metadata: dict[str, dg.RawMetadataValue] = {
         "clusters": table.height,
         "errors": error_occurrences.height,
+        "window": Window(data_end(error_occurrences, column="timestamp"), None).describe(),
         "top_clusters": dg.MetadataValue.md(
             markdown_table(
                 _md_safe(
@@ -183,7 +185,7 @@ def backlog_tasks(
     preview = table.head(15).select(
         "task_id",
         "task_title",
-        "reason",
+        pl.col("reason").str.replace_all("_", " ").str.replace_all("+", " + ", literal=True),
         "status",
         "attempts",
         pl.col("total_cost_usd").round(3),
@@ -198,6 +200,7 @@ def backlog_tasks(
         table,
         metadata={
             "tasks": table.height,
+            "window": all_days(session_metrics),
             "many_attempts": table.filter(pl.col("reason").str.contains("many_attempts")).height,
             "still_failing": table.filter(pl.col("still_failing")).height,
             "backlog": dg.MetadataValue.md(markdown_table(_md_safe(preview, ["task_title"]), limit=15)),
@@ -228,6 +231,7 @@ def task_planning_insights(
         metadata={
             "insights": table.height,
             "tasks": table["task_id"].n_unique() if table.height else 0,
+            "window": all_days(session_metrics),
             "rules": dg.MetadataValue.md(rules_md),
         },
     )
@@ -255,6 +259,7 @@ def error_correlation(
         table,
         metadata={
             "pairs": table.height,
+            "window": all_days(session_metrics),
             "min_support": insights.MIN_SUPPORT,
             "min_group": insights.MIN_GROUP,
             "strongest": dg.MetadataValue.md(markdown_table(_md_safe(preview, ["cluster_label"]), limit=15)),

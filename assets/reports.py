@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import metrics, object_store, report
+from agent_pipelines import metrics, object_store, report, windows
 from agent_pipelines import ui_metadata as ui
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.notifiers.format import format_text
@@ -168,8 +168,11 @@ def last_week_request(instance: dg.DagsterInstance, now: datetime) -> dg.RunRequ
     This is what makes a report exist on a first start (the schedule only runs on Mondays) and right
     after a week closes; the Monday 08:00 schedule still rebuilds it with lines that came late.
     """
-    week = previous_week_key(now)
-    if week not in instance.get_dynamic_partitions(LOG_WEEKS):
+    weeks = instance.get_dynamic_partitions(LOG_WEEKS)
+    # The week before this one, or the week old logs end in (windows.last_complete_week).
+    latest = max((date.fromisoformat(w) for w in weeks), default=None)
+    week = windows.last_complete_week(now, latest).isoformat()
+    if week not in weeks:
         return dg.SkipReason(f"no logs in the last complete week (week of {week})")
     if week in instance.get_materialized_partitions(dg.AssetKey("weekly_report")):
         return dg.SkipReason(f"the report on the week of {week} exists")
@@ -186,7 +189,7 @@ def last_week_request(instance: dg.DagsterInstance, now: datetime) -> dg.RunRequ
 @dg.sensor(
     name="weekly_report_sensor",
     job=weekly_report_job,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,  # a few instance look-ups per tick
     default_status=analytics_sensor_status(),
     description="Builds the last complete week's report once, as soon as its analytics have caught up: "
     "on first start and right after a week closes (the Monday 08:00 schedule rebuilds it later).",

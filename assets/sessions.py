@@ -9,7 +9,7 @@ come from ``agent_pipelines.metrics``, the same functions the CLI calls (its all
 ``session_metrics`` is the same merge over one part per attempt; tests check both agree).
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, cast
 
 import dagster as dg
@@ -19,6 +19,7 @@ from agent_pipelines import metrics, usage
 from agent_pipelines import ui_metadata as ui
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
+from agent_pipelines.windows import SESSION_RULE, Window, all_days, data_end
 from assets.events import daily_table_asset, per_day, table_asset
 
 SESSION_PREVIEW = (
@@ -99,7 +100,7 @@ def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
             "success_rate": ui.pct(success_rate),
             "sessions": ui.count(frame.height),
             "total_cost": ui.usd(cost),
-            "window": window_of(frame),
+            "window": all_days(frame),
             "open_sessions": frame.height - closed.height,
             "tasks": frame["task_id"].n_unique() if frame.height else 0,
             "latest_sessions": dg.MetadataValue.md(markdown_table(preview, limit=15)),
@@ -110,13 +111,13 @@ def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     )
 
 
-def window_of(frame: pl.DataFrame) -> str:
-    """The window a whole-history table covers, stated."""
-    if frame.is_empty():
-        return "no sessions"
-    first = cast(datetime, frame["started_at"].min())
-    last = cast(datetime, frame["last_event_at"].max())
-    return f"every session: started {first:%Y-%m-%d %H:%M} – last event {last:%Y-%m-%d %H:%M} UTC"
+def success_window(sessions: pl.DataFrame) -> str:
+    """The success metrics' windows: the value over every day, the last 7 days against the 7 before."""
+    end = data_end(sessions)
+    return (
+        f"Value: {Window(end, None).describe()}. Last 7 days: {Window(end, 7).describe()}, "
+        f"compared with the 7 days before ({SESSION_RULE})."
+    )
 
 
 @table_asset("insights")
@@ -130,7 +131,8 @@ def daily_usage(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
         metadata={
             "total_cost": ui.usd(float(table["cost_usd"].sum()) if table.height else 0.0),
             "days": totals.height,
-            "window": "sessions by the UTC day they ended; open sessions have no cost yet",
+            "window": f"{all_days(session_metrics)}; sessions by the UTC day they ended (open ones "
+            "have no cost yet)",
             "daily": dg.MetadataValue.md(usage.ccusage_markdown(table)),
             "by_day_and_model": ui.table_metadata(table.sort("day", descending=True), limit=100),
         },
@@ -167,7 +169,7 @@ def session_metrics_consistent(session_metrics: pl.DataFrame) -> dg.AssetCheckRe
     )
 
 
-def _comparison_output(table: pl.DataFrame, by: str) -> dg.Output[pl.DataFrame]:
+def _comparison_output(table: pl.DataFrame, by: str, sessions: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     shown = table.select(
         by,
         "sessions",
@@ -183,6 +185,7 @@ def _comparison_output(table: pl.DataFrame, by: str) -> dg.Output[pl.DataFrame]:
         table,
         metadata={
             f"{by}s": table.height,
+            "window": all_days(sessions),
             "comparison": table_metadata(shown),
             "comparison_md": dg.MetadataValue.md(markdown_table(shown, limit=50)),
         },
@@ -194,13 +197,15 @@ def executor_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame
     """The seed's executor table: per executor, sessions, success % (over closed sessions),
     first-shot % (1-attempt completions / completions), average time, average and total cost,
     tokens and errors per session."""
-    return _comparison_output(metrics.executor_comparison(session_metrics, by="executor"), "executor")
+    table = metrics.executor_comparison(session_metrics, by="executor")
+    return _comparison_output(table, "executor", session_metrics)
 
 
 @table_asset("insights")
 def model_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """The executor table per model: which model succeeds first-shot, at what cost and speed."""
-    return _comparison_output(metrics.executor_comparison(session_metrics, by="model"), "model")
+    table = metrics.executor_comparison(session_metrics, by="model")
+    return _comparison_output(table, "model", session_metrics)
 
 
 @table_asset("insights")
@@ -223,11 +228,7 @@ def success_metrics(
     table = metrics.success_metrics(session_metrics, error_loops=loops)
     met = table.filter(pl.col("met")).height
     context.log.info(f"success metrics: {met}/{table.height} targets met; error loops {source}")
-    now = metrics.latest_moment(session_metrics)
-    window = (
-        f"value: every session; last 7 days: sessions that started {now - timedelta(days=7):%Y-%m-%d %H:%M} "
-        f"– {now:%Y-%m-%d %H:%M} UTC (to the latest event), compared with the 7 days before"
-    )
+    window = success_window(session_metrics)
     return dg.Output(
         table,
         metadata={

@@ -7,7 +7,7 @@ report), then drives headless Chromium (Debian's ``chromium``; Playwright for Py
 own browser download) through the UI and checks what a person would look for:
 
 * an error cluster's placeholder (``<PATH>``, ``<URL>``...) is visible in the clusters' Markdown;
-* the ``alerts`` asset shows a table of alerts;
+* the ``alerts`` asset shows a table of alerts with a row per alert of the day (not only its columns);
 * the weekly report of the last complete week exists and renders.
 
 With ``UPDATE_SCREENSHOTS=1`` it also retakes the README's screenshots (``docs/*.png``).
@@ -17,6 +17,7 @@ Chromium when it is missing).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -112,7 +113,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     # From the Sunday before the last complete week to yesterday: that week whole, and a day of
     # the week before it to compare with.
     start = week - timedelta(days=1)
-    generate(logs, days=(today - start).days, tasks=160, seed=5, start=start, workers=1)
+    generate(logs, days=(today - start).days, tasks=160, seed=1, start=start, workers=1)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "AGENT_WORK_LOGS_DIR")}
     env.update(AGENT_PIPELINES_DATA_DIR=str(data))
@@ -156,6 +157,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             "data": data,
             "ready_s": time.monotonic() - started,
             "log": root / "ui.log",
+            "logs": logs,
         }
     finally:
         if process.poll() is None:
@@ -237,22 +239,38 @@ def test_error_cluster_placeholders_are_visible(product: dict[str, Any], browser
     page.close()
 
 
-def test_alerts_asset_shows_a_table(product: dict[str, Any], browser: Any) -> None:
-    page = _open(browser, f"{product['url']}/assets/alerts", "Latest materialization")
-    table = page.locator("tr", has_text="alerts_table").first
+def busiest_alert_day(logs: Path) -> tuple[str, list[str]]:
+    """The UTC day with the most alerts in ``agent-alerts.jsonl``, and their attempt ids."""
+    by_day: dict[str, dict[str, str]] = {}
+    for line in (logs / paths.ALERTS_FILE).read_text(encoding="utf-8").splitlines():
+        alert = json.loads(line)
+        day = by_day.setdefault(str(alert["timestamp"])[:10], {})
+        day[str(alert["alert_id"])] = str(alert["attempt_id"])
+    assert by_day, "the detector run wrote no alert"
+    busiest = max(sorted(by_day), key=lambda d: len(by_day[d]))
+    return busiest, list(by_day[busiest].values())
+
+
+def test_alerts_asset_shows_a_table_with_rows(product: dict[str, Any], browser: Any) -> None:
+    day, attempts = busiest_alert_day(product["logs"])
+    # The partition's materialization (Events tab): its metadata renders the alerts table inline.
+    page = _open(browser, f"{product['url']}/assets/alerts?view=events&partition={day}", "alerts_table")
+    _dismiss_community_dialog(page)
+    table = page.locator("tr", has_text="alerts_table").first.locator("table").first
     table.wait_for(timeout=60_000)
-    table.scroll_into_view_if_needed()
-    # The table metadata renders its columns and rows inline (or behind a "Show table" button).
-    show = table.get_by_text("[Show Table]")
-    if show.count():
-        show.first.click()
-        text = str(page.get_by_role("dialog").inner_text())
-    else:
-        text = str(table.inner_text())
-    for column in ("type", "severity", "attempt_id", "recommendation", "summary"):
-        assert column in text, text[:2000]
-    kinds = ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts")
-    assert any(kind in text for kind in kinds), text[:2000]
+    header = str(table.locator("tr").first.inner_text())
+    for column in ("timestamp", "type", "severity", "attempt_id", "task_id", "recommendation", "summary"):
+        assert column in header, header
+    # Rows of real alerts, not only the columns (a later detector run may still be adding one).
+    rows = [str(r) for r in table.locator("tr").all_inner_texts()[1:]]
+    assert 1 <= len(rows) <= len(attempts), rows
+    assert all(any(a in row for a in attempts) for row in rows), (rows, attempts)
+    kinds = ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts",
+             "failed_session_high_errors")  # fmt: skip
+    assert all(any(kind in row for kind in kinds) for row in rows), rows
+    if os.environ.get("UPDATE_SCREENSHOTS"):  # wide enough for every column of the table
+        page.set_viewport_size({"width": 1920, "height": 900})
+        page.wait_for_timeout(1000)
     _screenshot(page, "ui-alerts.png")
     page.close()
 

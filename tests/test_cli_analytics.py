@@ -153,10 +153,14 @@ def test_terminal_output_uses_the_seed_layout(small_logs: Path, capsys: pytest.C
         assert line in text
     assert cli_main(["analyze", "--executor-comparison", "--logs-dir", str(small_logs)]) == 0
     table = capsys.readouterr().out
+    window, _, table = table.partition("\n")
+    assert window.startswith("Window: all days to ")
+    assert window.endswith(" UTC (sessions by start time, errors by their own time)")
     assert table.startswith("┌") and "│ Executor" in table and "│ CODEX" in table
     assert cli_main(["analyze", "--error-clustering", "--top", "2", "--logs-dir", str(small_logs)]) == 0
     clusters = capsys.readouterr().out
-    assert clusters.startswith("=== Error Clustering Analysis ===") and clusters.count("  Sample: ") == 2
+    assert clusters.startswith("=== Error Clustering Analysis ===\nWindow: all days to ")
+    assert clusters.count("  Sample: ") == 2
     assert (
         cli_main(["analyze", "--task-planning", "--failed-only", "--top", "1", "--logs-dir", str(small_logs)])
         == 0
@@ -219,4 +223,4 @@ def test_without_a_log_folder_the_cli_uses_the_uis_demo_logs(
     assert cli_main(["summary", "--last-n-days", "7", "--now", "latest"]) == 0
     out, err = capsys.readouterr()
     assert "using the demo logs in" in err and str(data / "demo-logs") in err
-    assert "Total Sessions:" in out and "Window: sessions that started" in out
+    assert "Total Sessions:" in out and "Window: last 7 days to " in out

@@ -91,10 +91,15 @@ def test_report_numbers_come_from_the_shared_functions(weekly: report.WeeklyRepo
 
 
 def assert_marks_follow_targets(markdown: str, success: pl.DataFrame) -> None:
-    """Each metric's row carries ✅ met when its target is met, ❌ missed when missed, – when unknown."""
+    """Each metric's row says "met" when its target is met, "missed" when missed, "no data" when
+    unknown: words under a "Target met" header, never an emoji alone."""
     rows = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
     for label, met in zip(success["label"], success["met"], strict=True):
         assert f"| {metrics.met_mark(met)} |" in rows[label], (label, met, rows[label])
+    assert metrics.met_mark(True) == "met" and metrics.met_mark(False) == "missed"
+    header = next(line for line in markdown.splitlines() if line.startswith("| Metric"))
+    assert "Target met" in header
+    assert not any(ord(ch) > 0x2FFF for line in rows.values() for ch in line.split("|")[4])
 
 
 def test_report_executor_table_matches_the_generators_ground_truth(
@@ -262,7 +267,9 @@ def test_a_week_not_yet_over_is_labelled_partial_and_not_compared(small_logs: Pa
     full = report.build_weekly_report(
         sessions, errors.error_occurrences(events), events, monday, now=midweek + timedelta(days=30)
     )
-    assert not full.partial and "compared with those that started" in report.render_markdown(full)
+    text = report.render_markdown(full)
+    assert not full.partial and "compared with the 7 days before" in text
+    assert f"Week of {monday}: last 7 days to {monday + timedelta(days=6)} 23:59 UTC" in text
 
 
 def test_first_start_builds_the_last_complete_weeks_report_once(small_logs: Path) -> None:
@@ -285,6 +292,9 @@ def test_first_start_builds_the_last_complete_weeks_report_once(small_logs: Path
         done("error_occurrences")
         request = last_week_request(fresh, monday_after)
         assert isinstance(request, dg.RunRequest) and request.partition_key == WEEK
+        # Logs that ended long ago: their last week is the last complete one, not an empty week.
+        later = last_week_request(fresh, monday_after + timedelta(days=60))
+        assert isinstance(later, dg.RunRequest) and later.partition_key == WEEK
         done("cleaned_events", DEMO_START.isoformat())  # a day grew: wait for the analytics again
         waiting = last_week_request(fresh, monday_after)
         assert isinstance(waiting, dg.SkipReason) and "catch up" in (waiting.skip_message or "")

@@ -4,15 +4,16 @@ The commands read the log folder directly (``reader.read_logs``) and call the sa
 functions as the Dagster assets (``metrics``, ``errors``, ``insights``, ``report``), so they work on
 a folder no asset has ever been materialized for and print the numbers the UI shows.
 
-**Time windows** (``--days D``, ``summary --last-n-days N``) end at ``--now``, which is the wall
-clock by default, as in the seed: someone watching a live fleet asks about the last 7 days *from
-today*. Replaying old or generated logs, pass ``--now latest`` (the newest event in the folder) or an
-ISO time. When a window is empty the command says so on stderr and suggests ``--now latest``.
-Without ``--days`` every event is used. Sessions belong to a window by their start time (and are
-computed from every event read, a day more than the window, so none is cut in half), errors by their
-own time. With ``--days`` only the days needed are read. ``--weekly-report`` reports the last
-complete ISO week before ``--now`` (what the Monday 08:00 UTC schedule materializes), or the week
-containing ``--week DAY``.
+**Time windows** (``--days D``, ``summary --last-n-days N``) are the ones the UI uses
+(``agent_pipelines.windows``): they end at the newest event in the logs (never later than the wall
+clock), so the same logs give the same numbers here and in the UI, and every output states its
+window, e.g. "last 7 days to 2026-11-29 23:59 UTC". ``--now now`` ends them at the wall clock instead
+(the original's ``Show-AgentWorkSummary``), ``--now TIME`` at an ISO time. Without ``--days`` every
+event is used ("all days to ..."). Sessions belong to a window by their start time (computed from
+every event read, a day more than the window, so none is cut in half), errors by their own time. With
+``--days`` only the days needed are read. ``--weekly-report`` reports the last complete ISO week
+(what the UI builds on start and the Monday 08:00 UTC schedule rebuilds), or the week containing
+``--week DAY``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from typing import Any
 import polars as pl
 
 from agent_pipelines import errors as errors_lib
-from agent_pipelines import insights, metrics, paths, report
+from agent_pipelines import insights, metrics, paths, report, windows
 from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
 from agent_pipelines.cli.tables import box_table, cell, dump_json, iso, pct, usd
 from agent_pipelines.contract import parse_timestamp
 from agent_pipelines.reader import dedupe, partition_days, read_logs, stream_files
 from agent_pipelines.redaction import redact
+from agent_pipelines.windows import Window
 
 # --------------------------------------------------------------------------------------------
 # Loading: shared with `summary`
@@ -47,18 +49,27 @@ class Loaded:
     events: pl.DataFrame
     sessions: pl.DataFrame
     occurrences: pl.DataFrame
-    now: datetime
-    cutoff: datetime | None  # start of the window, None = all data
+    window: Window
     quarantined: int
+
+    @property
+    def now(self) -> datetime:
+        """The end of the window."""
+        return self.window.end
+
+    @property
+    def cutoff(self) -> datetime | None:
+        """The moment before the window (excluded); ``None`` for every day."""
+        return self.window.start
 
 
 def add_now_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--now",
-        default="now",
+        default="latest",
         metavar="TIME",
-        help="end of time windows: 'now' (default, the wall clock, as the seed did), 'latest' (the "
-        "newest event in the logs; use it for old or generated logs) or an ISO time",
+        help="end of time windows: 'latest' (default, as in the UI: the newest event in the logs, no "
+        "later than the wall clock), 'now' (the wall clock, as the original did) or an ISO time",
     )
 
 
@@ -70,21 +81,31 @@ def _stream_or_fail(root: Path) -> None:
 
 
 def resolve_now(value: str, root: Path) -> datetime:
-    """``--now``: the wall clock, the newest event in the logs, or an explicit ISO time (UTC if naive)."""
-    if value in ("", "now"):
+    """``--now``: the newest event in the logs (the UI's window end, :func:`windows.data_end`), the
+    wall clock, or an explicit ISO time (UTC if naive)."""
+    if value == "now":
         return datetime.now(UTC)
-    if value == "latest":
+    if value in ("", "latest"):
         days = partition_days(root)
         # The newest day's file holds the newest event, unless the seed's single file goes further.
-        result = read_logs(root, days=days[-1:] if days and not (root / paths.STREAM_FILE).exists() else None)
-        newest = result.events["timestamp"].max() if result.events.height else None
-        if not isinstance(newest, datetime):
-            raise CommandError(f"no valid events in {root}: nothing to take 'latest' from")
-        return newest
+        newest = days[-1:] if days and not (root / paths.STREAM_FILE).exists() else None
+        result = read_logs(root, days=newest)
+        if result.events.is_empty() and newest is not None:
+            result = read_logs(root)  # the newest day holds only bad lines: the end is further back
+        if result.events.is_empty():
+            raise _no_valid_events(root, result.quarantine.height)
+        return windows.data_end(metrics.session_metrics(dedupe(result.events)))
     try:
         return parse_timestamp(value if "T" in value or " " in value else value + "T00:00:00Z")
     except ValueError as exc:
         raise CommandError(f"--now: {exc}") from None
+
+
+def _no_valid_events(root: Path, quarantined: int) -> CommandError:
+    why = "the logs are empty"
+    if quarantined:
+        why = f"{quarantined} lines quarantined; see `agent-pipelines validate`"
+    return CommandError(f"no valid events in {root} ({why})")
 
 
 def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded:
@@ -95,46 +116,37 @@ def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded
     """
     root = existing_logs_dir(logs_dir)
     _stream_or_fail(root)
-    now = resolve_now(now_option, root)
-    cutoff = None
+    if days is not None and days <= 0:
+        raise CommandError("--days must be positive")
+    window = Window(resolve_now(now_option, root), days)
+    now, cutoff = window.end, window.start
     read_days: list[date] | None = None
-    if days is not None:
-        if days <= 0:
-            raise CommandError("--days must be positive")
-        cutoff = now - timedelta(days=min(days, 365_000))
-        if not (root / paths.STREAM_FILE).exists():  # the seed's single file holds every day: read it all
-            # A day more than the window, so a session that started before it is seen whole and left out.
-            first = cutoff.date() - timedelta(days=1)
-            read_days = [d for d in partition_days(root) if first <= d <= now.date()]
+    # The seed's single file holds every day: read it all.
+    if cutoff is not None and not (root / paths.STREAM_FILE).exists():
+        # A day more than the window, so a session that started before it is seen whole and left out.
+        first = cutoff.date() - timedelta(days=1)
+        read_days = [d for d in partition_days(root) if first <= d <= now.date()]
     result = read_logs(root, days=read_days)
     events = dedupe(result.events)
     # An empty window is an answer; a folder without a single valid event is an error.
     whole = result if events.height or read_days is None else read_logs(root)
     if whole.events.is_empty():
-        bad = whole.quarantine.height
-        raise CommandError(
-            f"no valid events in {root}"
-            + (
-                f" ({bad} lines quarantined; see `agent-pipelines validate`)"
-                if bad
-                else " (the logs are empty)"
-            )
-        )
+        raise _no_valid_events(root, whole.quarantine.height)
     sessions = metrics.session_metrics(events)
     occurrences = errors_lib.error_occurrences(events)
     if cutoff is not None:
         # Sessions by their start (computed from every event read, so none is cut in half), errors
         # and other events by their own time.
-        sessions = sessions.filter((pl.col("started_at") > cutoff) & (pl.col("started_at") <= now))
-        occurrences = occurrences.filter((pl.col("timestamp") > cutoff) & (pl.col("timestamp") <= now))
-        events = events.filter((pl.col("timestamp") > cutoff) & (pl.col("timestamp") <= now))
-    return Loaded(root, events, sessions, occurrences, now, cutoff, result.quarantine.height)
+        sessions = window.sessions(sessions)
+        occurrences = occurrences.filter(window.contains("timestamp"))
+        events = events.filter(window.contains("timestamp"))
+    return Loaded(root, events, sessions, occurrences, window, result.quarantine.height)
 
 
 def warn_if_empty(loaded: Loaded, what: str = "sessions") -> None:
     if loaded.cutoff is not None and loaded.sessions.is_empty():
         print(
-            f"agent-pipelines: no {what} between {iso(loaded.cutoff)} and {iso(loaded.now)}; "
+            f"agent-pipelines: no {what} in the {loaded.window.describe()}; "
             "for old or generated logs use --now latest",
             file=sys.stderr,
         )
@@ -144,6 +156,11 @@ def error_loops(loaded: Loaded) -> pl.DataFrame:
     """Attempts with an error loop: the live detector's alerts when present, else detected here."""
     alerts = metrics.read_error_loop_alerts(loaded.root)
     return alerts if alerts is not None else metrics.detect_error_loops(loaded.events)
+
+
+def window_line(loaded: Loaded) -> str:
+    """The window every text output states (its JSON carries ``window`` where it is an object)."""
+    return f"Window: {loaded.window.describe()} ({windows.SESSION_RULE})"
 
 
 def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -231,12 +248,13 @@ def backlog(loaded: Loaded, args: argparse.Namespace) -> int:
     table = insights.backlog_tasks(loaded.sessions, loaded.occurrences, loaded.events)
     shown = table.head(args.backlog_tasks)
     if args.json:
-        print(dump_json({"total": table.height, "tasks": rows(shown)}))
+        print(dump_json({"window": loaded.window.describe(), "total": table.height, "tasks": rows(shown)}))
         return 0
     print(
         f"=== Backlog: {table.height} tasks with >{insights.BACKLOG_MIN_ATTEMPTS} attempts "
         "or still failing ==="
     )
+    print(window_line(loaded))
     print(f"(showing {shown.height}; most attempts first)\n")
     print(
         box_table(
@@ -267,11 +285,17 @@ def clustering(loaded: Loaded, args: argparse.Namespace) -> int:
     if args.json:
         print(
             dump_json(
-                {"total_errors": loaded.occurrences.height, "clusters": table.height, "top": rows(shown)}
+                {
+                    "window": loaded.window.describe(),
+                    "total_errors": loaded.occurrences.height,
+                    "clusters": table.height,
+                    "top": rows(shown),
+                }
             )
         )
         return 0
     print("=== Error Clustering Analysis ===")
+    print(window_line(loaded))
     print(f"{loaded.occurrences.height} errors in {table.height} clusters (showing {shown.height})\n")
     for r in shown.iter_rows(named=True):
         print(
@@ -296,6 +320,7 @@ def comparison(loaded: Loaded, args: argparse.Namespace) -> int:
     if names and table.is_empty():
         raise CommandError(f"no sessions for {', '.join(names)}")
     label = "Executor" if args.by == "executor" else "Model"
+    print(window_line(loaded))
     print(
         box_table(
             [
@@ -337,8 +362,9 @@ def planning(loaded: Loaded, args: argparse.Namespace) -> int:
     tasks = table["task_id"].unique(maintain_order=True)
     shown = table.filter(pl.col("task_id").is_in(tasks.head(args.top).to_list()))
     if args.json:
-        print(dump_json({"tasks": tasks.len(), "insights": rows(shown)}))
+        print(dump_json({"window": loaded.window.describe(), "tasks": tasks.len(), "insights": rows(shown)}))
         return 0
+    print(window_line(loaded) + "\n")
     if shown.is_empty():
         print("No planning issues found" + (" among failed tasks." if args.failed_only else "."))
         return 0
@@ -365,7 +391,8 @@ def correlation(loaded: Loaded, args: argparse.Namespace) -> int:
     if args.json:
         print(dump_json(rows(shown)))
         return 0
-    print("=== Error clusters vs task characteristics (lift over base rate) ===\n")
+    print("=== Error clusters vs task characteristics (lift over base rate) ===")
+    print(window_line(loaded) + "\n")
     print(
         box_table(
             ["Cluster", "Characteristic", "Support", "Rate", "Base rate", "Lift"],
@@ -387,16 +414,23 @@ def correlation(loaded: Loaded, args: argparse.Namespace) -> int:
 
 
 def weekly(loaded: Loaded, args: argparse.Namespace) -> int:
+    # A week is complete by the wall clock (or by an explicit --now TIME), whatever the window's end.
+    wall = datetime.now(UTC) if args.now in ("", "latest", "now") else loaded.now
     if args.week:
         try:
             day = date.fromisoformat(args.week)
         except ValueError:
             raise CommandError(f"--week: not a date (YYYY-MM-DD): {args.week!r}") from None
+        week_start = windows.monday(day)
     else:
-        day = loaded.now.date() - timedelta(days=7)
-    week_start = day - timedelta(days=day.weekday())
+        week_start = windows.last_complete_week(wall, loaded.now)
     weekly_report = report.build_weekly_report(
-        loaded.sessions, loaded.occurrences, loaded.events, week_start, error_loops=error_loops(loaded)
+        loaded.sessions,
+        loaded.occurrences,
+        loaded.events,
+        week_start,
+        error_loops=error_loops(loaded),
+        now=wall,
     )
     html_path = None if args.no_html else report.write_report(weekly_report, paths.data_dir(args.data_dir))
     if args.json:

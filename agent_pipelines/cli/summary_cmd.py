@@ -1,8 +1,9 @@
 """``agent-pipelines summary``: the seed's ``Show-AgentWorkSummary -LastNDays N``.
 
 Same output layout as the seed (overall metrics, by executor, top errors), computed by the same
-library functions as the assets; ``--json`` prints one object for scripts. The window ends at
-``--now`` (the wall clock by default; see ``agent-pipelines analyze --help``).
+library functions as the assets; ``--json`` prints one object for scripts. The window is the UI's
+(``agent_pipelines.windows``): it ends at the newest event in the logs unless ``--now`` says
+otherwise, and is stated on every output ("last 7 days to 2026-11-29 23:59 UTC").
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from agent_pipelines.cli.analyze_cmd import Loaded, add_now_option, load, warn_i
 from agent_pipelines.cli.common import CommandError, add_logs_dir, fail
 from agent_pipelines.cli.tables import dump_json, pct, usd
 from agent_pipelines.redaction import redact
+from agent_pipelines.windows import SESSION_RULE
 
 TOP_ERRORS = 5
 
@@ -52,6 +54,7 @@ def summarize(loaded: Loaded, top: int = TOP_ERRORS) -> dict[str, Any]:
         "last_n_days": None
         if loaded.cutoff is None
         else (loaded.now - loaded.cutoff).total_seconds() / 86400,
+        "window": loaded.window.describe(),
         "window_start": loaded.cutoff,
         "window_end": loaded.now,
         "total_sessions": s.height,
@@ -84,15 +87,9 @@ def render(summary: dict[str, Any]) -> str:
     days = summary["last_n_days"]
     span = "All Days" if days is None else f"Last {days:g} Days"
     avg = summary["avg_duration_s"]
-    start, end = summary["window_start"], summary["window_end"]
-    window = (
-        f"sessions that started {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
-        if start is not None
-        else f"every session to {end:%Y-%m-%d %H:%M} UTC"
-    )
     lines = [
         f"=== Agent Work Summary ({span}) ===",
-        f"Window: {window}",
+        f"Window: {summary['window']} ({SESSION_RULE})",
         "",
         "Overall Metrics:",
         f"  Total Sessions: {summary['total_sessions']}"

@@ -17,6 +17,7 @@ import polars as pl
 from agent_pipelines import errors as errors_lib
 from agent_pipelines import insights
 from agent_pipelines import metrics as metrics_lib
+from agent_pipelines.windows import SESSION_RULE, Window
 
 TOP_CLUSTERS = 5
 TOP_TASKS = 10
@@ -50,15 +51,17 @@ class WeeklyReport:
 
     @property
     def window(self) -> str:
-        """The report's windows, stated once for every rendering."""
-        end = self.data_until if self.partial and self.data_until else _midnight(self.week_end)
-        last = end - timedelta(minutes=1) if not self.partial else end
-        this = f"{self.week_start.isoformat()} 00:00 – {last.strftime('%Y-%m-%d %H:%M')} UTC"
-        prev = self.week_start - timedelta(days=7)
-        before = f"{prev.isoformat()} 00:00 – {(self.week_start - timedelta(days=1)).isoformat()} 23:59 UTC"
-        if self.partial:
-            return f"Sessions that started {this} (partial week: not compared with the week before)."
-        return f"Sessions that started {this}, compared with those that started {before}."
+        """The report's windows, stated as every output states them (:mod:`agent_pipelines.windows`)."""
+        if self.partial and self.data_until is not None:
+            until = self.data_until.strftime("%Y-%m-%d %H:%M")
+            return (
+                f"Week of {self.week_start.isoformat()} so far: to {until} UTC ({SESSION_RULE}); "
+                "a partial week is not compared with the week before."
+            )
+        return (
+            f"Week of {self.week_start.isoformat()}: {Window.week(self.week_start).describe()}, compared "
+            f"with the 7 days before ({SESSION_RULE})."
+        )
 
 
 def _in_window(col: str, start: date, end: date) -> pl.Expr:
@@ -96,7 +99,7 @@ def build_weekly_report(
     # success_metrics' "last 7 days" before ``now`` is exactly this week when now = the week's end.
     two_weeks = pl.concat([prev_sessions, week_sessions], how="vertical")
     success = metrics_lib.success_metrics(
-        two_weeks, now=_midnight(week_end) - timedelta(microseconds=1), error_loops=error_loops
+        two_weeks, now=Window.week(week_start).end, error_loops=error_loops
     ).with_columns(
         pl.when(pl.col("last_7d").is_null())
         .then(None)

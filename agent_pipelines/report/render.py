@@ -71,7 +71,7 @@ def render_markdown(report: WeeklyReport) -> str:
         out += ["", f"**{_md(b['title'])}** — status {_md(b['status'])}, {b['attempts']} attempts  "]
         if b["causes"]:
             out.append("Root causes: " + ", ".join(f"{_md(c)}: {n}" for c, n in b["causes"]) + "  ")
-        out += [f"- 💡 {_md(i)} ({_md(e, 160)})" for i, e in b["improvements"]]
+        out += [f"- {_md(i)} ({_md(e, 160)})" for i, e in b["improvements"]]
     out += ["", f"_Generated {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}._"]
     return "\n".join(out)
 

@@ -13,7 +13,7 @@ from agent_pipelines import metrics as metrics_lib
 from agent_pipelines.redaction import redact
 from agent_pipelines.report.build import WeeklyReport
 
-SUCCESS_HEAD = ["Metric", "This week", "Target", "Met", "Previous week", "Change"]
+SUCCESS_HEAD = ["Metric", "This week", "Target", "Target met", "Previous week", "Change"]
 EXEC_HEAD = ["Executor", "Sessions", "Success %", "First-shot %", "Avg Time", "Avg Cost", "Errors/session"]
 CLUSTER_HEAD = ["Cluster", "Category", "Occurrences", "Tasks", "First seen", "Last seen", "Sample"]
 BACKLOG_HEAD = ["Task", "Why", "Status", "Attempts", "Root causes", "Cost"]
@@ -48,8 +48,9 @@ def _causes(root_causes: list[dict[str, Any]] | None) -> str:
 def headline(report: WeeklyReport) -> str:
     """The one-line totals under the title."""
     t = report.totals
+    still_open = f" ({t['open_sessions']} still open)" if t["open_sessions"] else ""
     return ("Partial week so far — " if report.partial else "") + (
-        f"Sessions: {t['sessions']} ({t['open_sessions']} still open) · Tasks: {t['tasks']} · "
+        f"Sessions: {t['sessions']}{still_open} · Tasks: {t['tasks']} · "
         f"Errors: {t['errors']} in {t['clusters']} clusters · Cost: ${t['cost_usd']:.2f} · "
         f"Backlog: {t['backlog_tasks']} tasks"
     )
