@@ -224,8 +224,10 @@ def _show_markdown(page: Any, label: str) -> str:
     dialog = page.get_by_role("dialog")
     dialog.wait_for(timeout=30_000)
     page.wait_for_timeout(500)
-    # The dialog focuses its Close button, scrolled to the end: show its beginning.
-    dialog.evaluate("el => el.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")
+    # The dialog focuses its Close button, scrolled to the end: show its beginning (the scrolling
+    # element may be the dialog's overlay, outside it: reset every scrolled element of the page).
+    page.evaluate("() => document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
+    page.wait_for_timeout(300)
     return str(dialog.inner_text())
 
 
@@ -254,7 +256,9 @@ def busiest_alert_day(logs: Path) -> tuple[str, list[str]]:
 def test_alerts_asset_shows_a_table_with_rows(product: dict[str, Any], browser: Any) -> None:
     day, attempts = busiest_alert_day(product["logs"])
     # The partition's materialization (Events tab): its metadata renders the alerts table inline.
-    page = _open(browser, f"{product['url']}/assets/alerts?view=events&partition={day}", "alerts_table")
+    # A wide window of its own, so the table keeps most of its columns in view (and in the screenshot).
+    wide = browser.browser.new_context(viewport={"width": 1920, "height": 820})
+    page = _open(wide, f"{product['url']}/assets/alerts?view=events&partition={day}", "alerts_table")
     _dismiss_community_dialog(page)
     table = page.locator("tr", has_text="alerts_table").first.locator("table").first
     table.wait_for(timeout=60_000)
@@ -268,11 +272,11 @@ def test_alerts_asset_shows_a_table_with_rows(product: dict[str, Any], browser: 
     kinds = ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts",
              "failed_session_high_errors")  # fmt: skip
     assert all(any(kind in row for kind in kinds) for row in rows), rows
-    if os.environ.get("UPDATE_SCREENSHOTS"):  # wide enough for every column of the table
-        page.set_viewport_size({"width": 1920, "height": 900})
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        page.get_by_text("Hide navigation").first.click()  # room for the table's columns
         page.wait_for_timeout(1000)
     _screenshot(page, "ui-alerts.png")
-    page.close()
+    wide.close()
 
 
 def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any], browser: Any) -> None:
@@ -286,8 +290,8 @@ def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any],
     assert "Success metrics" in text
     _screenshot(page, "ui-weekly-report.png")
     if os.environ.get("UPDATE_SCREENSHOTS"):  # the README's lineage picture: the report's upstream
-        page.get_by_role("button", name="Close").first.click()
-        page.get_by_role("link", name="Lineage", exact=True).last.click()
+        page.goto(f"{product['url']}/assets/weekly_report?view=lineage", timeout=120_000)
+        _dismiss_community_dialog(page)
         page.get_by_text("session_metrics").first.wait_for(timeout=120_000)
         page.wait_for_timeout(3000)  # the graph lays itself out
         _screenshot(page, "ui-lineage.png")
