@@ -108,14 +108,15 @@ def test_a_line_longer_than_a_block_is_skipped_without_loading_it(tmp_path: Path
     assert result.events["line_number"].to_list() == [1, 3]
 
 
-def test_many_blocks_and_scattered_bad_lines(tmp_path: Path, monkeypatch) -> None:
+def test_many_blocks_and_scattered_bad_lines(tmp_path: Path) -> None:
     import agent_pipelines.reader as reader
 
-    monkeypatch.setattr(reader, "BLOCK_BYTES", 4096)  # force many blocks and carried-over lines
+    # 4 KiB blocks force many blocks and carried-over lines (patching the module's BLOCK_BYTES, as
+    # this test did, changed nothing: the default was bound when the function was defined).
     lines = [event(i) if i % 97 else b"{oops" for i in range(3000)]
     path = tmp_path / "blocks.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    result = reader.read_file(path)
+    result = reader.read_file(path, block_bytes=4096)
     bad = [i + 1 for i in range(3000) if i % 97 == 0]
     assert result.quarantine["line_number"].to_list() == bad
     assert result.events.height == 3000 - len(bad)

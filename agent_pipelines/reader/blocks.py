@@ -1,0 +1,234 @@
+"""One block of lines through polars at once; a block that does not parse is cut into segments
+until the bad lines are found and judged one by one in Python."""
+
+from __future__ import annotations
+
+import bisect
+import io
+import json
+import re
+from collections.abc import Iterator
+
+import polars as pl
+
+from agent_pipelines.contract import (
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    PAYLOAD_COLUMNS,
+    TOP_LEVEL_FIELDS,
+    Reason,
+)
+from agent_pipelines.reader.decode import _python_rows
+from agent_pipelines.reader.result import (
+    RAW_KEEP_BYTES,
+    RAW_SCHEMA,
+    empty_events,
+)
+from agent_pipelines.reader.rows import _validate
+
+_SMALL_SEGMENT = 16  # below this many lines, judge each line in Python
+_FAN_OUT = 64  # a block that fails to parse is retried as this many segments
+
+
+def _bad(
+    name: str, line_no: int, offset: int, reason: Reason, detail: str, raw: bytes, length: int | None = None
+) -> dict:
+    text = raw[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
+    return {
+        "source_file": name,
+        "line_number": line_no,
+        "byte_offset": offset,
+        "reason": reason.value,
+        "detail": detail,
+        "raw": text,
+        "raw_bytes": len(raw) if length is None else length,
+    }
+
+
+def _parse_block(
+    block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int
+) -> tuple[pl.DataFrame, list[dict]]:
+    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
+
+    Most lines go to polars in one parse. The few it cannot read faithfully (see
+    :func:`_line_flags`) are judged one by one in Python, so each is an event or a quarantined
+    record with a reason, and nothing in a line can raise past it.
+    """
+    lines = block.split(b"\n")[:-1]
+    starts: list[int] | None = None
+    bad: list[dict] = []
+
+    def quarantine(i: int, reason: Reason, detail: str) -> None:
+        nonlocal starts
+        if starts is None:
+            starts = _line_starts(lines)
+        bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
+
+    invalid: set[int] = set()
+    try:
+        str(block, "utf-8")
+        text = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
+    except UnicodeDecodeError:
+        starts = _line_starts(lines)
+        invalid = _non_utf8_lines(block, starts)
+        decoded = block.decode("utf-8", errors="replace")
+        text = pl.Series([decoded]).str.split("\n").explode().head(len(lines))
+    suspect_set, key_counts = _line_flags(text, max_line_bytes)
+    suspects = sorted(suspect_set | invalid)
+    frames = []
+    keep: list[int] = list(range(len(lines)))
+    payload = block
+    if suspects:
+        starts = starts or _line_starts(lines)
+        keep = [i for i in keep if i not in set(suspects)]
+        payload = _without_lines(block, starts, suspects)
+        frame, rows, seg_bad = _python_rows(lines, suspects, max_line_bytes)
+        if frame is not None:
+            frames.append(frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
+        for problem in seg_bad:
+            quarantine(*problem)
+    for segment, rows, seg_bad in _parse_segments(
+        lines, keep, payload=payload, max_line_bytes=max_line_bytes
+    ):
+        if segment is not None:
+            frames.append(
+                segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64), _keys=key_counts[rows])
+            )
+        for problem in seg_bad:
+            quarantine(*problem)
+    if not frames:
+        bad.sort(key=lambda r: r["line_number"])
+        return empty_events(), bad
+    raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    raw = raw.sort("_line_idx") if len(frames) > 1 else raw
+    events, invalid_rows, recheck = _validate(raw, name, first_line)
+    if recheck:  # rows polars may have read differently from Python: Python decides
+        frame, rows, seg_bad = _python_rows(lines, recheck, max_line_bytes)
+        for problem in seg_bad:
+            quarantine(*problem)
+        if frame is not None:
+            more, more_invalid, _ = _validate(
+                frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), name, first_line
+            )
+            events = pl.concat([events, more]).sort("line_number")
+            invalid_rows = pl.concat([invalid_rows, more_invalid], how="diagonal_relaxed")
+    for i, reason, detail in invalid_rows.select("_line_idx", "_reason", "_detail").iter_rows():
+        quarantine(i, Reason(reason), detail)
+    bad.sort(key=lambda r: r["line_number"])
+    return events, bad
+
+
+def _line_starts(lines: list[bytes]) -> list[int]:
+    starts, pos = [], 0
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    return starts
+
+
+# Keys whose repetition in a line matters (top-level and payload fields): one key twice is read as
+# the first by polars and as the last by Python, jq and JavaScript, so such a line is refused.
+_KEY_NAMES = "|".join(re.escape(k) for k in (*TOP_LEVEL_FIELDS, *PAYLOAD_COLUMNS))
+_KEY_PATTERN = rf'"(?:{_KEY_NAMES})":'
+# Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped
+# backslash, a backslash or a surrogate written as \u), and keys written with escapes (which
+# could spell a known key twice without the key pattern seeing it).
+_ESCAPE_SUSPECT = r'\\\\|\\u005[cC]|\\u[dD][89a-fA-F]|\\(?:[^"\\]|\\.)*"\s*:'
+
+
+def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Series]:
+    """Lines to judge in Python rather than hand to polars, and each line's count of known keys.
+
+    A suspect is a line that cannot be a well-formed object (blank, torn, not ``{...}``, too long),
+    or one polars would misread: deeper than :data:`~agent_pipelines.contract.MAX_DEPTH` (counted
+    generously: every bracket), or holding an escape polars does not carry faithfully. The key
+    count lets :func:`_validate` spot a key written twice (polars keeps the first, Python, jq and
+    JavaScript the last) by comparing it with the fields polars found.
+    """
+    line = pl.col("l")
+    flags = pl.DataFrame({"l": text}).select(
+        (
+            ~line.str.starts_with("{")
+            | ~(line.str.ends_with("}") | line.str.ends_with("}\r"))
+            | (line.str.len_bytes() > max_line_bytes)
+            | (line.str.count_matches(r"[\[{]") > MAX_DEPTH)
+            | line.str.contains(_ESCAPE_SUSPECT)
+            | line.str.contains(r'"\s+:')  # a key spaced from its colon: the key count would miss it
+        ).alias("suspect"),
+        line.str.count_matches(_KEY_PATTERN).cast(pl.Int32).alias("keys"),
+    )
+    return set(flags["suspect"].arg_true().to_list()), flags["keys"]
+
+
+def _parse_segments(
+    lines: list[bytes],
+    indices: list[int],
+    *,
+    payload: bytes | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Iterator[tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]]:
+    """Parse the given lines (``payload``: those lines already joined); split around bad ones."""
+    if not indices:
+        return
+    if payload is None:
+        payload = b"\n".join(lines[i] for i in indices) + b"\n"
+    try:
+        frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
+    except Exception:  # polars raises ComputeError (and friends) for any line it cannot read
+        frame = None
+    if frame is not None and frame.height == len(indices):
+        yield frame, indices, []
+        return
+    if len(indices) <= _SMALL_SEGMENT:
+        yield _python_rows(lines, indices, max_line_bytes)
+        return
+    # Split wide rather than in halves: with k bad lines among n, re-parsing costs about
+    # n * k / _FAN_OUT extra lines instead of n * log2(k).
+    step = max(_SMALL_SEGMENT, -(-len(indices) // _FAN_OUT))
+    for lo in range(0, len(indices), step):
+        yield from _parse_segments(lines, indices[lo : lo + step], max_line_bytes=max_line_bytes)
+
+
+def _schema_for(lines: list[bytes], indices: list[int]) -> dict[str, pl.DataType]:
+    """The raw schema plus any unknown top-level keys seen in the segment's first lines.
+
+    A writer that adds a field adds it to every line it writes, so sampling the head of each
+    segment finds it without paying for schema inference over the whole block.
+    """
+    schema = dict(RAW_SCHEMA)
+    for i in indices[:64]:
+        try:
+            obj = json.loads(lines[i])
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            for key in obj:
+                if key not in schema and isinstance(key, str) and not key.startswith("_"):
+                    schema[key] = pl.String()
+    return schema
+
+
+def _non_utf8_lines(block: bytes, starts: list[int]) -> set[int]:
+    """Indices of lines holding invalid UTF-8: one decode per bad line, not one per line."""
+    bad: set[int] = set()
+    view = memoryview(block)
+    pos = 0
+    while pos < len(block):
+        try:
+            str(view[pos:], "utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            line = bisect.bisect_right(starts, pos + exc.start) - 1
+            bad.add(line)
+            pos = starts[line + 1] if line + 1 < len(starts) else len(block)
+    return bad
+
+
+def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
+    """``block`` minus the given lines (sorted indices), cut with a few slices, not a join per line."""
+    pieces, pos = [], 0
+    for i in drop:
+        pieces.append(block[pos : starts[i]])
+        pos = starts[i + 1] if i + 1 < len(starts) else len(block)
+    pieces.append(block[pos:])
+    return b"".join(pieces)

@@ -1,0 +1,74 @@
+"""What a read returns: valid events, the quarantine and how far each file was read; the schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from agent_pipelines.contract import (
+    CLEANED_SCHEMA,
+    PAYLOAD_COLUMNS,
+    TOP_LEVEL_FIELDS,
+)
+
+BLOCK_BYTES = 32 << 20  # parse up to 32 MiB at a time: big enough for polars, bounded memory
+RAW_KEEP_BYTES = 64 << 10  # quarantine keeps at most this much of a bad line (and says so)
+BOM = b"\xef\xbb\xbf"  # Windows PowerShell 5.1 starts UTF-8 files with it
+
+RAW_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in TOP_LEVEL_FIELDS}
+PAYLOAD_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in PAYLOAD_COLUMNS}
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "line_number": pl.Int64(),
+    "byte_offset": pl.Int64(),
+    "reason": pl.String(),
+    "detail": pl.String(),
+    "raw": pl.String(),
+    "raw_bytes": pl.Int64(),
+}
+
+
+@dataclass
+class ReadResult:
+    """Valid events (``CLEANED_SCHEMA``), the quarantine, and how far each file was read."""
+
+    events: pl.DataFrame
+    quarantine: pl.DataFrame
+    offsets: dict[str, int] = field(default_factory=dict)  # source_file -> bytes consumed
+    lines: dict[str, int] = field(default_factory=dict)  # source_file -> lines consumed
+    pending_bytes: int = 0  # bytes of half-written last lines left for the next read
+    warnings: list[str] = field(default_factory=list)  # files skipped or cut short, and why
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        if self.quarantine.is_empty():
+            return {}
+        counts = self.quarantine.group_by("reason").len().sort("reason")
+        return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+
+    @classmethod
+    def concat(cls, results: Iterable[ReadResult]) -> ReadResult:
+        results = list(results)
+        if not results:
+            return cls(empty_events(), empty_quarantine())
+        out = cls(
+            pl.concat([r.events for r in results], how="vertical"),
+            pl.concat([r.quarantine for r in results], how="vertical"),
+        )
+        for r in results:
+            out.offsets.update(r.offsets)
+            out.lines.update(r.lines)
+            out.pending_bytes += r.pending_bytes
+            out.warnings.extend(r.warnings)
+        return out
+
+
+def empty_events() -> pl.DataFrame:
+    return pl.DataFrame(schema=CLEANED_SCHEMA)
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
