@@ -131,6 +131,11 @@ def read_alert_records(logs_root: str | os.PathLike[str], day: date | None = Non
     return records
 
 
+def day_window(day: date) -> str:
+    """The window of one day's alerts, as the UI states it."""
+    return f"{day.isoformat()} 00:00 – 23:59 UTC (alert time = when the condition became true in the logs)"
+
+
 def counts_by_type(table: pl.DataFrame) -> dict[str, int]:
     if table.is_empty():
         return {}
@@ -156,5 +161,6 @@ __all__ = [
     "alerts_table",
     "counts_by_type",
     "counts_by_type_and_day",
+    "day_window",
     "read_alert_records",
 ]

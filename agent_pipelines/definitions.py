@@ -56,3 +56,10 @@ def _merge(domains: list[dg.Definitions]) -> dg.Definitions:
 
 
 defs = _merge(list(DOMAINS))
+
+
+def analytics_assets() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    """Every asset and asset check of the batch analytics, for code that materializes them outside
+    the code location (``agent-pipelines materialize``, the benchmarks): this module is where
+    everything else reaches the Dagster wiring."""
+    return analytics.analytics_assets()

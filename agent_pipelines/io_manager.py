@@ -47,6 +47,8 @@ import polars as pl
 
 from agent_pipelines import object_store, paths
 
+PARQUET_IO = "parquet_io_manager"  # the resource key the assets store their tables under
+
 UNPARTITIONED_FILE = "asset.parquet"
 TABLES_DIR = "tables"
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from agent_pipelines import paths
+from agent_pipelines.contract import TIMESTAMP_DAY_PATTERN
 from agent_pipelines.jsonl import iter_json_objects, read_json_objects
+from agent_pipelines.partitions import log_days
 from agent_pipelines.reader import QUARANTINE_SCHEMA
 from agent_pipelines.writer import append_records
 
@@ -75,6 +78,28 @@ def read_quarantine(data_dir: str | os.PathLike[str]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     return pl.concat(frames, how="vertical")
+
+
+def quarantine_of_day(quarantine: pl.DataFrame, day: date, logs_root: Path) -> pl.DataFrame:
+    """The quarantined lines that belong to ``day``'s partition.
+
+    A daily file's bad lines are its day's. The original logger's single file holds every
+    day, and it is read
+    for every partition, so its bad lines are attributed by the date in their raw text, and those
+    without a recognizable date to the first log day — each counted once, not once per partition.
+    """
+    if quarantine.is_empty():
+        return quarantine
+    legacy = pl.col("source_file") == paths.STREAM_FILE
+    raw_day = pl.col("raw").str.extract(TIMESTAMP_DAY_PATTERN, 1)
+    first_day = None
+    if quarantine.filter(legacy & raw_day.is_null()).height:
+        days = log_days(logs_root)
+        first_day = days[0].isoformat() if days else day.isoformat()
+    mine = (
+        ~legacy | (raw_day == day.isoformat()) | (raw_day.is_null() & (pl.lit(first_day) == day.isoformat()))
+    )
+    return quarantine.filter(mine.fill_null(False))
 
 
 def quarantine_summary(data_dir: str | os.PathLike[str]) -> dict[str, object]:

@@ -28,6 +28,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from agent_pipelines.io_manager import PARQUET_IO, PolarsParquetIOManager, tables_location
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.notifiers.outbox import Outbox
 from agent_pipelines.notifiers.telegram import DEFAULT_API_BASE, TelegramClient
@@ -138,6 +139,18 @@ class TelegramResource(dg.ConfigurableResource):
         from agent_pipelines.paths import data_dir as default_data_dir
 
         return Outbox(Path(default_data_dir(data_dir)) / "state" / "telegram-outbox")
+
+
+def analytics_resources(
+    logs_dir: str = "", data_dir: str = ""
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
+    """The batch analytics' resources (the log folder and the Parquet tables); empty strings mean the
+    environment's defaults. The code location, ``agent-pipelines materialize``, the benchmarks and
+    the tests bind them here."""
+    return {
+        "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
+        PARQUET_IO: PolarsParquetIOManager(base_dir=tables_location(data_dir) if data_dir else ""),
+    }
 
 
 def detector_resources(

@@ -1,7 +1,7 @@
 """``alerts``: the live detectors' alerts of one UTC day, as a table in the UI.
 
 Fed by the detector runs: each ``live_detector_job`` run that writes alerts re-materializes the
-partitions of the days they fall on (``sensors/live_alerts.py``), so the asset page lists them
+partitions of the days they fall on (``agent_pipelines/detector_job.py``), so the asset page lists them
 seconds after they fire. Materializing a day here (the UI, ``agent-pipelines materialize``) reads
 the same records from ``agent-alerts.jsonl`` and its archive, through the same library functions.
 """
@@ -11,14 +11,10 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from agent_pipelines.alerts_table import alerts_table, read_alert_records
+from agent_pipelines.alerts_table import alerts_table, day_window, read_alert_records
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.ui_metadata import alerts_metadata
 from assets.events import daily_table_asset
-
-
-def day_window(day: date) -> str:
-    return f"{day.isoformat()} 00:00 – 23:59 UTC (alert time = when the condition became true in the logs)"
 
 
 @daily_table_asset("alerts")

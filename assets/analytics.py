@@ -5,8 +5,9 @@ more (a schedule, a job) exposes its own ``defs: dg.Definitions``, listed in :da
 Both lists are plain imports: a module that fails to import fails the code location loudly, and
 ``tests/test_definitions.py`` pins every name, so a definition cannot vanish unnoticed.
 
-``agent-pipelines materialize`` and the UI use the same objects: :func:`analytics_assets` and
-:func:`build_resources` are what the command runs.
+``agent-pipelines materialize`` and the UI use the same objects: :func:`analytics_assets` (through
+:mod:`agent_pipelines.definitions`) and :func:`agent_pipelines.resources.analytics_resources` are what
+the command runs.
 
 How the UI stays current: ``log_days_sensor`` adds a partition per new log day and re-materializes
 ``cleaned_events`` for a day whose file grew; ``analytics_automation_sensor`` then recomputes the
@@ -19,25 +20,14 @@ from types import ModuleType
 
 import dagster as dg
 
-from agent_pipelines.io_manager import PolarsParquetIOManager, tables_location
-from agent_pipelines.log_store import LogStore
+from agent_pipelines.resources import analytics_resources as build_resources
 from assets import alerts, events, insights, reports, sessions
-from assets.events import PARQUET_IO, analytics_sensor_status, build_log_days_sensor, cleaned_events_job
+from assets.events import analytics_sensor_status, build_log_days_sensor, cleaned_events_job
 
 # Modules whose assets and asset checks Dagster's loader collects.
 ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights, alerts)
 # Modules that bring a job or a schedule with their assets, as their own ``defs``.
 DOMAIN_DEFS: tuple[dg.Definitions, ...] = (reports.defs,)
-
-
-def build_resources(
-    logs_dir: str = "", data_dir: str = ""
-) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
-    """The resources of this domain; empty strings mean the environment's defaults."""
-    return {
-        "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
-        PARQUET_IO: PolarsParquetIOManager(base_dir=tables_location(data_dir) if data_dir else ""),
-    }
 
 
 def _collect() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition], list[dg.Definitions]]:
@@ -122,3 +112,11 @@ def _build_defs() -> dg.Definitions:
 
 
 defs = _build_defs()
+
+__all__ = [
+    "analytics_assets",
+    "build_resources",
+    "defs",
+    "unpartitioned_downstream",
+    "with_downstream_automation",
+]

@@ -10,7 +10,6 @@ together with the unpartitioned assets downstream, so those follow in the same r
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -23,10 +22,10 @@ import polars as pl
 
 from agent_pipelines import paths, usage
 from agent_pipelines.contract import CLEANED_SCHEMA, CleanedEvent
-from agent_pipelines.io_manager import PolarsParquetIOManager, scan_tables
+from agent_pipelines.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
-from agent_pipelines.quarantine import write_quarantine
+from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
 from agent_pipelines.reader import dedupe, partition_days, read_logs
 from agent_pipelines.settings import env_flag
 from assets.partitions import (
@@ -35,12 +34,10 @@ from assets.partitions import (
     daily_partitions,
     day_ranges,
     legacy_file_days,
-    log_days,
     missing_keys,
     range_tags,
 )
 
-PARQUET_IO = "parquet_io_manager"
 OWNERS = ["team:agent-pipelines"]
 
 
@@ -65,7 +62,6 @@ DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 # combine their per-day results.
 DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events")
 PREVIEW_COLUMNS = ("timestamp", "attempt_id", "event_type", "executor", "task_title", "error_message")
-_RAW_DAY = re.compile(r'"timestamp"\s*:\s*"(\d{4}-\d{2}-\d{2})')
 
 
 def max_quarantine_share() -> float:
@@ -74,27 +70,6 @@ def max_quarantine_share() -> float:
         return float(os.environ.get("AGENT_PIPELINES_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE))
     except ValueError:
         return DEFAULT_MAX_QUARANTINE_SHARE
-
-
-def quarantine_of_day(quarantine: pl.DataFrame, day: date, logs_root: Path) -> pl.DataFrame:
-    """The quarantined lines that belong to ``day``'s partition.
-
-    A daily file's bad lines are its day's. The seed's single file holds every day, and it is read
-    for every partition, so its bad lines are attributed by the date in their raw text, and those
-    without a recognizable date to the first log day — each counted once, not once per partition.
-    """
-    if quarantine.is_empty():
-        return quarantine
-    legacy = pl.col("source_file") == paths.STREAM_FILE
-    raw_day = pl.col("raw").str.extract(_RAW_DAY.pattern, 1)
-    first_day = None
-    if quarantine.filter(legacy & raw_day.is_null()).height:
-        days = log_days(logs_root)
-        first_day = days[0].isoformat() if days else day.isoformat()
-    mine = (
-        ~legacy | (raw_day == day.isoformat()) | (raw_day.is_null() & (pl.lit(first_day) == day.isoformat()))
-    )
-    return quarantine.filter(mine.fill_null(False))
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -352,7 +327,7 @@ def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> d
 
 
 def file_sizes(logs_root: Path) -> dict[str, int]:
-    """Byte size of each daily stream file (key: its day) and of the seed's single file."""
+    """Byte size of each daily stream file (key: its day) and of the original logger's single file."""
     sizes: dict[str, int] = {}
     stream = logs_root / paths.STREAM_DIR
     if stream.is_dir():
@@ -392,7 +367,7 @@ REFRESH_SECONDS = 300
 
 
 def _legacy_days_if_grown(root: Path, previous_size: int | None, size: int | None) -> list[date]:
-    """Days of the seed's single file, scanned only when it changed since the last tick."""
+    """Days of the original logger's single file, scanned only when it changed since the last tick."""
     if size is None or size == previous_size:
         return []
     return legacy_file_days(root)
@@ -414,7 +389,7 @@ def build_log_days_sensor(
 
     It requests the daily assets only: the unpartitioned ones downstream follow through their
     automation condition (``assets.analytics``), once per burst of days rather than per day. The
-    seed's single file carries no day in its name: when it grows, its latest day is refreshed.
+    original logger's single file carries no day in its name: when it grows, its latest day is refreshed.
     """
 
     @dg.sensor(

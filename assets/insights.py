@@ -212,7 +212,7 @@ def backlog_tasks(
 def task_planning_insights(
     session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, task_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
-    """The seed's planning heuristics, one row per task and rule that fires, with evidence:
+    """The original analytics CLI's planning heuristics, one row per task and rule that fires, with evidence:
     missing dependency setup, missing environment setup or API key, auth problems, scope creep,
     complexity mismatch. Each rule is documented in `agent_pipelines.insights.RULES` (and in this
     asset's metadata)."""

@@ -89,8 +89,8 @@ def weekly_report(
     task_events: pl.LazyFrame,
     error_events: pl.LazyFrame,
 ) -> dg.MaterializeResult:
-    """The seed's weekly report for one ISO week (partition key = its Monday): the six success
-    metrics against their targets with the week-over-week change, the executor comparison, the top
+    """The original analytics CLI's weekly report for one ISO week (partition key = its Monday): the
+    six success metrics against their targets with the week-over-week change, the executor comparison, the top
     error clusters, the backlog and planning insights for the week's tasks. Rendered as Markdown here
     and as a standalone HTML file with charts (success by executor, cost per day, top clusters' trend)
     under the data folder's `reports/`; posted as a short summary to Telegram when configured."""

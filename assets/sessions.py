@@ -194,7 +194,7 @@ def _comparison_output(table: pl.DataFrame, by: str, sessions: pl.DataFrame) -> 
 
 @table_asset("insights")
 def executor_comparison(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    """The seed's executor table: per executor, sessions, success % (over closed sessions),
+    """The original analytics CLI's executor table: per executor, sessions, success % (over closed sessions),
     first-shot % (1-attempt completions / completions), average time, average and total cost,
     tokens and errors per session."""
     table = metrics.executor_comparison(session_metrics, by="executor")
@@ -215,9 +215,10 @@ def success_metrics(
     session_metrics: pl.DataFrame,
     error_events: pl.LazyFrame,
 ) -> dg.Output[pl.DataFrame]:
-    """The seed's six success metrics — success rate, first-shot success rate, average attempts per
-    task, error loop frequency, cost per task, mean time to completion — against their targets
-    (>80%, >40%, <2.0, <5%, <$0.10, <5 min), with the last 7 days and the week-over-week change.
+    """The original analytics CLI's six success metrics — success rate, first-shot success rate,
+    average attempts per task, error loop frequency, cost per task, mean time to completion —
+    against their targets (>80%, >40%, <2.0, <5%, <$0.10, <5 min), with the last 7 days and the
+    week-over-week change.
     Error loops come from the live detector's `agent-alerts.jsonl` when present, else from the same
     rule over the events (4+ errors of one cluster within 10 minutes in one attempt)."""
     loops = metrics.read_error_loop_alerts(log_store.logs_path)

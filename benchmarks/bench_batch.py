@@ -121,10 +121,9 @@ def stage_cleaned_library(logs: Path, work: Path) -> dict:
     import dagster as dg
 
     from agent_pipelines.io_manager import table_path, write_parquet
-    from agent_pipelines.quarantine import write_quarantine
+    from agent_pipelines.partitions import log_days
+    from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
     from agent_pipelines.reader import dedupe, read_logs
-    from assets.events import quarantine_of_day
-    from assets.partitions import log_days
 
     data = work / "library-data"
     shutil.rmtree(data, ignore_errors=True)
@@ -147,7 +146,7 @@ def _dagster(work: Path):
     (work / "dagster_home").mkdir(parents=True, exist_ok=True)
     import dagster as dg
 
-    from assets.analytics import analytics_assets
+    from agent_pipelines.definitions import analytics_assets
 
     assets, checks = analytics_assets()
     daily = [k for a in assets if getattr(a.partitions_def, "name", None) == "log_days" for k in a.keys]
@@ -168,7 +167,7 @@ def _step_seconds(result) -> dict[str, float]:
 
 def _daily_run(dg, instance, assets, checks, keys, resources, days: list[str]):
     """One run of ``keys`` over ``days`` (a single-run backfill of their range)."""
-    from assets.partitions import range_tags
+    from agent_pipelines.partitions import range_tags
 
     single = len(days) == 1
     return dg.materialize(
@@ -183,8 +182,8 @@ def _daily_run(dg, instance, assets, checks, keys, resources, days: list[str]):
 
 
 def _stage_daily(logs: Path, work: Path, which: str) -> dict:
-    from assets.analytics import build_resources
-    from assets.partitions import log_days, register_partitions
+    from agent_pipelines.partitions import log_days, register_partitions
+    from agent_pipelines.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, daily, _ = _dagster(work)
     data = work / "dagster-data"
@@ -209,7 +208,7 @@ def stage_daily_results(logs: Path, work: Path) -> dict:
 
 
 def stage_downstream(logs: Path, work: Path) -> dict:
-    from assets.analytics import build_resources
+    from agent_pipelines.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, _, unpartitioned = _dagster(work)
     resources = build_resources(str(logs), str(work / "dagster-data"))
@@ -226,8 +225,8 @@ def stage_downstream(logs: Path, work: Path) -> dict:
 
 def stage_refresh_setup(logs: Path, work: Path) -> dict:
     """Every day but the last, daily and unpartitioned assets (what exists before the new day)."""
-    from assets.analytics import build_resources
-    from assets.partitions import log_days, register_partitions
+    from agent_pipelines.partitions import log_days, register_partitions
+    from agent_pipelines.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, daily, unpartitioned = _dagster(work)
     data = work / "dagster-data"
@@ -244,8 +243,8 @@ def stage_refresh_setup(logs: Path, work: Path) -> dict:
 
 def stage_refresh(logs: Path, work: Path) -> dict:
     """The new (last) day arrives: its daily run, then the unpartitioned assets, as the sensors do."""
-    from assets.analytics import build_resources
-    from assets.partitions import log_days, register_partitions
+    from agent_pipelines.partitions import log_days, register_partitions
+    from agent_pipelines.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, daily, unpartitioned = _dagster(work)
     data = work / "dagster-data"

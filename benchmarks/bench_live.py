@@ -230,13 +230,12 @@ def _instance_stats(home: Path) -> dict:
 
 def burst(n_events: int = 100_000) -> dict:
     """One detector run over ``n_events`` new events vs just reading them, same process."""
-    import dagster as dg
 
+    from agent_pipelines.detector_job import live_detector_job
     from agent_pipelines.generator import generate
     from agent_pipelines.log_store import LogStore
     from agent_pipelines.reader import read_file
-    from agent_pipelines.resources import TelegramResource
-    from sensors.live_alerts import live_detector_job
+    from agent_pipelines.resources import TelegramResource, detector_resources
 
     work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
     gen = work / "gen"
@@ -260,11 +259,9 @@ def burst(n_events: int = 100_000) -> dict:
                 "ops": {"read_new_events": {"config": {"now": datetime.now(UTC).isoformat()}}},
                 "loggers": {"console": {"config": {"log_level": "ERROR"}}},
             },
-            resources={
-                "log_store": LogStore(logs_dir=str(logs), data_dir=str(data)),
-                "telegram": TelegramResource(),
-                "detector_io": dg.mem_io_manager,
-            },
+            resources=detector_resources(
+                LogStore(logs_dir=str(logs), data_dir=str(data)), TelegramResource()
+            ),
         )
         job_times.append(time.perf_counter() - t)
         assert out.success

@@ -330,9 +330,10 @@ def batch_s3(days: int, tasks: int) -> dict:
     from s3_server import S3Server
 
     from agent_pipelines import log_mirror
+    from agent_pipelines.definitions import analytics_assets
     from agent_pipelines.generator import generate
-    from assets.analytics import analytics_assets, build_resources
-    from assets.partitions import log_days, register_partitions
+    from agent_pipelines.partitions import log_days, register_partitions
+    from agent_pipelines.resources import analytics_resources as build_resources
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-s3-"))
     logs = work / "logs"

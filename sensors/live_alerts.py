@@ -1,7 +1,8 @@
 """Live alerts: a 5-second sensor over the log folder and the detector job it launches.
 
-Thin Dagster wiring over :mod:`agent_pipelines.tailer`, :mod:`agent_pipelines.detectors` and
-:mod:`agent_pipelines.alerts` (``agent-pipelines detect --once`` runs the same functions).
+Thin Dagster wiring: the job is :mod:`agent_pipelines.detector_job` (``agent-pipelines detect --once``
+executes the same one), over :mod:`agent_pipelines.tailer`, :mod:`agent_pipelines.detectors` and
+:mod:`agent_pipelines.alerts`.
 
 **Cadence.** The sensor daemon loops every 5 s at best and skips a sensor whose
 ``minimum_interval_seconds`` has not fully elapsed since its last tick; with 5 s, jitter makes
@@ -24,7 +25,7 @@ detector run is queued or running (no pile-up: the next run simply covers more l
    with a ``-rN`` suffix, since the cursor did not move).
 4. An open session's silence crosses the stuck threshold (read from a tiny digest the last run
    wrote, so no state is loaded) → a stuck-check run. This is checked every tick, i.e. every 5 s
-   even when no event arrives — the seed only checked when a new event came in.
+   even when no event arrives — the original live analyzer only checked when a new event came in.
 5. Telegram messages left pending by a failed delivery → a delivery run, at most every 30 s.
 6. Otherwise skip, saying when the next stuck check is due.
 
@@ -36,30 +37,17 @@ Once an hour it also deletes detector runs older than ``AGENT_DETECTOR_RUN_RETEN
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
-from agent_pipelines import alerts as alerts_mod
 from agent_pipelines import detector_state, tailer
-from agent_pipelines.alerts_table import alerts_table, read_alert_records
-from agent_pipelines.contract import parse_timestamp
-from agent_pipelines.detectors import Thresholds, detect, stuck_watch
-from agent_pipelines.io_manager import table_path, tables_dir, write_parquet
+from agent_pipelines.detector_job import JOB_NAME, analyzer_enabled, live_detector_job
 from agent_pipelines.log_store import LogStore
-from agent_pipelines.resources import TelegramResource
-from agent_pipelines.run_launch import EXPRESS_TAG
+from agent_pipelines.resources import detector_resources
 from agent_pipelines.settings import SettingsError, settings
-from agent_pipelines.ui_metadata import alerts_metadata, describe_columns
-from assets.alerts import day_window
-from assets.partitions import register_partitions
 
-ALERTS_ASSET = dg.AssetKey("alerts")
-
-JOB_NAME = "live_detector_job"
 SENSOR_NAME = "live_alerts_sensor"
 RETRY_AFTER_S = 30
 PURGE_EVERY_S = 3600
@@ -71,153 +59,6 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTED,
 ]
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
-
-
-def analyzer_enabled() -> bool:
-    """``AGENT_WORK_ANALYZER_ENABLED`` as the seed read it: anything but false/0/no/off is on."""
-    return settings().analyzer_enabled
-
-
-def telegram_max_age_ms() -> int:
-    return int(settings().telegram_max_age_seconds * 1000)
-
-
-# --------------------------------------------------------------------------------------------
-# The detector job
-# --------------------------------------------------------------------------------------------
-
-
-class DetectConfig(dg.Config):
-    """What the sensor asked for. The job reads from the *committed* cursor (so it never skips or
-    re-reads a line); ``ranges`` records what the sensor saw, for the run page and the run key."""
-
-    ranges: str = "[]"
-    reason: str = "manual"
-    now: str = ""  # ISO 8601; empty = wall clock. For replays only.
-
-
-@dataclass
-class Batch:
-    """Handed from op to op in memory."""
-
-    state: detector_state.DetectorState
-    new: tailer.NewData | None
-    now_ms: int
-    reason: str
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    watch: dict[str, Any] = field(default_factory=dict)
-
-
-@dg.op(out=dg.Out(io_manager_key="detector_io"))
-def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_store: LogStore) -> Batch:
-    """The lines appended since the last committed run (quarantining bad ones)."""
-    from agent_pipelines.quarantine import write_quarantine
-
-    now_ms = int(parse_timestamp(config.now).timestamp() * 1000) if config.now else int(time.time() * 1000)
-    state = detector_state.load(log_store.data_path)
-    new = tailer.read_new(log_store.logs_path, tailer.Cursor.from_json(state.cursor))
-    for note in new.notes:
-        context.log.warning(note)
-    quarantined = write_quarantine(log_store.data_path, new.result.quarantine)
-    context.add_output_metadata(
-        {"events_read": new.result.events.height, "lines_quarantined": new.result.quarantine.height}
-    )
-    context.log.info(
-        f"read {new.result.events.height} events ({new.bytes_read} bytes) "
-        f"from {len(new.ranges)} file range(s); {quarantined} bad line(s) quarantined; "
-        f"reason: {config.reason}"
-    )
-    return Batch(state=state, new=new, now_ms=now_ms, reason=config.reason)
-
-
-@dg.op(out=dg.Out(io_manager_key="detector_io"))
-def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
-    """Every detector over the new events (event time), then the live stuck check at ``now``."""
-    thresholds = Thresholds.from_env()
-    events = batch.new.result.events if batch.new else None
-    batch.alerts = detect(
-        events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
-    )
-    batch.state.cursor = batch.new.cursor.to_json() if batch.new else batch.state.cursor
-    batch.watch = stuck_watch(batch.state, thresholds)
-    counts: dict[str, int] = {}
-    for alert in batch.alerts:
-        counts[alert["type"]] = counts.get(alert["type"], 0) + 1
-    context.log.info(f"{len(batch.alerts)} alert(s): {counts or 'none'}")
-    return batch
-
-
-@dg.op
-def publish_alerts(
-    context: dg.OpExecutionContext, batch: Batch, log_store: LogStore, telegram: TelegramResource
-) -> dg.Output[None]:
-    """Commit, append to ``agent-alerts.jsonl``, send the Telegram digest through the outbox."""
-    result = alerts_mod.publish(
-        log_store.logs_path,
-        log_store.data_path,
-        batch.state,
-        batch.alerts,
-        batch.watch,
-        telegram=telegram,
-        now_ms=batch.now_ms,
-        max_age_ms=telegram_max_age_ms(),
-        log=context.log,
-    )
-    t = result.telegram
-    run_alerts = alerts_table(batch.alerts)
-    if batch.alerts:
-        materialize_alert_days(context, log_store, run_alerts)
-    return dg.Output(
-        None,
-        metadata={
-            **alerts_metadata(run_alerts, f"this run ({batch.reason}); alert time = event time"),
-            "alerts_written": result.written,
-            "alerts_recovered": result.recovered,
-            "telegram_configured": t.configured,
-            "telegram_sent": t.sent,
-            "telegram_failed": t.failed,
-            "telegram_pending": t.pending,
-            "open_sessions": batch.watch.get("open_sessions", 0),
-        },
-    )
-
-
-def materialize_alert_days(
-    context: dg.OpExecutionContext, log_store: LogStore, run_alerts: pl.DataFrame
-) -> list[str]:
-    """Feed the ``alerts`` asset: rewrite the partitions of the days this run's alerts fell on (the
-    day's whole table, read back from the alerts file) and record their materializations, so the
-    asset page lists an alert seconds after it fires."""
-    days = sorted({d for d in run_alerts["day"].to_list() if d is not None})
-    register_partitions(context.instance, days)
-    base = tables_dir(log_store.data_path)
-    for day in days:
-        table = alerts_table(read_alert_records(log_store.logs_path, day))
-        target = table_path(base, ALERTS_ASSET, day.isoformat())
-        rows = write_parquet(table, target)
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=ALERTS_ASSET,
-                partition=day.isoformat(),
-                metadata={
-                    **alerts_metadata(table, day_window(day)),
-                    "dagster/row_count": rows,
-                    "dagster/column_schema": describe_columns(table.schema),
-                    "path": dg.MetadataValue.path(str(target)),
-                },
-            )
-        )
-    return [d.isoformat() for d in days]
-
-
-@dg.job(
-    name=JOB_NAME,
-    executor_def=dg.in_process_executor,
-    description="Read new log lines, run the live detectors, write and send alerts.",
-    tags={"agent_pipelines/kind": "live_detector", EXPRESS_TAG: "true"},
-)
-def live_detector_job() -> None:
-    publish_alerts(run_detectors(read_new_events()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,9 +181,7 @@ def live_alerts_sensor(
 defs = dg.Definitions(
     jobs=[live_detector_job],
     sensors=[live_alerts_sensor],
-    resources={
-        "log_store": LogStore(),
-        "telegram": TelegramResource.from_env(),
-        "detector_io": dg.mem_io_manager,
-    },
+    resources=detector_resources(),
 )
+
+__all__ = ["JOB_NAME", "SENSOR_NAME", "defs", "evaluate", "live_alerts_sensor", "live_detector_job"]

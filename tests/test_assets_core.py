@@ -15,6 +15,15 @@ from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.logger import AgentWorkLogger
 from agent_pipelines.metrics import met_mark
+from agent_pipelines.partitions import (
+    LOG_DAYS,
+    LOG_WEEKS,
+    log_days,
+    previous_week_key,
+    register_partitions,
+    week_key,
+)
+from agent_pipelines.quarantine import quarantine_of_day
 from assets.analytics import (
     analytics_assets,
     build_resources,
@@ -28,10 +37,8 @@ from assets.events import (
     build_log_days_sensor,
     cleaned_events_job,
     cleaned_events_matches_contract,
-    quarantine_of_day,
     validate_events,
 )
-from assets.partitions import LOG_DAYS, LOG_WEEKS, log_days, previous_week_key, register_partitions, week_key
 
 CORE = ("cleaned_events", "session_metrics", "executor_comparison", "model_comparison", "success_metrics")
 

@@ -20,8 +20,8 @@ from polars.testing import assert_frame_equal
 
 from agent_pipelines import errors, metrics
 from agent_pipelines.contract import CLEANED_SCHEMA
+from agent_pipelines.partitions import log_days
 from agent_pipelines.reader import dedupe, read_logs
-from assets.partitions import log_days
 
 
 @pytest.fixture(scope="module")

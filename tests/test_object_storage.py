@@ -228,8 +228,8 @@ def test_live_sensor_follows_an_s3_log_folder(s3, tmp_path: Path) -> None:
 
 def test_tables_in_a_bucket_through_the_io_manager(s3, small_logs: Path, tmp_path: Path) -> None:
     """A day partition and its downstream asset written to and read from s3://, equal to local ones."""
+    from agent_pipelines.partitions import log_days, register_partitions
     from assets.analytics import analytics_assets, build_resources
-    from assets.partitions import log_days, register_partitions
 
     bucket = s3.new_bucket("tables-bucket")
     days = log_days(small_logs)

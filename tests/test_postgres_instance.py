@@ -123,8 +123,8 @@ def test_environment_selects_the_postgres_instance(
 def test_day_partition_materializes_on_postgres(
     pg_instance: dg.DagsterInstance, small_logs: Path, tmp_path: Path
 ) -> None:
+    from agent_pipelines.partitions import LOG_DAYS, log_days, register_partitions
     from assets.analytics import analytics_assets, build_resources
-    from assets.partitions import LOG_DAYS, log_days, register_partitions
 
     days = log_days(small_logs)
     register_partitions(pg_instance, days)

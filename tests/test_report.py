@@ -18,9 +18,9 @@ from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from test_insights import DEP, Fleet
 
 from agent_pipelines import errors, metrics, paths, report
+from agent_pipelines.partitions import LOG_WEEKS, log_days, register_partitions, week_key
 from agent_pipelines.reader import dedupe, read_logs
 from assets.analytics import analytics_assets, build_resources, defs
-from assets.partitions import LOG_WEEKS, log_days, register_partitions, week_key
 from assets.reports import WEEKLY_REPORT_CRON, weekly_report_schedule
 
 WEEK = DEMO_START.isoformat()

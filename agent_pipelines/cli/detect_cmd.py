@@ -1,9 +1,9 @@
 """``agent-pipelines detect --once``: one detector pass over what is new, for cron users and scripts.
 
-It executes the sensor's own job (the same three ops) in this process, against the same committed
-state in the data folder, so cron and the sensor can take turns without reading a line twice.
-``--now`` sets the clock of the stuck-agent check when replaying old logs (otherwise every session
-left open in them would look stuck for days).
+It executes the sensor's own job (:mod:`agent_pipelines.detector_job`, the same three ops) in this
+process, against the same committed state in the data folder, so cron and the sensor can take
+turns without reading a line twice. ``--now`` sets the clock of the stuck-agent check when
+replaying old logs (otherwise every session left open in them would look stuck for days).
 """
 
 from __future__ import annotations
@@ -91,10 +91,10 @@ def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
 def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
     """Execute the detector job in-process; returns the publish step's numbers."""
 
+    from agent_pipelines.detector_job import live_detector_job
     from agent_pipelines.log_store import LogStore
     from agent_pipelines.resources import detector_resources
     from agent_pipelines.settings import settings
-    from sensors.live_alerts import live_detector_job
 
     settings().check_live()  # a bad threshold is the command's one-line error, not a failed run
     before = _alert_count(logs_dir)

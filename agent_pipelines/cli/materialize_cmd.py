@@ -81,9 +81,9 @@ def materialize_all(
     """Materialize everything; returns an exit code (0 when every run succeeded)."""
     import dagster as dg
 
+    from agent_pipelines.definitions import analytics_assets
     from agent_pipelines.instance import InstanceConfigError, ensure_dagster_home
-    from assets.analytics import analytics_assets, build_resources
-    from assets.partitions import (
+    from agent_pipelines.partitions import (
         LOG_DAYS,
         LOG_WEEKS,
         day_ranges,
@@ -92,6 +92,7 @@ def materialize_all(
         register_partitions,
         week_key,
     )
+    from agent_pipelines.resources import analytics_resources as build_resources
 
     all_days = log_days(logs_root)
     if not all_days:

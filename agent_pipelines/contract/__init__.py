@@ -66,6 +66,8 @@ from agent_pipelines.contract.schemas import (
     CleanedEvent,
 )
 from agent_pipelines.contract.timestamps import (
+    TIMESTAMP_DAY,
+    TIMESTAMP_DAY_PATTERN,
     TIMESTAMP_PATTERN,
     format_timestamp,
     parse_timestamp,
@@ -99,6 +101,8 @@ __all__ = [
     "RULES",
     "STRING_FIELDS",
     "SUCCESS_STATUS",
+    "TIMESTAMP_DAY",
+    "TIMESTAMP_DAY_PATTERN",
     "TIMESTAMP_PATTERN",
     "TOP_LEVEL_FIELDS",
     "Check",

@@ -12,6 +12,11 @@ from agent_pipelines.contract.fields import MAX_YEAR, MIN_YEAR
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$"
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
+# The UTC day a raw line claims in its ``timestamp`` field, found without decoding the line: what
+# partitions, quarantine attribution and rotation route by (a line it misses is still read whole).
+TIMESTAMP_DAY_PATTERN = r'"timestamp"\s*:\s*"(\d{4}-\d{2}-\d{2})'
+TIMESTAMP_DAY = re.compile(TIMESTAMP_DAY_PATTERN.encode())
+
 
 def parse_timestamp(value: str) -> datetime:
     """Parse an ISO 8601 date-time; naive times are taken as UTC (the original PowerShell logger
