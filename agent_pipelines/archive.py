@@ -9,11 +9,11 @@ Layout, inside the log folder (so the folder stays self-contained and a ``du`` o
     archive/.staging/<token>/             a rotation in progress (see :mod:`agent_pipelines.rotation`)
     archive/.rotation.lock                held by the running rotation
 
-Why gzip: it is what the seed's ``rotate-agent-logs.sh`` wrote, every tool reads it (``zcat``,
-``zgrep``, polars, the standard library), and Python 3.11 has no zstd. The archive holds the
-original lines byte for byte — a decompressed archive is a seed-format JSONL file — and a file may
-be several gzip members back to back (a day archived, then a late line for it merged in), which
-``gzip``, ``zcat`` and :func:`gzip.open` all read as one stream.
+Why gzip: it is what the original rotation script (``rotate-agent-logs.sh``) wrote, every tool
+reads it (``zcat``, ``zgrep``, polars, the standard library), and Python 3.11 has no zstd. The
+archive holds the original lines byte for byte — a decompressed archive is a JSONL file in the
+original format — and a file may be several gzip members back to back (a day archived, then a late
+line for it merged in), which ``gzip``, ``zcat`` and :func:`gzip.open` all read as one stream.
 
 Members are written with ``mtime=0`` and no file name, so the same lines always compress to the
 same bytes: a rotation that was interrupted and run again leaves byte-identical archives.
@@ -208,15 +208,3 @@ def count_lines(path: Path) -> int:
 def gzip_member(data: bytes, level: int = COMPRESS_LEVEL) -> bytes:
     """One deterministic gzip member (no name, ``mtime=0``) holding ``data`` (ISA-L ``level`` 0-3)."""
     return igzip.compress(data, compresslevel=level, mtime=0)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink inside ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

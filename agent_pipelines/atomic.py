@@ -1,9 +1,9 @@
 """Crash-safe file replacement, shared by every piece of durable state we keep.
 
-Detector state, the Telegram outbox and the rotation's manifests all need the same guarantee: after
-a crash at any instant, a reader finds the old content or the new, never a mix. That is a temporary
-file in the same folder, ``fsync``, an atomic ``rename``, then an ``fsync`` of the folder so the
-rename itself survives a power cut.
+Detector state, the Telegram outbox, the rotation's manifests and the weekly reports all need the
+same guarantee: after a crash at any instant, a reader finds the old content or the new, never a
+mix. That is a temporary file in the same folder, ``fsync``, an atomic ``rename``, then an ``fsync``
+of the folder so the rename itself survives a power cut. The ``fsync`` helpers live here too.
 """
 
 from __future__ import annotations
@@ -17,6 +17,19 @@ from pathlib import Path
 def fsync_path(path: Path) -> None:
     """Flush a file's or a folder's metadata and content to disk."""
     fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink inside the folder ``path`` durable (a no-op where folders cannot be
+    opened, as on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
     try:
         os.fsync(fd)
     finally:
@@ -37,4 +50,4 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    fsync_path(path.parent)
+    fsync_dir(path.parent)

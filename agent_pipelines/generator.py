@@ -9,7 +9,7 @@ same code an orchestrator's events go through):
 * the log folder layout of :mod:`agent_pipelines.paths` — daily stream partitions, errors,
   metrics, per-attempt transcripts;
 * ``ground-truth.json`` — per-task and per-attempt outcomes, injected incidents and near misses,
-  error kinds, the seed's metrics as they should come out;
+  error kinds, the six success metrics as they should come out;
 * ``ground-truth-errors.jsonl`` — the true kind (cluster) of every error message written.
 
 Determinism: everything is drawn from ``random.Random`` seeded by ``(seed, chunk)``; work is split

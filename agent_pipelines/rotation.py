@@ -1,7 +1,8 @@
 """Log rotation that never loses a line: closed days out of the live files, into compressed archives.
 
-The seed gzipped each log and then truncated it, losing whatever a writer appended in between.
-Here a file is never rewritten or truncated in place (a live tailer may be reading it). A rotation:
+The original rotation script gzipped each log and then truncated it, losing whatever a writer
+appended in between. Here a file is never rewritten or truncated in place (a live tailer may be
+reading it). A rotation:
 
 1. **stages** each file to rotate — closed daily partitions ``stream/YYYY-MM-DD.jsonl`` and the
    single-file logs holding closed days — by *renaming* it into ``archive/.staging/<token>/``.
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import stat
@@ -62,14 +62,13 @@ from agent_pipelines.archive import (
     archive_path,
     archived,
     count_lines,
-    fsync_dir,
     gzip_member,
     lock_path,
     period_of,
     staging_root,
 )
-from agent_pipelines.atomic import atomic_write, fsync_path
-from agent_pipelines.contract import MAX_LINE_BYTES, Reason
+from agent_pipelines.atomic import atomic_write, fsync_dir, fsync_path
+from agent_pipelines.contract import MAX_LINE_BYTES, TIMESTAMP_DAY, Reason
 from agent_pipelines.retention import RetentionPolicy
 from agent_pipelines.settings import settings as environment
 from agent_pipelines.writer import serialize
@@ -79,7 +78,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-SCHEDULE_CRON = "0 3 * * 0"  # the seed's weekly cron: Sundays 03:00 UTC (job schedule, `status`)
+SCHEDULE_CRON = "0 3 * * 0"  # the original script's weekly cron: Sundays 03:00 UTC (job schedule, `status`)
 SCHEDULE_TIMEZONE = "UTC"
 CRASH_ENV = "AGENT_PIPELINES_ROTATION_CRASH_AT"
 GRACE_ENV = "AGENT_PIPELINES_ROTATION_GRACE_SECONDS"
@@ -376,16 +375,14 @@ def _sources(s: Settings, warnings: list[str] | None = None) -> list[SourceStep]
     return steps
 
 
-_TIMESTAMP_DAY = re.compile(rb'"timestamp"\s*:\s*"(\d{4}-\d{2}-\d{2})')
-
-
 def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:
     """Why a single-file log needs rotating, or ``None`` when every line belongs to the current period.
 
-    A byte-level scan of the ``timestamp`` fields (no JSON parsing, so cheap even for the seed's big
-    file): a closed day anywhere, or a line where no timestamp is found (it may be bad and belong in
-    the quarantine), means the file is rotated. Files holding only the current period are left
-    alone, so today's alerts and this month's metrics are not moved back and forth every week.
+    A byte-level scan of the ``timestamp`` fields (no JSON parsing, so cheap even for the original
+    logger's big single file): a closed day anywhere, or a line where no timestamp is found (it may
+    be bad and belong in the quarantine), means the file is rotated. Files holding only the current
+    period are left alone, so today's alerts and this month's metrics are not moved back and forth
+    every week.
     """
     closed_since: date | None = None
     lines = stamps = 0
@@ -398,7 +395,7 @@ def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:
             carry = block[cut:]
             block = block[:cut]
             lines += block.count(b"\n")
-            for raw in _TIMESTAMP_DAY.findall(block):
+            for raw in TIMESTAMP_DAY.findall(block):
                 stamps += 1
                 try:
                     day = date.fromisoformat(raw.decode())
