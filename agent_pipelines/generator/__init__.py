@@ -1,0 +1,170 @@
+"""A realistic, deterministic generator of agent work logs, with the answers written beside them.
+
+Why it exists: users try the product before their own logs arrive, tests check every number
+against a ground truth, and benchmarks need ten million events on demand.
+
+What it writes (through :mod:`agent_pipelines.writer` and the logger's :func:`build_event`, the
+same code an orchestrator's events go through):
+
+* the log folder layout of :mod:`agent_pipelines.paths` — daily stream partitions, errors,
+  metrics, per-attempt transcripts;
+* ``ground-truth.json`` — per-task and per-attempt outcomes, injected incidents and near misses,
+  error kinds, the six success metrics as they should come out;
+* ``ground-truth-errors.jsonl`` — the true kind (cluster) of every error message written.
+
+Determinism: everything is drawn from ``random.Random`` seeded by ``(seed, chunk)``; work is split
+into fixed chunks of tasks, and each day's lines are sorted before they are written, so the same
+seed and start day give the same bytes however many processes did the work.
+
+Modules: :mod:`~agent_pipelines.generator.scenarios` (tasks, attempts, errors, incidents),
+:mod:`~agent_pipelines.generator.chunks` (a worker's share), :mod:`~agent_pipelines.generator.malformed`
+(bad lines), :mod:`~agent_pipelines.generator.truth` (the answers); here, :func:`generate`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent_pipelines import paths
+from agent_pipelines.generator.chunks import _read_lines, _run_chunk
+from agent_pipelines.generator.malformed import MALFORMED_EVERY, _merge_day
+from agent_pipelines.generator.truth import GenerationStats, _ground_truth
+from agent_pipelines.writer import append_bytes
+
+CHUNK_TASKS = 2000  # tasks per unit of work; fixed so output never depends on the process count
+
+
+GENERATED_FILES = (paths.STREAM_FILE, paths.ERRORS_FILE, paths.METRICS_FILE, paths.GROUND_TRUTH_FILE,
+                   "ground-truth-errors.jsonl")  # fmt: skip
+
+
+def has_logs(root: Path) -> bool:
+    """Whether a log folder already holds events (generated or real)."""
+    return any((root / paths.STREAM_DIR).glob("*.jsonl")) or (root / paths.STREAM_FILE).exists()
+
+
+def generate(
+    out: str | os.PathLike[str],
+    *,
+    days: int,
+    tasks: int,
+    seed: int = 0,
+    start: date | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    transcripts: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> GenerationStats:
+    """Write ``tasks`` tasks spread over ``days`` UTC days starting at ``start`` into ``out``.
+
+    Refuses to write into a folder that already holds logs unless ``force`` (then the
+    generator's own files are replaced; nothing else in the folder is touched).
+    """
+    import time
+
+    t0 = time.perf_counter()
+    if days < 1 or tasks < 1:
+        raise ValueError("days and tasks must be at least 1")
+    root = Path(out)
+    if has_logs(root):
+        if not force:
+            raise FileExistsError(f"{root} already holds logs; pass force=True (--force) to replace them")
+        for name in GENERATED_FILES:
+            (root / name).unlink(missing_ok=True)
+        shutil.rmtree(root / paths.STREAM_DIR, ignore_errors=True)
+        shutil.rmtree(root / paths.SESSIONS_DIR, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    start = start or (datetime.now(UTC).date() - timedelta(days=days))
+    start_dt = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    say = progress or (lambda _msg: None)
+    n_chunks = (tasks + CHUNK_TASKS - 1) // CHUNK_TASKS
+    workers = workers or min(os.cpu_count() or 1, 4)
+    stats = GenerationStats(tasks=tasks)
+    tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=root))
+    try:
+        sessions = root / paths.SESSIONS_DIR
+        if transcripts:
+            sessions.mkdir(parents=True, exist_ok=True)
+        jobs = [
+            (seed, i, i * CHUNK_TASKS, min(tasks, (i + 1) * CHUNK_TASKS), tasks, start_dt.isoformat(), days,
+             str(tmp), str(sessions) if transcripts else None)
+            for i in range(n_chunks)
+        ]  # fmt: skip
+        results: list[dict[str, Any]] = []
+        # "spawn", not the platform's fork: forking a process that already runs threads (polars', a
+        # Dagster run's) can deadlock the child on a lock some thread held at the time of the fork.
+        pool = (
+            ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            if n_chunks > 1 and workers > 1
+            else None
+        )
+        try:
+            mapper = pool.map if pool else map
+            for result in mapper(_run_chunk, jobs):
+                results.append(result)
+                stats.events += result["events"]
+                say(f"generated {len(results)}/{n_chunks} chunks, {stats.events:,} events")
+            chunk_dirs = sorted(tmp.glob("chunk-*"))
+            all_days = sorted({p.stem for d in chunk_dirs for p in d.glob("????-??-??.jsonl")})
+            merges = [
+                (day, index, seed, str(tmp), str(paths.stream_partition_path(root, day)))
+                for index, day in enumerate(all_days)
+            ]
+            malformed: dict[str, int] = defaultdict(int)
+            duplicates = 0
+            for day, n_lines, bad, dups in mapper(_merge_day, merges):
+                for kind, count in bad.items():
+                    malformed[kind] += count
+                duplicates += dups
+                say(f"wrote stream/{day}.jsonl: {n_lines:,} lines")
+        finally:
+            if pool:
+                pool.shutdown()
+        for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
+                            ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
+            merged = list(heapq.merge(*(sorted(_read_lines(d / piece)) for d in chunk_dirs)))
+            (root / name).unlink(missing_ok=True)
+            append_bytes(root / name, "".join(f"{x}\n" for x in merged).encode("utf-8"))
+        stats.malformed = dict(sorted(malformed.items()))
+        stats.days = all_days
+        stats.attempts = sum(len(r["attempts"]) for r in results)
+        truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
+                              duplicates=duplicates)  # fmt: skip
+        (root / paths.GROUND_TRUTH_FILE).write_text(
+            json.dumps(truth, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    stats.seconds = time.perf_counter() - t0
+    say(
+        f"done: {stats.events:,} events in {stats.seconds:.1f} s "
+        f"({stats.events / max(stats.seconds, 1e-9):,.0f}/s)"
+    )
+    return stats
+
+
+def print_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+__all__ = [
+    "CHUNK_TASKS",
+    "GENERATED_FILES",
+    "MALFORMED_EVERY",
+    "GenerationStats",
+    "generate",
+    "has_logs",
+    "print_progress",
+]
