@@ -1,0 +1,256 @@
+"""Staging one file, preparing its outputs beside it, and committing them through a manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from agent_pipelines import paths, reader
+from agent_pipelines.archive import (
+    Kind,
+    count_lines,
+    staging_root,
+)
+from agent_pipelines.atomic import atomic_write, fsync_dir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+from agent_pipelines.rotation.config import (
+    _KEEP_ON_REPREPARE,
+    _MANIFEST,
+    _ORIGIN,
+    _QUARANTINE,
+    _SOURCE,
+    RotationError,
+    Settings,
+    _checkpoint,
+)
+from agent_pipelines.rotation.plan import Outcome, SourceStep
+from agent_pipelines.rotation.route import _route_file
+from agent_pipelines.rotation.sinks import _CountingSink, _PreparingSink
+
+
+def _stage(s: Settings, step: SourceStep, token: str) -> Path | None:
+    tokdir = staging_root(s.logs_root) / token
+    tokdir.mkdir(parents=True)
+    origin_info = {"token": token, "kind": step.kind, "origin": step.origin, "staged_at": time.time()}
+    atomic_write(tokdir / _ORIGIN, json.dumps(origin_info).encode())
+    origin = s.logs_root / step.origin
+    try:
+        os.rename(origin, tokdir / _SOURCE)
+    except FileNotFoundError:  # gone since planning (another tool moved it): nothing to do
+        shutil.rmtree(tokdir)
+        return None
+    fsync_dir(origin.parent)
+    fsync_dir(tokdir)
+    _checkpoint("staged")
+    return tokdir
+
+
+def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
+    manifest_path = tokdir / _MANIFEST
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        _commit(s, tokdir, manifest)
+        outcome.absorb(_manifest_outcome(manifest))
+        return
+    source = tokdir / _SOURCE
+    if not source.exists():  # staged never happened, or everything but the folder is gone
+        shutil.rmtree(tokdir, ignore_errors=True)
+        return
+    origin = json.loads((tokdir / _ORIGIN).read_text())
+    _discard_outputs(tokdir)  # of a prepare that never reached its manifest
+    delay = origin["staged_at"] + s.grace_seconds - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # writers that opened it before the rename finish first
+        for _attempt in range(3):
+            try:
+                manifest = _prepare(s, tokdir, origin)
+            except OSError:  # disk full, read-only: free what the partial outputs took and stop;
+                _discard_outputs(tokdir)  # the staged file stays readable, the next run finishes it
+                raise
+            if os.fstat(fd).st_size == manifest["source_bytes"]:
+                break
+            # A writer that takes no lock appended after all: prepare again from the whole file.
+            _discard_outputs(tokdir)
+        else:
+            raise RotationError(f"{origin['origin']} keeps growing while it is rotated; run again later")
+        _checkpoint("prepared")
+        atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
+        fsync_dir(tokdir)
+        _checkpoint("manifest")
+        _commit(s, tokdir, manifest)
+    finally:
+        os.close(fd)
+    outcome.absorb(_manifest_outcome(manifest))
+
+
+def _discard_outputs(tokdir: Path) -> None:
+    for leftover in tokdir.iterdir():
+        if leftover.name not in _KEEP_ON_REPREPARE:
+            leftover.unlink()
+
+
+def _prepare(s: Settings, tokdir: Path, origin: dict[str, Any]) -> dict[str, Any]:
+    """Write every output of one staged file inside its token folder; return the manifest."""
+    kind = Kind(origin["kind"])
+    sink = _PreparingSink(s.logs_root, tokdir)
+    quarantine_name = f"rotated/{origin['token']}/{origin['origin']}"
+    source = tokdir / _SOURCE
+    try:
+        totals = _route_file(source, kind, origin["origin"], quarantine_name, s, sink)
+    finally:
+        sink.close()
+    manifest = {
+        "version": 1,
+        "token": origin["token"],
+        "kind": kind.value,
+        "origin": origin["origin"],
+        "source_bytes": totals["bytes"],
+        "source_lines": totals["lines"],
+        "blank_lines": totals["blank"],
+        "archives": sink.archive_entries(),
+        "returns": sink.return_entries(),
+        "quarantine": sink.quarantine_entry(),
+        "oversize": sink.oversize_entries(),
+        "quarantine_dir": str(paths.quarantine_dir(s.data_root).resolve()),
+    }
+    accounted = (
+        sum(a["lines_new"] for a in manifest["archives"])
+        + sum(r["lines"] for r in manifest["returns"])
+        + manifest["quarantine"]["lines"]
+        + totals["blank"]
+    )
+    if accounted != totals["lines"]:
+        raise RotationError(
+            f"{origin['origin']}: {totals['lines']} lines read but {accounted} routed; nothing deleted"
+        )
+    for entry in manifest["archives"]:  # decompress what was written before trusting it
+        found = count_lines(tokdir / entry["tmp"])
+        if found != entry["lines_total"]:
+            raise RotationError(
+                f"{entry['target']}: expected {entry['lines_total']} lines in the new archive, "
+                f"found {found}; nothing deleted"
+            )
+    return manifest
+
+
+def _commit(s: Settings, tokdir: Path, manifest: dict[str, Any]) -> None:
+    """Make a prepared rotation visible. Every step can run again after a crash with no effect."""
+    for entry in manifest["archives"]:
+        tmp, target = tokdir / entry["tmp"], s.logs_root / entry["target"]
+        if tmp.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+            _checkpoint("archived")
+        elif not target.exists():
+            raise RotationError(f"{entry['target']} is missing and its prepared copy is gone")
+    for entry in manifest["returns"]:
+        _append_once(s.logs_root / entry["target"], tokdir, entry["file"])
+    q = manifest["quarantine"]
+    done = tokdir / f"{_QUARANTINE}.done"
+    if q["lines"] and not done.exists():
+        from agent_pipelines.quarantine import write_quarantine
+
+        records = pl.read_ndjson(tokdir / _QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
+        write_quarantine(Path(manifest["quarantine_dir"]).parent, records)
+        atomic_write(done, b"")
+        _checkpoint("quarantined")
+    for name in manifest.get("oversize", []):
+        kept, target = tokdir / name, Path(manifest["quarantine_dir"]) / "oversize" / f"{tokdir.name}-{name}"
+        if kept.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(kept, target)  # a rename on one disk, a copy otherwise: run again if cut short
+    source = tokdir / _SOURCE
+    if source.exists():
+        source.unlink()
+        fsync_dir(tokdir)
+        _checkpoint("source_deleted")
+    (tokdir / _MANIFEST).unlink(missing_ok=True)
+    shutil.rmtree(tokdir, ignore_errors=True)
+    fsync_dir(tokdir.parent)
+
+
+def _append_once(target: Path, tokdir: Path, name: str) -> None:
+    """Append a prepared file's bytes to a live log exactly once, even across crashes.
+
+    Under the writers' lock the current end of the target is recorded before the bytes go in;
+    after a crash, the bytes found at that position say whether the append already happened.
+    """
+    done = tokdir / f"{name}.done"
+    if done.exists():
+        return
+    payload = (tokdir / name).read_bytes()
+    pos_file = tokdir / f"{name}.pos"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        st = os.fstat(fd)
+        already = False
+        if pos_file.exists():
+            rec = json.loads(pos_file.read_text())
+            already = (
+                (rec["dev"], rec["ino"]) == (st.st_dev, st.st_ino)
+                and st.st_size >= rec["pos"] + len(payload)
+                and os.pread(fd, len(payload), rec["pos"]) == payload
+            )
+        if not already:
+            pos = {"dev": st.st_dev, "ino": st.st_ino, "pos": st.st_size}
+            atomic_write(pos_file, json.dumps(pos).encode())
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            _checkpoint("returned")
+        atomic_write(done, b"")
+    finally:
+        os.close(fd)
+
+
+def _manifest_outcome(manifest: dict[str, Any]) -> Outcome:
+    o = Outcome()
+    o.sources.append(
+        {
+            "origin": manifest["origin"],
+            "kind": manifest["kind"],
+            "bytes": manifest["source_bytes"],
+            "lines": manifest["source_lines"],
+        }
+    )
+    for a in manifest["archives"]:
+        o.add_archive(a["target"], a["lines_new"], a["raw_bytes"], a["compressed_bytes"], a["merged"])
+    for r in manifest["returns"]:
+        o.returned[r["target"]] = o.returned.get(r["target"], 0) + r["lines"]
+    o.quarantined = dict(manifest["quarantine"]["reasons"])
+    o.blank_lines = manifest["blank_lines"]
+    return o
+
+
+def _simulate_token(s: Settings, tokdir: Path) -> Outcome:
+    manifest_path = tokdir / _MANIFEST
+    if manifest_path.exists():
+        return _manifest_outcome(json.loads(manifest_path.read_text()))
+    source = tokdir / _SOURCE
+    if not source.exists():
+        return Outcome()
+    origin = json.loads((tokdir / _ORIGIN).read_text())
+    counting = _CountingSink(s.logs_root)
+    qname = f"rotated/{origin['token']}/{origin['origin']}"
+    _route_file(source, Kind(origin["kind"]), origin["origin"], qname, s, counting)
+    return counting.outcome(origin["origin"])
