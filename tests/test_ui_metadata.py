@@ -7,12 +7,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agent_pipelines import usage
+from agent_pipelines import errors, insights, usage
 from agent_pipelines.alerts_table import ALERTS_TABLE_SCHEMA
 from agent_pipelines.contract import CLEANED_SCHEMA
-from agent_pipelines.metrics import SESSION_METRICS_SCHEMA, executor_comparison, session_metrics
+from agent_pipelines.metrics import (
+    SESSION_METRICS_SCHEMA,
+    executor_comparison,
+    session_metrics,
+    success_metrics,
+)
 from agent_pipelines.reader import dedupe, read_logs
-from agent_pipelines.ui_metadata import COLUMN_DESCRIPTIONS, describe_columns, pct, usd
+from agent_pipelines.ui_metadata import describe_columns, pct, usd
 
 
 @pytest.mark.parametrize(
@@ -24,10 +29,24 @@ def test_every_column_has_a_description(schema: dict[str, pl.DataType]) -> None:
     assert not missing, missing
 
 
-def test_comparison_columns_are_described(small_logs: Path) -> None:
-    sessions = session_metrics(dedupe(read_logs(small_logs).events))
-    table = executor_comparison(sessions)
-    assert set(table.columns) <= set(COLUMN_DESCRIPTIONS)
+def test_every_analytics_tables_columns_are_described(small_logs: Path) -> None:
+    """The tables computed from sessions and errors (their schemas are not constants)."""
+    events = dedupe(read_logs(small_logs).events)
+    sessions = session_metrics(events)
+    occurrences = errors.error_occurrences(events)
+    tables = {
+        "executor_comparison": executor_comparison(sessions),
+        "model_comparison": executor_comparison(sessions, by="model"),
+        "success_metrics": success_metrics(sessions),
+        "error_occurrences": occurrences,
+        "error_clusters": errors.cluster_table(occurrences),
+        "backlog_tasks": insights.backlog_tasks(sessions, occurrences, events),
+        "task_planning_insights": insights.task_planning_insights(sessions, occurrences, events),
+        "error_correlation": insights.correlation(sessions, occurrences),
+    }
+    for name, table in tables.items():
+        missing = [c.name for c in describe_columns(table.schema).columns if not c.description]
+        assert not missing, (name, missing)
 
 
 def test_headlines_are_formatted() -> None:
