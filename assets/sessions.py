@@ -115,8 +115,8 @@ def success_window(sessions: pl.DataFrame) -> str:
     """The success metrics' windows: the value over every day, the last 7 days against the 7 before."""
     end = data_end(sessions)
     return (
-        f"Value: {Window(end, None).describe()}. Last 7 days: {Window(end, 7).describe()}, "
-        f"compared with the 7 days before ({SESSION_RULE})."
+        f"Value: {Window(end, None).describe()}; {Window(end, 7).describe()}, compared with the 7 days "
+        f"before ({SESSION_RULE})."
     )
 
 
@@ -238,9 +238,14 @@ def success_metrics(
             "error_loops": loops["attempt_id"].n_unique() if loops.height else 0,
             "error_loop_source": source,
             "scorecard": dg.MetadataValue.md(metrics.success_metrics_markdown(table, window)),
+            # Each metric as people read it (62.4%, $0.117), then raw for the Plots tab.
             **{
-                row["metric"]: row["value"]
-                for row in table.select("metric", "value").iter_rows(named=True)
+                row["metric"]: metrics.format_metric(row["value"], row["unit"])
+                for row in table.iter_rows(named=True)
+            },
+            **{
+                f"{row['metric']}_value": round(row["value"], 6)
+                for row in table.iter_rows(named=True)
                 if row["value"] is not None
             },
         },

@@ -36,7 +36,13 @@ def test_only_lines_at_or_above_the_level_pass() -> None:
 
 def test_ticks_that_did_nothing_are_debug() -> None:
     """A sensor skip every 5 s is not news at INFO; a launched run is."""
-    for routine in (DAEMON_SKIP, AUTOMATION_TICK):
+    bookkeeping = (
+        b"2026-11-30 10:36:15 +0000 - dagster.daemon.AssetDaemon - INFO - Prefetching asset records for 13 "
+        b"records.\n",
+        b"2026-11-30 10:36:16 +0000 - dagster.daemon.AssetDaemon - INFO - Submitting 0 runs for evaluation 4 "
+        b"for analytics_automation_sensor in agent_pipelines\n",
+    )
+    for routine in (DAEMON_SKIP, AUTOMATION_TICK, *bookkeeping):
         assert not keep(routine, LEVELS["info"]) and keep(routine, LEVELS["debug"])
     assert keep(LAUNCH, LEVELS["info"]) and not keep(LAUNCH, LEVELS["warning"])
     source = io.BytesIO(DAEMON_SKIP * 208 + LAUNCH + AUTOMATION_TICK * 30)

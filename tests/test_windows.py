@@ -107,7 +107,8 @@ def test_cli_and_ui_give_the_same_success_rate_for_the_same_window(product: dict
     summary = json.loads(cli(logs, "summary", "--json"))  # the defaults: last 7 days, to the newest event
     # The same window, stated the same way, and the same number in it.
     assert summary["window"].startswith("last 7 days to ")
-    assert f"Last 7 days: {summary['window']}," in ui["success_metrics"]["window"]
+    assert f"; {summary['window']}, compared with the 7 days before" in ui["success_metrics"]["window"]
+    assert ui["success_metrics"]["success_rate"] == f"{success['value'] * 100:.1f}%"  # formatted
     assert summary["window"] in ui["success_metrics"]["scorecard"]
     assert summary["success_rate"] == pytest.approx(success["last_7d"])
     # The window is not every day here: the numbers differ from the whole-history ones.
@@ -124,7 +125,7 @@ def test_whole_history_outputs_state_the_same_window(product: dict[str, Any]) ->
     stated = {ui[name]["window"] for name in ("session_metrics", "executor_comparison")}
     (window,) = stated
     assert re.fullmatch(r"all days to \d{4}-\d\d-\d\d \d\d:\d\d UTC", window), window
-    assert f"Value: {window}." in ui["success_metrics"]["window"]
+    assert ui["success_metrics"]["window"].startswith(f"Value: {window}; ")
     for args in (("analyze", "--executor-comparison"), ("analyze", "--error-clustering"),
                  ("analyze", "--backlog-tasks", "3"), ("analyze", "--correlation")):  # fmt: skip
         assert f"Window: {window} (" in cli(logs, *args), args

@@ -24,8 +24,9 @@ from typing import IO
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 _ANSI = re.compile(rb"\x1b\[[0-9;]*m")
 _LEVEL = re.compile(rb" - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")
-# The daemon's INFO lines about ticks that did nothing (Dagster 1.13's wording: _daemon/sensor.py,
-# _scheduler/scheduler.py, _daemon/asset_daemon.py); counted as DEBUG.
+# The daemon's INFO lines about ticks that did nothing or about its own bookkeeping (Dagster 1.13's
+# wording: _daemon/sensor.py, _scheduler/scheduler.py, _daemon/asset_daemon.py, the run queue);
+# counted as DEBUG. Checked against a real `agent-pipelines ui --log-level info` terminal.
 _ROUTINE = re.compile(
     rb"Checking for new runs for sensor: "
     rb"|(?:Sensor|Schedule) \S+ skipped: "
@@ -34,6 +35,11 @@ _ROUTINE = re.compile(
     rb"|Tick produced 0 runs and "
     rb"|Adding \d+ asset evaluations for evaluation "
     rb"|Finished auto-materialization tick"
+    rb"|Submitting 0 runs for evaluation "
+    rb"| evaluation result: 0 requested "
+    rb"|(?:Done p|P)refetching asset records"
+    rb"|Priority sorting and checking tag concurrency limits"
+    rb"|Launched 0 runs\."
 )
 
 
