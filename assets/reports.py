@@ -97,13 +97,10 @@ def weekly_report(
     week_start = date.fromisoformat(context.partition_key)
     week_end = week_start + timedelta(days=7)
     events = insight_events(task_events.filter(pl.col("day") < week_end))
-    loops = metrics.read_error_loop_alerts(log_store.logs_path)
-    if loops is None:
-        loops = metrics.error_loops_from_errors(
-            error_events.filter(
-                (pl.col("day") >= week_start - timedelta(days=8)) & (pl.col("day") < week_end)
-            )
-        )
+    week_errors = error_events.filter(
+        (pl.col("day") >= week_start - timedelta(days=8)) & (pl.col("day") < week_end)
+    )
+    loops, _ = metrics.error_loops(log_store.logs_path, errors=week_errors)
     weekly = report.build_weekly_report(
         session_metrics, error_occurrences, events, week_start, error_loops=loops, now=datetime.now(UTC)
     )

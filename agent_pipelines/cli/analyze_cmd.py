@@ -1,4 +1,5 @@
-"""``agent-pipelines analyze``: the seed's ``analyze-agent-work.mjs``, on any log folder.
+"""``agent-pipelines analyze``: the original Node analytics CLI (``analyze-agent-work.mjs``), on any log
+folder.
 
 The commands read the log folder directly (``reader.read_logs``) and call the same library
 functions as the Dagster assets (``metrics``, ``errors``, ``insights``, ``report``), so they work on
@@ -87,7 +88,8 @@ def resolve_now(value: str, root: Path) -> datetime:
         return datetime.now(UTC)
     if value in ("", "latest"):
         days = partition_days(root)
-        # The newest day's file holds the newest event, unless the seed's single file goes further.
+        # The newest day's file holds the newest event, unless the original logger's single file goes
+        # further.
         newest = days[-1:] if days and not (root / paths.STREAM_FILE).exists() else None
         result = read_logs(root, days=newest)
         if result.events.is_empty() and newest is not None:
@@ -121,7 +123,7 @@ def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded
     window = Window(resolve_now(now_option, root), days)
     now, cutoff = window.end, window.start
     read_days: list[date] | None = None
-    # The seed's single file holds every day: read it all.
+    # The original logger's single file holds every day: read it all.
     if cutoff is not None and not (root / paths.STREAM_FILE).exists():
         # A day more than the window, so a session that started before it is seen whole and left out.
         first = cutoff.date() - timedelta(days=1)
@@ -154,8 +156,7 @@ def warn_if_empty(loaded: Loaded, what: str = "sessions") -> None:
 
 def error_loops(loaded: Loaded) -> pl.DataFrame:
     """Attempts with an error loop: the live detector's alerts when present, else detected here."""
-    alerts = metrics.read_error_loop_alerts(loaded.root)
-    return alerts if alerts is not None else metrics.detect_error_loops(loaded.events)
+    return metrics.error_loops(loaded.root, events=loaded.events)[0]
 
 
 def window_line(loaded: Loaded) -> str:
@@ -176,7 +177,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "analyze",
         help="backlog, error clusters, executor comparison, task planning, weekly report",
-        description="Offline analytics over a log folder (the seed's analyze-agent-work.mjs). "
+        description="Offline analytics over a log folder (the original Node analytics CLI, "
+        "analyze-agent-work.mjs). "
         "Exactly one analysis per call.",
         epilog=__doc__.split("**Time windows**", 1)[1].strip() if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,6 +1,7 @@
-"""``agent-pipelines summary``: the seed's ``Show-AgentWorkSummary -LastNDays N``.
+"""``agent-pipelines summary``: the original PowerShell logger's ``Show-AgentWorkSummary -LastNDays
+N``.
 
-Same output layout as the seed (overall metrics, by executor, top errors), computed by the same
+Same output layout as the original (overall metrics, by executor, top errors), computed by the same
 library functions as the assets; ``--json`` prints one object for scripts. The window is the UI's
 (``agent_pipelines.windows``): it ends at the newest event in the logs unless ``--now`` says
 otherwise, and is stated on every output ("last 7 days to 2026-11-29 23:59 UTC").
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "summary",
         help="overall metrics, by executor and top errors over the last N days",
-        description="The seed's Show-AgentWorkSummary: sessions, success rate, duration, cost and "
+        description="The original PowerShell logger's Show-AgentWorkSummary: "
+        "sessions, success rate, duration, cost and "
         "errors over the last N days, by executor, with the most frequent error clusters.",
     )
     parser.add_argument(
