@@ -213,10 +213,25 @@ def test_duplicate_keys_are_refused_not_guessed() -> None:
         b'"data":{"completion_status":"success","completion_status":"failed"}}',
         b'{"timestamp":"2026-03-02T10:00:00Z","\\u0061ttempt_id":"ok","attempt_id":"x",'
         b'"event_type":"tool_call","data":{"tool_name":"x"}}',
+        # the second key spaced from its colon (space, tab): counted like any other
+        b'{"timestamp":"2026-03-02T10:00:00Z","attempt_id":"ok","attempt_id" :"../../etc/passwd",'
+        b'"event_type":"tool_call","data":{"tool_name":"x"}}',
+        b'{"timestamp":"2026-03-02T10:00:00Z","attempt_id":"ok","event_type":"tool_call",'
+        b'"data":{"tool_name":"x","tool_name"\t: "y"}}',
     ]
     result = read_bytes(lines_of(ev("tool_call", {"tool_name": "x"}), *hostile))
     assert result.events.height == 1
-    assert result.reasons == {Reason.DUPLICATE_KEY.value: 3}
+    assert result.reasons == {Reason.DUPLICATE_KEY.value: 5}
+
+
+def test_keys_spaced_from_their_colon_are_ordinary() -> None:
+    line = (
+        b'{"timestamp" : "2026-03-02T10:00:00Z", "attempt_id"\t:"a1", "event_type" :"tool_call",'
+        b' "data" : {"tool_name" : "x"}}'
+    )
+    result = read_bytes(lines_of(line))
+    assert result.quarantine.height == 0
+    assert result.events.select("attempt_id", "tool_name").row(0) == ("a1", "x")
 
 
 def test_now_is_fine() -> None:  # a sanity anchor: ordinary events stay ordinary
