@@ -6,6 +6,7 @@ import polars as pl
 
 from agent_pipelines.detector_state import SEEN_SCHEMA, DetectorState
 from agent_pipelines.detectors.thresholds import Thresholds
+from agent_pipelines.reader import dedupe
 
 
 def unseen(events: pl.DataFrame, state: DetectorState) -> pl.DataFrame:
@@ -16,7 +17,7 @@ def unseen(events: pl.DataFrame, state: DetectorState) -> pl.DataFrame:
     """
     if events.is_empty():
         return events
-    fresh = events.unique(subset=["event_id"], keep="first", maintain_order=True)
+    fresh = dedupe(events)
     if state.seen.height:
         fresh = fresh.join(state.seen.select("event_id"), on="event_id", how="anti", maintain_order="left")
     return fresh.sort("timestamp", maintain_order=True)
