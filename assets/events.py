@@ -26,7 +26,7 @@ from agent_pipelines.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
 from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
-from agent_pipelines.reader import dedupe, partition_days, read_logs
+from agent_pipelines.reader import dedupe, partition_days, read_days
 from agent_pipelines.settings import env_flag
 from assets.partitions import (
     LOG_DAYS,
@@ -155,8 +155,8 @@ def cleaned_events(
     over: list[str] = []
     last_events: pl.DataFrame | None = None
     threshold = max_quarantine_share()
-    for day in days:
-        result = read_logs(logs_root, days=[day], final_before=today)
+    # the next days are read in threads while this one is written (one run over many days)
+    for day, result in read_days(logs_root, days, final_before=today):
         events = dedupe(result.events)
         quarantine = quarantine_of_day(result.quarantine, day, logs_root)
         _, _, stored_bytes = parquet_io_manager.write_partition(key, day.isoformat(), events)

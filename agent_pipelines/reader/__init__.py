@@ -21,7 +21,9 @@ Python), :mod:`~agent_pipelines.reader.rows` (raw text to typed rows), :mod:`~ag
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -94,6 +96,45 @@ def read_logs(
     return out
 
 
+READ_AHEAD_DAYS = 2  # days read in worker threads while the caller handles the one before
+
+
+def read_days(
+    logs_root: str | os.PathLike[str],
+    days: Sequence[date],
+    *,
+    final_before: date | None = None,
+    read_ahead: int = READ_AHEAD_DAYS,
+) -> Iterator[tuple[date, ReadResult]]:
+    """:func:`read_logs` of each day in turn, in order, with the next days read meanwhile.
+
+    A run over many days (a backfill) would otherwise use one core at a time: most of a day's read
+    is polars work that releases the GIL, so reading the next ``read_ahead`` days in threads while
+    the caller writes the previous one keeps both cores busy. Results and their order are exactly
+    those of one ``read_logs`` per day; at most ``read_ahead + 1`` days are held at once.
+    """
+    if len(days) <= 1 or read_ahead < 1:
+        for day in days:
+            yield day, read_logs(logs_root, days=[day], final_before=final_before)
+        return
+    with ThreadPoolExecutor(max_workers=read_ahead, thread_name_prefix="read-days") as pool:
+        ahead: deque[tuple[date, Future[ReadResult]]] = deque()
+        upcoming = iter(days)
+
+        def submit() -> None:
+            day = next(upcoming, None)
+            if day is not None:
+                ahead.append((day, pool.submit(read_logs, logs_root, days=[day], final_before=final_before)))
+
+        for _ in range(read_ahead):
+            submit()
+        while ahead:
+            day, future = ahead.popleft()
+            result = future.result()
+            submit()
+            yield day, result
+
+
 def dedupe(events: pl.DataFrame) -> pl.DataFrame:
     """One row per distinct line: the same event written twice (or read from two files) counts once."""
     # the first of each event_id, in order: a filter, ~8x cheaper than ``unique(maintain_order=True)``
@@ -121,6 +162,7 @@ __all__ = [
     "PAYLOAD_SCHEMA",
     "QUARANTINE_SCHEMA",
     "RAW_KEEP_BYTES",
+    "READ_AHEAD_DAYS",
     "RAW_SCHEMA",
     "Lines",
     "LongLine",
@@ -136,6 +178,7 @@ __all__ = [
     "loads_any",
     "partition_days",
     "read_bytes",
+    "read_days",
     "read_file",
     "read_logs",
     "regular_file",
