@@ -248,6 +248,10 @@ def burst(n_events: int = 100_000) -> dict:
     (logs / paths.STREAM_FILE).write_bytes(b"".join(lines[:n_events]))
     result: dict = {"events": min(n_events, len(lines))}
     read_times, job_times = [], []
+    # One instance for every run, made before the clock starts: a live detector run executes on the
+    # daemon's instance, which exists already; an in-memory instance per run (what
+    # execute_in_process makes when given none, ~0.4 s of migrations) is the benchmark's cost.
+    instance = dg.DagsterInstance.ephemeral()
     for i in range(3):
         t = time.perf_counter()
         events = read_file(logs / paths.STREAM_FILE).events
@@ -255,6 +259,7 @@ def burst(n_events: int = 100_000) -> dict:
         data = work / f"data-{i}"
         t = time.perf_counter()
         out = live_detector_job.execute_in_process(
+            instance=instance,
             run_config={
                 "ops": {"read_new_events": {"config": {"now": datetime.now(UTC).isoformat()}}},
                 "loggers": {"console": {"config": {"log_level": "ERROR"}}},
@@ -311,8 +316,8 @@ def render_section(lats: list[dict], bur: dict) -> str:
             "",
         ]
     lines += [
-        "**Burst** — one detector job run (`execute_in_process`: all three ops, state commit,"
-        " alerts written)"
+        "**Burst** — one detector job run (`execute_in_process` on an instance made beforehand, as the"
+        " daemon's exists: all three ops, state commit, alerts written)"
         f" over {bur['events']:,} new events vs just reading them with `reader.read_file`, best of 3:",
         "",
         "| step | time | ratio |",
