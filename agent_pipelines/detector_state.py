@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,21 +115,55 @@ def load(data_dir: str | os.PathLike[str]) -> DetectorState:
     return state
 
 
-def committed_generation(data_dir: str | os.PathLike[str]) -> int:
+# What :func:`commit` writes first: ``{"version":N,"generation":N,"cursor":"..."`` (``to_json``'s key
+# order, compact separators). The generation and the cursor are read from the file's head, not by
+# parsing every attempt's windows: the state of a busy day is megabytes, and the sensor reads the
+# cursor every tick while a run reads the generation twice. Any other layout is parsed whole.
+_HEAD = re.compile(rb'\{"version":\d+,"generation":(\d+),"cursor":')
+_HEAD_BYTES = 1 << 16
+
+
+def _head_fields(data_dir: str | os.PathLike[str]) -> tuple[int, str] | None:
+    """(generation, cursor) from the state file's head; ``None`` when the head is not ours."""
+    with open(state_dir(data_dir) / STATE_FILE, "rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+        handle.seek(-1, os.SEEK_END)
+        complete = handle.read(1) == b"}"  # a cut file is parsed (and refused) whole, as before
+    match = _HEAD.match(head) if complete else None
+    if match is None:
+        return None
     try:
+        text = head[match.end() :].decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:  # the head cut a character: the cursor may still end before it
+        text = head[match.end() : match.end() + exc.start].decode("utf-8")
+    try:
+        cursor, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError:  # a cursor longer than the head: parse the file
+        return None
+    return (int(match.group(1)), cursor) if isinstance(cursor, str) else None
+
+
+def _committed(data_dir: str | os.PathLike[str]) -> tuple[int, str]:
+    try:
+        fields = _head_fields(data_dir)
+        if fields is not None:
+            return fields
         raw = json.loads((state_dir(data_dir) / STATE_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
-        return 0
-    return int(raw.get("generation") or 0)
+        return 0, ""
+    if not isinstance(raw, dict):
+        return 0, ""
+    return int(raw.get("generation") or 0), str(raw.get("cursor") or "")
+
+
+def committed_generation(data_dir: str | os.PathLike[str]) -> int:
+    """The committed state's generation (read from the file's head: see ``_HEAD``)."""
+    return _committed(data_dir)[0]
 
 
 def committed_cursor(data_dir: str | os.PathLike[str]) -> str:
-    """Only the cursor (the sensor needs it every tick; parsing the whole file is still cheap)."""
-    try:
-        raw = json.loads((state_dir(data_dir) / STATE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return ""
-    return str(raw.get("cursor") or "")
+    """Only the cursor (the sensor needs it every tick; read from the file's head)."""
+    return _committed(data_dir)[1]
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from agent_pipelines import paths
+from agent_pipelines import detector_state, paths
 from agent_pipelines.detector_state import DetectorState
 from agent_pipelines.detectors import Thresholds, detect
 from agent_pipelines.logger import AgentWorkLogger
@@ -347,3 +347,26 @@ def test_replay_in_one_go_equals_many_small_appended_chunks(
                                               state, now_ms=end)}  # fmt: skip
     assert len(one_go) > 40
     assert chunked == one_go
+
+
+@pytest.mark.parametrize("cursor", ["", '{"stream/2026-03-02.jsonl": [12, 3]}', 'é\\"' * 40_000])
+def test_generation_and_cursor_read_from_the_head_equal_a_full_parse(tmp_path: Path, cursor: str) -> None:
+    state = detector_state.load(tmp_path)
+    state.cursor = cursor
+    state.attempts = {f"a{i}": {"last": i, "errs": {"t:x": [[i, "e"]]}} for i in range(2_000)}
+    detector_state.commit(tmp_path, state, {})
+    detector_state.commit(tmp_path, state, {})
+    path = detector_state.state_dir(tmp_path) / detector_state.STATE_FILE
+    whole = json.loads(path.read_text(encoding="utf-8"))
+
+    def committed() -> tuple[int, str]:
+        return detector_state.committed_generation(tmp_path), detector_state.committed_cursor(tmp_path)
+
+    assert detector_state.committed_generation(tmp_path) == whole["generation"] == 2
+    assert detector_state.committed_cursor(tmp_path) == whole["cursor"] == cursor
+    # written another way (spaces, another key order): parsed whole, same answers
+    path.write_text(json.dumps({"cursor": cursor, "generation": 7, "version": whole["version"]}, indent=1))
+    assert committed() == (7, cursor)
+    # cut short: unreadable, as before (the run's load puts it aside)
+    path.write_text(json.dumps(whole, separators=(",", ":"))[:-5])
+    assert committed() == (0, "")
