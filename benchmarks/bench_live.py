@@ -230,6 +230,7 @@ def _instance_stats(home: Path) -> dict:
 
 def burst(n_events: int = 100_000) -> dict:
     """One detector run over ``n_events`` new events vs just reading them, same process."""
+    import dagster as dg
 
     from agent_pipelines.detector_job import live_detector_job
     from agent_pipelines.generator import generate
