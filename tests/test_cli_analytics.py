@@ -101,15 +101,16 @@ def test_analyze_matches_the_assets(small_logs: Path, tables: dict[str, pl.DataF
     )
 
     comparison = run(small_logs, "analyze", "--executor-comparison")
+    assert comparison["window"].startswith("all days to ") and comparison["by"] == "executor"
     assert (
-        pl.DataFrame(comparison)
+        pl.DataFrame(comparison["executors"])
         .select(tables["executor_comparison"].columns)
         .equals(tables["executor_comparison"])
     )
     by_model = run(small_logs, "analyze", "--executor-comparison", "--by", "model")
-    assert [r["model"] for r in by_model] == tables["model_comparison"]["model"].to_list()
+    assert [r["model"] for r in by_model["models"]] == tables["model_comparison"]["model"].to_list()
     two = run(small_logs, "analyze", "--executor-comparison", "codex", "COPILOT")
-    assert sorted(r["executor"] for r in two) == ["CODEX", "COPILOT"]
+    assert sorted(r["executor"] for r in two["executors"]) == ["CODEX", "COPILOT"]
 
     planning = run(small_logs, "analyze", "--task-planning", "--top", "100000")
     expected = tables["task_planning_insights"]
@@ -124,9 +125,10 @@ def test_analyze_matches_the_assets(small_logs: Path, tables: dict[str, pl.DataF
 
     correlation = run(small_logs, "analyze", "--correlation", "--top", "100000")
     expected = tables["error_correlation"]
-    assert [(r["cluster_id"], r["dimension"], r["value"], r["support"]) for r in correlation] == list(
-        expected.select("cluster_id", "dimension", "value", "support").iter_rows()
-    )
+    assert correlation["window"] == comparison["window"] and correlation["total"] == expected.height
+    assert [
+        (r["cluster_id"], r["dimension"], r["value"], r["support"]) for r in correlation["correlations"]
+    ] == list(expected.select("cluster_id", "dimension", "value", "support").iter_rows())
 
 
 def test_weekly_report_command(small_logs: Path, tables: dict[str, pl.DataFrame], tmp_path: Path) -> None:

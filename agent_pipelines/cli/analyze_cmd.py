@@ -317,7 +317,8 @@ def comparison(loaded: Loaded, args: argparse.Namespace) -> int:
     names = args.executor_comparison or None
     table = metrics.executor_comparison(loaded.sessions, by=args.by, executors=names)
     if args.json:
-        print(dump_json(rows(table)))
+        key = "executors" if args.by == "executor" else "models"
+        print(dump_json({"window": loaded.window.describe(), "by": args.by, key: rows(table)}))
         return 0
     if names and table.is_empty():
         raise CommandError(f"no sessions for {', '.join(names)}")
@@ -391,7 +392,11 @@ def correlation(loaded: Loaded, args: argparse.Namespace) -> int:
     table = insights.correlation(loaded.sessions, loaded.occurrences)
     shown = table.head(args.top)
     if args.json:
-        print(dump_json(rows(shown)))
+        print(
+            dump_json(
+                {"window": loaded.window.describe(), "total": table.height, "correlations": rows(shown)}
+            )
+        )
         return 0
     print("=== Error clusters vs task characteristics (lift over base rate) ===")
     print(window_line(loaded) + "\n")
