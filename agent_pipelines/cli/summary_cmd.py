@@ -16,8 +16,8 @@ import polars as pl
 
 from agent_pipelines import errors as errors_lib
 from agent_pipelines import metrics
-from agent_pipelines.cli.analyze_cmd import Loaded, add_now_option, load, warn_if_empty
 from agent_pipelines.cli.common import CommandError, add_logs_dir, fail
+from agent_pipelines.cli.loading import Loaded, add_now_option, load, warn_if_empty
 from agent_pipelines.cli.tables import dump_json, pct, usd
 from agent_pipelines.redaction import redact
 from agent_pipelines.windows import SESSION_RULE
