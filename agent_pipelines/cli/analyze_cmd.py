@@ -21,6 +21,7 @@ import polars as pl
 
 from agent_pipelines import errors as errors_lib
 from agent_pipelines import insights, metrics, paths, report, windows
+from agent_pipelines.cli import loading
 from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, fail
 from agent_pipelines.cli.loading import (
     Loaded,
@@ -34,6 +35,14 @@ from agent_pipelines.cli.loading import (
 from agent_pipelines.cli.tables import box_table, cell, dump_json, iso, pct, usd
 from agent_pipelines.redaction import redact
 
+# ``analyze --help`` ends with the window rules (``cli.loading``'s) and which week a report covers.
+_EPILOG = (
+    "Time windows "
+    + (loading.__doc__ or "").split("**Time windows**", 1)[-1].strip()
+    + " ``--weekly-report`` reports the last complete ISO week (what the UI builds on start and the"
+    " Monday 08:00 UTC schedule rebuilds), or the week containing ``--week DAY``."
+)
+
 # --------------------------------------------------------------------------------------------
 # The command
 # --------------------------------------------------------------------------------------------
@@ -46,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Offline analytics over a log folder (the original Node analytics CLI, "
         "analyze-agent-work.mjs). "
         "Exactly one analysis per call.",
-        epilog=__doc__.split("**Time windows**", 1)[1].strip() if __doc__ else None,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group(required=True)
