@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr, mask_values
+from agent_pipelines.masking import EMPTY_TEMPLATE, mask, mask_expr, mask_series, masked_keys
 from agent_pipelines.masking import PLACEHOLDERS as MASK_PLACEHOLDERS
 from agent_pipelines.miner import VAR, TemplateMiner
 
@@ -69,25 +69,25 @@ def template_expr(message: pl.Expr) -> pl.Expr:
 
 def mask_messages(messages: pl.Series) -> pl.Series:
     """The masked text of every message, computed once per distinct message, in parallel."""
-    frame = pl.DataFrame({"__msg": messages.cast(pl.String)})
-    masked = mask_values(frame.get_column("__msg"), "__masked")
-    return (
-        frame.join(masked, on="__msg", how="left", nulls_equal=True, maintain_order="left")
-        .get_column("__masked")
-        .alias(messages.name)
-    )
+    return mask_series(messages)
 
 
 def _mined(masked: pl.Series, miner: TemplateMiner | None) -> pl.DataFrame:
     """``__masked, error_template`` for each distinct masked text."""
     distinct = masked.unique().sort()
-    texts = distinct.to_list()
-    if miner is None:
-        miner = TemplateMiner(texts)
-    else:
-        miner.add(texts)
-    return pl.DataFrame(
-        {"__masked": distinct, "error_template": pl.Series(miner.templates(texts), dtype=pl.String)}
+    templates = (miner if miner is not None else TemplateMiner()).learn(distinct.to_list())
+    return pl.DataFrame({"__masked": distinct, "error_template": pl.Series(templates, dtype=pl.String)})
+
+
+def _learned_templates(messages: pl.Series, miner: TemplateMiner | None) -> pl.Series:
+    """The learned template of every message, in order (the batch path: mask, mine, look up)."""
+    keys, table = masked_keys(messages)
+    by_key = table.join(
+        _mined(table.get_column("masked"), miner), left_on="masked", right_on="__masked", how="left"
+    ).select("key", "error_template")
+    # One lookup per message, by its masking key: the masked and mined texts are per key already.
+    return (
+        keys.to_frame().join(by_key, on="key", how="left", maintain_order="left").get_column("error_template")
     )
 
 
@@ -99,14 +99,7 @@ def cluster_messages(messages: Iterable[str | None], miner: TemplateMiner | None
     series = pl.Series("m", list(messages), dtype=pl.String)
     if series.is_empty():
         return []
-    masked = mask_messages(series)
-    table = _mined(masked, miner)
-    return (
-        masked.to_frame("__masked")
-        .join(table, on="__masked", how="left", maintain_order="left")
-        .get_column("error_template")
-        .to_list()
-    )
+    return _learned_templates(series, miner).to_list()
 
 
 def cluster_key(fingerprint: str | None, message: str | None) -> str:
@@ -160,18 +153,18 @@ def add_cluster_columns(
     lazy = df.lazy()
     names = lazy.collect_schema().names()
     msg = pl.col(message_col).cast(pl.String)
-    if dedupe:
-        frame = lazy.with_columns(msg.alias("__msg")).collect()
-        lookup = mask_values(frame.get_column("__msg"), "__masked")
-        frame = frame.join(lookup, on="__msg", how="left", nulls_equal=True, maintain_order="left")
-        frame = frame.drop("__msg")
-    else:
+    if not dedupe:
         frame = lazy.with_columns(mask_expr(msg).alias("__masked")).collect()
-    if mine:
-        table = _mined(frame.get_column("__masked"), miner)
-        frame = frame.join(table, on="__masked", how="left", maintain_order="left").drop("__masked")
+        if mine:
+            table = _mined(frame.get_column("__masked"), miner)
+            frame = frame.join(table, on="__masked", how="left", maintain_order="left").drop("__masked")
+        else:
+            frame = frame.rename({"__masked": "error_template"})
     else:
-        frame = frame.rename({"__masked": "error_template"})
+        frame = lazy.collect()
+        messages = frame.get_column(message_col)
+        template = _learned_templates(messages, miner) if mine else mask_series(messages)
+        frame = frame.with_columns(template.alias("error_template"))
     if fingerprint_col in names:
         fp = pl.col(fingerprint_col).cast(pl.String)
         key = (

@@ -378,9 +378,11 @@ class TemplateMiner:
 
     def add(self, masked: Iterable[str]) -> list[str]:
         """Learn from ``masked`` messages (duplicates and known ones are free); returns the new ones."""
+        return [text for text, _ in self._add((text, _tokens(text)) for text in masked)]
+
+    def _add(self, messages: Iterable[tuple[str, tuple[str, ...]]]) -> list[tuple[str, tuple[str, ...]]]:
         added = []
-        for text in masked:
-            tokens = _tokens(text)
+        for text, tokens in messages:
             bucket = self._buckets.setdefault(len(tokens), set())
             if tokens in bucket:
                 continue
@@ -389,10 +391,22 @@ class TemplateMiner:
             bucket.add(tokens)
             self._count += 1
             self._dirty.add(len(tokens))
-            added.append(text)
+            added.append((text, tokens))
         if added:
             self._stale = True
         return added
+
+    def learn(self, masked: Sequence[str]) -> list[str]:
+        """:meth:`add` ``masked``, then :meth:`templates` of them: the batch path, tokenising once."""
+        tokens = [_tokens(text) for text in masked]
+        self._add(zip(masked, tokens, strict=True))
+        self._refresh()
+        final = self._final
+        out = []
+        for text, row in zip(masked, tokens, strict=True):
+            found = final.get(row)
+            out.append(found if found is not None else self.template(text))
+        return out
 
     def _refresh(self) -> None:
         if not self._stale:

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_pipelines import masking
-from agent_pipelines.masking import mask_expr, mask_one_line_frame, mask_values
+from agent_pipelines.masking import mask_expr, mask_one_line_frame, mask_series, mask_values, masked_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -55,6 +56,21 @@ def test_fast_path_equals_reference_on_corpus_and_fuzz(monkeypatch) -> None:
         got = _fast(msgs)
         mismatches = [(m, a, b) for m, a, b in zip(msgs, got, expected, strict=True) if a != b]
         assert not mismatches[:5]
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_batch_path_equals_reference(copies: int) -> None:
+    """Masking by keys (two stages over distinct texts; distinct messages first when they repeat)."""
+    base: list[str | None] = [*all_messages()[:500], *fuzz_messages(300), None, "", "a\n\nb"]
+    messages = base * copies  # repeated: the distinct messages are masked first
+    expected = _reference(messages)
+    series = pl.Series("m", messages, dtype=pl.String)
+    assert mask_series(series).to_list() == expected
+    keys, table = masked_keys(series)
+    assert keys.len() == len(messages)
+    assert table.get_column("key").is_unique().all()
+    lookup = dict(zip(table["key"].to_list(), table["masked"].to_list(), strict=True))
+    assert [lookup[k] for k in keys.to_list()] == expected
 
 
 _PIECES = [w for m in _one_line(all_messages()) for w in m.split(" ") if w][:3_000]
