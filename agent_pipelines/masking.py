@@ -601,7 +601,9 @@ def masked_keys(values: pl.Series) -> MaskedKeys:
     parts in parallel on every pool thread.
     """
     text = values.cast(pl.String).fill_null("")
-    if text.len() and text.n_unique() * 2 <= text.len():
+    if text.is_empty():
+        return MaskedKeys(text.rename("key"), pl.DataFrame(schema={"key": pl.String, "masked": pl.String}))
+    if text.n_unique() * 2 <= text.len():
         distinct = text.unique()
         halfway = pl.DataFrame({"__value": distinct, "key": _stage_one(_one_line(distinct))})
         keys = (

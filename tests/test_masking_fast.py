@@ -73,6 +73,13 @@ def test_batch_path_equals_reference(copies: int) -> None:
     assert [lookup[k] for k in keys.to_list()] == expected
 
 
+def test_batch_path_on_nothing() -> None:
+    assert mask_series(pl.Series("m", [], dtype=pl.String)).to_list() == []
+    assert mask_values(pl.Series("m", [], dtype=pl.String)).height == 0
+    keys, table = masked_keys(pl.Series("m", [], dtype=pl.String))
+    assert keys.is_empty() and table.is_empty()
+
+
 _PIECES = [w for m in _one_line(all_messages()) for w in m.split(" ") if w][:3_000]
 _ODD = [
     "",
