@@ -30,6 +30,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -131,6 +132,8 @@ def latency(n_incidents: int, burners: int = 0) -> dict:
     watcher = AlertWatcher(logs / paths.ALERTS_FILE)
     watcher.start()
     appended: dict[str, float] = {}
+    # Monotonic times (the watcher's, the fake server's) to wall-clock ones (the instance's).
+    to_wall = time.time() - time.monotonic()
     try:
         # Warm-up: wait for the first detector run to commit (the daemon and code server are up).
         write_incident(logs, "ve-warmup")
@@ -156,6 +159,7 @@ def latency(n_incidents: int, burners: int = 0) -> dict:
         while time.monotonic() < deadline and not all(a in watcher.seen for a in appended):
             time.sleep(0.2)
         time.sleep(3)
+        loads.append(os.getloadavg()[0])
         for p in burning:
             p.kill()
         telegram_at: dict[str, float] = {}
@@ -167,7 +171,12 @@ def latency(n_incidents: int, burners: int = 0) -> dict:
                     telegram_at.setdefault(attempt, request.at)
         to_file = [watcher.seen[a] - t for a, t in appended.items() if a in watcher.seen]
         to_telegram = [telegram_at[a] - t for a, t in appended.items() if a in telegram_at]
-        instance_stats = _instance_stats(home)
+        instance_stats = _instance_stats(
+            home,
+            {a: t + to_wall for a, t in appended.items()},
+            {a: t + to_wall for a, t in watcher.seen.items()},
+            {a: t + to_wall for a, t in telegram_at.items()},
+        )
     finally:
         watcher.stop.set()
         os.killpg(proc.pid, signal.SIGTERM)
@@ -191,12 +200,44 @@ def latency(n_incidents: int, burners: int = 0) -> dict:
         "tg_max": max(to_telegram),
         **instance_stats,
     }
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get("BENCH_LIVE_KEEP"):
+        print(f"kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
-def _instance_stats(home: Path) -> dict:
-    """Tick gaps of our sensor and queue/start/run times of detector runs, from the instance itself."""
+# The stages of one alert, in order (per incident: the detector run that wrote its alert).
+STAGES = (
+    ("append → run created", "created"),
+    ("run created → its process started", "process"),
+    ("process started → first op started", "first_op"),
+    ("first op started → alert in the file", "ops"),
+    ("alert in the file → Telegram", "telegram"),
+)
+
+
+def _run_times(instance: Any, run_id: str) -> dict[str, float]:
+    """Wall-clock moments of one run, from its event log."""
+    from dagster import DagsterEventType
+
+    times: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        kind = entry.dagster_event.event_type if entry.dagster_event else None
+        if kind == DagsterEventType.ENGINE_EVENT and "process" not in times:
+            times["process"] = entry.timestamp  # "Started process for run (pid ...)"
+        elif kind == DagsterEventType.STEP_START and "first_op" not in times:
+            times["first_op"] = entry.timestamp
+        elif kind == DagsterEventType.RUN_SUCCESS:
+            times["end"] = entry.timestamp
+    return times
+
+
+def _instance_stats(
+    home: Path, appended: dict[str, float], in_file: dict[str, float], at_telegram: dict[str, float]
+) -> dict:
+    """Tick gaps of our sensor, and each incident's way to Telegram stage by stage, from the instance
+    itself (every time wall-clock)."""
     import dagster as dg
     from dagster._core.scheduler.instigation import InstigatorType
 
@@ -207,25 +248,51 @@ def _instance_stats(home: Path) -> dict:
             for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
             if s.instigator_name == "live_alerts_sensor"
         ]
-        ticks = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=400)
+        ticks = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=2000)
         times = sorted(t.timestamp for t in ticks)
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        records = instance.get_run_records(filters=dg.RunsFilter(job_name="live_detector_job"), limit=200)
-        queue, start, run = [], [], []
+        records = instance.get_run_records(filters=dg.RunsFilter(job_name="live_detector_job"), limit=500)
+        runs = []
         for record in records:
             if record.start_time and record.end_time:
-                queue.append(record.start_time - record.create_timestamp.timestamp())
-                run.append(record.end_time - record.start_time)
-        del start
-    return {
+                created = record.create_timestamp.timestamp()
+                runs.append({"id": record.dagster_run.run_id, "created": created,
+                             "start": record.start_time, "end": record.end_time})  # fmt: skip
+        runs.sort(key=lambda r: r["start"])
+        stages: dict[str, list[float]] = {key: [] for _, key in STAGES}
+        for attempt, appended_at in appended.items():
+            seen = in_file.get(attempt)
+            if seen is None:
+                continue
+            # One detector run at a time: the alert was written by the last run started before it showed.
+            run = next((r for r in reversed(runs) if r["start"] <= seen), None)
+            if run is None:
+                continue
+            moments = {"created": run["created"], **_run_times(instance, run["id"])}
+            if "process" not in moments or "first_op" not in moments:
+                continue
+            # A run created before the append (already on its way) read the lines anyway: 0 s waited.
+            stages["created"].append(max(0.0, moments["created"] - appended_at))
+            stages["process"].append(moments["process"] - max(moments["created"], appended_at))
+            stages["first_op"].append(moments["first_op"] - moments["process"])
+            stages["ops"].append(seen - max(moments["first_op"], appended_at))
+            if attempt in at_telegram:
+                stages["telegram"].append(at_telegram[attempt] - seen)
+    result = {
         "ticks": len(times),
         "tick_gap_p50": pct(gaps, 0.5),
         "tick_gap_p95": pct(gaps, 0.95),
         "tick_gap_max": max(gaps),
-        "runs": len(run),
-        "create_to_start_p50": pct(queue, 0.5),
-        "run_p50": pct(run, 0.5),
+        "runs": len(runs),
+        "create_to_start_p50": pct([r["start"] - r["created"] for r in runs], 0.5),
+        "run_p50": pct([r["end"] - r["start"] for r in runs], 0.5),
     }
+    for _, key in STAGES:
+        values = stages[key]
+        result[f"stage_{key}_n"] = len(values)
+        result[f"stage_{key}_p50"] = pct(values, 0.5) if values else float("nan")
+        result[f"stage_{key}_p95"] = pct(values, 0.95) if values else float("nan")
+    return result
 
 
 def burst(n_events: int = 100_000) -> dict:
@@ -336,18 +403,27 @@ def render_section(lats: list[dict], bur: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--incidents", type=int, default=30)
-    parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=30, help="incidents per latency run (default 30)")
+    parser.add_argument(
+        "--only",
+        choices=["burst", "quiet", "loaded"],
+        action="append",
+        help="measure only this part (repeatable); prints it, does not write BENCHMARKS.md",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print the section, do not write it")
     args = parser.parse_args()
-    bur = burst()
-    print(json.dumps(bur))
+    parts = args.only or ["burst", "quiet", "loaded"]
+    bur = burst() if "burst" in parts else None
+    if bur:
+        print(json.dumps(bur))
     lats = []
-    if not args.skip_latency:
-        for burners in (0, 2):
+    for burners, part in ((0, "quiet"), (2, "loaded")):
+        if part in parts:
             lats.append(latency(args.incidents, burners=burners))
             print(json.dumps(lats[-1]))
+    if args.only:
+        return
     text = render_section(lats, bur)
     print(text)
     if not args.no_write:

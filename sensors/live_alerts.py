@@ -4,12 +4,20 @@ Thin Dagster wiring: the job is :mod:`agent_pipelines.detector_job` (``agent-pip
 executes the same one), over :mod:`agent_pipelines.tailer`, :mod:`agent_pipelines.detectors` and
 :mod:`agent_pipelines.alerts`.
 
-**Cadence.** The sensor daemon loops every 5 s at best and skips a sensor whose
+**Cadence.** Dagster's sensor daemon loops every 5 s (a fixed interval) and skips a sensor whose
 ``minimum_interval_seconds`` has not fully elapsed since its last tick; with 5 s, jitter makes
 every other loop miss by milliseconds (5 s / 10 s gaps). With 4 s every loop qualifies, so ticks
-come every ~5 s. Detector runs carry ``agent_pipelines/express=true``: with ``config/dagster.yaml``'s
-run coordinator and launcher (:mod:`agent_pipelines.run_launch`) they skip the run queue and start
-in a process forked from a warm fork server (no interpreter start, no imports).
+come every ~5 s. A tick that only looked once would leave a new line waiting for the next tick,
+2.5 s on average and up to 5 s, before any detector work: so a tick with nothing to do *watches*
+the folder for :data:`WATCH_S` (3.5 s) — a ``stat`` of each log file and a read of the detector
+state's head every 100 ms, ~0.2 ms of CPU each — and requests the run the moment a complete line
+appears (or the run in flight ends with lines waiting). The original live analyzer reacted to
+each write (``fs.watch``); this is as close as a 5-second daemon allows. The watch ends early
+enough that the tick is done before the daemon's next loop (a tick still running then would be
+skipped for a whole loop). Detector runs carry ``agent_pipelines/express=true``: with
+``config/dagster.yaml``'s run coordinator and launcher (:mod:`agent_pipelines.run_launch`) they
+skip the run queue and start in a process forked from a warm fork server (no interpreter start, no
+imports).
 
 **Cheap runs.** The job runs its three ops in one process (``in_process_executor``), passes the
 batch between them in memory, and the sensor requests at most one run per tick and none while a
@@ -19,15 +27,16 @@ detector run is queued or running (no pile-up: the next run simply covers more l
 
 1. ``AGENT_WORK_ANALYZER_ENABLED=false`` → skip, saying so. (The sensor is also STOPPED by default
    when the variable is false at load time; the skip covers someone starting it by hand.)
-2. A detector run is queued or running → skip.
+2. Work to do (any of 3-5 below) while a detector run is queued or running → watch on: that run
+   may cover it; if not, the next one is requested as soon as it ends (never two at once).
 3. New complete lines since the committed cursor → run request, ``run_key`` = hash of the byte
    ranges (the same ranges → the same key; a request whose run failed is re-issued after 30 s
    with a ``-rN`` suffix, since the cursor did not move).
 4. An open session's silence crosses the stuck threshold (read from a tiny digest the last run
-   wrote, so no state is loaded) → a stuck-check run. This is checked every tick, i.e. every 5 s
-   even when no event arrives — the original live analyzer only checked when a new event came in.
+   wrote, so no state is loaded) → a stuck-check run. This is checked on every look, even when no
+   event arrives — the original live analyzer only checked when a new event came in.
 5. Telegram messages left pending by a failed delivery → a delivery run, at most every 30 s.
-6. Otherwise skip, saying when the next stuck check is due.
+6. Otherwise watch the folder (see Cadence), then skip, saying when the next stuck check is due.
 
 Once an hour it also deletes detector runs older than ``AGENT_DETECTOR_RUN_RETENTION_DAYS``
 (default 3): Dagster has tick retention (``config/dagster.yaml``) but no run retention, and a
@@ -58,6 +67,11 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+# Each tick watches the folder this long before it says "no new lines" (see "Cadence" above): the
+# daemon submits the next tick 5 s after this one started, and a tick still running then is skipped
+# for a whole loop, so the watch ends with a margin for the tick's own bookkeeping.
+WATCH_S = 3.5
+POLL_S = 0.1
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
@@ -104,11 +118,63 @@ def _purge_old_runs(context: dg.SensorEvaluationContext, cursor: dict[str, Any],
     return len(records)
 
 
+def _decide(
+    context: dg.SensorEvaluationContext, log_store: LogStore, cursor: dict[str, Any], now: float
+) -> tuple[dg.RunRequest | dg.SkipReason, bool]:
+    """What the folder asks for at ``now``, and whether that is worth watching on (``True``: nothing
+    to do yet — no new line, nothing due, or a detector run still in flight)."""
+    logs, data = log_store.logs_path, log_store.data_path
+    committed = tailer.Cursor.from_json(detector_state.committed_cursor(data))
+    found = tailer.scan(logs, committed)
+    ranges = [r for r in found.ranges if tailer.has_complete_line(logs, r)]
+    watch = detector_state.read_watch(data) if not ranges else {}
+    due = watch.get("due_ms")
+    stuck_due = due is not None and now * 1000 >= due
+    outbox = detector_state.outbox_dir(data) / "pending"
+    pending = not ranges and not stuck_due and outbox.is_dir() and any(outbox.glob("*.json"))
+    if ranges or stuck_due or pending:
+        # Something to do: the instance is asked (once a tick, or once a poll while work waits)
+        # whether a detector run is still on it: that run may cover it, the next surely will.
+        in_flight = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT), limit=1
+        )
+        if in_flight:
+            run = in_flight[0]
+            return dg.SkipReason(f"detector run {run.run_id[:8]} is still {run.status.value.lower()}"), True
+    if ranges:
+        key = tailer.ranges_key(ranges)
+        return _request(cursor, key, now, {"ranges": tailer.ranges_to_json(ranges)}, "new_data"), False
+    if stuck_due:
+        key = _key("stuck", str(watch.get("due_attempt")), str(watch.get("due_event")))
+        # The tick's clock travels with the request: re-executing the run decides the same.
+        at = datetime.fromtimestamp(now, tz=UTC).isoformat()
+        return _request(cursor, key, now, {"now": at}, "stuck_check"), False
+    if pending:
+        first = min(p.name for p in outbox.glob("*.json"))
+        return _request(cursor, _key("deliver", first), now, {}, "deliver_pending"), False
+    when = (
+        f"next stuck check due in {max(0, due / 1000 - now):.0f}s"
+        if due is not None
+        else "no silence to watch for"
+    )
+    return dg.SkipReason(f"no new lines; {watch.get('open_sessions', 0)} open session(s), {when}"), True
+
+
 def evaluate(
-    context: dg.SensorEvaluationContext, log_store: LogStore, now: float | None = None
+    context: dg.SensorEvaluationContext,
+    log_store: LogStore,
+    now: float | None = None,
+    watch_s: float = 0.0,
 ) -> dg.SensorResult | dg.SkipReason:
-    """One tick (see the module docstring for the order of decisions)."""
-    now = time.time() if now is None else now
+    """One tick (see the module docstring for the order of decisions).
+
+    With ``watch_s`` the tick does not stop at "nothing to do": it looks again every
+    :data:`POLL_S` for up to ``watch_s`` seconds (a ``stat`` of each log file, and the detector
+    state's head), and requests the run the moment there is work. ``now`` (tests, replays) is the
+    clock at the tick's start.
+    """
+    started = time.monotonic()
+    base = time.time() if now is None else now
     if not analyzer_enabled():
         return dg.SkipReason("AGENT_WORK_ANALYZER_ENABLED=false: live alerts are turned off")
     try:  # every setting the detector run reads: a bad one is this tick's reason, not a failed run
@@ -119,49 +185,20 @@ def evaluate(
         cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
     except ValueError:
         cursor = {}
-    purged = _purge_old_runs(context, cursor, now)
-    in_flight = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT), limit=1
-    )
-    if in_flight:
-        run = in_flight[0]
-        return dg.SensorResult(
-            skip_reason=f"detector run {run.run_id[:8]} is still {run.status.value.lower()}",
-            cursor=json.dumps(cursor),
-        )
-    logs, data = log_store.logs_path, log_store.data_path
-    committed = tailer.Cursor.from_json(detector_state.committed_cursor(data))
-    found = tailer.scan(logs, committed)
-    ranges = [r for r in found.ranges if tailer.has_complete_line(logs, r)]
-    decision: dg.RunRequest | dg.SkipReason
-    if ranges:
-        decision = _request(
-            cursor, tailer.ranges_key(ranges), now, {"ranges": tailer.ranges_to_json(ranges)}, "new_data"
-        )
-    else:
-        watch = detector_state.read_watch(data)
-        due = watch.get("due_ms")
-        outbox = detector_state.outbox_dir(data) / "pending"
-        if due is not None and now * 1000 >= due:
-            key = _key("stuck", str(watch.get("due_attempt")), str(watch.get("due_event")))
-            # The tick's clock travels with the request: re-executing the run decides the same.
-            at = datetime.fromtimestamp(now, tz=UTC).isoformat()
-            decision = _request(cursor, key, now, {"now": at}, "stuck_check")
-        elif outbox.is_dir() and any(outbox.glob("*.json")):
-            first = min(p.name for p in outbox.glob("*.json"))
-            decision = _request(cursor, _key("deliver", first), now, {}, "deliver_pending")
-        else:
-            when = (
-                f"next stuck check due in {max(0, due / 1000 - now):.0f}s"
-                if due is not None
-                else "no silence to watch for"
-            )
-            decision = dg.SkipReason(
-                f"no new lines; {watch.get('open_sessions', 0)} open session(s), {when}"
-                + (f"; purged {purged} old detector run(s)" if purged else "")
-            )
+    purged = _purge_old_runs(context, cursor, base)
+    while True:
+        elapsed = time.monotonic() - started
+        decision, idle = _decide(context, log_store, cursor, base + elapsed)
+        if not idle or elapsed + POLL_S > watch_s:
+            break
+        time.sleep(POLL_S)
     if isinstance(decision, dg.SkipReason):
-        return dg.SensorResult(skip_reason=decision.skip_message, cursor=json.dumps(cursor))
+        message = decision.skip_message or ""
+        if watch_s:
+            message += f"; watched the log folder for {time.monotonic() - started:.1f}s"
+        if purged:
+            message += f"; purged {purged} old detector run(s)"
+        return dg.SensorResult(skip_reason=message, cursor=json.dumps(cursor))
     return dg.SensorResult(run_requests=[decision], cursor=json.dumps(cursor))
 
 
@@ -175,7 +212,7 @@ def evaluate(
 def live_alerts_sensor(
     context: dg.SensorEvaluationContext, log_store: LogStore
 ) -> dg.SensorResult | dg.SkipReason:
-    return evaluate(context, log_store)
+    return evaluate(context, log_store, watch_s=WATCH_S)
 
 
 defs = dg.Definitions(

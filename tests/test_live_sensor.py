@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -101,6 +102,49 @@ def test_no_pile_up_while_a_detector_run_is_in_flight(folders: tuple[Path, Path]
         result = tick(instance, logs, data)
         assert not result.run_requests
         assert "still started" in result.skip_reason.skip_message
+
+
+def test_a_tick_watches_the_folder_and_requests_the_run_when_lines_arrive(folders: tuple[Path, Path]) -> None:
+    logs, data = folders
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(
+            instance=instance, resources={"log_store": LogStore(logs_dir=str(logs), data_dir=str(data))}
+        )
+        # Nothing to do: the tick watched before skipping, and says so.
+        idle = evaluate(ctx, ctx.resources.log_store, watch_s=0.3)
+        assert not idle.run_requests
+        assert idle.skip_reason.skip_message.startswith("no new lines")
+        assert "watched the log folder" in idle.skip_reason.skip_message
+        # Lines appended while a tick watches: that tick requests the run (a tick that only looked
+        # once, before they came, would have skipped).
+        writer = threading.Timer(0.3, write_error_loop, args=(logs,))
+        writer.start()
+        try:
+            result = evaluate(ctx, ctx.resources.log_store, watch_s=30)
+        finally:
+            writer.join()
+        assert len(result.run_requests) == 1
+        assert result.run_requests[0].tags["agent_pipelines/reason"] == "new_data"
+
+
+def test_a_watching_tick_waits_for_the_run_in_flight(folders: tuple[Path, Path]) -> None:
+    logs, data = folders
+    write_error_loop(logs)
+    with dg.instance_for_test() as instance:
+        instance.add_run(DagsterRun(job_name=JOB_NAME, run_id="r-busy", status=dg.DagsterRunStatus.STARTED))
+        ctx = dg.build_sensor_context(
+            instance=instance, resources={"log_store": LogStore(logs_dir=str(logs), data_dir=str(data))}
+        )
+        finish = threading.Timer(
+            0.3,
+            lambda: instance.report_run_failed(instance.get_run_by_id("r-busy")),  # type: ignore[arg-type]
+        )
+        finish.start()
+        try:
+            result = evaluate(ctx, ctx.resources.log_store, watch_s=30)
+        finally:
+            finish.join()
+        assert len(result.run_requests) == 1  # the run ended mid-watch: the lines get their own run
 
 
 def test_failed_run_is_requested_again_after_a_pause(folders: tuple[Path, Path]) -> None:
