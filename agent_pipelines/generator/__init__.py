@@ -14,23 +14,32 @@ same code an orchestrator's events go through):
 
 Determinism: everything is drawn from ``random.Random`` seeded by ``(seed, chunk)``; work is split
 into fixed chunks of tasks, and each day's lines are sorted before they are written, so the same
-seed and start day give the same bytes however many processes did the work.
+seed and start day give the same bytes however many processes did the work (a test pins them).
 
-Modules: :mod:`~agent_pipelines.generator.scenarios` (tasks, attempts, errors, incidents),
+Speed (``benchmarks/bench_generator.py``): moments are integer microseconds formatted from tables,
+each attempt serializes its context once and each line adds only its own fields, the random draws
+skip the standard library's argument checks (same numbers), and a day is merged from the chunks'
+sorted pieces with one ``list.sort``. The worker processes merge the days while this process
+writes the ground truth.
+
+Modules: :mod:`~agent_pipelines.generator.scenarios` (tasks, attempts and how they go),
+:mod:`~agent_pipelines.generator.incidents` (errors, incidents, near misses),
+:mod:`~agent_pipelines.generator.profiles` (executors, tools, weighted draws),
+:mod:`~agent_pipelines.generator.emit` (lines), :mod:`~agent_pipelines.generator.clock` (time),
 :mod:`~agent_pipelines.generator.chunks` (a worker's share), :mod:`~agent_pipelines.generator.malformed`
 (bad lines), :mod:`~agent_pipelines.generator.truth` (the answers); here, :func:`generate`.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
-from collections import defaultdict
+import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -38,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines import paths
-from agent_pipelines.generator.chunks import _read_lines, _run_chunk
-from agent_pipelines.generator.malformed import MALFORMED_EVERY, _merge_day
+from agent_pipelines.generator.chunks import _run_chunk, read_sorted_runs
+from agent_pipelines.generator.malformed import MALFORMED_EVERY, _merge_day, bad_lines
 from agent_pipelines.generator.truth import GenerationStats, _ground_truth
 from agent_pipelines.writer import append_bytes
 
@@ -72,20 +81,11 @@ def generate(
     Refuses to write into a folder that already holds logs unless ``force`` (then the
     generator's own files are replaced; nothing else in the folder is touched).
     """
-    import time
-
     t0 = time.perf_counter()
     if days < 1 or tasks < 1:
         raise ValueError("days and tasks must be at least 1")
     root = Path(out)
-    if has_logs(root):
-        if not force:
-            raise FileExistsError(f"{root} already holds logs; pass force=True (--force) to replace them")
-        for name in GENERATED_FILES:
-            (root / name).unlink(missing_ok=True)
-        shutil.rmtree(root / paths.STREAM_DIR, ignore_errors=True)
-        shutil.rmtree(root / paths.SESSIONS_DIR, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
+    _clear(root, force)
     start = start or (datetime.now(UTC).date() - timedelta(days=days))
     start_dt = datetime(start.year, start.month, start.day, tzinfo=UTC)
     say = progress or (lambda _msg: None)
@@ -102,7 +102,6 @@ def generate(
              str(tmp), str(sessions) if transcripts else None)
             for i in range(n_chunks)
         ]  # fmt: skip
-        results: list[dict[str, Any]] = []
         # "spawn", not the platform's fork: forking a process that already runs threads (polars', a
         # Dagster run's) can deadlock the child on a lock some thread held at the time of the fork.
         pool = (
@@ -112,39 +111,39 @@ def generate(
         )
         try:
             mapper = pool.map if pool else map
+            results: list[dict[str, Any]] = []
             for result in mapper(_run_chunk, jobs):
                 results.append(result)
                 stats.events += result["events"]
                 say(f"generated {len(results)}/{n_chunks} chunks, {stats.events:,} events")
-            chunk_dirs = sorted(tmp.glob("chunk-*"))
-            all_days = sorted({p.stem for d in chunk_dirs for p in d.glob("????-??-??.jsonl")})
+            lines_per_day: Counter[str] = Counter()
+            for result in results:
+                lines_per_day.update(result["days"])
+            stats.days = sorted(lines_per_day)
             merges = [
                 (day, index, seed, str(tmp), str(paths.stream_partition_path(root, day)))
-                for index, day in enumerate(all_days)
+                for index, day in enumerate(stats.days)
             ]
-            malformed: dict[str, int] = defaultdict(int)
-            duplicates = 0
-            for day, n_lines, bad, dups in mapper(_merge_day, merges):
-                for kind, count in bad.items():
-                    malformed[kind] += count
-                duplicates += dups
+            # The workers merge the days while this process writes the other files and the truth:
+            # the bad lines of each day follow from its count of good lines (malformed.bad_lines).
+            written = mapper(_merge_day, merges)
+            plans = [bad_lines(index, lines_per_day[day]) for index, day in enumerate(stats.days)]
+            malformed: Counter[str] = Counter()
+            for plan in plans:
+                malformed.update(plan.counts())
+            stats.malformed = dict(sorted(malformed.items()))
+            stats.attempts = sum(len(r["attempts"]) for r in results)
+            _merge_files(root, sorted(tmp.glob("chunk-*")))
+            truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
+                                  duplicates=sum(plan.duplicate for plan in plans))  # fmt: skip
+            (root / paths.GROUND_TRUTH_FILE).write_text(
+                json.dumps(truth, separators=(",", ":")) + "\n", encoding="utf-8"
+            )
+            for day, n_lines in written:
                 say(f"wrote stream/{day}.jsonl: {n_lines:,} lines")
         finally:
             if pool:
                 pool.shutdown()
-        for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
-                            ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
-            merged = list(heapq.merge(*(sorted(_read_lines(d / piece)) for d in chunk_dirs)))
-            (root / name).unlink(missing_ok=True)
-            append_bytes(root / name, "".join(f"{x}\n" for x in merged).encode("utf-8"))
-        stats.malformed = dict(sorted(malformed.items()))
-        stats.days = all_days
-        stats.attempts = sum(len(r["attempts"]) for r in results)
-        truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
-                              duplicates=duplicates)  # fmt: skip
-        (root / paths.GROUND_TRUTH_FILE).write_text(
-            json.dumps(truth, separators=(",", ":")) + "\n", encoding="utf-8"
-        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     stats.seconds = time.perf_counter() - t0
@@ -153,6 +152,28 @@ def generate(
         f"({stats.events / max(stats.seconds, 1e-9):,.0f}/s)"
     )
     return stats
+
+
+def _clear(root: Path, force: bool) -> None:
+    """Refuse a folder holding logs unless ``force``; then remove the generator's own files."""
+    if has_logs(root):
+        if not force:
+            raise FileExistsError(f"{root} already holds logs; pass force=True (--force) to replace them")
+        for name in GENERATED_FILES:
+            (root / name).unlink(missing_ok=True)
+        shutil.rmtree(root / paths.STREAM_DIR, ignore_errors=True)
+        shutil.rmtree(root / paths.SESSIONS_DIR, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def _merge_files(root: Path, chunk_dirs: list[Path]) -> None:
+    """The errors file, the metrics file and the error truth: every chunk's piece, in time order."""
+    for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
+                        ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
+        merged = read_sorted_runs([d / piece for d in chunk_dirs])
+        (root / name).unlink(missing_ok=True)
+        merged.append(b"")
+        append_bytes(root / name, b"\n".join(merged) if len(merged) > 1 else b"")
 
 
 def print_progress(message: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import heapq
 import random
-from collections import defaultdict
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from agent_pipelines.generator.chunks import _read_lines
+from agent_pipelines.generator.chunks import read_sorted_runs
 from agent_pipelines.writer import append_bytes, serialize
 
 MALFORMED_EVERY = 20_000  # about one bad line per this many events: "a little malformed input"
@@ -54,32 +54,53 @@ def _malformed_line(kind: str, rng: random.Random, day: str) -> bytes:
     raise ValueError(kind)
 
 
-def _merge_day(args: tuple[str, int, int, str, str]) -> tuple[str, int, dict[str, int], int]:
-    """Worker: merge one day's lines from every chunk in time order, with a little bad input."""
+@dataclass(frozen=True)
+class BadLines:
+    """The bad input one day's file gets, decided from its day index and count of good lines
+    alone, so the ground truth can state it before (and while) the day is written."""
+
+    kinds: tuple[str, ...]  # malformed lines, in the order they are inserted
+    duplicate: bool  # a writer retried: one line written twice
+    huge: bool  # one line over the 1 MiB bound
+
+    def counts(self) -> dict[str, int]:
+        """Quarantine reason -> lines, as the reader will count them."""
+        counts = Counter(self.kinds)
+        if self.huge:
+            counts["line_too_long"] += 1
+        return dict(counts)
+
+
+def bad_lines(day_index: int, n_lines: int) -> BadLines:
+    n_bad = n_lines // MALFORMED_EVERY + (1 if day_index % 4 == 0 else 0)
+    # Spread the kinds: over any 32 days every quarantine reason appears.
+    kinds = tuple(
+        MALFORMED_KINDS[(day_index + day_index // 4 + j) % len(MALFORMED_KINDS)] for j in range(n_bad)
+    )
+    duplicate = n_lines + n_bad > 0 and day_index % 3 == 1
+    return BadLines(kinds, duplicate, huge=day_index == 0 and n_lines >= 50_000)
+
+
+def _merge_day(args: tuple[str, int, int, str, str]) -> tuple[str, int]:
+    """Worker: merge one day's lines from every chunk in time order, with a little bad input.
+    Returns the day and the lines written."""
     day, day_index, seed, tmp, target = args
-    chunk_dirs = sorted(Path(tmp).glob("chunk-*"))
-    lines = list(heapq.merge(*(sorted(_read_lines(d / f"{day}.jsonl")) for d in chunk_dirs)))
-    payload = [line.encode("utf-8") for line in lines]
+    payload = read_sorted_runs([d / f"{day}.jsonl" for d in sorted(Path(tmp).glob("chunk-*"))])
+    bad = bad_lines(day_index, len(payload))
     rng = random.Random(f"{seed}:malformed:{day}")
-    malformed: dict[str, int] = defaultdict(int)
-    n_bad = len(lines) // MALFORMED_EVERY + (1 if day_index % 4 == 0 else 0)
-    for j in range(n_bad):
-        # Spread the kinds: over any 32 days every quarantine reason appears.
-        kind = MALFORMED_KINDS[(day_index + day_index // 4 + j) % len(MALFORMED_KINDS)]
+    for kind in bad.kinds:
         payload.insert(rng.randrange(len(payload) + 1), _malformed_line(kind, rng, day))
-        malformed[kind] += 1
-    duplicates = 0
-    if payload and day_index % 3 == 1:  # a writer retried: the same line twice
+    if bad.duplicate:
         k = rng.randrange(len(payload))
         payload.insert(k + 1, payload[k])
-        duplicates += 1
-    if day_index == 0 and len(lines) >= 50_000:  # one enormous line (over the 1 MiB bound)
+    if bad.huge:
         huge = serialize({"timestamp": f"{day}T12:00:00.000Z", "attempt_id": "ve-huge",
                           "event_type": "error", "data": {"error_message": "x" * (1 << 20)}})  # fmt: skip
         payload.insert(rng.randrange(len(payload) + 1), huge.encode())
-        malformed["line_too_long"] += 1
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    append_bytes(path, b"\n".join(payload) + b"\n")
-    return day, len(payload), dict(malformed), duplicates
+    written = len(payload)
+    payload.append(b"")  # the last line's newline, without copying the whole day once more
+    append_bytes(path, b"\n".join(payload))
+    return day, written
