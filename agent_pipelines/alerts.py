@@ -276,7 +276,7 @@ def publish(
         _warn_unconfigured(log, telegram)
     if state.unpublished:  # nothing written ahead → nothing to clear (one commit per quiet run)
         state.unpublished = []
-        detector_state.commit(data_dir, state, dict(watch), write_seen=False)
+        detector_state.commit(data_dir, state, dict(watch), write_seen=False, only_unpublished=True)
     if telegram is not None and outcome.configured and outbox.pending():
         client = telegram.get_client()
         # A live run must not sit in retries for minutes: what does not go now stays pending.

@@ -73,6 +73,8 @@ class DetectorState:
     watermark_ms: int | None = None  # latest event time seen
     unpublished: list[dict[str, Any]] = field(default_factory=list)  # write-ahead alerts
     seen: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SEEN_SCHEMA))
+    # What the last commit serialized between the generation and ``unpublished`` (see ``commit``).
+    _body: str | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -182,13 +184,22 @@ def locked(data_dir: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def commit(
-    data_dir: str | os.PathLike[str], state: DetectorState, watch: dict[str, Any], *, write_seen: bool = True
+    data_dir: str | os.PathLike[str],
+    state: DetectorState,
+    watch: dict[str, Any],
+    *,
+    write_seen: bool = True,
+    only_unpublished: bool = False,
 ) -> None:
     """Write a new generation of the state (seen ids first, then the state, then the watch digest).
 
     The seen-ids file is written before the state that refers to it: after a crash between the
     two, the next run re-reads the same lines and finds them already seen only if they were
     processed — which is exactly what the older state says, so no event is lost.
+
+    ``only_unpublished`` says nothing but ``unpublished`` changed since this state's last commit
+    (publishing clears its write-ahead list so): the attempts, the model and the cursor — a busy
+    day's megabytes — are written as serialized then, not serialized again.
     """
     folder = state_dir(data_dir)
     with locked(data_dir):
@@ -200,8 +211,22 @@ def commit(
         state.generation += 1
         if write_seen:
             atomic_write(folder / SEEN_FILE, _parquet_bytes(state.seen))
-        atomic_write(folder / STATE_FILE, json.dumps(state.to_json(), separators=(",", ":")).encode())
+        atomic_write(folder / STATE_FILE, _state_bytes(state, reuse=only_unpublished))
         atomic_write(folder / WATCH_FILE, json.dumps({**watch, "generation": state.generation}).encode())
+
+
+def _state_bytes(state: DetectorState, *, reuse: bool) -> bytes:
+    """``json.dumps(state.to_json(), separators=(",", ":"))``, built from its parts: the head that
+    ``_HEAD`` reads, the body (kept on the state for the next commit), then ``unpublished``."""
+    fields = state.to_json()
+    body = state._body if reuse and state._body is not None else None
+    if body is None:
+        middle = {k: v for k, v in fields.items() if k not in ("version", "generation", "unpublished")}
+        body = json.dumps(middle, separators=(",", ":"))[1:-1]
+        state._body = body
+    unpublished = json.dumps(fields["unpublished"], separators=(",", ":"))
+    head = f'{{"version":{fields["version"]},"generation":{fields["generation"]},'
+    return f'{head}{body},"unpublished":{unpublished}}}'.encode()
 
 
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:

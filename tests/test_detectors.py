@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from agent_pipelines import detector_state, paths
 from agent_pipelines.detector_state import DetectorState
@@ -370,3 +372,71 @@ def test_generation_and_cursor_read_from_the_head_equal_a_full_parse(tmp_path: P
     # cut short: unreadable, as before (the run's load puts it aside)
     path.write_text(json.dumps(whole, separators=(",", ":"))[:-5])
     assert committed() == (0, "")
+
+
+def test_clearing_the_write_ahead_list_rewrites_the_state_as_serialized(tmp_path: Path) -> None:
+    """Publishing commits twice; the second (``only_unpublished``) reuses the first one's body: the
+    file is the same JSON a full serialization gives, and a later full commit sees any change."""
+    state = detector_state.load(tmp_path)
+    state.attempts = {"a1": {"last": 1, "note": 'é"\n'}}
+    state.unpublished = [{"alert_id": "x1"}]
+    path = detector_state.state_dir(tmp_path) / detector_state.STATE_FILE
+    detector_state.commit(tmp_path, state, {})
+    state.unpublished = []
+    detector_state.commit(tmp_path, state, {}, write_seen=False, only_unpublished=True)
+    assert path.read_bytes() == json.dumps(state.to_json(), separators=(",", ":")).encode()
+    assert detector_state.load(tmp_path).to_json() == state.to_json()
+    state.attempts["a2"] = {"last": 2}  # a change: a plain commit serializes it
+    detector_state.commit(tmp_path, state, {})
+    assert detector_state.load(tmp_path).attempts == state.attempts
+
+
+# --------------------------------------------------------------------------------------------
+# Tool loops are counted in polars for a whole batch: the same alerts as row by row
+# --------------------------------------------------------------------------------------------
+
+tool_calls = st.lists(
+    st.tuples(
+        st.sampled_from(["ve-a", "ve-b"]),
+        st.sampled_from(["Bash", "Bash", "Bash", "Read", "Read", "Edit", "Grep", "Glob", "Write"]),
+        st.sampled_from([0, 0, 1, 900, 20_000, 30_000, 60_000, 60_001]),  # ms after the previous call
+    ),
+    max_size=120,
+)
+
+
+def _tool_frame(calls: list[tuple[str, str, int]]) -> pl.DataFrame:
+    rows, ts = [], int(T0.timestamp() * 1000)
+    for i, (attempt, tool, gap) in enumerate(calls):
+        ts += gap
+        rows.append({"event_id": f"e{i:04d}", "ts": ts, "attempt_id": attempt, "event_type": "tool_call",
+                     "tool_name": tool})  # fmt: skip
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "event_id": pl.String,
+            "ts": pl.Int64,
+            "attempt_id": pl.String,
+            "event_type": pl.String,
+            "tool_name": pl.String,
+        },
+    )
+    return frame.with_columns(timestamp=pl.from_epoch("ts", time_unit="ms").dt.replace_time_zone("UTC")).drop(
+        "ts"
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(calls=tool_calls, split=st.integers(0, 120))
+@example(calls=[("ve-a", "Bash", 0), ("ve-a", "Bash", 30_000), ("ve-a", "Bash", 30_000)], split=1)
+def test_tool_loops_in_one_batch_equal_row_by_row(calls: list[tuple[str, str, int]], split: int) -> None:
+    """A batch counts each (attempt, tool)'s calls in polars; one event per batch counts row by row
+    (after its first call, every pair has a window carried over); a batch cut in two mixes both."""
+    events = _tool_frame(calls)
+    t = Thresholds(tool_loop=3)  # small, so short lists loop often
+    whole = detect(events, DetectorState(), t)
+    state = DetectorState()
+    one_by_one = [a for i in range(events.height) for a in detect(events.slice(i, 1), state, t)]
+    state = DetectorState()
+    halves = detect(events.head(split), state, t) + detect(events.slice(split), state, t)
+    assert whole == one_by_one == halves

@@ -41,6 +41,7 @@ from agent_pipelines.detectors.rules import (
     RESTART_PROMPT_TYPES,
     SAMPLE_CHARS,
     Detectors,
+    detector_frame,
 )
 from agent_pipelines.detectors.seen import remember, unseen
 from agent_pipelines.detectors.thresholds import Thresholds
@@ -76,7 +77,7 @@ def detect(
 ) -> list[dict[str, Any]]:
     """Dedupe, run every detector, the live stuck check at ``now_ms`` (if given), prune; mutate ``state``."""
     thresholds = thresholds or Thresholds()
-    fresh = unseen(events, state)
+    fresh = unseen(events if events.is_empty() else detector_frame(events), state)
     detectors = Detectors(state, thresholds)
     detectors.process(fresh)
     if now_ms is not None:

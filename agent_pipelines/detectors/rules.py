@@ -7,9 +7,9 @@ from typing import Any, cast
 import polars as pl
 
 from agent_pipelines.alerts import make_alert
-from agent_pipelines.clustering import template_expr
 from agent_pipelines.detector_state import DetectorState
 from agent_pipelines.detectors.thresholds import Thresholds
+from agent_pipelines.masking import mask, mask_values
 from agent_pipelines.miner import TemplateMiner
 
 RESTART_PROMPT_TYPES = ("followup", "retry")
@@ -42,6 +42,28 @@ def _with_detector_columns(events: pl.DataFrame) -> pl.DataFrame:
     return events.with_columns(pl.lit(None, pl.String()).alias(c) for c in missing) if missing else events
 
 
+# Up to this many distinct error messages in a batch (a live run's usual few), each is masked in
+# Python (~0.2 ms each, the patterns compiled once per process); more take the batch path, which
+# compiles its Rust regexes per call (~20 ms) and then masks thousands of messages in parallel.
+FEW_MESSAGES = 64
+
+
+def _templates(messages: pl.Series) -> pl.DataFrame:
+    """``error_message, tpl``: the masked text of each distinct message (the same text either way:
+    :func:`~agent_pipelines.masking.mask` and :func:`~agent_pipelines.masking.mask_values` agree)."""
+    distinct = messages.unique()
+    if distinct.len() <= FEW_MESSAGES:
+        masked = [mask(m or "") for m in distinct.to_list()]
+        return pl.DataFrame({"error_message": distinct, "tpl": pl.Series(masked, dtype=pl.String)})
+    return mask_values(distinct, "tpl").select("error_message", "tpl")
+
+
+def detector_frame(events: pl.DataFrame) -> pl.DataFrame:
+    """Only what the detectors and the seen-ids window read (``timestamp`` and :data:`_COLUMNS`):
+    deduplicating and sorting a batch is cheaper on these 14 columns than on the reader's 40."""
+    return _with_detector_columns(events).select("timestamp", *_COLUMNS)
+
+
 class Detectors:
     """Runs every detector over events, updating ``state`` and collecting alerts."""
 
@@ -61,8 +83,7 @@ class Detectors:
             return []
         start = len(self.alerts)
         # Masked text of the distinct error messages in one vectorized pass; the miner learns them.
-        messages = events.filter(pl.col("event_type") == "error").select(pl.col("error_message").unique())
-        templates = messages.with_columns(tpl=template_expr(pl.col("error_message")))
+        templates = _templates(events.filter(pl.col("event_type") == "error").get_column("error_message"))
         if self.miner.add(templates.get_column("tpl").sort().to_list()):
             self.state.template_model = self.miner.to_json()
         frame = (
@@ -75,6 +96,7 @@ class Detectors:
                 prev_type=pl.col("event_type").shift(1).over("attempt_id"),
             )
         )
+        frame, tool_windows = self._tool_windows(frame)
         watermark = self.state.watermark_ms
         if frame.height:
             batch_max = cast(int, frame["ts"].max())
@@ -82,9 +104,15 @@ class Detectors:
         # Only rows that can change a detector's state go through Python: the detectors' event
         # types, an attempt's first row in the batch, a silence, the row after a session end, and
         # each attempt's last row (its "last seen"). Every other row (tool results, status changes,
-        # follow-ups: about half) only moves "last seen", which the previous-row columns carry.
+        # follow-ups: about half) only moves "last seen", which the previous-row columns carry. Tool
+        # calls are counted in polars (``_tool_windows``): only those that reach the tool-loop
+        # threshold, and those of windows carried over from an earlier run, are needed here.
         keep = (
-            pl.col("event_type").is_in(["error", "tool_call", "session_start", "session_end"])
+            pl.col("event_type").is_in(["error", "session_start", "session_end"])
+            | (
+                (pl.col("event_type") == "tool_call")
+                & (pl.col("tool_n").is_null() | (pl.col("tool_n") >= self.t.tool_loop))
+            )
             | pl.col("prev_ts").is_null()
             | ((pl.col("ts") - pl.col("prev_ts")) >= self.t.stuck_ms)
             | (pl.col("prev_type") == "session_end")
@@ -92,6 +120,7 @@ class Detectors:
         )
         for row in frame.filter(keep).drop("prev_type").iter_rows():
             self._event(*row)
+        self._keep_tool_windows(tool_windows)
         self.state.watermark_ms = watermark
         return self.alerts[start:]
 
@@ -145,6 +174,8 @@ class Detectors:
         template: str | None,
         prev_ts: int | None = None,
         prev_id: str | None = None,
+        tool_n: int | None = None,
+        tool_first: str | None = None,
     ) -> None:
         a = self._attempt(attempt_id)
         if task_id:
@@ -162,7 +193,10 @@ class Detectors:
         if event_type == "error":
             self._error(attempt_id, a, ts, event_id, error_message or "", error_fingerprint, template or "")
         elif event_type == "tool_call" and tool_name:
-            self._tool(attempt_id, a, ts, event_id, tool_name)
+            if tool_n is None:  # a window carried over from an earlier run: counted here
+                self._tool(attempt_id, a, ts, event_id, tool_name)
+            elif tool_n >= self.t.tool_loop:  # counted in polars (see _tool_windows)
+                self._tool_loop(attempt_id, a, ts, event_id, tool_name, tool_n, tool_first or event_id)
         elif event_type == "session_start" and prompt_type in RESTART_PROMPT_TYPES:
             a["rs"] += 1
             if a["rs"] >= self.t.restarts and not a.get("rs_fired"):
@@ -243,10 +277,93 @@ class Detectors:
         window.append([ts, event_id])
         _trim(window, ts - self.t.tool_window_ms)
         if len(window) >= self.t.tool_loop:
-            key = self._incident_key(a, "tool_loop", window, event_id)
-            self._fire(attempt_id, a, "tool_loop", key, ts, tool_name=tool, occurrences=len(window),
-                       window_ms=self.t.tool_window_ms)  # fmt: skip
+            self._tool_loop(attempt_id, a, ts, event_id, tool, len(window), window[0][1])
         _forget_quiet(a["tools"], ts - self.t.tool_window_ms)
+
+    def _tool_loop(
+        self, attempt_id: str, a: dict[str, Any], ts: int, event_id: str, tool: str, count: int, first: str
+    ) -> None:
+        """``count`` calls of ``tool`` within the window ending at this one, the first being ``first``."""
+        key = first if "tool_loop" not in a["fired"] else event_id  # as _incident_key
+        self._fire(attempt_id, a, "tool_loop", key, ts, tool_name=tool, occurrences=count,
+                   window_ms=self.t.tool_window_ms)  # fmt: skip
+
+    def _tool_windows(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Count each tool call's window in polars: ``tool_n`` calls of the same tool by the same
+        attempt within ``tool_window_ms`` up to and including it (``tool_first``: the first of them).
+
+        Exactly what the per-row window counts, for the calls of an (attempt, tool) that starts in
+        this batch: rows come in event-time order, so the row-by-row window (append, drop the
+        front while it is older than the horizon) holds exactly the calls since the horizon. An
+        (attempt, tool) with a window carried over from an earlier run keeps the per-row count
+        (``tool_n`` null): a late event could sit behind newer carried-over ones. Returns the frame
+        and, per new (attempt, tool), the calls its window holds at the end of the batch.
+        """
+        calls = (
+            (pl.col("event_type") == "tool_call")
+            & pl.col("tool_name").is_not_null()
+            & (pl.col("tool_name") != "")
+        )
+        frame = frame.with_row_index("_row")
+        tools = frame.filter(calls).select("_row", "attempt_id", "tool_name", "ts", "event_id")
+        attempts = self.state.attempts
+        carried = [
+            (attempt_id, tool)
+            for attempt_id in tools.get_column("attempt_id").unique().to_list()
+            if attempt_id in attempts
+            for tool, window in attempts[attempt_id]["tools"].items()
+            if window
+        ]
+        if carried:
+            old = pl.DataFrame(
+                carried, schema={"attempt_id": pl.String, "tool_name": pl.String}, orient="row"
+            )
+            tools = tools.join(old, on=["attempt_id", "tool_name"], how="anti", maintain_order="left")
+        window = self.t.tool_window_ms
+        # Rows by (attempt, tool), in event-time order within each pair; a pair's calls since a
+        # horizon then start where a binary search of (pair, time rank) finds them: one search for all
+        # pairs (``over`` on thousands of small groups costs several times more).
+        tools = tools.with_columns(
+            _pair=pl.struct("attempt_id", "tool_name").rank("dense").cast(pl.Int64)
+        ).sort("_pair", maintain_order=True)
+        moments = tools.get_column("ts").unique().sort()
+        span = len(moments) + 1
+        pair = tools.get_column("_pair")
+        ts = tools.get_column("ts")
+        here = pair * span + moments.search_sorted(ts, side="left").cast(pl.Int64)
+        since = here.search_sorted(
+            pair * span + moments.search_sorted(ts - window, side="left").cast(pl.Int64)
+        )
+        last_of_pair = pair != pair.shift(-1, fill_value=-1)
+        tools = tools.with_columns(
+            tool_n=(pl.int_range(0, tools.height, eager=True) - since.cast(pl.Int64) + 1),
+            tool_first=tools.get_column("event_id").gather(since),
+            _pair_last=pl.when(last_of_pair).then(ts).backward_fill(),
+        )
+        # The windows as the per-row count leaves them: each pair's calls since the horizon of its
+        # last call, without the pairs of a busy attempt (over 4 tools) gone quiet before its last call.
+        last = tools.filter(pl.col("ts") >= pl.col("_pair_last") - window)
+        busy = (
+            last.group_by("attempt_id")
+            .agg(_tools=pl.col("tool_name").n_unique(), _attempt_last=pl.col("ts").max())
+            .filter(pl.col("_tools") > 4)
+        )
+        if busy.height:
+            last = last.join(busy, on="attempt_id", how="left", maintain_order="left").filter(
+                pl.col("_tools").is_null() | (pl.col("_pair_last") >= pl.col("_attempt_last") - window)
+            )
+        last = last.sort("_row").select("attempt_id", "tool_name", "ts", "event_id")
+        frame = frame.join(
+            tools.select("_row", "tool_n", "tool_first"), on="_row", how="left", maintain_order="left"
+        ).drop("_row")
+        return frame, last
+
+    def _keep_tool_windows(self, last: pl.DataFrame) -> None:
+        """The windows of the (attempt, tool) pairs counted in polars, into the state as the per-row
+        count would have left them."""
+        attempts = self.state.attempts
+        for attempt_id, tool, ts, event_id in last.iter_rows():
+            attempts[attempt_id]["tools"].setdefault(tool, []).append([ts, event_id])
 
     @staticmethod
     def _incident_key(a: dict[str, Any], alert_type: str, window: list[list[Any]], event_id: str) -> str:
