@@ -12,8 +12,11 @@ the two pluggable instance parts that start a run are swapped for runs tagged :d
   keeps at most one detector run in flight, which is what a queue limit would have given it.
 * :class:`PreforkRunLauncher` is Dagster's ``DefaultRunLauncher`` except that an express run
   executes in a process forked from a fork server that imported ``preload_modules`` (the code
-  location) once: starting a run costs a ``fork``, not an interpreter start and its imports. Other
-  runs (analytics, reports) start as before, in a fresh process from the code server.
+  location) once: starting a run costs a ``fork``, not an interpreter start and its imports. The fork
+  server also opens the launcher's instance once (``run_launch_warmup.WARM_INSTANCE``), so a run
+  does not check every SQLite storage's schema again, and an express run does not capture
+  stdout/stderr (see :data:`NO_CAPTURE`). Other runs (analytics, reports) start as before, in a
+  fresh process from the code server.
 
 Both are set in ``config/dagster.yaml``. The fork server keeps the code it imported until the
 daemon restarts (as Dagster's own forkserver executor does): after changing detector code, restart
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from multiprocessing.context import ForkServerContext
@@ -36,10 +40,24 @@ from dagster._core.instance import DagsterInstance, InstanceRef
 from dagster._core.launcher import DefaultRunLauncher, LaunchRunContext
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 
 EXPRESS_TAG = "agent_pipelines/express"
 WARMUP_MODULE = "agent_pipelines.run_launch_warmup"
+# The launcher's instance, serialized, for the fork server to open once (see run_launch_warmup).
+INSTANCE_ENV = "AGENT_PIPELINES_PREFORK_INSTANCE"
+# An express run does not capture its stdout/stderr: Dagster's local capture starts two ``tail``
+# processes and two Python watchers per run and waits for them at its end (~0.1 s and as much CPU
+# on a 2-core machine, every few seconds); the detector ops print nothing — what they say is in the
+# run's event log.
+NO_CAPTURE = ConfigurableClassData(
+    "dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager", "{}\n"
+)
+
+
+def express_ref(instance_ref: InstanceRef) -> InstanceRef:
+    """The instance an express run executes with: the launcher's storages, no output capture."""
+    return instance_ref._replace(compute_logs_data=NO_CAPTURE)
 
 
 def is_express(run: DagsterRun) -> bool:
@@ -64,7 +82,7 @@ def execute_in_worker(instance_ref: InstanceRef, run_id: str) -> None:
     from dagster._core.execution.api import execute_run
     from dagster._utils.hosted_user_process import recon_job_from_origin
 
-    with DagsterInstance.from_ref(instance_ref) as instance:
+    with _open(instance_ref) as instance:
         run = instance.get_run_by_id(run_id)
         if run is None or run.job_code_origin is None:
             return
@@ -75,6 +93,16 @@ def execute_in_worker(instance_ref: InstanceRef, run_id: str) -> None:
             EngineEventData.in_process(pid),
         )
         execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+
+
+def _open(instance_ref: InstanceRef) -> DagsterInstance:
+    """The run's instance (:func:`express_ref`): the one the fork server opened before forking us
+    when it is this one (its storages checked their schemas once, not once per run), else opened."""
+    ref = express_ref(instance_ref)
+    warm = getattr(sys.modules.get(WARMUP_MODULE), "WARM_INSTANCE", None)
+    if isinstance(warm, DagsterInstance) and serialize_value(warm.get_ref()) == serialize_value(ref):
+        return warm
+    return DagsterInstance.from_ref(ref)
 
 
 class PreforkRunLauncher(DefaultRunLauncher):
@@ -88,14 +116,21 @@ class PreforkRunLauncher(DefaultRunLauncher):
         self._context: ForkServerContext | None = None
         self._workers: dict[str, BaseProcess] = {}
         self._lock = threading.Lock()
-        if self.preload_modules:  # import the code now, not when the first alert is due
-            threading.Thread(target=self._warm, name="prefork-warm", daemon=True).start()
+        self._warming: threading.Thread | None = None
+
+    def register_instance(self, instance: DagsterInstance) -> None:
+        super().register_instance(instance)
+        if self.preload_modules and self._warming is None:  # import the code now, not at the first alert
+            self._warming = threading.Thread(target=self._warm, name="prefork-warm", daemon=True)
+            self._warming.start()
 
     def _warm(self) -> None:
         from multiprocessing import forkserver
 
         with self._lock:
             self._fork_context()
+            # The fork server inherits the environment it starts with: it opens this instance once.
+            os.environ[INSTANCE_ENV] = serialize_value(express_ref(self._instance.get_ref()))
             forkserver.ensure_running()
 
     @classmethod

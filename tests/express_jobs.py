@@ -14,6 +14,7 @@ from agent_pipelines.run_launch import EXPRESS_TAG
 def write_pid() -> None:
     target = Path(os.environ["EXPRESS_TEST_OUT"])
     target.write_text(f"{os.getpid()} {os.getppid()}")
+    print("the op's own output")  # captured for plain runs; express runs capture none
 
 
 @dg.job(executor_def=dg.in_process_executor, tags={EXPRESS_TAG: "true"})

@@ -61,6 +61,12 @@ def test_express_run_skips_the_queue_and_runs_forked(tmp_path: Path, monkeypatch
             e.message for e in instance.all_logs(run.run_id) if e.message and "fork server" in e.message
         ]
         assert messages
+        # Nothing captured from an express run's stdout/stderr (an in-process run of the same job
+        # on the same instance is captured: its files exist).
+        storage = Path(instance.root_directory) / "storage"
+        assert not (storage / run.run_id).exists()
+        captured = express_job.execute_in_process(instance=instance)
+        assert (storage / captured.run_id).exists()
         # A run without the tag takes Dagster's default path: the code server of the workspace.
         plain = _create(instance, plain_job)
         assert not is_express(plain)
@@ -79,3 +85,22 @@ def test_terminate_stops_an_express_run(tmp_path: Path, monkeypatch: pytest.Monk
         _wait(instance, run.run_id)
         # A finished run cannot be terminated; nothing is left running.
         assert instance.run_launcher.terminate(run.run_id) is False
+
+
+def test_forked_runs_use_the_instance_the_fork_server_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+    from dagster._serdes import serialize_value
+
+    from agent_pipelines import run_launch, run_launch_warmup  # the fork server's preload, here
+
+    with dg.instance_for_test(overrides=OVERRIDES) as instance, dg.instance_for_test() as other:
+        ref = instance.get_ref()
+        monkeypatch.setenv(run_launch.INSTANCE_ENV, serialize_value(run_launch.express_ref(ref)))
+        warm = run_launch_warmup.open_instance()
+        assert warm is not None and isinstance(warm.compute_log_manager, NoOpComputeLogManager)
+        monkeypatch.setattr(run_launch_warmup, "WARM_INSTANCE", warm)
+        assert run_launch._open(ref) is warm  # a run of this instance: opened once, before the fork
+        opened = run_launch._open(other.get_ref())  # another instance: the run opens its own
+        assert opened is not warm and isinstance(opened.compute_log_manager, NoOpComputeLogManager)
+        opened.dispose()
+        warm.dispose()
