@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/bench_batch.py [--events 1000000 3000000 10000000]``
 
-For each size, generated logs over 30 days (cached under ``benchmarks/out/batch-<N>``), each stage in
-its own subprocess so its peak memory is its own:
+For each size, generated logs over 30 days (cached under ``benchmarks/out/batch-<N>``, or read from
+a folder given with ``--logs-from`` that holds ``batch-<N>``), each stage in its own subprocess so its
+peak memory is its own:
 
 Peak memory is each stage process's high-water resident set (``VmHWM``).
 
@@ -339,10 +340,17 @@ def run_stage(name: str, logs: Path, work: Path) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+LOG_FOLDERS: list[Path] = []  # ``--logs-from``: folders holding logs generated before (``batch-<N>``)
+
+
 def ensure_logs(events: int, days: int = 30) -> Path:
     from agent_pipelines.generator import generate
 
-    target = OUT / (f"batch-{events}" if days == 30 else f"batch-{events}-{days}d")
+    name = f"batch-{events}" if days == 30 else f"batch-{events}-{days}d"
+    for folder in LOG_FOLDERS:  # the generator's output from an earlier run, read in place
+        if (folder / name / "ground-truth.json").exists():
+            return folder / name
+    target = OUT / name
     truth = target / "ground-truth.json"
     if truth.exists():
         return target
@@ -612,6 +620,8 @@ def main() -> None:
         help="only the floor against the library's cleaned events, alternated (own section)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternations for --cleaned-only")
+    parser.add_argument("--logs-from", type=Path, nargs="*", default=[],
+                        help="folders with logs made before (batch-<N>): read, not regenerated")  # fmt: skip
     parser.add_argument("--stage", choices=sorted({**STAGES, **REFRESH_STAGES}), help=argparse.SUPPRESS)
     parser.add_argument("--logs", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -622,6 +632,7 @@ def main() -> None:
         print(json.dumps(result))
         return
     OUT.mkdir(parents=True, exist_ok=True)
+    LOG_FOLDERS.extend(args.logs_from)
     if args.cleaned_only:
         text = cleaned_section([bench_cleaned(n, args.rounds) for n in sorted(args.events)], args.rounds)
         print(text)

@@ -8,6 +8,7 @@ Bounded for CI: a fixed number of examples and no deadline (the machine may be l
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from agent_pipelines import paths
 from agent_pipelines.contract import ContractError, check_event
-from agent_pipelines.reader import BOM, read_file
+from agent_pipelines.reader import BOM, check_line, read_bytes, read_file
 from agent_pipelines.tailer import Cursor, read_new
 
 EXAMPLES = int(os.environ.get("AGENT_PIPELINES_FUZZ_EXAMPLES", "60"))
@@ -127,3 +128,45 @@ json_values = st.recursive(
 def test_check_event_only_raises_contract_errors(obj: dict) -> None:
     with contextlib.suppress(ContractError):
         check_event(obj)
+
+
+def after_brace(line: bytes, which: int, member: bytes) -> bytes:
+    """``member`` (``"key": value,``) inserted after the line's ``which``-th ``{``: a key the object
+    may already hold, at any depth."""
+    braces = [i for i, c in enumerate(line) if c == ord("{")]
+    if not braces:
+        return line
+    at = braces[which % len(braces)] + 1
+    return line[:at] + member + line[at:]
+
+
+MEMBERS = [b'"attempt_id":"dup",', b'"tool_name":"dup",', b'"k":1,', b'"z":null,', b'"x":2,',
+           b'"extra":{"k":1,"k":2},', b'"timestamp":"2026-03-03T00:00:00Z",', b'"outcome":{"a":1},',
+           b'"d.tool_name":"y",', b'"pr":"a:b",']  # fmt: skip
+member_line = st.builds(
+    lambda line, cuts: functools.reduce(lambda acc, cut: after_brace(acc, *cut), cuts, line),
+    st.sampled_from([*SAMPLES, json.dumps({**json.loads(SAMPLES[2]), "x": 1, "extra": {"k": 1}}).encode()]),
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(MEMBERS)), min_size=1, max_size=3),
+)
+
+
+@FUZZ
+@given(
+    lines=st.lists(st.one_of(member_line, mutated_line, st.sampled_from(SAMPLES)), min_size=1, max_size=12)
+)
+def test_every_line_gets_the_verdict_of_the_python_check(lines: list[bytes]) -> None:
+    """Read in one block, each line is what :func:`check_line` (the contract in Python) says it is:
+    an event, or quarantined with the same reason: keys written twice at any depth included."""
+    lines = [line.replace(b"\n", b"") for line in lines]
+    result = read_bytes(b"\n".join(lines) + b"\n")
+    quarantine = result.quarantine
+    reasons = dict(zip(quarantine["line_number"].to_list(), quarantine["reason"].to_list(), strict=True))
+    events = set(result.events["line_number"].to_list())
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        problem = check_line(line)
+        if problem is None:
+            assert number in events, (line, reasons.get(number))
+        else:
+            assert reasons.get(number) == problem[0].value, (line, problem)

@@ -21,7 +21,7 @@ from agent_pipelines.contract import ContractError, Reason, check_event
 from agent_pipelines.detector_state import DetectorState
 from agent_pipelines.detectors import detect
 from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import read_bytes, read_file, read_logs
+from agent_pipelines.reader import check_line, read_bytes, read_file, read_logs
 
 DAY = "2026-03-02"
 
@@ -222,6 +222,39 @@ def test_duplicate_keys_are_refused_not_guessed() -> None:
     result = read_bytes(lines_of(ev("tool_call", {"tool_name": "x"}), *hostile))
     assert result.events.height == 1
     assert result.reasons == {Reason.DUPLICATE_KEY.value: 5}
+
+
+def test_keys_written_twice_at_any_depth_are_refused() -> None:
+    """polars keeps a nested object's text whole, repeats included: the reader still refuses them."""
+    head = b'{"timestamp":"2026-03-02T10:00:00Z","attempt_id":"ok","event_type":"tool_call",'
+    hostile = [
+        head + b'"data":{"tool_name":"x","tool_params":{"path":"a","path":"../../etc/passwd"}}}',
+        head + b'"data":{"tool_name":"x","exit_code":1,"exit_code":2}}',  # a payload key we do not know
+        head + b'"data":{"tool_name":"x","ctx":{"deep":[{"k":1,"k":2}]}}}',
+        head + b'"data":{"tool_name":"x"},"pr":{"n":1,"n":2}}',  # an unknown top-level object
+        head + b'"data":{"tool_name":"x"},"pr":1,"pr":2}',
+    ]
+    fine = [  # the same key in two objects is no repeat
+        head + b'"data":{"tool_name":"x","tool_params":{"tool_name":"y","path":"a:b"}},"pr":{"path":"c"}}',
+    ]
+    result = read_bytes(lines_of(*fine, *hostile) * 3)  # enough lines for the block path
+    assert result.reasons == {Reason.DUPLICATE_KEY.value: 15}
+    assert result.events["line_number"].to_list() == [1, 7, 13]
+
+
+def test_odd_keys_and_strings_that_look_like_objects_are_read_as_written() -> None:
+    head = b'{"timestamp":"2026-03-02T10:00:00Z","attempt_id":"ok","event_type":"tool_call",'
+    lines = [
+        head + b'"data":{"tool_name":"x"},"d.tool_name":"y"}',  # once crashed the reader
+        head + b'"data":{"tool_name":"{not an object"},"task_title":"[draft] fix"}',
+        head + b'"data":{"tool_name":"x","tool_params":"{\\"a\\": 1}"}}',  # an object's text, as a string
+    ]
+    result = read_bytes(lines_of(*lines) * 3)
+    assert (
+        result.quarantine["reason"].to_list() == [Reason.WRONG_TYPE.value] * 3
+    )  # tool_params: not an object
+    assert result.events["tool_name"].to_list() == ["x", "{not an object"] * 3
+    assert [check_line(line) is None for line in lines] == [True, True, False]
 
 
 def test_keys_spaced_from_their_colon_are_ordinary() -> None:

@@ -97,8 +97,9 @@ class Rule:
 
     @property
     def column(self) -> str:
-        """The raw frame's column: payload fields are flattened there as ``d.<name>``."""
-        return f"d.{self.name}" if self.payload else self.field
+        """The raw frame's column: payload fields are flattened there as ``_d.<name>`` (no
+        top-level key the reader keeps starts with ``_``, so none can collide with it)."""
+        return f"_d.{self.name}" if self.payload else self.field
 
 
 _GOT_VALUE = ", got {value!r:.40}"
@@ -340,7 +341,7 @@ def violation_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     ``is_bad`` is a plain OR of every rule: cheap enough to run on every row, so the costlier
     first-rule-wins ``reason``/``detail`` need only run on the few rows that fail.
 
-    The raw frame holds each top-level field and each payload field (as ``d.<name>``) as JSON text
+    The raw frame holds each top-level field and each payload field (as ``_d.<name>``) as JSON text
     (strings as themselves, numbers as their digits, objects as JSON), which is what
     ``polars.read_ndjson`` gives for a ``String`` schema — that is what lets one parse of a block
     keep every value, even a wrongly typed one, so this can say exactly what is wrong with it. The

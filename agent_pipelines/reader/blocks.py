@@ -8,7 +8,6 @@ import io
 import itertools
 import json
 import operator
-import re
 from collections.abc import Iterator
 
 import polars as pl
@@ -16,8 +15,6 @@ import polars as pl
 from agent_pipelines.contract import (
     MAX_DEPTH,
     MAX_LINE_BYTES,
-    PAYLOAD_COLUMNS,
-    TOP_LEVEL_FIELDS,
     Reason,
 )
 from agent_pipelines.reader.decode import _python_rows
@@ -75,7 +72,7 @@ def _parse_block(
         invalid = _non_utf8_lines(block, starts)
         decoded = block.decode("utf-8", errors="replace")
         text = pl.Series([decoded]).str.split("\n").explode().head(len(lines))
-    suspect_set, key_counts = _line_flags(text, max_line_bytes)
+    suspect_set, colons = _line_flags(text, max_line_bytes)
     suspects = sorted(suspect_set | invalid)
     frames = []
     keep: list[int] = list(range(len(lines)))
@@ -95,7 +92,7 @@ def _parse_block(
     ):
         if segment is not None:
             frames.append(
-                segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64), _keys=key_counts[rows])
+                segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64), _colons=colons[rows])
             )
         for problem in seg_bad:
             quarantine(*problem)
@@ -128,24 +125,26 @@ def _line_starts(lines: list[bytes]) -> list[int]:
     return list(map(operator.add, ends, range(len(lines))))
 
 
-# Keys whose repetition in a line matters (top-level and payload fields): one key twice is read as
-# the first by polars and as the last by Python, jq and JavaScript, so such a line is refused.
-_KEY_NAMES = "|".join(re.escape(k) for k in (*TOP_LEVEL_FIELDS, *PAYLOAD_COLUMNS))
-_KEY_PATTERN = rf'"(?:{_KEY_NAMES})"\s*:'  # spaced from its colon or not: counted either way
 # Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped
-# backslash, a backslash or a surrogate written as \u), and keys written with escapes (which
-# could spell a known key twice without the key pattern seeing it).
-_ESCAPE_SUSPECT = r'\\\\|\\u005[cC]|\\u[dD][89a-fA-F]|\\(?:[^"\\]|\\.)*"\s*:'
+# backslash, a backslash or a surrogate written as \u), keys written with escapes (which could
+# spell one key twice unseen), a colon written as \u003a (which would hide a colon from the
+# duplicate-key count of :func:`~agent_pipelines.reader.rows._duplicate_suspects`), and a string
+# that starts with a bracket, written or escaped (``"{..."``: read as text it looks like an object).
+_ESCAPE_SUSPECT = (
+    r'\\\\|\\u005[cC]|\\u003[aA]|\\u[dD][89a-fA-F]|\\(?:[^"\\]|\\.)*"\s*:'
+    r'|"[\[{]|\\u007[bB]|\\u005[bB]'
+)
 
 
 def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Series]:
-    """Lines to judge in Python rather than hand to polars, and each line's count of known keys.
+    """Lines to judge in Python rather than hand to polars, and each line's count of colons.
 
     A suspect is a line that cannot be a well-formed object (blank, torn, not ``{...}``, too long),
     or one polars would misread: deeper than :data:`~agent_pipelines.contract.MAX_DEPTH` (counted
-    generously: every bracket), or holding an escape polars does not carry faithfully. The key
-    count lets :func:`_validate` spot a key written twice (polars keeps the first, Python, jq and
-    JavaScript the last) by comparing it with the fields polars found.
+    generously: every bracket), or holding an escape polars does not carry faithfully. The colon
+    count lets :func:`~agent_pipelines.reader.rows._validate` spot a key written twice in any
+    object (polars keeps the first, Python, jq and JavaScript the last): every key brings one
+    colon, so a line holding more colons than the keys and values polars read is judged again.
     """
     line = pl.col("l")
     flags = pl.DataFrame({"l": text}).select(
@@ -156,9 +155,9 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Seri
             | (line.str.count_matches(r"[\[{]") > MAX_DEPTH)
             | line.str.contains(_ESCAPE_SUSPECT)
         ).alias("suspect"),
-        line.str.count_matches(_KEY_PATTERN).cast(pl.Int32).alias("keys"),
+        line.str.count_matches(":", literal=True).cast(pl.Int32).alias("colons"),
     )
-    return set(flags["suspect"].arg_true().to_list()), flags["keys"]
+    return set(flags["suspect"].arg_true().to_list()), flags["colons"]
 
 
 def _parse_segments(

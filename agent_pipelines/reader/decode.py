@@ -13,6 +13,7 @@ from agent_pipelines.contract import (
     MAX_DEPTH,
     ContractError,
     Reason,
+    check_event,
 )
 from agent_pipelines.reader.result import RAW_SCHEMA
 
@@ -115,7 +116,11 @@ def _as_text(value: object) -> str | None:
 def _python_rows(
     lines: list[bytes], indices: list[int], max_line_bytes: int
 ) -> tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]:
-    """Judge lines one by one: (raw rows of the good ones, their indices, (index, reason, detail))."""
+    """Judge lines one by one: (raw rows of the good ones, their indices, (index, reason, detail)).
+
+    Each line is decoded and checked by the contract in Python (:func:`check_event`), the authority
+    on what a line holds; the rows it passes are marked ``_judged`` so the polars rules, which see
+    every value as text, cannot refuse them again."""
     rows: list[dict[str, str | None]] = []
     kept: list[int] = []
     bad: list[tuple[int, Reason, str]] = []
@@ -130,6 +135,7 @@ def _python_rows(
             continue  # a blank line holds nothing to keep
         try:
             obj = decode_line(line)
+            check_event(obj)  # the contract in Python decides: text alone cannot tell "{" from {
         except _Refused as exc:
             bad.append((i, exc.reason, exc.detail))
             continue
@@ -145,4 +151,4 @@ def _python_rows(
             if key not in schema:
                 schema[key] = pl.String()
     frame = pl.DataFrame([{k: row.get(k) for k in schema} for row in rows], schema=schema)
-    return frame, kept, bad
+    return frame.with_columns(_judged=pl.lit(True)), kept, bad

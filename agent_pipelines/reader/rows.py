@@ -54,8 +54,9 @@ def _json_escaped(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(_CONTROL_CHARS, _CONTROL_ESCAPES)
 
 
-def _payload_frame(data: pl.Series) -> pl.DataFrame:
-    """Flatten ``data`` (JSON text) into one text column per known payload field.
+def _payload_frame(data: pl.Series, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA) -> pl.DataFrame:
+    """Flatten ``data`` (JSON text) into one text column per payload field of ``schema`` (the
+    known ones, and others seen in the block, which only the duplicate-key count reads).
 
     polars reads string fields faithfully but writes nested objects (``outcome``, ``tool_params``)
     back without escaping backslashes; rows whose ``data`` holds an escaped backslash have those
@@ -66,70 +67,170 @@ def _payload_frame(data: pl.Series) -> pl.DataFrame:
     payload = None
     try:
         joined = text.str.join("\n").item() + "\n"  # in polars: no Python string per row
-        payload = pl.read_ndjson(io.BytesIO(joined.encode("utf-8")), schema=PAYLOAD_SCHEMA)
+        payload = pl.read_ndjson(io.BytesIO(joined.encode("utf-8")), schema=schema)
         if payload.height != len(text):
             payload = None
     except Exception:
         payload = None
     if payload is None:
-        rows = [_payload_row(value) for value in text.to_list()]  # rare: a string value starting with "{"
-        return pl.DataFrame(rows, schema=PAYLOAD_SCHEMA)
+        rows = [
+            _payload_row(value, schema) for value in text.to_list()
+        ]  # rare: a string value starting with "{"
+        return pl.DataFrame(rows, schema=schema)
     payload = payload.with_columns(*[_json_escaped(pl.col(c)) for c in PAYLOAD_OBJECT_FIELDS])
     redo = text.str.contains("\\\\", literal=True)  # an escaped backslash
     if redo.any():
         idx = redo.arg_true()
-        fixed = [_payload_row(text[i]) for i in idx.to_list()]
+        fixed = [_payload_row(text[i], schema) for i in idx.to_list()]
         for name in PAYLOAD_OBJECT_FIELDS:
             values = pl.Series(name, [row[name] for row in fixed], dtype=pl.String)
             payload = payload.with_columns(payload[name].scatter(idx, values))
     return payload
 
 
-def _payload_row(value: str) -> dict[str, str | None]:
+def _payload_row(value: str, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA) -> dict[str, str | None]:
     try:
         obj = json.loads(value)
     except (ValueError, RecursionError):
         obj = {}
     obj = obj if isinstance(obj, dict) else {}
-    return {k: _as_text(obj.get(k)) for k in PAYLOAD_COLUMNS}
+    return {k: _as_text(obj.get(k)) for k in schema}
+
+
+def _data_schema(raw: pl.DataFrame) -> dict[str, pl.DataType]:
+    """The payload schema plus the other ``data`` keys a sample of the block's rows holds.
+
+    A sample of each event type finds the keys a writer adds (a tool's ``exit_code``) without
+    inferring a schema over the whole block; a row holding a key the sample missed only costs a
+    judgment in Python (:func:`_duplicate_suspects` sees a colon it cannot account for).
+    """
+    schema = dict(PAYLOAD_SCHEMA)
+    if "event_type" not in raw.columns:
+        return schema
+    objects = raw.select("event_type", "data").filter(pl.col("data").str.starts_with("{"))
+    sample: list[str] = objects.group_by("event_type").head(16)["data"].to_list()
+    for text in sample:
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            for key in obj:
+                if key not in schema and isinstance(key, str):
+                    schema[key] = pl.String()
+    return schema
+
+
+_INTERNAL = ("_line_idx", "_colons", "_judged")  # the reader's own columns in a raw frame
 
 
 def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
     """Split raw rows into typed valid events, (line, reason, detail) for the invalid ones, and the
-    lines to judge again in Python (a known key counted more often than polars found it set)."""
+    lines to judge again in Python (any that may hold a key twice: :func:`_duplicate_suspects`)."""
     raw = raw.with_columns(_json_escaped(pl.col("data")))
-    payload = _payload_frame(raw["data"]).rename({k: f"d.{k}" for k in PAYLOAD_COLUMNS})
-    extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in ("_line_idx", "_keys")]
+    data_schema = _data_schema(raw)
+    payload = _payload_frame(raw["data"], data_schema).rename({k: f"_d.{k}" for k in data_schema})
+    extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in _INTERNAL]
     frame = pl.concat([raw, payload], how="horizontal")
     recheck: list[int] = []
-    if "_keys" in frame.columns:
-        found = pl.sum_horizontal(
-            [pl.col(c).is_not_null() for c in (*TOP_LEVEL_FIELDS, *(f"d.{k}" for k in PAYLOAD_COLUMNS))]
-        )
-        again = pl.col("_keys").is_not_null() & (pl.col("_keys") != found)
+    if "_colons" in frame.columns:
+        again = _duplicate_suspects(frame, extras, list(data_schema))
         recheck = frame.filter(again)["_line_idx"].to_list()
         if recheck:
             frame = frame.filter(~again)
     frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"]))
     is_bad, reason, detail = violation_exprs()
+    if "_judged" in frame.columns:  # rows the contract in Python passed already
+        is_bad = is_bad & ~pl.col("_judged").fill_null(False)
     frame = frame.with_columns(_bad=is_bad)
-    invalid = frame.filter(pl.col("_bad")).with_columns(_reason=reason, _detail=detail)
-    valid = frame.filter(~pl.col("_bad"))
+    invalid = frame.filter(pl.col("_bad"))
+    if invalid.height:  # the first-rule-wins reason is a long expression: only for rows that need it
+        invalid = invalid.with_columns(_reason=reason, _detail=detail)
+        frame = frame.filter(~pl.col("_bad"))
+    else:
+        invalid = invalid.with_columns(_reason=pl.lit(None, pl.String), _detail=pl.lit(None, pl.String))
+    valid = frame
     typed = valid.select(
         pl.struct([*TOP_LEVEL_FIELDS, *extras]).hash(seed=0).cast(pl.String).str.zfill(20).alias("event_id"),
         pl.col("_ts").alias("timestamp"),
         pl.col("_ts").dt.date().alias("day"),
         *[pl.col(c) for c in STRING_FIELDS],
         *[pl.col(c).cast(pl.Int64, strict=False) for c in INT_FIELDS],
-        *[pl.col(f"d.{c}").alias(c) for c in PAYLOAD_COLUMNS if c not in _TYPED_PAYLOAD],
-        *[pl.col(f"d.{c}").cast(pl.Int64, strict=False).alias(c) for c in PAYLOAD_INT_FIELDS],
-        *[pl.col(f"d.{c}").cast(pl.Float64, strict=False).alias(c) for c in PAYLOAD_FLOAT_FIELDS],
-        *[(pl.col(f"d.{c}") == "true").alias(c) for c in PAYLOAD_BOOL_FIELDS],
+        *[pl.col(f"_d.{c}").alias(c) for c in PAYLOAD_COLUMNS if c not in _TYPED_PAYLOAD],
+        *[pl.col(f"_d.{c}").cast(pl.Int64, strict=False).alias(c) for c in PAYLOAD_INT_FIELDS],
+        *[pl.col(f"_d.{c}").cast(pl.Float64, strict=False).alias(c) for c in PAYLOAD_FLOAT_FIELDS],
+        *[(pl.col(f"_d.{c}") == "true").alias(c) for c in PAYLOAD_BOOL_FIELDS],
         _data_with_extras(extras),
         pl.lit(name).alias("source_file"),
         (pl.col("_line_idx") + first_line).alias("line_number"),
     )
     return typed.select(list(CLEANED_SCHEMA)), invalid, recheck
+
+
+def _colons(expr: pl.Expr) -> pl.Expr:
+    return expr.str.count_matches(":", literal=True).fill_null(0)
+
+
+# A key as JSON text writes it (valid JSON, no escape in any key: lines with one are suspects).
+_KEY_TOKEN = r'"(?:[^"\\]|\\.)*"\s*:'
+
+
+def _duplicate_suspects(frame: pl.DataFrame, extras: list[str], data_keys: list[str]) -> pl.Series:
+    """Rows whose line may hold a key twice in one object, at any depth: Python judges them.
+
+    polars keeps the first of two equal keys where Python, jq and JavaScript keep the last, so a
+    line with a repeated key is refused, never guessed. Counting colons finds every such line
+    without tokenizing millions of lines: in valid JSON a colon is either a key's (one per key) or
+    inside a string, and polars hands back every value it read with its strings' colons, objects
+    and lists as JSON text with theirs. So a line's colons equal, for the top-level keys polars
+    read (non-null), one each plus their values' colons — unless a key was there that polars did
+    not read (a repeat, a null, a key outside the schema), and then the line is judged again. The
+    same count one level down checks ``data`` against its payload fields. Objects below that
+    (``tool_params``, ``outcome``, any object value) come back as JSON text with every repeat kept:
+    those holding two keys or more are tokenized, and any key seen twice sends the line to Python.
+    Only the rare escaped colon (``\\u003a``) could hide a colon: such lines are suspects already.
+    """
+    top = [*TOP_LEVEL_FIELDS, *extras]
+    payload = [f"_d.{k}" for k in data_keys]
+    columns = [*top, *payload]
+    colons = frame.select(
+        pl.col("_line_idx"), *[_colons(pl.col(c)).alias(f"_n{i}") for i, c in enumerate(columns)]
+    )
+
+    def read(
+        names: list[str],
+    ) -> pl.Expr:  # keys polars read (one colon each, and their names'), values' colons
+        return pl.sum_horizontal(
+            [
+                pl.col(c).is_not_null().cast(pl.Int32) * (1 + c.removeprefix("_d.").count(":"))
+                + colons[f"_n{columns.index(c)}"]
+                for c in names
+            ]
+        )
+
+    again = frame.select(
+        (pl.col("_colons").is_not_null() & (pl.col("_colons") != read(top)))
+        | (_colons(pl.col("data")) != read(payload))
+    ).to_series()
+    nested = [i for i, c in enumerate(columns) if c != "data"]
+    # a value with two colons or more may be an object holding a key twice; a timestamp always has
+    # two, so it is looked at only when it is an object (or a list)
+    stamp = pl.col("timestamp").str.starts_with("{") | pl.col("timestamp").str.starts_with("[")
+    many = frame.filter(
+        pl.any_horizontal(
+            [colons[f"_n{i}"] >= 2 for i in nested if columns[i] != "timestamp"] + [stamp.fill_null(False)]
+        )
+    )["_line_idx"]
+    if many.len():  # rows where some value holds two colons or more: is it an object with a key twice?
+        rows = frame.filter(pl.col("_line_idx").is_in(many.implode()))
+        values = pl.concat(
+            [rows.select(pl.col("_line_idx"), pl.col(columns[i]).alias("_value")) for i in nested]
+        ).filter(pl.col("_value").str.starts_with("{") | pl.col("_value").str.starts_with("["))
+        keys = pl.col("_value").str.extract_all(_KEY_TOKEN)
+        repeated = values.filter(keys.list.n_unique() < keys.list.len())["_line_idx"]
+        if repeated.len():
+            again = again | frame["_line_idx"].is_in(repeated.implode())
+    return again
 
 
 _TYPED_PAYLOAD = {*PAYLOAD_INT_FIELDS, *PAYLOAD_FLOAT_FIELDS, *PAYLOAD_BOOL_FIELDS}
