@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -114,7 +115,7 @@ def _as_text(value: object) -> str | None:
 
 
 def _python_rows(
-    lines: list[bytes], indices: list[int], max_line_bytes: int
+    lines: Sequence[bytes], indices: list[int], max_line_bytes: int
 ) -> tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]:
     """Judge lines one by one: (raw rows of the good ones, their indices, (index, reason, detail)).
 

@@ -66,8 +66,8 @@ def _payload_frame(data: pl.Series, schema: dict[str, pl.DataType] = PAYLOAD_SCH
     text = pl.select(pl.when(text.str.starts_with("{")).then(text).otherwise(pl.lit("{}"))).to_series()
     payload = None
     try:
-        joined = text.str.join("\n").item() + "\n"  # in polars: no Python string per row
-        payload = pl.read_ndjson(io.BytesIO(joined.encode("utf-8")), schema=schema)
+        joined = (text + "\n").str.join("").cast(pl.Binary).item()  # in polars: no Python string per row
+        payload = pl.read_ndjson(io.BytesIO(joined), schema=schema)
         if payload.height != len(text):
             payload = None
     except Exception:
@@ -121,13 +121,29 @@ def _data_schema(raw: pl.DataFrame) -> dict[str, pl.DataType]:
     return schema
 
 
-_INTERNAL = ("_line_idx", "_colons", "_judged")  # the reader's own columns in a raw frame
+_INTERNAL = (
+    "_line_idx",
+    "_colons",
+    "_brackets",
+    "_backslash",
+    "_judged",
+)  # the reader's own columns in a raw frame
 
 
 def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
     """Split raw rows into typed valid events, (line, reason, detail) for the invalid ones, and the
     lines to judge again in Python (any that may hold a key twice: :func:`_duplicate_suspects`)."""
-    raw = raw.with_columns(_json_escaped(pl.col("data")))
+    if "_backslash" in raw.columns:  # a control character needs an escape in the line: a backslash
+        escapes = raw.select(pl.col("_backslash").fill_null(True)).to_series()
+        if escapes.any():
+            rows = escapes.arg_true()
+            raw = raw.with_columns(
+                raw["data"].scatter(
+                    rows, raw["data"].gather(rows).str.replace_many(_CONTROL_CHARS, _CONTROL_ESCAPES)
+                )
+            )
+    else:
+        raw = raw.with_columns(_json_escaped(pl.col("data")))
     data_schema = _data_schema(raw)
     payload = _payload_frame(raw["data"], data_schema).rename({k: f"_d.{k}" for k in data_schema})
     extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in _INTERNAL]
@@ -189,24 +205,53 @@ def _duplicate_suspects(frame: pl.DataFrame, extras: list[str], data_keys: list[
     (``tool_params``, ``outcome``, any object value) come back as JSON text with every repeat kept:
     those holding two keys or more are tokenized, and any key seen twice sends the line to Python.
     Only the rare escaped colon (``\\u003a``) could hide a colon: such lines are suspects already.
+
+    Counting every column of every row would cost as much as a parse, so a cheap screen comes
+    first, exact because every count it leaves out is one that cannot be negative: the colons of
+    the timestamp, of ``data`` and of its two object fields are all an ordinary line has; the
+    brackets of ``data`` and of the line (counted for the depth bound already) say whether any
+    other value holds an object. Only rows the screen cannot clear get the full count.
     """
     top = [*TOP_LEVEL_FIELDS, *extras]
     payload = [f"_d.{k}" for k in data_keys]
-    columns = [*top, *payload]
-    colons = frame.select(
-        pl.col("_line_idx"), *[_colons(pl.col(c)).alias(f"_n{i}") for i, c in enumerate(columns)]
-    )
-
-    def read(
-        names: list[str],
-    ) -> pl.Expr:  # keys polars read (one colon each, and their names'), values' colons
-        return pl.sum_horizontal(
-            [
-                pl.col(c).is_not_null().cast(pl.Int32) * (1 + c.removeprefix("_d.").count(":"))
-                + colons[f"_n{columns.index(c)}"]
-                for c in names
-            ]
+    if "_brackets" not in frame.columns:
+        return _counted_suspects(frame, top, payload)
+    objects = ["_d.tool_params", "_d.outcome"]
+    brackets = [pl.col(c).str.count_matches(r"[\[{]").fill_null(0) for c in ("data", *objects)]
+    colons = [_colons(pl.col(c)) for c in ("data", "timestamp", *objects)]
+    screen = frame.select(
+        pl.col("_colons").is_not_null()
+        & (
+            (pl.col("_colons") != _keys_read(top) + colons[0] + colons[1])
+            | (colons[0] != _keys_read(payload) + colons[2] + colons[3])
+            | (colons[2] >= 2)
+            | (colons[3] >= 2)
+            | (brackets[0] > 1 + brackets[1] + brackets[2])
+            | (pl.col("_brackets") > 1 + brackets[0])
         )
+    ).to_series()
+    if not screen.any():
+        return screen
+    maybe = frame.filter(screen)
+    flagged = maybe.filter(_counted_suspects(maybe, top, payload))["_line_idx"]
+    return frame["_line_idx"].is_in(flagged.implode())
+
+
+def _keys_read(names: list[str]) -> pl.Expr:
+    """The colons the keys polars read bring: one each, and any in the key's name."""
+    named = [
+        pl.col(c).is_not_null().cast(pl.Int32) * c.removeprefix("_d.").count(":") for c in names if ":" in c
+    ]
+    return pl.sum_horizontal([pl.col(c).is_not_null() for c in names] + named)
+
+
+def _counted_suspects(frame: pl.DataFrame, top: list[str], payload: list[str]) -> pl.Series:
+    """:func:`_duplicate_suspects` counting every column."""
+    columns = [*top, *payload]
+    colons = frame.select(*[_colons(pl.col(c)).alias(f"_n{i}") for i, c in enumerate(columns)])
+
+    def read(names: list[str]) -> pl.Expr:  # keys polars read, and their values' colons
+        return _keys_read(names) + pl.sum_horizontal([colons[f"_n{columns.index(c)}"] for c in names])
 
     again = frame.select(
         (pl.col("_colons").is_not_null() & (pl.col("_colons") != read(top)))
