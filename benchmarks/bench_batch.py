@@ -426,13 +426,31 @@ def bench_cleaned(events: int, rounds: int = 2) -> dict:
             if best is None or r["seconds"] < best["seconds"]:
                 result[name] = r
             result[f"{name}_cpu"] = min(result.get(f"{name}_cpu", r["cpu_seconds"]), r["cpu_seconds"])
+            result[f"{name}_peak"] = max(result.get(f"{name}_peak", 0.0), r["maxrss_mib"])
     result["loads"].append(os.getloadavg()[0])
     shutil.rmtree(work, ignore_errors=True)
     return result
 
 
+def bench_cleaned_sizes(sizes: list[int], rounds: int, budget_minutes: float | None) -> list[dict]:
+    """:func:`bench_cleaned` for each size, smallest first; a size not started within the time budget
+    is recorded as not run, with the minutes spent and the load at that moment."""
+    started = time.perf_counter()
+    runs: list[dict] = []
+    for events in sorted(sizes):
+        spent = (time.perf_counter() - started) / 60
+        if budget_minutes is not None and runs and spent >= budget_minutes:
+            runs.append({"events": events, "not_run": f"the {budget_minutes:.0f}-minute budget was used up "
+                         f"after {spent:.0f} minutes (load {os.getloadavg()[0]:.1f})"})  # fmt: skip
+            print(f"  {events:>11,} not run: {runs[-1]['not_run']}", flush=True)
+            continue
+        runs.append(bench_cleaned(events, rounds))
+    return runs
+
+
 def cleaned_section(runs: list[dict], rounds: int) -> str:
-    loads = [load for r in runs for load in r["loads"]]
+    measured = [r for r in runs if "not_run" not in r]
+    loads = [load for r in measured for load in r["loads"]]
     lines = [
         CLEANED_HEADING,
         "",
@@ -444,19 +462,37 @@ def cleaned_section(runs: list[dict], rounds: int) -> str:
         f"process, **alternated {rounds} times, best of each**, so both meet the same load. "
         f"**Loaded machine**: 1-minute load average {min(loads):.1f}–{max(loads):.1f} on "
         f"{os.cpu_count()} cores (shared with other work). CPU seconds are the process's own "
-        "(every thread), less sensitive to that load than the wall clock.",
+        "(every thread), less sensitive to that load than the wall clock. Peak memory is each "
+        "process's high-water RSS (`VmHWM`): the floor holds a whole day's frame, the library reads "
+        "a day in blocks of at most 32 MiB and holds that day's cleaned rows.",
         "",
-        "| events | floor s | library s | ratio | floor CPU s | library CPU s | CPU ratio | target |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| events | floor s | library s | ratio | floor CPU s | library CPU s | CPU ratio | floor peak MiB "
+        "| library peak MiB | load | target |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in runs:
+        if "not_run" in r:
+            lines.append(f"| {r['events']:,} | not run: {r['not_run']} | | | | | | | | | |")
+            continue
         ratio = r["cleaned_library"]["seconds"] / r["floor"]["seconds"]
         cpu_ratio = r["cleaned_library_cpu"] / r["floor_cpu"]
         lines.append(
             f"| {r['events']:,} | {r['floor']['seconds']:.1f} | {r['cleaned_library']['seconds']:.1f} | "
             f"**{ratio:.2f}x** | {r['floor_cpu']:.1f} | {r['cleaned_library_cpu']:.1f} | {cpu_ratio:.2f}x | "
-            f"≤ 1.3x {_mark(ratio <= 1.3)} |"
+            f"{r['floor_peak']:,.0f} | {r['cleaned_library_peak']:,.0f} | "
+            f"{min(r['loads']):.1f}–{max(r['loads']):.1f} | ≤ 1.3x {_mark(ratio <= 1.3)} |"
         )
+    if len(measured) > 1:
+        a, b = measured[0], measured[-1]
+        grow = b["events"] / a["events"]
+        lines += [
+            "",
+            f"Growth from {a['events']:,} to {b['events']:,} events ({grow:.1f}x): the floor "
+            f"{b['floor']['seconds'] / a['floor']['seconds']:.1f}x, the library "
+            f"{b['cleaned_library']['seconds'] / a['cleaned_library']['seconds']:.1f}x in seconds; "
+            f"peak memory {b['cleaned_library_peak'] / a['cleaned_library_peak']:.1f}x in the library "
+            f"(a day grows {grow:.1f}x too).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -558,11 +594,13 @@ def section(runs: list[dict], refreshes: list[dict], not_run: list[int] | None =
     if not_run:
         lines += [
             "",
-            f"Not run: {', '.join(f'{n:,}' for n in not_run)} events. On the shared machine (load average "
-            f"{max(loads):.0f} on {os.cpu_count()} cores during this run) the 1M stages alone took "
-            f"{sum(runs[0][s]['seconds'] for s in STAGES if runs[0].get(s)) / 60:.0f} minutes; the larger "
-            "sizes would not have finished in the session. Re-run `benchmarks/bench_batch.py` on a quiet "
-            "machine for them.",
+            f"Not run here: {', '.join(f'{n:,}' for n in not_run)} events. On the shared machine (load "
+            f"average up to {max(loads):.0f} on {os.cpu_count()} cores during this run) the 1M stages alone "
+            f"took {sum(runs[0][s]['seconds'] for s in STAGES if runs[0].get(s)) / 60:.0f} minutes, and "
+            "every Dagster stage of the larger sizes would not have finished in the session; their floor and "
+            "library figures are in the section *Cleaned events against the read_ndjson floor* "
+            "(`--cleaned-only`). Re-run "
+            "`benchmarks/bench_batch.py` on a quiet machine for the rest.",
         ]
     if refreshes:
         lines += [
@@ -620,6 +658,7 @@ def main() -> None:
         help="only the floor against the library's cleaned events, alternated (own section)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternations for --cleaned-only")
+    parser.add_argument("--budget", type=float, help="--cleaned-only: minutes after which no new size starts")
     parser.add_argument("--logs-from", type=Path, nargs="*", default=[],
                         help="folders with logs made before (batch-<N>): read, not regenerated")  # fmt: skip
     parser.add_argument("--stage", choices=sorted({**STAGES, **REFRESH_STAGES}), help=argparse.SUPPRESS)
@@ -634,7 +673,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     LOG_FOLDERS.extend(args.logs_from)
     if args.cleaned_only:
-        text = cleaned_section([bench_cleaned(n, args.rounds) for n in sorted(args.events)], args.rounds)
+        text = cleaned_section(bench_cleaned_sizes(args.events, args.rounds, args.budget), args.rounds)
         print(text)
         if not args.no_write:
             write_section(CLEANED_HEADING, text)
