@@ -22,7 +22,7 @@ Compressed with ISA-L (``isal.igzip``), not the standard library's zlib: Intel's
 same gzip format (any ``gzip``/``zcat`` reads it; tests check the standard library does) several
 times faster — level 2 compressed generated logs ~6x faster than zlib level 6 here, for archives
 about a fifth larger (ratio ~16 instead of ~20 on JSONL) — and decompresses about twice as fast,
-which the rotation's verification pass and the reader of archived days both use. Compression was
+which the rotation's check of each member and the reader of archived days both use. Compression was
 most of a rotation's time; with ISA-L it no longer is.
 """
 

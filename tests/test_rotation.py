@@ -7,6 +7,7 @@ import gzip
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from agent_pipelines import paths, rotation
 from agent_pipelines.archive import Kind, archive_path, archived, count_lines
@@ -162,6 +166,48 @@ def test_every_line_ends_up_exactly_once(logs: tuple[Path, Path]) -> None:
         "invalid_utf8": 1,
     }
     assert not list((root / "archive" / ".staging").iterdir())
+
+
+_KINDS_OF_LINE = st.sampled_from(
+    ["closed", "today", "future", "bad_json", "latin1", "negative", "blank", "crlf"]
+)
+
+
+def _line(kind: str, n: int) -> bytes:
+    day = {"today": TODAY, "future": TODAY + timedelta(days=1)}.get(kind, TODAY - timedelta(days=1 + n % 3))
+    return {
+        "bad_json": b'{"timestamp": "2026-03-08T10:00:00Z", "attempt_id": \n',
+        "latin1": b'{"attempt_id": "caf\xe9"}\n',
+        "negative": event_line(at(day, n % 24), f"neg{n}", commits_ahead=-1),
+        "blank": b"\n",
+        "crlf": event_line(at(day, n % 24), f"crlf{n}")[:-1] + b"\r\n",
+    }.get(kind) or event_line(at(day, n % 24, n % 60), f"p{n}")
+
+
+@settings_(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(_KINDS_OF_LINE, st.sampled_from(["partition", "legacy", "errors"])), max_size=25))
+def test_property_every_line_ends_up_exactly_once_and_a_rerun_changes_nothing(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[str, str]]
+) -> None:
+    """Whatever the mix of good, bad and blank lines over the live files: archived + appended back +
+    quarantined = the input's non-blank lines, and a second rotation changes nothing."""
+    base = tmp_path_factory.mktemp("prop")
+    root, data = base / "logs", base / "data"
+    targets = {
+        "partition": paths.stream_partition_path(root, TODAY - timedelta(days=2)),
+        "legacy": root / paths.STREAM_FILE,
+        "errors": root / paths.ERRORS_FILE,
+    }
+    for n, (kind, where) in enumerate(lines):
+        targets[where].parent.mkdir(parents=True, exist_ok=True)
+        with open(targets[where], "ab") as handle:
+            handle.write(_line(kind, n))
+    before = live_lines(root)
+    rotation.rotate(settings(root, data))
+    assert everything(root, data) == before
+    after = snapshot(root, data)
+    rotation.rotate(settings(root, data))
+    assert snapshot(root, data) == after
 
 
 def test_archives_hold_the_original_lines_byte_for_byte(logs: tuple[Path, Path]) -> None:
@@ -422,6 +468,63 @@ def test_killed_twice_in_a_row_still_converges(tmp_path: Path, uninterrupted: di
     assert _cli(root, data, crash="returned").returncode == -signal.SIGKILL
     assert _cli(root, data).returncode == 0
     assert snapshot(root, data) == uninterrupted
+
+
+def test_a_manifest_from_an_older_rotation_is_finished_and_a_bad_one_stops_in_one_line(
+    tmp_path: Path, uninterrupted: dict[str, object]
+) -> None:
+    root, data = tmp_path / "logs", tmp_path / "data"
+    build_logs(root)
+    day = TODAY - timedelta(days=1)
+    archive = archive_path(root, Kind.STREAM, str(day))
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(gzip.compress(event_line(at(day, 1), "archived-before"), mtime=0))
+    assert _cli(root, data, crash="manifest").returncode == -signal.SIGKILL
+    [manifest] = (root / "archive" / ".staging").glob("*/manifest.json")
+    written = json.loads(manifest.read_bytes())
+    manifest.write_text('{"version": 1, "token": "cut short')
+    broken = _cli(root, data)
+    assert broken.returncode == 1
+    [message] = broken.stderr.strip().splitlines()
+    assert "manifest.json: not valid JSON" in message and "Traceback" not in broken.stderr
+    assert (manifest.parent / "source.jsonl").exists()  # nothing deleted
+    written.pop("oversize")  # rotations before over-long lines were kept whole wrote none
+    manifest.write_text(json.dumps(written, indent=1))
+    assert _cli(root, data).returncode == 0
+    assert snapshot(root, data) == uninterrupted
+
+
+def test_manifest_round_trips_and_says_what_is_wrong(tmp_path: Path) -> None:
+    from agent_pipelines.rotation.manifest import (
+        ArchiveEntry,
+        Manifest,
+        ManifestError,
+        QuarantineEntry,
+        ReturnEntry,
+    )
+
+    manifest = Manifest(
+        token="t", kind="stream", origin="stream/2026-03-09.jsonl", source_bytes=10, source_lines=3,
+        blank_lines=0,
+        archives=(ArchiveEntry("archive/stream/2026-03-09.jsonl.gz", "a.gz", False, 2, 2, 8, 30),),
+        returns=(ReturnEntry("stream/2026-03-10.jsonl", "return-000.jsonl", 1, 2),),
+        quarantine=QuarantineEntry("quarantine.jsonl", 0, {}), oversize=(), quarantine_dir="/q",
+    )  # fmt: skip
+    path = tmp_path / "manifest.json"
+    path.write_bytes(manifest.to_json())
+    assert Manifest.load(path) == manifest and manifest.lines_routed == 3
+    for change, problem in (
+        (lambda d: d["archives"][0].update(lines_new="2"), "'lines_new' has the wrong type (str)"),
+        (lambda d: d.pop("quarantine_dir"), "'quarantine_dir' is missing"),
+        (lambda d: d.update(version=2), "manifest version 2 is not known"),
+        (lambda d: d["quarantine"].update(reasons={"x": True}), "counts must be integers"),
+    ):
+        broken = json.loads(manifest.to_json())
+        change(broken)
+        path.write_text(json.dumps(broken))
+        with pytest.raises(ManifestError, match=re.escape(problem)) as info:
+            Manifest.load(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------

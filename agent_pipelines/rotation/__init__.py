@@ -14,8 +14,11 @@ reading it). A rotation:
    closed days as deterministic gzip members (merged after an existing archive of the same day),
    lines of today or later to be appended back to the live files, refused lines for the quarantine.
    Lines are routed byte for byte; only the verdict comes from parsing (the reader's contract
-   checks, then ``contract.CleanedEvent`` in pandera as the final gate).
-4. writes ``manifest.json`` (temp file, fsync, rename): the **commit point**.
+   checks, then ``contract.CleanedEvent`` in pandera as the final gate). Each gzip member is
+   decompressed again and compared with its lines before it is written (on the compression
+   threads), and each archive's size checked once it is fsynced.
+4. writes ``manifest.json`` (temp file, fsync, rename; :class:`~agent_pipelines.rotation.manifest.Manifest`):
+   the **commit point**.
 5. **commits** step by step, each step idempotent: archives renamed into place; lines appended
    back exactly once (the append position is recorded under the target's lock before writing, so
    a rerun can see whether its bytes are already there); quarantine records written (the
@@ -34,7 +37,8 @@ time it reaches a named step (see :data:`CRASH_STEPS`).
 Modules: :mod:`~agent_pipelines.rotation.config` (settings, constants), :mod:`~agent_pipelines.rotation.plan`
 (what is there and what a rotation will do), :mod:`~agent_pipelines.rotation.run` (running it),
 :mod:`~agent_pipelines.rotation.commit` (staging, preparing and committing one file),
-:mod:`~agent_pipelines.rotation.route` (where each line goes) and :mod:`~agent_pipelines.rotation.sinks`.
+:mod:`~agent_pipelines.rotation.route` (where each line goes), :mod:`~agent_pipelines.rotation.sinks`
+(where routed lines are written) and :mod:`~agent_pipelines.rotation.manifest` (the typed records on disk).
 """
 
 from __future__ import annotations

@@ -7,14 +7,12 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from agent_pipelines import paths, reader
 from agent_pipelines.archive import (
     Kind,
-    count_lines,
     staging_root,
 )
 from agent_pipelines.atomic import atomic_write, fsync_dir
@@ -34,6 +32,7 @@ from agent_pipelines.rotation.config import (
     Settings,
     _checkpoint,
 )
+from agent_pipelines.rotation.manifest import Manifest, StagedOrigin
 from agent_pipelines.rotation.plan import Outcome, SourceStep
 from agent_pipelines.rotation.route import _route_file
 from agent_pipelines.rotation.sinks import _CountingSink, _PreparingSink
@@ -42,8 +41,8 @@ from agent_pipelines.rotation.sinks import _CountingSink, _PreparingSink
 def _stage(s: Settings, step: SourceStep, token: str) -> Path | None:
     tokdir = staging_root(s.logs_root) / token
     tokdir.mkdir(parents=True)
-    origin_info = {"token": token, "kind": step.kind, "origin": step.origin, "staged_at": time.time()}
-    atomic_write(tokdir / _ORIGIN, json.dumps(origin_info).encode())
+    origin_info = StagedOrigin(token, step.kind, step.origin, time.time())
+    atomic_write(tokdir / _ORIGIN, origin_info.to_json())
     origin = s.logs_root / step.origin
     try:
         os.rename(origin, tokdir / _SOURCE)
@@ -59,7 +58,7 @@ def _stage(s: Settings, step: SourceStep, token: str) -> Path | None:
 def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
     manifest_path = tokdir / _MANIFEST
     if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
+        manifest = Manifest.load(manifest_path)
         _commit(s, tokdir, manifest)
         outcome.absorb(_manifest_outcome(manifest))
         return
@@ -67,9 +66,9 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
     if not source.exists():  # staged never happened, or everything but the folder is gone
         shutil.rmtree(tokdir, ignore_errors=True)
         return
-    origin = json.loads((tokdir / _ORIGIN).read_text())
+    origin = StagedOrigin.load(tokdir / _ORIGIN)
     _discard_outputs(tokdir)  # of a prepare that never reached its manifest
-    delay = origin["staged_at"] + s.grace_seconds - time.time()
+    delay = origin.staged_at + s.grace_seconds - time.time()
     if delay > 0:
         time.sleep(delay)
     fd = os.open(source, os.O_RDONLY)
@@ -82,14 +81,14 @@ def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
             except OSError:  # disk full, read-only: free what the partial outputs took and stop;
                 _discard_outputs(tokdir)  # the staged file stays readable, the next run finishes it
                 raise
-            if os.fstat(fd).st_size == manifest["source_bytes"]:
+            if os.fstat(fd).st_size == manifest.source_bytes:
                 break
             # A writer that takes no lock appended after all: prepare again from the whole file.
             _discard_outputs(tokdir)
         else:
-            raise RotationError(f"{origin['origin']} keeps growing while it is rotated; run again later")
+            raise RotationError(f"{origin.origin} keeps growing while it is rotated; run again later")
         _checkpoint("prepared")
-        atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
+        atomic_write(manifest_path, manifest.to_json())
         fsync_dir(tokdir)
         _checkpoint("manifest")
         _commit(s, tokdir, manifest)
@@ -104,74 +103,69 @@ def _discard_outputs(tokdir: Path) -> None:
             leftover.unlink()
 
 
-def _prepare(s: Settings, tokdir: Path, origin: dict[str, Any]) -> dict[str, Any]:
-    """Write every output of one staged file inside its token folder; return the manifest."""
-    kind = Kind(origin["kind"])
+def _prepare(s: Settings, tokdir: Path, origin: StagedOrigin) -> Manifest:
+    """Write every output of one staged file inside its token folder; return the manifest.
+
+    Each archive is checked as it is written (see :class:`~agent_pipelines.rotation.sinks._PreparingSink`):
+    every gzip member decompressed again in memory to the lines it was given, and the file's size,
+    once on disk, the sum of what was appended to it.
+    """
+    kind = Kind(origin.kind)
     sink = _PreparingSink(s.logs_root, tokdir)
-    quarantine_name = f"rotated/{origin['token']}/{origin['origin']}"
+    quarantine_name = f"rotated/{origin.token}/{origin.origin}"
     source = tokdir / _SOURCE
     try:
-        totals = _route_file(source, kind, origin["origin"], quarantine_name, s, sink)
+        totals = _route_file(source, kind, origin.origin, quarantine_name, s, sink)
     finally:
         sink.close()
-    manifest = {
-        "version": 1,
-        "token": origin["token"],
-        "kind": kind.value,
-        "origin": origin["origin"],
-        "source_bytes": totals["bytes"],
-        "source_lines": totals["lines"],
-        "blank_lines": totals["blank"],
-        "archives": sink.archive_entries(),
-        "returns": sink.return_entries(),
-        "quarantine": sink.quarantine_entry(),
-        "oversize": sink.oversize_entries(),
-        "quarantine_dir": str(paths.quarantine_dir(s.data_root).resolve()),
-    }
-    accounted = (
-        sum(a["lines_new"] for a in manifest["archives"])
-        + sum(r["lines"] for r in manifest["returns"])
-        + manifest["quarantine"]["lines"]
-        + totals["blank"]
+    manifest = Manifest(
+        token=origin.token,
+        kind=kind.value,
+        origin=origin.origin,
+        source_bytes=totals["bytes"],
+        source_lines=totals["lines"],
+        blank_lines=totals["blank"],
+        archives=sink.archive_entries(),
+        returns=sink.return_entries(),
+        quarantine=sink.quarantine_entry(),
+        oversize=sink.oversize_entries(),
+        quarantine_dir=str(paths.quarantine_dir(s.data_root).resolve()),
     )
-    if accounted != totals["lines"]:
+    if manifest.lines_routed != totals["lines"]:
         raise RotationError(
-            f"{origin['origin']}: {totals['lines']} lines read but {accounted} routed; nothing deleted"
+            f"{origin.origin}: {totals['lines']} lines read but {manifest.lines_routed} routed; "
+            "nothing deleted"
         )
-    for entry in manifest["archives"]:  # decompress what was written before trusting it
-        found = count_lines(tokdir / entry["tmp"])
-        if found != entry["lines_total"]:
-            raise RotationError(
-                f"{entry['target']}: expected {entry['lines_total']} lines in the new archive, "
-                f"found {found}; nothing deleted"
-            )
+    sink.verify()
     return manifest
 
 
-def _commit(s: Settings, tokdir: Path, manifest: dict[str, Any]) -> None:
+def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
     """Make a prepared rotation visible. Every step can run again after a crash with no effect."""
-    for entry in manifest["archives"]:
-        tmp, target = tokdir / entry["tmp"], s.logs_root / entry["target"]
+    for entry in manifest.archives:
+        tmp, target = tokdir / entry.tmp, s.logs_root / entry.target
         if tmp.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            fsync_dir(target.parent)
             _checkpoint("archived")
         elif not target.exists():
-            raise RotationError(f"{entry['target']} is missing and its prepared copy is gone")
-    for entry in manifest["returns"]:
-        _append_once(s.logs_root / entry["target"], tokdir, entry["file"])
-    q = manifest["quarantine"]
+            raise RotationError(f"{entry.target} is missing and its prepared copy is gone")
+    # Every archive folder once (renamed now or by an earlier, interrupted run), before anything of
+    # the source is deleted: one fsync per folder instead of one per archive.
+    for folder in sorted({(s.logs_root / entry.target).parent for entry in manifest.archives}):
+        fsync_dir(folder)
+    for ret in manifest.returns:
+        _append_once(s.logs_root / ret.target, tokdir, ret.file)
     done = tokdir / f"{_QUARANTINE}.done"
-    if q["lines"] and not done.exists():
+    if manifest.quarantine.lines and not done.exists():
         from agent_pipelines.quarantine import write_quarantine
 
         records = pl.read_ndjson(tokdir / _QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
-        write_quarantine(Path(manifest["quarantine_dir"]).parent, records)
+        write_quarantine(Path(manifest.quarantine_dir).parent, records)
         atomic_write(done, b"")
         _checkpoint("quarantined")
-    for name in manifest.get("oversize", []):
-        kept, target = tokdir / name, Path(manifest["quarantine_dir"]) / "oversize" / f"{tokdir.name}-{name}"
+    for name in manifest.oversize:
+        kept, target = tokdir / name, Path(manifest.quarantine_dir) / "oversize" / f"{tokdir.name}-{name}"
         if kept.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(kept, target)  # a rename on one disk, a copy otherwise: run again if cut short
@@ -223,34 +217,34 @@ def _append_once(target: Path, tokdir: Path, name: str) -> None:
         os.close(fd)
 
 
-def _manifest_outcome(manifest: dict[str, Any]) -> Outcome:
+def _manifest_outcome(manifest: Manifest) -> Outcome:
     o = Outcome()
     o.sources.append(
         {
-            "origin": manifest["origin"],
-            "kind": manifest["kind"],
-            "bytes": manifest["source_bytes"],
-            "lines": manifest["source_lines"],
+            "origin": manifest.origin,
+            "kind": manifest.kind,
+            "bytes": manifest.source_bytes,
+            "lines": manifest.source_lines,
         }
     )
-    for a in manifest["archives"]:
-        o.add_archive(a["target"], a["lines_new"], a["raw_bytes"], a["compressed_bytes"], a["merged"])
-    for r in manifest["returns"]:
-        o.returned[r["target"]] = o.returned.get(r["target"], 0) + r["lines"]
-    o.quarantined = dict(manifest["quarantine"]["reasons"])
-    o.blank_lines = manifest["blank_lines"]
+    for a in manifest.archives:
+        o.add_archive(a.target, a.lines_new, a.raw_bytes, a.compressed_bytes, a.merged)
+    for r in manifest.returns:
+        o.returned[r.target] = o.returned.get(r.target, 0) + r.lines
+    o.quarantined = dict(manifest.quarantine.reasons)
+    o.blank_lines = manifest.blank_lines
     return o
 
 
 def _simulate_token(s: Settings, tokdir: Path) -> Outcome:
     manifest_path = tokdir / _MANIFEST
     if manifest_path.exists():
-        return _manifest_outcome(json.loads(manifest_path.read_text()))
+        return _manifest_outcome(Manifest.load(manifest_path))
     source = tokdir / _SOURCE
     if not source.exists():
         return Outcome()
-    origin = json.loads((tokdir / _ORIGIN).read_text())
+    origin = StagedOrigin.load(tokdir / _ORIGIN)
     counting = _CountingSink(s.logs_root)
-    qname = f"rotated/{origin['token']}/{origin['origin']}"
-    _route_file(source, Kind(origin["kind"]), origin["origin"], qname, s, counting)
-    return counting.outcome(origin["origin"])
+    qname = f"rotated/{origin.token}/{origin.origin}"
+    _route_file(source, Kind(origin.kind), origin.origin, qname, s, counting)
+    return counting.outcome(origin.origin)

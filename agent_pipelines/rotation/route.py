@@ -3,6 +3,7 @@ reader's rules, then pandera as the last gate)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
 from pathlib import Path
@@ -87,19 +88,24 @@ def _route_block(
     block: bytes, kind: Kind, qname: str, first_line: int, base_offset: int, s: Settings, sink: _Sink
 ) -> tuple[int, int]:
     """Route the complete lines of one block. Returns (lines, blank lines)."""
-    lines = block.split(b"\n")
-    lines.pop()  # the block ends with a newline
     if kind in EVENT_KINDS:
-        verdicts, bad = _judge_events(block, lines, kind, qname, first_line, base_offset, s.today)
+        judged = _judge_events(block, kind, qname, first_line, base_offset, s.today)
+        if isinstance(judged, _OneDestination):
+            return judged.route(sink, kind)
+        verdicts, bad_idx = judged
+        lines = block.split(b"\n")
     else:
-        verdicts, bad = _judge_light(lines, kind, qname, first_line, base_offset, s.today)
+        lines = block.split(b"\n")
+        verdicts, bad_idx = _judge_light(lines[:-1], kind, s.today)
+    lines.pop()  # the block ends with a newline
+    bad = _records(lines, bad_idx, qname, first_line, base_offset)
     if bad:
         sink.quarantine(bad)
     blank = len(lines) - verdicts.height - len(bad)
     if verdicts.is_empty():
         return len(lines), blank
     dests = verdicts["dest"].unique()
-    if not bad and blank == 0 and dests.len() == 1:  # the common case: the whole block, as is
+    if not bad and blank == 0 and dests.len() == 1:  # the whole block, as is
         _emit(sink, kind, dests[0], block, len(lines))
         return len(lines), blank
     grouped = verdicts.group_by("dest", maintain_order=True).agg(pl.col("idx").sort())
@@ -107,6 +113,33 @@ def _route_block(
         data = b"\n".join([lines[i] for i in idxs]) + b"\n"
         _emit(sink, kind, dest, data, len(idxs))
     return len(lines), blank
+
+
+@dataclass
+class _OneDestination:
+    """A block of event lines whose good lines all go to one place, and whose bad lines the reader
+    located (offset and length): the common case, routed by cutting the bad lines out of the block
+    instead of splitting it into lines and joining them again."""
+
+    block: bytes
+    dest: str
+    lines: int
+    cuts: list[tuple[int, int]]  # (offset in the block, length) of each bad line, in order
+    records: list[dict[str, Any]]
+
+    def route(self, sink: _Sink, kind: Kind) -> tuple[int, int]:
+        if self.records:
+            sink.quarantine(self.records)
+        data = self.block
+        if self.cuts:
+            pieces, at = [], 0
+            for offset, length in self.cuts:
+                pieces.append(data[at:offset])
+                at = offset + length + 1
+            pieces.append(data[at:])
+            data = b"".join(pieces)
+        _emit(sink, kind, self.dest, data, self.lines - len(self.cuts))
+        return self.lines, 0
 
 
 def _emit(sink: _Sink, kind: Kind, dest: str, data: bytes, n: int) -> None:
@@ -134,23 +167,57 @@ def _dest_expr(kind: Kind, today: date) -> pl.Expr:
 
 
 def _judge_events(
-    block: bytes, lines: list[bytes], kind: Kind, qname: str, first_line: int, base: int, today: date
-) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """Verdicts for event lines: the reader's contract checks, then the pandera model as a gate."""
+    block: bytes, kind: Kind, qname: str, first_line: int, base: int, today: date
+) -> _OneDestination | tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
+    """Verdicts for event lines: the reader's contract checks, then the pandera model as a gate.
+
+    The common case comes back as a :class:`_OneDestination`; otherwise (good lines for several
+    places, blank lines, a line pandera refused or one the reader did not locate) the verdict per
+    line index: its destination, or its quarantine reason and detail.
+    """
     result = reader.read_bytes(block, source_name=qname, first_line=first_line, base_offset=base)
+    events = result.events
+    failures = _pandera_failures(events)
+    if not failures.height:
+        one = _one_destination(block, events, result.quarantine, kind, qname, base, today)
+        if one is not None:
+            return one
     bad_idx: dict[int, tuple[str, str]] = {
         ln - first_line: (reason, detail)
         for ln, reason, detail in result.quarantine.select("line_number", "reason", "detail").iter_rows()
     }
-    events = result.events
-    failures = _pandera_failures(events)
     if failures.height:
         failed = events.select("event_id", "line_number").join(failures, on="event_id", how="inner")
         for ln, reason, detail in failed.select("line_number", "reason", "detail").iter_rows():
             bad_idx[ln - first_line] = (reason, detail)
         events = events.join(failures, on="event_id", how="anti")
     verdicts = events.select((pl.col("line_number") - first_line).alias("idx"), _dest_expr(kind, today))
-    return verdicts, _records(lines, bad_idx, qname, first_line, base)
+    return verdicts, bad_idx
+
+
+def _one_destination(
+    block: bytes, events: pl.DataFrame, bad: pl.DataFrame, kind: Kind, qname: str, base: int, today: date
+) -> _OneDestination | None:
+    if events.is_empty():
+        return None
+    dests = events.select(_dest_expr(kind, today)).unique()
+    n_lines = block.count(b"\n")
+    if dests.height != 1 or events.height + bad.height != n_lines:  # several places, or blank lines
+        return None
+    cuts: list[tuple[int, int]] = []
+    records: list[dict[str, Any]] = []
+    rows = (
+        bad.sort("line_number")
+        .select("line_number", "byte_offset", "raw_bytes", "reason", "detail")
+        .iter_rows()
+    )
+    for ln, offset, length, reason, detail in rows:
+        start, end = offset - base, offset - base + length
+        if (start > 0 and block[start - 1] != 10) or block[end : end + 1] != b"\n":
+            return None  # not a whole line as the block has it: let the split path judge
+        cuts.append((start, length))
+        records.append(_record(qname, ln, offset, reason, detail, block[start:end]))
+    return _OneDestination(block, dests.item(), n_lines, cuts, records)
 
 
 def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
@@ -188,8 +255,8 @@ def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def _judge_light(
-    lines: list[bytes], kind: Kind, qname: str, first_line: int, base: int, today: date
-) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    lines: list[bytes], kind: Kind, today: date
+) -> tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
     """Verdicts for alerts and metrics: any JSON object with an ISO 8601 ``timestamp``."""
     idx: list[int] = []
     days: list[date] = []
@@ -204,7 +271,7 @@ def _judge_light(
             idx.append(i)
             days.append(day)
     frame = pl.DataFrame({"idx": idx, "day": days}, schema={"idx": pl.Int64, "day": pl.Date})
-    return frame.select("idx", _dest_expr(kind, today)), _records(lines, bad_idx, qname, first_line, base)
+    return frame.select("idx", _dest_expr(kind, today)), bad_idx
 
 
 def _line_day(line: bytes) -> date | tuple[Reason, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import stat
@@ -30,6 +29,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from agent_pipelines.rotation.commit import _process_token, _simulate_token, _stage
 from agent_pipelines.rotation.config import _ORIGIN, _SOURCE, RotationBusy, Settings, _checkpoint, human_size
+from agent_pipelines.rotation.manifest import ManifestError, StagedOrigin
 from agent_pipelines.rotation.plan import (
     DeleteStep,
     Outcome,
@@ -211,8 +211,8 @@ def _put_back_non_file(s: Settings, tokdir: Path, warnings: list[str]) -> bool:
     if stat.S_ISREG(st.st_mode):
         return False
     try:
-        origin = str(json.loads((tokdir / _ORIGIN).read_bytes())["origin"])
-    except (OSError, ValueError, KeyError, TypeError):
+        origin = StagedOrigin.load(tokdir / _ORIGIN).origin
+    except (OSError, ManifestError):
         origin = ""
     back = s.logs_root / origin if origin else None
     inside = back is not None and back.resolve().is_relative_to(s.logs_root.resolve())

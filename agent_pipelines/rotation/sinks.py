@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isal import igzip
+
 from agent_pipelines.archive import (
     Kind,
     archive_path,
@@ -23,7 +25,8 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-from agent_pipelines.rotation.config import _KEEP_ON_REPREPARE, _QUARANTINE, BLOCK_BYTES
+from agent_pipelines.rotation.config import _KEEP_ON_REPREPARE, _QUARANTINE, BLOCK_BYTES, RotationError
+from agent_pipelines.rotation.manifest import ArchiveEntry, QuarantineEntry, ReturnEntry
 from agent_pipelines.rotation.plan import Outcome
 
 
@@ -61,14 +64,27 @@ class _ArchiveTmp:
     tmp: str
     merged: bool
     existing_lines: int
+    existing_bytes: int  # of the archive copied first (merged), else 0
     lines_new: int = 0
     raw_bytes: int = 0
     compressed_bytes: int = 0
 
 
+def _checked_member(data: bytes) -> bytes:
+    """``data`` as one gzip member, decompressed again before it is trusted: the archive's check.
+
+    Runs on the compression threads (ISA-L releases the GIL), beside the parsing of the next block,
+    instead of a second pass that read every archive back after it was written.
+    """
+    member = gzip_member(data)
+    if igzip.decompress(member) != data:
+        raise RotationError("a compressed block does not decompress to its lines; nothing deleted")
+    return member
+
+
 class _PreparingSink:
-    """Writes outputs into the token folder. Compression runs on a small thread pool (zlib releases
-    the GIL) while the main thread parses the next block; writes keep submission order."""
+    """Writes outputs into the token folder. Compression (and its check) runs on a small thread
+    pool while the main thread parses the next block; writes keep submission order."""
 
     def __init__(self, logs_root: Path, tokdir: Path) -> None:
         self.root = logs_root
@@ -92,11 +108,12 @@ class _PreparingSink:
                 shutil.copyfile(path, self.tokdir / tmp)
             else:
                 (self.tokdir / tmp).touch()
-            entry = _ArchiveTmp(target, tmp, merged, count_lines(path) if merged else 0)
+            existing = (self.tokdir / tmp).stat().st_size
+            entry = _ArchiveTmp(target, tmp, merged, count_lines(path) if merged else 0, existing)
             self._archives[target] = entry
         entry.lines_new += lines
         entry.raw_bytes += len(data)
-        self._pending.append((entry, self._pool.submit(gzip_member, data)))
+        self._pending.append((entry, self._pool.submit(_checked_member, data)))
         while len(self._pending) > 3:
             self._write_next()
 
@@ -146,8 +163,8 @@ class _PreparingSink:
         self._oversize.append(name)
         return f"oversize/{self.tokdir.name}-{name}"
 
-    def oversize_entries(self) -> list[str]:
-        return list(self._oversize)
+    def oversize_entries(self) -> tuple[str, ...]:
+        return tuple(self._oversize)
 
     def close(self) -> None:
         try:
@@ -160,22 +177,33 @@ class _PreparingSink:
                 fsync_path(path)
         fsync_dir(self.tokdir)
 
-    def archive_entries(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "target": e.target,
-                "tmp": e.tmp,
-                "merged": e.merged,
-                "lines_new": e.lines_new,
-                "lines_total": e.existing_lines + e.lines_new,
-                "raw_bytes": e.raw_bytes,
-                "compressed_bytes": e.compressed_bytes,
-            }
+    def verify(self) -> None:
+        """After :meth:`close`: each archive file holds exactly the archive it was copied from (if
+        any) and the checked members appended to it, byte count for byte count."""
+        for e in self._archives.values():
+            found = (self.tokdir / e.tmp).stat().st_size
+            if found != e.existing_bytes + e.compressed_bytes:
+                raise RotationError(
+                    f"{e.target}: expected {e.existing_bytes + e.compressed_bytes} bytes in the new archive, "
+                    f"found {found}; nothing deleted"
+                )
+
+    def archive_entries(self) -> tuple[ArchiveEntry, ...]:
+        return tuple(
+            ArchiveEntry(
+                target=e.target,
+                tmp=e.tmp,
+                merged=e.merged,
+                lines_new=e.lines_new,
+                lines_total=e.existing_lines + e.lines_new,
+                raw_bytes=e.raw_bytes,
+                compressed_bytes=e.compressed_bytes,
+            )
             for e in self._archives.values()
-        ]
+        )
 
-    def return_entries(self) -> list[dict[str, Any]]:
-        return list(self._returns.values())
+    def return_entries(self) -> tuple[ReturnEntry, ...]:
+        return tuple(ReturnEntry(**r) for r in self._returns.values())
 
-    def quarantine_entry(self) -> dict[str, Any]:
-        return {"file": _QUARANTINE, "lines": self._quarantine_lines, "reasons": self._reasons}
+    def quarantine_entry(self) -> QuarantineEntry:
+        return QuarantineEntry(_QUARANTINE, self._quarantine_lines, dict(self._reasons))
