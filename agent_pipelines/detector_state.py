@@ -199,7 +199,8 @@ def commit(
 
     ``only_unpublished`` says nothing but ``unpublished`` changed since this state's last commit
     (publishing clears its write-ahead list so): the attempts, the model and the cursor — a busy
-    day's megabytes — are written as serialized then, not serialized again.
+    day's megabytes — are written as serialized then, not serialized again, and the stuck-watch
+    digest (computed from the same sessions) is left as that commit wrote it.
     """
     folder = state_dir(data_dir)
     with locked(data_dir):
@@ -212,7 +213,8 @@ def commit(
         if write_seen:
             atomic_write(folder / SEEN_FILE, _parquet_bytes(state.seen))
         atomic_write(folder / STATE_FILE, _state_bytes(state, reuse=only_unpublished))
-        atomic_write(folder / WATCH_FILE, json.dumps({**watch, "generation": state.generation}).encode())
+        if not only_unpublished:  # the digest of the open sessions did not change: keep the file
+            atomic_write(folder / WATCH_FILE, json.dumps({**watch, "generation": state.generation}).encode())
 
 
 def _state_bytes(state: DetectorState, *, reuse: bool) -> bytes:

@@ -74,6 +74,7 @@ class Detectors:
         # Error loops are counted per template, learned online: the model lives in the state, so a
         # run sees the templates every earlier run learned (and the same ones a batch run would).
         self.miner = TemplateMiner.from_json(state.template_model)
+        self._learned: dict[str, str] = {}  # masked message -> the miner's template, for this batch
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -86,6 +87,7 @@ class Detectors:
         templates = _templates(events.filter(pl.col("event_type") == "error").get_column("error_message"))
         if self.miner.add(templates.get_column("tpl").sort().to_list()):
             self.state.template_model = self.miner.to_json()
+        self._learned = {}  # the miner learns here only: its answers hold for the whole batch
         frame = (
             _with_detector_columns(events)
             .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
@@ -146,6 +148,13 @@ class Detectors:
                 del tfp[key]
 
     # -- per event ----------------------------------------------------------------------------
+
+    def _template(self, masked: str) -> str:
+        """The miner's template of a masked message (each error compares its attempt's every window)."""
+        found = self._learned.get(masked)
+        if found is None:
+            found = self._learned[masked] = self.miner.template(masked)
+        return found
 
     def _attempt(self, attempt_id: str) -> dict[str, Any]:
         a = self.state.attempts.get(attempt_id)
@@ -240,13 +249,11 @@ class Detectors:
         if fingerprint:
             tfp[template] = fingerprint
         horizon = ts - self.t.error_window_ms
-        learned = self.miner.template(template)
+        learned = self._template(template)
         own = a["errs"].setdefault(f"t:{template}", [])
         own.append([ts, event_id])
         _trim(own, horizon)
-        family = sorted(
-            k[2:] for k in a["errs"] if k.startswith("t:") and self.miner.template(k[2:]) == learned
-        )
+        family = sorted(k[2:] for k in a["errs"] if k.startswith("t:") and self._template(k[2:]) == learned)
         merged = sorted(e for k in family for e in a["errs"][f"t:{k}"] if e[0] >= horizon)
         windows = [merged]
         if fingerprint:
