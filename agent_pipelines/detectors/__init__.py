@@ -23,7 +23,8 @@ silence, an excessive-restarts alert once per attempt: those conditions do not "
 worth repeating.
 
 Modules: :mod:`~agent_pipelines.detectors.thresholds` (settings), :mod:`~agent_pipelines.detectors.seen`
-(events already processed), :mod:`~agent_pipelines.detectors.rules` (the detectors themselves); here,
+(events already processed), :mod:`~agent_pipelines.detectors.rules` (the detectors themselves),
+:mod:`~agent_pipelines.detectors.tool_windows` (tool calls counted in polars for a batch); here,
 :func:`detect` runs them and :func:`stuck_watch` digests the state for the sensor.
 """
 

@@ -9,6 +9,7 @@ import polars as pl
 from agent_pipelines.alerts import make_alert
 from agent_pipelines.detector_state import DetectorState
 from agent_pipelines.detectors.thresholds import Thresholds
+from agent_pipelines.detectors.tool_windows import count_tool_calls
 from agent_pipelines.masking import mask, mask_values
 from agent_pipelines.miner import TemplateMiner
 
@@ -296,74 +297,18 @@ class Detectors:
                    window_ms=self.t.tool_window_ms)  # fmt: skip
 
     def _tool_windows(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Count each tool call's window in polars: ``tool_n`` calls of the same tool by the same
-        attempt within ``tool_window_ms`` up to and including it (``tool_first``: the first of them).
-
-        Exactly what the per-row window counts, for the calls of an (attempt, tool) that starts in
-        this batch: rows come in event-time order, so the row-by-row window (append, drop the
-        front while it is older than the horizon) holds exactly the calls since the horizon. An
-        (attempt, tool) with a window carried over from an earlier run keeps the per-row count
-        (``tool_n`` null): a late event could sit behind newer carried-over ones. Returns the frame
-        and, per new (attempt, tool), the calls its window holds at the end of the batch.
-        """
-        calls = (
-            (pl.col("event_type") == "tool_call")
-            & pl.col("tool_name").is_not_null()
-            & (pl.col("tool_name") != "")
-        )
-        frame = frame.with_row_index("_row")
-        tools = frame.filter(calls).select("_row", "attempt_id", "tool_name", "ts", "event_id")
+        """Tool calls counted in polars (:func:`~.tool_windows.count_tool_calls`), except the pairs
+        whose windows this state carries over from an earlier run (counted row by row)."""
         attempts = self.state.attempts
+        in_batch = frame.filter(pl.col("event_type") == "tool_call").get_column("attempt_id").unique()
         carried = [
             (attempt_id, tool)
-            for attempt_id in tools.get_column("attempt_id").unique().to_list()
+            for attempt_id in in_batch.to_list()
             if attempt_id in attempts
             for tool, window in attempts[attempt_id]["tools"].items()
             if window
         ]
-        if carried:
-            old = pl.DataFrame(
-                carried, schema={"attempt_id": pl.String, "tool_name": pl.String}, orient="row"
-            )
-            tools = tools.join(old, on=["attempt_id", "tool_name"], how="anti", maintain_order="left")
-        window = self.t.tool_window_ms
-        # Rows by (attempt, tool), in event-time order within each pair; a pair's calls since a
-        # horizon then start where a binary search of (pair, time rank) finds them: one search for all
-        # pairs (``over`` on thousands of small groups costs several times more).
-        tools = tools.with_columns(
-            _pair=pl.struct("attempt_id", "tool_name").rank("dense").cast(pl.Int64)
-        ).sort("_pair", maintain_order=True)
-        moments = tools.get_column("ts").unique().sort()
-        span = len(moments) + 1
-        pair = tools.get_column("_pair")
-        ts = tools.get_column("ts")
-        here = pair * span + moments.search_sorted(ts, side="left").cast(pl.Int64)
-        since = here.search_sorted(
-            pair * span + moments.search_sorted(ts - window, side="left").cast(pl.Int64)
-        )
-        last_of_pair = pair != pair.shift(-1, fill_value=-1)
-        tools = tools.with_columns(
-            tool_n=(pl.int_range(0, tools.height, eager=True) - since.cast(pl.Int64) + 1),
-            tool_first=tools.get_column("event_id").gather(since),
-            _pair_last=pl.when(last_of_pair).then(ts).backward_fill(),
-        )
-        # The windows as the per-row count leaves them: each pair's calls since the horizon of its
-        # last call, without the pairs of a busy attempt (over 4 tools) gone quiet before its last call.
-        last = tools.filter(pl.col("ts") >= pl.col("_pair_last") - window)
-        busy = (
-            last.group_by("attempt_id")
-            .agg(_tools=pl.col("tool_name").n_unique(), _attempt_last=pl.col("ts").max())
-            .filter(pl.col("_tools") > 4)
-        )
-        if busy.height:
-            last = last.join(busy, on="attempt_id", how="left", maintain_order="left").filter(
-                pl.col("_tools").is_null() | (pl.col("_pair_last") >= pl.col("_attempt_last") - window)
-            )
-        last = last.sort("_row").select("attempt_id", "tool_name", "ts", "event_id")
-        frame = frame.join(
-            tools.select("_row", "tool_n", "tool_first"), on="_row", how="left", maintain_order="left"
-        ).drop("_row")
-        return frame, last
+        return count_tool_calls(frame, carried, self.t.tool_window_ms)
 
     def _keep_tool_windows(self, last: pl.DataFrame) -> None:
         """The windows of the (attempt, tool) pairs counted in polars, into the state as the per-row
