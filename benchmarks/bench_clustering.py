@@ -310,16 +310,24 @@ def render(
             cells = f"{rate:,.0f} | {rate / base:.2f}x | {cpu:,.0f} | {cpu / base_cpu:.2f}x"
             lines.append(f"| {what} | {label} | {cells} |")
     ours, drain = tp["ours"], tp["drain3"]
+    wall, cpu = ours / drain, tp["ours cpu"] / tp["drain3 cpu"]
+    loads = f"load {tp['load']:.1f} at the start, {tp['load_end']:.1f} at the end, on {os.cpu_count()} cores"
     lines += [
         "",
         f"Goal (issue 9): at least drain3's rate on the same input and 100,000 messages/s in batch. "
-        f"All distinct, this run: ours {ours:,.0f}/s vs drain3 {drain:,.0f}/s = **{ours / drain:.2f}x** "
-        f"({'met' if ours >= drain else 'MISSED'}); 100,000/s "
-        f"{'met' if ours >= 100_000 else 'MISSED'} at load {tp['load']:.1f}. Per CPU second ours is "
-        f"**{tp['ours cpu'] / tp['drain3 cpu']:.2f}x** drain3 "
-        f"({tp['ours cpu']:,.0f} vs {tp['drain3 cpu']:,.0f} messages; ours masks on both cores, drain3 "
-        "runs on one). Wall-clock rates on this shared machine move by tens of percent between runs, so "
-        "one run's wall-clock ratio can land on either side of 1.",
+        f"All distinct, this run ({loads}): ours {ours:,.0f}/s vs drain3 {drain:,.0f}/s = "
+        f"**{wall:.2f}x** wall clock ({'met' if wall >= 1 else 'MISSED'}) and **{cpu:.2f}x** per CPU "
+        f"second ({tp['ours cpu']:,.0f} vs {tp['drain3 cpu']:,.0f} messages; "
+        f"{'met' if cpu >= 1 else 'MISSED'}; CPU time counts every thread, so this ratio owes nothing to "
+        f"our second core and moves least with the load); 100,000 messages/s "
+        f"{'met' if ours >= 100_000 else 'MISSED'}. "
+        + (
+            "Both ratios are above 1.3x: the tens of percent by which wall-clock rates move between runs on "
+            "this shared machine do not reverse them."
+            if min(wall, cpu) >= 1.3
+            else "A ratio below 1.3x is within the tens of percent by which rates move between runs on this "
+            "shared machine: one run can land on either side of 1."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
