@@ -193,7 +193,10 @@ paths = st.lists(label, min_size=2, max_size=5).map(lambda parts: "/" + "/".join
 # Host names under any top-level domain in use (every country code bar the few that are also file
 # extensions, and the generic ones).
 any_hosts = st.builds(
-    lambda a, b, tld: f"{a}.{b}.{tld}", label, label, st.sampled_from(masking_rules._CCTLDS + masking_rules._GTLDS)
+    lambda a, b, tld: f"{a}.{b}.{tld}",
+    label,
+    label,
+    st.sampled_from(masking_rules._CCTLDS + masking_rules._GTLDS),
 )
 node_ids = st.builds(lambda r, n: f"[Thunderbird_{r}{n}]", st.sampled_from("ABCD"), st.integers(0, 99))
 clock = st.tuples(st.integers(0, 99), st.integers(0, 59), st.integers(0, 59), st.booleans()).map(
