@@ -146,7 +146,7 @@ def test_read_days_equals_one_read_logs_per_day_in_order(tmp_path: Path, read_ah
         part.parent.mkdir(parents=True, exist_ok=True)
         bad = [line for line, _ in BAD_LINES[: n + 1] if b"2026-03-02" not in line]
         part.write_bytes(b"\n".join([*(event(i, day.isoformat()) for i in range(n * 7)), *bad]) + b"\n")
-    (tmp_path / paths.STREAM_FILE).write_bytes(event(99, "2026-03-04") + b"\n")  # the seed's file too
+    (tmp_path / paths.STREAM_FILE).write_bytes(event(99, "2026-03-04") + b"\n")  # the original's file
     wanted = [*days[::-1], date(2026, 4, 1)]  # any order, a day without a file
     got = list(read_days(tmp_path, wanted, final_before=date(2026, 3, 5), read_ahead=read_ahead))
     assert [day for day, _ in got] == wanted

@@ -163,8 +163,10 @@ def test_429_longer_than_cap_raises_rate_limited_without_waiting(tg: FakeTelegra
 
 
 def test_timeout_is_retried(tg: FakeTelegram) -> None:
-    tg.delay_next(1, seconds=1.0, deliver=False)
-    with make_client(tg, timeout=0.3) as client:
+    # Timeouts with room to spare: on a loaded machine a local round trip can take a few hundred ms,
+    # and a retry that also timed out would fail the test for the wrong reason.
+    tg.delay_next(1, seconds=2.5, deliver=False)
+    with make_client(tg, timeout=1.0) as client:
         client.send_message("slow network")
     assert tg.texts() == ["slow network"]
     assert len(tg.requests) >= 1
@@ -172,10 +174,10 @@ def test_timeout_is_retried(tg: FakeTelegram) -> None:
 
 def test_read_timeout_after_telegram_accepted_can_duplicate(tg: FakeTelegram) -> None:
     """The documented duplicate window: Telegram posted the message but we timed out waiting."""
-    tg.delay_next(1, seconds=0.6, deliver=True)
-    with make_client(tg, timeout=0.2) as client:
+    tg.delay_next(1, seconds=2.0, deliver=True)
+    with make_client(tg, timeout=1.0) as client:
         client.send_message("maybe twice")
-    tg.wait_for_messages(2, timeout=3)
+    tg.wait_for_messages(2, timeout=5)
     assert tg.texts() == ["maybe twice", "maybe twice"]
 
 
