@@ -36,8 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,17 +43,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-from bench_live import AlertWatcher, _instance_stats, free_port, pct, write_incident  # noqa: E402
+from bench_live import AlertWatcher, _instance_stats, pct, write_incident  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 from pg_server import PostgresServer, find_bin_dir  # noqa: E402
+from scale_report import SECTION, render  # noqa: E402
+from scale_ui import BIN, fill_ticks, ui_times  # noqa: E402
 
 from agent_pipelines import paths  # noqa: E402
-
-SECTION = "## Team scale"
-BIN = ROOT / ".venv" / "bin"
-LOCATION = "agent_pipelines"
-SENSOR = "live_alerts_sensor"
 
 
 def _instance_env(kind: str, home: Path, pg: PostgresServer | None) -> dict[str, str]:
@@ -177,153 +171,6 @@ def live(
     )
 
 
-def fill_ticks(home: Path, inst_env: dict[str, str], total: int) -> dict:
-    """Add synthetic ticks (and their detector runs) until the live sensor has ``total`` ticks.
-
-    The ticks are rows of the instance's own tick table with serialized ``TickData``, exactly what
-    the daemon writes, inserted in batches (one tick per transaction would take ~15 minutes per
-    instance on this loaded machine); the runs go through ``instance.add_run``.
-    """
-    import dagster as dg
-    from dagster._core.scheduler.instigation import InstigatorType, TickData, TickStatus
-    from dagster._core.storage.dagster_run import DagsterRun
-    from dagster._core.storage.schedules.schema import JobTickTable
-    from dagster._serdes import serialize_value
-    from dagster._time import datetime_from_timestamp
-
-    os.environ.update(inst_env)
-    with dg.DagsterInstance.get() as instance:
-        state = next(
-            s
-            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-            if s.instigator_name == SENSOR
-        )
-        have = len(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=total + 1))
-        now = time.time()
-        started = time.perf_counter()
-        rows, runs = [], 0
-        for n in range(total - have):
-            at = now - 5.0 * (total - have - n)  # one every 5 s, ending now
-            run_ids: list[str] = []
-            status = TickStatus.SKIPPED
-            if n % 5 == 4:
-                run_id = str(uuid.uuid4())
-                tags = {
-                    "dagster/sensor_name": SENSOR,
-                    "agent_pipelines/reason": "new_data",
-                    "agent_pipelines/kind": "live_detector",
-                }
-                instance.add_run(
-                    DagsterRun(
-                        job_name="live_detector_job",
-                        run_id=run_id,
-                        status=dg.DagsterRunStatus.SUCCESS,
-                        tags=tags,
-                    )
-                )
-                run_ids, status, runs = [run_id], TickStatus.SUCCESS, runs + 1
-            tick = TickData(
-                instigator_origin_id=state.instigator_origin_id,
-                instigator_name=SENSOR,
-                instigator_type=InstigatorType.SENSOR,
-                status=status,
-                timestamp=at,
-                end_timestamp=at + 0.1,
-                selector_id=state.selector_id,
-                run_ids=run_ids,
-                skip_reason=None if run_ids else "no new lines; 0 open session(s)",
-            )
-            rows.append(
-                {
-                    "job_origin_id": tick.instigator_origin_id,
-                    "selector_id": tick.selector_id,
-                    "status": status.value,
-                    "type": InstigatorType.SENSOR.value,
-                    "timestamp": datetime_from_timestamp(at),
-                    "tick_body": serialize_value(tick),
-                }
-            )
-        storage = instance.schedule_storage
-        for i in range(0, len(rows), 1000):
-            with storage.connect() as conn:
-                conn.execute(JobTickTable.insert(), rows[i : i + 1000])
-        seconds = time.perf_counter() - started
-        count = len(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=total + 10))
-    return {"ticks": count, "added": total - have, "runs_added": runs, "fill_s": seconds}
-
-
-RUNS_PAGE = """query {
-  runsFeedOrError(limit: 30, view: ROOTS) {
-    ... on RunsFeedConnection { hasMore results { id runStatus creationTime startTime endTime jobName
-      tags { key value } } } }
-  runsFeedCountOrError(view: ROOTS) { ... on RunsFeedCount { count } }
-}"""
-
-TICKS = """query($limit: Int, $dayRange: Int) {
-  sensorOrError(sensorSelector: {repositoryName: "__repository__", repositoryLocationName: "%s",
-                                 sensorName: "%s"}) {
-    ... on Sensor { sensorState { ticks(limit: $limit, dayRange: $dayRange) { id status timestamp runIds } } }
-    ... on PythonError { message }
-  }
-}""" % (LOCATION, SENSOR)  # noqa: UP031
-
-
-def ui_times(home: Path, inst_env: dict[str, str]) -> dict:
-    """Start the webserver on the instance and time the runs page and the sensor's tick history."""
-    port = free_port()
-    env = dict(os.environ, **inst_env)
-    log = open(home / "webserver.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/graphql"
-    out: dict = {}
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                body = requests.post(url, json={"query": TICKS, "variables": {"limit": 1}}, timeout=30).json()
-                if body.get("data", {}).get("sensorOrError", {}).get("sensorState"):
-                    break
-            except (requests.RequestException, ValueError):
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"webserver not ready; see {home}/webserver.log")
-            time.sleep(1)
-        for name, query, variables in (
-            ("runs_page", RUNS_PAGE, {}),
-            ("ticks_25", TICKS, {"limit": 25}),
-            ("ticks_day", TICKS, {"dayRange": 1}),
-        ):
-            times = []
-            for i in range(12):
-                t = time.perf_counter()
-                response = requests.post(url, json={"query": query, "variables": variables}, timeout=300)
-                elapsed = time.perf_counter() - t
-                body = response.json()
-                assert "errors" not in body, body
-                if i >= 2:
-                    times.append(elapsed)
-            out[name] = pct(times, 0.5)
-            if name == "ticks_day":
-                out["ticks_in_day"] = len(body["data"]["sensorOrError"]["sensorState"]["ticks"])
-            if name == "runs_page":
-                out["runs_count"] = body["data"]["runsFeedCountOrError"]["count"]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-    return out
-
-
 def batch_s3(days: int, tasks: int) -> dict:
     """cleaned_events for every day: local folders vs s3:// folders on moto's server."""
     import dagster as dg
@@ -418,89 +265,6 @@ def day_of_lines(tasks: int) -> list[bytes]:
         lines.extend(part.read_bytes().splitlines(True))
     shutil.rmtree(gen, ignore_errors=True)
     return lines
-
-
-def render(results: dict, loads: tuple[float, float], args: argparse.Namespace) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d")
-    s, p = results["sqlite"], results["postgres"]
-    b = results["batch"]
-    lines = [
-        SECTION,
-        "",
-        f"`benchmarks/bench_scale.py`, run {now} on a 2-core box shared with other work (load average "
-        f"{loads[0]:.1f} at the start, {loads[1]:.1f} at the end: **loaded**, so absolute times are "
-        "pessimistic; both instances ran in the same run, one after the other).",
-        "",
-        f"**Live workload** — the real `dagster-daemon` for {args.minutes:g} min per instance while one "
-        f"generated day ({s['live']['replayed']:,} events) is appended, sped up to fit, and error-loop "
-        "incidents are appended 3–9 s apart (`bench_live`'s); time from an incident's 4th error to its "
-        "alert line:",
-        "",
-        "| instance | alerts | alert p50 | alert p95 | max | tick gap p50 | tick gap p95 | runs"
-        " | queued→started p50 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in (("SQLite (default)", s["live"]), ("PostgreSQL 15", p["live"])):
-        lines.append(
-            f"| {name} | {r['alerts']}/{r['incidents']} | {r['p50']:.1f} s | {r['p95']:.1f} s"
-            f" | {r['max']:.1f} s | {r['tick_gap_p50']:.1f} s | {r['tick_gap_p95']:.1f} s | {r['runs']} |"
-            f" {r['create_to_start_p50']:.1f} s |"
-        )
-    lines += [
-        "",
-        "Most of an alert's latency is the detector run's wait between queued and started (the run"
-        f" worker's Python start-up: {s['live']['create_to_start_p50']:.0f} s and"
-        f" {p['live']['create_to_start_p50']:.0f} s"
-        " here, against the quiet-machine numbers of *Live alerts*), not the instance's storage; SQLite ran"
-        f" first, and the load average moved from {loads[0]:.0f} to {loads[1]:.0f} during the run, so the"
-        " latency difference between the two rows is mostly load. Tick cadence holds at 5 s on both.",
-    ]
-    lines += [
-        "",
-        f"**The UI after {s['fill']['ticks']:,} ticks** of the live sensor (the daemon's own plus synthetic"
-        " ones written through the instance API, one in five with a finished detector run: "
-        f"{s['ui']['runs_count']:,} runs on SQLite, {p['ui']['runs_count']:,} on PostgreSQL), the real "
-        "`dagster-webserver`, p50 of 10 GraphQL queries:",
-        "",
-        "| query | SQLite | PostgreSQL | SQLite ÷ PostgreSQL |",
-        "|---|---|---|---|",
-    ]
-    for key, label in (
-        ("runs_page", "runs page (`runsFeedOrError` 30 + count)"),
-        ("ticks_25", "sensor page: last 25 ticks"),
-        ("ticks_day", f"sensor timeline: the last day's ticks ({s['ui']['ticks_in_day']:,}: the API's cap)"),
-    ):
-        lines.append(
-            f"| {label} | {s['ui'][key] * 1000:.0f} ms | {p['ui'][key] * 1000:.0f} ms |"
-            f" {s['ui'][key] / p['ui'][key]:.2f}× |"
-        )
-    lines += [
-        "",
-        f"Writing the synthetic ticks and runs: {s['fill']['fill_s']:.0f} s on SQLite,"
-        f" {p['fill']['fill_s']:.0f} s on PostgreSQL (ticks in batches of 1,000 rows, runs one by one).",
-        "",
-        f"**Batch from S3** — `cleaned_events` for {b['days']} day partitions ({b['rows']:,} events, "
-        f"{b['bytes'] / 1e6:.0f} MB of JSONL), materialized with local folders vs `s3://` log and data "
-        "folders on moto's S3 server on 127.0.0.1 (upload of the daily files beforehand, as `rclone` "
-        f"would: {b['upload_s']:.1f} s):",
-        "",
-        "Interleaved local, S3, S3 again, twice; the best of each"
-        + (" (measured by `--only-batch` right after the rest)" if b.get("separate_run") else "")
-        + ":",
-        "",
-        "| logs and tables | time | ratio |",
-        "|---|---|---|",
-        f"| local disk (reference) | {b['local_s']:.1f} s | 1.00× |",
-        f"| `s3://`, first run (mirror fetches every object) | {b['s3_first_s']:.1f} s |"
-        f" {b['s3_first_s'] / b['local_s']:.2f}× |",
-        f"| `s3://`, mirror up to date (one LIST per sync) | {b['s3_again_s']:.1f} s |"
-        f" {b['s3_again_s'] / b['local_s']:.2f}× |",
-        "",
-        f"A full first sync of the prefix on its own: {b['sync_s']:.2f} s. moto is a Python server on the"
-        " same 2 cores: a real S3 or MinIO answers faster, but sits across a network.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ as ``truncated_line``.
 Modules: :mod:`~agent_pipelines.reader.stream` (a file or bytes), :mod:`~agent_pipelines.reader.blocks`
 (polars on whole blocks, bisecting the bad ones), :mod:`~agent_pipelines.reader.decode` (one line in
 Python), :mod:`~agent_pipelines.reader.rows` (raw text to typed rows), :mod:`~agent_pipelines.reader.files`
-(which files), :mod:`~agent_pipelines.reader.result`; here, :func:`read_logs` over a log folder.
+(which files, their sizes), :mod:`~agent_pipelines.reader.result`; here, :func:`read_logs` over a log folder.
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ import polars as pl
 from agent_pipelines import archive, paths
 from agent_pipelines.contract import MAX_LINE_BYTES, ContractError, Reason, check_event
 from agent_pipelines.reader.decode import _Refused, decode_json, decode_line, loads_any
-from agent_pipelines.reader.files import partition_days, regular_file, staged_stream_files, stream_files
+from agent_pipelines.reader.files import (
+    file_sizes,
+    partition_days,
+    regular_file,
+    staged_stream_files,
+    stream_files,
+)
 from agent_pipelines.reader.result import (
     BLOCK_BYTES,
     BOM,
@@ -174,6 +180,7 @@ __all__ = [
     "dedupe",
     "empty_events",
     "empty_quarantine",
+    "file_sizes",
     "iter_blocks",
     "loads_any",
     "partition_days",

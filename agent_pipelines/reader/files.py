@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import stat
 from collections.abc import Iterable
@@ -128,3 +129,22 @@ def partition_days(logs_root: Path) -> list[date]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return sorted(days)
+
+
+def file_sizes(logs_root: Path) -> dict[str, int]:
+    """Byte size of each daily stream file (key: its day) and of the original logger's single file:
+    what the log-days sensor compares between ticks, without reading a line. A file rotated away
+    between listing and looking is left out (the next tick sees where it went)."""
+    sizes: dict[str, int] = {}
+    stream = logs_root / paths.STREAM_DIR
+    if stream.is_dir():
+        for path in stream.glob("*.jsonl"):
+            try:
+                date.fromisoformat(path.stem)
+                sizes[path.stem] = path.stat().st_size
+            except (ValueError, FileNotFoundError):
+                continue
+    legacy = logs_root / paths.STREAM_FILE
+    with contextlib.suppress(FileNotFoundError):
+        sizes[paths.STREAM_FILE] = legacy.stat().st_size
+    return sizes
