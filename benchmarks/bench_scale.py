@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from bench_live import AlertWatcher, _instance_stats, pct, write_incident  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
+from live_harness import AlertWatcher, _instance_stats, pct, write_incident  # noqa: E402
 from pg_server import PostgresServer, find_bin_dir  # noqa: E402
 from scale_report import SECTION, render  # noqa: E402
 from scale_ui import BIN, fill_ticks, ui_times  # noqa: E402
