@@ -12,12 +12,6 @@ from agent_pipelines import paths
 from agent_pipelines.retention import RetentionPolicy
 from agent_pipelines.settings import settings as environment
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-
 SCHEDULE_CRON = "0 3 * * 0"  # the original script's weekly cron: Sundays 03:00 UTC (job schedule, `status`)
 SCHEDULE_TIMEZONE = "UTC"
 CRASH_ENV = "AGENT_PIPELINES_ROTATION_CRASH_AT"

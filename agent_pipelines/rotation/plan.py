@@ -22,12 +22,6 @@ from agent_pipelines.archive import (
 )
 from agent_pipelines.contract import TIMESTAMP_DAY
 from agent_pipelines.retention import RetentionPolicy
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 from agent_pipelines.rotation.config import BLOCK_BYTES, SHOW_SESSIONS, Settings, _rel, human_size
 
 INVENTORY_GROUPS: tuple[str, ...] = (

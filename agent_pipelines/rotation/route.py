@@ -20,12 +20,6 @@ from agent_pipelines.archive import (
     Kind,
 )
 from agent_pipelines.contract import MAX_LINE_BYTES, Reason
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 from agent_pipelines.rotation.config import RotationError, Settings
 
 

@@ -18,16 +18,10 @@ from agent_pipelines.archive import (
     gzip_member,
 )
 from agent_pipelines.atomic import fsync_dir, fsync_path
-from agent_pipelines.writer import serialize
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 from agent_pipelines.rotation.config import _KEEP_ON_REPREPARE, _QUARANTINE, BLOCK_BYTES, RotationError
 from agent_pipelines.rotation.manifest import ArchiveEntry, QuarantineEntry, ReturnEntry
 from agent_pipelines.rotation.plan import Outcome
+from agent_pipelines.writer import serialize
 
 
 class _CountingSink:
