@@ -27,14 +27,63 @@ def digest(root: Path) -> dict[str, str]:
 
 
 def test_same_seed_and_start_give_the_same_bytes_whatever_the_process_count(tmp_path: Path) -> None:
-    a = generate(tmp_path / "a", days=3, tasks=2500, seed=5, start=date(2026, 3, 2), workers=1)
-    generate(tmp_path / "b", days=3, tasks=2500, seed=5, start=date(2026, 3, 2), workers=2)
-    generate(tmp_path / "c", days=3, tasks=2500, seed=6, start=date(2026, 3, 2), workers=2)
-    assert a.events > 50_000
+    # 4 chunks over 5 days: with 3 processes the chunks finish out of order and each day is merged
+    # as soon as no chunk still to come can add to it, some while other chunks still run.
+    a = generate(tmp_path / "a", days=5, tasks=7000, seed=5, start=date(2026, 3, 2), workers=1)
+    generate(tmp_path / "b", days=5, tasks=7000, seed=5, start=date(2026, 3, 2), workers=3)
+    generate(tmp_path / "c", days=5, tasks=2500, seed=6, start=date(2026, 3, 2), workers=2)
+    assert a.events > 200_000
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert (
         digest(tmp_path / "a")["stream/2026-03-02.jsonl"] != digest(tmp_path / "c")["stream/2026-03-02.jsonl"]
     )
+    # Every line generated was written: the good ones, the bad ones, the one duplicated per day.
+    truth = json.loads((tmp_path / "a" / paths.GROUND_TRUTH_FILE).read_text())
+    written = sum(len(p.read_bytes().splitlines()) for p in (tmp_path / "a" / paths.STREAM_DIR).iterdir())
+    assert written == a.events + sum(truth["malformed"].values()) + truth["duplicates_written"]
+    assert not list((tmp_path / "a").glob(".generate-*"))  # the scratch folder is gone
+
+
+def test_transcripts_for_a_sample_of_tasks_by_default_or_for_every_attempt(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """By default about TRANSCRIPT_TASKS tasks, evenly spread, get a transcript per attempt; the
+    ground truth says which; the stream does not depend on it."""
+    import agent_pipelines.generator as generator
+
+    monkeypatch.setattr(generator, "TRANSCRIPT_TASKS", 40)
+    sample = generate(tmp_path / "sample", days=2, tasks=400, seed=3, start=date(2026, 3, 2), workers=1)
+    every = generate(tmp_path / "all", days=2, tasks=400, seed=3, start=date(2026, 3, 2), workers=2,
+                     all_transcripts=True)  # fmt: skip
+    generate(tmp_path / "none", days=2, tasks=400, seed=3, start=date(2026, 3, 2), transcripts=False)
+    truth = json.loads((tmp_path / "sample" / paths.GROUND_TRUTH_FILE).read_text())
+    with_transcript = {a["attempt_id"] for a in truth["attempts"] if a["transcript"]}
+    tasks = {a["task_id"] for a in truth["attempts"] if a["transcript"]}
+    assert tasks == {f"task-{i:07d}" for i in range(0, 400, 10)}  # every 10th task, all its attempts
+    assert with_transcript == {a["attempt_id"] for a in truth["attempts"] if a["task_id"] in tasks}
+    assert truth["transcripts"] == {"every_nth_task": 10, "attempts": len(with_transcript)}
+    assert sample.transcripts == len(with_transcript) and every.transcripts == every.attempts
+    # The files are those attempts', each holding exactly the attempt's lines of the stream.
+    events = dedupe(read_logs(tmp_path / "sample").events)
+    files = {p.stem: p for p in (tmp_path / "sample" / paths.SESSIONS_DIR).iterdir()}
+    assert set(files) == with_transcript
+    for attempt_id, path in files.items():
+        lines = [json.loads(x) for x in path.read_text().splitlines()]
+        assert len(lines) == events.filter(pl.col("attempt_id") == attempt_id).height
+        assert {x["attempt_id"] for x in lines} == {attempt_id}
+    all_truth = json.loads((tmp_path / "all" / paths.GROUND_TRUTH_FILE).read_text())
+    assert all(a["transcript"] for a in all_truth["attempts"])
+    assert len(list((tmp_path / "all" / paths.SESSIONS_DIR).iterdir())) == every.attempts
+    assert not (tmp_path / "none" / paths.SESSIONS_DIR).exists()
+    streams = [
+        {
+            k: v
+            for k, v in digest(tmp_path / name).items()
+            if k.startswith(("stream/", "agent-errors", "agent-metrics"))
+        }
+        for name in ("sample", "all", "none")
+    ]
+    assert streams[0] == streams[1] == streams[2]
 
 
 def test_refuses_to_overwrite_logs_unless_forced(tmp_path: Path) -> None:
@@ -162,9 +211,10 @@ def test_lines_are_what_the_logger_writes(small_logs: Path) -> None:
 
 # The generator's output for a seed is pinned: benchmarks (clustering GA against
 # ground-truth-errors.jsonl, batch, rotation) and tests are built on it. These digests are what it
-# wrote before it was made fast (integer clock, pre-serialized parts, one C sort per day); a change
-# to them changes every generated data set, so make it on purpose and update them.
-PINNED_TINY = "e5df2d0d3f6402a1bf5e7157edfc62edd36d421635d80c43247342747140ec10"
+# wrote before it was made fast (integer clock, pre-serialized parts, one C sort per day), with the
+# ground truth since saying which attempts have a transcript (the streams, errors and metrics are
+# unchanged); a change to them changes every generated data set, so make it on purpose and update them.
+PINNED_TINY = "5d5117273a0cbd78f27ef074b6ca7bdb9f48f5770e62643c85e88d6a93dca40a"
 PINNED_CLUSTERING_ERRORS = "75574384c078c4178c3fd99e9906b5d51551d9e49e04aa145ecd9db0330703a3"
 
 

@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 
 from agent_pipelines.cli.common import fail, print_json
-from agent_pipelines.generator import generate, print_progress
+from agent_pipelines.generator import TRANSCRIPT_TASKS, generate, print_progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,9 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--workers", type=int, help="processes to use (default: CPU count, at most 4)")
     parser.add_argument("--force", action="store_true", help="replace logs already in --out")
-    parser.add_argument(
-        "--no-transcripts", action="store_true", help="skip agent-sessions/ (faster, fewer files)"
+    sessions = parser.add_mutually_exclusive_group()
+    sessions.add_argument(
+        "--all-transcripts",
+        action="store_true",
+        help="a transcript in agent-sessions/ for every attempt (default: the attempts of about "
+        f"{TRANSCRIPT_TASKS:,} tasks spread over the period)",
     )
+    sessions.add_argument("--no-transcripts", action="store_true", help="no agent-sessions/ at all")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")
     parser.set_defaults(func=run)
@@ -50,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             force=args.force,
             transcripts=not args.no_transcripts,
+            all_transcripts=args.all_transcripts,
             progress=None if args.quiet else print_progress,
         )
     except (FileExistsError, ValueError) as exc:
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "events": stats.events,
                 "attempts": stats.attempts,
+                "transcripts": stats.transcripts,
                 "tasks": stats.tasks,
                 "malformed": stats.malformed,
                 "days": stats.days,
@@ -67,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"wrote {stats.events:,} events ({stats.tasks:,} tasks, {stats.attempts:,} attempts) "
-            f"and {sum(stats.malformed.values())} malformed lines over {len(stats.days)} days to {args.out} "
-            f"in {stats.seconds:.1f} s"
+            f"wrote {stats.events:,} events ({stats.tasks:,} tasks, {stats.attempts:,} attempts, "
+            f"{stats.transcripts:,} transcripts) and {sum(stats.malformed.values())} malformed lines over "
+            f"{len(stats.days)} days to {args.out} in {stats.seconds:.1f} s"
         )
     return 0

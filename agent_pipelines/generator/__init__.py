@@ -7,7 +7,7 @@ What it writes (through :mod:`agent_pipelines.writer` and the logger's :func:`bu
 same code an orchestrator's events go through):
 
 * the log folder layout of :mod:`agent_pipelines.paths` — daily stream partitions, errors,
-  metrics, per-attempt transcripts;
+  metrics, and per-attempt transcripts for a sample of the tasks (:func:`transcript_every`);
 * ``ground-truth.json`` — per-task and per-attempt outcomes, injected incidents and near misses,
   error kinds, the six success metrics as they should come out;
 * ``ground-truth-errors.jsonl`` — the true kind (cluster) of every error message written.
@@ -17,23 +17,24 @@ into fixed chunks of tasks, and each day's lines are sorted before they are writ
 seed and start day give the same bytes however many processes did the work (a test pins them).
 
 Speed (``benchmarks/bench_generator.py``): moments are integer microseconds formatted from tables,
-each attempt serializes its context once and each line adds only its own fields, the random draws
-skip the standard library's argument checks (same numbers), and a day is merged from the chunks'
-sorted pieces with one ``list.sort``. The worker processes merge the days while this process
-writes the ground truth.
+each attempt serializes its context once and each line adds only its own fields, the tool-call loop
+draws and formats inline (same numbers), and a day is merged from the chunks' sorted pieces with
+one ``list.sort`` as soon as it is complete, while later chunks are still generated
+(:mod:`~agent_pipelines.generator.pipeline`); this process writes the ground truth while the
+workers merge the last days.
 
 Modules: :mod:`~agent_pipelines.generator.scenarios` (tasks, attempts and how they go),
 :mod:`~agent_pipelines.generator.incidents` (errors, incidents, near misses),
 :mod:`~agent_pipelines.generator.profiles` (executors, tools, weighted draws),
 :mod:`~agent_pipelines.generator.emit` (lines), :mod:`~agent_pipelines.generator.clock` (time),
-:mod:`~agent_pipelines.generator.chunks` (a worker's share), :mod:`~agent_pipelines.generator.malformed`
+:mod:`~agent_pipelines.generator.chunks` (a worker's share), :mod:`~agent_pipelines.generator.pipeline`
+(chunks and day merges, interleaved), :mod:`~agent_pipelines.generator.malformed`
 (bad lines), :mod:`~agent_pipelines.generator.truth` (the answers); here, :func:`generate`.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -41,18 +42,20 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines import paths
-from agent_pipelines.generator.chunks import _run_chunk, read_sorted_runs
-from agent_pipelines.generator.malformed import MALFORMED_EVERY, _merge_day, bad_lines
+from agent_pipelines.generator import pipeline
+from agent_pipelines.generator.chunks import read_sorted_runs
+from agent_pipelines.generator.malformed import MALFORMED_EVERY, bad_lines
+from agent_pipelines.generator.pipeline import CHUNK_TASKS
 from agent_pipelines.generator.truth import GenerationStats, _ground_truth
 from agent_pipelines.writer import append_bytes
 
-CHUNK_TASKS = 2000  # tasks per unit of work; fixed so output never depends on the process count
+TRANSCRIPT_TASKS = 1000  # by default, the tasks (about 1,250 attempts) whose transcripts are written
 
 
 GENERATED_FILES = (paths.STREAM_FILE, paths.ERRORS_FILE, paths.METRICS_FILE, paths.GROUND_TRUTH_FILE,
@@ -62,6 +65,20 @@ GENERATED_FILES = (paths.STREAM_FILE, paths.ERRORS_FILE, paths.METRICS_FILE, pat
 def has_logs(root: Path) -> bool:
     """Whether a log folder already holds events (generated or real)."""
     return any((root / paths.STREAM_DIR).glob("*.jsonl")) or (root / paths.STREAM_FILE).exists()
+
+
+def transcript_every(tasks: int, transcripts: bool = True, all_transcripts: bool = False) -> int:
+    """Which tasks get transcripts: every attempt of every n-th task (0: none).
+
+    A transcript per attempt is what an orchestrator writes, but a generated folder is for demos,
+    tests and benchmarks: at ten million events that is 340,000 files and half the bytes, while a
+    real ``agent-sessions/`` holds hundreds to a few thousand (the original rotation script keeps
+    the newest 100). So by default about :data:`TRANSCRIPT_TASKS` tasks, spread evenly over the
+    period, get theirs (all of them up to that many tasks); ``all_transcripts`` writes every one.
+    """
+    if not transcripts:
+        return 0
+    return 1 if all_transcripts else -(-tasks // TRANSCRIPT_TASKS)
 
 
 def generate(
@@ -74,12 +91,15 @@ def generate(
     workers: int | None = None,
     force: bool = False,
     transcripts: bool = True,
+    all_transcripts: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> GenerationStats:
     """Write ``tasks`` tasks spread over ``days`` UTC days starting at ``start`` into ``out``.
 
-    Refuses to write into a folder that already holds logs unless ``force`` (then the
-    generator's own files are replaced; nothing else in the folder is touched).
+    ``agent-sessions/`` gets the transcripts of a sample of the tasks (:func:`transcript_every`):
+    every attempt's with ``all_transcripts``, none without ``transcripts``; the ground truth says
+    which attempts have one. Refuses to write into a folder that already holds logs unless
+    ``force`` (then the generator's own files are replaced; nothing else in the folder is touched).
     """
     t0 = time.perf_counter()
     if days < 1 or tasks < 1:
@@ -91,59 +111,26 @@ def generate(
     say = progress or (lambda _msg: None)
     n_chunks = (tasks + CHUNK_TASKS - 1) // CHUNK_TASKS
     workers = workers or min(os.cpu_count() or 1, 4)
+    every = transcript_every(tasks, transcripts, all_transcripts)
     stats = GenerationStats(tasks=tasks)
     tmp = Path(tempfile.mkdtemp(prefix=".generate-", dir=root))
     try:
         sessions = root / paths.SESSIONS_DIR
-        if transcripts:
+        if every:
             sessions.mkdir(parents=True, exist_ok=True)
         jobs = [
             (seed, i, i * CHUNK_TASKS, min(tasks, (i + 1) * CHUNK_TASKS), tasks, start_dt.isoformat(), days,
-             str(tmp), str(sessions) if transcripts else None)
+             str(tmp), str(sessions), every)
             for i in range(n_chunks)
         ]  # fmt: skip
-        # "spawn", not the platform's fork: forking a process that already runs threads (polars', a
-        # Dagster run's) can deadlock the child on a lock some thread held at the time of the fork.
-        pool = (
-            ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-            if n_chunks > 1 and workers > 1
-            else None
-        )
-        try:
-            mapper = pool.map if pool else map
-            results: list[dict[str, Any]] = []
-            for result in mapper(_run_chunk, jobs):
-                results.append(result)
-                stats.events += result["events"]
-                say(f"generated {len(results)}/{n_chunks} chunks, {stats.events:,} events")
-            lines_per_day: Counter[str] = Counter()
-            for result in results:
-                lines_per_day.update(result["days"])
-            stats.days = sorted(lines_per_day)
-            merges = [
-                (day, index, seed, str(tmp), str(paths.stream_partition_path(root, day)))
-                for index, day in enumerate(stats.days)
-            ]
-            # The workers merge the days while this process writes the other files and the truth:
-            # the bad lines of each day follow from its count of good lines (malformed.bad_lines).
-            written = mapper(_merge_day, merges)
-            plans = [bad_lines(index, lines_per_day[day]) for index, day in enumerate(stats.days)]
-            malformed: Counter[str] = Counter()
-            for plan in plans:
-                malformed.update(plan.counts())
-            stats.malformed = dict(sorted(malformed.items()))
-            stats.attempts = sum(len(r["attempts"]) for r in results)
-            _merge_files(root, sorted(tmp.glob("chunk-*")))
-            truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
-                                  duplicates=sum(plan.duplicate for plan in plans))  # fmt: skip
-            (root / paths.GROUND_TRUTH_FILE).write_text(
-                json.dumps(truth, separators=(",", ":")) + "\n", encoding="utf-8"
-            )
-            for day, n_lines in written:
-                say(f"wrote stream/{day}.jsonl: {n_lines:,} lines")
-        finally:
-            if pool:
-                pool.shutdown()
+
+        with pipeline.executor(workers, n_chunks) as pool:
+            pipeline.run(
+                pool, jobs, root=root, tmp=tmp, seed=seed, start=start, days=days, tasks=tasks,
+                window=workers + 1, say=say,
+                meanwhile=partial(_finish, root, tmp, stats, seed=seed, start=start, days=days, tasks=tasks,
+                                  transcript_every=every),
+            )  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     stats.seconds = time.perf_counter() - t0
@@ -152,6 +139,39 @@ def generate(
         f"({stats.events / max(stats.seconds, 1e-9):,.0f}/s)"
     )
     return stats
+
+
+def _finish(
+    root: Path,
+    tmp: Path,
+    stats: GenerationStats,
+    results: list[dict[str, Any]],
+    lines_per_day: dict[str, int],
+    *,
+    seed: int,
+    start: date,
+    days: int,
+    tasks: int,
+    transcript_every: int,
+) -> None:
+    """The statistics, the errors and metrics files and the ground truth, written while the workers
+    merge the last days: the bad lines of each day follow from its count of good lines
+    (:func:`~agent_pipelines.generator.malformed.bad_lines`)."""
+    stats.events = sum(r["events"] for r in results)
+    stats.days = list(lines_per_day)
+    plans = [bad_lines(index, lines_per_day[day]) for index, day in enumerate(stats.days)]
+    malformed: Counter[str] = Counter()
+    for plan in plans:
+        malformed.update(plan.counts())
+    stats.malformed = dict(sorted(malformed.items()))
+    stats.attempts = sum(len(r["attempts"]) for r in results)
+    stats.transcripts = sum(1 for r in results for a in r["attempts"] if a["transcript"])
+    _merge_files(root, sorted(tmp.glob("chunk-*")))
+    truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
+                          duplicates=sum(plan.duplicate for plan in plans),
+                          transcript_every=transcript_every)  # fmt: skip
+    text = json.dumps(truth, separators=(",", ":")) + "\n"
+    (root / paths.GROUND_TRUTH_FILE).write_text(text, encoding="utf-8")
 
 
 def _clear(root: Path, force: bool) -> None:
@@ -184,8 +204,10 @@ __all__ = [
     "CHUNK_TASKS",
     "GENERATED_FILES",
     "MALFORMED_EVERY",
+    "TRANSCRIPT_TASKS",
     "GenerationStats",
     "generate",
     "has_logs",
     "print_progress",
+    "transcript_every",
 ]

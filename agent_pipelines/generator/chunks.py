@@ -19,15 +19,16 @@ from agent_pipelines.generator.scenarios import Chunk
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
-def _run_chunk(args: tuple[int, int, int, int, int, str, int, str, str | None]) -> dict[str, Any]:
+def _run_chunk(args: tuple[int, int, int, int, int, str, int, str, str, int]) -> dict[str, Any]:
     """Worker: generate tasks ``[first, last)``; write the chunk's pieces under ``tmp``.
 
-    Transcripts go straight to their final place (``sessions``): an attempt belongs to exactly one
-    chunk, so no two workers ever write the same file.
+    Transcripts (every attempt of every ``transcript_every``-th task; none if 0) go straight to
+    their final place (``sessions``): an attempt belongs to exactly one chunk, so no two workers
+    ever write the same file.
     """
-    seed, chunk_index, first, last, total, start_iso, days, tmp, sessions = args
+    seed, chunk_index, first, last, total, start_iso, days, tmp, sessions, transcript_every = args
     start = datetime.fromisoformat(start_iso)
-    chunk = Chunk(seed, chunk_index, start, days)
+    chunk = Chunk(seed, chunk_index, start, days, transcript_every)
     span = days * 86_400
     # Nothing generated here is cyclic garbage; the collector's passes over the growing lists of
     # lines and records only cost time (about a tenth of a chunk).
@@ -48,10 +49,9 @@ def _run_chunk(args: tuple[int, int, int, int, int, str, int, str, str | None]) 
     write_lines(out / "errors.jsonl", sorted(chunk.errors))
     write_lines(out / "metrics.jsonl", sorted(chunk.metrics))
     write_lines(out / "truth-errors.jsonl", sorted(chunk.truth_errors))
-    if sessions is not None:
-        root = Path(sessions).parent
-        for attempt_id, lines in chunk.transcripts.items():
-            write_lines(paths.session_file_path(root, attempt_id), lines)
+    root = Path(sessions).parent
+    for attempt_id, lines in chunk.transcripts.items():
+        write_lines(paths.session_file_path(root, attempt_id), lines)
     return {
         "days": {day: len(lines) for day, lines in chunk.by_day.items()},
         "events": chunk.events,

@@ -19,9 +19,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
 _ONE_US = timedelta(microseconds=1)
-_HMS = tuple(f"T{h:02d}:{m:02d}:{s:02d}." for h in range(24) for m in range(60) for s in range(60))
-_MS = tuple(f"{ms:03d}Z" for ms in range(1000))
-_days: dict[int, str] = {}
+# What timestamp() assembles: the day (by day number since the epoch, filled by day()), the time of
+# day to the second, the milliseconds. Public for the generator's inlined copy (scenarios._work).
+HMS = tuple(f"T{h:02d}:{m:02d}:{s:02d}." for h in range(24) for m in range(60) for s in range(60))
+MS = tuple(f"{ms:03d}Z" for ms in range(1000))
+DAY_TEXT: dict[int, str] = {}
 
 
 def from_datetime(moment: datetime) -> int:
@@ -62,9 +64,9 @@ def epoch_ms(us: int) -> int:
 def day(us: int) -> str:
     """``YYYY-MM-DD`` of a moment (UTC)."""
     number = us // US_PER_DAY
-    text = _days.get(number)
+    text = DAY_TEXT.get(number)
     if text is None:
-        text = _days[number] = (EPOCH + timedelta(days=number)).date().isoformat()
+        text = DAY_TEXT[number] = (EPOCH + timedelta(days=number)).date().isoformat()
     return text
 
 
@@ -73,10 +75,10 @@ def timestamp(us: int) -> str:
     ms = us // 1000
     sec = ms // 1000
     number = sec // 86_400
-    text = _days.get(number)
+    text = DAY_TEXT.get(number)
     if text is None:
         text = day(us)
-    return text + _HMS[sec - number * 86_400] + _MS[ms - sec * 1000]
+    return text + HMS[sec - number * 86_400] + MS[ms - sec * 1000]
 
 
 def isoformat(us: int) -> str:

@@ -3,8 +3,8 @@
 An event line is the logger's: ``serialize(build_event(...))`` gives the same bytes (a test rebuilds
 every generated line that way). Serializing a dict per event was most of the generator's time, so
 each attempt serializes its identity and context once (:class:`AttemptLog`) and each event adds
-only its timestamp, type, data and elapsed time. The tool events, most of the lines, arrive with
-their data already serialized (see :func:`~agent_pipelines.generator.profiles.tool_params_json`).
+only its timestamp, type, data and elapsed time. The tool calls and results, most of the lines, are
+formatted in the loop that draws them (:meth:`~agent_pipelines.generator.scenarios.Chunk._work`).
 """
 
 from __future__ import annotations
@@ -111,28 +111,9 @@ class Emitter:
         self.emit_json(a, "tool_call", f'{{"tool_name":"{tool}","tool_params":{params_json}}}', us)
         a.tool_calls += 1
 
-    def tool_step(self, a: AttemptLog, tool: str, params_json: str, us: int, duration: int, ok: bool) -> int:
-        """A tool call at ``us`` and its result ``duration`` ms later: two thirds of all lines, so
-        written in one call with :meth:`emit_json`'s steps inlined. Returns the result's time."""
-        result_us = us + duration * 1000
-        start_ms = a.start_ms
-        prefix = a.prefix
-        call_elapsed = int(us / 1_000_000 * 1000) - start_ms
-        result_elapsed = int(result_us / 1_000_000 * 1000) - start_ms
-        outcome = '"success":true,' if ok else '"success":false,'
-        a.lines += (
-            f'{{"timestamp":"{clock.timestamp(us)}{prefix}tool_call","data":{{"tool_name":"{tool}",'
-            f'"tool_params":{params_json}}},"elapsed_ms":{call_elapsed if call_elapsed > 0 else 0}}}',
-            f'{{"timestamp":"{clock.timestamp(result_us)}{prefix}tool_result","data":{{"tool_name":"{tool}",'
-            f'{outcome}"duration_ms":{duration},"exit_code":{0 if ok else 1}}},'
-            f'"elapsed_ms":{result_elapsed if result_elapsed > 0 else 0}}}',
-        )
-        a.last_us = result_us
-        a.tool_calls += 1
-        return result_us
-
-    def close(self, a: AttemptLog) -> None:
-        """File the attempt's lines by day (the day is in each line's timestamp) and keep its transcript."""
+    def close(self, a: AttemptLog, transcript: bool) -> None:
+        """File the attempt's lines by day (the day is in each line's timestamp) and keep its
+        transcript if it is one of those written."""
         lines = a.lines
         days = {line[14:24] for line in lines}
         if len(days) == 1:
@@ -141,5 +122,6 @@ class Emitter:
             by_day = self.by_day
             for line in lines:
                 by_day[line[14:24]].append(line)
-        self.transcripts[a.attempt_id] = lines
+        if transcript:
+            self.transcripts[a.attempt_id] = lines
         self.events += len(lines)

@@ -81,11 +81,13 @@ def bad_lines(day_index: int, n_lines: int) -> BadLines:
     return BadLines(kinds, duplicate, huge=day_index == 0 and n_lines >= 50_000)
 
 
-def _merge_day(args: tuple[str, int, int, str, str]) -> tuple[str, int]:
-    """Worker: merge one day's lines from every chunk in time order, with a little bad input.
-    Returns the day and the lines written."""
-    day, day_index, seed, tmp, target = args
-    payload = read_sorted_runs([d / f"{day}.jsonl" for d in sorted(Path(tmp).glob("chunk-*"))])
+def _merge_day(args: tuple[str, int, int, list[str], str]) -> tuple[str, int]:
+    """Worker: merge one day's lines from the chunks' pieces (then deleted) in time order, with a
+    little bad input. Returns the day and the lines written."""
+    day, day_index, seed, pieces, target = args
+    payload = read_sorted_runs([Path(p) for p in pieces])
+    for piece in pieces:
+        Path(piece).unlink(missing_ok=True)
     bad = bad_lines(day_index, len(payload))
     rng = random.Random(f"{seed}:malformed:{day}")
     for kind in bad.kinds:

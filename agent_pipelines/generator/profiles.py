@@ -99,12 +99,14 @@ ERRORS_DRAW = Weighted((0, 1, 2), (0.55, 0.3, 0.15))
 FOLLOWUPS_DRAW = Weighted((0, 1, 2), (0.7, 0.22, 0.08))
 END_STATUS_DRAW = Weighted(END_STATUSES, (0.75, 0.15, 0.1))
 
-_BASH_JSON = tuple(serialize({"command": c}) for c in BASH_COMMANDS)
-_FILE_JSON = tuple(
+BASH_JSON = tuple(serialize({"command": c}) for c in BASH_COMMANDS)
+FILE_JSON = tuple(
     tuple(serialize({"file_path": f"src/{d}/{n}.ts"}) for n in range(1, FILE_NUMBERS + 1))
     for d in SOURCE_DIRS
 )
-_PATTERN_JSON = tuple(serialize({"pattern": p}) for p in PATTERNS)
+PATTERN_JSON = tuple(serialize({"pattern": p}) for p in PATTERNS)
+FILE_TOOLS = frozenset(("Read", "Edit", "Write"))  # parameters: a source file
+PATTERN_TOOLS = frozenset(("Grep", "Glob"))  # parameters: a pattern
 
 
 def tool_params_json(rng: random.Random, tool: str) -> str:
@@ -114,10 +116,10 @@ def tool_params_json(rng: random.Random, tool: str) -> str:
     a file number), so a seed gives the same parameters as drawing and serializing a dict would.
     """
     if tool == "Bash":
-        return _BASH_JSON[below(rng, len(_BASH_JSON))]
-    if tool in ("Read", "Edit", "Write"):
-        files = _FILE_JSON[below(rng, len(_FILE_JSON))]
+        return BASH_JSON[below(rng, len(BASH_JSON))]
+    if tool in FILE_TOOLS:
+        files = FILE_JSON[below(rng, len(FILE_JSON))]
         return files[below(rng, FILE_NUMBERS)]
-    if tool in ("Grep", "Glob"):
-        return _PATTERN_JSON[below(rng, len(_PATTERN_JSON))]
+    if tool in PATTERN_TOOLS:
+        return PATTERN_JSON[below(rng, len(PATTERN_JSON))]
     return "{}"

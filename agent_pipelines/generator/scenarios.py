@@ -9,6 +9,7 @@ come from :mod:`.incidents`.
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,27 +19,31 @@ from agent_pipelines.generator import clock
 from agent_pipelines.generator.emit import AttemptLog, Emitter
 from agent_pipelines.generator.incidents import ERROR_COUNTS, error, inject
 from agent_pipelines.generator.profiles import (
+    BASH_JSON,
     COMPLEXITY_DRAW,
     DIFFICULTY,
     END_STATUS_DRAW,
     ERRORS_DRAW,
     EXECUTOR_DRAW,
     EXECUTORS,
+    FILE_JSON,
+    FILE_TOOLS,
     FOLLOWUP_REASONS,
     FOLLOWUPS_DRAW,
     INCIDENTS,
     MAX_ATTEMPTS_DRAW,
     MEAN_TOOLS,
     NEAR_MISSES,
+    PATTERN_JSON,
+    PATTERN_TOOLS,
     PROJECTS,
     TITLE_OBJECTS,
     TITLE_VERBS,
     TOKEN_FACTOR,
     TOOL_DRAW,
+    TOOLS,
     VARIANTS,
-    below,
     pick,
-    tool_params_json,
 )
 from agent_pipelines.logger import session_summary
 from agent_pipelines.writer import serialize
@@ -82,8 +87,11 @@ class Ending:
 class Chunk(Emitter):
     """Generates a fixed range of tasks and keeps their lines by day, transcripts and truth."""
 
-    def __init__(self, seed: int, chunk_index: int, start: datetime, days: int) -> None:
+    def __init__(
+        self, seed: int, chunk_index: int, start: datetime, days: int, transcript_every: int
+    ) -> None:
         super().__init__()
+        self.transcript_every = transcript_every  # every attempt of every n-th task has one; 0: none
         self.rng = random.Random(f"{seed}:{chunk_index}")
         self.start_us = clock.from_datetime(start)
         self.end_us = self.start_us + days * clock.US_PER_DAY
@@ -104,10 +112,12 @@ class Chunk(Emitter):
         succeeded = False
         total_cost = 0.0
         executor = pick(rng, EXECUTOR_DRAW)
+        every = self.transcript_every
+        transcript = every > 0 and task_index % every == 0
         for number in range(1, max_attempts + 1):
             if number > 1 and rng.random() < 0.35:  # the orchestrator switches executor on retry
                 executor = pick(rng, EXECUTOR_DRAW)
-            info, last_us = self.attempt(task, number, executor, us)
+            info, last_us = self.attempt(task, number, executor, us, transcript)
             attempt_ids.append(info["attempt_id"])
             total_cost += info["cost_usd"] or 0.0
             if info["completion_status"] == "success":
@@ -134,9 +144,11 @@ class Chunk(Emitter):
 
     # -- an attempt: open, work, end, record ---------------------------------------------------
 
-    def attempt(self, task: Task, number: int, executor: str, us: int) -> tuple[dict[str, Any], int]:
-        """One attempt from its session start to its end; returns its truth record and the time
-        of its last line."""
+    def attempt(
+        self, task: Task, number: int, executor: str, us: int, transcript: bool
+    ) -> tuple[dict[str, Any], int]:
+        """One attempt from its session start to its end (its transcript kept if ``transcript``);
+        returns its truth record and the time of its last line."""
         spec = EXECUTORS[executor]
         a = self._open(task, number, executor, spec, us)
         plan = self._plan(task, a)
@@ -153,8 +165,9 @@ class Chunk(Emitter):
         ending = self._end(task, number, plan.incident, spec, us)
         if not ending.left_open:
             self._close(a, ending)
-        self.close(a)
+        self.close(a, transcript)
         info = self._record(a, task, number, executor, prompt_type, plan.incident, ending, restarts)
+        info["transcript"] = transcript
         return info, a.last_us
 
     def _open(self, task: Task, number: int, executor: str, spec: dict[str, Any], us: int) -> AttemptLog:
@@ -201,34 +214,111 @@ class Chunk(Emitter):
 
     def _work(self, a: AttemptLog, plan: Plan, spec: dict[str, Any], us: int) -> tuple[int, int]:
         """The tool calls, with the planned errors, follow-ups and incident among them; returns
-        the time after the last one and the number of session restarts."""
+        the time after the last one and the number of session restarts.
+
+        A tool call and its result are two thirds of all lines, so this loop is written flat: the
+        draws of ``rng.uniform``, :func:`~.profiles.pick`, :func:`~.profiles.tool_params_json` and
+        :func:`~.profiles.below` (the same calls of ``random()`` and ``getrandbits`` in the same
+        order), :func:`.clock.seconds` and :func:`.clock.timestamp` are inlined, and both lines are
+        formatted here. A test checks the lines against the logger's ``build_event``.
+        """
         rng = self.rng
-        uniform = rng.uniform
         random_ = rng.random
-        seconds = clock.seconds
+        bits = rng.getrandbits
         speed = spec["speed"]
         slow = 7.0 * (speed < 1)
-        restarts = 0
+        cum, total, hi = TOOL_DRAW.cum, TOOL_DRAW.total, TOOL_DRAW.hi
+        hms, ms_text, day_text = clock.HMS, clock.MS, clock.DAY_TEXT
+        lines = a.lines
+        start_ms = a.start_ms
+        prefix = a.prefix
+        call_head = prefix + 'tool_call","data":{"tool_name":"'
+        result_head = prefix + 'tool_result","data":{"tool_name":"'
+        special = plan.special_slot if plan.incident else -1
+        error_slots, followup_slots = plan.error_slots, plan.followup_slots
+        restarts = tool_calls = 0
         last_tool = None
         for i in range(plan.n_tools):
-            us += seconds(uniform(7.0, 45.0) / speed + slow)
-            if i == plan.special_slot and plan.incident:
-                us = inject(self, a, plan.incident, us)
+            # us += clock.seconds(rng.uniform(7.0, 45.0) / speed + slow)
+            value = (7.0 + 38.0 * random_()) / speed + slow
+            whole = int(value)
+            scaled = 1e6 * (value - whole)
+            step = int(scaled)
+            left = scaled - step
+            step += whole * 1_000_000
+            if left > 0.5 or (left == 0.5 and step & 1):  # half to even, as timedelta rounds
+                step += 1
+            us += step
+            if i == special:
+                us = inject(self, a, plan.incident, us)  # type: ignore[arg-type]
                 last_tool = None
-            tool = pick(rng, TOOL_DRAW)
+            tool = TOOLS[bisect(cum, random_() * total, 0, hi)]  # pick(rng, TOOL_DRAW)
             if tool == last_tool == "Bash" and random_() < 0.5:
                 tool = "Read"
             last_tool = tool
-            params = tool_params_json(rng, tool)
-            duration = 20 + below(rng, 3981)  # rng.randint(20, 4000)
-            result_us = self.tool_step(a, tool, params, us, duration, random_() > 0.08)
-            if i in plan.error_slots:  # never the loop's kind: a near miss must stay a near miss
+            # tool_params_json(rng, tool), with below(rng, n) drawing n.bit_length() bits
+            if tool == "Bash":
+                r = bits(3)
+                while r >= 6:
+                    r = bits(3)
+                params = BASH_JSON[r]
+            elif tool in FILE_TOOLS:
+                r = bits(3)
+                while r >= 4:
+                    r = bits(3)
+                files = FILE_JSON[r]
+                r = bits(6)
+                while r >= 60:
+                    r = bits(6)
+                params = files[r]
+            elif tool in PATTERN_TOOLS:
+                r = bits(3)
+                while r >= 4:
+                    r = bits(3)
+                params = PATTERN_JSON[r]
+            else:
+                params = "{}"
+            r = bits(12)  # rng.randint(20, 4000)
+            while r >= 3981:
+                r = bits(12)
+            duration = 20 + r
+            ok = random_() > 0.08
+            # the call at us and its result duration ms later (clock.timestamp inlined)
+            result_us = us + duration * 1000
+            ms = us // 1000
+            sec = ms // 1000
+            number = sec // 86_400
+            call_ts = (
+                (day_text.get(number) or clock.day(us))
+                + hms[sec - number * 86_400]
+                + ms_text[ms - sec * 1000]
+            )
+            ms = result_us // 1000
+            sec = ms // 1000
+            number = sec // 86_400
+            result_ts = (
+                (day_text.get(number) or clock.day(result_us))
+                + hms[sec - number * 86_400]
+                + ms_text[ms - sec * 1000]
+            )
+            call_elapsed = int(us / 1_000_000 * 1000) - start_ms
+            result_elapsed = int(result_us / 1_000_000 * 1000) - start_ms
+            lines += (
+                f'{{"timestamp":"{call_ts}{call_head}{tool}","tool_params":{params}}},'
+                f'"elapsed_ms":{call_elapsed if call_elapsed > 0 else 0}}}',
+                f'{{"timestamp":"{result_ts}{result_head}{tool}","success":{"true" if ok else "false"},'
+                f'"duration_ms":{duration},"exit_code":{0 if ok else 1}}},'
+                f'"elapsed_ms":{result_elapsed if result_elapsed > 0 else 0}}}',
+            )
+            a.last_us = result_us
+            tool_calls += 1
+            if i in error_slots:  # never the loop's kind: a near miss must stay a near miss
                 kind = rng.choice(KINDS)
                 while kind is a.loop_kind:
                     kind = rng.choice(KINDS)
                 error(self, a, kind, result_us + 5 * _MS)
-            if i in plan.followup_slots:
-                followup_us = result_us + seconds(uniform(5, 40))
+            if i in followup_slots:
+                followup_us = result_us + clock.seconds(rng.uniform(5, 40))
                 reason = rng.choice(FOLLOWUP_REASONS)
                 self.followup(a, reason, followup_us)
                 if restarts < plan.restarts_planned:
@@ -240,6 +330,7 @@ class Chunk(Emitter):
                     }
                     self.emit(a, "session_start", data, followup_us + 2 * clock.US_PER_SECOND)
                 us = followup_us + 2 * clock.US_PER_SECOND
+        a.tool_calls += tool_calls
         return us, restarts
 
     def _end(self, task: Task, number: int, incident: str | None, spec: dict[str, Any], us: int) -> Ending:

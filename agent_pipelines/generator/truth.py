@@ -15,6 +15,7 @@ class GenerationStats:
     malformed: dict[str, int] = field(default_factory=dict)
     tasks: int = 0
     attempts: int = 0
+    transcripts: int = 0  # attempts whose transcript is in agent-sessions/
     days: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -28,6 +29,7 @@ def _ground_truth(
     tasks: int,
     stats: GenerationStats,
     duplicates: int,
+    transcript_every: int,
 ) -> dict[str, Any]:
     from agent_pipelines.error_catalog import KINDS as kinds
 
@@ -61,6 +63,11 @@ def _ground_truth(
         "events_written": stats.events,
         "duplicates_written": duplicates,
         "malformed": stats.malformed,
+        # agent-sessions/: every attempt of every n-th task (each attempt's "transcript" says)
+        "transcripts": {
+            "every_nth_task": transcript_every or None,
+            "attempts": stats.transcripts,
+        },
         "metrics": metrics,
         "error_kinds": {
             k.kind: {
