@@ -15,6 +15,7 @@ JSON text — and nowhere else, so the two agree on every line and report the sa
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -335,11 +336,29 @@ def _polars_rule(rule: Rule) -> tuple[pl.Expr, Reason, pl.Expr]:
     return condition, rule.reason, detail
 
 
-def violation_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def rule_broken(rule: Rule) -> pl.Expr:
+    """Where a raw row breaks ``rule`` (never null): the rule's condition in
+    :func:`violation_exprs`, for a reader that runs some rules on fewer rows."""
+    return _polars_rule(rule)[0].fill_null(False)
+
+
+def value_fails(rule: Rule, values: pl.Expr) -> pl.Expr | None:
+    """Where a non-null value of ``rule``'s field fails its check, for the checks that look at the
+    value alone (``None`` for PRESENT and TIMESTAMP, which do not): run over a column's distinct
+    values, it says whether the rule can break on any row at all (the event type a rule is limited
+    to only narrows where it applies)."""
+    if rule.check in (Check.PRESENT, Check.TIMESTAMP):
+        return None
+    return values.is_not_null() & _POLARS[rule.check](values, rule)
+
+
+@functools.cache
+def violation_exprs(rules: tuple[Rule, ...] = RULES) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(is_bad, reason, detail) expressions over a raw frame; reason and detail are null when valid.
 
     ``is_bad`` is a plain OR of every rule: cheap enough to run on every row, so the costlier
-    first-rule-wins ``reason``/``detail`` need only run on the few rows that fail.
+    first-rule-wins ``reason``/``detail`` need only run on the few rows that fail. ``rules``, a
+    part of :data:`RULES` in its order, gives the same for those rules alone.
 
     The raw frame holds each top-level field and each payload field (as ``_d.<name>``) as JSON text
     (strings as themselves, numbers as their digits, objects as JSON), which is what
@@ -347,11 +366,17 @@ def violation_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     keep every value, even a wrongly typed one, so this can say exactly what is wrong with it. The
     timestamp arrives parsed as ``_ts`` (:func:`agent_pipelines.contract.timestamps.timestamp_expr`).
     """
-    rules = [_polars_rule(rule) for rule in RULES]
-    reason = pl.lit(None, dtype=pl.String)
-    detail = pl.lit(None, dtype=pl.String)
-    for condition, code, text in reversed(rules):
-        reason = pl.when(condition.fill_null(False)).then(pl.lit(code.value)).otherwise(reason)
-        detail = pl.when(condition.fill_null(False)).then(text).otherwise(detail)
-    is_bad = pl.any_horizontal([condition.fill_null(False) for condition, _, _ in rules])
+    built = [_polars_rule(rule) for rule in rules]
+    conditions = [condition.fill_null(False) for condition, _, _ in built]
+    # the first rule that breaks wins: a flat coalesce (a nested when/then chain of ~50 rules costs
+    # polars tens of milliseconds to plan on every call)
+    reason = pl.coalesce(
+        [pl.when(c).then(pl.lit(code.value)) for c, (_, code, _) in zip(conditions, built, strict=True)]
+        + [pl.lit(None, dtype=pl.String)]
+    )
+    detail = pl.coalesce(
+        [pl.when(c).then(text) for c, (_, _, text) in zip(conditions, built, strict=True)]
+        + [pl.lit(None, dtype=pl.String)]
+    )
+    is_bad = pl.any_horizontal(conditions) if conditions else pl.lit(False)
     return is_bad, reason, detail

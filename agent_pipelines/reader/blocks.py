@@ -45,13 +45,14 @@ def _bad(
 
 
 def _parse_block(
-    block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int
+    block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int, *, screen: bool = True
 ) -> tuple[pl.DataFrame, list[dict]]:
     """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
 
     Most lines go to polars in one parse. The few it cannot read faithfully (see
     :func:`_line_flags`) are judged one by one in Python, so each is an event or a quarantined
-    record with a reason, and nothing in a line can raise past it.
+    record with a reason, and nothing in a line can raise past it. ``screen=False`` runs every
+    rule on every row (the tests hold the screened reading to the same result).
     """
     text = _text_lines(block)
     lines: Sequence[bytes] = _Lines(block, text) if text is not None else block.split(b"\n")[:-1]
@@ -106,14 +107,14 @@ def _parse_block(
         return empty_events(), bad
     raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     raw = raw.sort("_line_idx") if len(frames) > 1 else raw
-    events, invalid_rows, recheck = _validate(raw, name, first_line)
+    events, invalid_rows, recheck = _validate(raw, name, first_line, screen=screen)
     if recheck:  # rows polars may have read differently from Python: Python decides
         frame, rows, seg_bad = _python_rows(lines, recheck, max_line_bytes)
         for problem in seg_bad:
             quarantine(*problem)
         if frame is not None:
             more, more_invalid, _ = _validate(
-                frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), name, first_line
+                frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), name, first_line, screen=screen
             )
             events = pl.concat([events, more]).sort("line_number")
             invalid_rows = pl.concat([invalid_rows, more_invalid], how="diagonal_relaxed")

@@ -23,19 +23,26 @@ from agent_pipelines.contract import (
     timestamp_expr,
     violation_exprs,
 )
+from agent_pipelines.contract.rules import RULES, Check, value_fails
 from agent_pipelines.reader.decode import _as_text
 from agent_pipelines.reader.result import PAYLOAD_SCHEMA, RAW_SCHEMA
 
 _CANONICAL_TS = "%Y-%m-%dT%H:%M:%S%.fZ"  # what our logger and the original one write
 
 
-def _parse_timestamps(text: pl.Series) -> pl.Series:
-    """Timestamps as UTC datetimes: one fast format for the usual case, the full grammar for the rest."""
-    fast = pl.select(
-        pl.when(text.str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")).then(
-            text.str.to_datetime(_CANONICAL_TS, time_unit="us", strict=False).dt.replace_time_zone("UTC")
-        )
-    ).to_series()
+def _fast_timestamps(text: pl.Expr) -> pl.Expr:
+    """The usual timestamps (our logger's and the original one's format) as UTC datetimes; null for
+    any other text, which :func:`_parse_timestamps` reads with the full grammar."""
+    return pl.when(text.str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")).then(
+        text.str.to_datetime(_CANONICAL_TS, time_unit="us", strict=False).dt.replace_time_zone("UTC")
+    )
+
+
+def _parse_timestamps(text: pl.Series, fast: pl.Series | None = None) -> pl.Series:
+    """Timestamps as UTC datetimes: one fast format for the usual case (``fast``, when
+    :func:`_fast_timestamps` ran already), the full grammar for the rest."""
+    if fast is None:
+        fast = pl.select(_fast_timestamps(pl.lit(text))).to_series()
     retry = fast.is_null() & text.is_not_null()
     if retry.any():
         others = pl.DataFrame({"t": text.filter(retry)}).select(timestamp_expr("t")).to_series()
@@ -54,16 +61,20 @@ def _json_escaped(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(_CONTROL_CHARS, _CONTROL_ESCAPES)
 
 
-def _payload_frame(data: pl.Series, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA) -> pl.DataFrame:
+def _payload_frame(
+    data: pl.Series, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA, escapes: pl.Series | None = None
+) -> pl.DataFrame:
     """Flatten ``data`` (JSON text) into one text column per payload field of ``schema`` (the
     known ones, and others seen in the block, which only the duplicate-key count reads).
 
     polars reads string fields faithfully but writes nested objects (``outcome``, ``tool_params``)
     back without escaping backslashes; rows whose ``data`` holds an escaped backslash have those
-    two fields taken from Python's reading instead.
+    two fields taken from Python's reading instead. ``escapes`` (when known) marks the rows whose
+    line holds a backslash: only those can hold an escape of any kind.
     """
-    text = data.fill_null("{}")
-    text = pl.select(pl.when(text.str.starts_with("{")).then(text).otherwise(pl.lit("{}"))).to_series()
+    text = data
+    if text.null_count() or not text.str.starts_with("{").all():
+        text = pl.select(pl.when(text.str.starts_with("{")).then(text).otherwise(pl.lit("{}"))).to_series()
     payload = None
     try:
         joined = (text + "\n").str.join("").cast(pl.Binary).item()  # in polars: no Python string per row
@@ -77,10 +88,21 @@ def _payload_frame(data: pl.Series, schema: dict[str, pl.DataType] = PAYLOAD_SCH
             _payload_row(value, schema) for value in text.to_list()
         ]  # rare: a string value starting with "{"
         return pl.DataFrame(rows, schema=schema)
-    payload = payload.with_columns(*[_json_escaped(pl.col(c)) for c in PAYLOAD_OBJECT_FIELDS])
-    redo = text.str.contains("\\\\", literal=True)  # an escaped backslash
-    if redo.any():
-        idx = redo.arg_true()
+    if escapes is None:
+        payload = payload.with_columns(*[_json_escaped(pl.col(c)) for c in PAYLOAD_OBJECT_FIELDS])
+        idx = text.str.contains("\\\\", literal=True).arg_true()  # an escaped backslash
+    elif not escapes.any():  # no backslash in any line: nothing to escape, nothing to redo
+        return payload
+    else:  # a backslash in data's text (an escaped one: two) is one in the line
+        marked = escapes.arg_true()
+        payload = payload.with_columns(
+            payload[c].scatter(
+                marked, payload[c].gather(marked).str.replace_many(_CONTROL_CHARS, _CONTROL_ESCAPES)
+            )
+            for c in PAYLOAD_OBJECT_FIELDS
+        )
+        idx = marked.filter(text.gather(marked).str.contains("\\\\", literal=True))
+    if idx.len():
         fixed = [_payload_row(text[i], schema) for i in idx.to_list()]
         for name in PAYLOAD_OBJECT_FIELDS:
             values = pl.Series(name, [row[name] for row in fixed], dtype=pl.String)
@@ -130,9 +152,17 @@ _INTERNAL = (
 )  # the reader's own columns in a raw frame
 
 
-def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
+def _validate(
+    raw: pl.DataFrame, name: str, first_line: int, *, screen: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
     """Split raw rows into typed valid events, (line, reason, detail) for the invalid ones, and the
-    lines to judge again in Python (any that may hold a key twice: :func:`_duplicate_suspects`)."""
+    lines to judge again in Python (any that may hold a key twice: :func:`_duplicate_suspects`).
+
+    The per-row measures (bracket and colon counts, the usual timestamps) are computed in one
+    ``select``, which polars runs in parallel. With ``screen`` (always, but in the tests that
+    hold it to the same verdicts as without), the rules a screen proves cannot break on a row are
+    not run there: see :func:`_rules_broken`.
+    """
     if "_backslash" in raw.columns:  # a control character needs an escape in the line: a backslash
         escapes = raw.select(pl.col("_backslash").fill_null(True)).to_series()
         if escapes.any():
@@ -143,30 +173,38 @@ def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFra
                 )
             )
     else:
+        escapes = None
         raw = raw.with_columns(_json_escaped(pl.col("data")))
     data_schema = _data_schema(raw)
-    payload = _payload_frame(raw["data"], data_schema).rename({k: f"_d.{k}" for k in data_schema})
+    payload = _payload_frame(raw["data"], data_schema, escapes).rename({k: f"_d.{k}" for k in data_schema})
     extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in _INTERNAL]
     frame = pl.concat([raw, payload], how="horizontal")
-    recheck: list[int] = []
-    if "_colons" in frame.columns:
-        again = _duplicate_suspects(frame, extras, list(data_schema))
-        recheck = frame.filter(again)["_line_idx"].to_list()
-        if recheck:
-            frame = frame.filter(~again)
-    frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"]))
-    is_bad, reason, detail = violation_exprs()
+    counted = "_colons" in frame.columns  # lines counted by _line_flags (rows judged in Python: null)
+    measures = frame.select(
+        *(_measures(extras, list(data_schema)) if counted else []),
+        _ts_fast=_fast_timestamps(pl.col("timestamp")),
+    )
+    frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"], measures["_ts_fast"]))
+    again = _duplicate_suspects(frame, measures, extras, list(data_schema)) if counted else None
+    bad = _rules_broken(frame, measures if counted and screen else None)
     if "_judged" in frame.columns:  # rows the contract in Python passed already
-        is_bad = is_bad & ~pl.col("_judged").fill_null(False)
-    frame = frame.with_columns(_bad=is_bad)
-    invalid = frame.filter(pl.col("_bad"))
-    if invalid.height:  # the first-rule-wins reason is a long expression: only for rows that need it
-        invalid = invalid.with_columns(_reason=reason, _detail=detail)
-        frame = frame.filter(~pl.col("_bad"))
+        bad = bad & ~frame["_judged"].fill_null(False)
+    recheck: list[int] = []
+    if again is not None and again.any():
+        recheck = frame.filter(again)["_line_idx"].to_list()
+        bad = bad & ~again
+        drop = bad | again
     else:
-        invalid = invalid.with_columns(_reason=pl.lit(None, pl.String), _detail=pl.lit(None, pl.String))
-    valid = frame
-    typed = valid.select(
+        drop = bad
+    _, reason, detail = violation_exprs()
+    invalid = frame.filter(bad)
+    if invalid.height:  # the first-rule-wins reason is a long expression: only for rows that need it
+        invalid = invalid.select("_line_idx", _reason=reason, _detail=detail)
+    else:
+        invalid = invalid.select(
+            "_line_idx", _reason=pl.lit(None, pl.String), _detail=pl.lit(None, pl.String)
+        )
+    typed = frame.select(
         pl.struct([*TOP_LEVEL_FIELDS, *extras]).hash(seed=0).cast(pl.String).str.zfill(20).alias("event_id"),
         pl.col("_ts").alias("timestamp"),
         pl.col("_ts").dt.date().alias("day"),
@@ -180,7 +218,82 @@ def _validate(raw: pl.DataFrame, name: str, first_line: int) -> tuple[pl.DataFra
         pl.lit(name).alias("source_file"),
         (pl.col("_line_idx") + first_line).alias("line_number"),
     )
+    if drop.any():  # the few invalid rows and rows to judge again: filter the narrower typed frame
+        typed = typed.filter(~drop)
     return typed.select(list(CLEANED_SCHEMA)), invalid, recheck
+
+
+# --------------------------------------------------------------------------------------------
+# Per-row measures, computed once and shared by the duplicate-key count and the rule screens
+# --------------------------------------------------------------------------------------------
+
+_OBJECT_COLUMNS = tuple(f"_d.{n}" for n in PAYLOAD_OBJECT_FIELDS)
+
+
+def _brackets(expr: pl.Expr) -> pl.Expr:
+    return expr.str.count_matches(r"[\[{]").fill_null(0).cast(pl.Int32)
+
+
+def _measures(extras: list[str], data_keys: list[str]) -> list[pl.Expr]:
+    """Bracket and colon counts of ``data``, the timestamp and the payload's object fields, and the
+    keys polars read at each level: what :func:`_duplicate_suspects` and :func:`_rules_broken`
+    compare the line's own counts (``_colons``, ``_brackets``) with."""
+    return [
+        _brackets(pl.col("data")).alias("_br_data"),
+        pl.sum_horizontal([_brackets(pl.col(c)) for c in _OBJECT_COLUMNS]).alias("_br_objects"),
+        _colons(pl.col("data")).alias("_co_data"),
+        _colons(pl.col("timestamp")).alias("_co_ts"),
+        *[_colons(pl.col(c)).alias(f"_co{c}") for c in _OBJECT_COLUMNS],
+        _keys_read([*TOP_LEVEL_FIELDS, *extras]).alias("_keys_top"),
+        _keys_read([f"_d.{k}" for k in data_keys]).alias("_keys_data"),
+    ]
+
+
+def _cleared(measures: pl.DataFrame) -> pl.Series:
+    """Rows where no value but ``data`` and the payload's object fields holds a bracket, so none
+    is an object or a list: the line's brackets (outside those of suspect lines, every one is
+    structure or text, never an escape) are its own ``{`` plus ``data``'s, and ``data``'s are its own
+    ``{`` plus its object fields'. Every value polars read is a part of the line (of ``data`` for a
+    payload field) apart from the others, so these counts can only be equal when the rest hold
+    none. A ``data`` that is not an object gives no payload field at all."""
+    return measures.select(
+        pl.col("_brackets").is_not_null()
+        & (pl.col("_brackets") == 1 + pl.col("_br_data"))
+        & (pl.col("_br_data") <= 1 + pl.col("_br_objects"))
+    ).to_series()
+
+
+# The checks run over a column's distinct values instead of its rows: ids and enumerations, which
+# repeat on every event of an attempt, so a block holds few of them.
+_BY_VALUE = (Check.SAFE_ID, Check.ONE_OF)
+
+
+def _rules_broken(frame: pl.DataFrame, measures: pl.DataFrame | None) -> pl.Series:
+    """Whether each row breaks a rule: :func:`~agent_pipelines.contract.violation_exprs`' OR of
+    every rule, with two screens when the line counts are there (``measures``), both exact:
+
+    * SCALAR (a value must not be an object or a list) runs only on the rows :func:`_cleared` cannot
+      clear: on the others no value it looks at holds a bracket;
+    * SAFE_ID and ONE_OF look at the value alone: they run over each column's distinct values, and
+      over the rows only when one of those fails (a bad id, an unknown event type).
+    """
+    if measures is None:
+        return frame.select(violation_exprs()[0]).to_series()
+    by_value = [r for r in RULES if r.check in _BY_VALUE]
+    tests = [value_fails(r, pl.col(r.column).drop_nulls().unique()) for r in by_value]
+    failing = frame.select([t.any().alias(str(i)) for i, t in enumerate(tests) if t is not None]).row(0)
+    on_rows = tuple(r for r in RULES if r.check is not Check.SCALAR and (r.check not in _BY_VALUE)) + tuple(
+        r for r, fails in zip(by_value, failing, strict=True) if fails
+    )
+    bad = frame.select(violation_exprs(tuple(r for r in RULES if r in on_rows))[0]).to_series()
+    cleared = _cleared(measures.with_columns(frame["_brackets"]))
+    if not cleared.all():
+        scalar = tuple(r for r in RULES if r.check is Check.SCALAR)
+        rest = frame.filter(~cleared)
+        broken = rest.filter(violation_exprs(scalar)[0])["_line_idx"]
+        if broken.len():
+            bad = bad | frame["_line_idx"].is_in(broken.implode())
+    return bad
 
 
 def _colons(expr: pl.Expr) -> pl.Expr:
@@ -191,7 +304,9 @@ def _colons(expr: pl.Expr) -> pl.Expr:
 _KEY_TOKEN = r'"(?:[^"\\]|\\.)*"\s*:'
 
 
-def _duplicate_suspects(frame: pl.DataFrame, extras: list[str], data_keys: list[str]) -> pl.Series:
+def _duplicate_suspects(
+    frame: pl.DataFrame, measures: pl.DataFrame, extras: list[str], data_keys: list[str]
+) -> pl.Series:
     """Rows whose line may hold a key twice in one object, at any depth: Python judges them.
 
     polars keeps the first of two equal keys where Python, jq and JavaScript keep the last, so a
@@ -207,34 +322,53 @@ def _duplicate_suspects(frame: pl.DataFrame, extras: list[str], data_keys: list[
     Only the rare escaped colon (``\\u003a``) could hide a colon: such lines are suspects already.
 
     Counting every column of every row would cost as much as a parse, so a cheap screen comes
-    first, exact because every count it leaves out is one that cannot be negative: the colons of
-    the timestamp, of ``data`` and of its two object fields are all an ordinary line has; the
-    brackets of ``data`` and of the line (counted for the depth bound already) say whether any
-    other value holds an object. Only rows the screen cannot clear get the full count.
+    first (``measures``: :func:`_measures`), exact because every count it leaves out is one that
+    cannot be negative: the colons of the timestamp, of ``data`` and of its two object fields are
+    all an ordinary line has; the brackets of ``data`` and of the line (counted for the depth bound
+    already) say whether any other value holds an object. Only rows the screen cannot clear get the
+    full count. On a row it clears but for an object field with two colons or more, every other
+    value is free of colons (the counts add up) and of brackets, so that field is the only place a
+    key can be written twice: it alone is tokenized.
     """
     top = [*TOP_LEVEL_FIELDS, *extras]
     payload = [f"_d.{k}" for k in data_keys]
-    if "_brackets" not in frame.columns:
-        return _counted_suspects(frame, top, payload)
-    objects = ["_d.tool_params", "_d.outcome"]
-    brackets = [pl.col(c).str.count_matches(r"[\[{]").fill_null(0) for c in ("data", *objects)]
-    colons = [_colons(pl.col(c)) for c in ("data", "timestamp", *objects)]
-    screen = frame.select(
-        pl.col("_colons").is_not_null()
+    m = measures.with_columns(frame["_colons"], frame["_brackets"])
+    lines = pl.col("_colons").is_not_null()
+    objects = [pl.col(f"_co{c}") for c in _OBJECT_COLUMNS]
+    flags = m.select(
+        full=lines
         & (
-            (pl.col("_colons") != _keys_read(top) + colons[0] + colons[1])
-            | (colons[0] != _keys_read(payload) + colons[2] + colons[3])
-            | (colons[2] >= 2)
-            | (colons[3] >= 2)
-            | (brackets[0] > 1 + brackets[1] + brackets[2])
-            | (pl.col("_brackets") > 1 + brackets[0])
-        )
-    ).to_series()
-    if not screen.any():
-        return screen
-    maybe = frame.filter(screen)
-    flagged = maybe.filter(_counted_suspects(maybe, top, payload))["_line_idx"]
-    return frame["_line_idx"].is_in(flagged.implode())
+            (pl.col("_colons") != pl.col("_keys_top") + pl.col("_co_data") + pl.col("_co_ts"))
+            | (pl.col("_co_data") != pl.col("_keys_data") + pl.sum_horizontal(objects))
+            | (pl.col("_br_data") > 1 + pl.col("_br_objects"))
+            | (pl.col("_brackets") > 1 + pl.col("_br_data"))
+        ),
+        nested=lines & pl.any_horizontal([c >= 2 for c in objects]),
+    )
+    full, nested = flags["full"], flags["nested"]
+    again = pl.repeat(False, frame.height, eager=True)
+    if full.any():
+        maybe = frame.filter(full)
+        flagged = maybe.filter(_counted_suspects(maybe, top, payload))["_line_idx"]
+        again = frame["_line_idx"].is_in(flagged.implode())
+    only = nested & ~full
+    if only.any():  # an object field of two keys or more: is one written twice?
+        rows = frame.filter(only)
+        values = pl.concat(
+            [rows.select(pl.col("_line_idx"), pl.col(c).alias("_value")) for c in _OBJECT_COLUMNS]
+        ).filter(pl.col("_value").str.count_matches(":", literal=True) >= 2)
+        repeated = _repeated_keys(values)
+        if repeated.len():
+            again = again | frame["_line_idx"].is_in(repeated.implode())
+    return again
+
+
+def _repeated_keys(values: pl.DataFrame) -> pl.Series:
+    """The ``_line_idx`` of rows whose ``_value`` (JSON text) is an object or list holding a key
+    twice in one object, at any depth the text reaches: its key tokens are not all distinct."""
+    keys = pl.col("_value").str.extract_all(_KEY_TOKEN)
+    objects = values.filter(pl.col("_value").str.starts_with("{") | pl.col("_value").str.starts_with("["))
+    return objects.filter(keys.list.n_unique() < keys.list.len())["_line_idx"]
 
 
 def _keys_read(names: list[str]) -> pl.Expr:
@@ -270,9 +404,8 @@ def _counted_suspects(frame: pl.DataFrame, top: list[str], payload: list[str]) -
         rows = frame.filter(pl.col("_line_idx").is_in(many.implode()))
         values = pl.concat(
             [rows.select(pl.col("_line_idx"), pl.col(columns[i]).alias("_value")) for i in nested]
-        ).filter(pl.col("_value").str.starts_with("{") | pl.col("_value").str.starts_with("["))
-        keys = pl.col("_value").str.extract_all(_KEY_TOKEN)
-        repeated = values.filter(keys.list.n_unique() < keys.list.len())["_line_idx"]
+        )
+        repeated = _repeated_keys(values)
         if repeated.len():
             again = again | frame["_line_idx"].is_in(repeated.implode())
     return again
