@@ -291,6 +291,39 @@ def test_corrupted_input_reaches_the_quarantine_whole(tmp_path: Path) -> None:
     assert all(s.startswith("rotated/") and s.endswith(f"stream/{day}.jsonl") for s in q["source_file"])
 
 
+def _routed(root: Path, data: Path) -> dict[str, object]:
+    """Where every line went, in order (archives decompressed: their members follow the blocks)."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != ".rotation.lock":
+            files[path.relative_to(root).as_posix()] = _lines(path)
+    q = read_quarantine(data).drop("source_file").to_dicts()
+    return {"files": files, "quarantine": sorted(q, key=lambda r: (r["line_number"], r["byte_offset"]))}
+
+
+def test_blocks_judged_ahead_in_threads_route_as_one_block_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small blocks, judged two ahead in worker threads, with bad lines in several of them: every
+    line lands where one whole-file block sends it, and each quarantined line keeps its number and
+    offset (counted while reading, before its block is judged)."""
+    from agent_pipelines.rotation import route
+
+    outcomes = []
+    for block_bytes in (1 << 30, 700):
+        root, data = tmp_path / f"logs-{block_bytes}", tmp_path / f"data-{block_bytes}"
+        build_logs(root)
+        day = TODAY - timedelta(days=2)
+        lines = [event_line(at(day, 9, m), f"many-{m}") for m in range(40)]
+        lines[7], lines[23] = b"{not json\n", event_line(at(day, 9, 23), "neg", commits_ahead=-1)
+        append_bytes(paths.stream_partition_path(root, day), b"".join(lines))
+        monkeypatch.setattr(route, "ROUTE_BLOCK_BYTES", block_bytes)
+        rotation.rotate(settings(root, data))
+        outcomes.append(_routed(root, data))
+    assert outcomes[0] == outcomes[1]
+    assert len(outcomes[0]["quarantine"]) == 5  # type: ignore[arg-type]
+
+
 def test_dry_run_changes_nothing_and_predicts_the_run(logs: tuple[Path, Path]) -> None:
     root, data = logs
     s = settings(root, data, policy=RetentionPolicy(stream_days=2, sessions_keep=5))

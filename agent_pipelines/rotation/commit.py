@@ -6,6 +6,9 @@ import json
 import os
 import shutil
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -34,7 +37,7 @@ from agent_pipelines.rotation.config import (
 )
 from agent_pipelines.rotation.manifest import Manifest, StagedOrigin
 from agent_pipelines.rotation.plan import Outcome, SourceStep
-from agent_pipelines.rotation.route import _route_file
+from agent_pipelines.rotation.route import Head, _route_file, prejudge
 from agent_pipelines.rotation.sinks import _CountingSink, _PreparingSink
 
 
@@ -55,46 +58,133 @@ def _stage(s: Settings, step: SourceStep, token: str) -> Path | None:
     return tokdir
 
 
+@dataclass
+class _Ready:
+    """A token folder about to be prepared or committed: its manifest when one was written already;
+    otherwise its origin, the staged source's descriptor (locked, so that writers which opened it
+    before the rename have finished) and, when judged ahead, the first blocks' verdicts. Nothing
+    set: nothing left to do."""
+
+    manifest: Manifest | None = None
+    origin: StagedOrigin | None = None
+    fd: int | None = None
+    head: Head | None = None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
+    _finish(s, tokdir, _ready(s, tokdir, judge_ahead=False), outcome)
+
+
+def _ready(s: Settings, tokdir: Path, *, judge_ahead: bool) -> _Ready:
+    """Everything of a token folder that does not touch anything outside it: safe to run in a
+    thread for the next folders while the one before commits."""
     manifest_path = tokdir / _MANIFEST
     if manifest_path.exists():
-        manifest = Manifest.load(manifest_path)
-        _commit(s, tokdir, manifest)
-        outcome.absorb(_manifest_outcome(manifest))
-        return
+        return _Ready(manifest=Manifest.load(manifest_path))
     source = tokdir / _SOURCE
     if not source.exists():  # staged never happened, or everything but the folder is gone
         shutil.rmtree(tokdir, ignore_errors=True)
-        return
+        return _Ready()
     origin = StagedOrigin.load(tokdir / _ORIGIN)
     _discard_outputs(tokdir)  # of a prepare that never reached its manifest
     delay = origin.staged_at + s.grace_seconds - time.time()
     if delay > 0:
         time.sleep(delay)
     fd = os.open(source, os.O_RDONLY)
+    ready = _Ready(origin=origin, fd=fd)
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)  # writers that opened it before the rename finish first
-        for _attempt in range(3):
-            try:
-                manifest = _prepare(s, tokdir, origin)
-            except OSError:  # disk full, read-only: free what the partial outputs took and stop;
-                _discard_outputs(tokdir)  # the staged file stays readable, the next run finishes it
-                raise
-            if os.fstat(fd).st_size == manifest.source_bytes:
-                break
-            # A writer that takes no lock appended after all: prepare again from the whole file.
-            _discard_outputs(tokdir)
+        if judge_ahead:
+            ready.head = prejudge(source, Kind(origin.kind), _quarantine_name(origin), s.today)
+    except BaseException:
+        ready.close()
+        raise
+    return ready
+
+
+def _finish(s: Settings, tokdir: Path, ready: _Ready, outcome: Outcome) -> None:
+    """Prepare (unless a manifest says it was) and commit one token folder; unlock its source."""
+    try:
+        if ready.manifest is not None:
+            manifest = ready.manifest
+        elif ready.origin is not None and ready.fd is not None:
+            manifest = _prepare_locked(s, tokdir, ready.origin, ready.fd, ready.head)
         else:
-            raise RotationError(f"{origin.origin} keeps growing while it is rotated; run again later")
-        _checkpoint("prepared")
-        atomic_write(manifest_path, manifest.to_json())
-        fsync_dir(tokdir)
-        _checkpoint("manifest")
+            return
         _commit(s, tokdir, manifest)
     finally:
-        os.close(fd)
+        ready.close()
     outcome.absorb(_manifest_outcome(manifest))
+
+
+def _prepare_locked(s: Settings, tokdir: Path, origin: StagedOrigin, fd: int, head: Head | None) -> Manifest:
+    for _attempt in range(3):
+        try:
+            manifest = _prepare(s, tokdir, origin, head)
+        except OSError:  # disk full, read-only: free what the partial outputs took and stop;
+            _discard_outputs(tokdir)  # the staged file stays readable, the next run finishes it
+            raise
+        if os.fstat(fd).st_size == manifest.source_bytes:
+            break
+        # A writer that takes no lock appended after all: prepare again from the whole file.
+        _discard_outputs(tokdir)
+        head = None
+    else:
+        raise RotationError(f"{origin.origin} keeps growing while it is rotated; run again later")
+    _checkpoint("prepared")
+    atomic_write(tokdir / _MANIFEST, manifest.to_json())
+    fsync_dir(tokdir)
+    _checkpoint("manifest")
+    return manifest
+
+
+FILES_AHEAD = 2  # staged files locked and judged in threads while the one before is routed
+
+
+def process_tokens(s: Settings, tokdirs: list[Path], outcome: Outcome) -> None:
+    """:func:`_process_token` for each folder, in order, with the next ones judged meanwhile.
+
+    A day partition is usually one block, so judging blocks ahead within a file leaves a core
+    idle; judging (nearly all polars work, which releases the GIL) the next :data:`FILES_AHEAD`
+    files in threads keeps both busy. Only judging runs ahead: routing, writing and committing stay
+    one folder at a time and in order, so the result, and what a rerun after a kill at any step
+    converges to, is exactly that of one folder at a time.
+    """
+    if len(tokdirs) <= 1:
+        for tokdir in tokdirs:
+            _process_token(s, tokdir, outcome)
+        return
+    with ThreadPoolExecutor(max_workers=FILES_AHEAD, thread_name_prefix="rotation-ahead") as pool:
+        ahead: deque[tuple[Path, Future[_Ready]]] = deque()
+        upcoming = iter(tokdirs)
+
+        def submit() -> None:
+            tokdir = next(upcoming, None)
+            if tokdir is not None:
+                ahead.append((tokdir, pool.submit(_ready, s, tokdir, judge_ahead=True)))
+
+        try:
+            for _ in range(FILES_AHEAD):
+                submit()
+            while ahead:
+                tokdir, future = ahead.popleft()
+                ready = future.result()
+                submit()
+                _finish(s, tokdir, ready, outcome)
+        finally:  # stopped by a failure: unlock the folders judged ahead
+            for _tokdir, future in ahead:
+                if not future.cancel() and future.exception() is None:
+                    future.result().close()
+
+
+def _quarantine_name(origin: StagedOrigin) -> str:
+    return f"rotated/{origin.token}/{origin.origin}"
 
 
 def _discard_outputs(tokdir: Path) -> None:
@@ -103,7 +193,7 @@ def _discard_outputs(tokdir: Path) -> None:
             leftover.unlink()
 
 
-def _prepare(s: Settings, tokdir: Path, origin: StagedOrigin) -> Manifest:
+def _prepare(s: Settings, tokdir: Path, origin: StagedOrigin, head: Head | None = None) -> Manifest:
     """Write every output of one staged file inside its token folder; return the manifest.
 
     Each archive is checked as it is written (see :class:`~agent_pipelines.rotation.sinks._PreparingSink`):
@@ -112,10 +202,10 @@ def _prepare(s: Settings, tokdir: Path, origin: StagedOrigin) -> Manifest:
     """
     kind = Kind(origin.kind)
     sink = _PreparingSink(s.logs_root, tokdir)
-    quarantine_name = f"rotated/{origin.token}/{origin.origin}"
+    quarantine_name = _quarantine_name(origin)
     source = tokdir / _SOURCE
     try:
-        totals = _route_file(source, kind, origin.origin, quarantine_name, s, sink)
+        totals = _route_file(source, kind, origin.origin, quarantine_name, s, sink, head=head)
     finally:
         sink.close()
     manifest = Manifest(
@@ -245,6 +335,5 @@ def _simulate_token(s: Settings, tokdir: Path) -> Outcome:
         return Outcome()
     origin = StagedOrigin.load(tokdir / _ORIGIN)
     counting = _CountingSink(s.logs_root)
-    qname = f"rotated/{origin.token}/{origin.origin}"
-    _route_file(source, Kind(origin.kind), origin.origin, qname, s, counting)
+    _route_file(source, Kind(origin.kind), origin.origin, _quarantine_name(origin), s, counting)
     return counting.outcome(origin.origin)

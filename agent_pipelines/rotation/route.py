@@ -3,24 +3,25 @@ reader's rules, then pandera as the last gate)."""
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
-import pandera.errors
 import polars as pl
 
-from agent_pipelines import contract, paths, reader
+from agent_pipelines import reader
 from agent_pipelines.archive import (
-    EVENT_KINDS,
-    LIVE_FILES,
-    MONTHLY,
     Kind,
 )
 from agent_pipelines.contract import MAX_LINE_BYTES, Reason
-from agent_pipelines.rotation.config import RotationError, Settings
+from agent_pipelines.rotation.config import Settings
+from agent_pipelines.rotation.verdicts import Judged, OneDestination, _record, judge_block
 
 
 class _Sink(Protocol):
@@ -30,23 +31,96 @@ class _Sink(Protocol):
     def oversize(self, source: Path, offset: int, length: int) -> str | None: ...
 
 
+JUDGE_AHEAD = 2  # blocks judged in worker threads while the main thread routes the one before
+ROUTE_BLOCK_BYTES = 32 << 20  # smaller blocks cost more CPU per line (pandera's and polars' fixed costs)
+
+_Piece = reader.Lines | reader.LongLine | reader.Tail
+
+
+@dataclass
+class Head:
+    """The first blocks of a file, judged before its turn (:func:`prejudge`): each piece with its
+    first line number and verdicts, and where reading resumes (``None``: the file ended)."""
+
+    start: int  # past the byte-order mark, if any
+    pieces: list[tuple[_Piece, int, Future[Judged] | None]]
+    resume: tuple[int, int] | None  # (byte offset, line number)
+
+
+def prejudge(path: Path, kind: Kind, qname: str, today: date, *, blocks: int = JUDGE_AHEAD) -> Head:
+    """Judge the first ``blocks`` blocks of ``path`` now (in the caller's thread), for a
+    :func:`_route_file` that comes later: a run of many one-block files (a day partition is one
+    block up to ~30 MB) then judges the next file while the sink still compresses this one."""
+    pieces: list[tuple[_Piece, int, Future[Judged] | None]] = []
+    with open(path, "rb") as handle:
+        offset = start = reader.skip_bom(handle)
+        line_no = 1
+        judged = 0
+        for piece in _pieces(handle, offset):
+            if judged == blocks:
+                return Head(start, pieces, (offset, line_no))
+            verdicts: Future[Judged] | None = None
+            if isinstance(piece, reader.Lines):
+                verdicts = Future()
+                verdicts.set_result(judge_block(piece.data, kind, qname, line_no, piece.offset, today))
+                judged += 1
+            pieces.append((piece, line_no, verdicts))
+            offset, line_no = _after(piece), line_no + _lines_in(piece)
+    return Head(start, pieces, None)
+
+
+def _after(piece: _Piece) -> int:
+    """The byte offset just past a piece (past a long line's newline when it has one)."""
+    if isinstance(piece, reader.LongLine):
+        return piece.offset + piece.length + piece.ended
+    return piece.offset + len(piece.data)
+
+
+def _lines_in(piece: _Piece) -> int:
+    return piece.data.count(b"\n") if isinstance(piece, reader.Lines) else 1
+
+
 def _route_file(
-    path: Path, kind: Kind, origin: str, quarantine_name: str, s: Settings, sink: _Sink
+    path: Path,
+    kind: Kind,
+    origin: str,
+    quarantine_name: str,
+    s: Settings,
+    sink: _Sink,
+    *,
+    head: Head | None = None,
 ) -> dict[str, int]:
     """Read a file block by block (the reader's :func:`~agent_pipelines.reader.iter_blocks`, so
     memory stays bounded whatever the lines) and hand each line to the sink. Returns
-    bytes/lines/blank. A UTF-8 byte-order mark at the start is not a line: it is dropped."""
+    bytes/lines/blank. A UTF-8 byte-order mark at the start is not a line: it is dropped.
+
+    Judging a block (parse, contract, pandera) is nearly all polars work, which releases the GIL:
+    the next :data:`JUDGE_AHEAD` blocks are judged in threads while this one routes the block
+    before, in order, so the outputs are byte for byte those of judging one block at a time.
+    ``head``: the file's first blocks, judged already (:func:`prejudge`).
+    """
     totals = {"bytes": 0, "lines": 0, "blank": 0}
-    with open(path, "rb") as handle:
-        offset = reader.skip_bom(handle)
-        line_no = 1
-        for piece in reader.iter_blocks(handle, offset=offset, max_line_bytes=MAX_LINE_BYTES):
-            if isinstance(piece, reader.Lines):
-                n, blank = _route_block(piece.data, kind, quarantine_name, line_no, piece.offset, s, sink)
+    with (
+        open(path, "rb") as handle,
+        ThreadPoolExecutor(max_workers=JUDGE_AHEAD, thread_name_prefix="rotation-judge") as pool,
+    ):
+        if head is None:
+            offset = reader.skip_bom(handle)
+            judged = _judged(_pieces(handle, offset), pool, kind, quarantine_name, s.today, 1)
+        else:
+            offset, judged = head.start, iter(head.pieces)
+            if head.resume is not None:
+                resume, line_no = head.resume
+                handle.seek(resume)
+                more = _judged(_pieces(handle, resume), pool, kind, quarantine_name, s.today, line_no)
+                judged = itertools.chain(judged, more)
+        for piece, line_no, verdicts in judged:
+            if isinstance(piece, reader.Lines) and verdicts is not None:
+                n, blank = _route_block(
+                    piece.data, verdicts.result(), kind, quarantine_name, line_no, piece.offset, sink
+                )
                 totals["lines"] += n
                 totals["blank"] += blank
-                line_no += n
-                offset = piece.offset + len(piece.data)
             elif isinstance(piece, reader.LongLine):
                 kept = sink.oversize(path, piece.offset, piece.length)
                 detail = f"line is {piece.length} bytes, over the {MAX_LINE_BYTES}-byte bound"
@@ -57,40 +131,51 @@ def _route_file(
                 record["raw_bytes"] = piece.length
                 sink.quarantine([record])
                 totals["lines"] += 1
-                line_no += 1
-                offset = piece.offset + piece.length + piece.ended
             else:  # no writer can finish it any more: the file was renamed away and locked
-                sink.quarantine(
-                    [
-                        _record(
-                            quarantine_name,
-                            line_no,
-                            piece.offset,
-                            Reason.TRUNCATED_LINE,
-                            "no newline",
-                            piece.data,
-                        )
-                    ]
+                record = _record(
+                    quarantine_name, line_no, piece.offset, Reason.TRUNCATED_LINE, "no newline", piece.data
                 )
+                sink.quarantine([record])
                 totals["lines"] += 1
-                offset = piece.offset + len(piece.data)
+            offset = _after(piece)
     totals["bytes"] = offset
     return totals
 
 
+def _pieces(handle: Any, offset: int) -> Iterator[_Piece]:
+    return reader.iter_blocks(
+        handle, offset=offset, max_line_bytes=MAX_LINE_BYTES, block_bytes=ROUTE_BLOCK_BYTES
+    )
+
+
+def _judged(
+    pieces: Iterator[_Piece], pool: ThreadPoolExecutor, kind: Kind, qname: str, today: date, line_no: int
+) -> Iterator[tuple[_Piece, int, Future[Judged] | None]]:
+    """Each piece with its first line number and its verdicts being judged, up to
+    :data:`JUDGE_AHEAD` blocks ahead of the one the caller routes (memory: a few blocks)."""
+    ahead: deque[tuple[_Piece, int, Future[Judged] | None]] = deque()
+    for piece in pieces:
+        verdicts = None  # a long line or a torn last one: nothing to judge
+        if isinstance(piece, reader.Lines):
+            verdicts = pool.submit(judge_block, piece.data, kind, qname, line_no, piece.offset, today)
+        ahead.append((piece, line_no, verdicts))
+        line_no += _lines_in(piece)
+        while len(ahead) > JUDGE_AHEAD:
+            yield ahead.popleft()
+    yield from ahead
+
+
 def _route_block(
-    block: bytes, kind: Kind, qname: str, first_line: int, base_offset: int, s: Settings, sink: _Sink
+    block: bytes, judged: Judged, kind: Kind, qname: str, first_line: int, base_offset: int, sink: _Sink
 ) -> tuple[int, int]:
-    """Route the complete lines of one block. Returns (lines, blank lines)."""
-    if kind in EVENT_KINDS:
-        judged = _judge_events(block, kind, qname, first_line, base_offset, s.today)
-        if isinstance(judged, _OneDestination):
-            return judged.route(sink, kind)
-        verdicts, bad_idx = judged
-        lines = block.split(b"\n")
-    else:
-        lines = block.split(b"\n")
-        verdicts, bad_idx = _judge_light(lines[:-1], kind, s.today)
+    """Route the complete lines of one block by their verdicts. Returns (lines, blank lines)."""
+    if isinstance(judged, OneDestination):
+        if judged.records:
+            sink.quarantine(judged.records)
+        _emit(sink, kind, judged.dest, judged.kept(), judged.lines - len(judged.cuts))
+        return judged.lines, 0
+    verdicts, bad_idx = judged
+    lines = block.split(b"\n")
     lines.pop()  # the block ends with a newline
     bad = _records(lines, bad_idx, qname, first_line, base_offset)
     if bad:
@@ -109,182 +194,12 @@ def _route_block(
     return len(lines), blank
 
 
-@dataclass
-class _OneDestination:
-    """A block of event lines whose good lines all go to one place, and whose bad lines the reader
-    located (offset and length): the common case, routed by cutting the bad lines out of the block
-    instead of splitting it into lines and joining them again."""
-
-    block: bytes
-    dest: str
-    lines: int
-    cuts: list[tuple[int, int]]  # (offset in the block, length) of each bad line, in order
-    records: list[dict[str, Any]]
-
-    def route(self, sink: _Sink, kind: Kind) -> tuple[int, int]:
-        if self.records:
-            sink.quarantine(self.records)
-        data = self.block
-        if self.cuts:
-            pieces, at = [], 0
-            for offset, length in self.cuts:
-                pieces.append(data[at:offset])
-                at = offset + length + 1
-            pieces.append(data[at:])
-            data = b"".join(pieces)
-        _emit(sink, kind, self.dest, data, self.lines - len(self.cuts))
-        return self.lines, 0
-
-
 def _emit(sink: _Sink, kind: Kind, dest: str, data: bytes, n: int) -> None:
     where, _, name = dest.partition(":")
     if where == "archive":
         sink.archive(kind, name, data, n)
     else:
         sink.back(name, data, n)
-
-
-def _dest_expr(kind: Kind, today: date) -> pl.Expr:
-    """``archive:<period>`` for closed periods, ``back:<live file>`` for the rest."""
-    day = pl.col("day")
-    if kind in MONTHLY:
-        period = day.dt.strftime("%Y-%m")
-        closed = period < today.strftime("%Y-%m")
-    else:
-        period = day.dt.strftime("%Y-%m-%d")
-        closed = day < pl.lit(today)
-    if kind == Kind.STREAM:
-        live = pl.lit("back:" + paths.STREAM_DIR + "/") + period + pl.lit(".jsonl")
-    else:
-        live = pl.lit("back:" + LIVE_FILES[kind])
-    return pl.when(closed).then(pl.lit("archive:") + period).otherwise(live).alias("dest")
-
-
-def _judge_events(
-    block: bytes, kind: Kind, qname: str, first_line: int, base: int, today: date
-) -> _OneDestination | tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
-    """Verdicts for event lines: the reader's contract checks, then the pandera model as a gate.
-
-    The common case comes back as a :class:`_OneDestination`; otherwise (good lines for several
-    places, blank lines, a line pandera refused or one the reader did not locate) the verdict per
-    line index: its destination, or its quarantine reason and detail.
-    """
-    result = reader.read_bytes(block, source_name=qname, first_line=first_line, base_offset=base)
-    events = result.events
-    failures = _pandera_failures(events)
-    if not failures.height:
-        one = _one_destination(block, events, result.quarantine, kind, qname, base, today)
-        if one is not None:
-            return one
-    bad_idx: dict[int, tuple[str, str]] = {
-        ln - first_line: (reason, detail)
-        for ln, reason, detail in result.quarantine.select("line_number", "reason", "detail").iter_rows()
-    }
-    if failures.height:
-        failed = events.select("event_id", "line_number").join(failures, on="event_id", how="inner")
-        for ln, reason, detail in failed.select("line_number", "reason", "detail").iter_rows():
-            bad_idx[ln - first_line] = (reason, detail)
-        events = events.join(failures, on="event_id", how="anti")
-    verdicts = events.select((pl.col("line_number") - first_line).alias("idx"), _dest_expr(kind, today))
-    return verdicts, bad_idx
-
-
-def _one_destination(
-    block: bytes, events: pl.DataFrame, bad: pl.DataFrame, kind: Kind, qname: str, base: int, today: date
-) -> _OneDestination | None:
-    if events.is_empty():
-        return None
-    dests = events.select(_dest_expr(kind, today)).unique()
-    n_lines = block.count(b"\n")
-    if dests.height != 1 or events.height + bad.height != n_lines:  # several places, or blank lines
-        return None
-    cuts: list[tuple[int, int]] = []
-    records: list[dict[str, Any]] = []
-    rows = (
-        bad.sort("line_number")
-        .select("line_number", "byte_offset", "raw_bytes", "reason", "detail")
-        .iter_rows()
-    )
-    for ln, offset, length, reason, detail in rows:
-        start, end = offset - base, offset - base + length
-        if (start > 0 and block[start - 1] != 10) or block[end : end + 1] != b"\n":
-            return None  # not a whole line as the block has it: let the split path judge
-        cuts.append((start, length))
-        records.append(_record(qname, ln, offset, reason, detail, block[start:end]))
-    return _OneDestination(block, dests.item(), n_lines, cuts, records)
-
-
-def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
-    """event_id, reason, detail for rows ``contract.CleanedEvent`` refuses.
-
-    Identical lines (same event_id) are judged once: the table the model describes holds one row
-    per distinct line, and duplicates ride along with their first copy. A schema-level failure (a
-    column missing or mistyped) is a bug in our code, not bad input, so it stops the rotation.
-    """
-    empty = pl.DataFrame(schema={"event_id": pl.String, "reason": pl.String, "detail": pl.String})
-    if events.is_empty():
-        return empty
-    unique = reader.dedupe(events)
-    try:
-        contract.CleanedEvent.validate(unique, lazy=True)
-        return empty
-    except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    if cases["index"].is_null().any():
-        summary = cases.filter(pl.col("index").is_null()).select("column", "check").head(5).to_dicts()
-        raise RotationError(f"the cleaned-event schema itself fails (a bug, not bad data): {summary}")
-    cases = cases.with_columns(pl.col("index").cast(pl.Int64)).unique("index", keep="first")
-    ids = unique["event_id"]
-    return pl.DataFrame(
-        {
-            "event_id": [ids[i] for i in cases["index"].to_list()],
-            "reason": [f"pandera:{c}" for c in cases["check"].to_list()],
-            "detail": [
-                f"{col or 'row'}: failure case {str(val)[:80]}"
-                for col, val in zip(cases["column"].to_list(), cases["failure_case"].to_list(), strict=True)
-            ],
-        },
-        schema=empty.schema,
-    )
-
-
-def _judge_light(
-    lines: list[bytes], kind: Kind, today: date
-) -> tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
-    """Verdicts for alerts and metrics: any JSON object with an ISO 8601 ``timestamp``."""
-    idx: list[int] = []
-    days: list[date] = []
-    bad_idx: dict[int, tuple[str, str]] = {}
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        day = _line_day(line)
-        if isinstance(day, tuple):
-            bad_idx[i] = (day[0].value, day[1])
-        else:
-            idx.append(i)
-            days.append(day)
-    frame = pl.DataFrame({"idx": idx, "day": days}, schema={"idx": pl.Int64, "day": pl.Date})
-    return frame.select("idx", _dest_expr(kind, today)), bad_idx
-
-
-def _line_day(line: bytes) -> date | tuple[Reason, str]:
-    """The UTC day of a line's ``timestamp``, or why the line cannot have one."""
-    if len(line) > MAX_LINE_BYTES:
-        return Reason.LINE_TOO_LONG, f"line is {len(line)} bytes"
-    try:
-        obj = reader.decode_line(line.rstrip(b"\r"))  # the reader's rules: depth, duplicate keys, NaN
-    except contract.ContractError as exc:
-        return exc.reason, exc.detail
-    stamp = obj.get("timestamp")
-    if stamp is None:
-        return Reason.MISSING_FIELD, "'timestamp' is required"
-    if not isinstance(stamp, str):
-        return Reason.WRONG_TYPE, "'timestamp' must be an ISO 8601 string"
-    try:
-        return contract.parse_timestamp(stamp).date()
-    except ValueError:
-        return Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {stamp!r:.60}"
 
 
 def _records(
@@ -297,16 +212,3 @@ def _records(
         _record(qname, first_line + i, base + starts[i], reason, detail, lines[i])
         for i, (reason, detail) in sorted(bad_idx.items())
     ]
-
-
-def _record(qname: str, line_no: int, offset: int, reason: str, detail: str, raw: bytes) -> dict[str, Any]:
-    """A quarantine record keeping the whole raw line (rotation removes it from the logs)."""
-    return {
-        "source_file": qname,
-        "line_number": line_no,
-        "byte_offset": offset,
-        "reason": str(reason),
-        "detail": detail,
-        "raw": raw.decode("utf-8", errors="backslashreplace"),
-        "raw_bytes": len(raw),
-    }

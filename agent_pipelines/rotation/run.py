@@ -27,7 +27,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-from agent_pipelines.rotation.commit import _process_token, _simulate_token, _stage
+from agent_pipelines.rotation.commit import _process_token, _simulate_token, _stage, process_tokens
 from agent_pipelines.rotation.config import _ORIGIN, _SOURCE, RotationBusy, Settings, _checkpoint, human_size
 from agent_pipelines.rotation.manifest import ManifestError, StagedOrigin
 from agent_pipelines.rotation.plan import (
@@ -233,8 +233,7 @@ def archive_closed(s: Settings, report: RotationReport) -> None:
         tokdir = _stage(s, step, f"{stamp}-{seq:04d}")
         if tokdir is not None:
             tokdirs.append(tokdir)
-    for tokdir in tokdirs:
-        _process_token(s, tokdir, report.outcome)
+    process_tokens(s, tokdirs, report.outcome)
 
 
 def apply_retention(s: Settings, report: RotationReport) -> None:
