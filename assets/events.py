@@ -1,7 +1,8 @@
 """``cleaned_events``: one partition per UTC log day, parsed through the contract, as Parquet.
 
-Thin wiring over the reader: ``read_logs`` (contract, types, payload flattening, quarantine),
-``dedupe`` (a line written twice counts once) and ``write_quarantine``. Each materialization rewrites
+Thin wiring over :func:`agent_pipelines.cleaned.clean_days`: each day read block by block (contract,
+types, payload flattening, quarantine), deduplicated (a line written twice counts once) and streamed
+to its Parquet file, so memory is a few blocks' whatever the size of a day. Each materialization rewrites
 its day from the log files, so re-materializing today's partition as lines arrive is always
 consistent: the partition is exactly what the files held at that moment, never an append on top of
 an older read. ``log_days_sensor`` (:mod:`assets.log_days`) registers new days and re-materializes a
@@ -15,15 +16,16 @@ from typing import Any
 
 import dagster as dg
 import pandera.errors
+import pandera.polars as pa
 import polars as pl
+from pandera.config import ValidationDepth, config_context
 
 from agent_pipelines import usage
+from agent_pipelines.cleaned import CleanedDay, clean_days
 from agent_pipelines.contract import CLEANED_SCHEMA, CleanedEvent
 from agent_pipelines.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
 from agent_pipelines.log_store import LogStore
 from agent_pipelines.metrics import markdown_table
-from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
-from agent_pipelines.reader import dedupe, read_days
 from assets.log_days import (
     DAILY_ASSETS,
     analytics_sensor_status,
@@ -62,11 +64,10 @@ def max_quarantine_share() -> float:
         return DEFAULT_MAX_QUARANTINE_SHARE
 
 
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    if frame.is_empty():
-        return {}
-    counts = frame.group_by(column).len().sort(column)
-    return {str(k): int(v) for k, v in counts.iter_rows()}
+def _preview(day: CleanedDay | None) -> pl.DataFrame:
+    if day is None:
+        return pl.DataFrame()
+    return day.preview.select([c for c in PREVIEW_COLUMNS if c in day.preview.columns])
 
 
 def _merge_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
@@ -78,7 +79,7 @@ def _merge_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]
 DAY_POLICY = dg.BackfillPolicy.single_run()
 """Backfills of many days run as one run: the per-run cost (run creation, process start, Dagster's
 event log) is paid once instead of once per day, which at 30 days was most of the time of a refresh.
-Each day is still read, checked and written on its own, so memory stays one day's."""
+Each day is still read, checked and written on its own (the cleaned events block by block)."""
 
 
 def daily_table_asset(domain: str, **kwargs: Any) -> Any:
@@ -130,7 +131,6 @@ def cleaned_events(
     then holds the run's totals and a per-day table)."""
     days = [date.fromisoformat(k) for k in context.partition_keys]
     today = datetime.now(UTC).date()
-    logs_root = log_store.logs_path
     key = context.asset_key
     totals = {"events": 0, "quarantined": 0, "newly_quarantined": 0, "duplicates_dropped": 0,
               "pending_bytes": 0, "size_bytes": 0}  # fmt: skip
@@ -138,65 +138,60 @@ def cleaned_events(
     by_type: dict[str, int] = {}
     per_day: list[dict[str, Any]] = []
     sources: set[str] = set()
-    attempts: set[str] = set()
+    attempts: list[pl.Series] = []
     warnings: list[str] = []
-    preview = pl.DataFrame()
-    schema = None
+    last: CleanedDay | None = None
     over: list[str] = []
-    last_events: pl.DataFrame | None = None
     threshold = max_quarantine_share()
-    # the next days are read in threads while this one is written (one run over many days)
-    for day, result in read_days(logs_root, days, final_before=today):
-        events = dedupe(result.events)
-        quarantine = quarantine_of_day(result.quarantine, day, logs_root)
-        _, _, stored_bytes = parquet_io_manager.write_partition(key, day.isoformat(), events)
-        day_reasons = _counts(quarantine, "reason")
-        lines = events.height + quarantine.height
-        share = quarantine.height / lines if lines else 0.0
-        if share > threshold:
-            over.append(f"{day} {share:.2%}")
-        totals["events"] += events.height
-        totals["quarantined"] += quarantine.height
-        totals["newly_quarantined"] += write_quarantine(log_store.data_path, quarantine)
-        totals["duplicates_dropped"] += result.events.height - events.height
-        totals["pending_bytes"] += result.pending_bytes
-        totals["size_bytes"] += stored_bytes
-        _merge_counts(reasons, day_reasons)
-        _merge_counts(by_type, _counts(events, "event_type"))
-        sources.update(result.offsets)
-        if events.height:
-            attempts.update(events["attempt_id"].unique().to_list())
-        preview = events.select([c for c in PREVIEW_COLUMNS if c in events.columns]).head(10)
-        schema = events.schema
-        last_events = events
-        per_day.append({"day": day.isoformat(), "events": events.height, "quarantined": quarantine.height,
-                        "quarantine_share": round(share, 5)})  # fmt: skip
+
+    def write(day: date, rows: pl.LazyFrame) -> int:
+        return parquet_io_manager.write_partition(key, day.isoformat(), rows)[2]
+
+    # block by block: each day's rows stream to its file while the next block is read
+    for done in clean_days(
+        log_store.logs_path, days, write, data_dir=log_store.data_path, final_before=today
+    ):
+        if done.quarantine_share > threshold:
+            over.append(f"{done.day} {done.quarantine_share:.2%}")
+        totals["events"] += done.events
+        totals["quarantined"] += done.quarantined
+        totals["newly_quarantined"] += done.newly_quarantined
+        totals["duplicates_dropped"] += done.duplicates_dropped
+        totals["pending_bytes"] += done.pending_bytes
+        totals["size_bytes"] += done.stored_bytes
+        _merge_counts(reasons, done.reasons)
+        _merge_counts(by_type, done.by_type)
+        sources.update(done.sources)
+        attempts.append(done.attempts)
+        last = done
+        per_day.append({"day": done.day.isoformat(), "events": done.events, "quarantined": done.quarantined,
+                        "quarantine_share": round(done.quarantine_share, 5)})  # fmt: skip
         context.log.info(
-            f"{day}: {events.height:,} events, {quarantine.height:,} quarantined, "
-            f"{result.events.height - events.height:,} duplicates dropped"
+            f"{done.day}: {done.events:,} events, {done.quarantined:,} quarantined, "
+            f"{done.duplicates_dropped:,} duplicates dropped"
         )
-        for warning in result.warnings:  # files skipped or cut short: never fatal, always said
+        for warning in done.warnings:  # files skipped or cut short: never fatal, always said
             context.log.warning(warning)
-        warnings.extend(result.warnings)
+        warnings.extend(done.warnings)
     lines = totals["events"] + totals["quarantined"]
     share = totals["quarantined"] / lines if lines else 0.0
     metadata: dict[str, Any] = {
         "dagster/row_count": totals["events"],
         **totals,
         "quarantine_reasons": dg.MetadataValue.json(reasons),
-        "attempts": len(attempts),
+        "attempts": pl.concat(attempts).n_unique() if attempts else 0,
         "events_by_type": dg.MetadataValue.json(by_type),
         "source_files": dg.MetadataValue.json(sorted(sources)),
         "file_warnings": dg.MetadataValue.json(warnings),
-        "preview": dg.MetadataValue.md(markdown_table(preview, limit=10)),
+        "preview": dg.MetadataValue.md(markdown_table(_preview(last), limit=10)),
     }
-    if schema is not None:
+    if last is not None:
         metadata["dagster/column_schema"] = dg.TableSchema(
-            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in CLEANED_SCHEMA.items()]
         )
-    if len(days) == 1 and last_events is not None:
+    if len(days) == 1 and last is not None:
         # The day's numbers: across partitions, the Plots tab draws them as daily time series.
-        metadata.update(usage.day_numbers(last_events))
+        metadata.update(usage.day_numbers(last.session_ends))
     if len(days) > 1:
         metadata["days_in_run"] = len(days)
         metadata["by_day"] = dg.MetadataValue.md(markdown_table(pl.DataFrame(per_day), limit=400))
@@ -227,39 +222,81 @@ def cleaned_events(
 # --------------------------------------------------------------------------------------------
 
 
-def validate_events(events: pl.DataFrame) -> dg.AssetCheckResult:
-    """Run the pandera contract over cleaned events; failures carry their cases as Markdown."""
-    model = CleanedEvent
-    try:
-        model.validate(events, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        summary = (
-            cases.group_by("column", "check").len().sort("len", descending=True)
-            if {"column", "check"} <= set(cases.columns)
-            else cases.head(0)
-        )
+_CONTRACT = CleanedEvent.to_schema()
+# Columns whose values the contract checks (non-null, unique, lengths, ranges, allowed values): the
+# others (free text: prompts, payloads, stack traces, the bulk of a day's bytes) are checked for
+# their presence and type, which the Parquet schema answers without reading a row.
+VALUE_COLUMNS = tuple(
+    name
+    for name, column in _CONTRACT.columns.items()
+    if not column.nullable or column.unique or column.checks
+)
+_ROW_CHECKS = pa.DataFrameSchema(checks=_CONTRACT.checks, name="CleanedEvent")
+
+
+def validate_events(events: pl.DataFrame | pl.LazyFrame) -> dg.AssetCheckResult:
+    """Run the pandera contract over cleaned events; failures carry their cases as Markdown.
+
+    The whole of ``contract.CleanedEvent`` is checked, in three passes that each read only what
+    they need (from a Parquet scan, only those columns are read): every column and its type against
+    the schema (no rows); the values of :data:`VALUE_COLUMNS`, read once; then the checks across
+    columns (a ``session_end`` has a status...), each reading the columns it uses.
+    """
+    lazy = events.lazy()
+    present = set(lazy.collect_schema())
+    failures: list[pl.DataFrame] = []
+    _validate(_CONTRACT, lazy, ValidationDepth.SCHEMA_ONLY, failures)
+    values = [c for c in VALUE_COLUMNS if c in present]
+    frame = lazy.select(values).collect()
+    columns = _CONTRACT.select_columns(values)
+    columns.checks, columns.strict = [], False  # the other columns and row checks: the other passes
+    _validate(columns, frame, ValidationDepth.SCHEMA_AND_DATA, failures)
+    _validate(_ROW_CHECKS, lazy, ValidationDepth.SCHEMA_AND_DATA, failures)
+    if not failures:
         return dg.AssetCheckResult(
-            passed=False,
-            description=f"{cases.height:,} failure cases against contract.CleanedEvent",
-            metadata={
-                "rows": events.height,
-                "failure_cases": cases.height,
-                "failures_by_check": dg.MetadataValue.md(markdown_table(summary, limit=30)),
-                "failure_case_sample": dg.MetadataValue.md(markdown_table(cases, limit=20)),
-            },
+            passed=True, metadata={"rows": frame.height, "model": CleanedEvent.__name__}
         )
+    cases = pl.concat(failures, how="diagonal_relaxed")
+    summary = (
+        cases.group_by("column", "check").len().sort("len", descending=True)
+        if {"column", "check"} <= set(cases.columns)
+        else cases.head(0)
+    )
+    return dg.AssetCheckResult(
+        passed=False,
+        description=f"{cases.height:,} failure cases against contract.CleanedEvent",
+        metadata={
+            "rows": frame.height,
+            "failure_cases": cases.height,
+            "failures_by_check": dg.MetadataValue.md(markdown_table(summary, limit=30)),
+            "failure_case_sample": dg.MetadataValue.md(markdown_table(cases, limit=20)),
+        },
+    )
+
+
+def _validate(
+    schema: pa.DataFrameSchema,
+    frame: pl.DataFrame | pl.LazyFrame,
+    depth: ValidationDepth,
+    failures: list[pl.DataFrame],
+) -> None:
+    try:
+        with config_context(validation_depth=depth):
+            schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        failures.append(exc.failure_cases)
     except pandera.errors.SchemaError as exc:  # pragma: no cover - lazy=True collects them all
-        return dg.AssetCheckResult(passed=False, description=str(exc)[:500], metadata={"rows": events.height})
-    return dg.AssetCheckResult(passed=True, metadata={"rows": events.height, "model": model.__name__})
+        failures.append(pl.DataFrame({"check": [str(exc)[:500]]}))
 
 
-def stored_partitions(io: PolarsParquetIOManager, partition_keys: Sequence[str] | None) -> pl.DataFrame:
-    """The stored ``cleaned_events`` of some partitions (all stored ones when ``None``)."""
+def stored_partitions(
+    io: PolarsParquetIOManager, partition_keys: Sequence[str] | None
+) -> pl.LazyFrame | None:
+    """The stored ``cleaned_events`` of some partitions (all stored ones when ``None``), as a scan
+    (``None`` when there is none)."""
     key = dg.AssetKey("cleaned_events")
     files = io.stored_partitions(key) if partition_keys is None else io.stored(key, list(partition_keys))
-    lazy = scan_tables(files)
-    return lazy.collect() if lazy is not None else pl.DataFrame()
+    return scan_tables(files)
 
 
 @dg.asset_check(
@@ -284,9 +321,9 @@ def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> d
     rows = 0
     for key in keys:
         events = stored_partitions(io, None if key is None else [key])
-        if events.is_empty() and not events.columns:
+        if events is None:
             continue
-        rows += events.height
+        rows += events.select(pl.len()).collect().item()  # from the Parquet footers
         result = validate_events(events)
         if not result.passed:
             failed.append((key, result))

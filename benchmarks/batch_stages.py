@@ -81,27 +81,41 @@ def stage_naive(logs: Path, work: Path) -> dict:
 
 
 def stage_cleaned_library(logs: Path, work: Path) -> dict:
-    import dagster as dg
-
-    from agent_pipelines.io_manager import table_path, write_parquet
+    """What the ``cleaned_events`` asset does for every day, without Dagster: the same library call."""
+    from agent_pipelines.cleaned import clean_days
+    from agent_pipelines.io_manager import write_parquet
     from agent_pipelines.partitions import log_days
-    from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
-    from agent_pipelines.reader import dedupe, read_days
 
     data = work / "library-data"
     shutil.rmtree(data, ignore_errors=True)
+    tables = data / "tables" / "cleaned_events"
+    started = _memory()
     start, cpu = time.perf_counter(), _cpu_seconds()
     today = datetime.now(UTC).date()
+
+    def write(day, rows) -> int:
+        target = tables / f"{day.isoformat()}.parquet"
+        write_parquet(rows, target)
+        return target.stat().st_size
+
     rows = quarantined = 0
-    for day, result in read_days(logs, log_days(logs), final_before=today):  # as the asset does
-        events = dedupe(result.events)
-        write_parquet(events, table_path(data / "tables", dg.AssetKey("cleaned_events"), day.isoformat()))
-        quarantine = quarantine_of_day(result.quarantine, day, logs)
-        write_quarantine(data, quarantine)
-        rows += events.height
-        quarantined += quarantine.height
+    for done in clean_days(logs, log_days(logs), write, data_dir=data, final_before=today):
+        rows += done.events
+        quarantined += done.quarantined
     return {"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu, "rows": rows,
-            "quarantined": quarantined}  # fmt: skip
+            "quarantined": quarantined, "imports_mib": started}  # fmt: skip
+
+
+def _memory() -> float:
+    """Resident memory now (MiB): after the imports, before any work, the part of the peak that is
+    the interpreter and its libraries."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _dagster(work: Path):

@@ -7,11 +7,10 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from agent_pipelines import paths
 from agent_pipelines.quarantine import quarantine_summary, read_quarantine, write_quarantine
-from agent_pipelines.reader import BLOCK_BYTES, dedupe, read_days, read_file, read_logs
+from agent_pipelines.reader import BLOCK_BYTES, dedupe, read_file, read_logs
 
 
 def event(i: int, day: str = "2026-03-02", **extra: object) -> bytes:
@@ -136,25 +135,6 @@ def test_read_logs_reads_partitions_and_the_seed_file_and_dedupes(tmp_path: Path
     assert dedupe(everything.events)["attempt_id"].sort().to_list() == ["ve-1", "ve-2", "ve-3"]
     one_day = read_logs(tmp_path, days=[date(2026, 3, 3)])
     assert one_day.events["attempt_id"].to_list() == ["ve-3"]
-
-
-@pytest.mark.parametrize("read_ahead", [0, 1, 2, 5])
-def test_read_days_equals_one_read_logs_per_day_in_order(tmp_path: Path, read_ahead: int) -> None:
-    days = [date(2026, 3, d) for d in range(1, 8)]
-    for n, day in enumerate(days):
-        part = paths.stream_partition_path(tmp_path, day.isoformat())
-        part.parent.mkdir(parents=True, exist_ok=True)
-        bad = [line for line, _ in BAD_LINES[: n + 1] if b"2026-03-02" not in line]
-        part.write_bytes(b"\n".join([*(event(i, day.isoformat()) for i in range(n * 7)), *bad]) + b"\n")
-    (tmp_path / paths.STREAM_FILE).write_bytes(event(99, "2026-03-04") + b"\n")  # the original's file
-    wanted = [*days[::-1], date(2026, 4, 1)]  # any order, a day without a file
-    got = list(read_days(tmp_path, wanted, final_before=date(2026, 3, 5), read_ahead=read_ahead))
-    assert [day for day, _ in got] == wanted
-    for day, result in got:
-        alone = read_logs(tmp_path, days=[day], final_before=date(2026, 3, 5))
-        assert result.events.equals(alone.events)
-        assert result.quarantine.equals(alone.quarantine)
-        assert (result.offsets, result.lines, result.warnings) == (alone.offsets, alone.lines, alone.warnings)
 
 
 def test_quarantine_is_written_once_per_bad_line(tmp_path: Path) -> None:

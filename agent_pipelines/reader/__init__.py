@@ -15,17 +15,22 @@ as ``truncated_line``.
 Modules: :mod:`~agent_pipelines.reader.stream` (a file or bytes), :mod:`~agent_pipelines.reader.blocks`
 (polars on whole blocks, bisecting the bad ones), :mod:`~agent_pipelines.reader.decode` (one line in
 Python), :mod:`~agent_pipelines.reader.rows` (raw text to typed rows), :mod:`~agent_pipelines.reader.files`
-(which files, their sizes), :mod:`~agent_pipelines.reader.result`; here, :func:`read_logs` over a log folder.
+(which files, their sizes), :mod:`~agent_pipelines.reader.result`; here, :func:`read_logs` over a log folder,
+and its block-by-block form :func:`iter_logs` with :class:`FirstSeen` (dedupe across blocks) and
+:func:`read_ahead` (the next block parsed while the caller handles one), which the cleaned-events pass
+(:mod:`agent_pipelines.cleaned`) uses to hold a few blocks rather than a day.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -46,6 +51,7 @@ from agent_pipelines.reader.result import (
     QUARANTINE_SCHEMA,
     RAW_KEEP_BYTES,
     RAW_SCHEMA,
+    READ_BLOCK_BYTES,
     ReadResult,
     empty_events,
     empty_quarantine,
@@ -56,10 +62,13 @@ from agent_pipelines.reader.stream import (
     Tail,
     _os_reason,
     iter_blocks,
+    iter_read,
     read_bytes,
     read_file,
     skip_bom,
 )
+
+T = TypeVar("T")
 
 
 def read_logs(
@@ -74,12 +83,29 @@ def read_logs(
     Files of days before ``final_before`` are final: their half-written last line will never be
     finished. A file that cannot be read (unreadable, corrupt archive, not a regular file) is a
     warning in the result, never the end of the run: whatever it held before the damage is kept.
+    This is :func:`iter_logs`' blocks put together.
+    """
+    return ReadResult.concat(iter_logs(logs_root, days=days, final_before=final_before))
+
+
+def iter_logs(
+    logs_root: str | os.PathLike[str],
+    *,
+    days: Iterable[date] | None = None,
+    final_before: date | None = None,
+    block_bytes: int = READ_BLOCK_BYTES,
+) -> Iterator[ReadResult]:
+    """:func:`read_logs` one block at a time (see :func:`iter_read`), file after file.
+
+    The first result is always there (it holds the warnings about the folder's listing), so a day
+    without any file still yields one, empty, result. Memory stays one block's whatever the day's size.
     """
     root = Path(logs_root)
     wanted = set(days) if days is not None else None
-    warnings: list[str] = []
-    results = []
-    for path in stream_files(root, wanted, warnings):
+    listing: list[str] = []
+    files = stream_files(root, wanted, listing)
+    yield ReadResult(empty_events(), empty_quarantine(), warnings=listing)
+    for path in files:
         rel = path.relative_to(root).as_posix()
         final = archive.is_compressed(path) or path.name == "source.jsonl"  # never written to again
         if final_before is not None and path.parent == root / paths.STREAM_DIR:
@@ -87,58 +113,95 @@ def read_logs(
                 final = date.fromisoformat(path.stem) < final_before
             except ValueError:
                 final = False
+        blocks = iter_read(path, final=final, source_name=rel, block_bytes=block_bytes)
         try:
-            result = read_file(path, final=final, source_name=rel)
+            first = next(blocks)  # opens the file: what cannot be opened is a warning
         except FileNotFoundError:
             continue  # rotated away between listing and reading: it is found under its new name
         except OSError as exc:
-            warnings.append(f"{rel}: cannot be read ({_os_reason(exc)}); skipped")
+            skipped = f"{rel}: cannot be read ({_os_reason(exc)}); skipped"
+            yield ReadResult(empty_events(), empty_quarantine(), warnings=[skipped])
             continue
-        if wanted is not None:
-            result.events = result.events.filter(pl.col("day").is_in(sorted(wanted)))
-        results.append(result)
-    out = ReadResult.concat(results)
-    out.warnings = warnings + out.warnings
-    return out
+        for result in itertools.chain([first], blocks):
+            if wanted is not None and result.events.height:
+                result.events = result.events.filter(pl.col("day").is_in(sorted(wanted)))
+            yield result
 
 
-READ_AHEAD_DAYS = 2  # days read in worker threads while the caller handles the one before
+class FirstSeen:
+    """:func:`dedupe` across the blocks of a day: each block's rows whose ``event_id`` no earlier
+    block (and no earlier row of the block) had. The blocks' results put together are exactly
+    ``dedupe`` of the whole day, while only the ids seen so far are held, not the rows."""
+
+    def __init__(self) -> None:
+        self._seen = pl.Series("event_id", [], dtype=pl.String)
+        self.dropped = 0  # rows dropped so far: the same line written twice, or read from two files
+
+    def __call__(self, events: pl.DataFrame) -> pl.DataFrame:
+        first = pl.col("event_id").is_first_distinct()
+        if self._seen.len():
+            first = first & ~pl.col("event_id").is_in(self._seen.implode())
+        fresh = events.filter(first)
+        self.dropped += events.height - fresh.height
+        self._seen.append(fresh["event_id"])
+        return fresh
 
 
-def read_days(
-    logs_root: str | os.PathLike[str],
-    days: Sequence[date],
-    *,
-    final_before: date | None = None,
-    read_ahead: int = READ_AHEAD_DAYS,
-) -> Iterator[tuple[date, ReadResult]]:
-    """:func:`read_logs` of each day in turn, in order, with the next days read meanwhile.
+_DONE = object()
 
-    A run over many days (a backfill) would otherwise use one core at a time: most of a day's read
-    is polars work that releases the GIL, so reading the next ``read_ahead`` days in threads while
-    the caller writes the previous one keeps both cores busy. Results and their order are exactly
-    those of one ``read_logs`` per day; at most ``read_ahead + 1`` days are held at once.
+
+def read_ahead(results: Iterable[T], ahead: int = 1) -> Iterator[T]:
+    """``results`` produced in a worker thread, up to ``ahead`` of them before they are asked for.
+
+    Most of a block's parse is polars work that releases the GIL, so the next block is parsed
+    while the caller writes the one before: both cores stay busy, and at most ``ahead + 1`` blocks
+    (plus the one being parsed) are held. An exception in the producer is raised here, in order;
+    stopping early (``close()``, an exception in the caller) stops the producer too.
     """
-    if len(days) <= 1 or read_ahead < 1:
-        for day in days:
-            yield day, read_logs(logs_root, days=[day], final_before=final_before)
-        return
-    with ThreadPoolExecutor(max_workers=read_ahead, thread_name_prefix="read-days") as pool:
-        ahead: deque[tuple[date, Future[ReadResult]]] = deque()
-        upcoming = iter(days)
+    slots: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
 
-        def submit() -> None:
-            day = next(upcoming, None)
-            if day is not None:
-                ahead.append((day, pool.submit(read_logs, logs_root, days=[day], final_before=final_before)))
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-        for _ in range(read_ahead):
-            submit()
-        while ahead:
-            day, future = ahead.popleft()
-            result = future.result()
-            submit()
-            yield day, result
+    def produce() -> None:
+        try:
+            for item in results:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Raised(exc))
+            return
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:  # a generator stopped early closes its files here, in its thread
+                close()
+        put(_DONE)
+
+    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 def dedupe(events: pl.DataFrame) -> pl.DataFrame:
@@ -169,7 +232,8 @@ __all__ = [
     "QUARANTINE_SCHEMA",
     "RAW_KEEP_BYTES",
     "RAW_SCHEMA",
-    "READ_AHEAD_DAYS",
+    "READ_BLOCK_BYTES",
+    "FirstSeen",
     "Lines",
     "LongLine",
     "ReadResult",
@@ -182,10 +246,12 @@ __all__ = [
     "empty_quarantine",
     "file_sizes",
     "iter_blocks",
+    "iter_logs",
+    "iter_read",
     "loads_any",
     "partition_days",
+    "read_ahead",
     "read_bytes",
-    "read_days",
     "read_file",
     "read_logs",
     "regular_file",

@@ -13,7 +13,11 @@ from agent_pipelines.contract import (
     TOP_LEVEL_FIELDS,
 )
 
-BLOCK_BYTES = 32 << 20  # parse up to 32 MiB at a time: big enough for polars, bounded memory
+BLOCK_BYTES = 32 << 20  # :func:`~agent_pipelines.reader.iter_blocks`' default read (the rotation's)
+# What the reader parses at once. Parsing a block takes some 15-20x its size at its peak (its text,
+# flags, raw and typed frames), so this bounds the reader's memory: on a 186 MB day, 8 MiB blocks
+# peaked at 280 MiB against 620 MiB with 32 MiB blocks, for the same CPU time (4.8 s against 5.1 s).
+READ_BLOCK_BYTES = 8 << 20
 RAW_KEEP_BYTES = 64 << 10  # quarantine keeps at most this much of a bad line (and says so)
 BOM = b"\xef\xbb\xbf"  # Windows PowerShell 5.1 starts UTF-8 files with it
 
@@ -52,11 +56,11 @@ class ReadResult:
     @classmethod
     def concat(cls, results: Iterable[ReadResult]) -> ReadResult:
         results = list(results)
-        if not results:
-            return cls(empty_events(), empty_quarantine())
+        events = [r.events for r in results if r.events.height]
+        quarantine = [r.quarantine for r in results if r.quarantine.height]
         out = cls(
-            pl.concat([r.events for r in results], how="vertical"),
-            pl.concat([r.quarantine for r in results], how="vertical"),
+            pl.concat(events, how="vertical") if events else empty_events(),
+            pl.concat(quarantine, how="vertical") if quarantine else empty_quarantine(),
         )
         for r in results:
             out.offsets.update(r.offsets)

@@ -25,6 +25,7 @@ from agent_pipelines.reader.result import (
     BOM,
     QUARANTINE_SCHEMA,
     RAW_KEEP_BYTES,
+    READ_BLOCK_BYTES,
     ReadResult,
     empty_events,
     empty_quarantine,
@@ -155,28 +156,75 @@ def read_file(
     source_name: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int = READ_BLOCK_BYTES,
 ) -> ReadResult:
     """Read one JSONL file from byte ``start`` (a line boundary) to its last complete line.
 
     ``first_line`` is the line number at ``start`` (for a tailer resuming mid-file). With ``final``
-    a trailing partial line is quarantined instead of being left for later. Memory stays bounded
-    by the block size whatever the lines; a line over ``max_line_bytes`` is quarantined as
-    ``line_too_long`` and the lines after it are read. A UTF-8 byte-order mark at the start of the
-    file is skipped (it counts in the offsets, not as a line).
+    a trailing partial line is quarantined instead of being left for later. A line over
+    ``max_line_bytes`` is quarantined as ``line_too_long`` and the lines after it are read. A UTF-8
+    byte-order mark at the start of the file is skipped (it counts in the offsets, not as a line).
+
+    This is :func:`iter_read`'s blocks put together: a caller that can handle a file block by block
+    (the ``cleaned_events`` pass) uses that instead and holds one block, not the file.
 
     Raises ``OSError`` when the file cannot be opened (missing, unreadable, not a regular file:
     :class:`~agent_pipelines.archive.NotARegularFile`), and ``FileNotFoundError`` when ``identity``
     (device, inode) is given and the file at ``path`` is another one. Damage met while reading (a
     corrupt archive, an I/O error) ends the read with a warning; what was read before it is kept.
     """
+    return ReadResult.concat(
+        iter_read(
+            path,
+            start=start,
+            first_line=first_line,
+            final=final,
+            source_name=source_name,
+            max_line_bytes=max_line_bytes,
+            identity=identity,
+            block_bytes=block_bytes,
+        )
+    )
+
+
+def iter_read(
+    path: str | os.PathLike[str],
+    *,
+    start: int = 0,
+    first_line: int = 1,
+    final: bool = False,
+    source_name: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    identity: tuple[int, int] | None = None,
+    block_bytes: int = READ_BLOCK_BYTES,
+) -> Iterator[ReadResult]:
+    """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
+    one (possibly empty) carrying what is only known at the end (the half-written last line, the
+    warnings). Each result's ``offsets`` and ``lines`` say how far the file was read once it is
+    handled, so :meth:`ReadResult.concat` of them all is exactly :func:`read_file`'s result.
+
+    Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines. The file
+    is opened at the first ``next()``, which raises what :func:`read_file` raises.
+    """
     path = Path(path)
     name = source_name or str(path)
-    events: list[pl.DataFrame] = []
-    quarantine: list[dict] = []
+    quarantine: list[dict] = []  # records met between two blocks of lines (long or partial lines)
     offset, line_no, pending = start, first_line, 0
     # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
     warnings: list[str] = []
+
+    def result(events: pl.DataFrame | None = None) -> ReadResult:
+        out = ReadResult(
+            events=events if events is not None and events.height else empty_events(),
+            quarantine=(
+                pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else empty_quarantine()
+            ),
+            offsets={name: offset},
+            lines={name: line_no - 1},
+        )
+        quarantine.clear()
+        return out
+
     with archive.open_log(path) as handle:
         if identity is not None:
             st = os.fstat(handle.fileno())
@@ -193,11 +241,10 @@ def read_file(
             for piece in pieces:
                 if isinstance(piece, Lines):
                     frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
-                    if frame.height:
-                        events.append(frame)
                     quarantine.extend(bad)
                     line_no += piece.data.count(b"\n")
                     offset = piece.offset + len(piece.data)
+                    yield result(frame)
                 elif isinstance(piece, LongLine):
                     detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
                     if piece.ended or final:
@@ -229,14 +276,10 @@ def read_file(
                 f"{name}: reading stopped after byte {offset} ({_os_reason(exc)}); "
                 f"the {line_no - first_line} lines before it are kept"
             )
-    return ReadResult(
-        events=pl.concat(events, how="vertical") if events else empty_events(),
-        quarantine=pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else empty_quarantine(),
-        offsets={name: offset},
-        lines={name: line_no - 1},
-        pending_bytes=pending,
-        warnings=warnings,
-    )
+    last = result()
+    last.pending_bytes = pending
+    last.warnings = warnings
+    yield last
 
 
 def read_bytes(

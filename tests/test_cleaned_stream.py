@@ -1,0 +1,228 @@
+"""The cleaned-events pass block by block: the same rows, quarantine and counts as the whole-day
+path (``read_logs`` + ``dedupe`` + one Parquet write), whatever the block size."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_reader import BAD_LINES, event
+
+from agent_pipelines import paths, usage
+from agent_pipelines.cleaned import clean_days, lazy_blocks
+from agent_pipelines.io_manager import write_parquet
+from agent_pipelines.quarantine import quarantine_of_day, read_quarantine
+from agent_pipelines.reader import FirstSeen, dedupe, iter_logs, read_ahead, read_file, read_logs
+
+DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+
+
+def write_logs(root: Path) -> None:
+    """Three days of many small blocks' worth of lines, with bad lines, a line written twice in
+    one file, the same line in a day's file and in the original logger's single file, a BOM and
+    a half-written last line."""
+    for n, day in enumerate(DAYS):
+        part = paths.stream_partition_path(root, day.isoformat())
+        part.parent.mkdir(parents=True, exist_ok=True)
+        end = {"event_type": "session_end", "data": {"completion_status": "success", "cost_usd": 0.25}}
+        lines = [event(i, day.isoformat(), **(end if i % 15 == 0 else {})) for i in range(120 + 20 * n)]
+        lines[7:7] = [bad for bad, _ in BAD_LINES[: 3 + n]]
+        lines.append(lines[60])  # written twice, far apart (another block)
+        part.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n" + b'{"timestamp": "half')
+    legacy = [event(5, "2026-03-02"), event(7, "2026-03-03"), b"{broken", event(1000, "2026-03-01")]
+    (root / paths.STREAM_FILE).write_bytes(b"\n".join(legacy) + b"\n")
+
+
+def n_extra(day: date) -> int:
+    """session_end rows beyond the first day's 8 (one every 15 lines, 20 more lines a day)."""
+    return [0, 2, 3][DAYS.index(day)]
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    root = tmp_path / "logs"
+    write_logs(root)
+    return root
+
+
+def test_block_size_changes_nothing_in_a_file_read(logs: Path) -> None:
+    path = paths.stream_partition_path(logs, "2026-03-02")
+    whole = read_file(path, block_bytes=64 << 20)
+    for block_bytes in (1500, 4096):
+        blocks = read_file(path, block_bytes=block_bytes)
+        assert blocks.events.equals(whole.events)
+        assert blocks.quarantine.equals(whole.quarantine)
+        assert (blocks.offsets, blocks.lines, blocks.pending_bytes) == (
+            whole.offsets,
+            whole.lines,
+            whole.pending_bytes,
+        )
+    final = read_file(path, block_bytes=1500, final=True)
+    assert final.quarantine["reason"].to_list()[-1] == "truncated_line"
+    assert final.pending_bytes == 0
+
+
+def test_iter_logs_blocks_make_up_read_logs(logs: Path) -> None:
+    blocks = list(iter_logs(logs, days=[DAYS[1]], final_before=DAYS[2], block_bytes=1500))
+    assert len(blocks) > 10
+    assert max(b.events.height for b in blocks) < 12  # never the whole day at once
+    whole = read_logs(logs, days=[DAYS[1]], final_before=DAYS[2])
+    events = pl.concat([b.events for b in blocks if b.events.height])
+    assert events.equals(whole.events)
+    assert set(events["day"].to_list()) == {DAYS[1]}  # the single file's other days are left out
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.integers(0, 30), max_size=80), cuts=st.lists(st.integers(0, 80), max_size=6))
+def test_first_seen_across_blocks_is_dedupe_of_the_whole(ids: list[int], cuts: list[int]) -> None:
+    frame = pl.DataFrame({"event_id": [f"e{i}" for i in ids], "row": list(range(len(ids)))})
+    bounds = sorted({0, len(ids), *(c for c in cuts if c <= len(ids))})
+    first_seen = FirstSeen()
+    kept = [first_seen(frame[a:b]) for a, b in itertools.pairwise(bounds)]
+    got = pl.concat(kept) if kept else frame.head(0)
+    assert got.equals(dedupe(frame))  # the first of each id, in order
+    assert first_seen.dropped == frame.height - got.height
+
+
+@pytest.mark.parametrize("block_bytes", [1500, 64 << 20])
+def test_clean_days_writes_what_the_whole_day_path_wrote(
+    logs: Path, tmp_path: Path, block_bytes: int
+) -> None:
+    out = tmp_path / f"tables-{block_bytes}"
+    data = tmp_path / f"data-{block_bytes}"
+    calls: list[date] = []
+
+    def write(day: date, rows: pl.LazyFrame) -> int:
+        calls.append(day)
+        target = out / f"{day}.parquet"
+        write_parquet(rows, target)
+        return target.stat().st_size
+
+    done = list(clean_days(logs, DAYS, write, data_dir=data, final_before=DAYS[1], block_bytes=block_bytes))
+    assert calls == DAYS and [d.day for d in done] == DAYS
+    for summary in done:
+        whole = read_logs(logs, days=[summary.day], final_before=DAYS[1])
+        expected = dedupe(whole.events)
+        stored = pl.read_parquet(out / f"{summary.day}.parquet")
+        assert stored.equals(expected)
+        assert stored.schema == expected.schema
+        quarantine = quarantine_of_day(whole.quarantine, summary.day, logs)
+        assert summary.events == expected.height and summary.read == whole.events.height
+        assert summary.duplicates_dropped == whole.events.height - expected.height
+        assert summary.quarantined == quarantine.height
+        assert summary.reasons == dict(sorted(quarantine.group_by("reason").len().iter_rows()))
+        assert sum(summary.by_type.values()) == expected.height
+        assert sorted(summary.attempts.to_list()) == sorted(expected["attempt_id"].unique().to_list())
+        assert summary.session_ends.height == 8 + n_extra(summary.day)
+        assert usage.day_numbers(summary.session_ends) == usage.day_numbers(expected)
+        assert summary.preview.equals(expected.head(10))
+        assert summary.pending_bytes == whole.pending_bytes
+        assert summary.stored_bytes == (out / f"{summary.day}.parquet").stat().st_size
+    assert done[0].duplicates_dropped == 1 and done[1].duplicates_dropped == 2  # + the single file's copy
+    kept = read_quarantine(data)
+    assert kept.height == sum(d.quarantined for d in done) == sum(d.newly_quarantined for d in done)
+
+
+def test_a_day_without_files_is_written_empty(logs: Path, tmp_path: Path) -> None:
+    empty_day = date(2026, 4, 1)
+    target = tmp_path / "empty.parquet"
+    [done] = clean_days(logs, [empty_day], lambda _, rows: write_parquet(rows, target))
+    assert done.events == 0 and pl.read_parquet(target).height == 0
+    assert pl.read_parquet(target).schema == read_logs(logs, days=[DAYS[0]]).events.schema
+
+
+def test_a_partition_written_from_many_blocks_reads_back_equal(tmp_path: Path) -> None:
+    blocks = [pl.DataFrame({"a": list(range(i, i + 7)), "s": [f"x{i}"] * 7}) for i in range(0, 700, 7)]
+    target = tmp_path / "t.parquet"
+    assert write_parquet(lazy_blocks(iter(blocks), blocks[0].schema), target) == 700
+    assert pl.read_parquet(target).equals(pl.concat(blocks))
+    # a query that projects and filters reads through the same source
+    got = lazy_blocks(iter(blocks), blocks[0].schema).filter(pl.col("a") > 690).select("a").collect()
+    assert got["a"].to_list() == list(range(691, 700))
+
+
+def test_a_failing_block_source_leaves_no_partition(tmp_path: Path) -> None:
+    def blocks():
+        yield pl.DataFrame({"a": [1]})
+        raise OSError("disk gone")
+
+    target = tmp_path / "t.parquet"
+    with pytest.raises(OSError, match="disk gone"):
+        write_parquet(lazy_blocks(blocks(), {"a": pl.Int64()}), target)
+    assert list(tmp_path.iterdir()) == []  # no partition, no temporary file
+
+
+def test_read_ahead_keeps_order_raises_in_order_and_stops_early() -> None:
+    assert list(read_ahead(iter(range(100)), 3)) == list(range(100))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad block")
+
+    got = []
+    with pytest.raises(ValueError, match="bad block"):
+        for item in read_ahead(failing()):
+            got.append(item)
+    assert got == [1, 2]
+
+    produced = []
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                produced.append(i)
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    stream = read_ahead(endless(), 2)
+    assert next(stream) == 0
+    stream.close()  # type: ignore[attr-defined]
+    assert closed.wait(5)
+    assert len(produced) <= 5  # the producer stayed a few items ahead, then stopped
+
+
+def test_the_contract_check_reads_less_and_misses_nothing(logs: Path, tmp_path: Path) -> None:
+    """Each pass of ``validate_events`` catches what it is there for, on a frame and on a scan."""
+    from assets.events import VALUE_COLUMNS, validate_events
+
+    good = dedupe(read_logs(logs, days=[DAYS[0]]).events)
+    assert "task_title" not in VALUE_COLUMNS and "event_id" in VALUE_COLUMNS
+    first_end = pl.int_range(pl.len()) == pl.arg_where(pl.col("event_type") == "session_end").first()
+    broken = {
+        "a free-text column of the wrong type": good.with_columns(pl.lit(1).alias("task_title")),
+        "a column too many (strict)": good.with_columns(pl.lit("x").alias("surprise")),
+        "a column missing": good.drop("source_file"),
+        "an event id twice": pl.concat([good, good.head(1)]),
+        "a session_end without its status (a row check)": good.with_columns(
+            pl.when(first_end).then(None).otherwise(pl.col("completion_status")).alias("completion_status")
+        ),
+        "an error without its message (a row check on a free-text column)": good.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.lit("error"))
+            .otherwise(pl.col("event_type"))
+            .alias("event_type"),
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(None)
+            .otherwise(pl.col("error_message"))
+            .alias("error_message"),
+        ),
+    }
+    stored = tmp_path / "good.parquet"
+    good.write_parquet(stored)
+    assert validate_events(good).passed and validate_events(pl.scan_parquet(stored)).passed
+    for what, frame in broken.items():
+        target = tmp_path / "bad.parquet"
+        frame.write_parquet(target)
+        assert not validate_events(frame).passed, what
+        assert not validate_events(pl.scan_parquet(target)).passed, what
