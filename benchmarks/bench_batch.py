@@ -29,9 +29,11 @@ over every event, what each refresh cost before the per-day results).
 
 Results go to the ``## Batch analytics`` section of BENCHMARKS.md.
 
-``--cleaned-only`` measures just the floor against ``cleaned (library)``, alternated ``--rounds``
-times (best of each, wall and CPU seconds), so that on a shared machine both meet the same load;
-its results go to their own section, ``## Cleaned events against the read_ndjson floor``.
+``--cleaned-only`` measures just the floor against ``cleaned (library)`` (and, up to ``--dagster-max``
+events, ``cleaned (dagster)`` with the pandera check's own step time), alternated ``--rounds`` times
+(best of each, wall and CPU seconds), so that on a shared machine they meet the same load, with each
+stage's peak memory and what its imports alone take; its results go to their own section,
+``## Cleaned events against the read_ndjson floor``, with the peak memory's growth from size to size.
 """
 
 from __future__ import annotations
@@ -147,9 +149,10 @@ def bench_refresh(days: int) -> dict:
     return result
 
 
-def bench_cleaned(events: int, rounds: int = 2) -> dict:
-    """The floor and the library's cleaned-events pass, alternated ``rounds`` times (best of each):
-    on a shared machine the two then meet the same load, which one stage after the other does not."""
+def bench_cleaned(events: int, rounds: int = 2, dagster: bool = False) -> dict:
+    """The floor and the library's cleaned-events pass (and with ``dagster`` the same through one
+    Dagster run, with the pandera check), alternated ``rounds`` times (best of each): on a shared
+    machine they then meet the same load, which one stage after the other does not."""
     logs = ensure_logs(events)
     truth = json.loads((logs / "ground-truth.json").read_text())
     work = OUT / f"batch-work-{events}"
@@ -157,16 +160,20 @@ def bench_cleaned(events: int, rounds: int = 2) -> dict:
     work.mkdir(parents=True)
     _clean_copies(logs, work)
     result: dict = {"events": truth["events_written"], "loads": [], "rounds": rounds}
+    stages = ("floor", "cleaned_library", *(("cleaned_dagster",) if dagster else ()))
     for _ in range(rounds):
-        for name in ("floor", "cleaned_library"):
+        for name in stages:
             result["loads"].append(os.getloadavg()[0])
             r = run_stage(name, logs, work)
-            print(f"  {events:>11,} {name:<16} {r['seconds']:8.1f} s  cpu {r['cpu_seconds']:7.1f} s  "
+            cpu = f"cpu {r['cpu_seconds']:7.1f} s" if "cpu_seconds" in r else " " * 13
+            peak = f"peak {r['maxrss_mib']:6,.0f} MiB"
+            print(f"  {events:>11,} {name:<16} {r['seconds']:8.1f} s  {cpu}  {peak}  "
                   f"(load {result['loads'][-1]:.1f})", flush=True)  # fmt: skip
             best = result.get(name)
             if best is None or r["seconds"] < best["seconds"]:
                 result[name] = r
-            result[f"{name}_cpu"] = min(result.get(f"{name}_cpu", r["cpu_seconds"]), r["cpu_seconds"])
+            if "cpu_seconds" in r:
+                result[f"{name}_cpu"] = min(result.get(f"{name}_cpu", r["cpu_seconds"]), r["cpu_seconds"])
             result[f"{name}_peak"] = max(result.get(f"{name}_peak", 0.0), r["maxrss_mib"])
     result["loads"].append(os.getloadavg()[0])
     shutil.rmtree(work, ignore_errors=True)
@@ -174,7 +181,11 @@ def bench_cleaned(events: int, rounds: int = 2) -> dict:
 
 
 def bench_cleaned_sizes(
-    sizes: list[int], rounds: int, budget_minutes: float | None, not_run: list[int] | None = None
+    sizes: list[int],
+    rounds: int,
+    budget_minutes: float | None,
+    not_run: list[int] | None = None,
+    dagster_max: int = 0,
 ) -> list[dict]:
     """:func:`bench_cleaned` for each size, smallest first (``rounds`` alternations at the smallest,
     one at the larger ones, which take minutes each); a size not started within the time budget is
@@ -195,7 +206,8 @@ def bench_cleaned_sizes(
                          f"after {spent:.0f} minutes (load {os.getloadavg()[0]:.1f})"})  # fmt: skip
             print(f"  {events:>11,} not run: {runs[-1]['not_run']}", flush=True)
             continue
-        runs.append(bench_cleaned(events, rounds if events == min(sizes) else 1))
+        rounds_here = rounds if events == min(sizes) else 1
+        runs.append(bench_cleaned(events, rounds_here, dagster=events <= dagster_max))
     return runs
 
 
@@ -213,6 +225,9 @@ def main() -> None:
         help="only the floor against the library's cleaned events, alternated (own section)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternations for --cleaned-only")
+    parser.add_argument("--dagster-max", type=int, default=1_000_000,
+                        help="--cleaned-only: sizes up to this many events also run through Dagster "
+                        "(one run of cleaned_events and its checks), alternated with the others")  # fmt: skip
     parser.add_argument("--budget", type=float, help="--cleaned-only: minutes after which no new size starts")
     parser.add_argument("--logs-from", type=Path, nargs="*", default=[],
                         help="folders with logs made before (batch-<N>): read, not regenerated")  # fmt: skip
@@ -228,7 +243,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     LOG_FOLDERS.extend(args.logs_from)
     if args.cleaned_only:
-        runs = bench_cleaned_sizes(args.events, args.rounds, args.budget, args.not_run)
+        runs = bench_cleaned_sizes(args.events, args.rounds, args.budget, args.not_run, args.dagster_max)
         text = cleaned_section(runs, args.rounds)
         print(text)
         if not args.no_write:
