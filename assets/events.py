@@ -250,7 +250,7 @@ def validate_events(events: pl.DataFrame | pl.LazyFrame) -> dg.AssetCheckResult:
     frame = lazy.select(values).collect()
     columns = _CONTRACT.select_columns(values)
     columns.checks, columns.strict = [], False  # the other columns and row checks: the other passes
-    _validate(columns, frame, ValidationDepth.SCHEMA_AND_DATA, failures)
+    _validate(columns, frame.lazy(), ValidationDepth.SCHEMA_AND_DATA, failures)
     _validate(_ROW_CHECKS, lazy, ValidationDepth.SCHEMA_AND_DATA, failures)
     if not failures:
         return dg.AssetCheckResult(
@@ -276,7 +276,7 @@ def validate_events(events: pl.DataFrame | pl.LazyFrame) -> dg.AssetCheckResult:
 
 def _validate(
     schema: pa.DataFrameSchema,
-    frame: pl.DataFrame | pl.LazyFrame,
+    frame: pl.LazyFrame,
     depth: ValidationDepth,
     failures: list[pl.DataFrame],
 ) -> None:
