@@ -42,6 +42,26 @@ def test_same_seed_and_start_give_the_same_bytes_whatever_the_process_count(tmp_
     written = sum(len(p.read_bytes().splitlines()) for p in (tmp_path / "a" / paths.STREAM_DIR).iterdir())
     assert written == a.events + sum(truth["malformed"].values()) + truth["duplicates_written"]
     assert not list((tmp_path / "a").glob(".generate-*"))  # the scratch folder is gone
+    # The truth, assembled from the chunks' pieces of text, is json.dumps of the whole, and its
+    # metrics are those of its rows (floats summed in the same order: equal to the last bit).
+    text = (tmp_path / "a" / paths.GROUND_TRUTH_FILE).read_text()
+    assert text == json.dumps(truth, separators=(",", ":")) + "\n"
+    attempts, tasks = truth["attempts"], truth["tasks_truth"]
+    closed = [x for x in attempts if x["completion_status"] is not None]
+    succeeded = [x for x in closed if x["completion_status"] == "success"]
+    completed = [t for t in tasks if t["succeeded"]]
+    assert truth["metrics"] == {
+        "sessions_total": len(attempts),
+        "sessions_closed": len(closed),
+        "sessions_succeeded": len(succeeded),
+        "sessions_open": len(attempts) - len(closed),
+        "success_rate": len(succeeded) / len(closed),
+        "first_shot_rate": sum(1 for t in completed if t["first_shot"]) / len(completed),
+        "avg_attempts_per_task": len(attempts) / len(tasks),
+        "cost_per_task": sum(x["cost_usd"] or 0.0 for x in attempts) / len(completed),
+        "mean_time_to_completion_ms": sum(x["duration_ms"] for x in succeeded) / len(succeeded),
+    }
+    assert len(tasks) == 7000 and [t["task_id"] for t in tasks] == [f"task-{i:07d}" for i in range(7000)]
 
 
 def test_transcripts_for_a_sample_of_tasks_by_default_or_for_every_attempt(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,3 +76,14 @@ def test_bad_lines_grow_with_the_day_and_cover_every_reason() -> None:
     for day_index in range(32):
         reasons |= set(bad_lines(day_index, 1000).counts())
     assert len(reasons) == 8  # every malformed kind within 32 days of small files
+
+
+def test_constants_written_unescaped_must_be_json_safe() -> None:
+    """The generator formats titles, projects, models... into lines without escaping; importing
+    its profiles checks them, and a constant that needs escaping is refused."""
+    from agent_pipelines.generator.profiles import check_json_safe
+
+    check_json_safe(["Fix CSV export", "gpt-5"])
+    for bad in ('say "hi"', "back\\slash", "tab\there", "bell\x07"):
+        with pytest.raises(ValueError, match="escaping"):
+            check_json_safe([bad])

@@ -34,7 +34,6 @@ Modules: :mod:`~agent_pipelines.generator.scenarios` (tasks, attempts and how th
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -49,11 +48,9 @@ from typing import Any
 
 from agent_pipelines import paths
 from agent_pipelines.generator import pipeline
-from agent_pipelines.generator.chunks import read_sorted_runs
 from agent_pipelines.generator.malformed import MALFORMED_EVERY, bad_lines
 from agent_pipelines.generator.pipeline import CHUNK_TASKS
-from agent_pipelines.generator.truth import GenerationStats, _ground_truth
-from agent_pipelines.writer import append_bytes
+from agent_pipelines.generator.truth import GenerationStats, ground_truth_text
 
 TRANSCRIPT_TASKS = 1000  # by default, the tasks (about 1,250 attempts) whose transcripts are written
 
@@ -164,14 +161,12 @@ def _finish(
     for plan in plans:
         malformed.update(plan.counts())
     stats.malformed = dict(sorted(malformed.items()))
-    stats.attempts = sum(len(r["attempts"]) for r in results)
-    stats.transcripts = sum(1 for r in results for a in r["attempts"] if a["transcript"])
-    _merge_files(root, sorted(tmp.glob("chunk-*")))
-    truth = _ground_truth(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
-                          duplicates=sum(plan.duplicate for plan in plans),
-                          transcript_every=transcript_every)  # fmt: skip
-    text = json.dumps(truth, separators=(",", ":")) + "\n"
-    (root / paths.GROUND_TRUTH_FILE).write_text(text, encoding="utf-8")
+    stats.attempts = sum(r["truth"]["attempts"] for r in results)
+    stats.transcripts = sum(r["truth"]["transcripts"] for r in results)
+    text = ground_truth_text(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
+                             duplicates=sum(plan.duplicate for plan in plans),
+                             transcript_every=transcript_every)  # fmt: skip
+    (root / paths.GROUND_TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
 
 
 def _clear(root: Path, force: bool) -> None:
@@ -184,16 +179,6 @@ def _clear(root: Path, force: bool) -> None:
         shutil.rmtree(root / paths.STREAM_DIR, ignore_errors=True)
         shutil.rmtree(root / paths.SESSIONS_DIR, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
-
-
-def _merge_files(root: Path, chunk_dirs: list[Path]) -> None:
-    """The errors file, the metrics file and the error truth: every chunk's piece, in time order."""
-    for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
-                        ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
-        merged = read_sorted_runs([d / piece for d in chunk_dirs])
-        (root / name).unlink(missing_ok=True)
-        merged.append(b"")
-        append_bytes(root / name, b"\n".join(merged) if len(merged) > 1 else b"")
 
 
 def print_progress(message: str) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from agent_pipelines import paths
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.scenarios import Chunk
+from agent_pipelines.generator.truth import chunk_truth
+from agent_pipelines.writer import append_bytes
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
@@ -55,8 +57,7 @@ def _run_chunk(args: tuple[int, int, int, int, int, str, int, str, str, int]) ->
     return {
         "days": {day: len(lines) for day, lines in chunk.by_day.items()},
         "events": chunk.events,
-        "tasks": chunk.tasks,
-        "attempts": chunk.attempts,
+        "truth": chunk_truth(chunk.tasks, chunk.attempts),
         "incidents": chunk.incidents,
         "near_misses": chunk.near_misses,
     }
@@ -74,6 +75,19 @@ def write_lines(path: Path, lines: list[str]) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def merge_files(args: tuple[str, str]) -> None:
+    """Worker: the errors file, the metrics file and the error truth from every chunk's piece, in
+    time order (once every chunk is done, while the last days are merged)."""
+    root, tmp = Path(args[0]), Path(args[1])
+    chunk_dirs = sorted(tmp.glob("chunk-*"))
+    for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
+                        ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
+        merged = read_sorted_runs([d / piece for d in chunk_dirs])
+        (root / name).unlink(missing_ok=True)
+        merged.append(b"")
+        append_bytes(root / name, b"\n".join(merged) if len(merged) > 1 else b"")
 
 
 def read_sorted_runs(paths_: list[Path]) -> list[bytes]:

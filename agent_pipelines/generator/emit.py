@@ -2,9 +2,12 @@
 
 An event line is the logger's: ``serialize(build_event(...))`` gives the same bytes (a test rebuilds
 every generated line that way). Serializing a dict per event was most of the generator's time, so
-each attempt serializes its identity and context once (:class:`AttemptLog`) and each event adds
-only its timestamp, type, data and elapsed time. The tool calls and results, most of the lines, are
-formatted in the loop that draws them (:meth:`~agent_pipelines.generator.scenarios.Chunk._work`).
+each attempt formats its identity and context once (:class:`AttemptLog`) and each event adds only
+its timestamp, type, data and elapsed time. What the generator makes of ids, numbers and checked
+constants (:func:`~agent_pipelines.generator.profiles.check_json_safe`) is formatted directly;
+only what may need escaping (error messages) goes through ``serialize``. The tool calls and
+results, most of the lines, are formatted in the loop that draws them
+(:meth:`~agent_pipelines.generator.scenarios.Chunk._work`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Any
 
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.profiles import FOLLOWUP_REASONS
-from agent_pipelines.logger import CONTEXT_FIELDS
 from agent_pipelines.writer import serialize
 
 # What the metrics line counts from a transcript (:func:`agent_pipelines.metrics_line.metrics_line`
@@ -29,20 +31,22 @@ class AttemptLog:
     """One attempt as it is written: identity and context serialized once, its lines, its counts."""
 
     __slots__ = (
-        "attempt_id", "context", "errors", "fields", "followups", "last_us", "lines", "loop_kind",
+        "attempt_id", "context", "errors", "followups", "last_us", "lines", "loop_kind",
         "prefix", "start_ms", "summary", "tool_calls",
     )  # fmt: skip
 
-    def __init__(self, attempt_id: str, context: dict[str, Any], start_us: int) -> None:
+    def __init__(self, attempt_id: str, context: dict[str, Any], context_json: str, start_us: int) -> None:
+        """``context`` holds the context fields in :data:`~agent_pipelines.logger.CONTEXT_FIELDS`
+        order, none of them ``None``; ``context_json`` is ``serialize(context)[1:-1]`` (its caller
+        formats it directly: every value is JSON-safe, see :func:`.profiles.check_json_safe`)."""
         self.attempt_id = attempt_id
         self.context = context
-        self.fields = {name: context[name] for name in CONTEXT_FIELDS if context.get(name) is not None}
-        context_json = serialize(self.fields)[1:-1] + "," if self.fields else ""
         # Everything between the timestamp and the event type, as build_event orders the fields.
-        self.prefix = f'","attempt_id":{serialize({"a": attempt_id})[5:-1]},{context_json}"event_type":"'
+        self.prefix = f'","attempt_id":"{attempt_id}",{context_json},"event_type":"'
         self.start_ms = clock.epoch_ms(start_us)
         self.lines: list[str] = []  # the transcript, in the order written
-        self.summary: list[dict[str, Any]] = []  # session starts and errors, for the metrics line
+        # What the metrics line reads of the session starts and errors (see summary_events)
+        self.summary: list[dict[str, Any]] = []
         self.last_us = start_us
         self.errors = 0
         self.followups = 0
@@ -51,7 +55,8 @@ class AttemptLog:
 
     def summary_events(self) -> list[dict[str, Any]]:
         """What :func:`~agent_pipelines.logger.session_summary` reads of the transcript: the session
-        starts and errors as written, and one marker per tool call and follow-up (it counts them)."""
+        starts (time, prompt type) and errors (data), and one marker per tool call and follow-up
+        (it counts them)."""
         return self.summary + [_FOLLOWUP_MARK] * self.followups + [_TOOL_CALL_MARK] * self.tool_calls
 
     @property
@@ -85,20 +90,54 @@ class Emitter:
         a.last_us = us
         return line
 
-    def emit(self, a: AttemptLog, event_type: str, data: dict[str, Any], us: int) -> dict[str, Any]:
-        """Write one event from its data dict (``None`` values dropped, as the logger drops them);
-        returns the event as the logger's ``build_event`` makes it."""
+    def error(self, a: AttemptLog, data: dict[str, Any], us: int) -> str:
+        """Write an error event from its data dict (``None`` values dropped, as the logger drops
+        them); returns its timestamp."""
         payload = {k: v for k, v in data.items() if v is not None}
-        line = self.emit_json(a, event_type, serialize(payload), us)
-        event = {"timestamp": line[14:38], "attempt_id": a.attempt_id, **a.fields, "event_type": event_type,
-                 "data": payload, "elapsed_ms": max(0, clock.epoch_ms(us) - a.start_ms)}  # fmt: skip
-        if event_type == "error":
-            self.errors.append(line)
-            a.errors += 1
-            a.summary.append(event)
-        elif event_type == "session_start":
-            a.summary.append(event)
-        return event
+        line = self.emit_json(a, "error", serialize(payload), us)
+        self.errors.append(line)
+        a.errors += 1
+        a.summary.append({"event_type": "error", "data": payload})  # what the metrics line reads of it
+        return line[14:38]
+
+    def session_start(
+        self, a: AttemptLog, prompt_type: str, prompt: str, reason: str | None, us: int
+    ) -> None:
+        """A session start (the attempt's first, or a restart after a follow-up). The prompt and
+        reason are JSON-safe (made of :mod:`.profiles`' checked constants)."""
+        tail = f',"followup_reason":"{reason}"}}' if reason else "}"
+        line = self.emit_json(
+            a, "session_start", f'{{"prompt_type":"{prompt_type}","prompt":"{prompt}"{tail}', us
+        )
+        # What the metrics line reads of a session start: when, and the prompt type.
+        a.summary.append(
+            {"event_type": "session_start", "timestamp": line[14:38], "data": {"prompt_type": prompt_type}}
+        )
+
+    def session_end(
+        self, a: AttemptLog, status: str, duration_ms: int, tokens: int, cost: float, succeeded: bool, us: int
+    ) -> dict[str, Any]:
+        """The session end; returns it as the metrics line reads it (the logger's event, less the
+        context fields the line does not use)."""
+        outcome = "completed" if succeeded else status
+        pr_created = "true" if succeeded else "false"
+        data_json = (
+            f'{{"completion_status":"{status}","duration_ms":{duration_ms},"total_tokens":{tokens},'
+            f'"cost_usd":{cost!r},"outcome":{{"status":"{outcome}","pr_created":{pr_created}}}}}'
+        )
+        line = self.emit_json(a, "session_end", data_json, us)
+        context = a.context
+        return {
+            "timestamp": line[14:38],
+            "attempt_id": a.attempt_id,
+            "task_id": context["task_id"],
+            "task_title": context["task_title"],
+            "executor": context["executor"],
+            "model": context["model"],
+            "event_type": "session_end",
+            "data": {"completion_status": status, "duration_ms": duration_ms, "total_tokens": tokens,
+                     "cost_usd": cost, "outcome": {"status": outcome, "pr_created": succeeded}},
+        }  # fmt: skip
 
     def followup(self, a: AttemptLog, reason: str, us: int) -> None:
         self.emit_json(a, "followup_sent", _FOLLOWUP_JSON[reason], us)

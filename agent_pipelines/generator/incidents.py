@@ -35,12 +35,12 @@ def error(chunk: Chunk, a: AttemptLog, kind: ErrorKind, us: int) -> None:
     }
     if rng.random() < 0.2:
         data["stack_trace"] = f'Traceback (most recent call last):\n  File "{a.attempt_id}.py", line 1'
-    event = chunk.emit(a, "error", data, us)
+    timestamp = chunk.error(a, data, us)
     chunk.truth_errors.append(
         serialize(
             {
                 "attempt_id": a.attempt_id,
-                "timestamp": event["timestamp"],
+                "timestamp": timestamp,
                 "kind": kind.kind,
                 "error_message": message,
                 "error_fingerprint": data["error_fingerprint"],

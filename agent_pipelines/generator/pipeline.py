@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines import paths
-from agent_pipelines.generator.chunks import _run_chunk
+from agent_pipelines.generator.chunks import _run_chunk, merge_files
 from agent_pipelines.generator.malformed import _merge_day
 
 CHUNK_TASKS = 2000  # tasks per unit of work; fixed so output never depends on the process count
@@ -74,7 +74,7 @@ def run(
     """Run every chunk job and merge every day. At most ``window`` chunks are queued at once, so a
     day's merge waits behind a few chunks, not all of them. Once every chunk is done, ``meanwhile``
     gets their results (in chunk order) and the good lines per day (in day order) while the last
-    days are still being merged."""
+    days, the errors and the metrics files are still being merged."""
     n = len(jobs)
     results: list[dict[str, Any] | None] = [None] * n
     per_day: Counter[str] = Counter()
@@ -111,6 +111,8 @@ def run(
             merges.append(pool.submit(_merge_day, (day, len(merged), seed, sorted(pieces.pop(day)),
                                                    str(paths.stream_partition_path(root, day)))))  # fmt: skip
             merged.append(day)
+    merges.append(pool.submit(merge_files, (str(root), str(tmp))))
     meanwhile([r for r in results if r is not None], {day: per_day[day] for day in merged})
-    for day, n_lines in (f.result() for f in merges):
-        say(f"wrote stream/{day}.jsonl: {n_lines:,} lines")
+    for future in merges:
+        if (written := future.result()) is not None:
+            say(f"wrote stream/{written[0]}.jsonl: {written[1]:,} lines")

@@ -7,6 +7,7 @@ draws an index, never serializes a parameter dict per event).
 
 from __future__ import annotations
 
+import json
 import random
 from bisect import bisect
 from collections.abc import Sequence
@@ -52,6 +53,20 @@ BASH_COMMANDS = ("npm test", "git status", "pytest -q", "ls -la", "npm run build
 SOURCE_DIRS = ("api", "ui", "core", "db")
 FILE_NUMBERS = 60  # src/<dir>/1.ts .. src/<dir>/60.ts
 PATTERNS = ("TODO", "*.ts", "def test_", "import ")
+
+
+def check_json_safe(*groups: Sequence[str]) -> None:
+    """Raise if a text would change when serialized: the generator formats these constants into
+    lines directly, without escaping (ids and numbers it makes itself need none)."""
+    for text in (t for group in groups for t in group):
+        if json.dumps(text, ensure_ascii=False) != f'"{text}"':  # as serialize writes strings
+            raise ValueError(f"{text!r} needs JSON escaping; the generator writes it unescaped")
+
+
+check_json_safe(
+    TITLE_VERBS, TITLE_OBJECTS, PROJECTS, FOLLOWUP_REASONS, VARIANTS, COMPLEXITIES, END_STATUSES, TOOLS,
+    list(EXECUTORS), [m for spec in EXECUTORS.values() for m in spec["models"]],
+)  # fmt: skip
 
 
 class Weighted:

@@ -153,13 +153,8 @@ class Chunk(Emitter):
         a = self._open(task, number, executor, spec, us)
         plan = self._plan(task, a)
         prompt_type = "initial" if number == 1 else "retry"
-        self.emit(
-            a,
-            "session_start",
-            {"prompt_type": prompt_type, "prompt": f"{task.title}. Follow the repository conventions.",
-             "followup_reason": None if number == 1 else "previous_attempt_failed"},
-            us,
-        )  # fmt: skip
+        self.session_start(a, prompt_type, f"{task.title}. Follow the repository conventions.",
+                           None if number == 1 else "previous_attempt_failed", us)  # fmt: skip
         self.status_change(a, "todo", "inprogress", us)
         us, restarts = self._work(a, plan, spec, us)
         ending = self._end(task, number, plan.incident, spec, us)
@@ -175,21 +170,32 @@ class Chunk(Emitter):
         model = rng.choice(spec["models"])
         attempt_id = f"ve-{task.index:07d}-{number}-{rng.getrandbits(24):06x}"
         project = PROJECTS[task.index % len(PROJECTS)]
+        session_id = f"sess-{rng.getrandbits(48):012x}"
+        description = f"{task.title} in the {project} project ({task.complexity} task)."
+        variant = rng.choice(VARIANTS)
+        behind = rng.randint(0, 5)
         context = {
-            "session_id": f"sess-{rng.getrandbits(48):012x}",
+            "session_id": session_id,
             "task_id": task.task_id,
             "task_title": task.title,
-            "task_description": f"{task.title} in the {project} project ({task.complexity} task).",
+            "task_description": description,
             "project_id": project,
             "executor": executor,
-            "executor_variant": rng.choice(VARIANTS),
+            "executor_variant": variant,
             "model": model,
             "branch": f"ve/{attempt_id[3:]}",
             "base_branch": "main",
             "commits_ahead": 0,
-            "commits_behind": rng.randint(0, 5),
+            "commits_behind": behind,
         }
-        return AttemptLog(attempt_id, context, us)
+        # serialize(context)[1:-1], formatted directly: ids, numbers and checked constants only
+        context_json = (
+            f'"session_id":"{session_id}","task_id":"{task.task_id}","task_title":"{task.title}",'
+            f'"task_description":"{description}","project_id":"{project}","executor":"{executor}",'
+            f'"executor_variant":"{variant}","model":"{model}","branch":"ve/{attempt_id[3:]}",'
+            f'"base_branch":"main","commits_ahead":0,"commits_behind":{behind}'
+        )
+        return AttemptLog(attempt_id, context, context_json, us)
 
     def _plan(self, task: Task, a: AttemptLog) -> Plan:
         """Draw the attempt's incident (rare and deliberate) or near miss (just under a threshold),
@@ -208,8 +214,11 @@ class Chunk(Emitter):
         restarts_planned = (
             3 if incident == "excessive_restarts" else (1 if n_followups and rng.random() < 0.3 else 0)
         )
-        error_slots = set(rng.sample(range(n_tools), min(n_errors, n_tools)))
-        followup_slots = set(rng.sample(range(n_tools), min(max(n_followups, restarts_planned), n_tools)))
+        # rng.sample of nothing draws nothing: skip the call (most attempts have no error or follow-up)
+        k = min(n_errors, n_tools)
+        error_slots = set(rng.sample(range(n_tools), k)) if k else set()
+        k = min(max(n_followups, restarts_planned), n_tools)
+        followup_slots = set(rng.sample(range(n_tools), k)) if k else set()
         return Plan(incident, n_tools, error_slots, followup_slots, rng.randrange(n_tools), restarts_planned)
 
     def _work(self, a: AttemptLog, plan: Plan, spec: dict[str, Any], us: int) -> tuple[int, int]:
@@ -323,12 +332,8 @@ class Chunk(Emitter):
                 self.followup(a, reason, followup_us)
                 if restarts < plan.restarts_planned:
                     restarts += 1
-                    data = {
-                        "prompt_type": "followup",
-                        "prompt": f"Follow-up: {reason}",
-                        "followup_reason": reason,
-                    }
-                    self.emit(a, "session_start", data, followup_us + 2 * clock.US_PER_SECOND)
+                    restart_us = followup_us + 2 * clock.US_PER_SECOND
+                    self.session_start(a, "followup", f"Follow-up: {reason}", reason, restart_us)
                 us = followup_us + 2 * clock.US_PER_SECOND
         a.tool_calls += tool_calls
         return us, restarts
@@ -358,20 +363,9 @@ class Chunk(Emitter):
         """The last status change and the session end, and the attempt's metrics line."""
         new_status = "done" if ending.succeeded else "failed"
         self.status_change(a, "inprogress", new_status, ending.end_us)
-        end_event = self.emit(
-            a,
-            "session_end",
-            {
-                "completion_status": ending.status,
-                "duration_ms": clock.epoch_ms(ending.end_us) - a.start_ms,
-                "total_tokens": ending.tokens,
-                "cost_usd": ending.cost,
-                "outcome": {
-                    "status": "completed" if ending.succeeded else ending.status,
-                    "pr_created": ending.succeeded,
-                },
-            },
-            ending.end_us + _MS,
+        duration_ms = clock.epoch_ms(ending.end_us) - a.start_ms
+        end_event = self.session_end(
+            a, ending.status, duration_ms, ending.tokens, ending.cost, ending.succeeded, ending.end_us + _MS
         )
         self.metrics.append(serialize(session_summary(a.summary_events(), end_event)))
 

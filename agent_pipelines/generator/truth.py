@@ -1,11 +1,19 @@
 """The ground truth written beside the logs: per task and attempt, incidents, near misses, error
-kinds and the six success metrics as they should come out."""
+kinds and the six success metrics as they should come out.
+
+Its two long lists (a row per task and per attempt: most of its bytes) are serialized by the
+workers, each for its chunk (:func:`chunk_truth`), so this process only joins their text: the
+file is the very ``json.dumps(truth, separators=(",", ":"))`` of the whole, written while the
+workers merge the last days (:func:`ground_truth_text`).
+"""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from typing import Any
 
 
@@ -20,7 +28,33 @@ class GenerationStats:
     seconds: float = 0.0
 
 
-def _ground_truth(
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def chunk_truth(tasks: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chunk's part of the truth: its task and attempt rows as JSON text (without brackets), and
+    what the metrics are computed from, in attempt order (floats are summed in the same order
+    as one list of every attempt would be, so the sums are the same to the last bit)."""
+    closed = [a for a in attempts if a["completion_status"] is not None]
+    succeeded = [a for a in closed if a["completion_status"] == "success"]
+    completed = [t for t in tasks if t["succeeded"]]
+    return {
+        "tasks_json": _dumps(tasks)[1:-1],
+        "attempts_json": _dumps(attempts)[1:-1],
+        "tasks": len(tasks),
+        "attempts": len(attempts),
+        "closed": len(closed),
+        "succeeded": len(succeeded),
+        "success_ms": [a["duration_ms"] for a in succeeded],
+        "costs": [a["cost_usd"] or 0.0 for a in attempts],
+        "completed_tasks": len(completed),
+        "first_shot": sum(1 for t in completed if t["first_shot"]),
+        "transcripts": sum(1 for a in attempts if a["transcript"]),
+    }
+
+
+def ground_truth_text(
     results: list[dict[str, Any]],
     *,
     seed: int,
@@ -30,32 +64,32 @@ def _ground_truth(
     stats: GenerationStats,
     duplicates: int,
     transcript_every: int,
-) -> dict[str, Any]:
+) -> str:
+    """The ground truth's JSON (one line) from the chunks' results, in chunk order."""
     from agent_pipelines.error_catalog import KINDS as kinds
 
-    task_rows = [t for r in results for t in r["tasks"]]
-    attempts = [a for r in results for a in r["attempts"]]
-    closed = [a for a in attempts if a["completion_status"] is not None]
-    succeeded = [a for a in closed if a["completion_status"] == "success"]
-    completed_tasks = [t for t in task_rows if t["succeeded"]]
+    parts = [r["truth"] for r in results]
+    n_attempts = sum(p["attempts"] for p in parts)
+    n_tasks = sum(p["tasks"] for p in parts)
+    closed = sum(p["closed"] for p in parts)
+    succeeded = sum(p["succeeded"] for p in parts)
+    completed = sum(p["completed_tasks"] for p in parts)
     metrics = {
-        "sessions_total": len(attempts),
-        "sessions_closed": len(closed),
-        "sessions_succeeded": len(succeeded),
-        "sessions_open": len(attempts) - len(closed),
-        "success_rate": len(succeeded) / len(closed) if closed else None,
-        "first_shot_rate": (sum(1 for t in completed_tasks if t["first_shot"]) / len(completed_tasks))
-        if completed_tasks
+        "sessions_total": n_attempts,
+        "sessions_closed": closed,
+        "sessions_succeeded": succeeded,
+        "sessions_open": n_attempts - closed,
+        "success_rate": succeeded / closed if closed else None,
+        "first_shot_rate": sum(p["first_shot"] for p in parts) / completed if completed else None,
+        "avg_attempts_per_task": n_attempts / n_tasks if n_tasks else None,
+        "cost_per_task": sum(chain.from_iterable(p["costs"] for p in parts)) / completed
+        if completed
         else None,
-        "avg_attempts_per_task": len(attempts) / len(task_rows) if task_rows else None,
-        "cost_per_task": (sum(a["cost_usd"] or 0.0 for a in attempts) / len(completed_tasks))
-        if completed_tasks
-        else None,
-        "mean_time_to_completion_ms": (sum(a["duration_ms"] for a in succeeded) / len(succeeded))
+        "mean_time_to_completion_ms": sum(chain.from_iterable(p["success_ms"] for p in parts)) / succeeded
         if succeeded
         else None,
     }
-    return {
+    head = {
         "seed": seed,
         "start": start.isoformat(),
         "days": days,
@@ -64,10 +98,7 @@ def _ground_truth(
         "duplicates_written": duplicates,
         "malformed": stats.malformed,
         # agent-sessions/: every attempt of every n-th task (each attempt's "transcript" says)
-        "transcripts": {
-            "every_nth_task": transcript_every or None,
-            "attempts": stats.transcripts,
-        },
+        "transcripts": {"every_nth_task": transcript_every or None, "attempts": stats.transcripts},
         "metrics": metrics,
         "error_kinds": {
             k.kind: {
@@ -80,6 +111,7 @@ def _ground_truth(
         },
         "incidents": [i for r in results for i in r["incidents"]],
         "near_misses": [i for r in results for i in r["near_misses"]],
-        "tasks_truth": task_rows,
-        "attempts": attempts,
     }
+    tasks_json = ",".join(p["tasks_json"] for p in parts if p["tasks_json"])
+    attempts_json = ",".join(p["attempts_json"] for p in parts if p["attempts_json"])
+    return f'{_dumps(head)[:-1]},"tasks_truth":[{tasks_json}],"attempts":[{attempts_json}]}}'
