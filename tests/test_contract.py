@@ -96,6 +96,10 @@ TOP_LEVEL_BAD: list[tuple[bytes, Reason]] = [
      Reason.MISSING_FIELD),
     (line("tool_call", {"tool_name": "x"}, timestamp="yesterday"), Reason.INVALID_TIMESTAMP),
     (line("tool_call", {"tool_name": "x"}, timestamp="2026-02-30T00:00:00Z"), Reason.INVALID_TIMESTAMP),
+    # a leap second: Python refuses it; polars used to read it as the next minute
+    (line("tool_call", {"tool_name": "x"}, timestamp="2026-02-09T23:59:60.000Z"), Reason.INVALID_TIMESTAMP),
+    (line("tool_call", {"tool_name": "x"}, timestamp="2026-02-09T23:59:60+01:00"), Reason.INVALID_TIMESTAMP),
+    (line("tool_call", {"tool_name": "x"}, timestamp="2026-02-09 23:59:60"), Reason.INVALID_TIMESTAMP),
     (line("tool_call", {"tool_name": "x"}, elapsed_ms="twelve"), Reason.WRONG_TYPE),
     (line("tool_call", {"tool_name": "x"}, elapsed_ms=True), Reason.WRONG_TYPE),
     (line("tool_call", {"tool_name": "x"}, commits_ahead=1.5), Reason.WRONG_TYPE),

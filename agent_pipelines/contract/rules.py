@@ -342,13 +342,16 @@ def rule_broken(rule: Rule) -> pl.Expr:
     return _polars_rule(rule)[0].fill_null(False)
 
 
-def value_fails(rule: Rule, values: pl.Expr) -> pl.Expr | None:
-    """Where a non-null value of ``rule``'s field fails its check, for the checks that look at the
-    value alone (``None`` for PRESENT and TIMESTAMP, which do not): run over a column's distinct
-    values, it says whether the rule can break on any row at all (the event type a rule is limited
-    to only narrows where it applies)."""
-    if rule.check in (Check.PRESENT, Check.TIMESTAMP):
-        return None
+# The checks that look at the value alone (PRESENT looks at its absence, TIMESTAMP at ``_ts``).
+VALUE_CHECKS = frozenset(Check) - {Check.PRESENT, Check.TIMESTAMP}
+
+
+def value_fails(rule: Rule, values: pl.Expr) -> pl.Expr:
+    """Where a non-null value of ``rule``'s field fails its check (a check in
+    :data:`VALUE_CHECKS`): run over a column's distinct values, it says whether the rule can break
+    on any row at all (the event type a rule is limited to only narrows where it applies)."""
+    if rule.check not in VALUE_CHECKS:
+        raise ValueError(f"{rule.check} does not look at the value alone")
     return values.is_not_null() & _POLARS[rule.check](values, rule)
 
 

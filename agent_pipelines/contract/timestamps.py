@@ -9,7 +9,8 @@ import polars as pl
 
 from agent_pipelines.contract.fields import MAX_YEAR, MIN_YEAR
 
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$"
+# Seconds 00-59: polars (chrono) reads a leap second, ``23:59:60``, as the next minute; Python refuses it.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:[0-5]\d(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$"
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 
 # The UTC day a raw line claims in its ``timestamp`` field, found without decoding the line: what

@@ -210,7 +210,6 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Data
             ~line.str.starts_with("{")
             | ~(line.str.ends_with("}") | line.str.ends_with("}\r"))
             | (line.str.len_bytes() > max_line_bytes)
-            | (line.str.count_matches(r"[\[{]") > MAX_DEPTH)
             | line.str.contains(_ESCAPE_SUSPECT)
             | line.str.contains('"{', literal=True)
             | line.str.contains('"[', literal=True)
@@ -219,7 +218,9 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Data
         line.str.count_matches(r"[\[{]").cast(pl.Int32).alias("_brackets"),
         line.str.contains("\\", literal=True).alias("_backslash"),
     )
-    return set(flags["suspect"].arg_true().to_list()), flags.select("_colons", "_brackets", "_backslash")
+    # the depth bound from the bracket count, not a second count (an eager select does not share it)
+    suspect = flags.select(pl.col("suspect") | (pl.col("_brackets") > MAX_DEPTH)).to_series()
+    return set(suspect.arg_true().to_list()), flags.select("_colons", "_brackets", "_backslash")
 
 
 def _parse_segments(
@@ -287,10 +288,12 @@ def _non_utf8_lines(block: bytes, starts: list[int]) -> set[int]:
 
 
 def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
-    """``block`` minus the given lines (sorted indices), cut with a few slices, not a join per line."""
+    """``block`` minus the given lines (sorted indices), cut with a few slices, not a join per line
+    (views of the block: its bytes are copied once, by the join)."""
+    view = memoryview(block)
     pieces, pos = [], 0
     for i in drop:
-        pieces.append(block[pos : starts[i]])
+        pieces.append(view[pos : starts[i]])
         pos = starts[i + 1] if i + 1 < len(starts) else len(block)
-    pieces.append(block[pos:])
+    pieces.append(view[pos:])
     return b"".join(pieces)

@@ -33,7 +33,7 @@ _CANONICAL_TS = "%Y-%m-%dT%H:%M:%S%.fZ"  # what our logger and the original one 
 def _fast_timestamps(text: pl.Expr) -> pl.Expr:
     """The usual timestamps (our logger's and the original one's format) as UTC datetimes; null for
     any other text, which :func:`_parse_timestamps` reads with the full grammar."""
-    return pl.when(text.str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")).then(
+    return pl.when(text.str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d(\.\d{1,9})?Z$")).then(
         text.str.to_datetime(_CANONICAL_TS, time_unit="us", strict=False).dt.replace_time_zone("UTC")
     )
 
@@ -129,8 +129,13 @@ def _data_schema(raw: pl.DataFrame) -> dict[str, pl.DataType]:
     schema = dict(PAYLOAD_SCHEMA)
     if "event_type" not in raw.columns:
         return schema
-    objects = raw.select("event_type", "data").filter(pl.col("data").str.starts_with("{"))
-    sample: list[str] = objects.group_by("event_type").head(16)["data"].to_list()
+    rows = (  # row numbers, not the text: filtering the text would copy every object
+        raw.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "event_type")
+        .filter(raw["data"].str.starts_with("{"))
+        .group_by("event_type", maintain_order=True)
+        .head(16)["_i"]
+    )
+    sample: list[str] = raw["data"].gather(rows).to_list()
     for text in sample:
         try:
             obj = json.loads(text)
@@ -280,8 +285,20 @@ def _rules_broken(frame: pl.DataFrame, measures: pl.DataFrame | None) -> pl.Seri
     if measures is None:
         return frame.select(violation_exprs()[0]).to_series()
     by_value = [r for r in RULES if r.check in _BY_VALUE]
-    tests = [value_fails(r, pl.col(r.column).drop_nulls().unique()) for r in by_value]
-    failing = frame.select([t.any().alias(str(i)) for i, t in enumerate(tests) if t is not None]).row(0)
+    columns = sorted({r.column for r in by_value})
+    distinct = dict(
+        zip(
+            columns,
+            frame.select(pl.col(c).drop_nulls().unique().implode() for c in columns).row(0),
+            strict=True,
+        )
+    )
+    failing = [
+        pl.DataFrame({r.column: distinct[r.column]}, schema={r.column: pl.String})
+        .select(value_fails(r, pl.col(r.column)).any())
+        .item()
+        for r in by_value
+    ]
     on_rows = tuple(r for r in RULES if r.check is not Check.SCALAR and (r.check not in _BY_VALUE)) + tuple(
         r for r, fails in zip(by_value, failing, strict=True) if fails
     )
@@ -325,10 +342,11 @@ def _duplicate_suspects(
     first (``measures``: :func:`_measures`), exact because every count it leaves out is one that
     cannot be negative: the colons of the timestamp, of ``data`` and of its two object fields are
     all an ordinary line has; the brackets of ``data`` and of the line (counted for the depth bound
-    already) say whether any other value holds an object. Only rows the screen cannot clear get the
-    full count. On a row it clears but for an object field with two colons or more, every other
-    value is free of colons (the counts add up) and of brackets, so that field is the only place a
-    key can be written twice: it alone is tokenized.
+    already) say whether any other value holds an object. Rows the top-level screen cannot clear
+    get the full count of every column. On the others no top-level value but ``data`` and the
+    timestamp holds a colon or a bracket, so only the payload is left to look at: its fields are
+    counted, and those holding two colons or more tokenized, only on rows where ``data``'s colons
+    or brackets are not all its object fields' or one of those holds two keys or more.
     """
     top = [*TOP_LEVEL_FIELDS, *extras]
     payload = [f"_d.{k}" for k in data_keys]
@@ -336,30 +354,36 @@ def _duplicate_suspects(
     lines = pl.col("_colons").is_not_null()
     objects = [pl.col(f"_co{c}") for c in _OBJECT_COLUMNS]
     flags = m.select(
-        full=lines
+        top=lines
         & (
             (pl.col("_colons") != pl.col("_keys_top") + pl.col("_co_data") + pl.col("_co_ts"))
-            | (pl.col("_co_data") != pl.col("_keys_data") + pl.sum_horizontal(objects))
-            | (pl.col("_br_data") > 1 + pl.col("_br_objects"))
             | (pl.col("_brackets") > 1 + pl.col("_br_data"))
         ),
-        nested=lines & pl.any_horizontal([c >= 2 for c in objects]),
+        payload=lines
+        & (
+            (pl.col("_co_data") != pl.col("_keys_data") + pl.sum_horizontal(objects))
+            | (pl.col("_br_data") > 1 + pl.col("_br_objects"))
+            | pl.any_horizontal([c >= 2 for c in objects])
+        ),
     )
-    full, nested = flags["full"], flags["nested"]
+    top_rows, payload_rows = flags["top"], flags["payload"] & ~flags["top"]
     again = pl.repeat(False, frame.height, eager=True)
-    if full.any():
-        maybe = frame.filter(full)
+    if top_rows.any():  # a top-level value holds a colon or a bracket: count every column
+        maybe = frame.filter(top_rows)
         flagged = maybe.filter(_counted_suspects(maybe, top, payload))["_line_idx"]
         again = frame["_line_idx"].is_in(flagged.implode())
-    only = nested & ~full
-    if only.any():  # an object field of two keys or more: is one written twice?
-        rows = frame.filter(only)
-        values = pl.concat(
-            [rows.select(pl.col("_line_idx"), pl.col(c).alias("_value")) for c in _OBJECT_COLUMNS]
-        ).filter(pl.col("_value").str.count_matches(":", literal=True) >= 2)
-        repeated = _repeated_keys(values)
-        if repeated.len():
-            again = again | frame["_line_idx"].is_in(repeated.implode())
+    if payload_rows.any():  # the same one level down, for the rows the top-level count clears
+        rows = frame.select("_line_idx", "data", *payload).filter(payload_rows)
+        short = rows.filter(
+            _colons(pl.col("data"))
+            != _keys_read(payload) + pl.sum_horizontal(_colons(pl.col(c)) for c in payload)
+        )["_line_idx"]
+        values = rows.unpivot(index="_line_idx", on=payload, value_name="_value").filter(
+            pl.col("_value").str.count_matches(":", literal=True) >= 2
+        )
+        flagged = pl.concat([short, _repeated_keys(values)])
+        if flagged.len():
+            again = again | frame["_line_idx"].is_in(flagged.implode())
     return again
 
 
