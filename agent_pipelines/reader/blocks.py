@@ -199,7 +199,8 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Data
 
     A suspect is a line that cannot be a well-formed object (blank, torn, not ``{...}``, too long),
     or one polars would misread: deeper than :data:`~agent_pipelines.contract.MAX_DEPTH` (counted
-    generously: every bracket), or holding an escape polars does not carry faithfully. The colon
+    generously: every bracket), or holding an escape polars does not carry faithfully (looked for
+    only in the lines holding a backslash, where every escape starts). The colon
     count lets :func:`~agent_pipelines.reader.rows._validate` spot a key written twice in any
     object (polars keeps the first, Python, jq and JavaScript the last): every key brings one
     colon, so a line holding more colons than the keys and values polars read is judged again.
@@ -210,7 +211,6 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Data
             ~line.str.starts_with("{")
             | ~(line.str.ends_with("}") | line.str.ends_with("}\r"))
             | (line.str.len_bytes() > max_line_bytes)
-            | line.str.contains(_ESCAPE_SUSPECT)
             | line.str.contains('"{', literal=True)
             | line.str.contains('"[', literal=True)
         ).alias("suspect"),
@@ -220,7 +220,11 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Data
     )
     # the depth bound from the bracket count, not a second count (an eager select does not share it)
     suspect = flags.select(pl.col("suspect") | (pl.col("_brackets") > MAX_DEPTH)).to_series()
-    return set(suspect.arg_true().to_list()), flags.select("_colons", "_brackets", "_backslash")
+    found = set(suspect.arg_true().to_list())
+    escaped = flags["_backslash"].arg_true()  # every escape starts with a backslash: only those lines
+    if escaped.len():
+        found.update(escaped.filter(text.gather(escaped).str.contains(_ESCAPE_SUSPECT)).to_list())
+    return found, flags.select("_colons", "_brackets", "_backslash")
 
 
 def _parse_segments(

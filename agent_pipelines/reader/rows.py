@@ -30,22 +30,64 @@ from agent_pipelines.reader.result import PAYLOAD_SCHEMA, RAW_SCHEMA
 _CANONICAL_TS = "%Y-%m-%dT%H:%M:%S%.fZ"  # what our logger and the original one write
 
 
-def _fast_timestamps(text: pl.Expr) -> pl.Expr:
-    """The usual timestamps (our logger's and the original one's format) as UTC datetimes; null for
-    any other text, which :func:`_parse_timestamps` reads with the full grammar."""
-    return pl.when(text.str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d(\.\d{1,9})?Z$")).then(
-        text.str.to_datetime(_CANONICAL_TS, time_unit="us", strict=False).dt.replace_time_zone("UTC")
+# What our logger and the original one write: milliseconds, UTC. Seconds stop at 59: a leap second
+# (``23:59:60``) is read by polars as the next minute, and refused by Python.
+_MS_TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d\.\d{3}Z$"
+_ISO_Z_TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:[0-5]\d(\.\d{1,9})?Z$"
+
+
+def _timestamp_parts(text: pl.Expr) -> list[pl.Expr]:
+    """The pieces of the usual timestamps (:data:`_MS_TIMESTAMP`), which :func:`_parse_timestamps`
+    adds up: the day (a block holds few distinct days, each parsed once) and the time of day as
+    integers — parsing the whole text per row costs polars several times more. ``_t_day`` is null
+    for any other text."""
+    usual = text.str.contains(_MS_TIMESTAMP)
+    day = text.str.head(10).str.to_date("%Y-%m-%d", strict=False)
+
+    def piece(start: int, length: int) -> pl.Expr:
+        return text.str.slice(start, length).cast(pl.Int64, strict=False)
+
+    return [
+        pl.when(usual).then(day).alias("_t_day"),
+        piece(11, 2).alias("_t_h"),
+        piece(14, 2).alias("_t_m"),
+        piece(17, 2).alias("_t_s"),
+        piece(20, 3).alias("_t_ms"),
+    ]
+
+
+def _parse_timestamps(text: pl.Series, parts: pl.DataFrame | None = None) -> pl.Series:
+    """Timestamps as UTC datetimes: the usual ones from their pieces (``parts``, when
+    :func:`_timestamp_parts` ran already), then one fast format, then the full grammar."""
+    if parts is None:
+        parts = pl.select(_timestamp_parts(pl.lit(text)))
+    micros = (
+        pl.col("_t_day").cast(pl.Datetime("us")).cast(pl.Int64)
+        + ((pl.col("_t_h") * 60 + pl.col("_t_m")) * 60 + pl.col("_t_s")) * 1_000_000
+        + pl.col("_t_ms") * 1_000
     )
-
-
-def _parse_timestamps(text: pl.Series, fast: pl.Series | None = None) -> pl.Series:
-    """Timestamps as UTC datetimes: one fast format for the usual case (``fast``, when
-    :func:`_fast_timestamps` ran already), the full grammar for the rest."""
-    if fast is None:
-        fast = pl.select(_fast_timestamps(pl.lit(text))).to_series()
+    fast = parts.select(
+        pl.when(pl.col("_t_day").is_not_null() & (pl.col("_t_h") <= 23) & (pl.col("_t_m") <= 59))
+        .then(micros)
+        .cast(pl.Datetime("us", "UTC"))
+    ).to_series()
     retry = fast.is_null() & text.is_not_null()
     if retry.any():
-        others = pl.DataFrame({"t": text.filter(retry)}).select(timestamp_expr("t")).to_series()
+        t = pl.col("t")
+        others = (
+            pl.DataFrame({"t": text.filter(retry)})
+            .select(
+                pl.coalesce(
+                    pl.when(t.str.contains(_ISO_Z_TIMESTAMP)).then(
+                        t.str.to_datetime(_CANONICAL_TS, time_unit="us", strict=False).dt.replace_time_zone(
+                            "UTC"
+                        )
+                    ),
+                    timestamp_expr("t"),
+                )
+            )
+            .to_series()
+        )
         fast = fast.scatter(retry.arg_true(), others)
     # polars holds year 0 and beyond 9999; Python (and so every consumer of an event) does not
     return pl.select(pl.when(fast.dt.year().is_between(MIN_YEAR, MAX_YEAR)).then(fast)).to_series()
@@ -187,9 +229,9 @@ def _validate(
     counted = "_colons" in frame.columns  # lines counted by _line_flags (rows judged in Python: null)
     measures = frame.select(
         *(_measures(extras, list(data_schema)) if counted else []),
-        _ts_fast=_fast_timestamps(pl.col("timestamp")),
+        *_timestamp_parts(pl.col("timestamp")),
     )
-    frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"], measures["_ts_fast"]))
+    frame = frame.with_columns(_ts=_parse_timestamps(frame["timestamp"], measures))
     again = _duplicate_suspects(frame, measures, extras, list(data_schema)) if counted else None
     bad = _rules_broken(frame, measures if counted and screen else None)
     if "_judged" in frame.columns:  # rows the contract in Python passed already
@@ -299,14 +341,13 @@ def _rules_broken(frame: pl.DataFrame, measures: pl.DataFrame | None) -> pl.Seri
         .item()
         for r in by_value
     ]
-    on_rows = tuple(r for r in RULES if r.check is not Check.SCALAR and (r.check not in _BY_VALUE)) + tuple(
-        r for r, fails in zip(by_value, failing, strict=True) if fails
-    )
-    bad = frame.select(violation_exprs(tuple(r for r in RULES if r in on_rows))[0]).to_series()
+    skipped = {id(r) for r in RULES if r.check is Check.SCALAR}
+    skipped |= {id(r) for r, fails in zip(by_value, failing, strict=True) if not fails}
+    bad = frame.select(violation_exprs(tuple(r for r in RULES if id(r) not in skipped))[0]).to_series()
     cleared = _cleared(measures.with_columns(frame["_brackets"]))
     if not cleared.all():
         scalar = tuple(r for r in RULES if r.check is Check.SCALAR)
-        rest = frame.filter(~cleared)
+        rest = frame.select("_line_idx", *{r.column for r in scalar}).filter(~cleared)
         broken = rest.filter(violation_exprs(scalar)[0])["_line_idx"]
         if broken.len():
             bad = bad | frame["_line_idx"].is_in(broken.implode())
