@@ -10,6 +10,7 @@ day whose file grew, together with the unpartitioned assets downstream, so those
 """
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -53,6 +54,7 @@ def table_asset(domain: str, **kwargs: Any) -> Any:
 
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
+PROGRESS_SECONDS = 10.0  # a run over many days says how far it got at most this often
 PREVIEW_COLUMNS = ("timestamp", "attempt_id", "event_type", "executor", "task_title", "error_message")
 
 
@@ -143,6 +145,7 @@ def cleaned_events(
     last: CleanedDay | None = None
     over: list[str] = []
     threshold = max_quarantine_share()
+    logged = time.monotonic()
 
     def write(day: date, rows: pl.LazyFrame) -> int:
         return parquet_io_manager.write_partition(key, day.isoformat(), rows)[2]
@@ -166,10 +169,14 @@ def cleaned_events(
         last = done
         per_day.append({"day": done.day.isoformat(), "events": done.events, "quarantined": done.quarantined,
                         "quarantine_share": round(done.quarantine_share, 5)})  # fmt: skip
-        context.log.info(
-            f"{done.day}: {done.events:,} events, {done.quarantined:,} quarantined, "
-            f"{done.duplicates_dropped:,} duplicates dropped"
-        )
+        now = time.monotonic()
+        if now - logged >= PROGRESS_SECONDS or len(per_day) == len(days):
+            # progress, not a line per day: each is an event in Dagster's event log (a database write)
+            logged = now
+            context.log.info(
+                f"{len(per_day)}/{len(days)} days, up to {done.day}: {totals['events']:,} events, "
+                f"{totals['quarantined']:,} quarantined, {totals['duplicates_dropped']:,} duplicates dropped"
+            )
         for warning in done.warnings:  # files skipped or cut short: never fatal, always said
             context.log.warning(warning)
         warnings.extend(done.warnings)

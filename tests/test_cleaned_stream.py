@@ -78,10 +78,24 @@ def test_iter_logs_blocks_make_up_read_logs(logs: Path) -> None:
     assert set(events["day"].to_list()) == {DAYS[1]}  # the single file's other days are left out
 
 
-@settings(max_examples=60, deadline=None)
-@given(ids=st.lists(st.integers(0, 30), max_size=80), cuts=st.lists(st.integers(0, 80), max_size=6))
-def test_first_seen_across_blocks_is_dedupe_of_the_whole(ids: list[int], cuts: list[int]) -> None:
-    frame = pl.DataFrame({"event_id": [f"e{i}" for i in ids], "row": list(range(len(ids)))})
+# ids as the reader writes them (20 digits, some differing only by leading zeros or past 2**64), and
+# others (another writer's, a hostile line's) that turn FirstSeen back to text midway
+_IDS = st.one_of(
+    st.integers(0, 40).map(lambda i: f"{i:020d}"),
+    st.sampled_from(["99999999999999999999", "18446744073709551615", "18446744073709551616"]),
+    st.sampled_from(["7", "007", "+0000000000000000007", " 0000000000000000007", "x" * 20]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ids=st.lists(_IDS, max_size=80),
+    cuts=st.lists(st.integers(0, 80), max_size=6),
+)
+def test_first_seen_across_blocks_is_dedupe_of_the_whole(ids: list[str], cuts: list[int]) -> None:
+    frame = pl.DataFrame(
+        {"event_id": ids, "row": list(range(len(ids)))}, schema={"event_id": pl.String, "row": pl.Int64}
+    )
     bounds = sorted({0, len(ids), *(c for c in cuts if c <= len(ids))})
     first_seen = FirstSeen()
     kept = [first_seen(frame[a:b]) for a, b in itertools.pairwise(bounds)]
