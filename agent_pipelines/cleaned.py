@@ -24,7 +24,7 @@ from polars.io.plugins import register_io_source
 
 from agent_pipelines.contract import CLEANED_SCHEMA
 from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
-from agent_pipelines.reader import READ_BLOCK_BYTES, FirstSeen, ReadResult, iter_logs, read_ahead
+from agent_pipelines.reader import READ_BLOCK_BYTES, FirstSeen, ReadResult, compact, iter_logs, read_ahead
 
 PREVIEW_ROWS = 10
 DAY_NUMBER_COLUMNS = ("event_type", "attempt_id", "executor", "model", "completion_status", "cost_usd",
@@ -44,8 +44,8 @@ class CleanedDay:
     by_type: dict[str, int] = field(default_factory=dict)
     attempts: pl.Series = field(default_factory=lambda: pl.Series("attempt_id", [], dtype=pl.String))
     preview: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLEANED_SCHEMA))
-    # the day's session_end rows, the columns ``usage.day_numbers`` reads (not the whole rows: a
-    # row kept from a block keeps that block's text buffers alive)
+    # the day's session_end rows, the columns ``usage.day_numbers`` reads (not the whole rows, which
+    # hold the free text)
     session_ends: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema={c: CLEANED_SCHEMA[c] for c in DAY_NUMBER_COLUMNS})
     )
@@ -163,10 +163,12 @@ def _day_rows(
             continue
         summary.events += events.height
         _add_counts(summary.by_type, events, "event_type")
-        attempts.append(events["attempt_id"].unique())
-        ends.append(events.filter(pl.col("event_type") == "session_end").select(DAY_NUMBER_COLUMNS))
+        # kept past the block: copied (see ``compact``), or each would keep its block's text alive
+        attempts.append(compact(events["attempt_id"].unique()))
+        ends.append(compact(events.filter(pl.col("event_type") == "session_end").select(DAY_NUMBER_COLUMNS)))
         if summary.preview.height < PREVIEW_ROWS:
-            summary.preview = pl.concat([summary.preview, events.head(PREVIEW_ROWS - summary.preview.height)])
+            head = compact(events.head(PREVIEW_ROWS - summary.preview.height))
+            summary.preview = pl.concat([summary.preview, head])
         yield events
     summary.sources = list(sources)
     if attempts:

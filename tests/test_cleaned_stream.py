@@ -18,7 +18,7 @@ from agent_pipelines import paths, usage
 from agent_pipelines.cleaned import clean_days, lazy_blocks
 from agent_pipelines.io_manager import write_parquet
 from agent_pipelines.quarantine import quarantine_of_day, read_quarantine
-from agent_pipelines.reader import FirstSeen, dedupe, iter_logs, read_ahead, read_file, read_logs
+from agent_pipelines.reader import FirstSeen, compact, dedupe, iter_logs, read_ahead, read_file, read_logs
 
 DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
 
@@ -240,3 +240,12 @@ def test_the_contract_check_reads_less_and_misses_nothing(logs: Path, tmp_path: 
         frame.write_parquet(target)
         assert not validate_events(frame).passed, what
         assert not validate_events(pl.scan_parquet(target)).passed, what
+
+
+def test_compact_copies_text_and_keeps_every_value() -> None:
+    frame = pl.DataFrame(
+        {"s": ["a" * 30, None, "", "b"], "n": [1, None, 3, 4], "c": ["x", "y", None, "z" * 13]}
+    )
+    assert compact(frame).equals(frame) and compact(frame).schema == frame.schema
+    assert compact(frame["s"]).equals(frame["s"]) and compact(frame["n"]).equals(frame["n"])
+    assert compact(frame.head(0)).equals(frame.head(0))

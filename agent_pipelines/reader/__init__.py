@@ -69,6 +69,7 @@ from agent_pipelines.reader.stream import (
 )
 
 T = TypeVar("T")
+S = TypeVar("S", pl.Series, pl.DataFrame)
 
 
 def read_logs(
@@ -158,8 +159,23 @@ class FirstSeen:
             first = first & ~keys.is_in(self._seen.implode())
         fresh = events.filter(first)
         self.dropped += events.height - fresh.height
-        self._seen.append(keys.filter(first))
+        self._seen.append(compact(keys.filter(first)))
         return fresh
+
+
+def compact(values: S) -> S:
+    """``values`` (a Series or frame) with its text copied out of the buffers it shares.
+
+    polars' strings are views into buffers shared by every frame cut from the same block: a few
+    rows kept from a block (by ``filter``, ``head``, ``unique``...) keep the whole block's text
+    alive. Kept past their block, they are copied: the copy is as big as the rows kept.
+    """
+    if isinstance(values, pl.Series):
+        return pl.select(compact(values.to_frame())).to_series() if values.dtype == pl.String else values
+    text = [name for name, dtype in values.schema.items() if dtype == pl.String]
+    if not text:
+        return values
+    return values.with_columns(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in text)
 
 
 _DONE = object()
@@ -254,6 +270,7 @@ __all__ = [
     "ReadResult",
     "Tail",
     "check_line",
+    "compact",
     "decode_json",
     "decode_line",
     "dedupe",
