@@ -317,17 +317,22 @@ def stored_partitions(
 def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     # The partitions are read here rather than taken as an input: Dagster 1.13 hands a check's
     # input *every* partition of a partitioned asset, and validating 30 days per run is wasteful.
-    # A run over many days (a backfill) validates them one at a time, so memory stays one day's.
+    # A run over many days (a backfill) validates them one at a time, so memory stays one day's; so
+    # does a check-only run (no partition), which validates every stored day.
     io: PolarsParquetIOManager = getattr(context.resources, PARQUET_IO)
-    keys: list[str | None] = [None]
     if context.has_partition_key:
         keys = [context.partition_key]
     elif context.has_partition_key_range:
         keys = list(context.partition_keys)
-    failed: list[tuple[str | None, dg.AssetCheckResult]] = []
+    else:
+        stored = io.stored_partitions(dg.AssetKey("cleaned_events"))
+        keys = [where.rsplit("/", 1)[-1].removesuffix(".parquet") for where in stored]
+        if not keys:
+            return dg.AssetCheckResult(passed=True, description="no stored partition to check")
+    failed: list[tuple[str, dg.AssetCheckResult]] = []
     rows = 0
     for key in keys:
-        events = stored_partitions(io, None if key is None else [key])
+        events = stored_partitions(io, [key])
         if events is None:
             continue
         rows += events.select(pl.len()).collect().item()  # from the Parquet footers
@@ -335,8 +340,6 @@ def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> d
         if not result.passed:
             failed.append((key, result))
     if not failed:
-        if not rows and keys == [None]:
-            return dg.AssetCheckResult(passed=True, description="no stored partition to check")
         return dg.AssetCheckResult(
             passed=True, metadata={"rows": rows, "model": CleanedEvent.__name__, "partitions": len(keys)}
         )
