@@ -131,7 +131,8 @@ def section(runs: list[dict], refreshes: list[dict], not_run: list[int] | None =
         rows = [
             ("`polars.read_ndjson` (floor)", "parse only; bad lines removed beforehand", run["floor"]),
             ("`json.loads` loop (naive)", "parse only, Python objects", run["naive"]),
-            ("cleaned_events, library", "read_logs + dedupe + Parquet + quarantine", run["cleaned_library"]),
+            ("cleaned_events, library", "clean_days: 8 MiB blocks, dedupe, Parquet stream, quarantine",
+             run["cleaned_library"]),
             ("cleaned_events, Dagster", "one run over all days (single-run backfill), + pandera check",
              run["cleaned_dagster"]),
             ("per-day results, Dagster", "session_parts, error_events, task_events: one run, all days",
