@@ -6,14 +6,14 @@ rows are deduplicated against the ids the day has seen so far
 (:class:`~agent_pipelines.reader.FirstSeen`, the same first-wins rows as
 :func:`~agent_pipelines.reader.dedupe` of the whole day), the block's quarantined lines go to the
 quarantine, and its rows go on to the day's Parquet file as the writer asks for them
-(:func:`lazy_blocks`). Memory is then a few blocks' whatever the size of a day: the next block is
-parsed in a worker thread while the writer encodes the one before.
+(:func:`lazy_blocks`). Memory is then a few blocks' whatever the size of a day: each day is parsed in a
+worker thread, the next day's too while this one is written, so two blocks are parsed at once.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,9 +24,18 @@ from polars.io.plugins import register_io_source
 
 from agent_pipelines.contract import CLEANED_SCHEMA
 from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
-from agent_pipelines.reader import READ_BLOCK_BYTES, FirstSeen, ReadResult, compact, iter_logs, read_ahead
+from agent_pipelines.reader import (
+    READ_BLOCK_BYTES,
+    FirstSeen,
+    ReadAhead,
+    ReadResult,
+    compact,
+    iter_logs,
+    read_ahead,
+)
 
 PREVIEW_ROWS = 10
+DAYS_AHEAD = 1  # days read in their own thread while the one before is written
 DAY_NUMBER_COLUMNS = ("event_type", "attempt_id", "executor", "model", "completion_status", "cost_usd",
                       "total_tokens")  # fmt: skip
 
@@ -111,27 +120,41 @@ def clean_days(
     it is written.
 
     Files of days before ``final_before`` are final (see :func:`~agent_pipelines.reader.read_logs`).
-    The blocks of every day are read ``ahead`` blocks ahead of the writer, across day boundaries.
+    Each day is read in a worker thread, up to ``ahead`` blocks ahead of the writer, and the next
+    day's reading starts while this one is written.
     """
     root = Path(logs_root)
 
-    def every_block() -> Iterator[tuple[int, ReadResult]]:
-        for i, day in enumerate(days):
-            for result in iter_logs(root, days=[day], final_before=final_before, block_bytes=block_bytes):
-                yield i, result
+    def day_blocks(day: date) -> ReadAhead[ReadResult]:
+        blocks = iter_logs(root, days=[day], final_before=final_before, block_bytes=block_bytes)
+        return read_ahead(blocks, ahead)
 
-    blocks = read_ahead(every_block(), ahead)
+    # Each day is read in its own thread, the next day's while this one is written: two blocks are
+    # parsed at once (both cores busy), each producer holding at most ``ahead`` parsed blocks.
+    started: deque[tuple[date, ReadAhead[ReadResult]]] = deque()
+    upcoming = iter(days)
+
+    def start_next() -> None:
+        day = next(upcoming, None)
+        if day is not None:
+            started.append((day, day_blocks(day)))
+
     try:
-        for i, group in itertools.groupby(blocks, key=lambda item: item[0]):
-            day = days[i]
-            summary = CleanedDay(day)
-            rows = _day_rows((result for _, result in group), summary, root, data_dir)
-            summary.stored_bytes = write(day, lazy_blocks(rows, CLEANED_SCHEMA))
-            for _ in rows:  # a writer that stopped early still accounts for (and quarantines) the rest
-                pass
+        for _ in range(1 + DAYS_AHEAD):
+            start_next()
+        while started:
+            day, blocks = started.popleft()
+            start_next()
+            with blocks:
+                summary = CleanedDay(day)
+                rows = _day_rows(blocks, summary, root, data_dir)
+                summary.stored_bytes = write(day, lazy_blocks(rows, CLEANED_SCHEMA))
+                for _ in rows:  # a writer that stopped early still accounts for (and quarantines) the rest
+                    pass
             yield summary
     finally:
-        blocks.close()  # type: ignore[attr-defined]
+        for _, blocks in started:
+            blocks.close()
 
 
 def _day_rows(

@@ -181,53 +181,73 @@ def compact(values: S) -> S:
 _DONE = object()
 
 
-def read_ahead(results: Iterable[T], ahead: int = 1) -> Iterator[T]:
-    """``results`` produced in a worker thread, up to ``ahead`` of them before they are asked for.
+def read_ahead(results: Iterable[T], ahead: int = 1) -> ReadAhead[T]:
+    """``results`` produced in a worker thread, started now, up to ``ahead`` of them before they
+    are asked for.
 
     Most of a block's parse is polars work that releases the GIL, so the next block is parsed
-    while the caller writes the one before: both cores stay busy, and at most ``ahead + 1`` blocks
-    (plus the one being parsed) are held. An exception in the producer is raised here, in order;
-    stopping early (``close()``, an exception in the caller) stops the producer too.
+    while the caller writes the one before: at most ``ahead`` results (plus the one being produced)
+    are held. An exception in the producer is raised here, in order; ``close()`` (or an exception in
+    the caller, in a ``with`` block) stops the producer too.
     """
-    slots: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead))
-    stop = threading.Event()
+    return ReadAhead(results, ahead)
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
+
+class ReadAhead(Iterator[T]):
+    """The iterator :func:`read_ahead` returns: its producer thread runs from the start."""
+
+    def __init__(self, results: Iterable[T], ahead: int = 1) -> None:
+        self._slots: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead))
+        self._stop = threading.Event()
+        self._done = False
+        self._worker = threading.Thread(target=self._produce, args=(results,), name="read-ahead", daemon=True)
+        self._worker.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
             try:
-                slots.put(item, timeout=0.1)
+                self._slots.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self, results: Iterable[T]) -> None:
         try:
             for item in results:
-                if not put(item):
+                if not self._put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
-            put(_Raised(exc))
+            self._put(_Raised(exc))
             return
         finally:
             close = getattr(results, "close", None)
             if close is not None:  # a generator stopped early closes its files here, in its thread
                 close()
-        put(_DONE)
+        self._put(_DONE)
 
-    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        worker.join()
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item = self._slots.get()
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Raised):
+            self.close()
+            raise item.exc
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._done = True
+        self._stop.set()
+        self._worker.join()
+
+    def __enter__(self) -> ReadAhead[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _Raised:
@@ -267,6 +287,7 @@ __all__ = [
     "FirstSeen",
     "Lines",
     "LongLine",
+    "ReadAhead",
     "ReadResult",
     "Tail",
     "check_line",
