@@ -25,7 +25,6 @@ from polars.io.plugins import register_io_source
 from agent_pipelines.contract import CLEANED_SCHEMA
 from agent_pipelines.quarantine import quarantine_of_day, write_quarantine
 from agent_pipelines.reader import (
-    READ_BLOCK_BYTES,
     FirstSeen,
     ReadAhead,
     ReadResult,
@@ -112,7 +111,7 @@ def clean_days(
     data_dir: str | os.PathLike[str] | None = None,
     final_before: date | None = None,
     ahead: int = 1,
-    block_bytes: int = READ_BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> Iterator[CleanedDay]:
     """Clean each day in turn: ``write(day, rows)`` stores the day's rows (a :func:`lazy_blocks`
     frame, to be sunk once; returns the bytes stored), and the day's quarantined lines are added to

@@ -68,6 +68,27 @@ def test_block_size_changes_nothing_in_a_file_read(logs: Path) -> None:
     assert final.pending_bytes == 0
 
 
+def test_a_small_file_is_one_block_unless_the_caller_sets_the_size(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader's own size: a file up to WHOLE_FILE_BYTES in one block (a block's fixed cost paid
+    once), a larger one in READ_BLOCK_BYTES blocks; same rows either way."""
+    from agent_pipelines.reader import iter_read, stream
+
+    path = paths.stream_partition_path(logs, "2026-03-02")
+    size = path.stat().st_size
+    monkeypatch.setattr(stream, "READ_BLOCK_BYTES", 1500)
+    monkeypatch.setattr(stream, "WHOLE_FILE_BYTES", size)
+    whole = list(iter_read(path))
+    assert sum(1 for r in whole if r.events.height) == 1
+    monkeypatch.setattr(stream, "WHOLE_FILE_BYTES", size - 10)
+    blocks = list(iter_read(path))
+    assert sum(1 for r in blocks if r.events.height) > 5
+    assert len(list(iter_read(path, block_bytes=size * 2))) == 2  # the caller's size wins
+    for got in (whole, blocks):
+        assert pl.concat([r.events for r in got]).equals(pl.concat([r.events for r in whole]))
+
+
 def test_iter_logs_blocks_make_up_read_logs(logs: Path) -> None:
     blocks = list(iter_logs(logs, days=[DAYS[1]], final_before=DAYS[2], block_bytes=1500))
     assert len(blocks) > 10

@@ -94,7 +94,7 @@ def iter_logs(
     *,
     days: Iterable[date] | None = None,
     final_before: date | None = None,
-    block_bytes: int = READ_BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> Iterator[ReadResult]:
     """:func:`read_logs` one block at a time (see :func:`iter_read`), file after file.
 

@@ -26,6 +26,7 @@ from agent_pipelines.reader.result import (
     QUARANTINE_SCHEMA,
     RAW_KEEP_BYTES,
     READ_BLOCK_BYTES,
+    WHOLE_FILE_BYTES,
     ReadResult,
     empty_events,
     empty_quarantine,
@@ -156,7 +157,7 @@ def read_file(
     source_name: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
-    block_bytes: int = READ_BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> ReadResult:
     """Read one JSONL file from byte ``start`` (a line boundary) to its last complete line.
 
@@ -196,14 +197,15 @@ def iter_read(
     source_name: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
-    block_bytes: int = READ_BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> Iterator[ReadResult]:
     """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
     one (possibly empty) carrying what is only known at the end (the half-written last line, the
     warnings). Each result's ``offsets`` and ``lines`` say how far the file was read once it is
     handled, so :meth:`ReadResult.concat` of them all is exactly :func:`read_file`'s result.
 
-    Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines. The file
+    Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines (by default
+    the whole file up to :data:`WHOLE_FILE_BYTES`, else :data:`READ_BLOCK_BYTES`). The file
     is opened at the first ``next()``, which raises what :func:`read_file` raises.
     """
     path = Path(path)
@@ -235,6 +237,7 @@ def iter_read(
                 offset = skip_bom(handle)
             else:
                 handle.seek(start)
+            block_bytes = block_bytes or _block_size(path, handle, offset)
             pieces = iter_blocks(
                 _Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes, block_bytes=block_bytes
             )
@@ -291,6 +294,19 @@ def read_bytes(
         events=frame if frame.height else empty_events(),
         quarantine=pl.DataFrame(bad, schema=QUARANTINE_SCHEMA) if bad else empty_quarantine(),
     )
+
+
+def _block_size(path: Path, handle: object, offset: int) -> int:
+    """The reader's own block size for a file: the whole file when it is no larger than
+    :data:`WHOLE_FILE_BYTES` (an archive's decompressed size is unknown: blocks), else
+    :data:`READ_BLOCK_BYTES`."""
+    if archive.is_compressed(path):
+        return READ_BLOCK_BYTES
+    try:
+        left = os.fstat(handle.fileno()).st_size - offset  # type: ignore[attr-defined]
+    except (OSError, AttributeError, ValueError):
+        return READ_BLOCK_BYTES
+    return max(READ_BLOCK_BYTES, left + 1) if left <= WHOLE_FILE_BYTES else READ_BLOCK_BYTES
 
 
 def _os_reason(exc: BaseException) -> str:
