@@ -33,7 +33,8 @@ def cleaned_section(runs: list[dict], rounds: int) -> str:
         f"{max(loads):.1f} on {cores} cores{'' if quiet else ' (shared with other work)'}. CPU seconds are "
         "the process's own (every thread), less sensitive to load than the wall clock. Peak memory is "
         "each process's high-water RSS (`VmHWM`): the floor holds a whole day's frame; the library "
-        "parses blocks of 8 MiB, two at once (this day's and the next day's, each in its own thread, "
+        "parses a file up to 32 MiB as one block and larger files in blocks of 8 MiB, two blocks at once "
+        "(this day's and the next day's, each in its own thread, "
         "one block ahead of the Parquet writer), and holds no more than a few blocks and the day's "
         "event ids.",
         "",
@@ -132,7 +133,8 @@ def section(runs: list[dict], refreshes: list[dict], not_run: list[int] | None =
         rows = [
             ("`polars.read_ndjson` (floor)", "parse only; bad lines removed beforehand", run["floor"]),
             ("`json.loads` loop (naive)", "parse only, Python objects", run["naive"]),
-            ("cleaned_events, library", "clean_days: 8 MiB blocks, dedupe, Parquet stream, quarantine",
+            ("cleaned_events, library", "clean_days: blocks (files up to 32 MiB whole, else 8 MiB), dedupe, "
+             "Parquet stream, quarantine",
              run["cleaned_library"]),
             ("cleaned_events, Dagster", "one run over all days (single-run backfill), + pandera check",
              run["cleaned_dagster"]),
