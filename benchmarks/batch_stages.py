@@ -109,13 +109,18 @@ def stage_cleaned_library(logs: Path, work: Path) -> dict:
 def _memory() -> float:
     """Resident memory now (MiB): after the imports, before any work, the part of the peak that is
     the interpreter and its libraries."""
+    return _status_mib("VmRSS") or 0.0
+
+
+def _status_mib(field: str) -> float | None:
+    """A memory line of ``/proc/self/status`` in MiB (``None`` where there is no such file)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return None
 
 
 def _dagster(work: Path):
@@ -278,10 +283,5 @@ def peak_rss_mib() -> float:
     ``VmHWM`` rather than ``ru_maxrss``: Linux carries ``ru_maxrss`` over ``execve``, so a stage
     started from a big parent would report the parent's peak.
     """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mib("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
