@@ -1,6 +1,6 @@
 """agent-pipelines: logs, analytics and live alerts for fleets of AI coding agents.
 
-The public names below are imported lazily, so ``import agent_pipelines.paths`` (used by tiny
+The public names below are imported lazily, so ``import agent_pipelines.core.paths`` (used by tiny
 orchestrator hooks) does not pay for polars and pandera.
 """
 
@@ -10,13 +10,13 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "AgentWorkLogger": "agent_pipelines.logger",
-    "ContractError": "agent_pipelines.contract",
-    "Reason": "agent_pipelines.contract",
-    "check_event": "agent_pipelines.contract",
-    "read_file": "agent_pipelines.reader",
-    "read_logs": "agent_pipelines.reader",
-    "ReadResult": "agent_pipelines.reader",
+    "AgentWorkLogger": "agent_pipelines.core.logger",
+    "ContractError": "agent_pipelines.core.contract",
+    "Reason": "agent_pipelines.core.contract",
+    "check_event": "agent_pipelines.core.contract",
+    "read_file": "agent_pipelines.core.reader",
+    "read_logs": "agent_pipelines.core.reader",
+    "ReadResult": "agent_pipelines.core.reader",
     "generate": "agent_pipelines.generator",
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from agent_pipelines import quiet  # noqa: F401 - first: filters our known Dagster warnings
+from agent_pipelines.orchestration import quiet  # noqa: F401 - first: filters our known Dagster warnings
 from assets import analytics
 from jobs import rotation
 from sensors import live_alerts, transcript_import

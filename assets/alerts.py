@@ -1,7 +1,8 @@
 """``alerts``: the live detectors' alerts of one UTC day, as a table in the UI.
 
 Fed by the detector runs: each ``live_detector_job`` run that writes alerts re-materializes the
-partitions of the days they fall on (``agent_pipelines/detector_job.py``), so the asset page lists them
+partitions of the days they fall on (``agent_pipelines/orchestration/detector_job.py``), so the asset page
+lists them
 seconds after they fire. Materializing a day here (the UI, ``agent-pipelines materialize``) reads
 the same records from ``agent-alerts.jsonl`` and its archive, through the same library functions.
 """
@@ -11,9 +12,9 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from agent_pipelines.alerts_table import alerts_table, day_window, read_alert_records
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.ui_metadata import alerts_metadata
+from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.ui_metadata import alerts_metadata
 from assets.events import daily_table_asset
 
 

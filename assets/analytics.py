@@ -6,7 +6,8 @@ Both lists are plain imports: a module that fails to import fails the code locat
 ``tests/test_definitions.py`` pins every name, so a definition cannot vanish unnoticed.
 
 ``agent-pipelines materialize`` and the UI use the same objects: :func:`analytics_assets` (through
-:mod:`agent_pipelines.definitions`) and :func:`agent_pipelines.resources.analytics_resources` are what
+:mod:`agent_pipelines.definitions`) and :func:`agent_pipelines.orchestration.resources.analytics_resources`
+are what
 the command runs.
 
 How the UI stays current: ``log_days_sensor`` adds a partition per new log day and re-materializes
@@ -20,7 +21,7 @@ from types import ModuleType
 
 import dagster as dg
 
-from agent_pipelines.resources import analytics_resources as build_resources
+from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 from assets import alerts, events, insights, reports, sessions
 from assets.events import analytics_sensor_status, build_log_days_sensor, cleaned_events_job
 

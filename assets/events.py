@@ -1,6 +1,6 @@
 """``cleaned_events``: one partition per UTC log day, parsed through the contract, as Parquet.
 
-Thin wiring over :func:`agent_pipelines.cleaned.clean_days`: each day read block by block (contract,
+Thin wiring over :func:`agent_pipelines.core.cleaned.clean_days`: each day read block by block (contract,
 types, payload flattening, quarantine), deduplicated (a line written twice counts once) and streamed
 to its Parquet file, so memory is a few blocks' whatever the size of a day. Each materialization rewrites
 its day from the log files, so re-materializing today's partition as lines arrive is always
@@ -21,12 +21,12 @@ import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 
-from agent_pipelines import usage
-from agent_pipelines.cleaned import CleanedDay, clean_days
-from agent_pipelines.contract import CLEANED_SCHEMA, CleanedEvent
-from agent_pipelines.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.metrics import markdown_table
+from agent_pipelines.analytics import usage
+from agent_pipelines.analytics.metrics import markdown_table
+from agent_pipelines.core.cleaned import CleanedDay, clean_days
+from agent_pipelines.core.contract import CLEANED_SCHEMA, CleanedEvent
+from agent_pipelines.orchestration.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
+from agent_pipelines.orchestration.log_store import LogStore
 from assets.log_days import (
     DAILY_ASSETS,
     analytics_sensor_status,

@@ -1,4 +1,4 @@
-"""Error clusters and task insights: thin wiring over ``agent_pipelines.errors`` and ``.insights``.
+"""Error clusters and task insights: thin wiring over ``agent_pipelines.analytics.errors`` and ``.insights``.
 
 Two per-day assets do the work that depends only on a day's events, once per day partition:
 ``error_events`` (the day's errors with their message templates: the regex work of clustering) and
@@ -17,11 +17,11 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import errors, insights
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.metrics import markdown_table
-from agent_pipelines.redaction import redact
-from agent_pipelines.windows import Window, all_days, data_end
+from agent_pipelines.analytics import errors, insights
+from agent_pipelines.analytics.metrics import markdown_table
+from agent_pipelines.core.windows import Window, all_days, data_end
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.text.redaction import redact
 from assets.events import daily_table_asset, per_day, table_asset
 
 GA_TARGET = 0.95  # grouping accuracy the cluster check asks for on generated logs
@@ -57,7 +57,7 @@ def error_events(
     context: dg.AssetExecutionContext, cleaned_events: dict[str, pl.LazyFrame]
 ) -> dg.Output[dict[str, pl.DataFrame]]:
     """The day's error events with their own fingerprint (blank ones dropped) and message template
-    (`agent_pipelines.clustering`): the per-message part of clustering, done once per day."""
+    (`agent_pipelines.analytics.clustering`): the per-message part of clustering, done once per day."""
     frames = per_day(context, cleaned_events, errors.error_events)
     return dg.Output(
         frames,
@@ -214,7 +214,7 @@ def task_planning_insights(
 ) -> dg.Output[pl.DataFrame]:
     """The original analytics CLI's planning heuristics, one row per task and rule that fires, with evidence:
     missing dependency setup, missing environment setup or API key, auth problems, scope creep,
-    complexity mismatch. Each rule is documented in `agent_pipelines.insights.RULES` (and in this
+    complexity mismatch. Each rule is documented in `agent_pipelines.analytics.insights.RULES` (and in this
     asset's metadata)."""
     table = insights.task_planning_insights(session_metrics, error_occurrences, insight_events(task_events))
     counts = table.group_by("rule").agg(

@@ -1,6 +1,6 @@
 """``log_days_sensor``: new log days become partitions within a tick, grown days are refreshed.
 
-Thin wiring: the log folder is listed (names and sizes, :func:`~agent_pipelines.reader.file_sizes`),
+Thin wiring: the log folder is listed (names and sizes, :func:`~agent_pipelines.core.reader.file_sizes`),
 the days to run are requested as ranges of neighbouring days (one run each, as
 ``BackfillPolicy.single_run`` backfills them), and ``cleaned_events_job`` runs the daily assets.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from agent_pipelines import paths
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.reader import file_sizes, partition_days
-from agent_pipelines.settings import env_flag
+from agent_pipelines.core import paths
+from agent_pipelines.core.reader import file_sizes, partition_days
+from agent_pipelines.core.settings import env_flag
+from agent_pipelines.orchestration.log_store import LogStore
 from assets.partitions import LOG_DAYS, LOG_WEEKS, day_ranges, legacy_file_days, missing_keys, range_tags
 
 # The assets partitioned by log day: cleaned_events and the small per-day results computed from it

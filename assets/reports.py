@@ -1,6 +1,7 @@
 """The weekly report: a weekly-partitioned asset, its job and the Monday 08:00 UTC schedule.
 
-The asset renders :mod:`agent_pipelines.report` for its ISO week: Markdown into the materialization's
+The asset renders :mod:`agent_pipelines.analytics.report` for its ISO week: Markdown into the
+materialization's
 metadata (the UI renders it), a standalone HTML file with inline SVG charts under
 ``<data>/reports/``, and — when Telegram is configured — a short summary through the shared outbox.
 The outbox key is the week, so a retried or re-materialized report is not posted twice.
@@ -16,11 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import metrics, object_store, report, windows
-from agent_pipelines import ui_metadata as ui
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.notifiers.format import format_text
-from agent_pipelines.resources import TelegramResource
+from agent_pipelines.analytics import metrics, report
+from agent_pipelines.core import object_store, windows
+from agent_pipelines.live.notifiers.format import format_text
+from agent_pipelines.orchestration import ui_metadata as ui
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.resources import TelegramResource
 from assets.events import OWNERS, analytics_sensor_status
 from assets.insights import insight_events
 from assets.partitions import LOG_WEEKS, previous_week_key, weekly_partitions

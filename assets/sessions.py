@@ -5,7 +5,7 @@ Incremental: ``session_parts`` summarizes each day's events per attempt once per
 merges the parts of every day (``metrics.sessions_from_parts``) — one small row per attempt and
 day instead of every event again, so a new day costs about that day. An attempt that spans two days
 (a session that crosses midnight) has a part on each and is one row after the merge. All numbers
-come from ``agent_pipelines.metrics``, the same functions the CLI calls (its all-at-once
+come from ``agent_pipelines.analytics.metrics``, the same functions the CLI calls (its all-at-once
 ``session_metrics`` is the same merge over one part per attempt; tests check both agree).
 """
 
@@ -15,11 +15,11 @@ from typing import Any, cast
 import dagster as dg
 import polars as pl
 
-from agent_pipelines import metrics, usage
-from agent_pipelines import ui_metadata as ui
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.metrics import markdown_table
-from agent_pipelines.windows import SESSION_RULE, Window, all_days, data_end
+from agent_pipelines.analytics import metrics, usage
+from agent_pipelines.analytics.metrics import markdown_table
+from agent_pipelines.core.windows import SESSION_RULE, Window, all_days, data_end
+from agent_pipelines.orchestration import ui_metadata as ui
+from agent_pipelines.orchestration.log_store import LogStore
 from assets.events import daily_table_asset, per_day, table_asset
 
 SESSION_PREVIEW = (

@@ -24,7 +24,7 @@ def cleaned_section(runs: list[dict], rounds: int) -> str:
         f"Python {platform.python_version()}, polars {_version('polars')}, on {time.strftime('%Y-%m-%d')}: "
         "the floor (`polars.read_ndjson` of every daily file, schema inferred, bad lines removed "
         "beforehand) and what the `cleaned_events` asset does per day without Dagster "
-        "(`agent_pipelines.cleaned.clean_days`: each day read block by block — contract, types, "
+        "(`agent_pipelines.core.cleaned.clean_days`: each day read block by block — contract, types, "
         "flattening, quarantine —, deduplicated across its blocks and streamed to its Parquet file), "
         "each in its own process, "
         f"**alternated {rounds} times, best of each**, so both meet the same load (once at "

@@ -30,7 +30,7 @@ def _clean_copies(logs: Path, work: Path) -> list[Path]:
     The reader's quarantine says which lines those are (it bisects blocks with polars, so this is
     quick); lines that are JSON but break the contract stay, since ``read_ndjson`` parses them.
     """
-    from agent_pipelines.reader import read_file
+    from agent_pipelines.core.reader import read_file
 
     folder = work / "clean-json"
     if folder.exists():
@@ -82,9 +82,9 @@ def stage_naive(logs: Path, work: Path) -> dict:
 
 def stage_cleaned_library(logs: Path, work: Path) -> dict:
     """What the ``cleaned_events`` asset does for every day, without Dagster: the same library call."""
-    from agent_pipelines.cleaned import clean_days
-    from agent_pipelines.io_manager import write_parquet
-    from agent_pipelines.partitions import log_days
+    from agent_pipelines.core.cleaned import clean_days
+    from agent_pipelines.core.partitions import log_days
+    from agent_pipelines.orchestration.io_manager import write_parquet
 
     data = work / "library-data"
     shutil.rmtree(data, ignore_errors=True)
@@ -149,7 +149,7 @@ def _step_seconds(result) -> dict[str, float]:
 
 def _daily_run(dg, instance, assets, checks, keys, resources, days: list[str]):
     """One run of ``keys`` over ``days`` (a single-run backfill of their range)."""
-    from agent_pipelines.partitions import range_tags
+    from agent_pipelines.core.partitions import range_tags
 
     single = len(days) == 1
     return dg.materialize(
@@ -164,8 +164,9 @@ def _daily_run(dg, instance, assets, checks, keys, resources, days: list[str]):
 
 
 def _stage_daily(logs: Path, work: Path, which: str) -> dict:
-    from agent_pipelines.partitions import log_days, register_partitions
-    from agent_pipelines.resources import analytics_resources as build_resources
+    from agent_pipelines.core.partitions import log_days
+    from agent_pipelines.orchestration.partitions import register_partitions
+    from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, daily, _ = _dagster(work)
     data = work / "dagster-data"
@@ -190,7 +191,7 @@ def stage_daily_results(logs: Path, work: Path) -> dict:
 
 
 def stage_downstream(logs: Path, work: Path) -> dict:
-    from agent_pipelines.resources import analytics_resources as build_resources
+    from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, _, unpartitioned = _dagster(work)
     resources = build_resources(str(logs), str(work / "dagster-data"))
@@ -207,8 +208,9 @@ def stage_downstream(logs: Path, work: Path) -> dict:
 
 def stage_refresh_setup(logs: Path, work: Path) -> dict:
     """Every day but the last, daily and unpartitioned assets (what exists before the new day)."""
-    from agent_pipelines.partitions import log_days, register_partitions
-    from agent_pipelines.resources import analytics_resources as build_resources
+    from agent_pipelines.core.partitions import log_days
+    from agent_pipelines.orchestration.partitions import register_partitions
+    from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, daily, unpartitioned = _dagster(work)
     data = work / "dagster-data"
@@ -225,8 +227,9 @@ def stage_refresh_setup(logs: Path, work: Path) -> dict:
 
 def stage_refresh(logs: Path, work: Path) -> dict:
     """The new (last) day arrives: its daily run, then the unpartitioned assets, as the sensors do."""
-    from agent_pipelines.partitions import log_days, register_partitions
-    from agent_pipelines.resources import analytics_resources as build_resources
+    from agent_pipelines.core.partitions import log_days
+    from agent_pipelines.orchestration.partitions import register_partitions
+    from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
     dg, instance, assets, checks, daily, unpartitioned = _dagster(work)
     data = work / "dagster-data"
@@ -248,8 +251,8 @@ def stage_full_recompute(logs: Path, work: Path) -> dict:
     import dagster as dg
     import polars as pl
 
-    from agent_pipelines import errors, metrics
-    from agent_pipelines.io_manager import scan_tables, table_path
+    from agent_pipelines.analytics import errors, metrics
+    from agent_pipelines.orchestration.io_manager import scan_tables, table_path
 
     folder = table_path(work / "dagster-data" / "tables", dg.AssetKey("cleaned_events"), "x").parent
     events = scan_tables(sorted(folder.glob("*.parquet")))

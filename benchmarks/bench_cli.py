@@ -89,8 +89,8 @@ def run_command(args: list[str], logs: Path, data: Path) -> tuple[float, float]:
 def measure(logs: Path, repeat: int) -> dict:
     import polars as pl
 
-    from agent_pipelines import errors
-    from agent_pipelines.reader import dedupe, read_logs
+    from agent_pipelines.analytics import errors
+    from agent_pipelines.core.reader import dedupe, read_logs
 
     work = logs.parent / f"{logs.name}-work"
     files = _clean_copies(logs, work)

@@ -1,4 +1,4 @@
-"""Accuracy and throughput of error clustering (agent_pipelines.clustering) against drain3.
+"""Accuracy and throughput of error clustering (agent_pipelines.analytics.clustering) against drain3.
 
 Accuracy: grouping accuracy (GA, the Loghub metric) of
 
@@ -50,9 +50,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks_md import write_section  # noqa: E402
 from variable_classes import variable_classes  # noqa: E402
 
-from agent_pipelines import clustering, errors  # noqa: E402
-from agent_pipelines.error_catalog import KINDS  # noqa: E402
-from agent_pipelines.masking import mask  # noqa: E402
+from agent_pipelines.analytics import clustering, errors  # noqa: E402
+from agent_pipelines.generator.error_catalog import KINDS  # noqa: E402
+from agent_pipelines.text.masking import mask  # noqa: E402
 
 DATA = Path(__file__).with_name("data")
 SECTION = "## Error clustering accuracy"
@@ -164,7 +164,7 @@ def generated_errors(logs: Path) -> tuple[list[str], list[str]]:
 
 
 def generated_with_fingerprints(logs: Path) -> dict[str, float | int]:
-    from agent_pipelines.reader import dedupe, read_logs
+    from agent_pipelines.core.reader import dedupe, read_logs
 
     events = dedupe(read_logs(logs).events)
     truth = errors.load_error_truth(logs)

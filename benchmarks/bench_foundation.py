@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks_md import write_section  # noqa: E402
 
+from agent_pipelines.core.reader import read_file, stream_files  # noqa: E402
 from agent_pipelines.generator import generate  # noqa: E402
-from agent_pipelines.reader import read_file, stream_files  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 EVENTS_PER_TASK = 36.7  # measured: the generator writes ~36.7 events per task on average

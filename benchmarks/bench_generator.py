@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchmarks_md import write_section  # noqa: E402
 
-from agent_pipelines import paths  # noqa: E402
+from agent_pipelines.core import paths  # noqa: E402
 from agent_pipelines.generator import generate  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks_md import write_section
 
-from agent_pipelines.importers import SOURCES, run_import
+from agent_pipelines.ingest.importers import SOURCES, run_import
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 OUTPUT = "line of tool output with some/path/file_{}.py and a value {}\n"
@@ -229,7 +229,7 @@ def main() -> None:
         made = generate(work / "in", args.sessions, args.turns)
         # Warm up both sides (polars' thread pool, the price table's first load) outside the timings.
         floor(made["codex"][:1])
-        from agent_pipelines.importers.pricing import PriceTable
+        from agent_pipelines.ingest.importers.pricing import PriceTable
 
         PriceTable().rates("claude-sonnet-4-5-20250929")
         load_before = os.getloadavg()

@@ -44,7 +44,7 @@ from live_harness import (  # noqa: E402
     write_incident,
 )
 
-from agent_pipelines import paths  # noqa: E402
+from agent_pipelines.core import paths  # noqa: E402
 
 CHAT = "777"
 SECTION = "## Live alerts"
@@ -161,11 +161,11 @@ def burst(n_events: int = 100_000) -> dict:
     """One detector run over ``n_events`` new events vs just reading them, same process."""
     import dagster as dg
 
-    from agent_pipelines.detector_job import live_detector_job
+    from agent_pipelines.core.reader import read_file
     from agent_pipelines.generator import generate
-    from agent_pipelines.log_store import LogStore
-    from agent_pipelines.reader import read_file
-    from agent_pipelines.resources import TelegramResource, detector_resources
+    from agent_pipelines.orchestration.detector_job import live_detector_job
+    from agent_pipelines.orchestration.log_store import LogStore
+    from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
 
     work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
     gen = work / "gen"

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/bench_rotation.py [--events 10000000]``
 
 One run on this machine measures:
 
-* **ours** — ``agent_pipelines.rotation.rotate`` over a generated log folder whose days are all
+* **ours** — ``agent_pipelines.ops.rotation.rotate`` over a generated log folder whose days are all
   closed: every line parsed and checked (the shared reader's contract checks, then the pandera
   model), routed byte for byte to its day's archive, compressed (ISA-L gzip level 2 on two threads,
   each member decompressed again and compared before it is written), written with
@@ -38,9 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks_md import write_section  # noqa: E402
 
-from agent_pipelines import paths, rotation  # noqa: E402
+from agent_pipelines.core import paths  # noqa: E402
 from agent_pipelines.generator import generate  # noqa: E402
-from agent_pipelines.retention import RetentionPolicy  # noqa: E402
+from agent_pipelines.ops import rotation  # noqa: E402
+from agent_pipelines.ops.retention import RetentionPolicy  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 EVENTS_PER_TASK = 36.7  # measured on the generator's output (seed 1, 30 days)
@@ -129,7 +130,7 @@ def bench_ours(work: Path, data: Path) -> tuple[rotation.RotationReport, float, 
 
 def bench_reader(files: list[Path]) -> tuple[float, float]:
     """Seconds for the shared reader to read every file (what validating the lines starts from)."""
-    from agent_pipelines import reader
+    from agent_pipelines.core import reader
 
     started, cpu_before = time.perf_counter(), cpu()
     for path in files:
@@ -207,7 +208,7 @@ Python {platform.python_version()}. Input: the generator's log folder, {DAYS} cl
 - Of that, the shared reader alone takes {reader_seconds:.1f} s ({reader_seconds / base["seconds"]:.2f}x the
   baseline); the rotation's own work (pandera, routing, compression, checks, fsync, commit) is the rest.
 - Compression ratio ours / baseline: {ratio / base_ratio:.3f} (ours: ISA-L level 2, standard gzip members,
-  one per 32 MiB block per day: streaming, two compression threads; see `agent_pipelines/archive.py`).
+  one per 32 MiB block per day: streaming, two compression threads; see `agent_pipelines/core/archive.py`).
 - Target: at most 1.3x plain `gzip -6` — **{seconds / base["seconds"]:.2f}x**
   {"✅" if seconds / base["seconds"] <= 1.3 else "❌"}.
 - {o.lines_archived:,} lines archived into {len(o.archives)} archives; peak RSS {peak_mb:,.0f} MB.

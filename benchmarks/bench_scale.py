@@ -49,7 +49,7 @@ from pg_server import PostgresServer, find_bin_dir  # noqa: E402
 from scale_report import SECTION, render  # noqa: E402
 from scale_ui import BIN, fill_ticks, ui_times  # noqa: E402
 
-from agent_pipelines import paths  # noqa: E402
+from agent_pipelines.core import paths  # noqa: E402
 
 
 def _instance_env(kind: str, home: Path, pg: PostgresServer | None) -> dict[str, str]:
@@ -176,11 +176,12 @@ def batch_s3(days: int, tasks: int) -> dict:
     import dagster as dg
     from s3_server import S3Server
 
-    from agent_pipelines import log_mirror
+    from agent_pipelines.core.partitions import log_days
     from agent_pipelines.definitions import analytics_assets
     from agent_pipelines.generator import generate
-    from agent_pipelines.partitions import log_days, register_partitions
-    from agent_pipelines.resources import analytics_resources as build_resources
+    from agent_pipelines.ingest import log_mirror
+    from agent_pipelines.orchestration.partitions import register_partitions
+    from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-s3-"))
     logs = work / "logs"

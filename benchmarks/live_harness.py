@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent_pipelines.logger import AgentWorkLogger  # noqa: E402
+from agent_pipelines.core.logger import AgentWorkLogger  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -1,6 +1,6 @@
 """Log rotation and retention as a Dagster job: weekly on Sunday 03:00 UTC, and on demand.
 
-Thin wiring over :mod:`agent_pipelines.rotation` (the CLI's ``agent-pipelines rotate`` runs the same
+Thin wiring over :mod:`agent_pipelines.ops.rotation` (the CLI's ``agent-pipelines rotate`` runs the same
 functions). Three ops, each taking the rotation lock for its own phase and each idempotent, so a
 run killed between them is finished by the next run: finish what an interrupted rotation left
 staged, archive closed days, apply retention. Every op records what it did as output metadata;
@@ -15,9 +15,9 @@ from typing import Any
 
 import dagster as dg
 
-from agent_pipelines import rotation
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.retention import RetentionPolicy
+from agent_pipelines.ops import rotation
+from agent_pipelines.ops.retention import RetentionPolicy
+from agent_pipelines.orchestration.log_store import LogStore
 
 
 class RotationConfig(dg.Config):

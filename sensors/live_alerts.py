@@ -1,8 +1,9 @@
 """Live alerts: a 5-second sensor over the log folder and the detector job it launches.
 
-Thin Dagster wiring: the job is :mod:`agent_pipelines.detector_job` (``agent-pipelines detect --once``
-executes the same one), over :mod:`agent_pipelines.tailer`, :mod:`agent_pipelines.detectors` and
-:mod:`agent_pipelines.alerts`.
+Thin Dagster wiring: the job is :mod:`agent_pipelines.orchestration.detector_job` (``agent-pipelines detect
+--once``
+executes the same one), over :mod:`agent_pipelines.core.tailer`, :mod:`agent_pipelines.live.detectors` and
+:mod:`agent_pipelines.live.alerts`.
 
 **Cadence.** Dagster's sensor daemon loops every 5 s (a fixed interval) and skips a sensor whose
 ``minimum_interval_seconds`` has not fully elapsed since its last tick; with 5 s, jitter makes
@@ -15,7 +16,7 @@ appears (or the run in flight ends with lines waiting). The original live analyz
 each write (``fs.watch``); this is as close as a 5-second daemon allows. The watch ends early
 enough that the tick is done before the daemon's next loop (a tick still running then would be
 skipped for a whole loop). Detector runs carry ``agent_pipelines/express=true``: with
-``config/dagster.yaml``'s run coordinator and launcher (:mod:`agent_pipelines.run_launch`) they
+``config/dagster.yaml``'s run coordinator and launcher (:mod:`agent_pipelines.orchestration.run_launch`) they
 skip the run queue and start in a process forked from a warm fork server (no interpreter start, no
 imports).
 
@@ -51,11 +52,12 @@ from typing import Any
 
 import dagster as dg
 
-from agent_pipelines import detector_state, tailer
-from agent_pipelines.detector_job import JOB_NAME, analyzer_enabled, live_detector_job
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.resources import detector_resources
-from agent_pipelines.settings import SettingsError, settings
+from agent_pipelines.core import tailer
+from agent_pipelines.core.settings import SettingsError, settings
+from agent_pipelines.live import state as detector_state
+from agent_pipelines.orchestration.detector_job import JOB_NAME, analyzer_enabled, live_detector_job
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.resources import detector_resources
 
 SENSOR_NAME = "live_alerts_sensor"
 RETRY_AFTER_S = 30

@@ -1,6 +1,6 @@
 """Transcript import: a sensor that brings Claude Code and Codex CLI sessions into the log folder.
 
-Thin Dagster wiring over :func:`agent_pipelines.importers.run_import` (``agent-pipelines import``
+Thin Dagster wiring over :func:`agent_pipelines.ingest.importers.run_import` (``agent-pipelines import``
 runs the same function). Every ~5 s it reads what is new in the Claude Code and Codex folders
 (per file identity and offset) and appends the events to the log folder, exactly where our logger
 writes. From there the rest is what happens to any log line: the ``live_alerts_sensor`` runs the
@@ -25,9 +25,9 @@ from datetime import datetime
 
 import dagster as dg
 
-from agent_pipelines import object_store
-from agent_pipelines.importers import SOURCES, SWITCHES, LockedError, run_import, source_enabled
-from agent_pipelines.log_store import LogStore
+from agent_pipelines.core import object_store
+from agent_pipelines.ingest.importers import SOURCES, SWITCHES, LockedError, run_import, source_enabled
+from agent_pipelines.orchestration.log_store import LogStore
 
 SENSOR_NAME = "transcript_import_sensor"
 MAX_BYTES_PER_TICK = 32 << 20

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from agent_pipelines.run_launch import EXPRESS_TAG
+from agent_pipelines.orchestration.run_launch import EXPRESS_TAG
 
 
 @dg.op

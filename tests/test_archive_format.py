@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_pipelines.archive import count_lines, gzip_member, iter_lines
+from agent_pipelines.core.archive import count_lines, gzip_member, iter_lines
 
 LINES = b"".join(
     b'{"timestamp":"2026-03-02T10:00:%02d.000Z","attempt_id":"ve-%d"}\n' % (i % 60, i) for i in range(5000)

@@ -10,20 +10,14 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from agent_pipelines.analytics.metrics import met_mark
 from agent_pipelines.cli import main as cli_main
-from agent_pipelines.io_manager import PolarsParquetIOManager, tables_dir
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.metrics import met_mark
-from agent_pipelines.partitions import (
-    LOG_DAYS,
-    LOG_WEEKS,
-    log_days,
-    previous_week_key,
-    register_partitions,
-    week_key,
-)
-from agent_pipelines.quarantine import quarantine_of_day
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.partitions import LOG_DAYS, LOG_WEEKS, log_days, previous_week_key, week_key
+from agent_pipelines.core.quarantine import quarantine_of_day
+from agent_pipelines.orchestration.io_manager import PolarsParquetIOManager, tables_dir
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.partitions import register_partitions
 from assets.analytics import (
     analytics_assets,
     build_resources,
@@ -236,7 +230,7 @@ def test_legacy_file_quarantine_counted_once(tmp_path: Path) -> None:
         '{"timestamp": "2026-03-03T10:00:00Z", "attempt_id": "a", "event_type": "session_start", "data": {}}',
     ]
     (logs / "agent-work-stream.jsonl").write_text("\n".join(lines) + "\n")
-    from agent_pipelines.reader import read_logs
+    from agent_pipelines.core.reader import read_logs
 
     days = log_days(logs)
     assert [d.isoformat() for d in days] == ["2026-03-02", "2026-03-03"]
@@ -455,7 +449,7 @@ def test_combined_views_equal_full_recomputation(materialized: dict) -> None:
     """The unpartitioned views built from per-day results equal the all-at-once library functions."""
     from polars.testing import assert_frame_equal
 
-    from agent_pipelines import errors, metrics
+    from agent_pipelines.analytics import errors, metrics
 
     data = materialized["data"]
     days = materialized["days"]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import cli_env
 
-from agent_pipelines import paths
-from agent_pipelines.archive import Kind, archive_path
-from agent_pipelines.reader import read_logs
-from agent_pipelines.tailer import Cursor, FilePos, read_new
+from agent_pipelines.core import paths
+from agent_pipelines.core.archive import Kind, archive_path
+from agent_pipelines.core.reader import read_logs
+from agent_pipelines.core.tailer import Cursor, FilePos, read_new
 
 DAY = "2026-03-02"
 

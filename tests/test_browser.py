@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import requests
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
 
 pytestmark = pytest.mark.slow
 

@@ -14,11 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_reader import BAD_LINES, event
 
-from agent_pipelines import paths, usage
-from agent_pipelines.cleaned import clean_days, lazy_blocks
-from agent_pipelines.io_manager import write_parquet
-from agent_pipelines.quarantine import quarantine_of_day, read_quarantine
-from agent_pipelines.reader import FirstSeen, compact, dedupe, iter_logs, read_ahead, read_file, read_logs
+from agent_pipelines.analytics import usage
+from agent_pipelines.core import paths
+from agent_pipelines.core.cleaned import clean_days, lazy_blocks
+from agent_pipelines.core.quarantine import quarantine_of_day, read_quarantine
+from agent_pipelines.core.reader import (
+    FirstSeen,
+    compact,
+    dedupe,
+    iter_logs,
+    read_ahead,
+    read_file,
+    read_logs,
+)
+from agent_pipelines.orchestration.io_manager import write_parquet
 
 DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
 
@@ -73,7 +82,7 @@ def test_a_small_file_is_one_block_unless_the_caller_sets_the_size(
 ) -> None:
     """The reader's own size: a file up to WHOLE_FILE_BYTES in one block (a block's fixed cost paid
     once), a larger one in READ_BLOCK_BYTES blocks; same rows either way."""
-    from agent_pipelines.reader import iter_read, stream
+    from agent_pipelines.core.reader import iter_read, stream
 
     path = paths.stream_partition_path(logs, "2026-03-02")
     size = path.stat().st_size

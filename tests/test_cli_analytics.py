@@ -20,7 +20,7 @@ from conftest import DEMO_START, cli_env
 from test_report import materialize_all
 
 from agent_pipelines.cli import main as cli_main
-from agent_pipelines.io_manager import tables_dir
+from agent_pipelines.orchestration.io_manager import tables_dir
 
 CLI = str(Path(sys.executable).parent / "agent-pipelines")
 
@@ -216,7 +216,7 @@ def test_without_a_log_folder_the_cli_uses_the_uis_demo_logs(
     CLI answers from the same folder and says so (it used to exit 2: no .cache/agent-work-logs)."""
     import shutil
 
-    from agent_pipelines import paths
+    from agent_pipelines.core import paths
 
     data = tmp_path / "data"
     shutil.copytree(small_logs, data / "demo-logs")

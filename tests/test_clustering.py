@@ -1,4 +1,4 @@
-"""Error templating and clustering (agent_pipelines.clustering, `agent-pipelines templates`)."""
+"""Error templating and clustering (agent_pipelines.analytics.clustering, `agent-pipelines templates`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agent_pipelines.clustering import (
+from agent_pipelines.analytics.clustering import (
     EMPTY_TEMPLATE,
     add_cluster_columns,
     cluster_id,

@@ -9,7 +9,7 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from agent_pipelines.contract import (
+from agent_pipelines.core.contract import (
     EVENT_TYPES,
     CleanedEvent,
     ContractError,
@@ -19,7 +19,7 @@ from agent_pipelines.contract import (
     id_problem,
     parse_timestamp,
 )
-from agent_pipelines.reader import check_line, read_bytes
+from agent_pipelines.core.reader import check_line, read_bytes
 
 BASE = {"timestamp": "2026-02-09T14:23:45.123Z", "attempt_id": "ve-a1b2-implement-auth", "task_id": "task-1"}
 

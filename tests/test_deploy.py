@@ -14,7 +14,7 @@ import re
 import pytest
 import yaml
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
 
 DEPLOY = paths.PROJECT_ROOT / "deploy"
 APP_SERVICES = ("code", "webserver", "daemon")
@@ -137,7 +137,7 @@ def test_helm_values_agree_with_the_instance_config_and_hide_the_webserver() -> 
 def test_shipper_config_holds_no_secret_and_matches_the_mirror_layout() -> None:
     import configparser
 
-    from agent_pipelines.log_mirror import target_of
+    from agent_pipelines.ingest.log_mirror import target_of
 
     config = configparser.ConfigParser()
     config.read(DEPLOY / "shipper/rclone.conf")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_pipelines.alerts import read_alerts
 from agent_pipelines.cli import main
-from agent_pipelines.logger import AgentWorkLogger
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.live.alerts import read_alerts
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 

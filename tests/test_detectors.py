@@ -12,12 +12,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines import detector_state, paths
-from agent_pipelines.detector_state import DetectorState
-from agent_pipelines.detectors import Thresholds, detect
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import read_logs
-from agent_pipelines.tailer import Cursor, read_new
+from agent_pipelines.core import paths
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import read_logs
+from agent_pipelines.core.tailer import Cursor, read_new
+from agent_pipelines.live import state as detector_state
+from agent_pipelines.live.detectors import Thresholds, detect
+from agent_pipelines.live.state import DetectorState
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NEAR_TO_TYPE = {
@@ -295,7 +296,7 @@ def test_generated_incidents_all_fire(generated: tuple[Path, dict[str, Any]], tm
     root, truth = generated
     alerts = detect(_events(root), DetectorState(), Thresholds(), now_ms=_end_ms(root))
     got = {(a["type"], a["attempt_id"]) for a in alerts}
-    from agent_pipelines.alerts import ALERT_KINDS
+    from agent_pipelines.live.alerts import ALERT_KINDS
 
     assert {i["type"] for i in truth["incidents"]} == set(ALERT_KINDS)
     missed = [i for i in truth["incidents"] if (i["type"], i["attempt_id"]) not in got]

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from conftest import cli_env
 
-from agent_pipelines import paths
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import read_logs
+from agent_pipelines.core import paths
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import read_logs
 
 DAY = "2026-03-02"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines import paths
-from agent_pipelines.contract import ContractError, check_event
-from agent_pipelines.reader import BOM, check_line, read_bytes, read_file
-from agent_pipelines.tailer import Cursor, read_new
+from agent_pipelines.core import paths
+from agent_pipelines.core.contract import ContractError, check_event
+from agent_pipelines.core.reader import BOM, check_line, read_bytes, read_file
+from agent_pipelines.core.tailer import Cursor, read_new
 
 EXAMPLES = int(os.environ.get("AGENT_PIPELINES_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -89,7 +89,7 @@ def test_read_file_accounts_for_every_line(tmp_path: Path, lines: list[bytes], g
     assert result.events.height + result.quarantine.height + blank == total
     assert MARKER in result.events["attempt_id"].to_list()
     assert set(result.quarantine["reason"].to_list()) <= {
-        r.value for r in __import__("agent_pipelines.contract", fromlist=["Reason"]).Reason
+        r.value for r in __import__("agent_pipelines.core.contract", fromlist=["Reason"]).Reason
     }
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
+from agent_pipelines.core.reader import dedupe, read_logs
 from agent_pipelines.generator import generate
-from agent_pipelines.reader import dedupe, read_logs
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -202,9 +202,9 @@ def test_cli_generate_then_validate(tmp_path: Path) -> None:
 def test_lines_are_what_the_logger_writes(small_logs: Path) -> None:
     """The generator assembles lines from pre-serialized parts for speed; they must be the bytes the
     logger's build_event + serialize give for the same event (field order, escaping, numbers)."""
-    from agent_pipelines.contract import parse_timestamp
-    from agent_pipelines.logger import CONTEXT_FIELDS, build_event
-    from agent_pipelines.writer import serialize
+    from agent_pipelines.core.contract import parse_timestamp
+    from agent_pipelines.core.logger import CONTEXT_FIELDS, build_event
+    from agent_pipelines.core.writer import serialize
 
     checked = 0
     for path in sorted((small_logs / paths.STREAM_DIR).glob("*.jsonl")):

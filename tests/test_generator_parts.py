@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_pipelines.contract import format_timestamp
+from agent_pipelines.core.contract import format_timestamp
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.malformed import MALFORMED_EVERY, bad_lines
 from agent_pipelines.generator.profiles import (

@@ -16,12 +16,12 @@ import polars as pl
 import pytest
 from conftest import cli_env
 
-from agent_pipelines import paths
-from agent_pipelines.contract import ContractError, Reason, check_event
-from agent_pipelines.detector_state import DetectorState
-from agent_pipelines.detectors import detect
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import check_line, read_bytes, read_file, read_logs
+from agent_pipelines.core import paths
+from agent_pipelines.core.contract import ContractError, Reason, check_event
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import check_line, read_bytes, read_file, read_logs
+from agent_pipelines.live.detectors import detect
+from agent_pipelines.live.state import DetectorState
 
 DAY = "2026-03-02"
 
@@ -164,7 +164,7 @@ def test_timestamps_python_cannot_hold_are_refused_alike(stamp: str) -> None:
 
 
 def test_alert_construction_survives_any_moment() -> None:
-    from agent_pipelines.alerts import make_alert
+    from agent_pipelines.live.alerts import make_alert
 
     for ms in (-62_135_596_800_000 - 1, 0, 253_402_300_799_999 + 1, 10**18):
         alert = make_alert("error_loop", "a", "k", ms, task_id=None, executor=None)
@@ -173,7 +173,7 @@ def test_alert_construction_survives_any_moment() -> None:
 
 def test_huge_line_is_quarantined_and_lines_after_it_are_read(tmp_path: Path) -> None:
     """A line just over the reader's block size (generated here, never committed)."""
-    from agent_pipelines import reader
+    from agent_pipelines.core import reader
 
     path = tmp_path / "day.jsonl"
     good = json.dumps(ev("tool_call", {"tool_name": "Bash"})).encode() + b"\n"
@@ -358,9 +358,11 @@ def test_poison_lines_in_alerts_and_metrics_files_stop_nothing(tmp_path: Path) -
 
 def test_every_reader_of_our_side_files_skips_a_poison_line(tmp_path: Path) -> None:
     """Alerts (live file and archive), their table, error loops and the quarantine are read by one
-    tolerant reader (``agent_pipelines.jsonl``): a line nested 5,000 deep once raised RecursionError
+    tolerant reader (``agent_pipelines.core.jsonl``): a line nested 5,000 deep once raised RecursionError
     in the alerts table, which caught ValueError only."""
-    from agent_pipelines import alerts, alerts_table, archive, metrics, quarantine
+    from agent_pipelines.analytics import metrics
+    from agent_pipelines.core import archive, quarantine
+    from agent_pipelines.live import alerts, alerts_table
 
     good = {"timestamp": f"{DAY}T10:00:00Z", "type": "error_loop", "attempt_id": "a-1", "alert_id": "x1"}
     poison = [

@@ -10,7 +10,7 @@ import pytest
 import transcript_fixtures as fx
 
 from agent_pipelines.cli import main
-from agent_pipelines.importers import SOURCES, run_import
+from agent_pipelines.ingest.importers import SOURCES, run_import
 
 
 def failing_session(index: int) -> list[dict]:

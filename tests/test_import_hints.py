@@ -9,7 +9,7 @@ import pytest
 import transcript_fixtures as fx
 
 from agent_pipelines.cli import main
-from agent_pipelines.importers.sniff import foreign_files
+from agent_pipelines.ingest.importers.sniff import foreign_files
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import dagster as dg
 import pytest
 import transcript_fixtures as fx
 
-from agent_pipelines.alerts import read_alerts
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.resources import TelegramResource, detector_resources
+from agent_pipelines.live.alerts import read_alerts
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
 from sensors import live_alerts
 from sensors.transcript_import import transcript_import_sensor
 

@@ -15,7 +15,7 @@ from genai_prices import calc_price
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines.importers.pricing import CostTally, PriceTable, Usage, load_price_file
+from agent_pipelines.ingest.importers.pricing import CostTally, PriceTable, Usage, load_price_file
 
 WHEN = datetime(2026, 3, 2, 12, tzinfo=UTC)
 MODELS = [
@@ -34,7 +34,7 @@ def test_the_table_needs_no_network() -> None:
         "import socket\n"
         "def no(*a, **k): raise OSError('network used')\n"
         "socket.socket.connect = no; socket.create_connection = no; socket.getaddrinfo = no\n"
-        "from agent_pipelines.importers.pricing import PriceTable, Usage\n"
+        "from agent_pipelines.ingest.importers.pricing import PriceTable, Usage\n"
         f"t = PriceTable(); u = Usage(1000, 1000, 1000, 1000)\n"
         f"print([t.cost(m, u) is not None for m in {MODELS!r}])\n"
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines.importers import SOURCES, run_import
-from agent_pipelines.reader import read_logs
+from agent_pipelines.core.reader import read_logs
+from agent_pipelines.ingest.importers import SOURCES, run_import
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 scalars = st.one_of(

@@ -12,11 +12,11 @@ import transcript_fixtures as fx
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
 
-from agent_pipelines import paths
-from agent_pipelines.importers import SOURCES, run_import
-from agent_pipelines.importers.pricing import PriceTable
-from agent_pipelines.quarantine import read_quarantine
-from agent_pipelines.reader import read_logs
+from agent_pipelines.core import paths
+from agent_pipelines.core.quarantine import read_quarantine
+from agent_pipelines.core.reader import read_logs
+from agent_pipelines.ingest.importers import SOURCES, run_import
+from agent_pipelines.ingest.importers.pricing import PriceTable
 
 NOW = datetime(2026, 3, 4, tzinfo=UTC)  # a day after the fixtures: every session is over
 

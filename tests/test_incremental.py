@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from agent_pipelines import errors, metrics
-from agent_pipelines.contract import CLEANED_SCHEMA
-from agent_pipelines.partitions import log_days
-from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.analytics import errors, metrics
+from agent_pipelines.core.contract import CLEANED_SCHEMA
+from agent_pipelines.core.partitions import log_days
+from agent_pipelines.core.reader import dedupe, read_logs
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agent_pipelines import errors, insights, metrics
-from agent_pipelines.contract import CLEANED_SCHEMA
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.analytics import errors, insights, metrics
+from agent_pipelines.core.contract import CLEANED_SCHEMA
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import dedupe, read_logs
 
 # --------------------------------------------------------------------------------------------
 # Helpers

@@ -13,11 +13,11 @@ import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
-from agent_pipelines import paths
-from agent_pipelines.alerts import read_alerts
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.resources import TelegramResource, detector_resources
+from agent_pipelines.core import paths
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.live.alerts import read_alerts
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
 from sensors.live_alerts import JOB_NAME, defs, evaluate, live_alerts_sensor, live_detector_job
 
 CHAT = "4242"
@@ -311,7 +311,7 @@ def test_detector_runs_feed_the_alerts_asset(folders: tuple[Path, Path]) -> None
     ``alerts`` asset (the table the UI shows); materializing that day from the UI gives the same."""
     import polars as pl
 
-    from agent_pipelines.io_manager import PolarsParquetIOManager
+    from agent_pipelines.orchestration.io_manager import PolarsParquetIOManager
     from assets.alerts import alerts as alerts_asset
 
     logs, data = folders

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_pipelines import paths
-from agent_pipelines.contract import ContractError
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import read_logs
+from agent_pipelines.core import paths
+from agent_pipelines.core.contract import ContractError
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import read_logs
 
 
 class Clock:
@@ -113,7 +113,7 @@ def test_distinct_ids_get_distinct_files(tmp_path: Path) -> None:
 # Each writer is a separate Python process, as orchestrators are: no pool, no shared memory.
 _WRITER = """
 import sys
-from agent_pipelines.logger import AgentWorkLogger
+from agent_pipelines.core.logger import AgentWorkLogger
 
 root, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 log = AgentWorkLogger(root)

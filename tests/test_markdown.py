@@ -10,8 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from agent_pipelines import markdown as md
-from agent_pipelines.metrics import markdown_table
+from agent_pipelines.analytics.metrics import markdown_table
+from agent_pipelines.text import markdown as md
 
 RENDER = MarkdownIt("commonmark").enable("table")
 

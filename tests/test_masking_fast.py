@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines import masking
-from agent_pipelines.masking import mask_expr, mask_one_line_frame, mask_series, mask_values, masked_keys
+from agent_pipelines.text import masking
+from agent_pipelines.text.masking import mask_expr, mask_one_line_frame, mask_series, mask_values, masked_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

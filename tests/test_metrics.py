@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agent_pipelines import metrics
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.analytics import metrics
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import dedupe, read_logs
 
 COMPARED = (
     "task_id",

@@ -1,4 +1,4 @@
-"""The template miner (agent_pipelines.miner) and whole-set clustering: properties and behaviour."""
+"""The template miner (agent_pipelines.text.miner) and whole-set clustering: properties and behaviour."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines import masking_rules
-from agent_pipelines.clustering import PLACEHOLDERS, add_cluster_columns, cluster_id, cluster_messages
-from agent_pipelines.error_catalog import KINDS
-from agent_pipelines.masking import mask
-from agent_pipelines.miner import VAR, TemplateMiner
+from agent_pipelines.analytics.clustering import (
+    PLACEHOLDERS,
+    add_cluster_columns,
+    cluster_id,
+    cluster_messages,
+)
+from agent_pipelines.generator.error_catalog import KINDS
+from agent_pipelines.text import masking_rules
+from agent_pipelines.text.masking import mask
+from agent_pipelines.text.miner import VAR, TemplateMiner
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"

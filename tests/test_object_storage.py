@@ -18,12 +18,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from agent_pipelines import log_mirror, object_store, paths, tailer
 from agent_pipelines.cli import main as cli_main
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import dedupe, read_logs
-from agent_pipelines.resources import TelegramResource, detector_resources
+from agent_pipelines.core import object_store, paths, tailer
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import dedupe, read_logs
+from agent_pipelines.ingest import log_mirror
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
 
 DAY = "2026-03-03"
 
@@ -193,7 +194,7 @@ def test_unreadable_bucket_is_one_line_not_a_traceback(s3, capsys: pytest.Captur
 
 
 def test_live_sensor_follows_an_s3_log_folder(s3, tmp_path: Path) -> None:
-    from agent_pipelines.alerts import read_alerts
+    from agent_pipelines.live.alerts import read_alerts
     from sensors.live_alerts import evaluate, live_detector_job
 
     bucket = s3.new_bucket("live-bucket")
@@ -228,7 +229,8 @@ def test_live_sensor_follows_an_s3_log_folder(s3, tmp_path: Path) -> None:
 
 def test_tables_in_a_bucket_through_the_io_manager(s3, small_logs: Path, tmp_path: Path) -> None:
     """A day partition and its downstream asset written to and read from s3://, equal to local ones."""
-    from agent_pipelines.partitions import log_days, register_partitions
+    from agent_pipelines.core.partitions import log_days
+    from agent_pipelines.orchestration.partitions import register_partitions
     from assets.analytics import analytics_assets, build_resources
 
     bucket = s3.new_bucket("tables-bucket")

@@ -32,13 +32,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from agent_pipelines import paths
-from agent_pipelines.alerts import ALERT_FIELDS, ALERT_KINDS, COMMON_ALERT_FIELDS
-from agent_pipelines.detector_state import DetectorState
-from agent_pipelines.detectors import detect
-from agent_pipelines.metrics import read_error_loop_alerts, session_metrics
-from agent_pipelines.metrics_line import read_metrics_lines
-from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.analytics.metrics import read_error_loop_alerts, session_metrics
+from agent_pipelines.core import paths
+from agent_pipelines.core.metrics_line import read_metrics_lines
+from agent_pipelines.core.reader import dedupe, read_logs
+from agent_pipelines.live.alerts import ALERT_FIELDS, ALERT_KINDS, COMMON_ALERT_FIELDS
+from agent_pipelines.live.detectors import detect
+from agent_pipelines.live.state import DetectorState
 
 # ---------------------------------------------------------------------------------------------
 # The original's field access paths (JavaScript optional chaining; `|| 0` where it wrote that)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
-from agent_pipelines.notifiers import enqueue_alerts, enqueue_text
-from agent_pipelines.notifiers.outbox import Outbox, stable_key
-from agent_pipelines.notifiers.telegram import TelegramClient
+from agent_pipelines.live.notifiers import enqueue_alerts, enqueue_text
+from agent_pipelines.live.notifiers.outbox import Outbox, stable_key
+from agent_pipelines.live.notifiers.telegram import TelegramClient
 
 CHAT = "77"
 

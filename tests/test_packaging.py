@@ -73,7 +73,7 @@ def test_wheel_install_asks_for_a_data_folder_and_works_with_one(installed: Path
 def test_wheel_ships_the_weekly_report_template(installed: Path, tmp_path: Path) -> None:
     """The HTML report is a Jinja template inside the package: package data, not just modules."""
     load = (
-        "from agent_pipelines.report import render; "
+        "from agent_pipelines.analytics.report import render; "
         "print(render._templates().get_template('weekly_report.html.j2').filename)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "DAGSTER_"))}

@@ -21,10 +21,10 @@ import yaml
 from dagster_procs import binary, dagster_process, wait_for
 from pg_server import free_port
 
-from agent_pipelines import instance as instance_mod
-from agent_pipelines import paths
 from agent_pipelines.cli import main as cli_main
-from agent_pipelines.logger import AgentWorkLogger
+from agent_pipelines.core import paths
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.orchestration import instance as instance_mod
 
 STARTUP_S = 240
 _LOG = logging.getLogger("scheduler-test")
@@ -64,7 +64,8 @@ def test_postgres_config_repeats_the_default_settings() -> None:
         assert pg[section] == sqlite[section], section
     limits = pg["run_queue"].pop("tag_concurrency_limits")
     # The single-machine SQLite instance queues with the same settings through the express run
-    # coordinator (agent_pipelines/run_launch.py); PostgreSQL keeps Dagster's plain queue, whose
+    # coordinator (agent_pipelines/orchestration/run_launch/__init__.py); PostgreSQL keeps Dagster's plain
+    # queue, whose
     # tag limit holds across daemons.
     assert sqlite["run_coordinator"]["class"] == "ExpressRunCoordinator"
     assert pg["run_queue"] == sqlite["run_coordinator"]["config"]
@@ -123,7 +124,8 @@ def test_environment_selects_the_postgres_instance(
 def test_day_partition_materializes_on_postgres(
     pg_instance: dg.DagsterInstance, small_logs: Path, tmp_path: Path
 ) -> None:
-    from agent_pipelines.partitions import LOG_DAYS, log_days, register_partitions
+    from agent_pipelines.core.partitions import LOG_DAYS, log_days
+    from agent_pipelines.orchestration.partitions import register_partitions
     from assets.analytics import analytics_assets, build_resources
 
     days = log_days(small_logs)
@@ -203,7 +205,7 @@ def test_daemon_sensor_tick_launches_a_detector_run_and_graphql_shows_it(
 ) -> None:
     """The real daemon ticks the live sensor, queues and launches the detector run (all state in
     PostgreSQL); the real webserver's GraphQL then lists that run."""
-    from agent_pipelines.alerts import read_alerts
+    from agent_pipelines.live.alerts import read_alerts
 
     logs, data = tmp_path / "logs", tmp_path / "data"
     logs.mkdir()

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines import paths
-from agent_pipelines.detector_state import DetectorState
-from agent_pipelines.detectors import detect
-from agent_pipelines.logger import build_event
-from agent_pipelines.redaction import REDACTED, redact
-from agent_pipelines.tailer import Cursor, read_new
-from agent_pipelines.writer import serialize
+from agent_pipelines.core import paths
+from agent_pipelines.core.logger import build_event
+from agent_pipelines.core.tailer import Cursor, read_new
+from agent_pipelines.core.writer import serialize
+from agent_pipelines.live.detectors import detect
+from agent_pipelines.live.state import DetectorState
+from agent_pipelines.text.redaction import REDACTED, redact
 
 EXAMPLES = int(os.environ.get("AGENT_PIPELINES_PROPERTY_EXAMPLES", "25"))
 PROPERTY = settings(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
-from agent_pipelines import paths
-from agent_pipelines.quarantine import quarantine_summary, read_quarantine, write_quarantine
-from agent_pipelines.reader import BLOCK_BYTES, dedupe, read_file, read_logs
+from agent_pipelines.core import paths
+from agent_pipelines.core.quarantine import quarantine_summary, read_quarantine, write_quarantine
+from agent_pipelines.core.reader import BLOCK_BYTES, dedupe, read_file, read_logs
 
 
 def event(i: int, day: str = "2026-03-02", **extra: object) -> bytes:
@@ -109,7 +109,7 @@ def test_a_line_longer_than_a_block_is_skipped_without_loading_it(tmp_path: Path
 
 
 def test_many_blocks_and_scattered_bad_lines(tmp_path: Path) -> None:
-    import agent_pipelines.reader as reader
+    import agent_pipelines.core.reader as reader
 
     # 4 KiB blocks force many blocks and carried-over lines (patching the module's BLOCK_BYTES, as
     # this test did, changed nothing: the default was bound when the function was defined).

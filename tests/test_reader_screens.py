@@ -17,9 +17,9 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_pipelines.contract import EVENT_TYPES, MAX_LINE_BYTES
-from agent_pipelines.reader import check_line
-from agent_pipelines.reader.blocks import _parse_block
+from agent_pipelines.core.contract import EVENT_TYPES, MAX_LINE_BYTES
+from agent_pipelines.core.reader import check_line
+from agent_pipelines.core.reader.blocks import _parse_block
 
 EXAMPLES = int(os.environ.get("AGENT_PIPELINES_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from agent_pipelines.redaction import (
+from agent_pipelines.text.redaction import (
     REDACTED,
     RedactingFilter,
     is_secret_key,

@@ -17,9 +17,11 @@ from conftest import DEMO_START
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from test_insights import DEP, Fleet
 
-from agent_pipelines import errors, metrics, paths, report
-from agent_pipelines.partitions import LOG_WEEKS, log_days, register_partitions, week_key
-from agent_pipelines.reader import dedupe, read_logs
+from agent_pipelines.analytics import errors, metrics, report
+from agent_pipelines.core import paths
+from agent_pipelines.core.partitions import LOG_WEEKS, log_days, week_key
+from agent_pipelines.core.reader import dedupe, read_logs
+from agent_pipelines.orchestration.partitions import register_partitions
 from assets.analytics import analytics_assets, build_resources, defs
 from assets.reports import WEEKLY_REPORT_CRON, weekly_report_schedule
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_pipelines import paths, rotation
-from agent_pipelines.archive import Kind, archive_path, archived
-from agent_pipelines.retention import RetentionPolicy
+from agent_pipelines.core import paths
+from agent_pipelines.core.archive import Kind, archive_path, archived
+from agent_pipelines.ops import rotation
+from agent_pipelines.ops.retention import RetentionPolicy
 
 TODAY = date(2026, 3, 31)
 

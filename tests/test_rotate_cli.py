@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from test_rotation import TODAY, at, build_logs, event_line, snapshot
 
-from agent_pipelines import paths, rotation
 from agent_pipelines.cli import main
 from agent_pipelines.cli.status_cmd import folder_status, next_rotation
-from agent_pipelines.writer import append_bytes
+from agent_pipelines.core import paths
+from agent_pipelines.core.writer import append_bytes
+from agent_pipelines.ops import rotation
 
 
 @pytest.fixture

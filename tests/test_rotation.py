@@ -21,15 +21,16 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from agent_pipelines import paths, rotation
-from agent_pipelines.archive import Kind, archive_path, archived, count_lines
-from agent_pipelines.contract import format_timestamp
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.quarantine import read_quarantine
-from agent_pipelines.reader import dedupe, read_file, read_logs
-from agent_pipelines.retention import RetentionPolicy
-from agent_pipelines.writer import append_bytes, serialize
+from agent_pipelines.core import paths
+from agent_pipelines.core.archive import Kind, archive_path, archived, count_lines
+from agent_pipelines.core.contract import format_timestamp
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.quarantine import read_quarantine
+from agent_pipelines.core.reader import dedupe, read_file, read_logs
+from agent_pipelines.core.writer import append_bytes, serialize
+from agent_pipelines.ops import rotation
+from agent_pipelines.ops.retention import RetentionPolicy
+from agent_pipelines.orchestration.log_store import LogStore
 
 TODAY = date(2026, 3, 10)
 LIVE_NAMES = (paths.STREAM_FILE, paths.ERRORS_FILE, paths.ALERTS_FILE, paths.METRICS_FILE)
@@ -307,7 +308,7 @@ def test_blocks_judged_ahead_in_threads_route_as_one_block_at_a_time(
     """Small blocks, judged two ahead in worker threads, with bad lines in several of them: every
     line lands where one whole-file block sends it, and each quarantined line keeps its number and
     offset (counted while reading, before its block is judged)."""
-    from agent_pipelines.rotation import route
+    from agent_pipelines.ops.rotation import route
 
     outcomes = []
     for block_bytes in (1 << 30, 700):
@@ -528,7 +529,7 @@ def test_a_manifest_from_an_older_rotation_is_finished_and_a_bad_one_stops_in_on
 
 
 def test_manifest_round_trips_and_says_what_is_wrong(tmp_path: Path) -> None:
-    from agent_pipelines.rotation.manifest import (
+    from agent_pipelines.ops.rotation.manifest import (
         ArchiveEntry,
         Manifest,
         ManifestError,
@@ -566,7 +567,7 @@ def test_manifest_round_trips_and_says_what_is_wrong(tmp_path: Path) -> None:
 
 
 def test_tailer_positioned_before_rotation_reads_every_remaining_line_once(tmp_path: Path) -> None:
-    tailer = pytest.importorskip("agent_pipelines.tailer")
+    tailer = pytest.importorskip("agent_pipelines.core.tailer")
     root, data = tmp_path / "logs", tmp_path / "data"
     yesterday, today = TODAY - timedelta(days=1), TODAY
     legacy = root / paths.STREAM_FILE

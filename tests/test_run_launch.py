@@ -13,12 +13,20 @@ from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.launcher import LaunchRunContext
 from dagster._core.run_coordinator import SubmitRunContext
 
-from agent_pipelines.run_launch import EXPRESS_TAG, ExpressRunCoordinator, PreforkRunLauncher, is_express
+from agent_pipelines.orchestration.run_launch import (
+    EXPRESS_TAG,
+    ExpressRunCoordinator,
+    PreforkRunLauncher,
+    is_express,
+)
 
 OVERRIDES = {
-    "run_coordinator": {"module": "agent_pipelines.run_launch", "class": "ExpressRunCoordinator"},
+    "run_coordinator": {
+        "module": "agent_pipelines.orchestration.run_launch",
+        "class": "ExpressRunCoordinator",
+    },
     "run_launcher": {
-        "module": "agent_pipelines.run_launch",
+        "module": "agent_pipelines.orchestration.run_launch",
         "class": "PreforkRunLauncher",
         "config": {"preload_modules": ["dagster"]},
     },
@@ -91,7 +99,10 @@ def test_forked_runs_use_the_instance_the_fork_server_opened(monkeypatch: pytest
     from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
     from dagster._serdes import serialize_value
 
-    from agent_pipelines import run_launch, run_launch_warmup  # the fork server's preload, here
+    from agent_pipelines.orchestration import run_launch  # the fork server's preload, here
+    from agent_pipelines.orchestration.run_launch import (
+        warmup as run_launch_warmup,  # the fork server's preload, here
+    )
 
     with dg.instance_for_test(overrides=OVERRIDES) as instance, dg.instance_for_test() as other:
         ref = instance.get_ref()

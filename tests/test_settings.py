@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_pipelines.log_store import LogStore
-from agent_pipelines.settings import Settings, SettingsError
+from agent_pipelines.core.settings import Settings, SettingsError
+from agent_pipelines.orchestration.log_store import LogStore
 
 NUMERIC = {
     "AGENT_ERROR_LOOP_THRESHOLD": "error_loop_threshold",

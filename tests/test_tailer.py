@@ -6,10 +6,10 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent_pipelines import paths
-from agent_pipelines.logger import build_event
-from agent_pipelines.tailer import Cursor, has_complete_line, read_new, scan
-from agent_pipelines.writer import serialize
+from agent_pipelines.core import paths
+from agent_pipelines.core.logger import build_event
+from agent_pipelines.core.tailer import Cursor, has_complete_line, read_new, scan
+from agent_pipelines.core.writer import serialize
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

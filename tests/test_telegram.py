@@ -9,15 +9,20 @@ from typing import Any
 import pytest
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram, parse_html_text
 
-from agent_pipelines.notifiers.format import format_alert, format_alert_compact, format_digest, format_text
-from agent_pipelines.notifiers.html_split import (
+from agent_pipelines.live.notifiers.format import (
+    format_alert,
+    format_alert_compact,
+    format_digest,
+    format_text,
+)
+from agent_pipelines.live.notifiers.html_split import (
     TELEGRAM_MAX_MESSAGE_LENGTH,
     split_html,
     telegram_len,
     utf16_len,
 )
-from agent_pipelines.notifiers.telegram import TelegramClient, TelegramError, TelegramRateLimited
-from agent_pipelines.resources import TelegramResource, _reset_warning_for_tests
+from agent_pipelines.live.notifiers.telegram import TelegramClient, TelegramError, TelegramRateLimited
+from agent_pipelines.orchestration.resources import TelegramResource, _reset_warning_for_tests
 
 CHAT = "4242"
 

@@ -7,17 +7,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from agent_pipelines import errors, insights, usage
-from agent_pipelines.alerts_table import ALERTS_TABLE_SCHEMA
-from agent_pipelines.contract import CLEANED_SCHEMA
-from agent_pipelines.metrics import (
+from agent_pipelines.analytics import errors, insights, usage
+from agent_pipelines.analytics.metrics import (
     SESSION_METRICS_SCHEMA,
     executor_comparison,
     session_metrics,
     success_metrics,
 )
-from agent_pipelines.reader import dedupe, read_logs
-from agent_pipelines.ui_metadata import describe_columns, pct, usd
+from agent_pipelines.core.contract import CLEANED_SCHEMA
+from agent_pipelines.core.reader import dedupe, read_logs
+from agent_pipelines.live.alerts_table import ALERTS_TABLE_SCHEMA
+from agent_pipelines.orchestration.ui_metadata import describe_columns, pct, usd
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
 
 pytestmark = pytest.mark.slow
 

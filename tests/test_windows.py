@@ -21,8 +21,8 @@ import pytest
 from conftest import DEMO_START, cli_env
 from test_report import materialize_all
 
-from agent_pipelines.io_manager import tables_dir
-from agent_pipelines.windows import Window, data_end, last_complete_week
+from agent_pipelines.core.windows import Window, data_end, last_complete_week
+from agent_pipelines.orchestration.io_manager import tables_dir
 
 CLI = str(Path(sys.executable).parent / "agent-pipelines")
 DAYS = 10  # more than a week, so "the last 7 days" is not every day

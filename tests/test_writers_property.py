@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_pipelines.cli import main as cli_main
-from agent_pipelines.contract import EVENT_TYPES, ContractError
-from agent_pipelines.logger import AgentWorkLogger
-from agent_pipelines.reader import read_logs
+from agent_pipelines.core.contract import EVENT_TYPES, ContractError
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import read_logs
 
 EXAMPLES = int(os.environ.get("AGENT_PIPELINES_FUZZ_EXAMPLES", "40"))
 PROPERTY = settings(

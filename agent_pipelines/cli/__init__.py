@@ -28,7 +28,7 @@ from agent_pipelines.cli import (
     validate_cmd,
 )
 from agent_pipelines.cli.common import checkout_problem, describe_os_error, fail
-from agent_pipelines.settings import SettingsError
+from agent_pipelines.core.settings import SettingsError
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES: tuple[ModuleType, ...] = (

@@ -19,8 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from agent_pipelines import errors as errors_lib
-from agent_pipelines import insights, metrics, paths, report, windows
+from agent_pipelines.analytics import errors as errors_lib
+from agent_pipelines.analytics import insights, metrics, report
 from agent_pipelines.cli import loading
 from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, fail
 from agent_pipelines.cli.loading import (
@@ -33,7 +33,8 @@ from agent_pipelines.cli.loading import (
     window_line,
 )
 from agent_pipelines.cli.tables import box_table, cell, dump_json, iso, pct, usd
-from agent_pipelines.redaction import redact
+from agent_pipelines.core import paths, windows
+from agent_pipelines.text.redaction import redact
 
 # ``analyze --help`` ends with the window rules (``cli.loading``'s) and which week a report covers.
 _EPILOG = (

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import object_store, paths
 from agent_pipelines.cli.tables import dump_json
+from agent_pipelines.core import object_store, paths
 
 
 class CommandError(Exception):
@@ -87,7 +87,7 @@ def existing_logs_dir(value: str | None) -> Path:
     """
     location = paths.logs_location(value)
     if object_store.is_url(location):
-        from agent_pipelines.log_mirror import follow
+        from agent_pipelines.ingest.log_mirror import follow
 
         try:
             return follow(location, min_interval=0)

@@ -1,6 +1,7 @@
 """``agent-pipelines detect --once``: one detector pass over what is new, for cron users and scripts.
 
-It executes the sensor's own job (:mod:`agent_pipelines.detector_job`, the same three ops) in this
+It executes the sensor's own job (:mod:`agent_pipelines.orchestration.detector_job`, the same three ops) in
+this
 process, against the same committed state in the data folder, so cron and the sensor can take
 turns without reading a line twice. ``--now`` sets the clock of the stuck-agent check when
 replaying old logs (otherwise every session left open in them would look stuck for days).
@@ -12,7 +13,6 @@ import argparse
 import os
 from typing import Any
 
-from agent_pipelines import paths
 from agent_pipelines.cli.common import (
     CommandError,
     add_data_dir,
@@ -21,8 +21,9 @@ from agent_pipelines.cli.common import (
     fail,
     print_json,
 )
-from agent_pipelines.contract import parse_timestamp
-from agent_pipelines.jsonl import read_json_objects
+from agent_pipelines.core import paths
+from agent_pipelines.core.contract import parse_timestamp
+from agent_pipelines.core.jsonl import read_json_objects
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
     """A pass that read lines but accepted none says so, and names the import for foreign transcripts."""
-    from agent_pipelines.importers.sniff import foreign_hint
+    from agent_pipelines.ingest.importers.sniff import foreign_hint
 
     if summary["lines_quarantined"] and not summary["events_read"]:
         print(f"read {summary['lines_quarantined']} line(s) but accepted none: every one was quarantined")
@@ -91,10 +92,10 @@ def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
 def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
     """Execute the detector job in-process; returns the publish step's numbers."""
 
-    from agent_pipelines.detector_job import live_detector_job
-    from agent_pipelines.log_store import LogStore
-    from agent_pipelines.resources import detector_resources
-    from agent_pipelines.settings import settings
+    from agent_pipelines.core.settings import settings
+    from agent_pipelines.orchestration.detector_job import live_detector_job
+    from agent_pipelines.orchestration.log_store import LogStore
+    from agent_pipelines.orchestration.resources import detector_resources
 
     settings().check_live()  # a bad threshold is the command's one-line error, not a failed run
     before = _alert_count(logs_dir)
@@ -136,7 +137,7 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
 
 
 def _console_level() -> str:
-    from agent_pipelines.settings import settings
+    from agent_pipelines.core.settings import settings
 
     return settings().log_level if os.environ.get("AGENT_PIPELINES_LOG_LEVEL") else "CRITICAL"
 

@@ -11,12 +11,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from agent_pipelines import object_store, paths
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
-from agent_pipelines.contract import parse_timestamp
-from agent_pipelines.importers import SOURCES, ImportReport, run_import
-from agent_pipelines.importers.core import COST_MODES, IDLE_CLOSE_S, STALE_S
-from agent_pipelines.importers.pricing import PriceTable
+from agent_pipelines.core import object_store, paths
+from agent_pipelines.core.contract import parse_timestamp
+from agent_pipelines.ingest.importers import SOURCES, ImportReport, run_import
+from agent_pipelines.ingest.importers.core import COST_MODES, IDLE_CLOSE_S, STALE_S
+from agent_pipelines.ingest.importers.pricing import PriceTable
 
 DESCRIPTIONS = {
     "claude-code": "Claude Code transcripts (default: $CLAUDE_CONFIG_DIR/projects, else "

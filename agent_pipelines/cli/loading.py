@@ -2,7 +2,7 @@
 error occurrences in one window.
 
 **Time windows** (``--days D``, ``summary --last-n-days N``) are the ones the UI uses
-(``agent_pipelines.windows``): they end at the newest event in the logs (never later than the wall
+(``agent_pipelines.core.windows``): they end at the newest event in the logs (never later than the wall
 clock), so the same logs give the same numbers here and in the UI, and every output states its
 window, e.g. "last 7 days to 2026-11-29 23:59 UTC". ``--now now`` ends them at the wall clock instead
 (the original's ``Show-AgentWorkSummary``), ``--now TIME`` at an ISO time. Without ``--days`` every
@@ -22,12 +22,13 @@ from typing import Any
 
 import polars as pl
 
-from agent_pipelines import errors as errors_lib
-from agent_pipelines import metrics, paths, windows
+from agent_pipelines.analytics import errors as errors_lib
+from agent_pipelines.analytics import metrics
 from agent_pipelines.cli.common import CommandError, existing_logs_dir
-from agent_pipelines.contract import parse_timestamp
-from agent_pipelines.reader import dedupe, partition_days, read_logs, stream_files
-from agent_pipelines.windows import Window
+from agent_pipelines.core import paths, windows
+from agent_pipelines.core.contract import parse_timestamp
+from agent_pipelines.core.reader import dedupe, partition_days, read_logs, stream_files
+from agent_pipelines.core.windows import Window
 
 
 @dataclass

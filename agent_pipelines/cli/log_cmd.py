@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from agent_pipelines.cli.common import add_logs_dir, describe_os_error, fail, print_json
-from agent_pipelines.contract import EVENT_TYPES, MAX_LINE_BYTES, ContractError, Reason
-from agent_pipelines.logger import CONTEXT_FIELDS, AgentWorkLogger
-from agent_pipelines.reader import decode_json
+from agent_pipelines.core.contract import EVENT_TYPES, MAX_LINE_BYTES, ContractError, Reason
+from agent_pipelines.core.logger import CONTEXT_FIELDS, AgentWorkLogger
+from agent_pipelines.core.reader import decode_json
 
 # Every context field of the logger except the integers, which get typed options below.
 _CONTEXT_OPTIONS = tuple(name for name in CONTEXT_FIELDS if name not in ("commits_ahead", "commits_behind"))

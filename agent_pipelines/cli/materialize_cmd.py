@@ -18,8 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import paths
 from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
+from agent_pipelines.core import paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,18 +81,18 @@ def materialize_all(
     """Materialize everything; returns an exit code (0 when every run succeeded)."""
     import dagster as dg
 
-    from agent_pipelines.definitions import analytics_assets
-    from agent_pipelines.instance import InstanceConfigError, ensure_dagster_home
-    from agent_pipelines.partitions import (
+    from agent_pipelines.core.partitions import (
         LOG_DAYS,
         LOG_WEEKS,
         day_ranges,
         log_days,
         range_tags,
-        register_partitions,
         week_key,
     )
-    from agent_pipelines.resources import analytics_resources as build_resources
+    from agent_pipelines.definitions import analytics_assets
+    from agent_pipelines.orchestration.instance import InstanceConfigError, ensure_dagster_home
+    from agent_pipelines.orchestration.partitions import register_partitions
+    from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
     all_days = log_days(logs_root)
     if not all_days:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from agent_pipelines import rotation
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir, describe_os_error, fail, print_json
-from agent_pipelines.retention import ENV_VARS, RetentionPolicy
+from agent_pipelines.ops import rotation
+from agent_pipelines.ops.retention import ENV_VARS, RetentionPolicy
 
 EXIT_BUSY = 3
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import paths, reader
-from agent_pipelines.archive import Kind, archived, staging_root
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
-from agent_pipelines.rotation import SCHEDULE_CRON, SCHEDULE_TIMEZONE, human_size, inventory
+from agent_pipelines.core import paths, reader
+from agent_pipelines.core.archive import Kind, archived, staging_root
+from agent_pipelines.ops.rotation import SCHEDULE_CRON, SCHEDULE_TIMEZONE, human_size, inventory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def folder_status(logs_root: Path, data_root: Path, now: datetime | None = None)
     days.update(d for d in (_day(p) for p, _ in archived(logs_root, Kind.STREAM)) if d)
     staged = [p.name for p in staging_root(logs_root).glob("*") if p.is_dir()]
     try:
-        from agent_pipelines.quarantine import quarantine_summary
+        from agent_pipelines.core.quarantine import quarantine_summary
 
         quarantine = quarantine_summary(data_root)
     except ImportError:  # pragma: no cover - the quarantine store ships with the package

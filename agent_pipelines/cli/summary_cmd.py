@@ -3,7 +3,7 @@ N``.
 
 Same output layout as the original (overall metrics, by executor, top errors), computed by the same
 library functions as the assets; ``--json`` prints one object for scripts. The window is the UI's
-(``agent_pipelines.windows``): it ends at the newest event in the logs unless ``--now`` says
+(``agent_pipelines.core.windows``): it ends at the newest event in the logs unless ``--now`` says
 otherwise, and is stated on every output ("last 7 days to 2026-11-29 23:59 UTC").
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 
 import polars as pl
 
-from agent_pipelines import errors as errors_lib
-from agent_pipelines import metrics
+from agent_pipelines.analytics import errors as errors_lib
+from agent_pipelines.analytics import metrics
 from agent_pipelines.cli.common import CommandError, add_logs_dir, fail
 from agent_pipelines.cli.loading import Loaded, add_now_option, load, warn_if_empty
 from agent_pipelines.cli.tables import dump_json, pct, usd
-from agent_pipelines.redaction import redact
-from agent_pipelines.windows import SESSION_RULE
+from agent_pipelines.core.windows import SESSION_RULE
+from agent_pipelines.text.redaction import redact
 
 TOP_ERRORS = 5
 
@@ -115,7 +115,7 @@ def render(summary: dict[str, Any]) -> str:
 
 
 def _with_import_hint(message: str, logs_dir: str | None) -> str:
-    from agent_pipelines.importers.sniff import with_import_hint
+    from agent_pipelines.ingest.importers.sniff import with_import_hint
 
     return with_import_hint(message, logs_dir)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import BinaryIO, TextIO
 
-from agent_pipelines.clustering import cluster_id, cluster_messages
+from agent_pipelines.analytics.clustering import cluster_id, cluster_messages
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,11 +8,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from agent_pipelines import object_store, paths
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir
 from agent_pipelines.cli.terminal import run_filtered
+from agent_pipelines.core import object_store, paths
 from agent_pipelines.generator import generate, has_logs, print_progress
-from agent_pipelines.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError, ensure_dagster_home
+from agent_pipelines.orchestration.instance import (
+    INSTANCE_ENV,
+    INSTANCE_KINDS,
+    InstanceConfigError,
+    ensure_dagster_home,
+)
 
 DEMO_DAYS = 14
 DEMO_TASKS = 1500

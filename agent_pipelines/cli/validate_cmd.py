@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines.cli.common import CommandError, add_logs_dir, existing_logs_dir, fail, print_json
-from agent_pipelines.reader import read_logs
+from agent_pipelines.core.reader import read_logs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _foreign_hint(root: Path, summary: dict) -> str | None:
     """Claude Code / Codex transcripts (or other JSON lines) where events belong: which import to run."""
-    from agent_pipelines.importers.sniff import foreign_hint
+    from agent_pipelines.ingest.importers.sniff import foreign_hint
 
     return foreign_hint(root) if summary["quarantined"] or not summary["valid"] else None

@@ -3,10 +3,10 @@
 Why it exists: users try the product before their own logs arrive, tests check every number
 against a ground truth, and benchmarks need ten million events on demand.
 
-What it writes (through :mod:`agent_pipelines.writer` and the logger's :func:`build_event`, the
+What it writes (through :mod:`agent_pipelines.core.writer` and the logger's :func:`build_event`, the
 same code an orchestrator's events go through):
 
-* the log folder layout of :mod:`agent_pipelines.paths` — daily stream partitions, errors,
+* the log folder layout of :mod:`agent_pipelines.core.paths` — daily stream partitions, errors,
   metrics, and per-attempt transcripts for a sample of the tasks (:func:`transcript_every`);
 * ``ground-truth.json`` — per-task and per-attempt outcomes, injected incidents and near misses,
   error kinds, the six success metrics as they should come out;
@@ -46,7 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
 from agent_pipelines.generator import pipeline
 from agent_pipelines.generator.malformed import MALFORMED_EVERY, bad_lines
 from agent_pipelines.generator.pipeline import CHUNK_TASKS

@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
+from agent_pipelines.core.writer import append_bytes
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.scenarios import Chunk
 from agent_pipelines.generator.truth import chunk_truth
-from agent_pipelines.writer import append_bytes
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 

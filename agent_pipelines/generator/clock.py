@@ -6,7 +6,7 @@ the output is the same bytes (a test checks each function against its ``datetime
 
 * :func:`seconds` — ``timedelta(seconds=x)`` in microseconds (``datetime`` rounds half to even);
 * :func:`epoch_ms` — ``int(moment.timestamp() * 1000)``, the same float steps;
-* :func:`timestamp` — :func:`agent_pipelines.contract.format_timestamp` (the original PowerShell
+* :func:`timestamp` — :func:`agent_pipelines.core.contract.format_timestamp` (the original PowerShell
   logger's ``2026-02-09T14:23:45.123Z``), from a table of the day's seconds;
 * :func:`isoformat` — ``datetime.isoformat()`` (microseconds, ``+00:00``), for the ground truth.
 """

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from agent_pipelines.core.writer import serialize
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.profiles import FOLLOWUP_REASONS
-from agent_pipelines.writer import serialize
 
-# What the metrics line counts from a transcript (:func:`agent_pipelines.metrics_line.metrics_line`
+# What the metrics line counts from a transcript (:func:`agent_pipelines.core.metrics_line.metrics_line`
 # reads an event's type, and data and timestamp only of session starts and errors): tool calls and
 # follow-ups are handed to it as shared markers (see :meth:`AttemptLog.summary_events`).
 _TOOL_CALL_MARK = {"event_type": "tool_call"}
@@ -36,7 +36,7 @@ class AttemptLog:
     )  # fmt: skip
 
     def __init__(self, attempt_id: str, context: dict[str, Any], context_json: str, start_us: int) -> None:
-        """``context`` holds the context fields in :data:`~agent_pipelines.logger.CONTEXT_FIELDS`
+        """``context`` holds the context fields in :data:`~agent_pipelines.core.logger.CONTEXT_FIELDS`
         order, none of them ``None``; ``context_json`` is ``serialize(context)[1:-1]`` (its caller
         formats it directly: every value is JSON-safe, see :func:`.profiles.check_json_safe`)."""
         self.attempt_id = attempt_id
@@ -54,7 +54,7 @@ class AttemptLog:
         self.loop_kind: Any = None  # the error kind of an error loop (or its near miss)
 
     def summary_events(self) -> list[dict[str, Any]]:
-        """What :func:`~agent_pipelines.logger.session_summary` reads of the transcript: the session
+        """What :func:`~agent_pipelines.core.logger.session_summary` reads of the transcript: the session
         starts (time, prompt type) and errors (data), and one marker per tool call and follow-up
         (it counts them)."""
         return self.summary + [_FOLLOWUP_MARK] * self.followups + [_TOOL_CALL_MARK] * self.tool_calls

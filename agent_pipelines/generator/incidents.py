@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent_pipelines.error_catalog import KINDS, ErrorKind
+from agent_pipelines.core.writer import serialize
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.emit import AttemptLog
-from agent_pipelines.writer import serialize
+from agent_pipelines.generator.error_catalog import KINDS, ErrorKind
 
 if TYPE_CHECKING:
     from agent_pipelines.generator.scenarios import Chunk

@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_pipelines.core.writer import append_bytes, serialize
 from agent_pipelines.generator.chunks import read_sorted_runs
-from agent_pipelines.writer import append_bytes, serialize
 
 MALFORMED_EVERY = 20_000  # about one bad line per this many events: "a little malformed input"
 

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines import paths
+from agent_pipelines.core import paths
 from agent_pipelines.generator.chunks import _run_chunk, merge_files
 from agent_pipelines.generator.malformed import _merge_day
 

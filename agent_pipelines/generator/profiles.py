@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any, TypeVar
 
-from agent_pipelines.writer import serialize
+from agent_pipelines.core.writer import serialize
 
 T = TypeVar("T")
 

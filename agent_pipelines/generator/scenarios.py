@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent_pipelines.error_catalog import KINDS
+from agent_pipelines.core.logger import session_summary
+from agent_pipelines.core.writer import serialize
 from agent_pipelines.generator import clock
 from agent_pipelines.generator.emit import AttemptLog, Emitter
+from agent_pipelines.generator.error_catalog import KINDS
 from agent_pipelines.generator.incidents import ERROR_COUNTS, error, inject
 from agent_pipelines.generator.profiles import (
     BASH_JSON,
@@ -45,8 +47,6 @@ from agent_pipelines.generator.profiles import (
     VARIANTS,
     pick,
 )
-from agent_pipelines.logger import session_summary
-from agent_pipelines.writer import serialize
 
 _MS = 1000  # microseconds
 _TWENTY_MINUTES = 20 * 60 * clock.US_PER_SECOND

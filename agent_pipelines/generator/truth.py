@@ -66,7 +66,7 @@ def ground_truth_text(
     transcript_every: int,
 ) -> str:
     """The ground truth's JSON (one line) from the chunks' results, in chunk order."""
-    from agent_pipelines.error_catalog import KINDS as kinds
+    from agent_pipelines.generator.error_catalog import KINDS as kinds
 
     parts = [r["truth"] for r in results]
     n_attempts = sum(p["attempts"] for p in parts)

@@ -1,0 +1,303 @@
+"""One block of lines through polars at once; a block that does not parse is cut into segments
+until the bad lines are found and judged one by one in Python."""
+
+from __future__ import annotations
+
+import bisect
+import io
+import itertools
+import json
+import operator
+from collections.abc import Iterator, Sequence
+
+import polars as pl
+
+from agent_pipelines.core.contract import (
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    Reason,
+)
+from agent_pipelines.core.reader.decode import _python_rows
+from agent_pipelines.core.reader.result import (
+    RAW_KEEP_BYTES,
+    RAW_SCHEMA,
+    empty_events,
+)
+from agent_pipelines.core.reader.rows import _validate
+
+_SMALL_SEGMENT = 16  # below this many lines, judge each line in Python
+_FAN_OUT = 64  # a block that fails to parse is retried as this many segments
+
+
+def _bad(
+    name: str, line_no: int, offset: int, reason: Reason, detail: str, raw: bytes, length: int | None = None
+) -> dict:
+    text = raw[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
+    return {
+        "source_file": name,
+        "line_number": line_no,
+        "byte_offset": offset,
+        "reason": reason.value,
+        "detail": detail,
+        "raw": text,
+        "raw_bytes": len(raw) if length is None else length,
+    }
+
+
+def _parse_block(
+    block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int, *, screen: bool = True
+) -> tuple[pl.DataFrame, list[dict]]:
+    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
+
+    Most lines go to polars in one parse. The few it cannot read faithfully (see
+    :func:`_line_flags`) are judged one by one in Python, so each is an event or a quarantined
+    record with a reason, and nothing in a line can raise past it. ``screen=False`` runs every
+    rule on every row (the tests hold the screened reading to the same result).
+    """
+    text = _text_lines(block)
+    lines: Sequence[bytes] = _Lines(block, text) if text is not None else block.split(b"\n")[:-1]
+    starts: list[int] | None = None
+    bad: list[dict] = []
+
+    def quarantine(i: int, reason: Reason, detail: str) -> None:
+        nonlocal starts
+        if starts is None:
+            starts = _line_starts(lines)
+        bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
+
+    invalid: set[int] = set()
+    if text is None:
+        try:
+            str(block, "utf-8")
+            text = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
+        except UnicodeDecodeError:
+            starts = _line_starts(lines)
+            invalid = _non_utf8_lines(block, starts)
+            decoded = block.decode("utf-8", errors="replace")
+            text = pl.Series([decoded]).str.split("\n").explode().head(len(lines))
+    suspect_set, counts = _line_flags(text, max_line_bytes)
+    suspects = sorted(suspect_set | invalid)
+    frames = []
+    keep: list[int] = list(range(len(lines)))
+    payload = block
+    if suspects:
+        starts = starts or _line_starts(lines)
+        dropped = set(suspects)
+        keep = [i for i in keep if i not in dropped]
+        payload = _without_lines(block, starts, suspects)
+        frame, rows, seg_bad = _python_rows(lines, suspects, max_line_bytes)
+        if frame is not None:
+            frames.append(frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
+        for problem in seg_bad:
+            quarantine(*problem)
+    for segment, rows, seg_bad in _parse_segments(
+        lines, keep, payload=payload, max_line_bytes=max_line_bytes
+    ):
+        if segment is not None:
+            frames.append(
+                pl.concat(
+                    [segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), counts[rows]],
+                    how="horizontal",
+                )
+            )
+        for problem in seg_bad:
+            quarantine(*problem)
+    if not frames:
+        bad.sort(key=lambda r: r["line_number"])
+        return empty_events(), bad
+    raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    raw = raw.sort("_line_idx") if len(frames) > 1 else raw
+    events, invalid_rows, recheck = _validate(raw, name, first_line, screen=screen)
+    if recheck:  # rows polars may have read differently from Python: Python decides
+        frame, rows, seg_bad = _python_rows(lines, recheck, max_line_bytes)
+        for problem in seg_bad:
+            quarantine(*problem)
+        if frame is not None:
+            more, more_invalid, _ = _validate(
+                frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), name, first_line, screen=screen
+            )
+            events = pl.concat([events, more]).sort("line_number")
+            invalid_rows = pl.concat([invalid_rows, more_invalid], how="diagonal_relaxed")
+    for i, reason, detail in invalid_rows.select("_line_idx", "_reason", "_detail").iter_rows():
+        quarantine(i, Reason(reason), detail)
+    bad.sort(key=lambda r: r["line_number"])
+    return events, bad
+
+
+def _text_lines(block: bytes) -> pl.Series | None:
+    """The block's lines as text, split by polars' CSV reader (several times cheaper than a split
+    in Python and a Series built from it), or ``None`` when that reading may not be exactly the
+    lines: a carriage return or NUL byte anywhere, invalid UTF-8, blank lines (each of which the
+    CSV reader treats in its own way) — the lengths must add up to the block's to the byte."""
+    if b"\r" in block or b"\x00" in block:
+        return None
+    try:
+        text = pl.read_csv(
+            io.BytesIO(block), has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String}
+        )["l"]
+    except Exception:  # invalid UTF-8, or anything else the CSV reader refuses
+        return None
+    if text.null_count() or int(text.str.len_bytes().sum()) + text.len() != len(block):
+        return None
+    return text
+
+
+class _Lines(Sequence[bytes]):
+    """A block's lines, taken from their text one at a time while few are needed (the lines polars
+    cannot read), and split in Python only if many are."""
+
+    _SPLIT_AFTER = 256
+
+    def __init__(self, block: bytes, text: pl.Series) -> None:
+        self._block, self._text = block, text
+        self._list: list[bytes] | None = None
+        self._reads = 0
+
+    def __len__(self) -> int:
+        return self._text.len()
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
+        if self._list is None:
+            self._reads += 1
+            if self._reads <= self._SPLIT_AFTER:
+                return str(self._text[i]).encode("utf-8")  # valid UTF-8: the very bytes
+            self._list = self._block.split(b"\n")[:-1]
+        return self._list[i]
+
+    def starts(self) -> list[int]:
+        """Each line's offset in the block."""
+        ends = (self._text.str.len_bytes().cast(pl.Int64) + 1).cum_sum()
+        return ends.shift(1, fill_value=0).to_list()
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._list is None:
+            self._list = self._block.split(b"\n")[:-1]
+        return iter(self._list)
+
+
+def _line_starts(lines: Sequence[bytes]) -> list[int]:
+    """Each line's offset in its block: the lengths before it plus one newline each (C-level
+    iterators, ~30x cheaper than a Python loop over a block's lines)."""
+    if isinstance(lines, _Lines):
+        return lines.starts()
+    ends = itertools.accumulate(map(len, lines), initial=0)
+    return list(map(operator.add, ends, range(len(lines))))
+
+
+# Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped
+# backslash, a backslash or a surrogate written as \u), keys written with escapes (which could
+# spell one key twice unseen), a colon written as \u003a (which would hide a colon from the
+# duplicate-key count of :func:`~agent_pipelines.core.reader.rows._duplicate_suspects`), and a string
+# that starts with a bracket, written or escaped (``"{..."``: read as text it looks like an object).
+# (every alternative starts with a backslash: the regex engine skips to those, so it stays cheap)
+_ESCAPE_SUSPECT = r'\\(?:\\|u005[cCbB]|u003[aA]|u007[bB]|u[dD][89a-fA-F]|(?:[^"\\]|\\.)*"\s*:)'
+
+
+def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.DataFrame]:
+    """Lines to judge in Python rather than hand to polars, and each line's count of colons and
+    of opening brackets.
+
+    A suspect is a line that cannot be a well-formed object (blank, torn, not ``{...}``, too long),
+    or one polars would misread: deeper than :data:`~agent_pipelines.core.contract.MAX_DEPTH` (counted
+    generously: every bracket), or holding an escape polars does not carry faithfully (looked for
+    only in the lines holding a backslash, where every escape starts). The colon
+    count lets :func:`~agent_pipelines.core.reader.rows._validate` spot a key written twice in any
+    object (polars keeps the first, Python, jq and JavaScript the last): every key brings one
+    colon, so a line holding more colons than the keys and values polars read is judged again.
+    """
+    line = pl.col("l")
+    flags = pl.DataFrame({"l": text}).select(
+        (
+            ~line.str.starts_with("{")
+            | ~(line.str.ends_with("}") | line.str.ends_with("}\r"))
+            | (line.str.len_bytes() > max_line_bytes)
+            | line.str.contains('"{', literal=True)
+            | line.str.contains('"[', literal=True)
+        ).alias("suspect"),
+        line.str.count_matches(":", literal=True).cast(pl.Int32).alias("_colons"),
+        line.str.count_matches(r"[\[{]").cast(pl.Int32).alias("_brackets"),
+        line.str.contains("\\", literal=True).alias("_backslash"),
+    )
+    # the depth bound from the bracket count, not a second count (an eager select does not share it)
+    suspect = flags.select(pl.col("suspect") | (pl.col("_brackets") > MAX_DEPTH)).to_series()
+    found = set(suspect.arg_true().to_list())
+    escaped = flags["_backslash"].arg_true()  # every escape starts with a backslash: only those lines
+    if escaped.len():
+        found.update(escaped.filter(text.gather(escaped).str.contains(_ESCAPE_SUSPECT)).to_list())
+    return found, flags.select("_colons", "_brackets", "_backslash")
+
+
+def _parse_segments(
+    lines: Sequence[bytes],
+    indices: list[int],
+    *,
+    payload: bytes | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Iterator[tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]]:
+    """Parse the given lines (``payload``: those lines already joined); split around bad ones."""
+    if not indices:
+        return
+    if payload is None:
+        payload = b"\n".join(lines[i] for i in indices) + b"\n"
+    try:
+        frame = pl.read_ndjson(io.BytesIO(payload), schema=_schema_for(lines, indices))
+    except Exception:  # polars raises ComputeError (and friends) for any line it cannot read
+        frame = None
+    if frame is not None and frame.height == len(indices):
+        yield frame, indices, []
+        return
+    if len(indices) <= _SMALL_SEGMENT:
+        yield _python_rows(lines, indices, max_line_bytes)
+        return
+    # Split wide rather than in halves: with k bad lines among n, re-parsing costs about
+    # n * k / _FAN_OUT extra lines instead of n * log2(k).
+    step = max(_SMALL_SEGMENT, -(-len(indices) // _FAN_OUT))
+    for lo in range(0, len(indices), step):
+        yield from _parse_segments(lines, indices[lo : lo + step], max_line_bytes=max_line_bytes)
+
+
+def _schema_for(lines: Sequence[bytes], indices: list[int]) -> dict[str, pl.DataType]:
+    """The raw schema plus any unknown top-level keys seen in the segment's first lines.
+
+    A writer that adds a field adds it to every line it writes, so sampling the head of each
+    segment finds it without paying for schema inference over the whole block.
+    """
+    schema = dict(RAW_SCHEMA)
+    for i in indices[:64]:
+        try:
+            obj = json.loads(lines[i])
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            for key in obj:
+                if key not in schema and isinstance(key, str) and not key.startswith("_"):
+                    schema[key] = pl.String()
+    return schema
+
+
+def _non_utf8_lines(block: bytes, starts: list[int]) -> set[int]:
+    """Indices of lines holding invalid UTF-8: one decode per bad line, not one per line."""
+    bad: set[int] = set()
+    view = memoryview(block)
+    pos = 0
+    while pos < len(block):
+        try:
+            str(view[pos:], "utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            line = bisect.bisect_right(starts, pos + exc.start) - 1
+            bad.add(line)
+            pos = starts[line + 1] if line + 1 < len(starts) else len(block)
+    return bad
+
+
+def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
+    """``block`` minus the given lines (sorted indices), cut with a few slices, not a join per line
+    (views of the block: its bytes are copied once, by the join)."""
+    view = memoryview(block)
+    pieces, pos = [], 0
+    for i in drop:
+        pieces.append(view[pos : starts[i]])
+        pos = starts[i + 1] if i + 1 < len(starts) else len(block)
+    pieces.append(view[pos:])
+    return b"".join(pieces)

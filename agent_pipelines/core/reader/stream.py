@@ -1,0 +1,315 @@
+"""Reading one file (or bytes): blocks of whole lines, a half-written last line left for later,
+a damaged file read up to its damage."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from agent_pipelines.core import archive
+from agent_pipelines.core.contract import (
+    MAX_LINE_BYTES,
+    Reason,
+)
+from agent_pipelines.core.reader.blocks import _bad, _parse_block
+from agent_pipelines.core.reader.result import (
+    BLOCK_BYTES,
+    BOM,
+    QUARANTINE_SCHEMA,
+    RAW_KEEP_BYTES,
+    READ_BLOCK_BYTES,
+    WHOLE_FILE_BYTES,
+    ReadResult,
+    empty_events,
+    empty_quarantine,
+)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Complete lines (``data`` ends with a newline) starting at byte ``offset`` of the file."""
+
+    data: bytes
+    offset: int
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line over the bound, walked past without holding it: where it starts, how long it is
+    (without its newline), its first bytes, and whether its newline was found before the end."""
+
+    offset: int
+    length: int
+    head: bytes
+    ended: bool
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The file's last bytes after its last newline (a line a writer may still be finishing)."""
+
+    data: bytes
+    offset: int
+
+
+def iter_blocks(
+    handle: BinaryIO | io.BufferedIOBase | io.RawIOBase | _Salvaging,
+    *,
+    offset: int = 0,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[Lines | LongLine | Tail]:
+    """Split a file into blocks of whole lines, holding at most about two blocks in memory.
+
+    A line that grows past ``max_line_bytes`` before its newline is walked to its end chunk by
+    chunk and reported as a :class:`LongLine`; the lines after it are read as usual. This is the
+    one place where files are cut into lines: the reader and the rotation both use it.
+    """
+    carry = b""
+    while True:
+        chunk = handle.read(block_bytes)
+        buf = carry + chunk if carry else chunk
+        cut = buf.rfind(b"\n") + 1
+        if cut:
+            yield Lines(buf[:cut], offset)
+            offset += cut
+            carry = buf[cut:]
+        else:
+            carry = buf
+        if len(carry) > max_line_bytes:
+            head, length = carry[:RAW_KEEP_BYTES], len(carry)
+            carry = b""
+            while True:
+                chunk = handle.read(block_bytes)
+                if not chunk:  # the file ends inside it
+                    yield LongLine(offset, length, head, ended=False)
+                    return
+                nl = chunk.find(b"\n")
+                if nl >= 0:
+                    length += nl
+                    yield LongLine(offset, length, head, ended=True)
+                    offset += length + 1
+                    carry = chunk[nl + 1 :]
+                    break
+                length += len(chunk)
+            continue
+        if not chunk:
+            if carry:
+                yield Tail(carry, offset)
+            return
+
+
+class _Salvaging:
+    """Reads a file in small steps so that damage (a corrupt gzip member, an I/O error) costs only
+    what follows it: the bytes before are returned first, the error is raised on the next read."""
+
+    STEP = 1 << 20
+
+    def __init__(self, handle: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> None:
+        self._handle = handle
+        # read1: one underlying read at a time, so a gzip member's bytes come back before the
+        # next member's damage is met
+        self._read = getattr(handle, "read1", handle.read)
+        self._error: BaseException | None = None
+
+    def read(self, size: int) -> bytes:
+        if self._error is not None:
+            raise self._error
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            try:
+                piece = self._read(min(self.STEP, size - got))
+            except (OSError, EOFError, zlib.error) as exc:
+                self._error = exc
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        if not parts and self._error is not None:
+            raise self._error
+        return b"".join(parts)
+
+
+def skip_bom(handle: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> int:
+    """Step over a UTF-8 byte-order mark at the start of a file; returns the bytes skipped."""
+    if handle.read(len(BOM)) == BOM:
+        return len(BOM)
+    handle.seek(0)
+    return 0
+
+
+def read_file(
+    path: str | os.PathLike[str],
+    *,
+    start: int = 0,
+    first_line: int = 1,
+    final: bool = False,
+    source_name: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    identity: tuple[int, int] | None = None,
+    block_bytes: int | None = None,
+) -> ReadResult:
+    """Read one JSONL file from byte ``start`` (a line boundary) to its last complete line.
+
+    ``first_line`` is the line number at ``start`` (for a tailer resuming mid-file). With ``final``
+    a trailing partial line is quarantined instead of being left for later. A line over
+    ``max_line_bytes`` is quarantined as ``line_too_long`` and the lines after it are read. A UTF-8
+    byte-order mark at the start of the file is skipped (it counts in the offsets, not as a line).
+
+    This is :func:`iter_read`'s blocks put together: a caller that can handle a file block by block
+    (the ``cleaned_events`` pass) uses that instead and holds one block, not the file.
+
+    Raises ``OSError`` when the file cannot be opened (missing, unreadable, not a regular file:
+    :class:`~agent_pipelines.core.archive.NotARegularFile`), and ``FileNotFoundError`` when ``identity``
+    (device, inode) is given and the file at ``path`` is another one. Damage met while reading (a
+    corrupt archive, an I/O error) ends the read with a warning; what was read before it is kept.
+    """
+    return ReadResult.concat(
+        iter_read(
+            path,
+            start=start,
+            first_line=first_line,
+            final=final,
+            source_name=source_name,
+            max_line_bytes=max_line_bytes,
+            identity=identity,
+            block_bytes=block_bytes,
+        )
+    )
+
+
+def iter_read(
+    path: str | os.PathLike[str],
+    *,
+    start: int = 0,
+    first_line: int = 1,
+    final: bool = False,
+    source_name: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    identity: tuple[int, int] | None = None,
+    block_bytes: int | None = None,
+) -> Iterator[ReadResult]:
+    """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
+    one (possibly empty) carrying what is only known at the end (the half-written last line, the
+    warnings). Each result's ``offsets`` and ``lines`` say how far the file was read once it is
+    handled, so :meth:`ReadResult.concat` of them all is exactly :func:`read_file`'s result.
+
+    Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines (by default
+    the whole file up to :data:`WHOLE_FILE_BYTES`, else :data:`READ_BLOCK_BYTES`). The file
+    is opened at the first ``next()``, which raises what :func:`read_file` raises.
+    """
+    path = Path(path)
+    name = source_name or str(path)
+    quarantine: list[dict] = []  # records met between two blocks of lines (long or partial lines)
+    offset, line_no, pending = start, first_line, 0
+    # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
+    warnings: list[str] = []
+
+    def result(events: pl.DataFrame | None = None) -> ReadResult:
+        out = ReadResult(
+            events=events if events is not None and events.height else empty_events(),
+            quarantine=(
+                pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else empty_quarantine()
+            ),
+            offsets={name: offset},
+            lines={name: line_no - 1},
+        )
+        quarantine.clear()
+        return out
+
+    with archive.open_log(path) as handle:
+        if identity is not None:
+            st = os.fstat(handle.fileno())
+            if (st.st_dev, st.st_ino) != identity:
+                raise FileNotFoundError(errno.ENOENT, "replaced by another file since it was listed", name)
+        try:
+            if start == 0:
+                offset = skip_bom(handle)
+            else:
+                handle.seek(start)
+            block_bytes = block_bytes or _block_size(path, handle, offset)
+            pieces = iter_blocks(
+                _Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes, block_bytes=block_bytes
+            )
+            for piece in pieces:
+                if isinstance(piece, Lines):
+                    frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
+                    quarantine.extend(bad)
+                    line_no += piece.data.count(b"\n")
+                    offset = piece.offset + len(piece.data)
+                    yield result(frame)
+                elif isinstance(piece, LongLine):
+                    detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
+                    if piece.ended or final:
+                        record = _bad(
+                            name,
+                            line_no,
+                            piece.offset,
+                            Reason.LINE_TOO_LONG,
+                            detail,
+                            piece.head,
+                            piece.length,
+                        )
+                        quarantine.append(record)
+                        offset = piece.offset + piece.length + piece.ended
+                        line_no += 1
+                    else:
+                        pending = piece.length
+                elif final:
+                    detail = "last line has no newline"
+                    quarantine.append(
+                        _bad(name, line_no, piece.offset, Reason.TRUNCATED_LINE, detail, piece.data)
+                    )
+                    offset = piece.offset + len(piece.data)
+                    line_no += 1
+                else:
+                    pending = len(piece.data)
+        except (OSError, EOFError, zlib.error) as exc:  # a corrupt archive, a failing disk
+            warnings.append(
+                f"{name}: reading stopped after byte {offset} ({_os_reason(exc)}); "
+                f"the {line_no - first_line} lines before it are kept"
+            )
+    last = result()
+    last.pending_bytes = pending
+    last.warnings = warnings
+    yield last
+
+
+def read_bytes(
+    data: bytes, *, source_name: str = "<bytes>", first_line: int = 1, base_offset: int = 0
+) -> ReadResult:
+    """Parse complete lines held in memory (the data must end with a newline)."""
+    frame, bad = _parse_block(data, source_name, first_line, base_offset, MAX_LINE_BYTES)
+    return ReadResult(
+        events=frame if frame.height else empty_events(),
+        quarantine=pl.DataFrame(bad, schema=QUARANTINE_SCHEMA) if bad else empty_quarantine(),
+    )
+
+
+def _block_size(path: Path, handle: object, offset: int) -> int:
+    """The reader's own block size for a file: the whole file when it is no larger than
+    :data:`WHOLE_FILE_BYTES` (an archive's decompressed size is unknown: blocks), else
+    :data:`READ_BLOCK_BYTES`."""
+    if archive.is_compressed(path):
+        return READ_BLOCK_BYTES
+    try:
+        left = os.fstat(handle.fileno()).st_size - offset  # type: ignore[attr-defined]
+    except (OSError, AttributeError, ValueError):
+        return READ_BLOCK_BYTES
+    return max(READ_BLOCK_BYTES, left + 1) if left <= WHOLE_FILE_BYTES else READ_BLOCK_BYTES
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,280 @@
+"""One import pass: new transcript lines in, events of our contract out, state committed.
+
+The source modules (:mod:`~agent_pipelines.ingest.importers.claude_code`,
+:mod:`~agent_pipelines.ingest.importers.codex`) only say what one record *means*; everything else is
+shared, here and in the modules beside it: reading files by identity and offset, quarantining bad
+lines, deduplicating records, building and checking events, tokens and cost, deciding when a
+session has ended, and appending the events to the log folder exactly where our logger would (the
+day's stream partition, the attempt's transcript, ``agent-errors.jsonl``, and a summary in
+``agent-metrics.jsonl``).
+
+What a session *is* — its events, tokens and cost, and when it ends — is built by
+:class:`~agent_pipelines.ingest.importers.sessions.SessionRecorder`; this module runs the pass over the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from agent_pipelines.core import paths
+from agent_pipelines.core.contract import ContractError, Reason
+from agent_pipelines.core.logger import event_destinations
+from agent_pipelines.core.writer import append_lines, serialize
+from agent_pipelines.ingest.importers import files as files_mod
+from agent_pipelines.ingest.importers.pricing import PriceTable
+from agent_pipelines.ingest.importers.report import ImportReport
+from agent_pipelines.ingest.importers.sessions import COST_MODES, IDLE_CLOSE_S, STALE_S, SessionRecorder
+from agent_pipelines.ingest.importers.state import ImportState, record_hash, state_path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+MAX_RECORD_BYTES = 64 << 20  # transcripts hold pasted images and file dumps; an event never does
+CHUNK_RECORDS = 2000
+
+
+class LockedError(RuntimeError):
+    """Another import of the same source is running."""
+
+
+class Source(Protocol):
+    """What a transcript format must provide (see ``claude_code.py`` and ``codex.py``)."""
+
+    name: str
+    executor: str
+    known_types: frozenset[str]
+
+    def default_roots(self) -> list[Path]: ...
+
+    def record_id(self, record: dict[str, Any], file_session: str | None) -> str | None: ...
+
+    def handle(self, record: dict[str, Any], imp: Importer) -> None: ...
+
+
+class Importer(SessionRecorder):
+    """One pass over one source: new lines of its files in, events appended to the log folder."""
+
+    def __init__(
+        self,
+        source: Source,
+        logs_dir: Path,
+        data_dir: Path,
+        *,
+        now: datetime | None = None,
+        prices: PriceTable | None = None,
+        idle_close_s: float = IDLE_CLOSE_S,
+        stale_s: float = STALE_S,
+        cost_mode: str = "auto",
+    ) -> None:
+        super().__init__(
+            source.name,
+            source.executor,
+            now=now,
+            prices=prices,
+            idle_close_s=idle_close_s,
+            stale_s=stale_s,
+            cost_mode=cost_mode,
+        )
+        self.source = source
+        self.logs_dir = logs_dir
+        self.data_dir = data_dir
+
+    def run(
+        self,
+        roots: list[Path],
+        *,
+        max_bytes: int | None = None,
+        wait: bool = True,
+        progress: Callable[[str], None] | None = None,
+    ) -> ImportReport:
+        started = time.perf_counter()
+        path = state_path(self.data_dir, self.source.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    raise LockedError(f"another {self.source.name} import is running") from None
+            with ImportState(path) as state:
+                self.state = state
+                self._read(roots, max_bytes, progress)
+                self.close_quiet_sessions()
+                self._write()
+                state.commit()
+                self.report.sessions_open = int(
+                    state.db.execute("SELECT count(*) FROM sessions WHERE open = 1").fetchone()[0]
+                )
+        finally:
+            os.close(lock_fd)
+        self.report.sessions_touched = len(self.touched)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _read(self, roots: list[Path], max_bytes: int | None, progress: Callable[[str], None] | None) -> None:
+        assert self.state is not None
+        known = self.state.files()
+        items, notes = files_mod.pending(roots, known)
+        self.report.files_seen = len(files_mod.transcript_files(roots))
+        self.report.notes.extend(notes)
+        budget = max_bytes
+        total = sum(i.size - i.start for i in items)
+        done = 0
+        for index, item in enumerate(items):
+            if budget is not None and budget <= 0:
+                self.report.more_pending = True
+                break
+            self.file_session = item.previous.session if item.previous and not item.note else None
+            offset, line = item.start, item.first_line - 1
+            chunk: list[tuple[int, int, bytes]] = []
+            for line_no, off, raw in files_mod.read_lines(item, budget):
+                chunk.append((line_no, off, raw))
+                offset, line = off + len(raw) + 1, line_no
+                if len(chunk) >= CHUNK_RECORDS:
+                    self._records(item.path, chunk)
+                    chunk = []
+            self._records(item.path, chunk)
+            read = offset - item.start
+            if read:
+                self.report.files_read += 1
+                self.report.bytes_read += read
+            if budget is not None:
+                budget -= read
+                if offset < item.size and budget <= 0:
+                    self.report.more_pending = True
+            self.state.set_file(files_mod.file_state(item, offset, line, self.file_session))
+            done += read
+            if progress and (index % 200 == 199 or index == len(items) - 1):
+                progress(
+                    f"{self.source.name}: {index + 1}/{len(items)} files, "
+                    f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
+                )
+
+    def _records(self, path: Path, chunk: list[tuple[int, int, bytes]]) -> None:
+        if not chunk:
+            return
+        assert self.state is not None
+        name = str(path)
+        parsed: list[tuple[int, int, bytes, dict[str, Any]]] = []
+        for line_no, off, raw in chunk:
+            self.where = (name, line_no, off)
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_RECORD_BYTES:
+                self.bad(Reason.LINE_TOO_LONG, f"record of {len(raw)} bytes (limit {MAX_RECORD_BYTES})", raw)
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                self.bad(Reason.INVALID_UTF8, "bytes that are not UTF-8", raw)
+                continue
+            except (ValueError, RecursionError) as exc:
+                self.bad(Reason.MALFORMED_JSON, f"malformed JSON: {exc}", raw)
+                continue
+            if not isinstance(record, dict):
+                self.bad(
+                    Reason.NOT_AN_OBJECT, f"a record must be a JSON object, got {type(record).__name__}", raw
+                )
+                continue
+            parsed.append((line_no, off, raw, record))
+        self.report.records += len(parsed)
+        # Records copied into a resumed session (same record id) become events once.
+        ids: list[int | None] = []
+        for _line_no, _off, _raw, record in parsed:
+            try:
+                rid = self.source.record_id(record, self.file_session)
+            except (TypeError, ValueError, AttributeError):
+                rid = None  # a record of an odd shape has no id; handling it says what is wrong
+            ids.append(record_hash(rid) if rid else None)
+        fresh = self.state.unseen(h for h in ids if h is not None)
+        in_chunk: set[int] = set()
+        for (line_no, off, raw, record), h in zip(parsed, ids, strict=True):
+            if h is not None:
+                if h not in fresh or h in in_chunk:
+                    self.report.duplicate_records += 1
+                    continue
+                in_chunk.add(h)
+            self.where = (name, line_no, off)
+            try:
+                self.source.handle(record, self)
+            except ContractError as exc:
+                self.bad(exc.reason, exc.detail, raw)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.bad(Reason.WRONG_TYPE, f"unexpected record shape: {type(exc).__name__}: {exc}", raw)
+        self.state.mark_seen(in_chunk)
+
+    def _write(self) -> None:
+        """Append the pass's events where our logger would, one locked write per file."""
+        by_file: dict[Path, list[str]] = {}
+        for event in self.events:
+            line = serialize(event)
+            for target in event_destinations(self.logs_dir, event):
+                by_file.setdefault(target, []).append(line)
+        if self.metrics:
+            by_file.setdefault(self.logs_dir / paths.METRICS_FILE, []).extend(
+                serialize(m) for m in self.metrics
+            )
+        for target, lines in by_file.items():
+            append_lines(target, lines)
+        if self.quarantine:
+            from agent_pipelines.core.quarantine import write_quarantine
+            from agent_pipelines.core.reader import QUARANTINE_SCHEMA
+
+            write_quarantine(self.data_dir, pl.DataFrame(self.quarantine, schema=QUARANTINE_SCHEMA))
+
+
+def run_import(
+    source: Source,
+    roots: list[Path] | None = None,
+    *,
+    logs_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    now: datetime | None = None,
+    prices: PriceTable | None = None,
+    idle_close_s: float = IDLE_CLOSE_S,
+    stale_s: float = STALE_S,
+    cost_mode: str = "auto",
+    max_bytes: int | None = None,
+    wait: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import what is new in ``roots`` (default: the source's usual folders) into the log folder."""
+    importer = Importer(
+        source,
+        paths.logs_dir(logs_dir),
+        paths.data_dir(data_dir),
+        now=now,
+        prices=prices,
+        idle_close_s=idle_close_s,
+        stale_s=stale_s,
+        cost_mode=cost_mode,
+    )
+    return importer.run(
+        roots if roots is not None else source.default_roots(),
+        max_bytes=max_bytes,
+        wait=wait,
+        progress=progress,
+    )
+
+
+__all__ = [
+    "COST_MODES",
+    "IDLE_CLOSE_S",
+    "STALE_S",
+    "ImportReport",
+    "Importer",
+    "LockedError",
+    "Source",
+    "run_import",
+]

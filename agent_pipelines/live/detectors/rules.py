@@ -1,0 +1,367 @@
+"""The six detectors over events in event-time order (see :mod:`agent_pipelines.live.detectors`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import polars as pl
+
+from agent_pipelines.live.alerts import make_alert
+from agent_pipelines.live.detectors.thresholds import Thresholds
+from agent_pipelines.live.detectors.tool_windows import count_tool_calls
+from agent_pipelines.live.state import DetectorState
+from agent_pipelines.text.masking import mask, mask_values
+from agent_pipelines.text.miner import TemplateMiner
+
+RESTART_PROMPT_TYPES = ("followup", "retry")
+MAX_IDS_PER_ATTEMPT = 32
+MAX_TEMPLATE_MAP = 5_000
+MAX_FINGERPRINTS_LISTED = 50
+SAMPLE_CHARS = 500
+
+_COLUMNS = (
+    "event_id",
+    "attempt_id",
+    "event_type",
+    "task_id",
+    "executor",
+    "prompt_type",
+    "completion_status",
+    "cost_usd",
+    "duration_ms",
+    "error_message",
+    "error_fingerprint",
+    "tool_name",
+    "followup_reason",
+)
+
+
+def _with_detector_columns(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` with every column the detectors read (a missing one, e.g. a batch in which no
+    payload had it, is null)."""
+    missing = [c for c in _COLUMNS if c not in events.columns]
+    return events.with_columns(pl.lit(None, pl.String()).alias(c) for c in missing) if missing else events
+
+
+# Up to this many distinct error messages in a batch (a live run's usual few), each is masked in
+# Python (~0.2 ms each, the patterns compiled once per process); more take the batch path, which
+# compiles its Rust regexes per call (~20 ms) and then masks thousands of messages in parallel.
+FEW_MESSAGES = 64
+
+
+def _templates(messages: pl.Series) -> pl.DataFrame:
+    """``error_message, tpl``: the masked text of each distinct message (the same text either way:
+    :func:`~agent_pipelines.text.masking.mask` and :func:`~agent_pipelines.text.masking.mask_values`
+    agree)."""
+    distinct = messages.unique()
+    if distinct.len() <= FEW_MESSAGES:
+        masked = [mask(m or "") for m in distinct.to_list()]
+        return pl.DataFrame({"error_message": distinct, "tpl": pl.Series(masked, dtype=pl.String)})
+    return mask_values(distinct, "tpl").select("error_message", "tpl")
+
+
+def detector_frame(events: pl.DataFrame) -> pl.DataFrame:
+    """Only what the detectors and the seen-ids window read (``timestamp`` and :data:`_COLUMNS`):
+    deduplicating and sorting a batch is cheaper on these 14 columns than on the reader's 40."""
+    return _with_detector_columns(events).select("timestamp", *_COLUMNS)
+
+
+class Detectors:
+    """Runs every detector over events, updating ``state`` and collecting alerts."""
+
+    def __init__(self, state: DetectorState, thresholds: Thresholds | None = None) -> None:
+        self.state = state
+        self.t = thresholds or Thresholds()
+        self.alerts: list[dict[str, Any]] = []
+        # Error loops are counted per template, learned online: the model lives in the state, so a
+        # run sees the templates every earlier run learned (and the same ones a batch run would).
+        self.miner = TemplateMiner.from_json(state.template_model)
+        self._learned: dict[str, str] = {}  # masked message -> the miner's template, for this batch
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def process(self, events: pl.DataFrame) -> list[dict[str, Any]]:
+        """Feed events (already deduped, in event-time order). Returns the alerts fired."""
+        if events.is_empty():
+            return []
+        start = len(self.alerts)
+        # Masked text of the distinct error messages in one vectorized pass; the miner learns them.
+        templates = _templates(events.filter(pl.col("event_type") == "error").get_column("error_message"))
+        if self.miner.add(templates.get_column("tpl").sort().to_list()):
+            self.state.template_model = self.miner.to_json()
+        self._learned = {}  # the miner learns here only: its answers hold for the whole batch
+        frame = (
+            _with_detector_columns(events)
+            .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
+            .join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
+            .with_columns(
+                prev_ts=pl.col("ts").shift(1).over("attempt_id"),
+                prev_id=pl.col("event_id").shift(1).over("attempt_id"),
+                prev_type=pl.col("event_type").shift(1).over("attempt_id"),
+            )
+        )
+        frame, tool_windows = self._tool_windows(frame)
+        watermark = self.state.watermark_ms
+        if frame.height:
+            batch_max = cast(int, frame["ts"].max())
+            watermark = batch_max if watermark is None else max(watermark, batch_max)
+        # Only rows that can change a detector's state go through Python: the detectors' event
+        # types, an attempt's first row in the batch, a silence, the row after a session end, and
+        # each attempt's last row (its "last seen"). Every other row (tool results, status changes,
+        # follow-ups: about half) only moves "last seen", which the previous-row columns carry. Tool
+        # calls are counted in polars (``_tool_windows``): only those that reach the tool-loop
+        # threshold, and those of windows carried over from an earlier run, are needed here.
+        keep = (
+            pl.col("event_type").is_in(["error", "session_start", "session_end"])
+            | (
+                (pl.col("event_type") == "tool_call")
+                & (pl.col("tool_n").is_null() | (pl.col("tool_n") >= self.t.tool_loop))
+            )
+            | pl.col("prev_ts").is_null()
+            | ((pl.col("ts") - pl.col("prev_ts")) >= self.t.stuck_ms)
+            | (pl.col("prev_type") == "session_end")
+            | pl.col("prev_ts").shift(-1).over("attempt_id").is_null()
+        )
+        for row in frame.filter(keep).drop("prev_type").iter_rows():
+            self._event(*row)
+        self._keep_tool_windows(tool_windows)
+        self.state.watermark_ms = watermark
+        return self.alerts[start:]
+
+    def check_stuck(self, now_ms: int) -> list[dict[str, Any]]:
+        """The live check: open sessions silent for longer than the threshold at ``now_ms``."""
+        start = len(self.alerts)
+        for attempt_id in sorted(self.state.attempts):
+            a = self.state.attempts[attempt_id]
+            if a.get("open") and now_ms - a["last"] >= self.t.stuck_ms and a.get("stuck") != a["lid"]:
+                self._stuck(attempt_id, a, now_ms - a["last"])
+        return self.alerts[start:]
+
+    def prune(self) -> None:
+        """Forget attempts silent for ``retain_ms`` of event time (their alerts have fired by then)."""
+        if self.state.watermark_ms is None:
+            return
+        horizon = self.state.watermark_ms - self.t.retain_ms
+        for attempt_id in [k for k, a in self.state.attempts.items() if a["last"] < horizon]:
+            del self.state.attempts[attempt_id]
+        tfp = self.state.template_fingerprints
+        if len(tfp) > MAX_TEMPLATE_MAP:
+            for key in list(tfp)[: len(tfp) - MAX_TEMPLATE_MAP]:
+                del tfp[key]
+
+    # -- per event ----------------------------------------------------------------------------
+
+    def _template(self, masked: str) -> str:
+        """The miner's template of a masked message (each error compares its attempt's every window)."""
+        found = self._learned.get(masked)
+        if found is None:
+            found = self._learned[masked] = self.miner.template(masked)
+        return found
+
+    def _attempt(self, attempt_id: str) -> dict[str, Any]:
+        a = self.state.attempts.get(attempt_id)
+        if a is None:
+            a = {"last": None, "lid": None, "open": False, "errs": {}, "tools": {}, "rs": 0, "ne": 0,
+                 "fired": {}, "ids": []}  # fmt: skip
+            self.state.attempts[attempt_id] = a
+        return a
+
+    def _event(
+        self,
+        ts: int,
+        event_id: str,
+        attempt_id: str,
+        event_type: str,
+        task_id: str | None,
+        executor: str | None,
+        prompt_type: str | None,
+        completion_status: str | None,
+        cost_usd: float | None,
+        duration_ms: int | None,
+        error_message: str | None,
+        error_fingerprint: str | None,
+        tool_name: str | None,
+        followup_reason: str | None,
+        template: str | None,
+        prev_ts: int | None = None,
+        prev_id: str | None = None,
+        tool_n: int | None = None,
+        tool_first: str | None = None,
+    ) -> None:
+        a = self._attempt(attempt_id)
+        if task_id:
+            a["task"] = task_id
+        if executor:
+            a["exec"] = executor
+        if prev_ts is not None and (a["last"] is None or prev_ts >= a["last"]):
+            a["last"], a["lid"] = prev_ts, prev_id  # rows skipped in between moved "last seen"
+        last = a["last"]
+        # Silence before this event: a stuck agent that came back (or a replay of one).
+        if a["open"] and last is not None and ts - last >= self.t.stuck_ms and a.get("stuck") != a["lid"]:
+            self._stuck(attempt_id, a, ts - last)
+        if last is None or ts >= last:
+            a["last"], a["lid"] = ts, event_id
+        if event_type == "error":
+            self._error(attempt_id, a, ts, event_id, error_message or "", error_fingerprint, template or "")
+        elif event_type == "tool_call" and tool_name:
+            if tool_n is None:  # a window carried over from an earlier run: counted here
+                self._tool(attempt_id, a, ts, event_id, tool_name)
+            elif tool_n >= self.t.tool_loop:  # counted in polars (see _tool_windows)
+                self._tool_loop(attempt_id, a, ts, event_id, tool_name, tool_n, tool_first or event_id)
+        elif event_type == "session_start" and prompt_type in RESTART_PROMPT_TYPES:
+            a["rs"] += 1
+            if a["rs"] >= self.t.restarts and not a.get("rs_fired"):
+                a["rs_fired"] = self._fire(
+                    attempt_id, a, "excessive_restarts", event_id, ts, restart_count=a["rs"],
+                    last_reason=followup_reason,
+                )  # fmt: skip
+        if event_type == "session_end":
+            a["open"] = False
+            if cost_usd is not None and cost_usd > self.t.cost_usd:
+                self._fire(attempt_id, a, "cost_anomaly", event_id, ts, cost_usd=cost_usd,
+                           duration_ms=duration_ms, threshold_usd=self.t.cost_usd)  # fmt: skip
+            if completion_status == "failed" and a["ne"] >= self.t.failed_errors:
+                self._fire(attempt_id, a, "failed_session_high_errors", event_id, ts, error_count=a["ne"],
+                           error_fingerprints=list(a.get("fps", [])))  # fmt: skip
+        else:
+            a["open"] = True  # any other event: the session is live (seen mid-session or restarted)
+
+    def _error(
+        self,
+        attempt_id: str,
+        a: dict[str, Any],
+        ts: int,
+        event_id: str,
+        message: str,
+        fingerprint: str | None,
+        template: str,
+    ) -> None:
+        # ``template`` is the masked message. Windows are kept per masked message ("t:<masked>"), and
+        # an error loop counts every window whose message has the same learned template *now*: a
+        # template that generalises mid-loop ("user root" + "user bob" -> "user <VAR>") still counts
+        # the earlier errors.
+        a["ne"] += 1
+        # The session's distinct fingerprints, as the original analyzer listed them (no fingerprint
+        # → "unknown"), capped so a pathological session cannot grow the state without bound.
+        fps = a.setdefault("fps", [])
+        shown_fp = fingerprint or "unknown"
+        if shown_fp not in fps and len(fps) < MAX_FINGERPRINTS_LISTED:
+            fps.append(shown_fp)
+        tfp = self.state.template_fingerprints
+        if fingerprint:
+            tfp[template] = fingerprint
+        horizon = ts - self.t.error_window_ms
+        learned = self._template(template)
+        own = a["errs"].setdefault(f"t:{template}", [])
+        own.append([ts, event_id])
+        _trim(own, horizon)
+        family = sorted(k[2:] for k in a["errs"] if k.startswith("t:") and self._template(k[2:]) == learned)
+        merged = sorted(e for k in family for e in a["errs"][f"t:{k}"] if e[0] >= horizon)
+        windows = [merged]
+        if fingerprint:
+            fp_window = a["errs"].setdefault(f"f:{fingerprint}", [])
+            fp_window.append([ts, event_id])
+            _trim(fp_window, horizon)
+            windows.insert(0, fp_window)
+        for window in windows:
+            if len(window) >= self.t.error_loop:
+                shown = fingerprint or next((tfp[k] for k in family if k in tfp), None) or learned
+                fired = self._fire(
+                    attempt_id,
+                    a,
+                    "error_loop",
+                    self._incident_key(a, "error_loop", window, event_id),
+                    ts,
+                    error_fingerprint=shown,
+                    occurrences=len(window),
+                    sample_message=message[:SAMPLE_CHARS],
+                    window_ms=self.t.error_window_ms,
+                )
+                if fired:
+                    break
+        _forget_quiet(a["errs"], ts - self.t.error_window_ms)
+
+    def _tool(self, attempt_id: str, a: dict[str, Any], ts: int, event_id: str, tool: str) -> None:
+        window = a["tools"].setdefault(tool, [])
+        window.append([ts, event_id])
+        _trim(window, ts - self.t.tool_window_ms)
+        if len(window) >= self.t.tool_loop:
+            self._tool_loop(attempt_id, a, ts, event_id, tool, len(window), window[0][1])
+        _forget_quiet(a["tools"], ts - self.t.tool_window_ms)
+
+    def _tool_loop(
+        self, attempt_id: str, a: dict[str, Any], ts: int, event_id: str, tool: str, count: int, first: str
+    ) -> None:
+        """``count`` calls of ``tool`` within the window ending at this one, the first being ``first``."""
+        key = first if "tool_loop" not in a["fired"] else event_id  # as _incident_key
+        self._fire(attempt_id, a, "tool_loop", key, ts, tool_name=tool, occurrences=count,
+                   window_ms=self.t.tool_window_ms)  # fmt: skip
+
+    def _tool_windows(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Tool calls counted in polars (:func:`~.tool_windows.count_tool_calls`), except the pairs
+        whose windows this state carries over from an earlier run (counted row by row)."""
+        attempts = self.state.attempts
+        in_batch = frame.filter(pl.col("event_type") == "tool_call").get_column("attempt_id").unique()
+        carried = [
+            (attempt_id, tool)
+            for attempt_id in in_batch.to_list()
+            if attempt_id in attempts
+            for tool, window in attempts[attempt_id]["tools"].items()
+            if window
+        ]
+        return count_tool_calls(frame, carried, self.t.tool_window_ms)
+
+    def _keep_tool_windows(self, last: pl.DataFrame) -> None:
+        """The windows of the (attempt, tool) pairs counted in polars, into the state as the per-row
+        count would have left them."""
+        attempts = self.state.attempts
+        for attempt_id, tool, ts, event_id in last.iter_rows():
+            attempts[attempt_id]["tools"].setdefault(tool, []).append([ts, event_id])
+
+    @staticmethod
+    def _incident_key(a: dict[str, Any], alert_type: str, window: list[list[Any]], event_id: str) -> str:
+        """The first event of the window opens the first incident; once one has fired, a loop that
+        persists past the suppression is a new incident opened by the event that re-triggers it
+        (the window's first event may be the very one that opened the previous incident)."""
+        return window[0][1] if alert_type not in a["fired"] else event_id
+
+    def _stuck(self, attempt_id: str, a: dict[str, Any], idle_ms: int) -> None:
+        a["stuck"] = a["lid"]  # one alert per silence, whichever way it is found first
+        self._fire(attempt_id, a, "stuck_agent", a["lid"], a["last"] + self.t.stuck_ms, idle_time_ms=idle_ms,
+                   threshold_ms=self.t.stuck_ms)  # fmt: skip
+
+    def _fire(
+        self,
+        attempt_id: str,
+        a: dict[str, Any],
+        alert_type: str,
+        incident_key: str,
+        at_ms: int,
+        **fields: Any,
+    ) -> bool:
+        previous = a["fired"].get(alert_type)
+        if previous is not None and abs(at_ms - previous) < self.t.suppress_ms:
+            return False
+        alert = make_alert(alert_type, attempt_id, incident_key, at_ms, task_id=a.get("task"),
+                           executor=a.get("exec"), **fields)  # fmt: skip
+        if alert["alert_id"] in a["ids"]:
+            return False
+        a["fired"][alert_type] = at_ms
+        a["ids"] = [*a["ids"], alert["alert_id"]][-MAX_IDS_PER_ATTEMPT:]
+        self.alerts.append(alert)
+        return True
+
+
+def _trim(window: list[list[Any]], horizon: int) -> None:
+    drop = 0
+    while drop < len(window) and window[drop][0] < horizon:
+        drop += 1
+    if drop:
+        del window[:drop]
+
+
+def _forget_quiet(windows: dict[str, list[list[Any]]], horizon: int) -> None:
+    """Drop windows whose newest entry is older than ``horizon`` (only worth it past a few keys)."""
+    if len(windows) > 4:
+        for key in [k for k, w in windows.items() if not w or w[-1][0] < horizon]:
+            del windows[key]

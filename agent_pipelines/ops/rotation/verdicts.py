@@ -1,0 +1,210 @@
+"""Verdicts for the lines of one block: each line's destination (its day's archive or a live
+file) or its quarantine reason, by the shared reader's contract checks and then the pandera model.
+Pure functions of the block's bytes, so blocks can be judged in any thread, in any order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandera.errors
+import polars as pl
+
+from agent_pipelines.core import contract, paths, reader
+from agent_pipelines.core.archive import EVENT_KINDS, LIVE_FILES, MONTHLY, Kind
+from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason
+from agent_pipelines.ops.rotation.config import RotationError
+
+
+@dataclass
+class OneDestination:
+    """A block of event lines whose good lines all go to one place, and whose bad lines the reader
+    located (offset and length): the common case, routed by cutting the bad lines out of the block
+    instead of splitting it into lines and joining them again."""
+
+    block: bytes
+    dest: str
+    lines: int
+    cuts: list[tuple[int, int]]  # (offset in the block, length) of each bad line, in order
+    records: list[dict[str, Any]]
+
+    def kept(self) -> bytes:
+        """The block without its bad lines."""
+        if not self.cuts:
+            return self.block
+        pieces, at = [], 0
+        for offset, length in self.cuts:
+            pieces.append(self.block[at:offset])
+            at = offset + length + 1
+        pieces.append(self.block[at:])
+        return b"".join(pieces)
+
+
+# A block's verdicts: the common case whole, or the verdict of each line (destination or quarantine)
+Judged = OneDestination | tuple[pl.DataFrame, dict[int, tuple[str, str]]]
+
+
+def judge_block(
+    block: bytes, kind: Kind, qname: str, first_line: int, base_offset: int, today: date
+) -> Judged:
+    """The verdicts for one block's lines (see :func:`_route_block`)."""
+    if kind in EVENT_KINDS:
+        return _judge_events(block, kind, qname, first_line, base_offset, today)
+    return _judge_light(block.split(b"\n")[:-1], kind, today)
+
+
+def _dest_expr(kind: Kind, today: date) -> pl.Expr:
+    """``archive:<period>`` for closed periods, ``back:<live file>`` for the rest."""
+    day = pl.col("day")
+    if kind in MONTHLY:
+        period = day.dt.strftime("%Y-%m")
+        closed = period < today.strftime("%Y-%m")
+    else:
+        period = day.dt.strftime("%Y-%m-%d")
+        closed = day < pl.lit(today)
+    if kind == Kind.STREAM:
+        live = pl.lit("back:" + paths.STREAM_DIR + "/") + period + pl.lit(".jsonl")
+    else:
+        live = pl.lit("back:" + LIVE_FILES[kind])
+    return pl.when(closed).then(pl.lit("archive:") + period).otherwise(live).alias("dest")
+
+
+def _judge_events(
+    block: bytes, kind: Kind, qname: str, first_line: int, base: int, today: date
+) -> OneDestination | tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
+    """Verdicts for event lines: the reader's contract checks, then the pandera model as a gate.
+
+    The common case comes back as a :class:`OneDestination`; otherwise (good lines for several
+    places, blank lines, a line pandera refused or one the reader did not locate) the verdict per
+    line index: its destination, or its quarantine reason and detail.
+    """
+    result = reader.read_bytes(block, source_name=qname, first_line=first_line, base_offset=base)
+    events = result.events
+    failures = _pandera_failures(events)
+    if not failures.height:
+        one = _one_destination(block, events, result.quarantine, kind, qname, base, today)
+        if one is not None:
+            return one
+    bad_idx: dict[int, tuple[str, str]] = {
+        ln - first_line: (reason, detail)
+        for ln, reason, detail in result.quarantine.select("line_number", "reason", "detail").iter_rows()
+    }
+    if failures.height:
+        failed = events.select("event_id", "line_number").join(failures, on="event_id", how="inner")
+        for ln, reason, detail in failed.select("line_number", "reason", "detail").iter_rows():
+            bad_idx[ln - first_line] = (reason, detail)
+        events = events.join(failures, on="event_id", how="anti")
+    verdicts = events.select((pl.col("line_number") - first_line).alias("idx"), _dest_expr(kind, today))
+    return verdicts, bad_idx
+
+
+def _one_destination(
+    block: bytes, events: pl.DataFrame, bad: pl.DataFrame, kind: Kind, qname: str, base: int, today: date
+) -> OneDestination | None:
+    if events.is_empty():
+        return None
+    dests = events.select(_dest_expr(kind, today)).unique()
+    n_lines = block.count(b"\n")
+    if dests.height != 1 or events.height + bad.height != n_lines:  # several places, or blank lines
+        return None
+    cuts: list[tuple[int, int]] = []
+    records: list[dict[str, Any]] = []
+    rows = (
+        bad.sort("line_number")
+        .select("line_number", "byte_offset", "raw_bytes", "reason", "detail")
+        .iter_rows()
+    )
+    for ln, offset, length, reason, detail in rows:
+        start, end = offset - base, offset - base + length
+        if (start > 0 and block[start - 1] != 10) or block[end : end + 1] != b"\n":
+            return None  # not a whole line as the block has it: let the split path judge
+        cuts.append((start, length))
+        records.append(_record(qname, ln, offset, reason, detail, block[start:end]))
+    return OneDestination(block, dests.item(), n_lines, cuts, records)
+
+
+def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
+    """event_id, reason, detail for rows ``contract.CleanedEvent`` refuses.
+
+    Identical lines (same event_id) are judged once: the table the model describes holds one row
+    per distinct line, and duplicates ride along with their first copy. A schema-level failure (a
+    column missing or mistyped) is a bug in our code, not bad input, so it stops the rotation.
+    """
+    empty = pl.DataFrame(schema={"event_id": pl.String, "reason": pl.String, "detail": pl.String})
+    if events.is_empty():
+        return empty
+    unique = reader.dedupe(events)
+    try:
+        contract.CleanedEvent.validate(unique, lazy=True)
+        return empty
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    if cases["index"].is_null().any():
+        summary = cases.filter(pl.col("index").is_null()).select("column", "check").head(5).to_dicts()
+        raise RotationError(f"the cleaned-event schema itself fails (a bug, not bad data): {summary}")
+    cases = cases.with_columns(pl.col("index").cast(pl.Int64)).unique("index", keep="first")
+    ids = unique["event_id"]
+    return pl.DataFrame(
+        {
+            "event_id": [ids[i] for i in cases["index"].to_list()],
+            "reason": [f"pandera:{c}" for c in cases["check"].to_list()],
+            "detail": [
+                f"{col or 'row'}: failure case {str(val)[:80]}"
+                for col, val in zip(cases["column"].to_list(), cases["failure_case"].to_list(), strict=True)
+            ],
+        },
+        schema=empty.schema,
+    )
+
+
+def _judge_light(
+    lines: list[bytes], kind: Kind, today: date
+) -> tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
+    """Verdicts for alerts and metrics: any JSON object with an ISO 8601 ``timestamp``."""
+    idx: list[int] = []
+    days: list[date] = []
+    bad_idx: dict[int, tuple[str, str]] = {}
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        day = _line_day(line)
+        if isinstance(day, tuple):
+            bad_idx[i] = (day[0].value, day[1])
+        else:
+            idx.append(i)
+            days.append(day)
+    frame = pl.DataFrame({"idx": idx, "day": days}, schema={"idx": pl.Int64, "day": pl.Date})
+    return frame.select("idx", _dest_expr(kind, today)), bad_idx
+
+
+def _line_day(line: bytes) -> date | tuple[Reason, str]:
+    """The UTC day of a line's ``timestamp``, or why the line cannot have one."""
+    if len(line) > MAX_LINE_BYTES:
+        return Reason.LINE_TOO_LONG, f"line is {len(line)} bytes"
+    try:
+        obj = reader.decode_line(line.rstrip(b"\r"))  # the reader's rules: depth, duplicate keys, NaN
+    except contract.ContractError as exc:
+        return exc.reason, exc.detail
+    stamp = obj.get("timestamp")
+    if stamp is None:
+        return Reason.MISSING_FIELD, "'timestamp' is required"
+    if not isinstance(stamp, str):
+        return Reason.WRONG_TYPE, "'timestamp' must be an ISO 8601 string"
+    try:
+        return contract.parse_timestamp(stamp).date()
+    except ValueError:
+        return Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {stamp!r:.60}"
+
+
+def _record(qname: str, line_no: int, offset: int, reason: str, detail: str, raw: bytes) -> dict[str, Any]:
+    """A quarantine record keeping the whole raw line (rotation removes it from the logs)."""
+    return {
+        "source_file": qname,
+        "line_number": line_no,
+        "byte_offset": offset,
+        "reason": str(reason),
+        "detail": detail,
+        "raw": raw.decode("utf-8", errors="backslashreplace"),
+        "raw_bytes": len(raw),
+    }

@@ -1,0 +1,178 @@
+"""The live detector job: read the new log lines, run the detectors, write and send the alerts.
+
+Three ops in one process (``in_process_executor``), handing one :class:`Batch` over in memory
+(``detector_io`` is ``mem_io_manager``: :func:`agent_pipelines.orchestration.resources.detector_resources`
+binds
+it). ``sensors/live_alerts.py`` launches it every few seconds; ``agent-pipelines detect --once``
+executes it in its own process: both run this one definition.
+"""
+
+# No ``from __future__ import annotations``: Dagster reads the ops' config and context types at run
+# time, and string annotations would hide them.
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from agent_pipelines.core import tailer
+from agent_pipelines.core.contract import parse_timestamp
+from agent_pipelines.core.settings import settings
+from agent_pipelines.live import alerts as alerts_mod
+from agent_pipelines.live import state as detector_state
+from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
+from agent_pipelines.live.detectors import Thresholds, detect, stuck_watch
+from agent_pipelines.orchestration.io_manager import table_path, tables_dir, write_parquet
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.partitions import register_partitions
+from agent_pipelines.orchestration.resources import TelegramResource
+from agent_pipelines.orchestration.run_launch import EXPRESS_TAG
+from agent_pipelines.orchestration.ui_metadata import alerts_metadata, describe_columns
+
+ALERTS_ASSET = dg.AssetKey("alerts")
+JOB_NAME = "live_detector_job"
+
+
+def analyzer_enabled() -> bool:
+    """``AGENT_WORK_ANALYZER_ENABLED`` as the original live analyzer read it: anything but
+    false/0/no/off is on."""
+    return settings().analyzer_enabled
+
+
+def telegram_max_age_ms() -> int:
+    return int(settings().telegram_max_age_seconds * 1000)
+
+
+class DetectConfig(dg.Config):
+    """What the sensor asked for. The job reads from the *committed* cursor (so it never skips or
+    re-reads a line); ``ranges`` records what the sensor saw, for the run page and the run key."""
+
+    ranges: str = "[]"
+    reason: str = "manual"
+    now: str = ""  # ISO 8601; empty = wall clock. For replays only.
+
+
+@dataclass
+class Batch:
+    """Handed from op to op in memory."""
+
+    state: detector_state.DetectorState
+    new: tailer.NewData | None
+    now_ms: int
+    reason: str
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    watch: dict[str, Any] = field(default_factory=dict)
+
+
+@dg.op(out=dg.Out(io_manager_key="detector_io"))
+def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_store: LogStore) -> Batch:
+    """The lines appended since the last committed run (quarantining bad ones)."""
+    from agent_pipelines.core.quarantine import write_quarantine
+
+    now_ms = int(parse_timestamp(config.now).timestamp() * 1000) if config.now else int(time.time() * 1000)
+    state = detector_state.load(log_store.data_path)
+    new = tailer.read_new(log_store.logs_path, tailer.Cursor.from_json(state.cursor))
+    for note in new.notes:
+        context.log.warning(note)
+    quarantined = write_quarantine(log_store.data_path, new.result.quarantine)
+    context.add_output_metadata(
+        {"events_read": new.result.events.height, "lines_quarantined": new.result.quarantine.height}
+    )
+    context.log.info(
+        f"read {new.result.events.height} events ({new.bytes_read} bytes) "
+        f"from {len(new.ranges)} file range(s); {quarantined} bad line(s) quarantined; "
+        f"reason: {config.reason}"
+    )
+    return Batch(state=state, new=new, now_ms=now_ms, reason=config.reason)
+
+
+@dg.op(out=dg.Out(io_manager_key="detector_io"))
+def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
+    """Every detector over the new events (event time), then the live stuck check at ``now``."""
+    thresholds = Thresholds.from_env()
+    events = batch.new.result.events if batch.new else None
+    batch.alerts = detect(
+        events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
+    )
+    batch.state.cursor = batch.new.cursor.to_json() if batch.new else batch.state.cursor
+    batch.watch = stuck_watch(batch.state, thresholds)
+    counts: dict[str, int] = {}
+    for alert in batch.alerts:
+        counts[alert["type"]] = counts.get(alert["type"], 0) + 1
+    context.log.info(f"{len(batch.alerts)} alert(s): {counts or 'none'}")
+    return batch
+
+
+@dg.op
+def publish_alerts(
+    context: dg.OpExecutionContext, batch: Batch, log_store: LogStore, telegram: TelegramResource
+) -> dg.Output[None]:
+    """Commit, append to ``agent-alerts.jsonl``, send the Telegram digest through the outbox."""
+    result = alerts_mod.publish(
+        log_store.logs_path,
+        log_store.data_path,
+        batch.state,
+        batch.alerts,
+        batch.watch,
+        telegram=telegram,
+        now_ms=batch.now_ms,
+        max_age_ms=telegram_max_age_ms(),
+        log=context.log,
+    )
+    t = result.telegram
+    run_alerts = alerts_table(batch.alerts)
+    if batch.alerts:
+        materialize_alert_days(context, log_store, run_alerts)
+    return dg.Output(
+        None,
+        metadata={
+            **alerts_metadata(run_alerts, f"this run ({batch.reason}); alert time = event time"),
+            "alerts_written": result.written,
+            "alerts_recovered": result.recovered,
+            "telegram_configured": t.configured,
+            "telegram_sent": t.sent,
+            "telegram_failed": t.failed,
+            "telegram_pending": t.pending,
+            "open_sessions": batch.watch.get("open_sessions", 0),
+        },
+    )
+
+
+def materialize_alert_days(
+    context: dg.OpExecutionContext, log_store: LogStore, run_alerts: pl.DataFrame
+) -> list[str]:
+    """Feed the ``alerts`` asset: rewrite the partitions of the days this run's alerts fell on (the
+    day's whole table, read back from the alerts file) and record their materializations, so the
+    asset page lists an alert seconds after it fires."""
+    days = sorted({d for d in run_alerts["day"].to_list() if d is not None})
+    register_partitions(context.instance, days)
+    base = tables_dir(log_store.data_path)
+    for day in days:
+        table = alerts_table(read_alert_records(log_store.logs_path, day))
+        target = table_path(base, ALERTS_ASSET, day.isoformat())
+        rows = write_parquet(table, target)
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=ALERTS_ASSET,
+                partition=day.isoformat(),
+                metadata={
+                    **alerts_metadata(table, day_window(day)),
+                    "dagster/row_count": rows,
+                    "dagster/column_schema": describe_columns(table.schema),
+                    "path": dg.MetadataValue.path(str(target)),
+                },
+            )
+        )
+    return [d.isoformat() for d in days]
+
+
+@dg.job(
+    name=JOB_NAME,
+    executor_def=dg.in_process_executor,
+    description="Read new log lines, run the live detectors, write and send alerts.",
+    tags={"agent_pipelines/kind": "live_detector", EXPRESS_TAG: "true"},
+)
+def live_detector_job() -> None:
+    publish_alerts(run_detectors(read_new_events()))

@@ -1,0 +1,197 @@
+"""Express runs: past the run queue and into a process that has already imported the code.
+
+Why: a live alert's path is sensor tick → detector run → Telegram, and before its first op the run
+cost 1.7-2.5 s on a 2-core machine: up to a second in the run queue (its dequeue interval), then
+a new Python process importing Dagster, polars and the code location. Dagster's design stays —
+the sensor requests a run of the detector job, the run executes its ops, the UI shows it — only
+the two pluggable instance parts that start a run are swapped for runs tagged :data:`EXPRESS_TAG`
+(the live detector job carries it):
+
+* :class:`ExpressRunCoordinator` is Dagster's ``QueuedRunCoordinator`` except that an express run
+  is launched as it is submitted instead of waiting for the next dequeue. The live sensor already
+  keeps at most one detector run in flight, which is what a queue limit would have given it.
+* :class:`PreforkRunLauncher` is Dagster's ``DefaultRunLauncher`` except that an express run
+  executes in a process forked from a fork server that imported ``preload_modules`` (the code
+  location) once: starting a run costs a ``fork``, not an interpreter start and its imports. The fork
+  server also opens the launcher's instance once (``run_launch_warmup.WARM_INSTANCE``), so a run
+  does not check every SQLite storage's schema again, and an express run does not capture
+  stdout/stderr (see :data:`NO_CAPTURE`). Other runs (analytics, reports) start as before, in a
+  fresh process from the code server.
+
+Both are set in ``config/dagster.yaml``. The fork server keeps the code it imported until the
+daemon restarts (as Dagster's own forkserver executor does): after changing detector code, restart
+``agent-pipelines ui`` (or the daemon) for live runs to pick it up; other runs reload as usual.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from dagster import Array, Field, Noneable
+from dagster._core.events import EngineEventData
+from dagster._core.instance import DagsterInstance, InstanceRef
+from dagster._core.launcher import DefaultRunLauncher, LaunchRunContext
+from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+from dagster._serdes import ConfigurableClassData, serialize_value
+
+EXPRESS_TAG = "agent_pipelines/express"
+WARMUP_MODULE = "agent_pipelines.orchestration.run_launch.warmup"
+# The launcher's instance, serialized, for the fork server to open once (see run_launch_warmup).
+INSTANCE_ENV = "AGENT_PIPELINES_PREFORK_INSTANCE"
+# An express run does not capture its stdout/stderr: Dagster's local capture starts two ``tail``
+# processes and two Python watchers per run and waits for them at its end (~0.1 s and as much CPU
+# on a 2-core machine, every few seconds); the detector ops print nothing — what they say is in the
+# run's event log.
+NO_CAPTURE = ConfigurableClassData(
+    "dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager", "{}\n"
+)
+
+
+def express_ref(instance_ref: InstanceRef) -> InstanceRef:
+    """The instance an express run executes with: the launcher's storages, no output capture."""
+    return instance_ref._replace(compute_logs_data=NO_CAPTURE)
+
+
+def is_express(run: DagsterRun) -> bool:
+    return run.tags.get(EXPRESS_TAG) == "true"
+
+
+class ExpressRunCoordinator(QueuedRunCoordinator):
+    """The queued run coordinator; runs tagged ``agent_pipelines/express=true`` skip the queue."""
+
+    def submit_run(self, context: SubmitRunContext) -> DagsterRun:
+        run = context.dagster_run
+        if not is_express(run):
+            return super().submit_run(context)
+        if run.status == DagsterRunStatus.NOT_STARTED:
+            self._instance.launch_run(run.run_id, context.workspace)
+        return self._instance.get_run_by_id(run.run_id) or run
+
+
+def execute_in_worker(instance_ref: InstanceRef, run_id: str) -> None:
+    """The body of an express run's process: load the run and execute it, as Dagster's code server
+    does in the process it starts (``dagster._grpc.impl``)."""
+    from dagster._core.execution.api import execute_run
+    from dagster._utils.hosted_user_process import recon_job_from_origin
+
+    with _open(instance_ref) as instance:
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.job_code_origin is None:
+            return
+        pid = os.getpid()
+        instance.report_engine_event(
+            f"Started process for run (pid: {pid}), forked from the warm fork server.",
+            run,
+            EngineEventData.in_process(pid),
+        )
+        execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+
+
+def _open(instance_ref: InstanceRef) -> DagsterInstance:
+    """The run's instance (:func:`express_ref`): the one the fork server opened before forking us
+    when it is this one (its storages checked their schemas once, not once per run), else opened."""
+    ref = express_ref(instance_ref)
+    warm = getattr(sys.modules.get(WARMUP_MODULE), "WARM_INSTANCE", None)
+    if isinstance(warm, DagsterInstance) and serialize_value(warm.get_ref()) == serialize_value(ref):
+        return warm
+    return DagsterInstance.from_ref(ref)
+
+
+class PreforkRunLauncher(DefaultRunLauncher):
+    """The default run launcher; express runs execute in a process forked from a warm fork server."""
+
+    def __init__(
+        self, inst_data: ConfigurableClassData | None = None, preload_modules: Sequence[str] = ()
+    ) -> None:
+        super().__init__(inst_data=inst_data)
+        self.preload_modules = list(preload_modules)
+        self._context: ForkServerContext | None = None
+        self._workers: dict[str, BaseProcess] = {}
+        self._lock = threading.Lock()
+        self._warming: threading.Thread | None = None
+
+    def register_instance(self, instance: DagsterInstance) -> None:
+        super().register_instance(instance)
+        if self.preload_modules and self._warming is None:  # import the code now, not at the first alert
+            self._warming = threading.Thread(target=self._warm, name="prefork-warm", daemon=True)
+            self._warming.start()
+
+    def _warm(self) -> None:
+        from multiprocessing import forkserver
+
+        with self._lock:
+            self._fork_context()
+            # The fork server inherits the environment it starts with: it opens this instance once.
+            os.environ[INSTANCE_ENV] = serialize_value(express_ref(self._instance.get_ref()))
+            forkserver.ensure_running()
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {
+            "preload_modules": Field(
+                Noneable(Array(str)),
+                is_required=False,
+                default_value=None,
+                description="Modules the fork server imports once (the code location's module).",
+            )
+        }
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> PreforkRunLauncher:
+        return cls(inst_data=inst_data, preload_modules=config_value.get("preload_modules") or ())
+
+    def _fork_context(self) -> ForkServerContext:
+        if self._context is None:
+            context = multiprocessing.get_context("forkserver")
+            # The code location, then what executing any run imports (run_launch_warmup).
+            context.set_forkserver_preload([*self.preload_modules, WARMUP_MODULE])
+            self._context = context
+        return self._context
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        if not is_express(run) or run.job_code_origin is None:
+            super().launch_run(context)
+            return
+        with self._lock:
+            self._reap()
+            worker = self._fork_context().Process(
+                target=execute_in_worker,
+                args=(self._instance.get_ref(), run.run_id),
+                name=f"dagster-run-{run.run_id[:8]}",
+            )
+            worker.start()
+            self._workers[run.run_id] = worker
+            self._run_ids.add(run.run_id)
+
+    def _reap(self) -> None:
+        for run_id, worker in list(self._workers.items()):
+            if not worker.is_alive():
+                worker.join(0)
+                del self._workers[run_id]
+
+    def terminate(self, run_id: str) -> bool:
+        worker = self._workers.get(run_id)
+        if worker is None:
+            return super().terminate(run_id)
+        run = self._instance.get_run_by_id(run_id)
+        if not run or run.is_finished:
+            return False
+        self._instance.report_run_canceling(run)
+        worker.terminate()
+        return True
+
+    def dispose(self) -> None:
+        for worker in self._workers.values():
+            worker.join(5)
+        super().dispose()
