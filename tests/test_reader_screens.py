@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from agent_pipelines.core.contract import EVENT_TYPES, MAX_LINE_BYTES
 from agent_pipelines.core.reader import check_line
-from agent_pipelines.core.reader.blocks import _parse_block
+from agent_pipelines.core.reader.blocks import parse_block
 
 EXAMPLES = int(os.environ.get("AGENT_PIPELINES_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,8 +129,8 @@ def event_line(draw: st.DrawFn) -> bytes:
 def test_screened_reading_equals_every_rule_on_every_row(lines: list[bytes], ordinary: int) -> None:
     lines = [json.dumps(ORDINARY).encode()] * ordinary + lines  # the screens clear these
     block = b"\n".join(lines) + b"\n"
-    screened = _parse_block(block, "t", 1, 0, MAX_LINE_BYTES)
-    every_rule = _parse_block(block, "t", 1, 0, MAX_LINE_BYTES, screen=False)
+    screened = parse_block(block, "t", 1, 0, MAX_LINE_BYTES)
+    every_rule = parse_block(block, "t", 1, 0, MAX_LINE_BYTES, screen=False)
     assert screened[0].equals(every_rule[0])
     assert screened[1] == every_rule[1]
     events = set(screened[0]["line_number"].to_list())

@@ -72,7 +72,7 @@ def mask_messages(messages: pl.Series) -> pl.Series:
     return mask_series(messages)
 
 
-def _mined(masked: pl.Series, miner: TemplateMiner | None) -> pl.DataFrame:
+def mined_templates(masked: pl.Series, miner: TemplateMiner | None) -> pl.DataFrame:
     """``__masked, error_template`` for each distinct masked text."""
     distinct = masked.unique().sort()
     templates = (miner if miner is not None else TemplateMiner()).learn(distinct.to_list())
@@ -83,7 +83,7 @@ def _learned_templates(messages: pl.Series, miner: TemplateMiner | None) -> pl.S
     """The learned template of every message, in order (the batch path: mask, mine, look up)."""
     keys, table = masked_keys(messages)
     by_key = table.join(
-        _mined(table.get_column("masked"), miner), left_on="masked", right_on="__masked", how="left"
+        mined_templates(table.get_column("masked"), miner), left_on="masked", right_on="__masked", how="left"
     ).select("key", "error_template")
     # One lookup per message, by its masking key: the masked and mined texts are per key already.
     return (
@@ -156,7 +156,7 @@ def add_cluster_columns(
     if not dedupe:
         frame = lazy.with_columns(mask_expr(msg).alias("__masked")).collect()
         if mine:
-            table = _mined(frame.get_column("__masked"), miner)
+            table = mined_templates(frame.get_column("__masked"), miner)
             frame = frame.join(table, on="__masked", how="left", maintain_order="left").drop("__masked")
         else:
             frame = frame.rename({"__masked": "error_template"})

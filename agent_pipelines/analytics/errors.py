@@ -26,7 +26,7 @@ from typing import cast
 
 import polars as pl
 
-from agent_pipelines.analytics.clustering import _mined, add_cluster_columns
+from agent_pipelines.analytics.clustering import add_cluster_columns, mined_templates
 from agent_pipelines.core.contract import timestamp_expr
 from agent_pipelines.text.redaction import redact
 
@@ -114,7 +114,7 @@ def with_mined_templates(errors: pl.DataFrame) -> pl.DataFrame:
     """
     if errors.is_empty():
         return errors
-    table = _mined(errors.get_column("error_template").rename("__masked"), None)
+    table = mined_templates(errors.get_column("error_template").rename("__masked"), None)
     return (
         errors.rename({"error_template": "__masked"})
         .join(table, on="__masked", how="left", maintain_order="left")

@@ -1,0 +1,10 @@
+"""The event contract and everything that reads, writes and stores events: no analysis, no Dagster.
+
+Owns: the contract (``contract``), the reader and the cleaned-day stream (``reader``, ``cleaned``), the
+writers (``writer``, ``logger``, ``metrics_line``, ``jsonl``, ``atomic``), where files live (``paths``,
+``partitions``, ``object_store``, ``archive``, ``quarantine``), the file follower (``tailer``), the time
+windows (``windows``) and the typed settings (``settings``).
+
+May import: ``agent_pipelines.text`` (redaction happens where text enters) and third-party libraries.
+Imported by every other package.
+"""

@@ -21,7 +21,7 @@ from agent_pipelines.generator.truth import chunk_truth
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
-def _run_chunk(args: tuple[int, int, int, int, int, str, int, str, str, int]) -> dict[str, Any]:
+def run_chunk(args: tuple[int, int, int, int, int, str, int, str, str, int]) -> dict[str, Any]:
     """Worker: generate tasks ``[first, last)``; write the chunk's pieces under ``tmp``.
 
     Transcripts (every attempt of every ``transcript_every``-th task; none if 0) go straight to

@@ -81,7 +81,7 @@ def bad_lines(day_index: int, n_lines: int) -> BadLines:
     return BadLines(kinds, duplicate, huge=day_index == 0 and n_lines >= 50_000)
 
 
-def _merge_day(args: tuple[str, int, int, list[str], str]) -> tuple[str, int]:
+def merge_day(args: tuple[str, int, int, list[str], str]) -> tuple[str, int]:
     """Worker: merge one day's lines from the chunks' pieces (then deleted) in time order, with a
     little bad input. Returns the day and the lines written."""
     day, day_index, seed, pieces, target = args

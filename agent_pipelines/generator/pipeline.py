@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core import paths
-from agent_pipelines.generator.chunks import _run_chunk, merge_files
-from agent_pipelines.generator.malformed import _merge_day
+from agent_pipelines.generator.chunks import merge_files, run_chunk
+from agent_pipelines.generator.malformed import merge_day
 
 CHUNK_TASKS = 2000  # tasks per unit of work; fixed so output never depends on the process count
 
@@ -86,7 +86,7 @@ def run(
     span = days * 86_400
     while finished < n:
         while queued < n and len(running) < window:
-            running[pool.submit(_run_chunk, jobs[queued])] = queued
+            running[pool.submit(run_chunk, jobs[queued])] = queued
             queued += 1
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
@@ -108,7 +108,7 @@ def run(
             day_end = ((date.fromisoformat(day) - start).days + 1) * 86_400
             if done_prefix < n and done_prefix * CHUNK_TASKS * span < (day_end + 1) * max(1, tasks):
                 break
-            merges.append(pool.submit(_merge_day, (day, len(merged), seed, sorted(pieces.pop(day)),
+            merges.append(pool.submit(merge_day, (day, len(merged), seed, sorted(pieces.pop(day)),
                                                    str(paths.stream_partition_path(root, day)))))  # fmt: skip
             merged.append(day)
     merges.append(pool.submit(merge_files, (str(root), str(tmp))))

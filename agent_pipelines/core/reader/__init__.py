@@ -39,7 +39,7 @@ import polars as pl
 
 from agent_pipelines.core import archive, paths
 from agent_pipelines.core.contract import MAX_LINE_BYTES, ContractError, Reason, check_event
-from agent_pipelines.core.reader.decode import _Refused, decode_json, decode_line, loads_any
+from agent_pipelines.core.reader.decode import Refused, decode_json, decode_line, loads_any
 from agent_pipelines.core.reader.files import (
     file_sizes,
     partition_days,
@@ -63,9 +63,9 @@ from agent_pipelines.core.reader.stream import (
     Lines,
     LongLine,
     Tail,
-    _os_reason,
     iter_blocks,
     iter_read,
+    os_reason,
     read_bytes,
     read_file,
     skip_bom,
@@ -123,7 +123,7 @@ def iter_logs(
         except FileNotFoundError:
             continue  # rotated away between listing and reading: it is found under its new name
         except OSError as exc:
-            skipped = f"{rel}: cannot be read ({_os_reason(exc)}); skipped"
+            skipped = f"{rel}: cannot be read ({os_reason(exc)}); skipped"
             yield ReadResult(empty_events(), empty_quarantine(), warnings=[skipped])
             continue
         for result in itertools.chain([first], blocks):
@@ -270,7 +270,7 @@ def check_line(line: bytes) -> tuple[Reason, str] | None:
         return Reason.LINE_TOO_LONG, f"line is {len(line)} bytes"
     try:
         obj = decode_line(line.rstrip(b"\r"))
-    except _Refused as exc:
+    except Refused as exc:
         return exc.reason, exc.detail
     try:
         check_event(obj)

@@ -17,19 +17,19 @@ from agent_pipelines.core.contract import (
     MAX_LINE_BYTES,
     Reason,
 )
-from agent_pipelines.core.reader.decode import _python_rows
+from agent_pipelines.core.reader.decode import python_rows
 from agent_pipelines.core.reader.result import (
     RAW_KEEP_BYTES,
     RAW_SCHEMA,
     empty_events,
 )
-from agent_pipelines.core.reader.rows import _validate
+from agent_pipelines.core.reader.rows import validate
 
 _SMALL_SEGMENT = 16  # below this many lines, judge each line in Python
 _FAN_OUT = 64  # a block that fails to parse is retried as this many segments
 
 
-def _bad(
+def quarantine_record(
     name: str, line_no: int, offset: int, reason: Reason, detail: str, raw: bytes, length: int | None = None
 ) -> dict:
     text = raw[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
@@ -44,7 +44,7 @@ def _bad(
     }
 
 
-def _parse_block(
+def parse_block(
     block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int, *, screen: bool = True
 ) -> tuple[pl.DataFrame, list[dict]]:
     """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
@@ -63,7 +63,7 @@ def _parse_block(
         nonlocal starts
         if starts is None:
             starts = _line_starts(lines)
-        bad.append(_bad(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
+        bad.append(quarantine_record(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
 
     invalid: set[int] = set()
     if text is None:
@@ -85,7 +85,7 @@ def _parse_block(
         dropped = set(suspects)
         keep = [i for i in keep if i not in dropped]
         payload = _without_lines(block, starts, suspects)
-        frame, rows, seg_bad = _python_rows(lines, suspects, max_line_bytes)
+        frame, rows, seg_bad = python_rows(lines, suspects, max_line_bytes)
         if frame is not None:
             frames.append(frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
         for problem in seg_bad:
@@ -107,13 +107,13 @@ def _parse_block(
         return empty_events(), bad
     raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     raw = raw.sort("_line_idx") if len(frames) > 1 else raw
-    events, invalid_rows, recheck = _validate(raw, name, first_line, screen=screen)
+    events, invalid_rows, recheck = validate(raw, name, first_line, screen=screen)
     if recheck:  # rows polars may have read differently from Python: Python decides
-        frame, rows, seg_bad = _python_rows(lines, recheck, max_line_bytes)
+        frame, rows, seg_bad = python_rows(lines, recheck, max_line_bytes)
         for problem in seg_bad:
             quarantine(*problem)
         if frame is not None:
-            more, more_invalid, _ = _validate(
+            more, more_invalid, _ = validate(
                 frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), name, first_line, screen=screen
             )
             events = pl.concat([events, more]).sort("line_number")
@@ -201,7 +201,7 @@ def _line_flags(text: pl.Series, max_line_bytes: int) -> tuple[set[int], pl.Data
     or one polars would misread: deeper than :data:`~agent_pipelines.core.contract.MAX_DEPTH` (counted
     generously: every bracket), or holding an escape polars does not carry faithfully (looked for
     only in the lines holding a backslash, where every escape starts). The colon
-    count lets :func:`~agent_pipelines.core.reader.rows._validate` spot a key written twice in any
+    count lets :func:`~agent_pipelines.core.reader.rows.validate` spot a key written twice in any
     object (polars keeps the first, Python, jq and JavaScript the last): every key brings one
     colon, so a line holding more colons than the keys and values polars read is judged again.
     """
@@ -247,7 +247,7 @@ def _parse_segments(
         yield frame, indices, []
         return
     if len(indices) <= _SMALL_SEGMENT:
-        yield _python_rows(lines, indices, max_line_bytes)
+        yield python_rows(lines, indices, max_line_bytes)
         return
     # Split wide rather than in halves: with k bad lines among n, re-parsing costs about
     # n * k / _FAN_OUT extra lines instead of n * log2(k).

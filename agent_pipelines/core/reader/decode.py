@@ -18,7 +18,7 @@ from agent_pipelines.core.contract import (
 )
 from agent_pipelines.core.reader.result import RAW_SCHEMA
 
-_Refused = ContractError  # a line refused in Python carries the same reason codes
+Refused = ContractError  # a line refused in Python carries the same reason codes
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -46,23 +46,23 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     if len(obj) != len(pairs):
         seen: set[str] = set()
         twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Refused(Reason.DUPLICATE_KEY, f"key {twice!r:.60} appears twice in one object")
+        raise Refused(Reason.DUPLICATE_KEY, f"key {twice!r:.60} appears twice in one object")
     return obj
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(Reason.MALFORMED_JSON, f"number {text[:40]} is out of range")
+        raise Refused(Reason.MALFORMED_JSON, f"number {text[:40]} is out of range")
     return value
 
 
 def _no_constant(name: str) -> object:
-    raise _Refused(Reason.MALFORMED_JSON, f"{name} is not JSON")
+    raise Refused(Reason.MALFORMED_JSON, f"{name} is not JSON")
 
 
 def decode_line(line: bytes) -> dict:
-    """One line as a Python object, or :class:`_Refused` with the reason it is not an event object.
+    """One line as a Python object, or :class:`Refused` with the reason it is not an event object.
 
     Strict about everything readers disagree on: invalid UTF-8, nesting deeper than ``MAX_DEPTH``,
     duplicate keys, NaN/Infinity and numbers out of range. Lone surrogates (``\\ud800``), which
@@ -71,10 +71,10 @@ def decode_line(line: bytes) -> dict:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Refused(Reason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+        raise Refused(Reason.INVALID_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
     obj = decode_json(text)
     if not isinstance(obj, dict):
-        raise _Refused(Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}")
+        raise Refused(Reason.NOT_AN_OBJECT, f"a line must be a JSON object, got {type(obj).__name__}")
     return obj
 
 
@@ -83,7 +83,7 @@ def decode_json(text: str) -> object:
     readers disagree on: nesting deeper than ``MAX_DEPTH``, a key twice in one object, NaN,
     Infinity and numbers beyond a double. Used for lines and for the ``log`` command's ``--data``."""
     if _too_deep(text):
-        raise _Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
+        raise Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
     try:
         return json.loads(
             text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constant
@@ -91,9 +91,9 @@ def decode_json(text: str) -> object:
     except ContractError:  # a duplicate key or a number out of range, from the hooks
         raise
     except RecursionError:  # pragma: no cover - _too_deep caught it first
-        raise _Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels") from None
+        raise Refused(Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        raise _Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
+        raise Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
 
 
 def loads_any(raw: bytes | str) -> object:
@@ -104,7 +104,7 @@ def loads_any(raw: bytes | str) -> object:
     return decode_json(text)
 
 
-def _as_text(value: object) -> str | None:
+def as_text(value: object) -> str | None:
     """A decoded value as the raw frame holds it (polars' ``String`` reading): strings as
     themselves, everything else as JSON text."""
     if value is None:
@@ -114,7 +114,7 @@ def _as_text(value: object) -> str | None:
     return _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False))
 
 
-def _python_rows(
+def python_rows(
     lines: Sequence[bytes], indices: list[int], max_line_bytes: int
 ) -> tuple[pl.DataFrame | None, list[int], list[tuple[int, Reason, str]]]:
     """Judge lines one by one: (raw rows of the good ones, their indices, (index, reason, detail)).
@@ -137,11 +137,11 @@ def _python_rows(
         try:
             obj = decode_line(line)
             check_event(obj)  # the contract in Python decides: text alone cannot tell "{" from {
-        except _Refused as exc:
+        except Refused as exc:
             bad.append((i, exc.reason, exc.detail))
             continue
         rows.append(
-            {_SURROGATE.sub("\ufffd", k): _as_text(v) for k, v in obj.items() if not k.startswith("_")}
+            {_SURROGATE.sub("\ufffd", k): as_text(v) for k, v in obj.items() if not k.startswith("_")}
         )
         kept.append(i)
     if not rows:

@@ -24,7 +24,7 @@ from agent_pipelines.core.contract import (
     violation_exprs,
 )
 from agent_pipelines.core.contract.rules import RULES, Check, value_fails
-from agent_pipelines.core.reader.decode import _as_text
+from agent_pipelines.core.reader.decode import as_text
 from agent_pipelines.core.reader.result import PAYLOAD_SCHEMA, RAW_SCHEMA
 
 _CANONICAL_TS = "%Y-%m-%dT%H:%M:%S%.fZ"  # what our logger and the original one write
@@ -158,7 +158,7 @@ def _payload_row(value: str, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA) ->
     except (ValueError, RecursionError):
         obj = {}
     obj = obj if isinstance(obj, dict) else {}
-    return {k: _as_text(obj.get(k)) for k in schema}
+    return {k: as_text(obj.get(k)) for k in schema}
 
 
 def _data_schema(raw: pl.DataFrame) -> dict[str, pl.DataType]:
@@ -199,7 +199,7 @@ _INTERNAL = (
 )  # the reader's own columns in a raw frame
 
 
-def _validate(
+def validate(
     raw: pl.DataFrame, name: str, first_line: int, *, screen: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[int]]:
     """Split raw rows into typed valid events, (line, reason, detail) for the invalid ones, and the

@@ -19,7 +19,7 @@ from agent_pipelines.core.contract import (
     MAX_LINE_BYTES,
     Reason,
 )
-from agent_pipelines.core.reader.blocks import _bad, _parse_block
+from agent_pipelines.core.reader.blocks import parse_block, quarantine_record
 from agent_pipelines.core.reader.result import (
     BLOCK_BYTES,
     BOM,
@@ -243,7 +243,7 @@ def iter_read(
             )
             for piece in pieces:
                 if isinstance(piece, Lines):
-                    frame, bad = _parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
+                    frame, bad = parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
                     quarantine.extend(bad)
                     line_no += piece.data.count(b"\n")
                     offset = piece.offset + len(piece.data)
@@ -251,7 +251,7 @@ def iter_read(
                 elif isinstance(piece, LongLine):
                     detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
                     if piece.ended or final:
-                        record = _bad(
+                        record = quarantine_record(
                             name,
                             line_no,
                             piece.offset,
@@ -268,7 +268,9 @@ def iter_read(
                 elif final:
                     detail = "last line has no newline"
                     quarantine.append(
-                        _bad(name, line_no, piece.offset, Reason.TRUNCATED_LINE, detail, piece.data)
+                        quarantine_record(
+                            name, line_no, piece.offset, Reason.TRUNCATED_LINE, detail, piece.data
+                        )
                     )
                     offset = piece.offset + len(piece.data)
                     line_no += 1
@@ -276,7 +278,7 @@ def iter_read(
                     pending = len(piece.data)
         except (OSError, EOFError, zlib.error) as exc:  # a corrupt archive, a failing disk
             warnings.append(
-                f"{name}: reading stopped after byte {offset} ({_os_reason(exc)}); "
+                f"{name}: reading stopped after byte {offset} ({os_reason(exc)}); "
                 f"the {line_no - first_line} lines before it are kept"
             )
     last = result()
@@ -289,7 +291,7 @@ def read_bytes(
     data: bytes, *, source_name: str = "<bytes>", first_line: int = 1, base_offset: int = 0
 ) -> ReadResult:
     """Parse complete lines held in memory (the data must end with a newline)."""
-    frame, bad = _parse_block(data, source_name, first_line, base_offset, MAX_LINE_BYTES)
+    frame, bad = parse_block(data, source_name, first_line, base_offset, MAX_LINE_BYTES)
     return ReadResult(
         events=frame if frame.height else empty_events(),
         quarantine=pl.DataFrame(bad, schema=QUARANTINE_SCHEMA) if bad else empty_quarantine(),
@@ -309,7 +311,7 @@ def _block_size(path: Path, handle: object, offset: int) -> int:
     return max(READ_BLOCK_BYTES, left + 1) if left <= WHOLE_FILE_BYTES else READ_BLOCK_BYTES
 
 
-def _os_reason(exc: BaseException) -> str:
+def os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -26,35 +26,35 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 from agent_pipelines.ops.rotation.config import (
-    _KEEP_ON_REPREPARE,
-    _MANIFEST,
-    _ORIGIN,
-    _QUARANTINE,
-    _SOURCE,
+    KEEP_ON_REPREPARE,
+    MANIFEST,
+    ORIGIN,
+    QUARANTINE,
+    SOURCE,
     RotationError,
     Settings,
-    _checkpoint,
+    checkpoint,
 )
 from agent_pipelines.ops.rotation.manifest import Manifest, StagedOrigin
 from agent_pipelines.ops.rotation.plan import Outcome, SourceStep
-from agent_pipelines.ops.rotation.route import Head, _route_file, prejudge
-from agent_pipelines.ops.rotation.sinks import _CountingSink, _PreparingSink
+from agent_pipelines.ops.rotation.route import Head, prejudge, route_file
+from agent_pipelines.ops.rotation.sinks import CountingSink, PreparingSink
 
 
-def _stage(s: Settings, step: SourceStep, token: str) -> Path | None:
+def stage(s: Settings, step: SourceStep, token: str) -> Path | None:
     tokdir = staging_root(s.logs_root) / token
     tokdir.mkdir(parents=True)
     origin_info = StagedOrigin(token, step.kind, step.origin, time.time())
-    atomic_write(tokdir / _ORIGIN, origin_info.to_json())
+    atomic_write(tokdir / ORIGIN, origin_info.to_json())
     origin = s.logs_root / step.origin
     try:
-        os.rename(origin, tokdir / _SOURCE)
+        os.rename(origin, tokdir / SOURCE)
     except FileNotFoundError:  # gone since planning (another tool moved it): nothing to do
         shutil.rmtree(tokdir)
         return None
     fsync_dir(origin.parent)
     fsync_dir(tokdir)
-    _checkpoint("staged")
+    checkpoint("staged")
     return tokdir
 
 
@@ -76,21 +76,21 @@ class _Ready:
             self.fd = None
 
 
-def _process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
+def process_token(s: Settings, tokdir: Path, outcome: Outcome) -> None:
     _finish(s, tokdir, _ready(s, tokdir, judge_ahead=False), outcome)
 
 
 def _ready(s: Settings, tokdir: Path, *, judge_ahead: bool) -> _Ready:
     """Everything of a token folder that does not touch anything outside it: safe to run in a
     thread for the next folders while the one before commits."""
-    manifest_path = tokdir / _MANIFEST
+    manifest_path = tokdir / MANIFEST
     if manifest_path.exists():
         return _Ready(manifest=Manifest.load(manifest_path))
-    source = tokdir / _SOURCE
+    source = tokdir / SOURCE
     if not source.exists():  # staged never happened, or everything but the folder is gone
         shutil.rmtree(tokdir, ignore_errors=True)
         return _Ready()
-    origin = StagedOrigin.load(tokdir / _ORIGIN)
+    origin = StagedOrigin.load(tokdir / ORIGIN)
     _discard_outputs(tokdir)  # of a prepare that never reached its manifest
     delay = origin.staged_at + s.grace_seconds - time.time()
     if delay > 0:
@@ -137,10 +137,10 @@ def _prepare_locked(s: Settings, tokdir: Path, origin: StagedOrigin, fd: int, he
         head = None
     else:
         raise RotationError(f"{origin.origin} keeps growing while it is rotated; run again later")
-    _checkpoint("prepared")
-    atomic_write(tokdir / _MANIFEST, manifest.to_json())
+    checkpoint("prepared")
+    atomic_write(tokdir / MANIFEST, manifest.to_json())
     fsync_dir(tokdir)
-    _checkpoint("manifest")
+    checkpoint("manifest")
     return manifest
 
 
@@ -148,7 +148,7 @@ FILES_AHEAD = 2  # staged files locked and judged in threads while the one befor
 
 
 def process_tokens(s: Settings, tokdirs: list[Path], outcome: Outcome) -> None:
-    """:func:`_process_token` for each folder, in order, with the next ones judged meanwhile.
+    """:func:`process_token` for each folder, in order, with the next ones judged meanwhile.
 
     A day partition is usually one block, so judging blocks ahead within a file leaves a core
     idle; judging (nearly all polars work, which releases the GIL) the next :data:`FILES_AHEAD`
@@ -158,7 +158,7 @@ def process_tokens(s: Settings, tokdirs: list[Path], outcome: Outcome) -> None:
     """
     if len(tokdirs) <= 1:
         for tokdir in tokdirs:
-            _process_token(s, tokdir, outcome)
+            process_token(s, tokdir, outcome)
         return
     with ThreadPoolExecutor(max_workers=FILES_AHEAD, thread_name_prefix="rotation-ahead") as pool:
         ahead: deque[tuple[Path, Future[_Ready]]] = deque()
@@ -189,7 +189,7 @@ def _quarantine_name(origin: StagedOrigin) -> str:
 
 def _discard_outputs(tokdir: Path) -> None:
     for leftover in tokdir.iterdir():
-        if leftover.name not in _KEEP_ON_REPREPARE:
+        if leftover.name not in KEEP_ON_REPREPARE:
             leftover.unlink()
 
 
@@ -197,16 +197,16 @@ def _prepare(s: Settings, tokdir: Path, origin: StagedOrigin, head: Head | None 
     """Write every output of one staged file inside its token folder; return the manifest.
 
     Each archive is checked as it is written (see
-    :class:`~agent_pipelines.ops.rotation.sinks._PreparingSink`):
+    :class:`~agent_pipelines.ops.rotation.sinks.PreparingSink`):
     every gzip member decompressed again in memory to the lines it was given, and the file's size,
     once on disk, the sum of what was appended to it.
     """
     kind = Kind(origin.kind)
-    sink = _PreparingSink(s.logs_root, tokdir)
+    sink = PreparingSink(s.logs_root, tokdir)
     quarantine_name = _quarantine_name(origin)
-    source = tokdir / _SOURCE
+    source = tokdir / SOURCE
     try:
-        totals = _route_file(source, kind, origin.origin, quarantine_name, s, sink, head=head)
+        totals = route_file(source, kind, origin.origin, quarantine_name, s, sink, head=head)
     finally:
         sink.close()
     manifest = Manifest(
@@ -238,7 +238,7 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
         if tmp.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            _checkpoint("archived")
+            checkpoint("archived")
         elif not target.exists():
             raise RotationError(f"{entry.target} is missing and its prepared copy is gone")
     # Every archive folder once (renamed now or by an earlier, interrupted run), before anything of
@@ -247,25 +247,25 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
         fsync_dir(folder)
     for ret in manifest.returns:
         _append_once(s.logs_root / ret.target, tokdir, ret.file)
-    done = tokdir / f"{_QUARANTINE}.done"
+    done = tokdir / f"{QUARANTINE}.done"
     if manifest.quarantine.lines and not done.exists():
         from agent_pipelines.core.quarantine import write_quarantine
 
-        records = pl.read_ndjson(tokdir / _QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
+        records = pl.read_ndjson(tokdir / QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
         write_quarantine(Path(manifest.quarantine_dir).parent, records)
         atomic_write(done, b"")
-        _checkpoint("quarantined")
+        checkpoint("quarantined")
     for name in manifest.oversize:
         kept, target = tokdir / name, Path(manifest.quarantine_dir) / "oversize" / f"{tokdir.name}-{name}"
         if kept.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(kept, target)  # a rename on one disk, a copy otherwise: run again if cut short
-    source = tokdir / _SOURCE
+    source = tokdir / SOURCE
     if source.exists():
         source.unlink()
         fsync_dir(tokdir)
-        _checkpoint("source_deleted")
-    (tokdir / _MANIFEST).unlink(missing_ok=True)
+        checkpoint("source_deleted")
+    (tokdir / MANIFEST).unlink(missing_ok=True)
     shutil.rmtree(tokdir, ignore_errors=True)
     fsync_dir(tokdir.parent)
 
@@ -302,7 +302,7 @@ def _append_once(target: Path, tokdir: Path, name: str) -> None:
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
-            _checkpoint("returned")
+            checkpoint("returned")
         atomic_write(done, b"")
     finally:
         os.close(fd)
@@ -327,14 +327,14 @@ def _manifest_outcome(manifest: Manifest) -> Outcome:
     return o
 
 
-def _simulate_token(s: Settings, tokdir: Path) -> Outcome:
-    manifest_path = tokdir / _MANIFEST
+def simulate_token(s: Settings, tokdir: Path) -> Outcome:
+    manifest_path = tokdir / MANIFEST
     if manifest_path.exists():
         return _manifest_outcome(Manifest.load(manifest_path))
-    source = tokdir / _SOURCE
+    source = tokdir / SOURCE
     if not source.exists():
         return Outcome()
-    origin = StagedOrigin.load(tokdir / _ORIGIN)
-    counting = _CountingSink(s.logs_root)
-    _route_file(source, Kind(origin.kind), origin.origin, _quarantine_name(origin), s, counting)
+    origin = StagedOrigin.load(tokdir / ORIGIN)
+    counting = CountingSink(s.logs_root)
+    route_file(source, Kind(origin.kind), origin.origin, _quarantine_name(origin), s, counting)
     return counting.outcome(origin.origin)

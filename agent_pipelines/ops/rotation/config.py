@@ -29,11 +29,11 @@ CRASH_STEPS: tuple[str, ...] = (
     "source_deleted",  # after the staged file was deleted
     "retention",  # after one file was deleted by retention
 )
-_SOURCE = "source.jsonl"
-_ORIGIN = "origin.json"
-_MANIFEST = "manifest.json"
-_QUARANTINE = "quarantine.jsonl"
-_KEEP_ON_REPREPARE = frozenset({_SOURCE, _ORIGIN})
+SOURCE = "source.jsonl"
+ORIGIN = "origin.json"
+MANIFEST = "manifest.json"
+QUARANTINE = "quarantine.jsonl"
+KEEP_ON_REPREPARE = frozenset({SOURCE, ORIGIN})
 
 
 class RotationBusy(RuntimeError):
@@ -75,7 +75,7 @@ def settings(
     )
 
 
-def _rel(s: Settings, path: Path) -> str:
+def rel(s: Settings, path: Path) -> str:
     return path.relative_to(s.logs_root).as_posix()
 
 
@@ -91,7 +91,7 @@ def human_size(n: int) -> str:
 _crash_hits: dict[str, int] = {}
 
 
-def _checkpoint(step: str) -> None:
+def checkpoint(step: str) -> None:
     """Crash injection for tests: SIGKILL at the n-th arrival at ``step`` when the env var asks."""
     spec = os.environ.get(CRASH_ENV)
     if not spec:

@@ -22,7 +22,7 @@ from agent_pipelines.core.archive import (
 )
 from agent_pipelines.core.contract import TIMESTAMP_DAY
 from agent_pipelines.ops.retention import RetentionPolicy
-from agent_pipelines.ops.rotation.config import BLOCK_BYTES, SHOW_SESSIONS, Settings, _rel, human_size
+from agent_pipelines.ops.rotation.config import BLOCK_BYTES, SHOW_SESSIONS, Settings, human_size, rel
 
 INVENTORY_GROUPS: tuple[str, ...] = (
     "stream/partitions",
@@ -152,7 +152,7 @@ class RotationPlan:
             "pending": self.pending,
             "sources": [asdict(s) for s in self.sources],
             "deletions": [asdict(d) for d in self.deletions],
-            "outcome": _outcome_dict(self.outcome) if self.outcome else None,
+            "outcome": outcome_dict(self.outcome) if self.outcome else None,
         }
 
     def describe(self) -> list[str]:
@@ -193,7 +193,7 @@ class RotationPlan:
         return out
 
 
-def _sources(s: Settings, warnings: list[str] | None = None) -> list[SourceStep]:
+def source_steps(s: Settings, warnings: list[str] | None = None) -> list[SourceStep]:
     """Live files holding closed days. Only regular files inside the log folder: a directory named
     like a partition, a FIFO or a symbolic link is named in ``warnings`` and left where it is."""
     steps: list[SourceStep] = []
@@ -206,7 +206,7 @@ def _sources(s: Settings, warnings: list[str] | None = None) -> list[SourceStep]
             continue
         if day < s.today and reader.regular_file(path, warnings, s.logs_root):
             with contextlib.suppress(FileNotFoundError):
-                steps.append(SourceStep(Kind.STREAM.value, _rel(s, path), path.stat().st_size, "closed day"))
+                steps.append(SourceStep(Kind.STREAM.value, rel(s, path), path.stat().st_size, "closed day"))
     for kind, name in LIVE_FILES.items():
         path = s.logs_root / name
         if not reader.regular_file(path, warnings, s.logs_root):
@@ -260,7 +260,7 @@ def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:
     return None
 
 
-def _retention_steps(s: Settings, extra: dict[Kind, set[str]]) -> list[DeleteStep]:
+def retention_steps(s: Settings, extra: dict[Kind, set[str]]) -> list[DeleteStep]:
     steps: list[DeleteStep] = []
     for kind in Kind:
         on_disk = dict(archived(s.logs_root, kind))
@@ -270,7 +270,7 @@ def _retention_steps(s: Settings, extra: dict[Kind, set[str]]) -> list[DeleteSte
             path = on_disk.get(period) or archive_path(s.logs_root, kind, period)
             size = path.stat().st_size if path.exists() else 0
             lines = count_lines(path) if path.exists() else None
-            steps.append(DeleteStep(kind.value, _rel(s, path), period, size, lines))
+            steps.append(DeleteStep(kind.value, rel(s, path), period, size, lines))
     keep = s.policy.sessions_keep
     if keep is not None:
         transcripts = []
@@ -281,11 +281,11 @@ def _retention_steps(s: Settings, extra: dict[Kind, set[str]]) -> list[DeleteSte
                     transcripts.append((st.st_mtime_ns, path.name, path, st.st_size))
         transcripts.sort(reverse=True)
         for _, _, path, size in transcripts[keep:]:
-            steps.append(DeleteStep("sessions", _rel(s, path), "", size, None))
+            steps.append(DeleteStep("sessions", rel(s, path), "", size, None))
     return steps
 
 
-def _outcome_dict(o: Outcome) -> dict[str, Any]:
+def outcome_dict(o: Outcome) -> dict[str, Any]:
     return {
         "sources": o.sources,
         "archives": o.archives,

@@ -21,7 +21,7 @@ from agent_pipelines.core.archive import (
 )
 from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason
 from agent_pipelines.ops.rotation.config import Settings
-from agent_pipelines.ops.rotation.verdicts import Judged, OneDestination, _record, judge_block
+from agent_pipelines.ops.rotation.verdicts import Judged, OneDestination, judge_block, quarantine_record
 
 
 class _Sink(Protocol):
@@ -49,7 +49,7 @@ class Head:
 
 def prejudge(path: Path, kind: Kind, qname: str, today: date, *, blocks: int = JUDGE_AHEAD) -> Head:
     """Judge the first ``blocks`` blocks of ``path`` now (in the caller's thread), for a
-    :func:`_route_file` that comes later: a run of many one-block files (a day partition is one
+    :func:`route_file` that comes later: a run of many one-block files (a day partition is one
     block up to ~30 MB) then judges the next file while the sink still compresses this one."""
     pieces: list[tuple[_Piece, int, Future[Judged] | None]] = []
     with open(path, "rb") as handle:
@@ -80,7 +80,7 @@ def _lines_in(piece: _Piece) -> int:
     return piece.data.count(b"\n") if isinstance(piece, reader.Lines) else 1
 
 
-def _route_file(
+def route_file(
     path: Path,
     kind: Kind,
     origin: str,
@@ -126,13 +126,15 @@ def _route_file(
                 detail = f"line is {piece.length} bytes, over the {MAX_LINE_BYTES}-byte bound"
                 if kept:
                     detail += f"; kept whole in the quarantine as {kept}"
-                record = _record(quarantine_name, line_no, piece.offset, Reason.LINE_TOO_LONG, detail, b"")
+                record = quarantine_record(
+                    quarantine_name, line_no, piece.offset, Reason.LINE_TOO_LONG, detail, b""
+                )
                 record["raw"] = piece.head.decode("utf-8", errors="backslashreplace")
                 record["raw_bytes"] = piece.length
                 sink.quarantine([record])
                 totals["lines"] += 1
             else:  # no writer can finish it any more: the file was renamed away and locked
-                record = _record(
+                record = quarantine_record(
                     quarantine_name, line_no, piece.offset, Reason.TRUNCATED_LINE, "no newline", piece.data
                 )
                 sink.quarantine([record])
@@ -209,6 +211,6 @@ def _records(
         return []
     starts = [0, *accumulate(len(line) + 1 for line in lines)]
     return [
-        _record(qname, first_line + i, base + starts[i], reason, detail, lines[i])
+        quarantine_record(qname, first_line + i, base + starts[i], reason, detail, lines[i])
         for i, (reason, detail) in sorted(bad_idx.items())
     ]

@@ -27,13 +27,13 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-from agent_pipelines.ops.rotation.commit import _process_token, _simulate_token, _stage, process_tokens
+from agent_pipelines.ops.rotation.commit import process_token, process_tokens, simulate_token, stage
 from agent_pipelines.ops.rotation.config import (
-    _ORIGIN,
-    _SOURCE,
+    ORIGIN,
+    SOURCE,
     RotationBusy,
     Settings,
-    _checkpoint,
+    checkpoint,
     human_size,
 )
 from agent_pipelines.ops.rotation.manifest import ManifestError, StagedOrigin
@@ -41,13 +41,13 @@ from agent_pipelines.ops.rotation.plan import (
     DeleteStep,
     Outcome,
     RotationPlan,
-    _outcome_dict,
-    _retention_steps,
-    _sources,
     inventory,
+    outcome_dict,
+    retention_steps,
+    source_steps,
 )
-from agent_pipelines.ops.rotation.route import _route_file
-from agent_pipelines.ops.rotation.sinks import _CountingSink
+from agent_pipelines.ops.rotation.route import route_file
+from agent_pipelines.ops.rotation.sinks import CountingSink
 
 
 def plan_rotation(s: Settings, *, simulate: bool = False) -> RotationPlan:
@@ -55,23 +55,23 @@ def plan_rotation(s: Settings, *, simulate: bool = False) -> RotationPlan:
     the plan carries exact line counts per archive, per returned file and per quarantine reason."""
     pending = sorted(p.name for p in staging_root(s.logs_root).glob("*") if p.is_dir())
     warnings: list[str] = []
-    sources = _sources(s, warnings)
+    sources = source_steps(s, warnings)
     outcome = None
     extra: dict[Kind, set[str]] = {}
     if simulate:
         outcome = Outcome()
         for token in pending:
-            outcome.absorb(_simulate_token(s, staging_root(s.logs_root) / token))
+            outcome.absorb(simulate_token(s, staging_root(s.logs_root) / token))
         for step in sources:
-            counting = _CountingSink(s.logs_root)
+            counting = CountingSink(s.logs_root)
             path = s.logs_root / step.origin
             with contextlib.suppress(FileNotFoundError):
-                _route_file(path, Kind(step.kind), step.origin, f"rotated/<new>/{step.origin}", s, counting)
+                route_file(path, Kind(step.kind), step.origin, f"rotated/<new>/{step.origin}", s, counting)
             outcome.absorb(counting.outcome(step.origin))
         for target in outcome.archives:
             kind_name, name = Path(target).parts[-2:]
             extra.setdefault(Kind(kind_name), set()).add(name.removesuffix(".jsonl.gz"))
-    return RotationPlan(s.today, s.policy, pending, sources, _retention_steps(s, extra), outcome, warnings)
+    return RotationPlan(s.today, s.policy, pending, sources, retention_steps(s, extra), outcome, warnings)
 
 
 @dataclass
@@ -98,7 +98,7 @@ class RotationReport:
             "before": self.before,
             "after": self.after,
             "resumed": self.resumed,
-            **_outcome_dict(self.outcome),
+            **outcome_dict(self.outcome),
             "compression_ratio": self.compression_ratio,
             "deleted": [asdict(d) for d in self.deleted],
             "deleted_files": len(self.deleted),
@@ -203,14 +203,14 @@ def resume_interrupted(s: Settings, report: RotationReport) -> None:
         if _put_back_non_file(s, tokdir, report.warnings):
             continue
         report.resumed.append(tokdir.name)
-        _process_token(s, tokdir, report.outcome)
+        process_token(s, tokdir, report.outcome)
 
 
 def _put_back_non_file(s: Settings, tokdir: Path, warnings: list[str]) -> bool:
     """A staged "file" that is not one (a directory named like a partition, staged by a rotation
     from before regular files were checked) is put back where it was, so it stops every rotation
     after it. Returns whether the token folder was handled so."""
-    source = tokdir / _SOURCE
+    source = tokdir / SOURCE
     try:
         st = source.lstat()
     except OSError:
@@ -218,7 +218,7 @@ def _put_back_non_file(s: Settings, tokdir: Path, warnings: list[str]) -> bool:
     if stat.S_ISREG(st.st_mode):
         return False
     try:
-        origin = StagedOrigin.load(tokdir / _ORIGIN).origin
+        origin = StagedOrigin.load(tokdir / ORIGIN).origin
     except (OSError, ManifestError):
         origin = ""
     back = s.logs_root / origin if origin else None
@@ -236,8 +236,8 @@ def archive_closed(s: Settings, report: RotationReport) -> None:
     """Stage every file holding closed days, then process each (caller holds the lock)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     tokdirs = []
-    for seq, step in enumerate(_sources(s, report.warnings)):
-        tokdir = _stage(s, step, f"{stamp}-{seq:04d}")
+    for seq, step in enumerate(source_steps(s, report.warnings)):
+        tokdir = stage(s, step, f"{stamp}-{seq:04d}")
         if tokdir is not None:
             tokdirs.append(tokdir)
     process_tokens(s, tokdirs, report.outcome)
@@ -245,7 +245,7 @@ def archive_closed(s: Settings, report: RotationReport) -> None:
 
 def apply_retention(s: Settings, report: RotationReport) -> None:
     """Delete archives older than their retention and transcripts beyond the newest N."""
-    for step in _retention_steps(s, {}):
+    for step in retention_steps(s, {}):
         path = s.logs_root / step.path
         try:
             if step.lines is None:
@@ -254,7 +254,7 @@ def apply_retention(s: Settings, report: RotationReport) -> None:
         except FileNotFoundError:
             continue
         report.deleted.append(step)
-        _checkpoint("retention")
+        checkpoint("retention")
     for folder in {s.logs_root / paths.SESSIONS_DIR, *(s.logs_root / "archive" / k.value for k in Kind)}:
         if folder.exists():
             fsync_dir(folder)

@@ -19,12 +19,12 @@ from agent_pipelines.core.archive import (
 )
 from agent_pipelines.core.atomic import fsync_dir, fsync_path
 from agent_pipelines.core.writer import serialize
-from agent_pipelines.ops.rotation.config import _KEEP_ON_REPREPARE, _QUARANTINE, BLOCK_BYTES, RotationError
+from agent_pipelines.ops.rotation.config import BLOCK_BYTES, KEEP_ON_REPREPARE, QUARANTINE, RotationError
 from agent_pipelines.ops.rotation.manifest import ArchiveEntry, QuarantineEntry, ReturnEntry
 from agent_pipelines.ops.rotation.plan import Outcome
 
 
-class _CountingSink:
+class CountingSink:
     """A dry run's sink: counts what would be written."""
 
     def __init__(self, logs_root: Path) -> None:
@@ -76,7 +76,7 @@ def _checked_member(data: bytes) -> bytes:
     return member
 
 
-class _PreparingSink:
+class PreparingSink:
     """Writes outputs into the token folder. Compression (and its check) runs on a small thread
     pool while the main thread parses the next block; writes keep submission order."""
 
@@ -135,7 +135,7 @@ class _PreparingSink:
 
     def quarantine(self, records: list[dict[str, Any]]) -> None:
         payload = "".join(serialize(r) + "\n" for r in records).encode("utf-8")
-        with open(self.tokdir / _QUARANTINE, "ab") as handle:
+        with open(self.tokdir / QUARANTINE, "ab") as handle:
             handle.write(payload)
         self._quarantine_lines += len(records)
         for r in records:
@@ -167,7 +167,7 @@ class _PreparingSink:
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
         for path in self.tokdir.iterdir():
-            if path.name not in _KEEP_ON_REPREPARE:
+            if path.name not in KEEP_ON_REPREPARE:
                 fsync_path(path)
         fsync_dir(self.tokdir)
 
@@ -200,4 +200,4 @@ class _PreparingSink:
         return tuple(ReturnEntry(**r) for r in self._returns.values())
 
     def quarantine_entry(self) -> QuarantineEntry:
-        return QuarantineEntry(_QUARANTINE, self._quarantine_lines, dict(self._reasons))
+        return QuarantineEntry(QUARANTINE, self._quarantine_lines, dict(self._reasons))

@@ -120,7 +120,7 @@ def _one_destination(
         if (start > 0 and block[start - 1] != 10) or block[end : end + 1] != b"\n":
             return None  # not a whole line as the block has it: let the split path judge
         cuts.append((start, length))
-        records.append(_record(qname, ln, offset, reason, detail, block[start:end]))
+        records.append(quarantine_record(qname, ln, offset, reason, detail, block[start:end]))
     return OneDestination(block, dests.item(), n_lines, cuts, records)
 
 
@@ -197,7 +197,9 @@ def _line_day(line: bytes) -> date | tuple[Reason, str]:
         return Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {stamp!r:.60}"
 
 
-def _record(qname: str, line_no: int, offset: int, reason: str, detail: str, raw: bytes) -> dict[str, Any]:
+def quarantine_record(
+    qname: str, line_no: int, offset: int, reason: str, detail: str, raw: bytes
+) -> dict[str, Any]:
     """A quarantine record keeping the whole raw line (rotation removes it from the logs)."""
     return {
         "source_file": qname,
