@@ -18,7 +18,7 @@ from agent_pipelines.core.reader import read_logs
 from agent_pipelines.core.tailer import Cursor, read_new
 from agent_pipelines.live import state as detector_state
 from agent_pipelines.live.detectors import Thresholds, detect
-from agent_pipelines.live.state import DetectorState
+from agent_pipelines.live.state import AttemptState, DetectorState
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NEAR_TO_TYPE = {
@@ -105,13 +105,7 @@ def test_error_loop_on_a_learned_template_across_runs(tmp_path: Path, split_runs
             alerts += run(tmp_path, state)
             raw = json.loads(json.dumps(state.to_json()))
             assert raw["template_model"]["messages"]
-            state = DetectorState(
-                cursor=raw["cursor"],
-                attempts=raw["attempts"],
-                template_fingerprints=raw["template_fingerprints"],
-                template_model=raw["template_model"],
-                watermark_ms=raw["watermark_ms"],
-            )
+            state = DetectorState.from_json(raw)
     alerts += run(tmp_path, state)
     assert types(alerts) == ["error_loop"]
     assert alerts[0]["error_fingerprint"] == "TypeError: x is undefined at <VAR> (<PATH>)"
@@ -356,7 +350,7 @@ def test_replay_in_one_go_equals_many_small_appended_chunks(
 def test_generation_and_cursor_read_from_the_head_equal_a_full_parse(tmp_path: Path, cursor: str) -> None:
     state = detector_state.load(tmp_path)
     state.cursor = cursor
-    state.attempts = {f"a{i}": {"last": i, "errs": {"t:x": [[i, "e"]]}} for i in range(2_000)}
+    state.attempts = {f"a{i}": AttemptState(last=i, errs={"t:x": [[i, "e"]]}) for i in range(2_000)}
     detector_state.commit(tmp_path, state, {})
     detector_state.commit(tmp_path, state, {})
     path = detector_state.state_dir(tmp_path) / detector_state.STATE_FILE
@@ -379,7 +373,7 @@ def test_clearing_the_write_ahead_list_rewrites_the_state_as_serialized(tmp_path
     """Publishing commits twice; the second (``only_unpublished``) reuses the first one's body: the
     file is the same JSON a full serialization gives, and a later full commit sees any change."""
     state = detector_state.load(tmp_path)
-    state.attempts = {"a1": {"last": 1, "note": 'é"\n'}}
+    state.attempts = {"a1": AttemptState(last=1, task='é"\n')}
     state.unpublished = [{"alert_id": "x1"}]
     path = detector_state.state_dir(tmp_path) / detector_state.STATE_FILE
     detector_state.commit(tmp_path, state, {})
@@ -387,7 +381,7 @@ def test_clearing_the_write_ahead_list_rewrites_the_state_as_serialized(tmp_path
     detector_state.commit(tmp_path, state, {}, write_seen=False, only_unpublished=True)
     assert path.read_bytes() == json.dumps(state.to_json(), separators=(",", ":")).encode()
     assert detector_state.load(tmp_path).to_json() == state.to_json()
-    state.attempts["a2"] = {"last": 2}  # a change: a plain commit serializes it
+    state.attempts["a2"] = AttemptState(last=2)  # a change: a plain commit serializes it
     detector_state.commit(tmp_path, state, {})
     assert detector_state.load(tmp_path).attempts == state.attempts
 

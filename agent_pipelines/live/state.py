@@ -47,7 +47,7 @@ SEEN_FILE = "seen-events.parquet"
 WATCH_FILE = "stuck-watch.json"
 LOCK_FILE = "detector.lock"
 OUTBOX_DIR = "telegram-outbox"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: typed attempts (same shape) and ``retired``
 
 SEEN_SCHEMA: pl.Schema = pl.Schema({"event_id": pl.String(), "ts_ms": pl.Int64()})
 
@@ -60,18 +60,136 @@ def state_dir(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / STATE_DIR
 
 
+Window = list[list[Any]]  # [[event time ms, event id], ...] in event-time order
+
+
+@dataclass
+class AttemptState:
+    """What the detectors remember of one attempt (serialized with the short keys of version 1).
+
+    ``turn`` is ``None`` until the attempt's events say anything about turns (then the stuck rule
+    is the original's), ``"open"`` while the agent owes the next step, ``"closed"`` while it waits
+    for its person.
+    """
+
+    last: int | None = None  # event time of the latest event
+    lid: str | None = None  # its id: names the silence after it
+    open: bool = False  # a session is live (no session_end since its last start)
+    errs: dict[str, Window] = field(default_factory=dict)  # "f:<fingerprint>" / "t:<masked>" windows
+    tools: dict[str, Window] = field(default_factory=dict)  # tool key (name + params hash) windows
+    rs: int = 0  # restarts (follow-up / retry starts)
+    ne: int = 0  # errors
+    fired: dict[str, int] = field(default_factory=dict)  # alert type -> event time it last fired
+    ids: list[str] = field(default_factory=list)  # recent alert ids (bounded)
+    task: str | None = None
+    exec: str | None = None
+    stuck: str | None = None  # the event id whose silence was alerted
+    rs_fired: bool = False
+    fps: list[str] = field(default_factory=list)  # distinct fingerprints, as the original listed them
+    turn: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"last": self.last, "lid": self.lid, "open": self.open, "errs": self.errs,
+                               "tools": self.tools, "rs": self.rs, "ne": self.ne, "fired": self.fired,
+                               "ids": self.ids}  # fmt: skip
+        for name in ("task", "exec", "stuck", "turn"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.rs_fired:
+            out["rs_fired"] = True
+        if self.fps:
+            out["fps"] = self.fps
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AttemptState:
+        """Versions 1 and 2 share the attempt's shape; a key missing is its default."""
+
+        def text(key: str) -> str | None:
+            value = raw.get(key)
+            return value if isinstance(value, str) else None
+
+        last = raw.get("last")
+        return cls(
+            last=last if isinstance(last, int) else None,
+            lid=text("lid"),
+            open=bool(raw.get("open")),
+            errs={str(k): list(v) for k, v in dict(raw.get("errs") or {}).items()},
+            tools={str(k): list(v) for k, v in dict(raw.get("tools") or {}).items()},
+            rs=int(raw.get("rs") or 0),
+            ne=int(raw.get("ne") or 0),
+            fired={str(k): int(v) for k, v in dict(raw.get("fired") or {}).items()},
+            ids=[str(i) for i in raw.get("ids") or []],
+            task=text("task"),
+            exec=text("exec"),
+            stuck=text("stuck"),
+            rs_fired=bool(raw.get("rs_fired")),
+            fps=[str(f) for f in raw.get("fps") or []],
+            turn=text("turn"),
+        )
+
+
+@dataclass
+class Suppression:
+    """What outlives an attempt's pruning: the alerts it fired. Lines more than a day late bring a
+    pruned attempt back; without this, each run that reads some would raise its alerts again."""
+
+    last: int  # event time of the attempt's latest event when it was pruned
+    fired: dict[str, int] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    stuck: str | None = None
+    rs_fired: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"last": self.last, "fired": self.fired, "ids": self.ids}
+        if self.stuck is not None:
+            out["stuck"] = self.stuck
+        if self.rs_fired:
+            out["rs_fired"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Suppression:
+        stuck = raw.get("stuck")
+        return cls(
+            last=int(raw.get("last") or 0),
+            fired={str(k): int(v) for k, v in dict(raw.get("fired") or {}).items()},
+            ids=[str(i) for i in raw.get("ids") or []],
+            stuck=stuck if isinstance(stuck, str) else None,
+            rs_fired=bool(raw.get("rs_fired")),
+        )
+
+    @classmethod
+    def of(cls, a: AttemptState) -> Suppression:
+        return cls(last=a.last or 0, fired=dict(a.fired), ids=list(a.ids), stuck=a.stuck, rs_fired=a.rs_fired)
+
+    def restore(self, a: AttemptState) -> None:
+        """Into a new state of the same attempt (a late line brought it back)."""
+        a.fired, a.ids, a.stuck, a.rs_fired = dict(self.fired), list(self.ids), self.stuck, self.rs_fired
+
+
+class StateVersionError(RuntimeError):
+    """The state file was written by a newer version of agent-pipelines."""
+
+
 @dataclass
 class DetectorState:
-    """Everything the detectors carry from one run to the next (plain JSON-able containers)."""
+    """Everything the detectors carry from one run to the next.
+
+    Serialized by :meth:`to_json` with a ``version``; :meth:`from_json` reads every version up to
+    :data:`STATE_VERSION` (version 1: the same fields, no ``retired``).
+    """
 
     generation: int = 0
     cursor: str = ""  # tailer.Cursor JSON
-    attempts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: dict[str, AttemptState] = field(default_factory=dict)
     template_fingerprints: dict[str, str] = field(default_factory=dict)  # masked message -> fingerprint
     # The error-template model (miner.TemplateMiner.to_json): the distinct masked error messages seen.
     template_model: dict[str, Any] = field(default_factory=dict)
     watermark_ms: int | None = None  # latest event time seen
     unpublished: list[dict[str, Any]] = field(default_factory=list)  # write-ahead alerts
+    # Alerts fired by pruned attempts, kept while lines that old can still arrive (see Suppression).
+    retired: dict[str, Suppression] = field(default_factory=dict)
     seen: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SEEN_SCHEMA))
     # What the last commit serialized between the generation and ``unpublished`` (see ``commit``).
     _body: str | None = field(default=None, repr=False, compare=False)
@@ -81,33 +199,50 @@ class DetectorState:
             "version": STATE_VERSION,
             "generation": self.generation,
             "cursor": self.cursor,
-            "attempts": self.attempts,
+            "attempts": {k: a.to_json() for k, a in self.attempts.items()},
             "template_fingerprints": self.template_fingerprints,
             "template_model": self.template_model,
             "watermark_ms": self.watermark_ms,
+            "retired": {k: r.to_json() for k, r in self.retired.items()},
             "unpublished": self.unpublished,
         }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> DetectorState:
+        """A state of any version up to :data:`STATE_VERSION` (a missing version is 1)."""
+        version = raw.get("version", 1)
+        if not isinstance(version, int) or version > STATE_VERSION:
+            raise StateVersionError(
+                f"detector state version {version!r} is newer than this agent-pipelines reads "
+                f"({STATE_VERSION}); upgrade, or move {STATE_FILE} aside to start afresh"
+            )
+        watermark = raw.get("watermark_ms")
+        return cls(
+            generation=int(raw.get("generation") or 0),
+            cursor=str(raw.get("cursor") or ""),
+            attempts={str(k): AttemptState.from_json(v) for k, v in dict(raw.get("attempts") or {}).items()},
+            template_fingerprints=dict(raw.get("template_fingerprints") or {}),
+            template_model=dict(raw.get("template_model") or {}),
+            watermark_ms=watermark if isinstance(watermark, int) else None,
+            unpublished=list(raw.get("unpublished") or []),
+            retired={str(k): Suppression.from_json(v) for k, v in dict(raw.get("retired") or {}).items()},
+        )
 
 
 def load(data_dir: str | os.PathLike[str]) -> DetectorState:
     """The committed state, or a fresh one. An unreadable state file is kept aside, not lost."""
     folder = state_dir(data_dir)
     path = folder / STATE_FILE
-    state = DetectorState()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not an object")
     except FileNotFoundError:
-        return state
+        return DetectorState()
     except ValueError:
         os.replace(path, path.with_suffix(f".corrupt-{int(time.time())}"))
-        return state
-    state.generation = int(raw.get("generation") or 0)
-    state.cursor = str(raw.get("cursor") or "")
-    state.attempts = dict(raw.get("attempts") or {})
-    state.template_fingerprints = dict(raw.get("template_fingerprints") or {})
-    state.template_model = dict(raw.get("template_model") or {})
-    state.watermark_ms = raw.get("watermark_ms")
-    state.unpublished = list(raw.get("unpublished") or [])
+        return DetectorState()
+    state = DetectorState.from_json(raw)
     seen_path = folder / SEEN_FILE
     if seen_path.exists():
         try:

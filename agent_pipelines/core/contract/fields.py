@@ -29,6 +29,12 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 PROMPT_TYPES: tuple[str, ...] = ("initial", "followup", "retry")
 COMPLETION_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "interrupted")
+# Turn state, carried by ``status_change`` (docs/contract.md, "Turns"): a turn is over and the agent
+# waits for its person (``awaiting_input``, or ``interrupted`` by that person), or a turn began
+# (``working``; a prompt or any agent activity says so too).
+TURN_OPEN_STATUS = "working"
+TURN_CLOSED_STATUSES: tuple[str, ...] = ("awaiting_input", "interrupted")
+TURN_STATUSES: tuple[str, ...] = (TURN_OPEN_STATUS, *TURN_CLOSED_STATUSES)
 SUCCESS_STATUS = "success"  # the one definition of success, everywhere
 
 

@@ -25,7 +25,8 @@ worth repeating.
 Modules: :mod:`~agent_pipelines.live.detectors.thresholds` (settings),
 :mod:`~agent_pipelines.live.detectors.seen`
 (events already processed), :mod:`~agent_pipelines.live.detectors.rules` (the detectors themselves),
-:mod:`~agent_pipelines.live.detectors.tool_windows` (tool calls counted in polars for a batch); here,
+:mod:`~agent_pipelines.live.detectors.tool_windows` (tool calls counted in polars for a batch),
+:mod:`~agent_pipelines.live.detectors.columns` (what they read of an event); here,
 :func:`detect` runs them and :func:`stuck_watch` digests the state for the sensor.
 """
 
@@ -35,6 +36,7 @@ from typing import Any
 
 import polars as pl
 
+from agent_pipelines.live.detectors.columns import detector_frame
 from agent_pipelines.live.detectors.rules import (
     MAX_FINGERPRINTS_LISTED,
     MAX_IDS_PER_ATTEMPT,
@@ -42,7 +44,7 @@ from agent_pipelines.live.detectors.rules import (
     RESTART_PROMPT_TYPES,
     SAMPLE_CHARS,
     Detectors,
-    detector_frame,
+    owes_a_step,
 )
 from agent_pipelines.live.detectors.seen import remember, unseen
 from agent_pipelines.live.detectors.thresholds import Thresholds
@@ -57,13 +59,13 @@ def stuck_watch(state: DetectorState, thresholds: Thresholds) -> dict[str, Any]:
     """
     due: list[tuple[int, str, str]] = []
     for attempt_id, a in state.attempts.items():
-        if a.get("open") and a.get("stuck") != a["lid"] and a["last"] is not None:
-            due.append((a["last"] + thresholds.stuck_ms, attempt_id, a["lid"]))
+        if owes_a_step(a) and a.last is not None and a.lid is not None:
+            due.append((a.last + thresholds.stuck_ms, attempt_id, a.lid))
     due.sort()
     first = due[0] if due else None
     return {
         "generation": state.generation + 1,
-        "open_sessions": sum(1 for a in state.attempts.values() if a.get("open")),
+        "open_sessions": sum(1 for a in state.attempts.values() if a.open),
         "due_ms": first[0] if first else None,
         "due_attempt": first[1] if first else None,
         "due_event": first[2] if first else None,

@@ -6,64 +6,22 @@ from typing import Any, cast
 
 import polars as pl
 
+from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS
 from agent_pipelines.live.alerts import make_alert
+from agent_pipelines.live.detectors.columns import COLUMNS, ROW, masked_templates, with_detector_columns
 from agent_pipelines.live.detectors.thresholds import Thresholds
-from agent_pipelines.live.detectors.tool_windows import count_tool_calls
-from agent_pipelines.live.state import DetectorState
-from agent_pipelines.text.masking import mask, mask_values
+from agent_pipelines.live.detectors.tool_windows import count_tool_calls, with_tool_keys
+from agent_pipelines.live.state import AttemptState, DetectorState, Suppression, Window
 from agent_pipelines.text.miner import TemplateMiner
 
 RESTART_PROMPT_TYPES = ("followup", "retry")
 MAX_IDS_PER_ATTEMPT = 32
 MAX_TEMPLATE_MAP = 5_000
 MAX_FINGERPRINTS_LISTED = 50
+MAX_RETIRED = 100_000  # suppression records of pruned attempts kept at most (the oldest go first)
 SAMPLE_CHARS = 500
-
-_COLUMNS = (
-    "event_id",
-    "attempt_id",
-    "event_type",
-    "task_id",
-    "executor",
-    "prompt_type",
-    "completion_status",
-    "cost_usd",
-    "duration_ms",
-    "error_message",
-    "error_fingerprint",
-    "tool_name",
-    "followup_reason",
-)
-
-
-def _with_detector_columns(events: pl.DataFrame) -> pl.DataFrame:
-    """``events`` with every column the detectors read (a missing one, e.g. a batch in which no
-    payload had it, is null)."""
-    missing = [c for c in _COLUMNS if c not in events.columns]
-    return events.with_columns(pl.lit(None, pl.String()).alias(c) for c in missing) if missing else events
-
-
-# Up to this many distinct error messages in a batch (a live run's usual few), each is masked in
-# Python (~0.2 ms each, the patterns compiled once per process); more take the batch path, which
-# compiles its Rust regexes per call (~20 ms) and then masks thousands of messages in parallel.
-FEW_MESSAGES = 64
-
-
-def _templates(messages: pl.Series) -> pl.DataFrame:
-    """``error_message, tpl``: the masked text of each distinct message (the same text either way:
-    :func:`~agent_pipelines.text.masking.mask` and :func:`~agent_pipelines.text.masking.mask_values`
-    agree)."""
-    distinct = messages.unique()
-    if distinct.len() <= FEW_MESSAGES:
-        masked = [mask(m or "") for m in distinct.to_list()]
-        return pl.DataFrame({"error_message": distinct, "tpl": pl.Series(masked, dtype=pl.String)})
-    return mask_values(distinct, "tpl").select("error_message", "tpl")
-
-
-def detector_frame(events: pl.DataFrame) -> pl.DataFrame:
-    """Only what the detectors and the seen-ids window read (``timestamp`` and :data:`_COLUMNS`):
-    deduplicating and sorting a batch is cheaper on these 14 columns than on the reader's 40."""
-    return _with_detector_columns(events).select("timestamp", *_COLUMNS)
+# Events that are the agent at work: after a turn ended (``awaiting_input``), one of these opens the next.
+ACTIVITY_TYPES = ("session_start", "followup_sent", "tool_call", "tool_result", "error")
 
 
 class Detectors:
@@ -86,13 +44,15 @@ class Detectors:
             return []
         start = len(self.alerts)
         # Masked text of the distinct error messages in one vectorized pass; the miner learns them.
-        templates = _templates(events.filter(pl.col("event_type") == "error").get_column("error_message"))
+        templates = masked_templates(
+            events.filter(pl.col("event_type") == "error").get_column("error_message")
+        )
         if self.miner.add(templates.get_column("tpl").sort().to_list()):
             self.state.template_model = self.miner.to_json()
         self._learned = {}  # the miner learns here only: its answers hold for the whole batch
         frame = (
-            _with_detector_columns(events)
-            .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *_COLUMNS)
+            with_detector_columns(events)
+            .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *COLUMNS)
             .join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
             .with_columns(
                 prev_ts=pl.col("ts").shift(1).over("attempt_id"),
@@ -100,7 +60,7 @@ class Detectors:
                 prev_type=pl.col("event_type").shift(1).over("attempt_id"),
             )
         )
-        frame, tool_windows = self._tool_windows(frame)
+        frame, tool_windows = self._tool_windows(with_tool_keys(frame))
         watermark = self.state.watermark_ms
         if frame.height:
             batch_max = cast(int, frame["ts"].max())
@@ -110,19 +70,20 @@ class Detectors:
         # each attempt's last row (its "last seen"). Every other row (tool results, status changes,
         # follow-ups: about half) only moves "last seen", which the previous-row columns carry. Tool
         # calls are counted in polars (``_tool_windows``): only those that reach the tool-loop
-        # threshold, and those of windows carried over from an earlier run, are needed here.
+        # threshold, and those of windows carried over from an earlier run, are needed here. Status
+        # changes (turn ends) and the row after one (it may open the next turn) are needed too.
         keep = (
-            pl.col("event_type").is_in(["error", "session_start", "session_end"])
+            pl.col("event_type").is_in(["error", "session_start", "session_end", "status_change"])
             | (
                 (pl.col("event_type") == "tool_call")
                 & (pl.col("tool_n").is_null() | (pl.col("tool_n") >= self.t.tool_loop))
             )
             | pl.col("prev_ts").is_null()
             | ((pl.col("ts") - pl.col("prev_ts")) >= self.t.stuck_ms)
-            | (pl.col("prev_type") == "session_end")
+            | pl.col("prev_type").is_in(["session_end", "status_change"])
             | pl.col("prev_ts").shift(-1).over("attempt_id").is_null()
         )
-        for row in frame.filter(keep).drop("prev_type").iter_rows():
+        for row in frame.filter(keep).select(ROW).iter_rows():
             self._event(*row)
         self._keep_tool_windows(tool_windows)
         self.state.watermark_ms = watermark
@@ -133,17 +94,30 @@ class Detectors:
         start = len(self.alerts)
         for attempt_id in sorted(self.state.attempts):
             a = self.state.attempts[attempt_id]
-            if a.get("open") and now_ms - a["last"] >= self.t.stuck_ms and a.get("stuck") != a["lid"]:
-                self._stuck(attempt_id, a, now_ms - a["last"])
+            if a.last is not None and now_ms - a.last >= self.t.stuck_ms and owes_a_step(a):
+                self._stuck(attempt_id, a, now_ms - a.last)
         return self.alerts[start:]
 
     def prune(self) -> None:
-        """Forget attempts silent for ``retain_ms`` of event time (their alerts have fired by then)."""
+        """Forget attempts silent for ``retain_ms`` of event time (their alerts have fired by then),
+        all but the alerts they fired: those are kept (``retired``) for ``seen_ms``, as long as the
+        seen-ids window says lines that old are still handled, so late lines of a pruned attempt do
+        not raise its alerts again on every run."""
         if self.state.watermark_ms is None:
             return
         horizon = self.state.watermark_ms - self.t.retain_ms
-        for attempt_id in [k for k, a in self.state.attempts.items() if a["last"] < horizon]:
-            del self.state.attempts[attempt_id]
+        retired = self.state.retired
+        for attempt_id in [k for k, a in self.state.attempts.items() if a.last is None or a.last < horizon]:
+            a = self.state.attempts.pop(attempt_id)
+            if a.fired or a.stuck or a.rs_fired:
+                retired[attempt_id] = Suppression.of(a)
+        keep_from = self.state.watermark_ms - self.t.seen_ms
+        for attempt_id in [k for k, r in retired.items() if r.last < keep_from]:
+            del retired[attempt_id]
+        if len(retired) > MAX_RETIRED:
+            oldest = sorted(retired, key=lambda k: retired[k].last)[: len(retired) - MAX_RETIRED]
+            for attempt_id in oldest:
+                del retired[attempt_id]
         tfp = self.state.template_fingerprints
         if len(tfp) > MAX_TEMPLATE_MAP:
             for key in list(tfp)[: len(tfp) - MAX_TEMPLATE_MAP]:
@@ -158,12 +132,13 @@ class Detectors:
             found = self._learned[masked] = self.miner.template(masked)
         return found
 
-    def _attempt(self, attempt_id: str) -> dict[str, Any]:
+    def _attempt(self, attempt_id: str) -> AttemptState:
         a = self.state.attempts.get(attempt_id)
         if a is None:
-            a = {"last": None, "lid": None, "open": False, "errs": {}, "tools": {}, "rs": 0, "ne": 0,
-                 "fired": {}, "ids": []}  # fmt: skip
-            self.state.attempts[attempt_id] = a
+            a = self.state.attempts[attempt_id] = AttemptState()
+            retired = self.state.retired.pop(attempt_id, None)
+            if retired is not None:  # a late line of a pruned attempt: what it fired still holds
+                retired.restore(a)
         return a
 
     def _event(
@@ -182,118 +157,124 @@ class Detectors:
         error_fingerprint: str | None,
         tool_name: str | None,
         followup_reason: str | None,
+        new_status: str | None,
         template: str | None,
         prev_ts: int | None = None,
         prev_id: str | None = None,
+        tool_key: str | None = None,
         tool_n: int | None = None,
         tool_first: str | None = None,
     ) -> None:
         a = self._attempt(attempt_id)
         if task_id:
-            a["task"] = task_id
+            a.task = task_id
         if executor:
-            a["exec"] = executor
-        if prev_ts is not None and (a["last"] is None or prev_ts >= a["last"]):
-            a["last"], a["lid"] = prev_ts, prev_id  # rows skipped in between moved "last seen"
-        last = a["last"]
+            a.exec = executor
+        if prev_ts is not None and (a.last is None or prev_ts >= a.last):
+            a.last, a.lid = prev_ts, prev_id  # rows skipped in between moved "last seen"
+        last = a.last
         # Silence before this event: a stuck agent that came back (or a replay of one).
-        if a["open"] and last is not None and ts - last >= self.t.stuck_ms and a.get("stuck") != a["lid"]:
+        if last is not None and ts - last >= self.t.stuck_ms and owes_a_step(a):
             self._stuck(attempt_id, a, ts - last)
         if last is None or ts >= last:
-            a["last"], a["lid"] = ts, event_id
+            a.last, a.lid = ts, event_id
         if event_type == "error":
             self._error(attempt_id, a, ts, event_id, error_message or "", error_fingerprint, template or "")
-        elif event_type == "tool_call" and tool_name:
+        elif event_type == "tool_call" and tool_name and tool_key:
             if tool_n is None:  # a window carried over from an earlier run: counted here
-                self._tool(attempt_id, a, ts, event_id, tool_name)
+                self._tool(attempt_id, a, ts, event_id, tool_name, tool_key)
             elif tool_n >= self.t.tool_loop:  # counted in polars (see _tool_windows)
                 self._tool_loop(attempt_id, a, ts, event_id, tool_name, tool_n, tool_first or event_id)
         elif event_type == "session_start" and prompt_type in RESTART_PROMPT_TYPES:
-            a["rs"] += 1
-            if a["rs"] >= self.t.restarts and not a.get("rs_fired"):
-                a["rs_fired"] = self._fire(
-                    attempt_id, a, "excessive_restarts", event_id, ts, restart_count=a["rs"],
+            a.rs += 1
+            if a.rs >= self.t.restarts and not a.rs_fired:
+                a.rs_fired = self._fire(
+                    attempt_id, a, "excessive_restarts", event_id, ts, restart_count=a.rs,
                     last_reason=followup_reason,
                 )  # fmt: skip
+        if event_type == "status_change" and new_status in TURN_CLOSED_STATUSES:
+            a.turn = "closed"  # the agent answered (or was stopped) and waits for its person
+        elif (event_type == "status_change" and new_status == TURN_OPEN_STATUS) or (
+            a.turn is not None and event_type in ACTIVITY_TYPES
+        ):
+            a.turn = "open"
         if event_type == "session_end":
-            a["open"] = False
+            a.open = False
             if cost_usd is not None and cost_usd > self.t.cost_usd:
                 self._fire(attempt_id, a, "cost_anomaly", event_id, ts, cost_usd=cost_usd,
                            duration_ms=duration_ms, threshold_usd=self.t.cost_usd)  # fmt: skip
-            if completion_status == "failed" and a["ne"] >= self.t.failed_errors:
-                self._fire(attempt_id, a, "failed_session_high_errors", event_id, ts, error_count=a["ne"],
-                           error_fingerprints=list(a.get("fps", [])))  # fmt: skip
+            if completion_status == "failed" and a.ne >= self.t.failed_errors:
+                self._fire(attempt_id, a, "failed_session_high_errors", event_id, ts, error_count=a.ne,
+                           error_fingerprints=list(a.fps))  # fmt: skip
         else:
-            a["open"] = True  # any other event: the session is live (seen mid-session or restarted)
+            a.open = True  # any other event: the session is live (seen mid-session or restarted)
 
     def _error(
         self,
         attempt_id: str,
-        a: dict[str, Any],
+        a: AttemptState,
         ts: int,
         event_id: str,
         message: str,
         fingerprint: str | None,
         template: str,
     ) -> None:
-        # ``template`` is the masked message. Windows are kept per masked message ("t:<masked>"), and
-        # an error loop counts every window whose message has the same learned template *now*: a
-        # template that generalises mid-loop ("user root" + "user bob" -> "user <VAR>") still counts
-        # the earlier errors.
-        a["ne"] += 1
+        # The caller's fingerprint wins, as in batch clustering: errors with a fingerprint count in
+        # its window ("f:<fingerprint>") only, so different fingerprints are never one loop, however
+        # alike their text. Errors without one are counted per masked message ("t:<masked>"), and a
+        # loop counts every such window whose message has the same learned template *now*: a
+        # template that generalises mid-loop ("user root" + "user bob" -> "user <VAR>") still
+        # counts the earlier errors.
+        a.ne += 1
         # The session's distinct fingerprints, as the original analyzer listed them (no fingerprint
         # → "unknown"), capped so a pathological session cannot grow the state without bound.
-        fps = a.setdefault("fps", [])
         shown_fp = fingerprint or "unknown"
-        if shown_fp not in fps and len(fps) < MAX_FINGERPRINTS_LISTED:
-            fps.append(shown_fp)
+        if shown_fp not in a.fps and len(a.fps) < MAX_FINGERPRINTS_LISTED:
+            a.fps.append(shown_fp)
         tfp = self.state.template_fingerprints
+        horizon = ts - self.t.error_window_ms
         if fingerprint:
             tfp[template] = fingerprint
-        horizon = ts - self.t.error_window_ms
-        learned = self._template(template)
-        own = a["errs"].setdefault(f"t:{template}", [])
-        own.append([ts, event_id])
-        _trim(own, horizon)
-        family = sorted(k[2:] for k in a["errs"] if k.startswith("t:") and self._template(k[2:]) == learned)
-        merged = sorted(e for k in family for e in a["errs"][f"t:{k}"] if e[0] >= horizon)
-        windows = [merged]
-        if fingerprint:
-            fp_window = a["errs"].setdefault(f"f:{fingerprint}", [])
-            fp_window.append([ts, event_id])
-            _trim(fp_window, horizon)
-            windows.insert(0, fp_window)
-        for window in windows:
-            if len(window) >= self.t.error_loop:
-                shown = fingerprint or next((tfp[k] for k in family if k in tfp), None) or learned
-                fired = self._fire(
-                    attempt_id,
-                    a,
-                    "error_loop",
-                    self._incident_key(a, "error_loop", window, event_id),
-                    ts,
-                    error_fingerprint=shown,
-                    occurrences=len(window),
-                    sample_message=message[:SAMPLE_CHARS],
-                    window_ms=self.t.error_window_ms,
-                )
-                if fired:
-                    break
-        _forget_quiet(a["errs"], ts - self.t.error_window_ms)
+            window = a.errs.setdefault(f"f:{fingerprint}", [])
+            window.append([ts, event_id])
+            _trim(window, horizon)
+            shown = fingerprint
+        else:
+            learned = self._template(template)
+            own = a.errs.setdefault(f"t:{template}", [])
+            own.append([ts, event_id])
+            _trim(own, horizon)
+            family = sorted(k[2:] for k in a.errs if k.startswith("t:") and self._template(k[2:]) == learned)
+            window = sorted(e for k in family for e in a.errs[f"t:{k}"] if e[0] >= horizon)
+            shown = next((tfp[k] for k in family if k in tfp), None) or learned
+        if len(window) >= self.t.error_loop:
+            self._fire(
+                attempt_id,
+                a,
+                "error_loop",
+                self._incident_key(a, "error_loop", window, event_id),
+                ts,
+                error_fingerprint=shown,
+                occurrences=len(window),
+                sample_message=message[:SAMPLE_CHARS],
+                window_ms=self.t.error_window_ms,
+            )
+        _forget_quiet(a.errs, ts - self.t.error_window_ms)
 
-    def _tool(self, attempt_id: str, a: dict[str, Any], ts: int, event_id: str, tool: str) -> None:
-        window = a["tools"].setdefault(tool, [])
+    def _tool(self, attempt_id: str, a: AttemptState, ts: int, event_id: str, tool: str, key: str) -> None:
+        window = a.tools.setdefault(key, [])
         window.append([ts, event_id])
         _trim(window, ts - self.t.tool_window_ms)
         if len(window) >= self.t.tool_loop:
             self._tool_loop(attempt_id, a, ts, event_id, tool, len(window), window[0][1])
-        _forget_quiet(a["tools"], ts - self.t.tool_window_ms)
+        _forget_quiet(a.tools, ts - self.t.tool_window_ms)
 
     def _tool_loop(
-        self, attempt_id: str, a: dict[str, Any], ts: int, event_id: str, tool: str, count: int, first: str
+        self, attempt_id: str, a: AttemptState, ts: int, event_id: str, tool: str, count: int, first: str
     ) -> None:
-        """``count`` calls of ``tool`` within the window ending at this one, the first being ``first``."""
-        key = first if "tool_loop" not in a["fired"] else event_id  # as _incident_key
+        """``count`` identical calls of ``tool`` within the window ending at this one, the first
+        being ``first``."""
+        key = first if "tool_loop" not in a.fired else event_id  # as _incident_key
         self._fire(attempt_id, a, "tool_loop", key, ts, tool_name=tool, occurrences=count,
                    window_ms=self.t.tool_window_ms)  # fmt: skip
 
@@ -301,58 +282,65 @@ class Detectors:
         """Tool calls counted in polars (:func:`~.tool_windows.count_tool_calls`), except the pairs
         whose windows this state carries over from an earlier run (counted row by row)."""
         attempts = self.state.attempts
-        in_batch = frame.filter(pl.col("event_type") == "tool_call").get_column("attempt_id").unique()
+        in_batch = frame.filter(pl.col("tool_key").is_not_null()).get_column("attempt_id").unique()
         carried = [
-            (attempt_id, tool)
+            (attempt_id, key)
             for attempt_id in in_batch.to_list()
             if attempt_id in attempts
-            for tool, window in attempts[attempt_id]["tools"].items()
+            for key, window in attempts[attempt_id].tools.items()
             if window
         ]
         return count_tool_calls(frame, carried, self.t.tool_window_ms)
 
     def _keep_tool_windows(self, last: pl.DataFrame) -> None:
-        """The windows of the (attempt, tool) pairs counted in polars, into the state as the per-row
-        count would have left them."""
+        """The windows of the (attempt, tool key) pairs counted in polars, into the state as the
+        per-row count would have left them."""
         attempts = self.state.attempts
-        for attempt_id, tool, ts, event_id in last.iter_rows():
-            attempts[attempt_id]["tools"].setdefault(tool, []).append([ts, event_id])
+        for attempt_id, key, ts, event_id in last.iter_rows():
+            attempts[attempt_id].tools.setdefault(key, []).append([ts, event_id])
 
     @staticmethod
-    def _incident_key(a: dict[str, Any], alert_type: str, window: list[list[Any]], event_id: str) -> str:
+    def _incident_key(a: AttemptState, alert_type: str, window: Window, event_id: str) -> str:
         """The first event of the window opens the first incident; once one has fired, a loop that
         persists past the suppression is a new incident opened by the event that re-triggers it
         (the window's first event may be the very one that opened the previous incident)."""
-        return window[0][1] if alert_type not in a["fired"] else event_id
+        return str(window[0][1]) if alert_type not in a.fired else event_id
 
-    def _stuck(self, attempt_id: str, a: dict[str, Any], idle_ms: int) -> None:
-        a["stuck"] = a["lid"]  # one alert per silence, whichever way it is found first
-        self._fire(attempt_id, a, "stuck_agent", a["lid"], a["last"] + self.t.stuck_ms, idle_time_ms=idle_ms,
+    def _stuck(self, attempt_id: str, a: AttemptState, idle_ms: int) -> None:
+        a.stuck = a.lid  # one alert per silence, whichever way it is found first
+        assert a.last is not None and a.lid is not None
+        self._fire(attempt_id, a, "stuck_agent", a.lid, a.last + self.t.stuck_ms, idle_time_ms=idle_ms,
                    threshold_ms=self.t.stuck_ms)  # fmt: skip
 
     def _fire(
         self,
         attempt_id: str,
-        a: dict[str, Any],
+        a: AttemptState,
         alert_type: str,
         incident_key: str,
         at_ms: int,
         **fields: Any,
     ) -> bool:
-        previous = a["fired"].get(alert_type)
+        previous = a.fired.get(alert_type)
         if previous is not None and abs(at_ms - previous) < self.t.suppress_ms:
             return False
-        alert = make_alert(alert_type, attempt_id, incident_key, at_ms, task_id=a.get("task"),
-                           executor=a.get("exec"), **fields)  # fmt: skip
-        if alert["alert_id"] in a["ids"]:
+        alert = make_alert(alert_type, attempt_id, incident_key, at_ms, task_id=a.task, executor=a.exec,
+                           **fields)  # fmt: skip
+        if alert["alert_id"] in a.ids:
             return False
-        a["fired"][alert_type] = at_ms
-        a["ids"] = [*a["ids"], alert["alert_id"]][-MAX_IDS_PER_ATTEMPT:]
+        a.fired[alert_type] = at_ms
+        a.ids = [*a.ids, alert["alert_id"]][-MAX_IDS_PER_ATTEMPT:]
         self.alerts.append(alert)
         return True
 
 
-def _trim(window: list[list[Any]], horizon: int) -> None:
+def owes_a_step(a: AttemptState) -> bool:
+    """The attempt's session is open, its turn not over (or turns unknown: the original's rule),
+    and its current silence not alerted yet: a silence now is an agent stuck."""
+    return a.open and a.turn != "closed" and a.stuck != a.lid
+
+
+def _trim(window: Window, horizon: int) -> None:
     drop = 0
     while drop < len(window) and window[drop][0] < horizon:
         drop += 1
@@ -360,7 +348,7 @@ def _trim(window: list[list[Any]], horizon: int) -> None:
         del window[:drop]
 
 
-def _forget_quiet(windows: dict[str, list[list[Any]]], horizon: int) -> None:
+def _forget_quiet(windows: dict[str, Window], horizon: int) -> None:
     """Drop windows whose newest entry is older than ``horizon`` (only worth it past a few keys)."""
     if len(windows) > 4:
         for key in [k for k, w in windows.items() if not w or w[-1][0] < horizon]:

@@ -1,7 +1,9 @@
-"""Tool calls counted per (attempt, tool) in polars, for a whole batch at once.
+"""Tool calls counted per (attempt, call) in polars, for a whole batch at once.
 
-The tool-loop detector asks, at each call, how many calls of the same tool the same attempt made
-within ``tool_window_ms`` up to and including it. Row by row (:mod:`.rules`) that is a window list:
+A call is a tool *with its input* (:func:`with_tool_keys`): "the same call ten times in a minute"
+is a loop, ten different commands through one shell tool are a busy agent. The tool-loop detector
+asks, at each call, how many calls with the same key the same attempt made within
+``tool_window_ms`` up to and including it. Row by row (:mod:`.rules`) that is a window list:
 append, drop the front while it is older than the horizon. For the calls of a pair that starts in
 the batch, whose rows come in event-time order, that list holds exactly the pair's calls since the
 horizon: a binary search finds where they start. A pair with a window carried over from an earlier
@@ -10,31 +12,71 @@ run is left to the row-by-row count (a late event could sit behind newer carried
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import polars as pl
+
+KEY_SEPARATOR = "\x1f"
+
+
+def params_hash(text: str) -> str | None:
+    """A short stable hash of a call's input (JSON text), keys in sorted order so the writer's key
+    order does not matter; ``None`` for an empty input (the call compares by tool name alone)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if value in (None, {}, [], ""):
+        return None
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def with_tool_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``tool_key``: ``<tool name>\\x1f<params hash>`` for a tool call with input,
+    the tool name for one without (logs that never carried ``tool_params`` keep the original
+    analyzer's count by tool name), null for other rows. The input is hashed once per distinct
+    text of the batch."""
+    calls = frame.filter((pl.col("event_type") == "tool_call") & pl.col("tool_params").is_not_null())
+    texts = calls.get_column("tool_params").unique()
+    hashes = pl.DataFrame(
+        {"tool_params": texts, "_ph": pl.Series([params_hash(t) for t in texts.to_list()], dtype=pl.String)}
+    )
+    name = pl.col("tool_name")
+    key = (
+        pl.when((pl.col("event_type") != "tool_call") | name.is_null() | (name == ""))
+        .then(None)
+        .when(pl.col("_ph").is_null())
+        .then(name)
+        .otherwise(name + KEY_SEPARATOR + pl.col("_ph"))
+    )
+    return (
+        frame.join(hashes, on="tool_params", how="left", maintain_order="left", nulls_equal=False)
+        .with_columns(tool_key=key)
+        .drop("_ph")
+    )
 
 
 def count_tool_calls(
     frame: pl.DataFrame, carried: list[tuple[str, str]], window: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``frame`` (``ts`` in ms, event-time order) with ``tool_n``: the calls of the row's (attempt,
-    tool) within ``window`` ms up to and including it, and ``tool_first``: the first of them; null
-    for other rows and for the ``carried`` pairs. Also, per counted pair, the calls its window holds
-    at the end of the batch (``attempt_id, tool_name, ts, event_id``), as the row-by-row count
-    leaves them."""
-    calls = (
-        (pl.col("event_type") == "tool_call")
-        & pl.col("tool_name").is_not_null()
-        & (pl.col("tool_name") != "")
-    )
+    """``frame`` (``ts`` in ms, event-time order, ``tool_key`` from :func:`with_tool_keys`) with
+    ``tool_n``: the calls of the row's (attempt, tool key) within ``window`` ms up to and including
+    it, and ``tool_first``: the first of them; null for other rows and for the ``carried`` pairs.
+    Also, per counted pair, the calls its window holds at the end of the batch (``attempt_id,
+    tool_key, ts, event_id``), as the row-by-row count leaves them."""
     frame = frame.with_row_index("_row")
-    tools = frame.filter(calls).select("_row", "attempt_id", "tool_name", "ts", "event_id")
+    tools = frame.filter(pl.col("tool_key").is_not_null()).select(
+        "_row", "attempt_id", "tool_key", "ts", "event_id"
+    )
     if carried:
-        old = pl.DataFrame(carried, schema={"attempt_id": pl.String, "tool_name": pl.String}, orient="row")
-        tools = tools.join(old, on=["attempt_id", "tool_name"], how="anti", maintain_order="left")
+        old = pl.DataFrame(carried, schema={"attempt_id": pl.String, "tool_key": pl.String}, orient="row")
+        tools = tools.join(old, on=["attempt_id", "tool_key"], how="anti", maintain_order="left")
     # Rows by (attempt, tool), in event-time order within each pair; a pair's calls since a horizon
     # then start where one binary search of (pair, time rank) finds them, for all pairs at once
     # (``over`` on thousands of small groups costs several times more).
-    tools = tools.with_columns(_pair=pl.struct("attempt_id", "tool_name").rank("dense").cast(pl.Int64)).sort(
+    tools = tools.with_columns(_pair=pl.struct("attempt_id", "tool_key").rank("dense").cast(pl.Int64)).sort(
         "_pair", maintain_order=True
     )
     moments = tools.get_column("ts").unique().sort()
@@ -54,14 +96,14 @@ def count_tool_calls(
     last = tools.filter(pl.col("ts") >= pl.col("_pair_last") - window)
     busy = (
         last.group_by("attempt_id")
-        .agg(_tools=pl.col("tool_name").n_unique(), _attempt_last=pl.col("ts").max())
+        .agg(_tools=pl.col("tool_key").n_unique(), _attempt_last=pl.col("ts").max())
         .filter(pl.col("_tools") > 4)
     )
     if busy.height:
         last = last.join(busy, on="attempt_id", how="left", maintain_order="left").filter(
             pl.col("_tools").is_null() | (pl.col("_pair_last") >= pl.col("_attempt_last") - window)
         )
-    last = last.sort("_row").select("attempt_id", "tool_name", "ts", "event_id")
+    last = last.sort("_row").select("attempt_id", "tool_key", "ts", "event_id")
     frame = frame.join(
         tools.select("_row", "tool_n", "tool_first"), on="_row", how="left", maintain_order="left"
     ).drop("_row")
