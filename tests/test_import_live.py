@@ -108,7 +108,7 @@ def test_each_source_has_its_own_switch(
     with dg.instance_for_test() as instance:
         message = import_tick(instance, logs, data)
         assert "claude-code: off (AGENT_IMPORT_CLAUDE_CODE=false)" in message
-        assert "codex: 14 event(s) from 2 session(s)" in message
+        assert "codex: 16 event(s) from 2 session(s)" in message
         monkeypatch.setenv("AGENT_IMPORT_CLAUDE_CODE", "1")
         monkeypatch.setenv("AGENT_IMPORT_CODEX", "off")
         message = import_tick(instance, logs, data)

@@ -216,6 +216,7 @@ A_EVENTS = {
     "tool_result": 4,
     "error": 3,
     "followup_sent": 1,
+    "status_change": 1,  # the rate-limit error ends the turn: awaiting_input
     "session_end": 1,
 }
 
@@ -467,6 +468,7 @@ CODEX_1_EVENTS = {
     "tool_result": 2,
     "error": 3,
     "followup_sent": 1,
+    "status_change": 2,  # awaiting_input after task_complete and after the usage-limit error
     "session_end": 1,
 }
 

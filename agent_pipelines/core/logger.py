@@ -9,6 +9,7 @@ Write-AgentFollowup    :meth:`AgentWorkLogger.followup`
 Write-AgentError       :meth:`AgentWorkLogger.error`
 Stop-AgentSession      :meth:`AgentWorkLogger.stop_session`
 (new)                  ``tool_call``, ``tool_result``, ``status_change``
+(new)                  ``end_turn``, ``start_turn`` (turn state)
 =====================  ==========================================
 
 The original PowerShell logger kept each session's context (task, executor, start time) in the memory of the
@@ -32,6 +33,8 @@ from agent_pipelines.core.contract import (
     COMPLETION_STATUSES,
     MAX_LINE_BYTES,
     STRING_FIELDS,
+    TURN_CLOSED_STATUSES,
+    TURN_OPEN_STATUS,
     ContractError,
     Reason,
     check_event,
@@ -190,6 +193,15 @@ class AgentWorkLogger:
     ) -> dict[str, Any] | None:
         data = {"new_status": new_status, "old_status": old_status, "reason": reason}
         return self.log("status_change", attempt_id, data, context)
+
+    def end_turn(self, attempt_id: str, reason: str | None = None, **context: Any) -> dict[str, Any] | None:
+        """The agent finished its turn and waits for its person: a silence from here on is not an
+        agent stuck (``status_change`` to ``awaiting_input``; see docs/contract.md, "Turns")."""
+        return self.status_change(attempt_id, TURN_CLOSED_STATUSES[0], TURN_OPEN_STATUS, reason, **context)
+
+    def start_turn(self, attempt_id: str, reason: str | None = None, **context: Any) -> dict[str, Any] | None:
+        """A turn began (a prompt or any tool call says so too; this is for turns that start otherwise)."""
+        return self.status_change(attempt_id, TURN_OPEN_STATUS, TURN_CLOSED_STATUSES[0], reason, **context)
 
     def stop_session(
         self,

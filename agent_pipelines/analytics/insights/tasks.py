@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS
+
 BACKLOG_MIN_ATTEMPTS = 3  # the original Node analytics CLI: "tasks with >3 attempts"
 UNCATEGORIZED = "uncategorized"
 
@@ -41,13 +43,18 @@ def _root_causes(errors: pl.DataFrame) -> pl.DataFrame:
 
 
 def _last_status(events: pl.DataFrame | None) -> pl.DataFrame:
-    """The orchestrator's last word on each task (``status_change.new_status``, e.g. manual_review)."""
+    """The orchestrator's last word on each task (``status_change.new_status``, e.g. manual_review);
+    turn markers (``working``, ``awaiting_input``: the agent's turns, not the task's state) are not."""
     schema = {"task_id": pl.String(), "orchestrator_status": pl.String()}
     if events is None or events.is_empty():
         return pl.DataFrame(schema=schema)
     return (
         events.lazy()
-        .filter((pl.col("event_type") == "status_change") & pl.col("task_id").is_not_null())
+        .filter(
+            (pl.col("event_type") == "status_change")
+            & pl.col("task_id").is_not_null()
+            & ~pl.col("new_status").is_in([TURN_OPEN_STATUS, TURN_CLOSED_STATUSES[0]])
+        )
         .sort("timestamp")
         .group_by("task_id")
         .agg(pl.col("new_status").last().alias("orchestrator_status"))

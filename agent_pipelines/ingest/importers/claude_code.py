@@ -17,6 +17,8 @@ user ``tool_result`` block                             ``tool_result``; with ``i
 assistant record with ``isApiErrorMessage``            ``error`` (category: rate_limit,
                                                        authentication, context_overflow, ...)
 ``[Request interrupted by user]``                      ``status_change`` to ``interrupted``
+assistant message with ``stop_reason: end_turn``       ``status_change`` to ``awaiting_input``
+(no ``tool_use`` left without its ``tool_result``)
 =====================================================  =======================================
 
 **Tokens** come from ``message.usage`` (input, output, cache creation, cache read). One API
@@ -222,6 +224,10 @@ class ClaudeCode:
                 )
             elif block.get("type") == "text" and str(block.get("text") or "").strip() and not side:
                 imp.answered(s)
+        if message.get("stop_reason") == "end_turn" and not side:  # the answer that ends the turn
+            imp.answered(s)
+            if s["turn"] == "done":
+                imp.turn_over(s, ts, "end_turn")
 
     def _count(
         self,

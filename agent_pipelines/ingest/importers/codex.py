@@ -14,6 +14,7 @@ record                                                 events
 ``custom_tool_call_output``                            an ``error`` with the command's output
 ``event_msg`` ``error`` / ``stream_error``             ``error`` (category from its text)
 ``event_msg`` ``turn_aborted``                         ``status_change`` to ``interrupted``
+``event_msg`` ``task_complete`` (no call left open)    ``status_change`` to ``awaiting_input``
 ``event_msg`` ``token_count``                          tokens and cost (no event)
 =====================================================  =======================================
 
@@ -240,8 +241,12 @@ class Codex:
                 imp.prompt(s, ts, text.strip(), s.get("cwd"))
         elif kind == "token_count":
             self._tokens(p, s, ts, imp)
-        elif kind in ("agent_message", "task_complete"):
+        elif kind == "agent_message":
             imp.answered(s)
+        elif kind == "task_complete":  # the turn is over, unless a function call still awaits its output
+            imp.answered(s)
+            if s["turn"] == "done":
+                imp.turn_over(s, ts, "task_complete")
         elif kind == "task_started":
             s["turn"] = "working"
         elif kind == "turn_aborted":

@@ -27,7 +27,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from agent_pipelines.core.contract import ContractError, Reason, format_timestamp, parse_timestamp
+from agent_pipelines.core.contract import (
+    TURN_CLOSED_STATUSES,
+    TURN_OPEN_STATUS,
+    ContractError,
+    Reason,
+    format_timestamp,
+    parse_timestamp,
+)
 from agent_pipelines.core.logger import build_event, session_summary
 from agent_pipelines.ingest.importers.pricing import CostTally, PriceTable, Usage
 from agent_pipelines.ingest.importers.report import ImportReport
@@ -132,6 +139,7 @@ class SessionRecorder:
         """A user prompt: the first one starts the session, later ones are follow-ups."""
         s["prompts"] += 1
         s["turn"] = "working"
+        s["turn_said"] = False
         if not s["started"]:
             self.start(s, ts, text, project)
         else:
@@ -173,6 +181,7 @@ class SessionRecorder:
             s["tools"][call_id] = [name, to_ms(ts), sidechain]
         if not sidechain:
             s["turn"] = "working"
+            s["turn_said"] = False
         self.emit(s, "tool_call", ts, data)
 
     def tool_result(
@@ -218,6 +227,7 @@ class SessionRecorder:
             )
         if not sidechain:
             s["turn"] = "working"  # the model answers the result next
+            s["turn_said"] = False
 
     def once(self, key: str) -> bool:
         """True the first time ``key`` is seen by any pass of this source (then remembered)."""
@@ -234,12 +244,24 @@ class SessionRecorder:
         )
         if ends_turn:
             s["turn"] = "failed"
+            self.turn_over(s, ts, "api_error")
 
     def interrupted(self, s: dict[str, Any], ts: str, reason: str) -> None:
         old = s["turn"]
         s["turn"] = "interrupted"
         s["tools"] = {k: v for k, v in s["tools"].items() if v[2]}  # main-chain calls will never return
         self.emit(s, "status_change", ts, {"new_status": "interrupted", "old_status": old, "reason": reason})
+        s["turn_said"] = True  # "interrupted" ends the turn too (docs/contract.md, "Turns")
+
+    def turn_over(self, s: dict[str, Any], ts: str, reason: str) -> None:
+        """The agent's turn is over and it waits for its person: said once per turn, as a
+        ``status_change`` to ``awaiting_input``, so the stuck-agent detector knows a silence from
+        here on is the person's, not the agent's."""
+        if s.get("turn_said") or not s["started"]:
+            return
+        s["turn_said"] = True
+        data = {"new_status": TURN_CLOSED_STATUSES[0], "old_status": TURN_OPEN_STATUS, "reason": reason}
+        self.emit(s, "status_change", ts, data)
 
     def answered(self, s: dict[str, Any]) -> None:
         """The agent wrote an answer: the turn is done unless a main-chain tool call is still open."""
