@@ -177,6 +177,18 @@ def test_one_fingerprint_four_times_loops_whatever_the_text(tmp_path: Path) -> N
     assert types(alerts) == ["error_loop"] and alerts[0]["error_fingerprint"] == "git_push_failed"
 
 
+def test_an_error_without_fingerprint_joins_the_fingerprint_its_template_carries(tmp_path: Path) -> None:
+    """As batch clustering: two errors the caller fingerprinted and two of the same kind it did not
+    are one loop of that fingerprint."""
+    c = Clocked(tmp_path)
+    start(c, "ve-mixed")
+    for i, name in enumerate(["HOME_DIR", "API_URL", "DB_HOST", "TOKEN_TTL"]):
+        fp = "env_var_missing" if i % 2 else None
+        c.at(10 + 30 * i).error("ve-mixed", f"KeyError: '{name}' environment variable is not set", fp)
+    alerts = run(tmp_path, DetectorState())
+    assert types(alerts) == ["error_loop"] and alerts[0]["error_fingerprint"] == "env_var_missing"
+
+
 # -- late lines alert once (issue 22, item 5) ------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ class Detectors:
         # run sees the templates every earlier run learned (and the same ones a batch run would).
         self.miner = TemplateMiner.from_json(state.template_model)
         self._learned: dict[str, str] = {}  # masked message -> the miner's template, for this batch
+        self._carried: dict[str, str] | None = None  # learned template -> the fingerprint it carries
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -50,6 +51,7 @@ class Detectors:
         if self.miner.add(templates.get_column("tpl").sort().to_list()):
             self.state.template_model = self.miner.to_json()
         self._learned = {}  # the miner learns here only: its answers hold for the whole batch
+        self._carried = None
         frame = (
             with_detector_columns(events)
             .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *COLUMNS)
@@ -131,6 +133,20 @@ class Detectors:
         if found is None:
             found = self._learned[masked] = self.miner.template(masked)
         return found
+
+    def _carried_fingerprint(self, learned: str) -> str | None:
+        """The fingerprint a learned template carries elsewhere (an error of that template that had
+        one), as batch clustering joins them: the alphabetically first when several do."""
+        if self._carried is None:
+            self._carried = {}
+            for masked, fingerprint in self.state.template_fingerprints.items():
+                self._carry(self._template(masked), fingerprint)
+        return self._carried.get(learned)
+
+    def _carry(self, learned: str, fingerprint: str) -> None:
+        if self._carried is not None:
+            known = self._carried.get(learned)
+            self._carried[learned] = fingerprint if known is None else min(known, fingerprint)
 
     def _attempt(self, attempt_id: str) -> AttemptState:
         a = self.state.attempts.get(attempt_id)
@@ -221,8 +237,9 @@ class Detectors:
     ) -> None:
         # The caller's fingerprint wins, as in batch clustering: errors with a fingerprint count in
         # its window ("f:<fingerprint>") only, so different fingerprints are never one loop, however
-        # alike their text. Errors without one are counted per masked message ("t:<masked>"), and a
-        # loop counts every such window whose message has the same learned template *now*: a
+        # alike their text; an error without one whose learned template carries a fingerprint
+        # elsewhere joins that window. The others are counted per masked message ("t:<masked>"), and
+        # a loop counts every such window whose message has the same learned template *now*: a
         # template that generalises mid-loop ("user root" + "user bob" -> "user <VAR>") still
         # counts the earlier errors.
         a.ne += 1
@@ -233,20 +250,25 @@ class Detectors:
             a.fps.append(shown_fp)
         tfp = self.state.template_fingerprints
         horizon = ts - self.t.error_window_ms
+        learned = self._template(template)
+        own = a.errs.setdefault(f"f:{fingerprint}" if fingerprint else f"t:{template}", [])
+        own.append([ts, event_id])
+        _trim(own, horizon)
         if fingerprint:
             tfp[template] = fingerprint
-            window = a.errs.setdefault(f"f:{fingerprint}", [])
-            window.append([ts, event_id])
-            _trim(window, horizon)
-            shown = fingerprint
-        else:
-            learned = self._template(template)
-            own = a.errs.setdefault(f"t:{template}", [])
-            own.append([ts, event_id])
-            _trim(own, horizon)
-            family = sorted(k[2:] for k in a.errs if k.startswith("t:") and self._template(k[2:]) == learned)
-            window = sorted(e for k in family for e in a.errs[f"t:{k}"] if e[0] >= horizon)
-            shown = next((tfp[k] for k in family if k in tfp), None) or learned
+            self._carry(learned, fingerprint)
+        carried = self._carried_fingerprint(learned)
+        joined = fingerprint or carried
+        # Errors without a fingerprint of this template (those carrying ``joined`` when there is one).
+        family = (
+            sorted(k[2:] for k in a.errs if k.startswith("t:") and self._template(k[2:]) == learned)
+            if joined is None or carried == joined
+            else []
+        )
+        window = sorted(e for k in family for e in a.errs[f"t:{k}"] if e[0] >= horizon)
+        if joined:
+            window = sorted([*window, *(e for e in a.errs.get(f"f:{joined}", []) if e[0] >= horizon)])
+        shown = joined or learned
         if len(window) >= self.t.error_loop:
             self._fire(
                 attempt_id,
