@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem, parse_timestamp
+from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.text import exit_code_in
@@ -96,19 +97,22 @@ class ClaudeCode:
     def default_roots(self) -> list[Path]:
         return default_roots()
 
+    def file_session(self, path: Path) -> str | None:
+        return shapes.session_from_name(path)  # <session>.jsonl; a line without sessionId is its file's
+
     def record_id(self, record: dict[str, Any], file_session: str | None) -> str | None:
-        uid, kind = record.get("uuid"), record.get("type")
+        uid, kind = record.get("uuid"), shapes.claude_kind(record)
         return (
             f"cc:{uid}" if isinstance(uid, str) and isinstance(kind, str) and kind in CONVERSATION else None
         )
 
     def handle(self, record: dict[str, Any], imp: Importer) -> None:
-        kind = record.get("type")
+        kind = shapes.claude_kind(record)  # older lines carry no type: judged by message.role / usage
         if not isinstance(kind, str) or kind not in CONVERSATION:
             if kind not in BOOKKEEPING:
                 imp.unknown(str(kind))
             return
-        sid, ts = record.get("sessionId"), record.get("timestamp")
+        sid, ts = record.get("sessionId", imp.file_session), record.get("timestamp")
         if not isinstance(sid, str) or not isinstance(ts, str):
             imp.bad(Reason.MISSING_FIELD, "a conversation record needs 'sessionId' and 'timestamp'")
             return

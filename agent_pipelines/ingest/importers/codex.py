@@ -10,13 +10,18 @@ record                                                 events
 ``event_msg`` ``user_message``                         ``session_start`` (first) / ``followup_sent``
 ``response_item`` ``function_call`` /                  ``tool_call``
 ``custom_tool_call`` / ``local_shell_call``
+``response_item`` ``web_search_call``                  ``tool_call`` and its ``tool_result``
 ``response_item`` ``function_call_output`` /           ``tool_result``; a non-zero exit code also
 ``custom_tool_call_output``                            an ``error`` with the command's output
 ``event_msg`` ``error`` / ``stream_error``             ``error`` (category from its text)
 ``event_msg`` ``turn_aborted``                         ``status_change`` to ``interrupted``
 ``event_msg`` ``task_complete`` (no call left open)    ``status_change`` to ``awaiting_input``
 ``event_msg`` ``token_count``                          tokens and cost (no event)
+``compacted`` (history replaced by a summary)           nothing: the turn and the tokens go on
 =====================================================  =======================================
+
+Rollouts without ``session_meta`` are named after their file, legacy (bare) rollouts and sub-agent
+threads are read too: see :mod:`~agent_pipelines.ingest.importers.shapes`.
 
 **Tokens.** ``token_count`` carries ``info.last_token_usage`` (the last request) and
 ``info.total_token_usage`` (the session so far); ``info`` is ``null`` before the first response,
@@ -31,11 +36,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem, parse_timestamp
+from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.text import exit_code_in
@@ -45,7 +50,7 @@ EXECUTOR = "CODEX"
 RECORD_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
 CALLS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
-QUIET_ITEMS = frozenset({"reasoning", "message", "web_search_call", "ghost_snapshot", "compaction"})
+QUIET_ITEMS = frozenset({"reasoning", "message", "ghost_snapshot", "compaction"})
 QUIET_EVENTS = frozenset(
     {
         "agent_reasoning",
@@ -77,7 +82,6 @@ QUIET_EVENTS = frozenset(
         "undo_completed",
     }
 )
-_ROLLOUT_ID = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$")
 
 
 def default_roots() -> list[Path]:
@@ -140,6 +144,9 @@ class Codex:
     def default_roots(self) -> list[Path]:
         return default_roots()
 
+    def file_session(self, path: Path) -> str | None:
+        return shapes.codex_file_session(path)
+
     def record_id(self, record: dict[str, Any], file_session: str | None) -> str | None:
         """Tool calls and outputs by call id: a resumed rollout repeats them."""
         payload = record.get("payload")
@@ -150,6 +157,13 @@ class Codex:
         return None
 
     def handle(self, record: dict[str, Any], imp: Importer) -> None:
+        if "payload" not in record:  # a legacy (bare) rollout's line, or a marker
+            known = imp.state.session(imp.file_session) if imp.state and imp.file_session else None
+            wrapped = shapes.codex_record(record, known["last"] if known else None)
+            if wrapped is None:
+                imp.skip("legacy marker or context block")
+                return
+            record = wrapped
         kind, ts, payload = record.get("type"), record.get("timestamp"), record.get("payload")
         if not isinstance(kind, str) or kind not in RECORD_TYPES:
             imp.unknown(str(kind))
@@ -168,13 +182,14 @@ class Codex:
         if kind == "session_meta":
             self._meta(payload, ts, imp)
             return
-        sid = imp.file_session
+        if kind == "compacted":  # the history replaced by its summary: tokens go on as before
+            imp.skip("compaction")
+            return
+        sid = imp.file_session or shapes.session_from_name(imp.where[0])
         if sid is None:
-            match = _ROLLOUT_ID.search(imp.where[0])
-            if match is None:
-                imp.bad(Reason.MISSING_FIELD, "no session_meta (session id) before this record")
-                return
-            sid = imp.file_session = match.group(1)
+            imp.bad(Reason.MISSING_FIELD, "no session_meta (session id) before this record")
+            return
+        imp.file_session = sid
         s = imp.session(sid, ts)
         if kind == "turn_context":
             if isinstance(payload.get("model"), str):
@@ -204,8 +219,11 @@ class Codex:
         git = payload.get("git")
         if isinstance(git, dict) and isinstance(git.get("branch"), str):
             s["ctx"]["branch"] = git["branch"]
-        if isinstance(payload.get("cli_version"), str):
-            s["ctx"]["executor_variant"] = f"codex {payload['cli_version']}"
+        variant = f"codex {payload['cli_version']}" if isinstance(payload.get("cli_version"), str) else None
+        if sub := shapes.codex_subagent(payload):
+            variant = f"{variant or 'codex'} ({sub})"
+        if variant:
+            s["ctx"]["executor_variant"] = variant
 
     def _item(self, p: dict[str, Any], s: dict[str, Any], ts: str, imp: Importer) -> None:
         kind = p.get("type") if isinstance(p.get("type"), str) else str(p.get("type"))
@@ -227,6 +245,13 @@ class Codex:
             text, code, success = _output(p.get("output"))
             failed = success is False or (code is not None and code != 0)
             imp.tool_result(s, ts, p.get("call_id"), text, is_error=failed, exit_code=code)
+        elif kind == "web_search_call":  # the search runs server-side: its call is also its result
+            call_id = p.get("id") if isinstance(p.get("id"), str) else None
+            imp.tool_call(s, ts, call_id, "web_search", p.get("action"))
+            failed = p.get("status") == "failed"
+            imp.tool_result(
+                s, ts, call_id, "web search failed" if failed else "", is_error=failed, name="web_search"
+            )
         elif kind == "message":
             if p.get("role") == "assistant":
                 imp.answered(s)

@@ -32,7 +32,7 @@ from agent_pipelines.ingest.importers import files as files_mod
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
 from agent_pipelines.ingest.importers.sessions import COST_MODES, IDLE_CLOSE_S, STALE_S, SessionRecorder
-from agent_pipelines.ingest.importers.state import ImportState, record_hash, state_path
+from agent_pipelines.ingest.importers.state import ImportState, content_hash, record_hash, state_path
 
 try:
     import fcntl
@@ -57,6 +57,10 @@ class Source(Protocol):
     def default_roots(self) -> list[Path]: ...
 
     def record_id(self, record: dict[str, Any], file_session: str | None) -> str | None: ...
+
+    def file_session(self, path: Path) -> str | None:
+        """The session a file holds when its records do not all say (read before its first line)."""
+        ...
 
     def handle(self, record: dict[str, Any], imp: Importer) -> None: ...
 
@@ -136,6 +140,8 @@ class Importer(SessionRecorder):
                 self.report.more_pending = True
                 break
             self.file_session = item.previous.session if item.previous and not item.note else None
+            if self.file_session is None:
+                self.file_session = self.source.file_session(item.path)
             offset, line = item.start, item.first_line - 1
             chunk: list[tuple[int, int, bytes]] = []
             for line_no, off, raw in files_mod.read_lines(item, budget):
@@ -190,12 +196,16 @@ class Importer(SessionRecorder):
             parsed.append((line_no, off, raw, record))
         self.report.records += len(parsed)
         # Records copied into a resumed session (same record id) become events once.
+        # A record without an id of its own is known by its session, line and content, so a copied
+        # or moved file (same lines at the same places) is never counted twice.
         ids: list[int | None] = []
-        for _line_no, _off, _raw, record in parsed:
+        for line_no, _off, raw, record in parsed:
             try:
                 rid = self.source.record_id(record, self.file_session)
             except (TypeError, ValueError, AttributeError):
                 rid = None  # a record of an odd shape has no id; handling it says what is wrong
+            if rid is None and self.file_session is not None:
+                rid = f"{self.source.name}:{self.file_session}:{line_no}:{content_hash(raw)}"
             ids.append(record_hash(rid) if rid else None)
         fresh = self.state.unseen(h for h in ids if h is not None)
         in_chunk: set[int] = set()

@@ -319,7 +319,7 @@ class SessionRecorder:
                 if quiet < self.stale_ms:
                     continue
                 status, reason = "interrupted", "quiet_mid_turn"
-            if s["started"]:
+            if s["started"] or CostTally.from_json(s["cost"]).usage.total:  # tokens alone make a session
                 self._end(s, status, reason)
             s["open"] = False
             self.state.put_session(session_id, s)

@@ -63,6 +63,11 @@ def record_hash(record_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(record_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def content_hash(raw: bytes) -> str:
+    """A short hash of a record's bytes (its identity when it has no id of its own)."""
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
 def state_path(data_dir: Path, source: str) -> Path:
     return data_dir / "state" / f"import-{source}.sqlite"
 
