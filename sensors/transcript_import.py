@@ -1,8 +1,9 @@
-"""Transcript import: a sensor that brings Claude Code and Codex CLI sessions into the log folder.
+"""Transcript import: a sensor that brings coding agents' sessions (Claude Code, Codex CLI, Gemini CLI,
+GitHub Copilot CLI, OpenCode, SWE-agent, mini-swe-agent) into the log folder.
 
 Thin Dagster wiring over :func:`agent_pipelines.ingest.importers.run_import` (``agent-pipelines import``
-runs the same function). Every ~5 s it reads what is new in the Claude Code and Codex folders
-(per file identity and offset) and appends the events to the log folder, exactly where our logger
+runs the same function). Every ~5 s it reads what is new in each source's folders (per file
+identity and offset) and appends the events to the log folder, exactly where our logger
 writes. From there the rest is what happens to any log line: the ``live_alerts_sensor`` runs the
 detectors on its next tick (so a looping Claude Code or Codex session raises a ``tool_loop`` or
 ``error_loop`` alert within one more tick, ~5 s, of our own logs' latency), and the
@@ -13,10 +14,12 @@ a run would add seconds of process start to every alert. A tick reads at most 32
 (a first import of a large history is spread over a few ticks) and skips a source whose import is
 already running (the CLI from cron, say).
 
-**Switches**, one per source: ``AGENT_IMPORT_CLAUDE_CODE`` and ``AGENT_IMPORT_CODEX`` (anything but
-false/0/no/off is on; on by default: the folders read are the user's own, on their machine, by a
-tool they started, and nothing leaves the machine except alerts, which are redacted). A source
-whose folder does not exist is skipped. The sensor is STOPPED by default when both are off.
+**Switches**, one per source: ``AGENT_IMPORT_CLAUDE_CODE``, ``AGENT_IMPORT_CODEX``,
+``AGENT_IMPORT_GEMINI_CLI``, ``AGENT_IMPORT_COPILOT_CLI``, ``AGENT_IMPORT_OPENCODE``,
+``AGENT_IMPORT_SWE_AGENT``, ``AGENT_IMPORT_MINI_SWE_AGENT`` (anything but false/0/no/off is on; on by
+default: the folders read are the user's own, on their machine, by a tool they started, and
+nothing leaves the machine except alerts, which are redacted). A source
+whose folder does not exist is skipped. The sensor is STOPPED by default when all are off.
 """
 
 from __future__ import annotations
@@ -91,8 +94,8 @@ def evaluate(
     default_status=dg.DefaultSensorStatus.RUNNING
     if any(source_enabled(n) for n in SOURCES)
     else dg.DefaultSensorStatus.STOPPED,
-    description="Every 5 s: new Claude Code and Codex CLI transcript lines → events in the log folder "
-    "(AGENT_IMPORT_CLAUDE_CODE / AGENT_IMPORT_CODEX switch each source).",
+    description="Every 5 s: new transcript lines of Claude Code, Codex, Gemini CLI, Copilot CLI, OpenCode, "
+    "SWE-agent and mini-swe-agent → events in the log folder (AGENT_IMPORT_<SOURCE> switches each source).",
 )
 def transcript_import_sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SkipReason:
     return evaluate(context, log_store)

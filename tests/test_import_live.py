@@ -21,9 +21,12 @@ SID = "5a5e55a0-0000-4000-8000-00000000100f"
 
 @pytest.fixture
 def homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    """Claude Code and Codex homes of our own (never the developer's), a log and a data folder."""
+    """Every source's home of our own (never the developer's), a log and a data folder."""
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    for name in ("GEMINI_CLI_HOME", "COPILOT_HOME", "OPENCODE_DATA_DIR", "MSWEA_GLOBAL_CONFIG_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.chdir(tmp_path)  # SWE-agent's ./trajectories
     logs, data = tmp_path / "logs", tmp_path / "data"
     logs.mkdir()
     return tmp_path / "claude" / "projects" / "-home-dev-shop" / f"{SID}.jsonl", logs, data

@@ -1,4 +1,4 @@
-"""``agent-pipelines import claude-code|codex [PATH ...]``: transcripts you already have, as events.
+"""``agent-pipelines import SOURCE [PATH ...]``: transcripts you already have, as events.
 
 Reads only what is new since the last import (per file identity and offset), so it can run from
 cron as often as you like; the ``transcript_import_sensor`` does the same every few seconds.
@@ -22,14 +22,20 @@ DESCRIPTIONS = {
     "claude-code": "Claude Code transcripts (default: $CLAUDE_CONFIG_DIR/projects, else "
     "~/.config/claude/projects and ~/.claude/projects)",
     "codex": "Codex CLI rollouts (default: ${CODEX_HOME:-~/.codex}/sessions and archived_sessions)",
+    "gemini-cli": "Gemini CLI chats (default: ~/.gemini/tmp, the chats/session-*.json files)",
+    "copilot-cli": "GitHub Copilot CLI sessions (default: ${COPILOT_HOME:-~/.copilot}/session-state)",
+    "opencode": "OpenCode sessions (default: ${OPENCODE_DATA_DIR:-~/.local/share/opencode}/storage)",
+    "swe-agent": "SWE-agent trajectories, *.traj (default: ./trajectories)",
+    "mini-swe-agent": "mini-swe-agent trajectories, *.traj.json (default: ~/.config/mini-swe-agent)",
 }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "import",
-        help="import Claude Code or Codex CLI transcripts into the log folder",
-        description="Turn Claude Code or Codex CLI sessions into events of the log folder (the day's stream "
+        help="import agent transcripts (Claude Code, Codex, Gemini CLI, Copilot CLI, OpenCode, SWE-agent, "
+        "mini-swe-agent) into the log folder",
+        description="Turn coding agents' sessions into events of the log folder (the day's stream "
         "partition, the attempt's transcript, agent-errors.jsonl, agent-metrics.jsonl), with tokens and "
         "costs. Only what is new since the last import is read.",
     )

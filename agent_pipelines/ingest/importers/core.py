@@ -28,6 +28,7 @@ from agent_pipelines.core import paths
 from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
 from agent_pipelines.core.writer import append_lines, serialize
+from agent_pipelines.ingest.importers import documents
 from agent_pipelines.ingest.importers import files as files_mod
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
@@ -129,8 +130,12 @@ class Importer(SessionRecorder):
     def _read(self, roots: list[Path], max_bytes: int | None, progress: Callable[[str], None] | None) -> None:
         assert self.state is not None
         known = self.state.files()
-        items, notes = files_mod.pending(roots, known)
-        self.report.files_seen = len(files_mod.transcript_files(roots))
+        suffixes = getattr(self.source, "suffixes", (".jsonl",))
+        items, notes = files_mod.pending(roots, known, suffixes)
+        self.report.files_seen = len(files_mod.transcript_files(roots, suffixes))
+        if getattr(self.source, "documents", False):  # whole JSON files (Gemini CLI, OpenCode, SWE-agent)
+            self._documents(items)
+            return
         self.report.notes.extend(notes)
         budget = max_bytes
         total = sum(i.size - i.start for i in items)
@@ -166,6 +171,22 @@ class Importer(SessionRecorder):
                     f"{self.source.name}: {index + 1}/{len(items)} files, "
                     f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
                 )
+
+    def _documents(self, items: list[files_mod.Pending]) -> None:
+        """Each changed file read whole, its records handled in time order; record ids skip the
+        records a file already had when it was read before (these files are rewritten, not appended)."""
+        assert self.state is not None
+        batch = documents.read(self.source, items)  # type: ignore[arg-type]  # documents=True says it has records_of
+        for path, problem in batch.problems:
+            self.where = (str(path), 0, 0)
+            self.bad(problem[0], problem[1])
+        for path, chunk in batch.chunks:
+            self.file_session = None
+            self._records(path, chunk)
+        for item in items:
+            self.state.set_file(files_mod.file_state(item, item.size, 0, None))
+            self.report.files_read += 1
+            self.report.bytes_read += item.size
 
     def _records(self, path: Path, chunk: list[tuple[int, int, bytes]]) -> None:
         if not chunk:

@@ -38,8 +38,9 @@ class Pending:
     note: str | None = None
 
 
-def transcript_files(roots: list[Path]) -> list[Path]:
-    """Every ``*.jsonl`` under the roots (recursively; a root may also be one file), sorted."""
+def transcript_files(roots: list[Path], suffixes: tuple[str, ...] = (".jsonl",)) -> list[Path]:
+    """Every file ending in one of ``suffixes`` under the roots (recursively; a root may also be one
+    file), sorted."""
     found: set[Path] = set()
     for root in roots:
         if root.is_file():
@@ -47,7 +48,7 @@ def transcript_files(roots: list[Path]) -> list[Path]:
         elif root.is_dir():
             for dirpath, _dirs, names in os.walk(root, followlinks=False):
                 for name in names:
-                    if name.endswith(".jsonl"):
+                    if name.endswith(suffixes):
                         found.add(Path(dirpath) / name)
     return sorted(found)
 
@@ -61,11 +62,13 @@ def _same_start(path: Path, pos: FileState) -> bool:
     return not pos.head_len or head_hash(path, pos.head_len) == pos.head
 
 
-def pending(roots: list[Path], known: dict[tuple[int, int], FileState]) -> tuple[list[Pending], list[str]]:
+def pending(
+    roots: list[Path], known: dict[tuple[int, int], FileState], suffixes: tuple[str, ...] = (".jsonl",)
+) -> tuple[list[Pending], list[str]]:
     """Files with bytes not read yet, and notes (rewritten or truncated files)."""
     out: list[Pending] = []
     notes: list[str] = []
-    for path in transcript_files(roots):
+    for path in transcript_files(roots, suffixes):
         try:
             st = path.stat()
         except OSError:

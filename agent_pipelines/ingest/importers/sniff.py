@@ -1,8 +1,9 @@
 """Recognizing transcripts that are not ours, so a command can say which import to run.
 
-A Claude Code or Codex user who points ``validate``, ``summary`` or ``detect`` at their
-transcripts would otherwise get a wall of ``'attempt_id' is required``. This looks at the first
-lines of the JSONL files in a folder and names what they are.
+A user of Claude Code, Codex, Gemini CLI, Copilot CLI, OpenCode or SWE-agent who points ``validate``,
+``summary`` or ``detect`` at their transcripts would otherwise get a wall of ``'attempt_id' is
+required``. This looks at the first lines of the JSONL files in a folder (and at the names of JSON
+documents) and names what they are.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ CLAUDE_TYPES = frozenset({"user", "assistant", "summary", "system", "file-histor
 LABELS = {
     "claude-code": "Claude Code transcripts",
     "codex": "Codex CLI rollouts",
+    "copilot-cli": "GitHub Copilot CLI sessions",
+    "gemini-cli": "Gemini CLI chats",
+    "opencode": "OpenCode sessions",
+    "swe-agent": "SWE-agent trajectories",
+    "mini-swe-agent": "mini-swe-agent trajectories",
     "other": "foreign JSON lines",
 }
+IMPORTABLE = [k for k in LABELS if k != "other"]
 
 
 def kind_of(record: object) -> str | None:
@@ -34,6 +41,13 @@ def kind_of(record: object) -> str | None:
     if "event_type" in record and "attempt_id" in record:
         return "ours"
     kind = record.get("type")
+    if (
+        isinstance(kind, str)
+        and "." in kind
+        and isinstance(record.get("data"), dict)
+        and "parentId" in record
+    ):
+        return "copilot-cli"
     if kind in CODEX_TYPES and isinstance(record.get("payload"), dict):
         return "codex"
     if kind in CLAUDE_TYPES and ("sessionId" in record or "leafUuid" in record or "uuid" in record):
@@ -65,6 +79,20 @@ def file_kind(path: Path) -> str | None:
     return None if kind == "ours" else kind
 
 
+def name_kind(path: Path) -> str | None:
+    """The kind a JSON document's name and place say (these tools write whole files, not lines)."""
+    name = path.name
+    if name.endswith(".traj.json"):
+        return "mini-swe-agent"
+    if name.endswith(".traj"):
+        return "swe-agent"
+    if name.endswith(".json") and name.startswith("session-") and path.parent.name == "chats":
+        return "gemini-cli"
+    if name.endswith(".json") and path.parent.parent.name == "message" and path.parents[2].name == "storage":
+        return "opencode"
+    return None
+
+
 def foreign_files(root: Path) -> dict[str, list[Path]]:
     """Files under ``root`` (not our archive or per-attempt transcripts) that are not agent events."""
     found: dict[str, list[Path]] = {}
@@ -74,6 +102,10 @@ def foreign_files(root: Path) -> dict[str, list[Path]]:
         if Path(dirpath) == root:
             dirs[:] = [d for d in dirs if d not in skip]
         for name in sorted(names):
+            named = name_kind(Path(dirpath) / name)
+            if named is not None:
+                found.setdefault(named, []).append(Path(dirpath) / name)
+                continue
             if not name.endswith(".jsonl") or name.startswith(
                 ("ground-truth", "agent-alerts", "agent-metrics")
             ):
@@ -93,7 +125,7 @@ def foreign_hint(root: Path) -> str | None:
     if not found:
         return None
     lines = []
-    for kind in ("claude-code", "codex"):
+    for kind in IMPORTABLE:
         files = found.get(kind)
         if files:
             folder = _common_folder(files)

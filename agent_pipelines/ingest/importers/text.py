@@ -83,3 +83,18 @@ def task_for(project: str | None, prompt: str | None, session_id: str) -> tuple[
 
 def to_ms(ts: str) -> int:
     return int(parse_timestamp(ts).timestamp() * 1000)
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (transcripts' optional parts)."""
+    return value if isinstance(value, dict) else {}
+
+
+def seq(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def string(value: Any) -> str | None:
+    """``value`` when it is a string, else ``None``."""
+    return value if isinstance(value, str) else None
