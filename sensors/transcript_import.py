@@ -85,7 +85,7 @@ def evaluate(
         if report.more_pending:
             text += ", more on the next tick"
         parts.append(text)
-    return dg.SkipReason("; ".join(parts))
+    return dg.SkipReason(f"into {log_store.logs_path}: " + "; ".join(parts))
 
 
 @dg.sensor(

@@ -56,6 +56,36 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def demo_logs_dir(value: str | None, data_value: str | None = None) -> Path | None:
+    """The demo logs the UI serves instead of ``value``'s folder, or ``None`` when it serves that one.
+
+    The one rule every command follows (the UI's :func:`~agent_pipelines.cli.ui_cmd.choose_logs_dir`):
+    no folder was chosen (``--logs-dir``, ``AGENT_WORK_LOGS_DIR``), the default folder holds no logs,
+    and ``<data>/demo-logs`` does.
+    """
+    from agent_pipelines.generator import has_logs
+
+    root = paths.logs_dir(value)
+    if value or os.environ.get("AGENT_WORK_LOGS_DIR") or has_logs(root):
+        return None
+    demo = paths.data_dir(data_value) / "demo-logs"
+    return demo if has_logs(demo) else None
+
+
+def import_logs_dir(value: str | None, data_value: str | None = None) -> Path:
+    """Where an import writes: the folder the UI reads. While the UI serves demo logs, an import
+    into the (empty) default folder would land where nothing looks: refused, with how to choose."""
+    root = paths.logs_dir(value)
+    demo = demo_logs_dir(value, data_value)
+    if demo is not None:
+        raise CommandError(
+            f"the UI shows the demo logs in {demo} (no logs in {root} yet): choose where imports go, "
+            f"--logs-dir {root} (your own folder; the UI shows it once it has logs, after a restart) "
+            f"or --logs-dir {demo} (beside the demo), or set AGENT_WORK_LOGS_DIR"
+        )
+    return root
+
+
 def ui_logs_dir(value: str | None) -> tuple[Path, str | None]:
     """The log folder the UI would use, and a note when that is not the obvious one.
 
@@ -63,15 +93,9 @@ def ui_logs_dir(value: str | None) -> tuple[Path, str | None]:
     holds no logs; every other command follows it there, so the CLI and the UI never answer from
     two different folders. The note says so, on stderr, each time.
     """
-    import os
-
-    from agent_pipelines.generator import has_logs
-
     root = paths.logs_dir(value)
-    if value or os.environ.get("AGENT_WORK_LOGS_DIR") or has_logs(root):
-        return root, None
-    demo = paths.data_dir() / "demo-logs"
-    if has_logs(demo):
+    demo = demo_logs_dir(value)
+    if demo is not None:
         return (
             demo,
             f"no logs in {root}: using the demo logs in {demo} (as the UI does; --logs-dir to choose)",

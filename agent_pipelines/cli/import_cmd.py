@@ -11,7 +11,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
+from agent_pipelines.cli.common import (
+    CommandError,
+    add_data_dir,
+    add_logs_dir,
+    fail,
+    import_logs_dir,
+    print_json,
+)
 from agent_pipelines.core import object_store, paths
 from agent_pipelines.core.contract import parse_timestamp
 from agent_pipelines.ingest.importers import SOURCES, ImportReport, run_import
@@ -82,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     location = paths.logs_location(args.logs_dir)
     if object_store.is_url(location):
         return fail(f"the log folder is {location}: import into a local log folder (--logs-dir) and ship it")
+    try:
+        logs = import_logs_dir(args.logs_dir, args.data_dir)
+    except CommandError as exc:
+        return fail(str(exc))
     if args.paths:
         roots = [Path(p).expanduser() for p in args.paths]
         missing = [str(p) for p in roots if not p.exists()]
@@ -106,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     report = run_import(
         source,
         roots,
-        logs_dir=args.logs_dir,
+        logs_dir=logs,
         data_dir=args.data_dir,
         now=now,
         prices=prices,
@@ -116,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     if args.json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "logs_dir": str(logs)})
     else:
-        print(render(report, roots, paths.logs_dir(args.logs_dir), now))
+        print(render(report, roots, logs, now))
     return 0
 
 

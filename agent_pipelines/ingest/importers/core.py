@@ -33,7 +33,13 @@ from agent_pipelines.ingest.importers import files as files_mod
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
 from agent_pipelines.ingest.importers.sessions import COST_MODES, IDLE_CLOSE_S, STALE_S, SessionRecorder
-from agent_pipelines.ingest.importers.state import ImportState, content_hash, record_hash, state_path
+from agent_pipelines.ingest.importers.state import (
+    ImportState,
+    adopt_legacy_state,
+    content_hash,
+    record_hash,
+    state_path,
+)
 
 try:
     import fcntl
@@ -103,8 +109,9 @@ class Importer(SessionRecorder):
         progress: Callable[[str], None] | None = None,
     ) -> ImportReport:
         started = time.perf_counter()
-        path = state_path(self.data_dir, self.source.name)
+        path = state_path(self.data_dir, self.source.name, self.logs_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
+        adopt_legacy_state(self.data_dir, self.source.name, path)
         lock_fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             if fcntl is not None:

@@ -1,7 +1,7 @@
 """What an import has already read, so a re-import reads only what is new.
 
-One SQLite file per source (``<data>/state/import-<source>.sqlite``), committed once per pass
-*after* the pass's events were appended. Four tables:
+One SQLite file per source and log folder (``<data>/state/import-<source>-<folder hash>.sqlite``),
+committed once per pass *after* the pass's events were appended. Four tables:
 
 * ``files`` — per transcript *file identity* (``st_dev``, ``st_ino``), like the live tailer's
   cursor (:mod:`agent_pipelines.core.tailer`): the byte offset and line read to, and a hash of the first
@@ -68,8 +68,30 @@ def content_hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
-def state_path(data_dir: Path, source: str) -> Path:
-    return data_dir / "state" / f"import-{source}.sqlite"
+def state_path(data_dir: Path, source: str, logs_dir: Path | None = None) -> Path:
+    """The state of importing ``source`` into ``logs_dir``: one per source *and* destination.
+
+    What was read is only true of the folder it was written to: importing the same transcripts into
+    another log folder must write every session there whole, not just what is new since the last
+    import elsewhere. The state before destinations were told apart (``import-<source>.sqlite``) is
+    taken over by the first import that finds it (:func:`adopt_legacy_state`).
+    """
+    if logs_dir is None:
+        return data_dir / "state" / f"import-{source}.sqlite"
+    digest = hashlib.blake2b(str(logs_dir.resolve()).encode(), digest_size=6).hexdigest()
+    return data_dir / "state" / f"import-{source}-{digest}.sqlite"
+
+
+def adopt_legacy_state(data_dir: Path, source: str, path: Path) -> None:
+    """Move the one state file of older versions to ``path`` (the first destination imported into
+    after the upgrade, which is the folder it described unless the log folder was moved meanwhile)."""
+    legacy = state_path(data_dir, source)
+    if path.exists() or not legacy.exists():
+        return
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{legacy}{suffix}")
+        if old.exists():
+            old.replace(Path(f"{path}{suffix}"))
 
 
 class ImportState:
