@@ -10,7 +10,7 @@ the same files:
 
 Writes the ``## Transcript import`` section of BENCHMARKS.md with the machine's load average.
 
-    .venv/bin/python benchmarks/bench_import.py [--sessions 300] [--turns 40]
+    .venv/bin/python benchmarks/bench_import.py [--sessions 300] [--turns 40] [--mb 120]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -199,6 +200,211 @@ def codex_session(rng: random.Random, index: int, turns: int) -> list[dict]:
     return out
 
 
+def real_codex_session(rng: random.Random, index: int, turns: int) -> list[dict]:
+    """A rollout shaped like a real one (openai/codex ``codex-rs/protocol``): per turn a prompt, the
+    turn context, and steps of encrypted reasoning, a shell call with its begin/end events (the output
+    three times, as ``exec_command_end`` writes it) and output, token counts (often twice), the answer."""
+    sid = f"0199c0de-0000-7000-8000-{index:012d}"
+    t = START + timedelta(minutes=index * 11)
+    out: list[dict] = []
+
+    def rec(kind: str, payload: dict) -> None:
+        nonlocal t
+        t += timedelta(milliseconds=rng.randint(20, 9000))
+        out.append({"timestamp": _ts(t), "type": kind, "payload": payload})
+
+    cwd = f"/home/dev/repo{index % 25}"
+    rec(
+        "session_meta",
+        {
+            "id": sid,
+            "timestamp": _ts(t),
+            "cwd": cwd,
+            "originator": "codex_cli_rs",
+            "cli_version": "0.46.0",
+            "instructions": None,
+            "source": "cli",
+            "model_provider": "openai",
+            "git": {
+                "commit_hash": f"{rng.getrandbits(160):040x}",
+                "branch": "main",
+                "repository_url": "git@x:y/z",
+            },
+        },
+    )
+    total = [0, 0, 0, 0]
+
+    def usage(v: list[int]) -> dict[str, int]:
+        return {
+            "input_tokens": v[0],
+            "cached_input_tokens": v[1],
+            "output_tokens": v[2],
+            "reasoning_output_tokens": v[3],
+            "total_tokens": v[0] + v[2],
+        }
+
+    for turn in range(turns):
+        prompt = f"Task {index}/{turn}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 60)))
+        rec(
+            "response_item",
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]},
+        )
+        rec("event_msg", {"type": "user_message", "message": prompt, "images": []})
+        rec(
+            "turn_context",
+            {
+                "cwd": cwd,
+                "approval_policy": "on-request",
+                "sandbox_policy": {
+                    "mode": "workspace-write",
+                    "network_access": False,
+                    "writable_roots": [cwd],
+                },
+                "model": "gpt-5-codex",
+                "effort": "medium",
+                "summary": "auto",
+            },
+        )
+        rec("event_msg", {"type": "task_started", "model_context_window": 272000})
+        for step in range(rng.randint(2, 10)):
+            thought = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 40)))
+            rec("event_msg", {"type": "agent_reasoning", "text": f"**{thought[:40]}**\n\n{thought}"})
+            rec(
+                "response_item",
+                {
+                    "type": "reasoning",
+                    "summary": [{"type": "summary_text", "text": thought}],
+                    "content": None,
+                    "encrypted_content": rng.randbytes(rng.randint(900, 3000)).hex(),
+                },
+            )
+            call = f"call_{index}_{turn}_{step}"
+            command = ["bash", "-lc", f"rg -n {rng.choice(WORDS)} src | head -50"]
+            rec(
+                "response_item",
+                {
+                    "type": "function_call",
+                    "name": "shell",
+                    "call_id": call,
+                    "arguments": json.dumps({"command": command, "workdir": cwd}),
+                },
+            )
+            rec(
+                "event_msg",
+                {
+                    "type": "exec_command_begin",
+                    "call_id": call,
+                    "command": command,
+                    "cwd": cwd,
+                    "parsed_cmd": [{"type": "search", "cmd": command[2]}],
+                },
+            )
+            code = 1 if rng.random() < 0.1 else 0
+            text = "".join(OUTPUT.format(i, rng.randint(0, 10**6)) for i in range(rng.randint(2, 40)))
+            rec(
+                "event_msg",
+                {
+                    "type": "exec_command_end",
+                    "call_id": call,
+                    "stdout": text,
+                    "stderr": "",
+                    "aggregated_output": text,
+                    "exit_code": code,
+                    "duration": {"secs": rng.randint(0, 3), "nanos": rng.randint(0, 10**9)},
+                    "formatted_output": text,
+                },
+            )
+            rec(
+                "response_item",
+                {
+                    "type": "function_call_output",
+                    "call_id": call,
+                    "output": json.dumps(
+                        {"output": text, "metadata": {"exit_code": code, "duration_seconds": 0.4}}
+                    ),
+                },
+            )
+            last = [rng.randint(8000, 120000), 0, rng.randint(30, 900), rng.randint(0, 600)]
+            last[1] = rng.randint(0, last[0])
+            total = [a + b for a, b in zip(total, last, strict=True)]
+            tokens = {
+                "type": "token_count",
+                "info": {
+                    "total_token_usage": usage(total),
+                    "last_token_usage": usage(last),
+                    "model_context_window": 272000,
+                },
+                "rate_limits": {
+                    "primary": {"used_percent": 12.0, "window_minutes": 299},
+                    "secondary": {"used_percent": 40.0},
+                },
+            }
+            rec("event_msg", tokens)
+            if rng.random() < 0.5:
+                rec("event_msg", tokens)
+        answer = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 120)))
+        rec("event_msg", {"type": "agent_message", "message": answer})
+        rec(
+            "response_item",
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answer}]},
+        )
+        rec("event_msg", {"type": "task_complete", "last_agent_message": answer})
+    return out
+
+
+WORDS = [
+    "the",
+    "module",
+    "config",
+    "parser",
+    "test",
+    "fails",
+    "because",
+    "value",
+    "is",
+    "None",
+    "when",
+    "reading",
+    "file",
+    "path",
+    "from",
+    "settings",
+    "and",
+    "then",
+    "retry",
+    "loop",
+    "handler",
+    "queue",
+    "worker",
+    "cache",
+    "index",
+    "migration",
+    "schema",
+    "user",
+    "session",
+    "token",
+    "request",
+    "response",
+]
+
+
+def generate_real_codex(folder: Path, megabytes: float, turns: int, seed: int = 11) -> list[Path]:
+    """Realistic rollouts in date folders until ``megabytes`` are written."""
+    rng = random.Random(seed)
+    made: list[Path] = []
+    written, index = 0, 0
+    while written < megabytes * 1e6:
+        day = START + timedelta(days=index // 40)
+        path = folder / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"rollout-{index}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = "".join(json.dumps(r) + "\n" for r in real_codex_session(rng, index, turns))
+        path.write_text(data)
+        written += len(data)
+        made.append(path)
+        index += 1
+    return made
+
+
 def generate(folder: Path, sessions: int, turns: int, seed: int = 7) -> dict[str, list[Path]]:
     rng = random.Random(seed)
     made: dict[str, list[Path]] = {"claude-code": [], "codex": []}
@@ -222,11 +428,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--mb", type=float, default=120, help="megabytes of realistic Codex rollouts")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-import-"))
     try:
         made = generate(work / "in", args.sessions, args.turns)
+        made["codex (real shapes)"] = generate_real_codex(work / "in" / "real", args.mb, 8)
         # Warm up both sides (polars' thread pool, the price table's first load) outside the timings.
         floor(made["codex"][:1])
         from agent_pipelines.ingest.importers.pricing import PriceTable
@@ -239,10 +447,10 @@ def main() -> None:
             started = time.perf_counter()
             records = floor(files)
             t_floor = time.perf_counter() - started
-            roots = [work / "in" / ("claude" if source == "claude-code" else "codex")]
+            roots = [work / "in" / {"claude-code": "claude", "codex": "codex"}.get(source, "real")]
             started = time.perf_counter()
             report = run_import(
-                SOURCES[source],
+                SOURCES[source.split(" ")[0]],
                 roots,
                 logs_dir=work / f"logs-{source}",
                 data_dir=work / f"data-{source}",
@@ -253,7 +461,7 @@ def main() -> None:
             # What a sensor tick costs when nothing is new: the same pass again.
             started = time.perf_counter()
             again = run_import(
-                SOURCES[source],
+                SOURCES[source.split(" ")[0]],
                 roots,
                 logs_dir=work / f"logs-{source}",
                 data_dir=work / f"data-{source}",
@@ -267,6 +475,8 @@ def main() -> None:
                 f"import {t_ours:.2f} s ({t_ours / t_floor:.1f}x), {report.total_events:,} events"
             )
         load_after = os.getloadavg()
+        largest = max(p.stat().st_size for files in made.values() for p in files)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = "\n".join(
@@ -276,21 +486,29 @@ def main() -> None:
     )
     section = f"""## Transcript import
 
-`benchmarks/bench_import.py --sessions {args.sessions} --turns {args.turns}` on {datetime.now(UTC):%Y-%m-%d}:
-generated Claude Code transcripts and Codex CLI rollouts ({args.sessions} sessions of {args.turns} turns each,
-tool outputs of 3-25 lines, 15% failing commands, streaming snapshots, repeated token counts), imported from a
-fresh state into an empty log folder, against `polars.read_ndjson` of the same bytes in the same run.
-Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min; a shared 2-core machine:
-**loaded**).
+`benchmarks/bench_import.py --sessions {args.sessions} --turns {args.turns} --mb {args.mb:g}` on
+{datetime.now(UTC):%Y-%m-%d}: generated Claude Code transcripts and Codex CLI rollouts ({args.sessions}
+sessions of {args.turns} turns each, tool outputs of 3-25 lines, 15% failing commands, streaming snapshots,
+repeated token counts), and {args.mb:g} MB of Codex rollouts shaped like real ones (*real shapes*: per step
+encrypted reasoning,
+`agent_reasoning`, a shell call with `exec_command_begin` / `exec_command_end` holding its output three times,
+the output, token counts often twice),
+imported from a fresh state into an empty log folder, against
+`polars.read_ndjson` of the same bytes in the same run. Load average {load_before[0]:.2f} before,
+{load_after[0]:.2f} after (1 min; a shared 2-core machine{": **loaded**" if load_before[0] > 1.5 else ""}).
+Peak resident memory of the whole run {peak:,.0f} MB; the largest file {largest / 1e6:.1f} MB.
 
 | source | files | MB | records | events | read_ndjson s | rec/s | import s | rec/s | ratio | idle ms |
 |---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
-*Ratio*: import time over read_ndjson time. The floor only parses JSON into a table. The import also
-decodes every record in Python, deduplicates records and API requests against its SQLite state, prices every
-request, builds each event and checks it against the contract, and appends it to the stream partition, the
-attempt's transcript and the errors file.
+*Ratio*: import time over read_ndjson time (the issue's target is 1.0x; not reached). The floor only parses
+JSON into a table, on every core. The import reads the records that mean nothing (reasoning, command output
+events: most of a real rollout's bytes) by their first bytes only, decodes the rest in Python on one core,
+deduplicates records and API requests against its SQLite state, prices every request, builds the events,
+checks them against the contract all at once (vectorized, as the reader does), and appends them to the
+stream partition, the attempt's transcript and the errors file. Files are read one after another: a
+session's state crosses files (resumed sessions, archived copies), and the per-record work is the cost.
 *Idle*: the same import again with nothing new (0 bytes read, 0 events): what a `transcript_import_sensor`
 tick costs over this many files (a `stat` per file and one SQLite read of the file positions).
 """

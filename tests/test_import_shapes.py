@@ -179,3 +179,32 @@ def test_a_copied_or_archived_tree_adds_no_token_and_no_session(tmp_path: Path) 
     again = run_import(SOURCES["codex"], roots, logs_dir=logs, data_dir=data, now=NOW)
     assert first.tokens > 0 and again.tokens == 0 and again.total_events == 0
     assert again.files_read == 10 and again.duplicate_records > 0
+
+
+def test_lines_skipped_undecoded_are_exactly_the_quiet_kinds() -> None:
+    """Records read by their first bytes only (reasoning, command output events) are the quiet kinds,
+    whatever the spacing; everything that makes an event or a token is decoded."""
+    import transcript_fixtures as fx
+
+    from agent_pipelines.ingest.importers.codex import QUIET_EVENTS, quiet_line
+
+    extra = [
+        {
+            "timestamp": "2026-01-01T00:00:00.000Z",
+            "type": "event_msg",
+            "payload": {"type": "exec_command_end"},
+        },
+        {"timestamp": "2026-01-01T00:00:00.000Z", "type": "response_item", "payload": {"type": "reasoning"}},
+    ]
+    records = fx.codex_one() + fx.codex_two() + sx.codex_items() + sx.codex_legacy() + extra
+    seen_quiet = 0
+    for record in records:
+        for raw in (json.dumps(record).encode(), json.dumps(record, separators=(",", ":")).encode()):
+            payload = record.get("payload") if isinstance(record.get("payload"), dict) else {}
+            expected = (record.get("type") == "event_msg" and payload.get("type") in QUIET_EVENTS) or (
+                record.get("type") == "response_item"
+                and payload.get("type") in ("reasoning", "ghost_snapshot")
+            )
+            assert quiet_line(raw) == expected, raw[:120]
+            seen_quiet += expected
+    assert seen_quiet >= 4

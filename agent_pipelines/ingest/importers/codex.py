@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,10 +137,33 @@ def _output(value: Any) -> tuple[str, int | None, bool | None]:
     return text, code, success
 
 
+# Today's rollouts start every line the same way: the kind of a record that means nothing to us
+# (reasoning, command output events: most of a rollout's bytes) is read from its first bytes,
+# and the line is never decoded.
+_LINE_START = re.compile(
+    rb'\{\s*"timestamp"\s*:\s*"[^"]{1,40}"\s*,\s*"type"\s*:\s*"(event_msg|response_item)"\s*,'
+    rb'\s*"payload"\s*:\s*\{\s*"type"\s*:\s*"([a-z_]{1,40})"'
+)
+QUIET_ITEMS_START = frozenset({b"reasoning", b"ghost_snapshot"})
+QUIET_EVENTS_START = frozenset(k.encode() for k in QUIET_EVENTS)
+
+
+def quiet_line(raw: bytes) -> bool:
+    """Whether a line is a record that makes no event and no token (decided without decoding it)."""
+    match = _LINE_START.match(raw)
+    if match is None:
+        return False
+    kind, item = match.group(1), match.group(2)
+    return item in (QUIET_EVENTS_START if kind == b"event_msg" else QUIET_ITEMS_START)
+
+
 class Codex:
     name = NAME
     executor = EXECUTOR
     known_types = RECORD_TYPES
+
+    def quiet_line(self, raw: bytes) -> bool:
+        return quiet_line(raw)
 
     def default_roots(self) -> list[Path]:
         return default_roots()

@@ -28,7 +28,7 @@ from agent_pipelines.core import paths
 from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
 from agent_pipelines.core.writer import append_lines, serialize
-from agent_pipelines.ingest.importers import documents
+from agent_pipelines.ingest.importers import checking, documents
 from agent_pipelines.ingest.importers import files as files_mod
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
@@ -201,8 +201,13 @@ class Importer(SessionRecorder):
         assert self.state is not None
         name = str(path)
         parsed: list[tuple[int, int, bytes, dict[str, Any]]] = []
+        quiet = getattr(self.source, "quiet_line", None)  # records that mean nothing, known by their start
+        skipped = 0
         for line_no, off, raw in chunk:
             self.where = (name, line_no, off)
+            if quiet is not None and quiet(raw):
+                skipped += 1
+                continue
             if not raw.strip():
                 continue
             if len(raw) > MAX_RECORD_BYTES:
@@ -222,7 +227,7 @@ class Importer(SessionRecorder):
                 )
                 continue
             parsed.append((line_no, off, raw, record))
-        self.report.records += len(parsed)
+        self.report.records += len(parsed) + skipped
         # Records copied into a resumed session (same record id) become events once.
         # A record without an id of its own is known by its session, line and content, so a copied
         # or moved file (same lines at the same places) is never counted twice.
@@ -254,10 +259,20 @@ class Importer(SessionRecorder):
 
     def _write(self) -> None:
         """Append the pass's events where our logger would, one locked write per file."""
+        lines = [serialize(event) for event in self.events]
+        refused = checking.refused(lines)
         by_file: dict[Path, list[str]] = {}
-        for event in self.events:
-            line = serialize(event)
-            for target in event_destinations(self.logs_dir, event):
+        targets: dict[tuple[str, str, bool], list[Path]] = {}
+        for index, (event, line) in enumerate(zip(self.events, lines, strict=True)):
+            if index in refused:
+                self.where = self.event_where[index]
+                self.bad(*refused[index])
+                self.report.events[event["event_type"]] -= 1
+                continue
+            key = (event["timestamp"][:10], event["attempt_id"], event["event_type"] == "error")
+            if key not in targets:
+                targets[key] = event_destinations(self.logs_dir, event)
+            for target in targets[key]:
                 by_file.setdefault(target, []).append(line)
         if self.metrics:
             by_file.setdefault(self.logs_dir / paths.METRICS_FILE, []).extend(

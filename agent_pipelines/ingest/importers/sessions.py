@@ -30,7 +30,6 @@ from typing import Any
 from agent_pipelines.core.contract import (
     TURN_CLOSED_STATUSES,
     TURN_OPEN_STATUS,
-    ContractError,
     Reason,
     format_timestamp,
     parse_timestamp,
@@ -82,6 +81,7 @@ class SessionRecorder:
         self.report = ImportReport(source_name)
         self.state: ImportState | None = None
         self.events: list[dict[str, Any]] = []
+        self.event_where: list[tuple[str, int, int]] = []  # the record each event came from
         self.metrics: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.touched: set[str] = set()
@@ -146,17 +146,17 @@ class SessionRecorder:
             self.emit(s, "followup_sent", ts, {"message": clip(text), "reason": "user_prompt"})
 
     def emit(self, s: dict[str, Any], event_type: str, ts: str, data: dict[str, Any]) -> None:
-        """Build one event in the session's context, check it against the contract, keep it."""
+        """Build one event in the session's context and keep it (checked when the pass writes)."""
         if not s["started"] and event_type != "session_start":
             self.start(s, ts, None, s["ctx"].get("project_id"))
         moment = parse_timestamp(ts)
         elapsed = max(0, int(moment.timestamp() * 1000) - s["first_ms"])
-        try:
-            event = build_event(event_type, s["id"], data, s["ctx"], timestamp=moment, elapsed_ms=elapsed)
-        except ContractError as exc:
-            self.bad(exc.reason, exc.detail)
-            return
+        # Checked against the contract with the pass's other events, at once (see checking.py).
+        event = build_event(
+            event_type, s["id"], data, s["ctx"], timestamp=moment, elapsed_ms=elapsed, check=False
+        )
         self.events.append(event)
+        self.event_where.append(self.where)
         self.report.events[event_type] += 1
         category = data.get("error_category") if event_type == "error" else None
         if category and category not in s.setdefault("cats", []):
