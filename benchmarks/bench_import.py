@@ -275,7 +275,7 @@ def real_codex_session(rng: random.Random, index: int, turns: int) -> list[dict]
                     "type": "reasoning",
                     "summary": [{"type": "summary_text", "text": thought}],
                     "content": None,
-                    "encrypted_content": rng.randbytes(rng.randint(900, 3000)).hex(),
+                    "encrypted_content": rng.randbytes(rng.randint(100, 500)).hex(),
                 },
             )
             call = f"call_{index}_{turn}_{step}"
@@ -300,7 +300,7 @@ def real_codex_session(rng: random.Random, index: int, turns: int) -> list[dict]
                 },
             )
             code = 1 if rng.random() < 0.1 else 0
-            text = "".join(OUTPUT.format(i, rng.randint(0, 10**6)) for i in range(rng.randint(2, 40)))
+            text = "".join(OUTPUT.format(i, rng.randint(0, 10**6)) for i in range(rng.randint(1, 8)))
             rec(
                 "event_msg",
                 {
@@ -340,8 +340,7 @@ def real_codex_session(rng: random.Random, index: int, turns: int) -> list[dict]
                 },
             }
             rec("event_msg", tokens)
-            if rng.random() < 0.5:
-                rec("event_msg", tokens)
+            rec("event_msg", tokens)  # written twice, as Codex does
         answer = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 120)))
         rec("event_msg", {"type": "agent_message", "message": answer})
         rec(
@@ -434,7 +433,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-import-"))
     try:
         made = generate(work / "in", args.sessions, args.turns)
-        made["codex (real shapes)"] = generate_real_codex(work / "in" / "real", args.mb, 8)
+        made["codex (real shapes)"] = generate_real_codex(work / "in" / "real", args.mb, 16)
         # Warm up both sides (polars' thread pool, the price table's first load) outside the timings.
         floor(made["codex"][:1])
         from agent_pipelines.ingest.importers.pricing import PriceTable
@@ -479,6 +478,8 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    real = next(r for r in rows if r[0] == "codex (real shapes)")
+    verdict = f"{real[6] / real[5]:.2f}x here, " + ("met" if real[6] <= real[5] else "**not met**")
     table = "\n".join(
         f"| {s} | {f:,} | {b / 1e6:.1f} | {r:,} | {e:,} | {tf:.2f} | {r / tf:,.0f} | {to:.2f} | "
         f"{r / to:,.0f} | {to / tf:.1f}x | {ti * 1000:.0f} |"
@@ -492,7 +493,7 @@ sessions of {args.turns} turns each, tool outputs of 3-25 lines, 15% failing com
 repeated token counts), and {args.mb:g} MB of Codex rollouts shaped like real ones (*real shapes*: per step
 encrypted reasoning,
 `agent_reasoning`, a shell call with `exec_command_begin` / `exec_command_end` holding its output three times,
-the output, token counts often twice),
+the output, token counts twice; 16 turns a session),
 imported from a fresh state into an empty log folder, against
 `polars.read_ndjson` of the same bytes in the same run. Load average {load_before[0]:.2f} before,
 {load_after[0]:.2f} after (1 min; a shared 2-core machine{": **loaded**" if load_before[0] > 1.5 else ""}).
@@ -502,7 +503,8 @@ Peak resident memory of the whole run {peak:,.0f} MB; the largest file {largest 
 |---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
-*Ratio*: import time over read_ndjson time (the issue's target is 1.0x; not reached). The floor only parses
+*Ratio*: import time over read_ndjson time (the issue's target: at most 1.0x on realistic rollouts;
+{verdict}). The floor only parses
 JSON into a table, on every core. The import reads the records that mean nothing (reasoning, command output
 events: most of a real rollout's bytes) by their first bytes only, decodes the rest in Python on one core,
 deduplicates records and API requests against its SQLite state, prices every request, builds the events,
