@@ -57,7 +57,7 @@ def read(source: DocumentSource, items: list[Pending]) -> Batch:
             continue
         try:
             records = source.records_of(item.path, doc)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, OSError) as exc:
             problem = (Reason.WRONG_TYPE, f"unexpected document shape: {type(exc).__name__}: {exc}")
             batch.problems.append((item.path, problem))
             continue

@@ -247,6 +247,8 @@ class MiniSweAgent(_Harness):
             return []
         sid, instance = session_for(path), instance_of(path)
         messages = [m for m in doc["messages"] if isinstance(m, dict)]
+        if not messages:
+            return []
         info = obj(doc.get("info"))
         config = obj(info.get("config"))
         model = (
