@@ -110,3 +110,41 @@ def test_documents_of_the_right_outline_and_any_content_import_without_crashing(
     data: st.DataObject, source: str
 ) -> None:
     test_any_document_imports_without_crashing.hypothesis.inner_test(data.draw(SHAPED[source]), source)  # type: ignore[attr-defined]
+
+
+COPILOT_TYPES = [
+    "session.start",
+    "user.message",
+    "tool.execution_start",
+    "tool.execution_complete",
+    "abort",
+    "assistant.message",
+    "assistant.turn_end",
+    "assistant.usage",
+    "session.shutdown",
+    "session.error",
+    "x.y",
+]
+copilot_event = st.fixed_dictionaries(
+    {
+        "type": st.one_of(st.sampled_from(COPILOT_TYPES), values),
+        "data": values,
+        "id": ids,
+        "timestamp": st.one_of(st.just("2026-03-02T10:00:00.000Z"), values),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(copilot_event, max_size=8))
+def test_any_copilot_events_import_without_crashing(events: list[dict]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = root / "in" / "4f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b" / "events.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps(e) + "\n" for e in events))
+        run_import(
+            SOURCES["copilot-cli"], [root / "in"], logs_dir=root / "logs", data_dir=root / "data", now=NOW
+        )
+        if (root / "logs").exists():
+            assert read_logs(root / "logs").quarantine.height == 0
