@@ -62,6 +62,7 @@ def test_gemini_cli_chat(tmp_path: Path) -> None:
         "tool_result": 2,
         "error": 2,
         "followup_sent": 1,
+        "status_change": 1,  # the API error ends the turn: awaiting input
         "session_end": 1,
     }
     assert events[0]["data"]["prompt"] == "Add a health endpoint" and events[0]["executor"] == "GEMINI_CLI"
@@ -96,6 +97,7 @@ def test_copilot_cli_session(tmp_path: Path) -> None:
         "tool_call": 2,
         "tool_result": 2,
         "error": 1,
+        "status_change": 1,  # assistant.turn_end: awaiting input
         "session_end": 1,
     }
     start, end = events[0], events[-1]
@@ -120,7 +122,17 @@ def test_opencode_storage(tmp_path: Path) -> None:
     report = run_import(SOURCES["opencode"], [storage], logs_dir=logs, data_dir=tmp_path / "data", now=NOW)
     events = events_in(logs)
     one, two = of(events, "ses_1"), of(events, "ses_2")
-    assert kinds(one) == {"session_start": 1, "tool_call": 2, "tool_result": 2, "error": 1, "session_end": 1}
+    assert kinds(one) == {
+        "session_start": 1,
+        "tool_call": 2,
+        "tool_result": 2,
+        "error": 1,
+        "status_change": 1,  # the answer completed: awaiting input
+        "session_end": 1,
+    }
+    assert (
+        next(e for e in one if e["event_type"] == "status_change")["data"]["new_status"] == "awaiting_input"
+    )
     assert one[0]["data"]["prompt"] == "Fix the flaky test" and one[0]["project_id"] == "/home/dev/app"
     assert [e["data"]["tool_name"] for e in one if e["event_type"] == "tool_call"] == ["bash", "edit"]
     assert one[-1]["data"]["completion_status"] == "success"

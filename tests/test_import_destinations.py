@@ -92,4 +92,4 @@ def test_the_sensor_says_where_it_imports(tmp_path: Path, monkeypatch: pytest.Mo
         store = LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))
         ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
         message = transcript_import_sensor.evaluate_tick(ctx).skip_message or ""
-    assert message.startswith(f"into {logs}: ") and "codex: 14 event(s) from 2 session(s)" in message
+    assert message.startswith(f"into {logs}: ") and "codex: 16 event(s) from 2 session(s)" in message

@@ -123,8 +123,10 @@ class CopilotCli:
                 s["ctx"]["model"] = data["model"]
             if str(data.get("content") or "").strip() and not data.get("toolRequests"):
                 imp.answered(s)
-        elif kind == "assistant.turn_end":
+        elif kind == "assistant.turn_end":  # the turn is over, unless a tool call still awaits its result
             imp.answered(s)
+            if s["turn"] == "done":
+                imp.turn_over(s, ts, "turn_end")
         elif kind == "session.error":
             imp.api_error(s, ts, str(data.get("message") or data.get("errorType") or "error"))
         elif kind == "abort":

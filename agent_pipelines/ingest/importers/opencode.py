@@ -214,5 +214,7 @@ class OpenCode:
                 imp.interrupted(s, ts, "user_abort")
             else:
                 imp.api_error(s, ts, str(data.get("message") or error.get("name") or "error"))
-        elif _ms((doc.get("time") or {}).get("completed")) is not None:
+        elif _ms((doc.get("time") or {}).get("completed")) is not None:  # the loop answered: turn over
             imp.answered(s)
+            if s["turn"] == "done":
+                imp.turn_over(s, ts, "completed")
