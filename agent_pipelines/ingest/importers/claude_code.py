@@ -40,11 +40,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines.core.contract import Reason, id_problem, parse_timestamp
+from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
-from agent_pipelines.ingest.importers.text import exit_code_in
+from agent_pipelines.ingest.importers.text import exit_code_in, to_ms
 
 NAME = "claude-code"
 EXECUTOR = "CLAUDE_CODE"
@@ -120,7 +120,7 @@ class ClaudeCode:
             imp.bad(Reason.INVALID_ID, f"'sessionId' {problem}")
             return
         try:
-            parse_timestamp(ts)
+            to_ms(ts)
         except ValueError:
             imp.bad(Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {ts!r:.60}")
             return

@@ -40,11 +40,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines.core.contract import Reason, id_problem, parse_timestamp
+from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
-from agent_pipelines.ingest.importers.text import exit_code_in
+from agent_pipelines.ingest.importers.text import exit_code_in, to_ms
 
 NAME = "codex"
 EXECUTOR = "CODEX"
@@ -196,7 +196,7 @@ class Codex:
             imp.bad(Reason.MISSING_FIELD, "'timestamp' is required")
             return
         try:
-            parse_timestamp(ts)
+            to_ms(ts)
         except ValueError:
             imp.bad(Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {ts!r:.60}")
             return

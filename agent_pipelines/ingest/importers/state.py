@@ -107,6 +107,8 @@ class ImportState:
         self._sessions: dict[str, dict[str, Any]] = {}
         self._new_seen: set[int] = set()
         self._messages: dict[str, tuple[str, list[int]]] = {}
+        # A first import into a folder has seen nothing: no record id needs looking up on disk.
+        self._none_seen = self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM seen)").fetchone()[0] == 1
 
     def close(self) -> None:
         self.db.close()
@@ -154,8 +156,8 @@ class ImportState:
     def unseen(self, hashes: Iterable[int]) -> set[int]:
         """Of ``hashes``, those never seen (committed or earlier this pass)."""
         wanted = {h for h in hashes if h not in self._new_seen}
-        if not wanted:
-            return set()
+        if not wanted or self._none_seen:
+            return wanted
         found: set[int] = set()
         items = list(wanted)
         for i in range(0, len(items), 500):
@@ -204,6 +206,7 @@ class ImportState:
                 ],
             )
             db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", [(h,) for h in self._new_seen])
+            self._none_seen = self._none_seen and not self._new_seen
             db.executemany(
                 "INSERT OR REPLACE INTO messages VALUES (?,?,?)",
                 [(k, s, json.dumps(u)) for k, (s, u) in self._messages.items()],

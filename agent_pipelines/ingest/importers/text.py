@@ -3,6 +3,7 @@ tasks, classifying API errors, reading exit codes and timestamps."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -81,7 +82,10 @@ def task_for(project: str | None, prompt: str | None, session_id: str) -> tuple[
     return f"{name}-{digest}", title
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def to_ms(ts: str) -> int:
+    """Epoch milliseconds of an ISO 8601 timestamp (``ValueError`` when it is not one); a record's
+    timestamp is read several times while it is handled, so the last few thousand are remembered."""
     return int(parse_timestamp(ts).timestamp() * 1000)
 
 
