@@ -93,3 +93,9 @@ def test_the_sensor_says_where_it_imports(tmp_path: Path, monkeypatch: pytest.Mo
         ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
         message = transcript_import_sensor.evaluate_tick(ctx).skip_message or ""
     assert message.startswith(f"into {logs}: ") and "codex: 16 event(s) from 2 session(s)" in message
+
+
+def test_status_reads_the_folder_the_ui_shows(demo_only: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 0
+    captured = capsys.readouterr()
+    assert f"Log folder: {demo_only / 'demo-logs'}" in captured.out and "as the UI shows" in captured.err

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines.cli.common import add_data_dir, add_logs_dir, fail, print_json
+from agent_pipelines.cli.common import add_data_dir, add_logs_dir, demo_logs_dir, fail, print_json
 from agent_pipelines.core import paths, reader
 from agent_pipelines.core.archive import Kind, archived, staging_root
 from agent_pipelines.ops.rotation import SCHEDULE_CRON, SCHEDULE_TIMEZONE, human_size, inventory
@@ -71,7 +72,15 @@ def _day(period: str) -> date | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logs_root, data_root = paths.logs_dir(args.logs_dir), paths.data_dir(args.data_dir)
+    data_root = paths.data_dir(args.data_dir)
+    demo = demo_logs_dir(args.logs_dir, args.data_dir)  # the folder the UI shows, as every command
+    logs_root = demo or paths.logs_dir(args.logs_dir)
+    if demo is not None:
+        print(
+            f"agent-pipelines: no logs in {paths.logs_dir(args.logs_dir)}: the demo logs in {demo} "
+            "(as the UI shows; --logs-dir to choose)",
+            file=sys.stderr,
+        )
     if not logs_root.is_dir():
         return fail(f"log folder {logs_root} does not exist (set --logs-dir or AGENT_WORK_LOGS_DIR)")
     status = folder_status(logs_root, data_root)
