@@ -99,3 +99,16 @@ def test_status_reads_the_folder_the_ui_shows(demo_only: Path, capsys: pytest.Ca
     assert main(["status"]) == 0
     captured = capsys.readouterr()
     assert f"Log folder: {demo_only / 'demo-logs'}" in captured.out and "as the UI shows" in captured.err
+
+
+def test_a_copied_claude_code_tree_adds_nothing(tmp_path: Path) -> None:
+    import shutil
+
+    root = fx.write_claude_projects(tmp_path / "claude")
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    first = run_import(SOURCES["claude-code"], [root], logs_dir=logs, data_dir=data, now=NOW)
+    shutil.copytree(root, tmp_path / "backup" / "projects")
+    again = run_import(
+        SOURCES["claude-code"], [root, tmp_path / "backup"], logs_dir=logs, data_dir=data, now=NOW
+    )
+    assert first.tokens > 0 and again.files_read == 3 and again.tokens == 0 and again.total_events == 0
