@@ -11,6 +11,8 @@ reasons;
 * :mod:`~agent_pipelines.core.contract.timestamps` — one timestamp grammar, in Python and in polars;
 * :mod:`~agent_pipelines.core.contract.rules` — one rule table, run by :func:`check_event` on one decoded
   line and turned into polars expressions by :func:`violation_exprs` for the reader's blocks;
+* :mod:`~agent_pipelines.core.contract.shapes` — the original system's payload field names beside ours
+  (one table), read alike;
 * :mod:`~agent_pipelines.core.contract.schemas` — the pandera models and the cleaned table's schema.
 """
 
@@ -69,6 +71,14 @@ from agent_pipelines.core.contract.schemas import (
     CLEANED_SCHEMA,
     CleanedEvent,
 )
+from agent_pipelines.core.contract.shapes import (
+    ALIAS_FIELDS,
+    KEPT_IN_DATA,
+    PAYLOAD_ALIASES,
+    PayloadAlias,
+    alias_exprs,
+    canonical_payload,
+)
 from agent_pipelines.core.contract.timestamps import (
     TIMESTAMP_DAY,
     TIMESTAMP_DAY_PATTERN,
@@ -79,6 +89,7 @@ from agent_pipelines.core.contract.timestamps import (
 )
 
 __all__ = [
+    "ALIAS_FIELDS",
     "CLEANED_SCHEMA",
     "COMPLETION_STATUSES",
     "EVENT_TYPES",
@@ -87,12 +98,14 @@ __all__ = [
     "ID_TRAVERSAL_PATTERN",
     "INT_FIELDS",
     "INT_TEXT",
+    "KEPT_IN_DATA",
     "MAX_DEPTH",
     "MAX_ID_CHARS",
     "MAX_LINE_BYTES",
     "MAX_YEAR",
     "MIN_YEAR",
     "NUMBER_TEXT",
+    "PAYLOAD_ALIASES",
     "PAYLOAD_BOOL_FIELDS",
     "PAYLOAD_COLUMNS",
     "PAYLOAD_FLOAT_FIELDS",
@@ -117,6 +130,7 @@ __all__ = [
     "ContractError",
     "ErrorData",
     "FollowupSentData",
+    "PayloadAlias",
     "Reason",
     "Rule",
     "SessionEndData",
@@ -124,6 +138,8 @@ __all__ = [
     "StatusChangeData",
     "ToolCallData",
     "ToolResultData",
+    "alias_exprs",
+    "canonical_payload",
     "check_event",
     "check_values",
     "format_timestamp",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from agent_pipelines.core.contract import (
+    ALIAS_FIELDS,
     CLEANED_SCHEMA,
     PAYLOAD_COLUMNS,
     TOP_LEVEL_FIELDS,
@@ -27,7 +28,8 @@ RAW_KEEP_BYTES = 64 << 10  # quarantine keeps at most this much of a bad line (a
 BOM = b"\xef\xbb\xbf"  # Windows PowerShell 5.1 starts UTF-8 files with it
 
 RAW_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in TOP_LEVEL_FIELDS}
-PAYLOAD_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in PAYLOAD_COLUMNS}
+# The payload fields parsed from ``data``: ours, and theirs that stand for ours (contract.shapes).
+PAYLOAD_SCHEMA: dict[str, pl.DataType] = {name: pl.String() for name in (*PAYLOAD_COLUMNS, *ALIAS_FIELDS)}
 
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),

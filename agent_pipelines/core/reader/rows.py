@@ -20,6 +20,7 @@ from agent_pipelines.core.contract import (
     PAYLOAD_OBJECT_FIELDS,
     STRING_FIELDS,
     TOP_LEVEL_FIELDS,
+    alias_exprs,
     timestamp_expr,
     violation_exprs,
 )
@@ -251,6 +252,7 @@ def validate(
         invalid = invalid.select(
             "_line_idx", _reason=pl.lit(None, pl.String), _detail=pl.lit(None, pl.String)
         )
+    frame = frame.with_columns(alias_exprs("_d."))  # the original's payload names read as ours
     typed = frame.select(
         pl.struct([*TOP_LEVEL_FIELDS, *extras]).hash(seed=0).cast(pl.String).str.zfill(20).alias("event_id"),
         pl.col("_ts").alias("timestamp"),
