@@ -19,6 +19,7 @@ import polars as pl
 
 from agent_pipelines.analytics import errors, insights
 from agent_pipelines.analytics.metrics import markdown_table
+from agent_pipelines.core.inherit import inherit_into
 from agent_pipelines.core.windows import Window, all_days, data_end
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.text.redaction import redact
@@ -26,18 +27,34 @@ from assets.events import daily_table_asset, per_day, table_asset
 
 GA_TARGET = 0.95  # grouping accuracy the cluster check asks for on generated logs
 INSIGHT_EVENT_TYPES = ("status_change", "followup_sent")
-INSIGHT_EVENT_COLUMNS = ("timestamp", "event_type", "task_id", "new_status", "reason", "message")
+# attempt_id: a follow-up written without its task gets it from its attempt (core.inherit)
+INSIGHT_EVENT_COLUMNS = (
+    "timestamp",
+    "event_type",
+    "attempt_id",
+    "task_id",
+    "new_status",
+    "reason",
+    "message",
+)
 TASK_EVENT_COLUMNS = (*INSIGHT_EVENT_COLUMNS, "day")
 
 
 def task_events_of(events: pl.LazyFrame) -> pl.DataFrame:
-    """The few events the task insights read besides sessions and errors: follow-ups, status changes."""
-    return events.filter(pl.col("event_type").is_in(INSIGHT_EVENT_TYPES)).select(TASK_EVENT_COLUMNS).collect()
+    """The few events the task insights read besides sessions and errors: follow-ups, status changes
+    (with the task of their attempt's session start where they lack it)."""
+    rows = events.filter(pl.col("event_type").is_in(INSIGHT_EVENT_TYPES)).select(TASK_EVENT_COLUMNS).collect()
+    return inherit_into(rows, events)
 
 
 def insight_events(task_events: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-    """The columns of :func:`task_events_of` the insights take (from any frame that has them)."""
-    return task_events.lazy().select(INSIGHT_EVENT_COLUMNS).collect()
+    """The columns of :func:`task_events_of` the insights take (from any frame that has them; a
+    partition stored before ``attempt_id`` was kept reads it as null)."""
+    lazy = task_events.lazy()
+    names = lazy.collect_schema().names()
+    return lazy.select(
+        pl.col(c) if c in names else pl.lit(None, pl.String).alias(c) for c in INSIGHT_EVENT_COLUMNS
+    ).collect()
 
 
 @daily_table_asset("insights")

@@ -28,6 +28,7 @@ import polars as pl
 
 from agent_pipelines.analytics.clustering import add_cluster_columns, mined_templates
 from agent_pipelines.core.contract import timestamp_expr
+from agent_pipelines.core.inherit import inherit_into
 from agent_pipelines.text.redaction import redact
 
 GROUND_TRUTH_ERRORS_FILE = "ground-truth-errors.jsonl"
@@ -97,7 +98,11 @@ def error_events(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     only), before the data-dependent mining: a pure function of the message, so a day's result never
     changes when other days arrive. :func:`with_mined_templates` learns the templates over all days.
     """
-    lazy = events.lazy().filter(pl.col("event_type") == "error").select(_EVENT_COLUMNS)
+    errs = (
+        events.lazy().filter(pl.col("event_type") == "error").select(*_EVENT_COLUMNS, "event_type").collect()
+    )
+    # An error written without task or executor is its attempt's (its session start says which).
+    lazy = inherit_into(errs, events).lazy().select(_EVENT_COLUMNS)
     # A blank fingerprint is no fingerprint (the same rule as clustering.cluster_key).
     fp = pl.col("error_fingerprint").str.strip_chars()
     lazy = lazy.with_columns(pl.when(fp != "").then(fp).alias("fingerprint"))

@@ -23,6 +23,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from agent_pipelines.core.contract import CLEANED_SCHEMA
+from agent_pipelines.core.inherit import ContextCarry
 from agent_pipelines.core.quarantine import quarantine_of_day, write_quarantine
 from agent_pipelines.core.reader import (
     FirstSeen,
@@ -132,6 +133,7 @@ def clean_days(
     # parsed at once (both cores busy), each producer holding at most ``ahead`` parsed blocks.
     started: deque[tuple[date, ReadAhead[ReadResult]]] = deque()
     upcoming = iter(days)
+    carry = ContextCarry()  # lines without task or executor inherit their attempt's session start
 
     def start_next() -> None:
         day = next(upcoming, None)
@@ -146,7 +148,7 @@ def clean_days(
             start_next()
             with blocks:
                 summary = CleanedDay(day)
-                rows = _day_rows(blocks, summary, root, data_dir)
+                rows = _day_rows(blocks, summary, root, data_dir, carry)
                 summary.stored_bytes = write(day, lazy_blocks(rows, CLEANED_SCHEMA))
                 for _ in rows:  # a writer that stopped early still accounts for (and quarantines) the rest
                     pass
@@ -161,8 +163,10 @@ def _day_rows(
     summary: CleanedDay,
     logs_root: Path,
     data_dir: str | os.PathLike[str] | None,
+    carry: ContextCarry | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """One day's deduplicated blocks, counting what passes into ``summary`` on the way."""
+    """One day's deduplicated blocks (context inherited through ``carry``, see
+    :mod:`agent_pipelines.core.inherit`), counting what passes into ``summary`` on the way."""
     first_seen = FirstSeen()
     sources: dict[str, None] = {}
     attempts: list[pl.Series] = []
@@ -183,6 +187,8 @@ def _day_rows(
         events = first_seen(result.events)
         if not events.height:
             continue
+        if carry is not None:
+            events = carry(events)
         summary.events += events.height
         _add_counts(summary.by_type, events, "event_type")
         # kept past the block: copied (see ``compact``), or each would keep its block's text alive

@@ -7,7 +7,7 @@ from typing import cast
 
 import polars as pl
 
-from agent_pipelines.analytics.insights.tasks import task_overview
+from agent_pipelines.analytics.insights.tasks import attributed, task_overview
 
 # --------------------------------------------------------------------------------------------
 # Task planning heuristics
@@ -163,7 +163,7 @@ def task_planning_insights(
     )
     t = (
         overview.join(_error_signals(errors), on="task_id", how="left")
-        .join(_followup_signals(events), on="task_id", how="left")
+        .join(_followup_signals(attributed(events, sessions)), on="task_id", how="left")
         .join(first_shot, on="task_id", how="left")
         .with_columns(
             pl.col("^n_.*$").fill_null(0),

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS
+from agent_pipelines.core.inherit import from_attempts, inherit_context
 
 BACKLOG_MIN_ATTEMPTS = 3  # the original Node analytics CLI: "tasks with >3 attempts"
 UNCATEGORIZED = "uncategorized"
+
+
+def attributed(rows: pl.DataFrame | None, sessions: pl.DataFrame) -> pl.DataFrame | None:
+    """Events or errors with the task (and executor, model) of their attempt where they lack it:
+    from the attempt's session start in ``rows``, else from the sessions (which span every day).
+    See :mod:`agent_pipelines.core.inherit`."""
+    if rows is None:
+        return None
+    return from_attempts(inherit_context(rows), sessions)
+
 
 # --------------------------------------------------------------------------------------------
 # Task overview: one row per task, shared by the backlog and the planning heuristics
@@ -73,6 +86,8 @@ def task_overview(
     ``still_failing``: no attempt succeeded and the latest attempt ended without success; a task whose
     latest attempt is still running is in progress, not failing.
     """
+    errors = cast(pl.DataFrame, attributed(errors, sessions))
+    events = attributed(events, sessions)
     s = sessions.filter(pl.col("task_id").is_not_null())
     overview = (
         s.lazy()
