@@ -55,9 +55,15 @@ def test_a_session_writes_stream_errors_transcript_and_metrics(tmp_path: Path) -
     assert len(transcript) == 7
     (summary,) = [json.loads(x) for x in (tmp_path / paths.METRICS_FILE).read_text().splitlines()]
     # The original logger's nested shape (see test_original_formats for its readers' paths).
-    assert summary["metrics"] == {"duration_ms": 162_000, "total_tokens": 1200, "cost_usd": 0.04, "errors": 1}
+    assert summary["metrics"] == {
+        "duration_ms": 162_000, "total_tokens": 1200, "cost_usd": 0.04, "errors": 1, "tool_calls": 1,
+        "success": True, "first_shot_success": True, "retry_count": 0,
+    }  # fmt: skip
     assert summary["outcome"] == {"pr_created": True, "status": "completed"}
     assert summary["error_summary"]["error_fingerprints"] == ["git_not_repo"]
+    # the error was followed by a follow-up before the session succeeded
+    resolved = summary["error_summary"]
+    assert (resolved["resolved_by_agent"], resolved["resolved_by_intervention"]) == (0, 1)
     assert summary["completion_status"] == "success"
     assert (summary["followup_count"], summary["tool_call_count"]) == (1, 1)
     result = read_logs(tmp_path)

@@ -212,9 +212,16 @@ class AgentWorkLogger:
         total_tokens: int | None = None,
         cost_usd: float | None = None,
         outcome: Mapping[str, Any] | None = None,
+        files_modified: int | None = None,
+        lines_added: int | None = None,
+        lines_deleted: int | None = None,
+        commits: int | None = None,
         **context: Any,
     ) -> dict[str, Any] | None:
-        """Stop-AgentSession: the ``session_end`` event plus a summary in ``agent-metrics.jsonl``."""
+        """Stop-AgentSession: the ``session_end`` event plus a summary in ``agent-metrics.jsonl``.
+
+        The git figures (the session's diff, when the orchestrator knows it) go into the payload and
+        from there into the summary's ``metrics``; left out, they are left out there too."""
         if completion_status not in COMPLETION_STATUSES:
             raise ValueError(
                 f"completion_status must be one of {COMPLETION_STATUSES}, got {completion_status!r}"
@@ -225,6 +232,10 @@ class AgentWorkLogger:
             "total_tokens": total_tokens,
             "cost_usd": cost_usd,
             "outcome": dict(outcome) if outcome else None,
+            "files_modified": files_modified,
+            "lines_added": lines_added,
+            "lines_deleted": lines_deleted,
+            "commits": commits,
         }
         return self.log("session_end", attempt_id, data, context)
 

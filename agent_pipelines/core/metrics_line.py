@@ -67,46 +67,132 @@ def _unique(values: Iterable[Any]) -> list[str]:
     return seen
 
 
-def metrics_line(transcript: Sequence[Mapping[str, Any]], end_event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``agent-metrics.jsonl`` record of a finished session, in the original logger's shape.
+# The design's ``outcome.status`` vocabulary (``agent-work-logging-design.md``, metrics log schema).
+OUTCOME_STATUSES: tuple[str, ...] = (COMPLETED, "failed", "manual_review")
+MANUAL_REVIEW = "manual_review"
+# Git figures the design's ``metrics`` holds: copied from the session end's payload when it carries
+# them (an orchestrator that knows its diff), never estimated.
+GIT_FIELDS: tuple[str, ...] = ("files_modified", "lines_added", "lines_deleted", "commits")
+_RESTART_PROMPTS = ("followup", "retry")
 
-    ``transcript`` is every event of the attempt (its ``agent-sessions/<attempt>.jsonl``), as the
-    original counted errors from the session log; ``end_event`` is the ``session_end`` just written.
+
+def _count(value: Any) -> int | None:
+    """A non-negative count as written (an int, or the string of one), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _outcome(data: Mapping[str, Any], transcript: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The orchestrator's outcome with ``status`` in the design's vocabulary: ``completed`` for a
+    success, ``manual_review`` when the orchestrator said so (in its outcome or its last status
+    change), else ``failed``. Another status the orchestrator gave is kept as ``orchestrator_status``
+    (ours, ``completion_status``, is beside the outcome in the line)."""
+    outcome = dict(data.get("outcome") or {})
+    given = outcome.get("status")
+    if given in OUTCOME_STATUSES:
+        return outcome
+    changes = [e for e in transcript if e.get("event_type") == "status_change"]
+    last = ((changes[-1].get("data") or {}).get("new_status")) if changes else None
+    if data.get("completion_status") == SUCCESS_STATUS:
+        status = COMPLETED
+    elif last == MANUAL_REVIEW:
+        status = MANUAL_REVIEW
+    else:
+        status = "failed"
+    if given is not None and given != data.get("completion_status"):
+        outcome["orchestrator_status"] = given
+    outcome["status"] = status
+    return outcome
+
+
+def _resolved(transcript: Sequence[Mapping[str, Any]], succeeded: bool) -> dict[str, int]:
+    """``resolved_by_agent`` / ``resolved_by_intervention``, known only for a session that
+    succeeded (every error it met was then overcome): an error followed by a follow-up or a restart
+    before the end was overcome with help, the others by the agent alone. For a session that did not
+    succeed, which errors were overcome is unknown: nothing is written."""
+    if not succeeded:
+        return {}
+    agent = helped = 0
+    help_after = False
+    for event in reversed(transcript):
+        kind = event.get("event_type")
+        if kind == "followup_sent" or (
+            kind == "session_start" and (event.get("data") or {}).get("prompt_type") in _RESTART_PROMPTS
+        ):
+            help_after = True
+        elif kind == "error":
+            helped += help_after
+            agent += not help_after
+    return {"resolved_by_agent": agent, "resolved_by_intervention": helped}
+
+
+def metrics_line(transcript: Sequence[Mapping[str, Any]], end_event: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``agent-metrics.jsonl`` record of a finished session: the original logger's shape with
+    every field of the design's schema we can know (see :data:`GIT_FIELDS`, :func:`_outcome`,
+    :func:`_resolved`); what we cannot know is left out, never guessed.
+
+    ``transcript`` is every event of the attempt (its ``agent-sessions/<attempt>.jsonl``), in the
+    order written, as the original counted errors from the session log; ``end_event`` is the
+    ``session_end`` just written.
+
+    * ``success``: ``completion_status == "success"``;
+    * ``first_shot_success``: a success whose attempt began with an ``initial`` prompt (the task's
+      first attempt; a retry begins with ``retry``); left out without a session start to say;
+    * ``retry_count``: the attempt's session starts with a ``followup`` or ``retry`` prompt (the
+      original analyzer's restart count); left out without a session start;
+    * ``tool_calls``: its ``tool_call`` events.
     """
     data = end_event.get("data") or {}
     errors = [e for e in transcript if e.get("event_type") == "error"]
     payloads = [e.get("data") or {} for e in errors]
     status = data.get("completion_status")
-    outcome = dict(data.get("outcome") or {})
-    if "status" not in outcome and status is not None:
-        outcome["status"] = COMPLETED if status == SUCCESS_STATUS else status
-    start = next((e for e in transcript if e.get("event_type") == "session_start"), None)
+    succeeded = status == SUCCESS_STATUS
+    starts = [e for e in transcript if e.get("event_type") == "session_start"]
+    start = starts[0] if starts else None
+    first_prompt = ((start or {}).get("data") or {}).get("prompt_type")
     count = len(errors)
+    tool_calls = sum(1 for e in transcript if e.get("event_type") == "tool_call")
+    measures: dict[str, Any] = {
+        "duration_ms": int(data.get("duration_ms") or 0),
+        "total_tokens": int(data.get("total_tokens") or 0),
+        "cost_usd": float(data.get("cost_usd") or 0.0),
+        "errors": count,
+        "tool_calls": tool_calls,
+    }
+    for name in GIT_FIELDS:
+        value = _count(data.get(name))
+        if value is not None:
+            measures[name] = value
+    measures["success"] = succeeded
+    if first_prompt is not None:
+        measures["first_shot_success"] = succeeded and first_prompt == "initial"
+    if starts:
+        restarts = [e for e in starts if ((e.get("data") or {}).get("prompt_type")) in _RESTART_PROMPTS]
+        measures["retry_count"] = len(restarts)
     record: dict[str, Any] = {
         "timestamp": end_event["timestamp"],
         "attempt_id": end_event["attempt_id"],
         "task_id": end_event.get("task_id"),
         "executor": end_event.get("executor"),
         "model": end_event.get("model"),
-        "metrics": {
-            "duration_ms": int(data.get("duration_ms") or 0),
-            "total_tokens": int(data.get("total_tokens") or 0),
-            "cost_usd": float(data.get("cost_usd") or 0.0),
-            "errors": count,
-        },
-        "outcome": outcome,
+        "metrics": measures,
+        "outcome": _outcome(data, transcript),
         "error_summary": {
             "total_errors": count,
             "error_categories": _unique(p.get("error_category") for p in payloads),
             "error_fingerprints": _unique(p.get("error_fingerprint") for p in payloads),
+            **_resolved(transcript, succeeded),
         },
         # Ours, after the original's fields: what its readers had to guess or could not know.
         "completion_status": status,
         "task_title": end_event.get("task_title"),
         "started_at": start.get("timestamp") if start else None,
-        "prompt_type": ((start or {}).get("data") or {}).get("prompt_type"),
+        "prompt_type": first_prompt,
         "followup_count": sum(1 for e in transcript if e.get("event_type") == "followup_sent"),
-        "tool_call_count": sum(1 for e in transcript if e.get("event_type") == "tool_call"),
+        "tool_call_count": tool_calls,
     }
     return record
 

@@ -20,8 +20,9 @@ from agent_pipelines.generator import clock
 from agent_pipelines.generator.profiles import FOLLOWUP_REASONS
 
 # What the metrics line counts from a transcript (:func:`agent_pipelines.core.metrics_line.metrics_line`
-# reads an event's type, and data and timestamp only of session starts and errors): tool calls and
-# follow-ups are handed to it as shared markers (see :meth:`AttemptLog.summary_events`).
+# reads an event's type, and data and timestamp only of session starts, errors and status changes;
+# where follow-ups fall among errors; tool calls only counted): tool calls and follow-ups are handed
+# to it as shared markers (see :meth:`AttemptLog.summary_events`).
 _TOOL_CALL_MARK = {"event_type": "tool_call"}
 _FOLLOWUP_MARK = {"event_type": "followup_sent"}
 _FOLLOWUP_JSON = {r: serialize({"message": f"Please address: {r}", "reason": r}) for r in FOLLOWUP_REASONS}
@@ -54,10 +55,11 @@ class AttemptLog:
         self.loop_kind: Any = None  # the error kind of an error loop (or its near miss)
 
     def summary_events(self) -> list[dict[str, Any]]:
-        """What :func:`~agent_pipelines.core.logger.session_summary` reads of the transcript: the session
-        starts (time, prompt type) and errors (data), and one marker per tool call and follow-up
-        (it counts them)."""
-        return self.summary + [_FOLLOWUP_MARK] * self.followups + [_TOOL_CALL_MARK] * self.tool_calls
+        """What :func:`~agent_pipelines.core.logger.session_summary` reads of the transcript, in the
+        order written: the session starts (time, prompt type), errors (data), status changes (new
+        status) and a marker per follow-up (where they fall among errors says which errors were
+        overcome with help); then a marker per tool call (it counts them)."""
+        return self.summary + [_TOOL_CALL_MARK] * self.tool_calls
 
     @property
     def first_ts(self) -> str:
@@ -142,9 +144,11 @@ class Emitter:
     def followup(self, a: AttemptLog, reason: str, us: int) -> None:
         self.emit_json(a, "followup_sent", _FOLLOWUP_JSON[reason], us)
         a.followups += 1
+        a.summary.append(_FOLLOWUP_MARK)
 
     def status_change(self, a: AttemptLog, old: str, new: str, us: int) -> None:
         self.emit_json(a, "status_change", f'{{"old_status":"{old}","new_status":"{new}"}}', us)
+        a.summary.append({"event_type": "status_change", "data": {"new_status": new}})
 
     def tool_call(self, a: AttemptLog, tool: str, params_json: str, us: int) -> None:
         self.emit_json(a, "tool_call", f'{{"tool_name":"{tool}","tool_params":{params_json}}}', us)
