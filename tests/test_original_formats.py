@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import original_cli
 import polars as pl
 import pytest
 
@@ -301,3 +303,116 @@ def test_the_original_analyzers_alerts_are_read(tmp_path: Path) -> None:
     write_jsonl(tmp_path / paths.ALERTS_FILE, ORIGINAL_ALERT_LINES)
     loops = read_error_loop_alerts(tmp_path)
     assert loops is not None and loops["attempt_id"].to_list() == ["ve-orig-1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every figure of the original analytics CLI, on our files, against the generator's ground truth
+# ---------------------------------------------------------------------------------------------
+
+
+def truth_records(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The metrics and error lines a faithful logger would have written for the generated work,
+    built from the ground truth alone (``ground-truth.json``, ``ground-truth-errors.jsonl``), never
+    from our files: each closed attempt's figures, and first-shot = the task's first attempt and a
+    success."""
+    truth = json.loads((root / paths.GROUND_TRUTH_FILE).read_text(encoding="utf-8"))
+    kinds = truth["error_kinds"]
+    errors = lines(root / "ground-truth-errors.jsonl")
+    task_of = {a["attempt_id"]: a["task_id"] for a in truth["attempts"]}
+    by_attempt: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in errors:
+        by_attempt[e["attempt_id"]].append(e)
+    metrics = []
+    for a in truth["attempts"]:
+        if a["completion_status"] is None:
+            continue  # still open: no metrics line
+        own = by_attempt[a["attempt_id"]]
+        success = a["completion_status"] == "success"
+        first_shot = success and a["attempt_number"] == 1
+        metrics.append({
+            "timestamp": a["end"], "attempt_id": a["attempt_id"], "task_id": a["task_id"],
+            "executor": a["executor"],
+            "metrics": {"duration_ms": a["duration_ms"], "cost_usd": a["cost_usd"],
+                        "total_tokens": a["total_tokens"], "first_shot_success": first_shot},
+            "outcome": {"status": "completed" if success else "failed"},
+            "error_summary": {
+                "total_errors": a["error_count"],
+                "error_fingerprints": list(dict.fromkeys(e["error_fingerprint"] for e in own
+                                                         if e["error_fingerprint"])),
+                "error_categories": list(dict.fromkeys(kinds[e["kind"]]["category"] for e in own)),
+            },
+        })  # fmt: skip
+    error_lines = [
+        {"timestamp": e["timestamp"], "attempt_id": e["attempt_id"], "task_id": task_of[e["attempt_id"]],
+         "data": {"error_message": e["error_message"], "error_fingerprint": e["error_fingerprint"],
+                  "error_category": kinds[e["kind"]]["category"]}}
+        for e in sorted(errors, key=lambda e: e["timestamp"])
+    ]  # fmt: skip
+    return metrics, error_lines
+
+
+def assert_same(ours: Any, truth: Any, where: str = "") -> None:
+    """Equal, floats to 1e-9 (sums taken in another order differ in their last bits); the keys of a
+    table in any order (the CLI prints groups in the order met: the file's, which is not a figure)."""
+    if isinstance(truth, dict):
+        assert isinstance(ours, dict) and sorted(ours) == sorted(truth), (where, sorted(ours), sorted(truth))
+        for k in truth:
+            assert_same(ours[k], truth[k], f"{where}.{k}")
+    elif isinstance(truth, list | tuple):
+        assert len(ours) == len(truth), (where, ours, truth)
+        for i, (a, b) in enumerate(zip(ours, truth, strict=True)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(truth, float) or isinstance(ours, float):
+        assert ours == pytest.approx(truth, rel=1e-9, abs=1e-9), where
+    else:
+        assert ours == truth, where
+
+
+@pytest.fixture(scope="module")
+def both(
+    small_logs: Path,
+) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]]], tuple[Any, Any], float]:
+    """(our metrics and error lines, the truth's, the CLI's "now": just after the generated period)."""
+    ours = lines(small_logs / paths.METRICS_FILE), lines(small_logs / paths.ERRORS_FILE)
+    truth = truth_records(small_logs)
+    end = max(datetime.fromisoformat(m["timestamp"].replace("Z", "+00:00")) for m in truth[0])
+    return ours, truth, (end.timestamp() + 60) * 1000
+
+
+def test_the_original_clis_executor_comparison_reads_the_truth_first_shot_included(both: Any) -> None:
+    (metrics, _), (truth_metrics, _), now = both
+    executors = sorted({m["executor"] for m in truth_metrics})
+    ours = original_cli.executor_comparison(metrics, executors, now)
+    truth = original_cli.executor_comparison(truth_metrics, executors, now)
+    assert_same(ours, truth, "executor_comparison")
+    assert len(ours) >= 2 and all(0 < row["first_shot_rate"] < row["success_rate"] for row in ours.values())
+
+
+def test_the_original_clis_backlog_reads_the_truth(both: Any) -> None:
+    (metrics, _), (truth_metrics, _), now = both
+    ours, truth = original_cli.backlog(metrics, now), original_cli.backlog(truth_metrics, now)
+    assert_same(ours, truth, "backlog")
+    # and the summary is the ground truth's own: first-shot over every task with a closed attempt
+    assert 0 < ours["first_shot_rate"] < ours["success_rate"]
+
+
+@pytest.mark.parametrize("failed_only", [False, True])
+def test_the_original_clis_task_planning_reads_the_truth(both: Any, failed_only: bool) -> None:
+    (metrics, _), (truth_metrics, _), now = both
+    ours = original_cli.task_planning(metrics, now, failed_only=failed_only)
+    assert_same(ours, original_cli.task_planning(truth_metrics, now, failed_only=failed_only), "planning")
+    assert ours["analyzed"] > 0 and ours["issue_counts"]
+
+
+def test_the_original_clis_error_clustering_reads_the_truth(both: Any) -> None:
+    (_, errs), (_, truth_errors), now = both
+    ours = original_cli.error_clusters(errs, now)
+    assert_same(ours, original_cli.error_clusters(truth_errors, now), "error_clustering")
+    assert "unknown" in ours["clusters"] and ours["unique_error_types"] > 5
+
+
+def test_the_original_clis_weekly_report_reads_the_truth(both: Any) -> None:
+    (metrics, errs), (truth_metrics, truth_errors), now = both
+    ours = original_cli.weekly_report(metrics, errs, now)
+    assert_same(ours, original_cli.weekly_report(truth_metrics, truth_errors, now), "weekly_report")
+    assert ours["total_sessions"] == len(truth_metrics) and ours["completed"] > 0
