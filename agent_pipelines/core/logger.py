@@ -91,10 +91,14 @@ def build_event(
     return event
 
 
-def event_destinations(root: Path, event: Mapping[str, Any]) -> list[Path]:
-    """The files one event is appended to: its day's stream partition, its transcript, errors."""
+def event_destinations(root: Path, event: Mapping[str, Any], *, stream_file: bool = False) -> list[Path]:
+    """The files one event is appended to: its day's stream partition, its transcript, errors; and
+    with ``stream_file`` the original's single ``agent-work-stream.jsonl`` too (the reader counts a
+    line found in both once)."""
     day = event["timestamp"][:10]
     targets = [paths.stream_partition_path(root, day), paths.session_file_path(root, event["attempt_id"])]
+    if stream_file:
+        targets.append(root / paths.STREAM_FILE)
     if event["event_type"] == "error":
         targets.append(root / paths.ERRORS_FILE)
     return targets
@@ -115,9 +119,13 @@ class AgentWorkLogger:
         *,
         enabled: bool | None = None,
         clock: Callable[[], datetime] | None = None,
+        stream_file: bool | None = None,
     ) -> None:
+        """``stream_file``: also append every event to the original's single stream file, for its
+        analyzer and scripts during a migration (default: ``AGENT_WORK_STREAM_FILE_ENABLED``)."""
         self.root = paths.logs_dir(logs_dir)
         self.enabled = logging_enabled() if enabled is None else enabled
+        self.stream_file = settings().stream_file_enabled if stream_file is None else stream_file
         self._clock = clock or (lambda: datetime.now(UTC))
         self._contexts: dict[str, dict[str, Any]] = {}
 
@@ -280,7 +288,8 @@ class AgentWorkLogger:
                 Reason.LINE_TOO_LONG,
                 f"the event is {len(line) - 1} bytes as a line, over the {MAX_LINE_BYTES}-byte bound",
             )
-        writes = [(target, line) for target in event_destinations(self.root, event)]
+        targets = event_destinations(self.root, event, stream_file=self.stream_file)
+        writes = [(target, line) for target in targets]
         if event_type == "session_end":
             transcript = [*_read_transcript(transcript_path), event]
             summary = (serialize(session_summary(transcript, event)) + "\n").encode("utf-8")

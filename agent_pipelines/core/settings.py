@@ -122,6 +122,12 @@ class Settings:
         return _flag(self._environ, "AGENT_WORK_LOGGING_ENABLED", True)
 
     @property
+    def stream_file_enabled(self) -> bool:
+        """``AGENT_WORK_STREAM_FILE_ENABLED``: ``true`` makes the logger also append every event to the
+        original's single ``agent-work-stream.jsonl`` (a migration: its analyzer keeps working)."""
+        return _flag(self._environ, "AGENT_WORK_STREAM_FILE_ENABLED", False)
+
+    @property
     def analyzer_enabled(self) -> bool:
         """``AGENT_WORK_ANALYZER_ENABLED``: ``false`` stops the live-alerts sensor."""
         return _flag(self._environ, "AGENT_WORK_ANALYZER_ENABLED", True)

@@ -26,6 +26,7 @@ from agent_pipelines.core.contract import (
 )
 from agent_pipelines.core.contract.rules import RULES, Check, value_fails
 from agent_pipelines.core.reader.decode import as_text
+from agent_pipelines.core.reader.identity import event_hash
 from agent_pipelines.core.reader.result import PAYLOAD_SCHEMA, RAW_SCHEMA
 
 _CANONICAL_TS = "%Y-%m-%dT%H:%M:%S%.fZ"  # what our logger and the original one write
@@ -254,7 +255,7 @@ def validate(
         )
     frame = frame.with_columns(alias_exprs("_d."))  # the original's payload names read as ours
     typed = frame.select(
-        pl.struct([*TOP_LEVEL_FIELDS, *extras]).hash(seed=0).cast(pl.String).str.zfill(20).alias("event_id"),
+        event_hash(extras).cast(pl.String).str.zfill(20).alias("event_id"),
         pl.col("_ts").alias("timestamp"),
         pl.col("_ts").dt.date().alias("day"),
         *[pl.col(c) for c in STRING_FIELDS],
