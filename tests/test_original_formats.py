@@ -8,7 +8,8 @@ a change of shape on our side fails here instead of silently reading as $0, 0 s 
   ``m.outcome?.status === "completed"``, ``m.metrics?.duration_ms || 0``, ``m.metrics?.cost_usd || 0``,
   ``m.metrics?.total_tokens || 0``, ``m.error_summary?.total_errors || 0``,
   ``m.error_summary?.error_fingerprints || []``, ``m.error_summary?.error_categories || []``,
-  ``m.executor``, ``m.task_id``, ``m.timestamp``; and ``agent-errors.jsonl`` with
+  ``m.metrics?.first_shot_success === true`` (its "First-shot %"), ``m.executor``, ``m.task_id``,
+  ``m.timestamp``; and ``agent-errors.jsonl`` with
   ``e.data?.error_fingerprint || "unknown"``, ``e.data?.error_message``, ``e.data?.error_category``,
   ``e.task_id``, ``e.attempt_id``, ``e.timestamp``.
 * ``Show-AgentWorkSummary`` (the PowerShell logger) reads ``$_.outcome.status -eq 'completed'``,
@@ -20,6 +21,10 @@ a change of shape on our side fails here instead of silently reading as $0, 0 s 
   ``{timestamp, type, attempt_id, task_id, executor, ...per type, recommendation, severity}``; the
   monitor acts on ``alert.type`` + ``alert.recommendation`` (``error_loop``/``trigger_ai_autofix``
   with ``alert.error_fingerprint``, ``tool_loop``/``fresh_session``).
+
+Every command of that CLI is ported line for line in ``tests/original_cli.py``; the last section runs
+each over our files and over records built from the generator's ground truth alone, and asks for the
+same figures.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 import original_cli
 import polars as pl
 import pytest
+from original_cli import js_get, js_or0
 
 from agent_pipelines.analytics.metrics import read_error_loop_alerts, session_metrics
 from agent_pipelines.core import paths
@@ -92,21 +98,6 @@ ORIGINAL_ALERT_COMMON = {
 }  # fmt: skip
 
 
-def js_get(record: Any, path: str) -> Any:
-    """``record?.a?.b``: ``undefined`` (None) as soon as a step is missing or not an object."""
-    value = record
-    for step in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(step)
-    return value
-
-
-def js_number(value: Any) -> float:
-    """``value || 0``."""
-    return value if isinstance(value, int | float) and not isinstance(value, bool) and value else 0
-
-
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
@@ -138,17 +129,17 @@ def test_metrics_lines_read_by_the_node_analytics_cli_give_our_numbers(
         last[record["attempt_id"]] = record
     closed = sessions.filter(~pl.col("is_open")).filter(pl.col("attempt_id").is_in(list(last)))
     assert closed.height == len(last)
-    cost = sum(js_number(js_get(r, METRICS_PATHS_NODE["cost_usd"])) for r in last.values())
+    cost = sum(js_or0(js_get(r, METRICS_PATHS_NODE["cost_usd"])) for r in last.values())
     assert cost == pytest.approx(closed["cost_usd"].fill_null(0).sum(), abs=0.005)  # to the cent
-    duration = sum(js_number(js_get(r, METRICS_PATHS_NODE["duration_ms"])) for r in last.values())
+    duration = sum(js_or0(js_get(r, METRICS_PATHS_NODE["duration_ms"])) for r in last.values())
     assert duration == closed["duration_ms"].fill_null(0).sum()
     completed = sum(1 for r in last.values() if js_get(r, METRICS_PATHS_NODE["success"]) == "completed")
     assert completed == closed["succeeded"].sum() > 0
-    tokens = sum(js_number(js_get(r, METRICS_PATHS_NODE["total_tokens"])) for r in last.values())
+    tokens = sum(js_or0(js_get(r, METRICS_PATHS_NODE["total_tokens"])) for r in last.values())
     assert tokens == closed["total_tokens"].fill_null(0).sum() > 0
     # Errors: the original counted the session log's errors at session end.
-    errors = sum(js_number(js_get(r, METRICS_PATHS_NODE["total_errors"])) for r in last.values())
-    ps_errors = sum(js_number(js_get(r, METRICS_PATHS_POWERSHELL["errors"])) for r in last.values())
+    errors = sum(js_or0(js_get(r, METRICS_PATHS_NODE["total_errors"])) for r in last.values())
+    ps_errors = sum(js_or0(js_get(r, METRICS_PATHS_POWERSHELL["errors"])) for r in last.values())
     assert errors == ps_errors == closed["error_count"].sum() > 0
     per_executor: dict[str, int] = defaultdict(int)
     for r in last.values():
