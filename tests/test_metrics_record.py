@@ -106,6 +106,7 @@ def test_outcome_status_is_in_the_designs_vocabulary(
     log.start_session("ve-o", task_id="t")
     if last_status:
         log.status_change("ve-o", last_status, "inprogress")
+        log.end_turn("ve-o")  # the agent's turn marker after it is not the orchestrator's word
     log.stop_session("ve-o", completion, outcome=outcome)
     (record,) = summaries(log.root).values()
     assert record["outcome"] == expected

@@ -33,7 +33,7 @@ from typing import Any
 
 import polars as pl
 
-from agent_pipelines.core.contract import SUCCESS_STATUS
+from agent_pipelines.core.contract import SUCCESS_STATUS, TURN_STATUSES
 from agent_pipelines.core.jsonl import iter_json_objects
 
 COMPLETED = "completed"  # what the original's readers count as a success in ``outcome.status``
@@ -88,14 +88,18 @@ def _count(value: Any) -> int | None:
 def _outcome(data: Mapping[str, Any], transcript: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The orchestrator's outcome with ``status`` in the design's vocabulary: ``completed`` for a
     success, ``manual_review`` when the orchestrator said so (in its outcome or its last status
-    change), else ``failed``. Another status the orchestrator gave is kept as ``orchestrator_status``
-    (ours, ``completion_status``, is beside the outcome in the line)."""
+    change, turn markers aside), else ``failed``. Another status the orchestrator gave is kept as
+    ``orchestrator_status`` (ours, ``completion_status``, is beside the outcome in the line)."""
     outcome = dict(data.get("outcome") or {})
     given = outcome.get("status")
     if given in OUTCOME_STATUSES:
         return outcome
-    changes = [e for e in transcript if e.get("event_type") == "status_change"]
-    last = ((changes[-1].get("data") or {}).get("new_status")) if changes else None
+    # the orchestrator's last word on the attempt (turn markers are the agent's, not a status)
+    said = [
+        (e.get("data") or {}).get("new_status") for e in transcript if e.get("event_type") == "status_change"
+    ]
+    said = [s for s in said if s not in TURN_STATUSES]
+    last = said[-1] if said else None
     if data.get("completion_status") == SUCCESS_STATUS:
         status = COMPLETED
     elif last == MANUAL_REVIEW:
