@@ -12,7 +12,7 @@ day whose file grew, together with the unpartitioned assets downstream, so those
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -25,6 +25,7 @@ from agent_pipelines.analytics import usage
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.cleaned import CleanedDay, clean_days
 from agent_pipelines.core.contract import CLEANED_SCHEMA, CleanedEvent
+from agent_pipelines.core.inherit import last_context
 from agent_pipelines.orchestration.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
 from agent_pipelines.orchestration.log_store import LogStore
 from assets.log_days import (
@@ -151,8 +152,14 @@ def cleaned_events(
         return parquet_io_manager.write_partition(key, day.isoformat(), rows)[2]
 
     # block by block: each day's rows stream to its file while the next block is read
+    def earlier() -> pl.DataFrame | None:
+        """The attempts' context as the day before the run left it (a line written without its task
+        after midnight belongs to the session started before)."""
+        stored = stored_partitions(parquet_io_manager, [(min(days) - timedelta(days=1)).isoformat()])
+        return None if stored is None else last_context(stored)
+
     for done in clean_days(
-        log_store.logs_path, days, write, data_dir=log_store.data_path, final_before=today
+        log_store.logs_path, days, write, data_dir=log_store.data_path, final_before=today, earlier=earlier
     ):
         if done.quarantine_share > threshold:
             over.append(f"{done.day} {done.quarantine_share:.2%}")

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
 import pytest
 from hypothesis import given
@@ -27,7 +28,10 @@ from agent_pipelines.core.contract import PAYLOAD_ALIASES, canonical_payload
 from agent_pipelines.core.inherit import ContextCarry, inherit_context
 from agent_pipelines.core.reader import dedupe, read_logs
 from agent_pipelines.core.reader.blocks import parse_block
-from agent_pipelines.orchestration.io_manager import write_parquet
+from agent_pipelines.orchestration.io_manager import tables_dir, write_parquet
+from agent_pipelines.orchestration.partitions import register_partitions
+from assets.analytics import analytics_assets, build_resources
+from assets.events import DAILY_ASSETS
 
 START = {"timestamp": "2026-02-09T14:00:00.000Z", "attempt_id": "ve-1", "task_id": "task-1",
          "task_title": "Export report", "executor": "CODEX", "model": "gpt-5", "branch": "ve/1",
@@ -273,3 +277,54 @@ def test_cleaned_events_inherit_across_days_and_a_later_days_run_still_counts(tm
     events = pl.concat([day_one, alone])
     scope = planning(events).filter(pl.col("rule") == "scope_creep")
     assert "scope follow-ups: 6" in scope["evidence"][0]
+
+
+def test_a_carry_loads_what_came_before_only_when_a_line_needs_it() -> None:
+    calls: list[int] = []
+
+    def earlier() -> pl.DataFrame:
+        calls.append(1)
+        return pl.DataFrame({"attempt_id": ["a"], "task_id": ["t"], "executor": ["X"]})
+
+    full = pl.DataFrame({"attempt_id": ["a"], "event_type": ["error"], "timestamp": [1], "task_id": ["t"],
+                         "executor": ["X"]})  # fmt: skip
+    carry = ContextCarry(earlier)
+    assert carry(full).equals(full) and not calls  # lines that carry their context never pay for it
+    bare = full.with_columns(
+        pl.lit(None, pl.String).alias("task_id"), pl.lit(None, pl.String).alias("executor")
+    )
+    assert carry(bare).select("task_id", "executor").row(0) == ("t", "X") and calls == [1]
+    carry(bare)
+    assert calls == [1]  # loaded once
+
+
+def test_todays_partition_cleaned_alone_inherits_from_the_day_before(tmp_path: Path) -> None:
+    """The usual incremental run: yesterday's partition is stored, today's is cleaned on its own, and
+    a follow-up after midnight written without its task still belongs to yesterday's session."""
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    followup = line(0, "followup_sent", {"prompt": "also CSV", "followup_reason": "new requirement"})
+    after_midnight = {**followup, "timestamp": "2026-02-10T00:30:00.000Z"}
+    for day, records in (("2026-02-09", [START]), ("2026-02-10", [after_midnight])):
+        path = logs / "stream" / f"{day}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assets, checks = analytics_assets()
+    with dg.instance_for_test() as instance:
+        register_partitions(instance, [date(2026, 2, 9), date(2026, 2, 10)])
+        for day in ("2026-02-09", "2026-02-10"):  # one run per day, as the sensor does
+            resources = build_resources(str(logs), str(data))
+            run = dg.materialize(
+                [*assets, *checks],
+                selection=DAILY_ASSETS,
+                partition_key=day,
+                instance=instance,
+                resources=resources,
+            )
+            assert run.success
+    today = pl.read_parquet(next((tables_dir(data) / "cleaned_events").rglob("2026-02-10*.parquet")))
+    assert today.select("task_id", "executor", "model", "branch").row(0) == (
+        "task-1",
+        "CODEX",
+        "gpt-5",
+        "ve/1",
+    )

@@ -113,6 +113,7 @@ def clean_days(
     final_before: date | None = None,
     ahead: int = 1,
     block_bytes: int | None = None,
+    earlier: Callable[[], pl.DataFrame | None] | None = None,
 ) -> Iterator[CleanedDay]:
     """Clean each day in turn: ``write(day, rows)`` stores the day's rows (a :func:`lazy_blocks`
     frame, to be sunk once; returns the bytes stored), and the day's quarantined lines are added to
@@ -122,6 +123,10 @@ def clean_days(
     Files of days before ``final_before`` are final (see :func:`~agent_pipelines.core.reader.read_logs`).
     Each day is read in a worker thread, up to ``ahead`` blocks ahead of the writer, and the next
     day's reading starts while this one is written.
+
+    Lines without task or executor inherit their attempt's session start, across the days of the run;
+    ``earlier`` gives the attempts' context from before the first day (see
+    :class:`~agent_pipelines.core.inherit.ContextCarry`), loaded only if a line needs it.
     """
     root = Path(logs_root)
 
@@ -133,7 +138,7 @@ def clean_days(
     # parsed at once (both cores busy), each producer holding at most ``ahead`` parsed blocks.
     started: deque[tuple[date, ReadAhead[ReadResult]]] = deque()
     upcoming = iter(days)
-    carry = ContextCarry()  # lines without task or executor inherit their attempt's session start
+    carry = ContextCarry(earlier)  # lines without task or executor inherit their attempt's session start
 
     def start_next() -> None:
         day = next(upcoming, None)

@@ -15,6 +15,7 @@ in a later block than its session start still inherits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import polars as pl
@@ -81,7 +82,7 @@ def from_attempts(rows: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
     fields = [c for c in INHERITED_FIELDS if c in rows.columns and c in attempts.columns]
     if "attempt_id" not in rows.columns or "attempt_id" not in attempts.columns:
         return rows
-    if rows.is_empty() or not fields or not any(rows[c].null_count() for c in fields):
+    if rows.is_empty() or attempts.is_empty() or not fields or not any(rows[c].null_count() for c in fields):
         return rows
     known = (
         attempts.filter(pl.col("attempt_id").is_not_null())
@@ -98,28 +99,28 @@ def from_attempts(rows: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
 class ContextCarry:
     """:func:`inherit_context` across blocks read in order (a day's blocks, then the next day's):
     holds, per attempt, the context of the latest ``session_start`` seen so far (a few short
-    strings per attempt)."""
+    strings per attempt).
 
-    def __init__(self) -> None:
-        self._known = pl.DataFrame(
-            schema={"attempt_id": pl.String(), **{c: pl.String() for c in INHERITED_FIELDS}}
-        )
+    ``earlier`` loads what came before the first block (per attempt, its context: e.g. the last rows
+    of the day before, already inherited), for a run that starts after an attempt's session start. It
+    is called once, and only when a row still misses something: lines that carry their context (what
+    our logger writes) never pay for it.
+    """
+
+    def __init__(self, earlier: Callable[[], pl.DataFrame | None] | None = None) -> None:
+        self._known = pl.DataFrame(schema=_KNOWN_SCHEMA)
+        self._earlier = earlier
 
     def __call__(self, events: pl.DataFrame) -> pl.DataFrame:
         """``events`` with missing context filled from their own block, then from earlier blocks."""
         fields = [c for c in INHERITED_FIELDS if c in events.columns]
         if events.is_empty() or not fields:
             return events
-        missing = any(events[c].null_count() for c in fields)
-        if missing:
-            events = inherit_context(events)
-            if self._known.height and any(events[c].null_count() for c in fields):
-                known = self._known.select("attempt_id", *[pl.col(c).alias(f"_known_{c}") for c in fields])
-                events = (
-                    events.join(known, on="attempt_id", how="left", maintain_order="left")
-                    .with_columns(pl.coalesce(c, f"_known_{c}").alias(c) for c in fields)
-                    .drop([f"_known_{c}" for c in fields])
-                )
+        if any(events[c].null_count() for c in fields):
+            events = from_attempts(inherit_context(events), self._known)
+            if self._earlier is not None and any(events[c].null_count() for c in fields):
+                self._load_earlier()
+                events = from_attempts(events, self._known)
         starts = events.filter(pl.col("event_type") == "session_start")
         if starts.height:
             latest = (
@@ -128,10 +129,56 @@ class ContextCarry:
                 .last()
                 .select("attempt_id", *[pl.col(c).cast(pl.String) for c in fields])
             )
-            rest = self._known.join(latest.select("attempt_id"), on="attempt_id", how="anti")
-            self._known = pl.concat([rest, latest], how="diagonal").select(self._known.columns)
-            self._known = compact(self._known)  # not a view into the block's text: it outlives it
+            self._remember(latest, newer=True)
         return events
 
+    def _load_earlier(self) -> None:
+        load, self._earlier = self._earlier, None
+        earlier = load() if load is not None else None
+        if earlier is not None and earlier.height:
+            fields = [c for c in INHERITED_FIELDS if c in earlier.columns]
+            self._remember(
+                earlier.select("attempt_id", *[pl.col(c).cast(pl.String) for c in fields]), newer=False
+            )
 
-__all__ = ["INHERITED_FIELDS", "ContextCarry", "from_attempts", "inherit_context", "inherit_into"]
+    def _remember(self, context: pl.DataFrame, *, newer: bool) -> None:
+        """Add per-attempt ``context``: replacing what is known (``newer``), or under it."""
+        if newer:
+            rest = self._known.join(context.select("attempt_id"), on="attempt_id", how="anti")
+            parts = [rest, context]
+        else:
+            parts = [self._known, context.join(self._known.select("attempt_id"), on="attempt_id", how="anti")]
+        known = pl.concat(parts, how="diagonal").select(list(_KNOWN_SCHEMA))
+        self._known = compact(known)  # not a view into the block's text: it outlives it
+
+
+_KNOWN_SCHEMA: dict[str, pl.DataType] = {
+    "attempt_id": pl.String(),
+    **{c: pl.String() for c in INHERITED_FIELDS},
+}
+
+
+def last_context(rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Per attempt, the last non-null value of each context field in ``rows`` (in their order): what
+    a day's cleaned rows, already inherited, hand on to the next day (:class:`ContextCarry`)."""
+    names = rows.lazy().collect_schema().names()
+    fields = [c for c in INHERITED_FIELDS if c in names]
+    if "attempt_id" not in names or not fields:
+        return pl.DataFrame(schema=_KNOWN_SCHEMA)
+    return (
+        rows.lazy()
+        .select("attempt_id", *fields)
+        .group_by("attempt_id")
+        .agg(pl.col(c).drop_nulls().last() for c in fields)
+        .collect()
+    )
+
+
+__all__ = [
+    "INHERITED_FIELDS",
+    "ContextCarry",
+    "from_attempts",
+    "inherit_context",
+    "inherit_into",
+    "last_context",
+]
