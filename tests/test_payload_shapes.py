@@ -328,3 +328,13 @@ def test_todays_partition_cleaned_alone_inherits_from_the_day_before(tmp_path: P
         "gpt-5",
         "ve/1",
     )
+
+
+def test_errors_without_their_task_count_for_it_from_the_sessions(tmp_path: Path) -> None:
+    """Error occurrences of a day whose session start is on another day carry no task; the planning
+    heuristics take it from the sessions, which span every day."""
+    events = read(tmp_path, six_bare_followups())
+    day_errors = errors.error_occurrences(events.filter(pl.col("event_type") != "session_start"))
+    assert day_errors["task_id"].to_list() == [None]
+    found = insights.task_planning_insights(metrics.session_metrics(events), day_errors, events)
+    assert ("task-1", "missing_dependency_setup") in found.select("task_id", "rule").rows()

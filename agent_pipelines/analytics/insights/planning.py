@@ -162,7 +162,9 @@ def task_planning_insights(
         .filter(pl.col("task_id").is_not_null())
     )
     t = (
-        overview.join(_error_signals(errors), on="task_id", how="left")
+        overview.join(
+            _error_signals(cast(pl.DataFrame, attributed(errors, sessions))), on="task_id", how="left"
+        )
         .join(_followup_signals(attributed(events, sessions)), on="task_id", how="left")
         .join(first_shot, on="task_id", how="left")
         .with_columns(
