@@ -1,8 +1,13 @@
-"""The one ``Definitions`` that ``dagster dev -w workspace.yaml`` loads.
+"""The one ``Definitions`` that ``dagster dev -w workspace.yaml`` loads: the code location's edge.
 
-Each domain keeps its assets, checks, jobs, schedules and sensors side by side and exposes a
-``defs`` object; this module only merges them, so a reader finds every job and schedule by
-following one import per domain:
+The settings are loaded here, once, from the environment
+(:meth:`agent_pipelines.core.settings.Settings.load`: a bad value fails the load with one line naming
+the variable), and passed down: each domain is built from them, and the resources bound once from
+them carry them into every run (``log_store.settings``). Nothing below reads the environment.
+
+Each domain keeps its assets, checks, jobs, schedules and sensors side by side and exposes
+``build(settings) -> dg.Definitions``; this module merges them with ``Definitions.merge`` and adds
+the resources, so a reader finds every job and schedule by following one import per domain:
 
 * ``assets.analytics``   — cleaned events, session metrics, clusters, comparisons, weekly report
 * ``sensors.live_alerts`` — the 5-second log sensor and the detector job it launches
@@ -12,50 +17,38 @@ following one import per domain:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dagster as dg
 
+from agent_pipelines.core.settings import Settings, drop_empty_aws_variables
 from agent_pipelines.orchestration import quiet  # noqa: F401 - first: filters our known Dagster warnings
+from agent_pipelines.orchestration.resources import resources
 from assets import analytics
 from jobs import rotation
 from sensors import live_alerts, transcript_import
 
 # Every domain, imported plainly: a domain that fails to import fails the code location (and CI)
 # with its own error, and ``tests/test_definitions.py`` pins each definition's name.
-DOMAINS: tuple[dg.Definitions, ...] = (
-    analytics.defs,
-    live_alerts.defs,
-    rotation.defs,
-    transcript_import.defs,
+DOMAINS: tuple[Callable[[Settings], dg.Definitions], ...] = (
+    analytics.build,
+    live_alerts.build,
+    rotation.build,
+    transcript_import.build,
 )
 
 
-def _merge(domains: list[dg.Definitions]) -> dg.Definitions:
-    """Merge domains; a resource several domains declare (``log_store``, ``telegram``) is bound once.
-
-    ``Definitions.merge`` refuses two distinct objects under one key even when they are configured
-    alike, and each domain declares what it needs so it can be loaded and tested on its own.
-    """
-    resources: dict[str, object] = {}
-    stripped = []
-    for domain in domains:
-        for key, value in (domain.resources or {}).items():
-            resources.setdefault(key, value)
-        stripped.append(
-            dg.Definitions(
-                assets=domain.assets,
-                asset_checks=domain.asset_checks,
-                schedules=domain.schedules,
-                sensors=domain.sensors,
-                jobs=domain.jobs,
-                executor=domain.executor,
-                loggers=domain.loggers,
-                metadata=domain.metadata,
-            )
-        )
-    return dg.Definitions.merge(*stripped, dg.Definitions(resources=resources))
+def build(settings: Settings) -> dg.Definitions:
+    """Every domain for ``settings``, and the resources bound once (each domain declares none, so
+    ``Definitions.merge`` has no two objects under one key)."""
+    return dg.Definitions.merge(
+        *(domain(settings) for domain in DOMAINS), dg.Definitions(resources=resources(settings))
+    )
 
 
-defs = _merge(list(DOMAINS))
+drop_empty_aws_variables()
+SETTINGS = Settings.load()
+defs = build(SETTINGS)
 
 
 def analytics_assets() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:

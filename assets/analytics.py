@@ -1,7 +1,8 @@
 """The batch analytics domain: every asset, check and sensor over the logs, as one ``defs``.
 
 The modules in :data:`ASSET_MODULES` contribute their assets and asset checks; a module that needs
-more (a schedule, a job) exposes its own ``defs: dg.Definitions``, listed in :data:`DOMAIN_DEFS`.
+more (a schedule, a job) exposes its own ``build(settings) -> dg.Definitions``, listed in
+:data:`DOMAIN_BUILDERS`.
 Both lists are plain imports: a module that fails to import fails the code location loudly, and
 ``tests/test_definitions.py`` pins every name, so a definition cannot vanish unnoticed.
 
@@ -17,10 +18,12 @@ unpartitioned assets downstream (:data:`DOWNSTREAM_AUTOMATION`), whoever re-mate
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 import dagster as dg
 
+from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 from assets import alerts, events, insights, reports, sessions
 from assets.events import analytics_sensor_status, build_log_days_sensor, cleaned_events_job
@@ -28,24 +31,28 @@ from assets.events import analytics_sensor_status, build_log_days_sensor, cleane
 # Modules whose assets and asset checks Dagster's loader collects.
 ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights, alerts)
 # Modules that bring a job or a schedule with their assets, as their own ``defs``.
-DOMAIN_DEFS: tuple[dg.Definitions, ...] = (reports.defs,)
+DOMAIN_BUILDERS: tuple[Callable[[Settings], dg.Definitions], ...] = (reports.build,)
 
 
-def _collect() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition], list[dg.Definitions]]:
+def _collect(
+    settings: Settings,
+) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition], list[dg.Definitions]]:
+    domains = [build_domain(settings) for build_domain in DOMAIN_BUILDERS]
     assets: list[dg.AssetsDefinition] = []
     checks: list[dg.AssetChecksDefinition] = []
     for module in ASSET_MODULES:
         assets.extend(a for a in dg.load_assets_from_modules([module]) if isinstance(a, dg.AssetsDefinition))
         checks.extend(dg.load_asset_checks_from_modules([module]))
-    for domain in DOMAIN_DEFS:
+    for domain in domains:
         assets.extend(a for a in domain.assets or [] if isinstance(a, dg.AssetsDefinition))
         checks.extend(c for c in domain.asset_checks or [] if isinstance(c, dg.AssetChecksDefinition))
-    return assets, checks, list(DOMAIN_DEFS)
+    return assets, checks, domains
 
 
 def analytics_assets() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    """Every asset and asset check of the domain (what ``materialize`` runs)."""
-    assets, checks, _ = _collect()
+    """Every asset and asset check of the domain (what ``materialize`` runs; no setting changes
+    which assets there are, so every default is used to list them)."""
+    assets, checks, _ = _collect(defaults())
     return assets, checks
 
 
@@ -81,22 +88,19 @@ def with_downstream_automation(assets: list[dg.AssetsDefinition]) -> list[dg.Ass
     return [a.map_asset_specs(follow) if downstream & set(a.keys) else a for a in assets]
 
 
-def _build_defs() -> dg.Definitions:
-    assets, checks, extra = _collect()
+def build(settings: Settings) -> dg.Definitions:
+    """The domain for ``settings`` (its resources are bound once, in :mod:`agent_pipelines.definitions`)."""
+    assets, checks, extra = _collect(settings)
     downstream = unpartitioned_downstream(assets)
     automation = dg.AutomationConditionSensorDefinition(
         "analytics_automation_sensor",
         target=dg.AssetSelection.assets(*downstream),
-        default_status=analytics_sensor_status(),
+        default_status=analytics_sensor_status(settings),
         # Cheap to evaluate (a dozen assets); a day's change shows in the analytics within ~30 s.
         minimum_interval_seconds=30,
         description="Recomputes session metrics, comparisons, success metrics and the other "
         "unpartitioned analytics once after daily partitions of cleaned_events change.",
     )
-    resources: dict = {}
-    for d in extra:
-        resources.update(d.resources or {})
-    resources.update(build_resources())
     return dg.Definitions(
         # Runs of the domain (the automation sensor's, the weekly report's) execute in one process:
         # a dozen small steps do not need a Python interpreter each (the default multiprocess
@@ -107,17 +111,14 @@ def _build_defs() -> dg.Definitions:
         asset_checks=checks,
         jobs=[cleaned_events_job, *(j for d in extra for j in d.jobs or [])],
         schedules=[s for d in extra for s in d.schedules or []],
-        sensors=[build_log_days_sensor(), automation, *(s for d in extra for s in d.sensors or [])],
-        resources=resources,
+        sensors=[build_log_days_sensor(settings), automation, *(s for d in extra for s in d.sensors or [])],
     )
 
 
-defs = _build_defs()
-
 __all__ = [
     "analytics_assets",
+    "build",
     "build_resources",
-    "defs",
     "unpartitioned_downstream",
     "with_downstream_automation",
 ]

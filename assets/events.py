@@ -9,7 +9,6 @@ an older read. ``log_days_sensor`` (:mod:`assets.log_days`) registers new days a
 day whose file grew, together with the unpartitioned assets downstream, so those follow in the same run.
 """
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -54,17 +53,8 @@ def table_asset(domain: str, **kwargs: Any) -> Any:
     )
 
 
-DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 PROGRESS_SECONDS = 10.0  # a run over many days says how far it got at most this often
 PREVIEW_COLUMNS = ("timestamp", "attempt_id", "event_type", "executor", "task_title", "error_message")
-
-
-def max_quarantine_share() -> float:
-    """``AGENT_PIPELINES_MAX_QUARANTINE_SHARE`` (0-1), default 1%: above it the check warns."""
-    try:
-        return float(os.environ.get("AGENT_PIPELINES_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE))
-    except ValueError:
-        return DEFAULT_MAX_QUARANTINE_SHARE
 
 
 def _preview(day: CleanedDay | None) -> pl.DataFrame:
@@ -145,7 +135,8 @@ def cleaned_events(
     warnings: list[str] = []
     last: CleanedDay | None = None
     over: list[str] = []
-    threshold = max_quarantine_share()
+    # AGENT_PIPELINES_MAX_QUARANTINE_SHARE, checked when the code location loaded its settings
+    threshold = log_store.settings.max_quarantine_share
     logged = time.monotonic()
 
     def write(day: date, rows: pl.LazyFrame) -> int:

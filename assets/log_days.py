@@ -15,7 +15,7 @@ import dagster as dg
 
 from agent_pipelines.core import paths
 from agent_pipelines.core.reader import file_sizes, partition_days
-from agent_pipelines.core.settings import env_flag
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.orchestration.log_store import LogStore
 from assets.partitions import LOG_DAYS, LOG_WEEKS, day_ranges, legacy_file_days, missing_keys, range_tags
 
@@ -25,14 +25,13 @@ from assets.partitions import LOG_DAYS, LOG_WEEKS, day_ranges, legacy_file_days,
 DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events")
 
 
-def analytics_sensor_status() -> dg.DefaultSensorStatus:
+def analytics_sensor_status(settings: Settings) -> dg.DefaultSensorStatus:
     """Running unless ``AGENT_PIPELINES_AUTO_ANALYTICS=false``: analytics follow the logs on their own.
 
     The switch is for deployments (and benchmarks of the live alerts) that run the daemon but want
     analytics only on demand (``agent-pipelines materialize`` or the UI's Materialize button).
     """
-    on = env_flag("AGENT_PIPELINES_AUTO_ANALYTICS")
-    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+    return dg.DefaultSensorStatus.RUNNING if settings.auto_analytics else dg.DefaultSensorStatus.STOPPED
 
 
 # Sensor-launched day runs execute in process: a few steps over one day do not need a process each
@@ -56,6 +55,7 @@ def _legacy_days_if_grown(root: Path, previous_size: int | None, size: int | Non
 
 
 def build_log_days_sensor(
+    settings: Settings,
     minimum_interval_seconds: int = DAYS_TICK_SECONDS,
     refresh_seconds: int = REFRESH_SECONDS,
     clock: Callable[[], float] = time.time,
@@ -77,7 +77,7 @@ def build_log_days_sensor(
     @dg.sensor(
         name="log_days_sensor",
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=analytics_sensor_status(),
+        default_status=analytics_sensor_status(settings),
         job=cleaned_events_job,
         description="Adds a daily (and weekly) partition for each new UTC day in the log folder "
         "within one 5-second tick and materializes it; re-materializes days whose file grew every "

@@ -19,6 +19,7 @@ import polars as pl
 
 from agent_pipelines.analytics import metrics, report
 from agent_pipelines.core import object_store, windows
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.live.notifiers.format import format_text
 from agent_pipelines.orchestration import ui_metadata as ui
 from agent_pipelines.orchestration.log_store import LogStore
@@ -41,14 +42,15 @@ REPORT_EVENT_COLUMNS = (
 )
 
 
-def telegram_from_env() -> TelegramResource:
-    """Telegram settings from ``TELEGRAM_*``, read when the report runs.
+def telegram_for(log_store: LogStore) -> TelegramResource:
+    """Telegram as the edge's settings say (the token itself is read from ``TELEGRAM_BOT_TOKEN`` by
+    Dagster's ``EnvVar`` when the report runs).
 
     Not a required Dagster resource on purpose: every other asset of the domain runs without one, and
     ``agent-pipelines materialize`` builds its resources without Telegram; a report must never fail
     because notifications are not set up.
     """
-    return TelegramResource.from_env()
+    return TelegramResource.from_settings(log_store.settings)
 
 
 def post_summary(
@@ -102,7 +104,9 @@ def weekly_report(
     week_errors = error_events.filter(
         (pl.col("day") >= week_start - timedelta(days=8)) & (pl.col("day") < week_end)
     )
-    loops, _ = metrics.error_loops(log_store.logs_path, errors=week_errors)
+    loops, _ = metrics.error_loops(
+        log_store.logs_path, errors=week_errors, threshold=log_store.settings.error_loop_threshold
+    )
     weekly = report.build_weekly_report(
         session_metrics, error_occurrences, events, week_start, error_loops=loops, now=datetime.now(UTC)
     )
@@ -111,7 +115,7 @@ def weekly_report(
     uploaded = object_store.publish(path, log_store.data_location, f"{report.REPORTS_DIR}/{path.name}")
     summary = report.render_summary(weekly, path)
     posted = post_summary(
-        context, telegram_from_env(), context.partition_key, summary, str(log_store.data_path)
+        context, telegram_for(log_store), context.partition_key, summary, str(log_store.data_path)
     )
     success = weekly.success.filter(pl.col("metric") == "success_rate")["last_7d"]
     rate = success[0] if success.len() else None
@@ -185,21 +189,28 @@ def last_week_request(instance: dg.DagsterInstance, now: datetime) -> dg.RunRequ
     return dg.RunRequest(run_key=f"weekly-report-{week}", partition_key=week)
 
 
-@dg.sensor(
-    name="weekly_report_sensor",
-    job=weekly_report_job,
-    minimum_interval_seconds=30,  # a few instance look-ups per tick
-    default_status=analytics_sensor_status(),
-    description="Builds the last complete week's report once, as soon as its analytics have caught up: "
-    "on first start and right after a week closes (the Monday 08:00 schedule rebuilds it later).",
-)
-def weekly_report_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    return last_week_request(context.instance, datetime.now(UTC))
+def weekly_report_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor, RUNNING by default unless ``settings`` turn automatic analytics off."""
+
+    @dg.sensor(
+        name="weekly_report_sensor",
+        job=weekly_report_job,
+        minimum_interval_seconds=30,  # a few instance look-ups per tick
+        default_status=analytics_sensor_status(settings),
+        description="Builds the last complete week's report once, as soon as its analytics have caught "
+        "up: on first start and right after a week closes (the Monday 08:00 schedule rebuilds it later).",
+    )
+    def sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        return last_week_request(context.instance, datetime.now(UTC))
+
+    return sensor
 
 
-defs = dg.Definitions(
-    assets=[weekly_report],
-    jobs=[weekly_report_job],
-    schedules=[weekly_report_schedule],
-    sensors=[weekly_report_sensor],
-)
+def build(settings: Settings) -> dg.Definitions:
+    """The weekly report's asset, job, schedule and sensor for ``settings``."""
+    return dg.Definitions(
+        assets=[weekly_report],
+        jobs=[weekly_report_job],
+        schedules=[weekly_report_schedule],
+        sensors=[weekly_report_sensor(settings)],
+    )

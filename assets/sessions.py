@@ -221,7 +221,9 @@ def success_metrics(
     week-over-week change.
     Error loops come from the live detector's `agent-alerts.jsonl` when present, else from the same
     rule over the events (4+ errors of one cluster within 10 minutes in one attempt)."""
-    loops, source = metrics.error_loops(log_store.logs_path, errors=error_events)
+    loops, source = metrics.error_loops(
+        log_store.logs_path, errors=error_events, threshold=log_store.settings.error_loop_threshold
+    )
     table = metrics.success_metrics(session_metrics, error_loops=loops)
     met = table.filter(pl.col("met")).height
     context.log.info(f"success metrics: {met}/{table.height} targets met; error loops {source}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ops import rotation
 from agent_pipelines.ops.retention import RetentionPolicy
 from agent_pipelines.orchestration.log_store import LogStore
@@ -42,7 +43,8 @@ class RotationConfig(dg.Config):
             log_store.logs_path,
             log_store.data_path,
             today=self.today or None,
-            policy=RetentionPolicy.from_env(None, **overrides),
+            policy=RetentionPolicy.from_settings(log_store.settings, **overrides),
+            environment=log_store.settings,
         )
 
 
@@ -154,8 +156,9 @@ weekly_rotation_schedule = dg.ScheduleDefinition(
     description="The original rotation script's weekly cron: Sundays 03:00 UTC.",
 )
 
-defs = dg.Definitions(
-    jobs=[rotate_logs],
-    schedules=[weekly_rotation_schedule],
-    resources={"log_store": LogStore()},
-)
+
+def build(settings: Settings) -> dg.Definitions:
+    """The domain (no setting changes it: the runs read theirs from the ``log_store`` resource,
+    bound once in :mod:`agent_pipelines.definitions`)."""
+    del settings
+    return dg.Definitions(jobs=[rotate_logs], schedules=[weekly_rotation_schedule])

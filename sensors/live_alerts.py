@@ -27,7 +27,9 @@ detector run is queued or running (no pile-up: the next run simply covers more l
 **What a tick does** (first that applies):
 
 1. ``AGENT_WORK_ANALYZER_ENABLED=false`` → skip, saying so. (The sensor is also STOPPED by default
-   when the variable is false at load time; the skip covers someone starting it by hand.)
+   when the variable is false at load time; the skip covers someone starting it by hand.) Every
+   setting comes from the ``log_store`` resource, built from the settings the code location loaded
+   (:mod:`agent_pipelines.definitions`); each run request carries the thresholds, like the clock.
 2. Work to do (any of 3-5 below) while a detector run is queued or running → watch on: that run
    may cover it; if not, the next one is requested as soon as it ends (never two at once).
 3. New complete lines since the committed cursor → run request, ``run_key`` = hash of the byte
@@ -53,11 +55,10 @@ from typing import Any
 import dagster as dg
 
 from agent_pipelines.core import tailer
-from agent_pipelines.core.settings import SettingsError, settings
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.live import state as detector_state
-from agent_pipelines.orchestration.detector_job import JOB_NAME, analyzer_enabled, live_detector_job
+from agent_pipelines.orchestration.detector_job import JOB_NAME, detect_config, live_detector_job
 from agent_pipelines.orchestration.log_store import LogStore
-from agent_pipelines.orchestration.resources import detector_resources
 
 SENSOR_NAME = "live_alerts_sensor"
 RETRY_AFTER_S = 30
@@ -106,11 +107,13 @@ def _request(
     )
 
 
-def _purge_old_runs(context: dg.SensorEvaluationContext, cursor: dict[str, Any], now: float) -> int:
+def _purge_old_runs(
+    context: dg.SensorEvaluationContext, cursor: dict[str, Any], now: float, settings: Settings
+) -> int:
     if now - float(cursor.get("p") or 0) < PURGE_EVERY_S:
         return 0
     cursor["p"] = now
-    days = settings().detector_run_retention_days
+    days = settings.detector_run_retention_days
     before = datetime.now(UTC) - timedelta(days=days)
     records = context.instance.get_run_records(
         filters=dg.RunsFilter(job_name=JOB_NAME, statuses=FINISHED, created_before=before), limit=PURGE_BATCH
@@ -125,7 +128,7 @@ def _decide(
 ) -> tuple[dg.RunRequest | dg.SkipReason, bool]:
     """What the folder asks for at ``now``, and whether that is worth watching on (``True``: nothing
     to do yet — no new line, nothing due, or a detector run still in flight)."""
-    logs, data = log_store.logs_path, log_store.data_path
+    logs, data, settings = log_store.logs_path, log_store.data_path, log_store.settings
     committed = tailer.Cursor.from_json(detector_state.committed_cursor(data))
     found = tailer.scan(logs, committed)
     ranges = [r for r in found.ranges if tailer.has_complete_line(logs, r)]
@@ -145,15 +148,18 @@ def _decide(
             return dg.SkipReason(f"detector run {run.run_id[:8]} is still {run.status.value.lower()}"), True
     if ranges:
         key = tailer.ranges_key(ranges)
-        return _request(cursor, key, now, {"ranges": tailer.ranges_to_json(ranges)}, "new_data"), False
+        config = detect_config(settings, ranges=tailer.ranges_to_json(ranges))
+        return _request(cursor, key, now, config, "new_data"), False
     if stuck_due:
         key = _key("stuck", str(watch.get("due_attempt")), str(watch.get("due_event")))
         # The tick's clock travels with the request: re-executing the run decides the same.
         at = datetime.fromtimestamp(now, tz=UTC).isoformat()
-        return _request(cursor, key, now, {"now": at}, "stuck_check"), False
+        return _request(cursor, key, now, detect_config(settings, now=at), "stuck_check"), False
     if pending:
         first = min(p.name for p in outbox.glob("*.json"))
-        return _request(cursor, _key("deliver", first), now, {}, "deliver_pending"), False
+        return _request(
+            cursor, _key("deliver", first), now, detect_config(settings), "deliver_pending"
+        ), False
     when = (
         f"next stuck check due in {max(0, due / 1000 - now):.0f}s"
         if due is not None
@@ -177,17 +183,14 @@ def evaluate(
     """
     started = time.monotonic()
     base = time.time() if now is None else now
-    if not analyzer_enabled():
+    settings = log_store.settings
+    if not settings.analyzer_enabled:
         return dg.SkipReason("AGENT_WORK_ANALYZER_ENABLED=false: live alerts are turned off")
-    try:  # every setting the detector run reads: a bad one is this tick's reason, not a failed run
-        settings().check_live()
-    except SettingsError as exc:
-        return dg.SkipReason(f"live alerts paused by a setting: {exc}")
     try:
         cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
     except ValueError:
         cursor = {}
-    purged = _purge_old_runs(context, cursor, base)
+    purged = _purge_old_runs(context, cursor, base, settings)
     while True:
         elapsed = time.monotonic() - started
         decision, idle = _decide(context, log_store, cursor, base + elapsed)
@@ -204,23 +207,27 @@ def evaluate(
     return dg.SensorResult(run_requests=[decision], cursor=json.dumps(cursor))
 
 
-@dg.sensor(
-    name=SENSOR_NAME,
-    job=live_detector_job,
-    minimum_interval_seconds=4,  # < the daemon's 5 s loop, so every loop ticks (see module doc)
-    default_status=dg.DefaultSensorStatus.RUNNING if analyzer_enabled() else dg.DefaultSensorStatus.STOPPED,
-    description="Every 5 s: new log lines or a due stuck check → one detector run (never two at once).",
-)
-def live_alerts_sensor(
-    context: dg.SensorEvaluationContext, log_store: LogStore
-) -> dg.SensorResult | dg.SkipReason:
-    return evaluate(context, log_store, watch_s=WATCH_S)
+def live_alerts_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor, RUNNING by default unless ``settings`` turn the analyzer off."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        job=live_detector_job,
+        minimum_interval_seconds=4,  # < the daemon's 5 s loop, so every loop ticks (see module doc)
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if settings.analyzer_enabled
+        else dg.DefaultSensorStatus.STOPPED,
+        description="Every 5 s: new log lines or a due stuck check → one detector run (never two at once).",
+    )
+    def sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SensorResult | dg.SkipReason:
+        return evaluate(context, log_store, watch_s=WATCH_S)
+
+    return sensor
 
 
-defs = dg.Definitions(
-    jobs=[live_detector_job],
-    sensors=[live_alerts_sensor],
-    resources=detector_resources(),
-)
+def build(settings: Settings) -> dg.Definitions:
+    """The domain for ``settings`` (its resources are bound once, in :mod:`agent_pipelines.definitions`)."""
+    return dg.Definitions(jobs=[live_detector_job], sensors=[live_alerts_sensor(settings)])
 
-__all__ = ["JOB_NAME", "SENSOR_NAME", "defs", "evaluate", "live_alerts_sensor", "live_detector_job"]
+
+__all__ = ["JOB_NAME", "SENSOR_NAME", "build", "evaluate", "live_alerts_sensor", "live_detector_job"]

@@ -29,6 +29,7 @@ from datetime import datetime
 import dagster as dg
 
 from agent_pipelines.core import object_store
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import SOURCES, SWITCHES, LockedError, run_import, source_enabled
 from agent_pipelines.orchestration.log_store import LogStore
 
@@ -46,15 +47,15 @@ def evaluate(
             "(run the import on the hosts whose logs are shipped there)"
         )
     parts: list[str] = []
+    settings = log_store.settings  # as the code location loaded them (agent_pipelines.definitions)
     for name, source in SOURCES.items():
-        if not source_enabled(name):
+        if not source_enabled(settings, name):
             parts.append(f"{name}: off ({SWITCHES[name]}=false)")
             continue
-        roots = [p for p in source.default_roots() if p.exists()]
+        usual = source.default_roots(settings)
+        roots = [p for p in usual if p.exists()]
         if not roots:
-            parts.append(
-                f"{name}: no transcripts folder ({', '.join(str(p) for p in source.default_roots())})"
-            )
+            parts.append(f"{name}: no transcripts folder ({', '.join(str(p) for p in usual)})")
             continue
         try:
             report = run_import(
@@ -63,6 +64,7 @@ def evaluate(
                 logs_dir=log_store.logs_path,
                 data_dir=log_store.data_path,
                 now=now,
+                settings=settings,
                 max_bytes=MAX_BYTES_PER_TICK,
                 wait=False,
             )
@@ -88,17 +90,25 @@ def evaluate(
     return dg.SkipReason(f"into {log_store.logs_path}: " + "; ".join(parts))
 
 
-@dg.sensor(
-    name=SENSOR_NAME,
-    minimum_interval_seconds=4,  # as the live-alerts sensor: every daemon loop (~5 s) ticks
-    default_status=dg.DefaultSensorStatus.RUNNING
-    if any(source_enabled(n) for n in SOURCES)
-    else dg.DefaultSensorStatus.STOPPED,
-    description="Every 5 s: new transcript lines of Claude Code, Codex, Gemini CLI, Copilot CLI, OpenCode, "
-    "SWE-agent and mini-swe-agent → events in the log folder (AGENT_IMPORT_<SOURCE> switches each source).",
-)
-def transcript_import_sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SkipReason:
-    return evaluate(context, log_store)
+def transcript_import_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor, STOPPED by default when ``settings`` switch every source off."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=4,  # as the live-alerts sensor: every daemon loop (~5 s) ticks
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if any(source_enabled(settings, n) for n in SOURCES)
+        else dg.DefaultSensorStatus.STOPPED,
+        description="Every 5 s: new transcript lines of Claude Code, Codex, Gemini CLI, Copilot CLI, "
+        "OpenCode, SWE-agent and mini-swe-agent → events in the log folder (AGENT_IMPORT_<SOURCE> "
+        "switches each source).",
+    )
+    def sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SkipReason:
+        return evaluate(context, log_store)
+
+    return sensor
 
 
-defs = dg.Definitions(sensors=[transcript_import_sensor], resources={"log_store": LogStore()})
+def build(settings: Settings) -> dg.Definitions:
+    """The domain for ``settings`` (its resources are bound once, in :mod:`agent_pipelines.definitions`)."""
+    return dg.Definitions(sensors=[transcript_import_sensor(settings)])

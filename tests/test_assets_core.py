@@ -15,13 +15,15 @@ from agent_pipelines.cli import main as cli_main
 from agent_pipelines.core.logger import AgentWorkLogger
 from agent_pipelines.core.partitions import LOG_DAYS, LOG_WEEKS, log_days, previous_week_key, week_key
 from agent_pipelines.core.quarantine import quarantine_of_day
+from agent_pipelines.core.settings import Settings, defaults
+from agent_pipelines.definitions import defs
 from agent_pipelines.orchestration.io_manager import PolarsParquetIOManager, tables_dir
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.partitions import register_partitions
+from assets import analytics
 from assets.analytics import (
     analytics_assets,
     build_resources,
-    defs,
     unpartitioned_downstream,
     with_downstream_automation,
 )
@@ -276,7 +278,7 @@ def test_log_days_sensor_registers_days_and_requests_grown_ones(tmp_path: Path) 
     log.error("a-1", "boom")
     assets, _ = analytics_assets()
     tick = [1000.0]  # the sensor's clock, in seconds
-    sensor = build_log_days_sensor(clock=lambda: tick[0])
+    sensor = build_log_days_sensor(defaults(), clock=lambda: tick[0])
     assert sensor.minimum_interval_seconds == 5
     resources = {"log_store": LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))}
     sensor_defs = dg.Definitions(
@@ -361,11 +363,13 @@ def test_downstream_assets_follow_a_rematerialized_day(tmp_path: Path) -> None:
         assert not requested(again)  # requested once, not on every tick
 
 
-def test_auto_analytics_switch(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert analytics_sensor_status() == dg.DefaultSensorStatus.RUNNING
-    monkeypatch.setenv("AGENT_PIPELINES_AUTO_ANALYTICS", "false")
-    assert analytics_sensor_status() == dg.DefaultSensorStatus.STOPPED
-    assert build_log_days_sensor().default_status == dg.DefaultSensorStatus.STOPPED
+def test_auto_analytics_switch() -> None:
+    assert analytics_sensor_status(defaults()) == dg.DefaultSensorStatus.RUNNING
+    off = Settings.load({"AGENT_PIPELINES_AUTO_ANALYTICS": "false"})
+    assert analytics_sensor_status(off) == dg.DefaultSensorStatus.STOPPED
+    assert build_log_days_sensor(off).default_status == dg.DefaultSensorStatus.STOPPED
+    stopped = {s.name for s in analytics.build(off).sensors or [] if s.default_status.value == "STOPPED"}
+    assert stopped == {"log_days_sensor", "analytics_automation_sensor", "weekly_report_sensor"}
 
 
 def test_partition_helpers() -> None:

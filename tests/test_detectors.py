@@ -210,6 +210,8 @@ def test_suppression_for_five_minutes_then_fires_again_if_it_persists(tmp_path: 
 
 
 def test_thresholds_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_pipelines.core.settings import Settings
+
     monkeypatch.setenv("AGENT_ERROR_LOOP_THRESHOLD", "3")
     monkeypatch.setenv("AGENT_COST_ANOMALY_THRESHOLD", "0.5")
     c = Clocked(tmp_path)
@@ -217,7 +219,10 @@ def test_thresholds_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for i in range(3):
         c.at(10 + i).error("ve-env", "boom", "boom")
     c.at(20).stop_session("ve-env", "success", cost_usd=0.6)
-    assert types(run(tmp_path, DetectorState(), t=Thresholds.from_env())) == ["error_loop", "cost_anomaly"]
+    assert types(run(tmp_path, DetectorState(), t=Thresholds.from_settings(Settings.load()))) == [
+        "error_loop",
+        "cost_anomaly",
+    ]
 
 
 def test_sample_message_is_redacted(tmp_path: Path) -> None:

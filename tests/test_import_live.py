@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 import transcript_fixtures as fx
 
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.live.alerts import read_alerts
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
@@ -33,12 +34,13 @@ def homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, 
 
 
 def store(logs: Path, data: Path) -> LogStore:
-    return LogStore(logs_dir=str(logs), data_dir=str(data))
+    """The resource as the code location binds it: from the settings of the (test's) environment."""
+    return LogStore.from_settings(Settings.load(), str(logs), str(data))
 
 
 def import_tick(instance: dg.DagsterInstance, logs: Path, data: Path) -> str:
     ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store(logs, data)})
-    result = transcript_import_sensor.evaluate_tick(ctx)
+    result = transcript_import_sensor(Settings.load()).evaluate_tick(ctx)
     assert not result.run_requests
     return result.skip_message or ""
 
@@ -86,7 +88,7 @@ def test_a_claude_code_tool_loop_appended_live_raises_a_tool_loop_alert(
         assert "claude-code: 36 event(s)" in message  # 12 calls, 12 results, 12 errors
         # The live-alerts sensor sees the new lines and requests one detector run; run it.
         ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store(logs, data)})
-        tick = live_alerts.live_alerts_sensor.evaluate_tick(ctx)
+        tick = live_alerts.live_alerts_sensor(Settings.load()).evaluate_tick(ctx)
         assert len(tick.run_requests) == 1
         result = live_alerts.live_detector_job.execute_in_process(
             run_config=tick.run_requests[0].run_config,

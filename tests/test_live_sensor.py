@@ -15,10 +15,12 @@ from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
 from agent_pipelines.core import paths
 from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.live.alerts import read_alerts
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
-from sensors.live_alerts import JOB_NAME, defs, evaluate, live_alerts_sensor, live_detector_job
+from agent_pipelines.orchestration.resources import resources as resources_for
+from sensors.live_alerts import JOB_NAME, build, evaluate, live_alerts_sensor, live_detector_job
 
 CHAT = "4242"
 
@@ -49,11 +51,9 @@ def resources(logs: Path, data: Path, telegram: TelegramResource | None = None) 
 def tick(
     instance: dg.DagsterInstance, logs: Path, data: Path, cursor: str | None = None, now: float | None = None
 ):
-    ctx = dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={"log_store": LogStore(logs_dir=str(logs), data_dir=str(data))},
-    )
+    # The resource as the code location binds it: from the settings of the (test's) environment.
+    store = LogStore.from_settings(Settings.load(), str(logs), str(data))
+    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"log_store": store})
     return evaluate(ctx, ctx.resources.log_store, now=now)
 
 
@@ -67,9 +67,14 @@ def run_job(instance: dg.DagsterInstance, logs: Path, data: Path, request=None, 
 
 
 def test_definitions_load_and_sensor_settings() -> None:
-    dg.Definitions.validate_loadable(defs)
-    assert live_alerts_sensor.minimum_interval_seconds == 4  # every 5 s daemon loop qualifies
-    assert live_alerts_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    dg.Definitions.validate_loadable(
+        dg.Definitions.merge(build(defaults()), dg.Definitions(resources=resources_for(defaults())))
+    )
+    sensor = live_alerts_sensor(defaults())
+    assert sensor.minimum_interval_seconds == 4  # every 5 s daemon loop qualifies
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    off = Settings.load({"AGENT_WORK_ANALYZER_ENABLED": "false"})
+    assert live_alerts_sensor(off).default_status == dg.DefaultSensorStatus.STOPPED
     assert live_detector_job.executor_def is dg.in_process_executor
 
 
@@ -194,7 +199,7 @@ def test_sensor_evaluate_tick_through_dagster(folders: tuple[Path, Path]) -> Non
         ctx = dg.build_sensor_context(
             instance=instance, resources={"log_store": LogStore(logs_dir=str(logs), data_dir=str(data))}
         )
-        data_out = live_alerts_sensor.evaluate_tick(ctx)
+        data_out = live_alerts_sensor(defaults()).evaluate_tick(ctx)
         assert len(data_out.run_requests) == 1 and data_out.cursor
 
 

@@ -24,6 +24,7 @@ from pg_server import free_port
 from agent_pipelines.cli import main as cli_main
 from agent_pipelines.core import paths
 from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.settings import Settings, SettingsError, defaults
 from agent_pipelines.orchestration import instance as instance_mod
 
 STARTUP_S = 240
@@ -84,10 +85,12 @@ def test_choosing_postgres_without_a_connection_says_what_is_missing(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_PG_HOST", "db.internal")
     with pytest.raises(instance_mod.InstanceConfigError, match="DAGSTER_PG_USER, DAGSTER_PG_PASSWORD"):
-        instance_mod.ensure_dagster_home(tmp_path, instance="postgres")
-    monkeypatch.setenv(instance_mod.INSTANCE_ENV, "mysql")
+        instance_mod.dagster_environment(Settings.load(), tmp_path, instance="postgres")
     with pytest.raises(instance_mod.InstanceConfigError, match="unknown Dagster instance 'mysql'"):
-        instance_mod.ensure_dagster_home(tmp_path)
+        instance_mod.dagster_environment(defaults(), tmp_path, instance="mysql")
+    monkeypatch.setenv(instance_mod.INSTANCE_ENV, "mysql")
+    with pytest.raises(SettingsError, match="AGENT_PIPELINES_INSTANCE='mysql' is not valid"):
+        Settings.load()
     monkeypatch.delenv(instance_mod.INSTANCE_ENV)
     code = cli_main(["ui", "--instance", "postgres", "--data-dir", str(tmp_path), "--no-demo"])
     err = capsys.readouterr().err.strip()
@@ -103,7 +106,10 @@ def test_environment_selects_the_postgres_instance(
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("DAGSTER_PG_PORT")  # defaults to 5432 when unset...
     monkeypatch.setenv(instance_mod.INSTANCE_ENV, "postgres")
-    home = instance_mod.ensure_dagster_home(tmp_path)
+    exported = instance_mod.dagster_environment(Settings.load(), tmp_path)
+    for name, value in exported.items():  # what the command line's edge exports for Dagster
+        monkeypatch.setenv(name, value)
+    home = Path(exported["DAGSTER_HOME"])
     assert os.environ["DAGSTER_PG_PORT"] == "5432"
     monkeypatch.setenv("DAGSTER_PG_PORT", pg_env["DAGSTER_PG_PORT"])  # ...here the test server's port
     assert home == (tmp_path / "dagster_home").resolve()

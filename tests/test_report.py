@@ -21,8 +21,10 @@ from agent_pipelines.analytics import errors, metrics, report
 from agent_pipelines.core import paths
 from agent_pipelines.core.partitions import LOG_WEEKS, log_days, week_key
 from agent_pipelines.core.reader import dedupe, read_logs
+from agent_pipelines.core.settings import Settings
+from agent_pipelines.definitions import defs
 from agent_pipelines.orchestration.partitions import register_partitions
-from assets.analytics import analytics_assets, build_resources, defs
+from assets.analytics import analytics_assets, build_resources
 from assets.reports import WEEKLY_REPORT_CRON, weekly_report_schedule
 
 WEEK = DEMO_START.isoformat()
@@ -173,7 +175,8 @@ def materialize_week(logs: Path, data: Path, instance: dg.DagsterInstance) -> dg
         selection=["weekly_report"],
         partition_key=WEEK,
         instance=instance,
-        resources=build_resources(str(logs), str(data)),
+        # bound as the code location binds them: from the settings of the (test's) environment
+        resources=build_resources(str(logs), str(data), Settings.load()),
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from agent_pipelines.core import paths
 from agent_pipelines.core.archive import Kind, archive_path, archived
+from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.ops import rotation
 from agent_pipelines.ops.retention import RetentionPolicy
 
@@ -18,7 +19,7 @@ TODAY = date(2026, 3, 31)
 
 
 def test_defaults_are_the_seeds() -> None:
-    policy = RetentionPolicy.from_env({})
+    policy = RetentionPolicy.from_settings(defaults())
     assert policy == RetentionPolicy(
         stream_days=30, errors_days=90, alerts_days=30, metrics_months=None, sessions_keep=100
     )
@@ -26,20 +27,27 @@ def test_defaults_are_the_seeds() -> None:
 
 def test_env_vars_then_run_config_override() -> None:
     env = {"AGENT_LOG_RETENTION_STREAM_DAYS": "7", "AGENT_LOG_RETENTION_METRICS_MONTHS": "12"}
-    policy = RetentionPolicy.from_env(env, stream_days=None, errors_days=5, alerts_days="forever")
+    policy = RetentionPolicy.from_settings(
+        Settings.load(env), stream_days=None, errors_days=5, alerts_days="forever"
+    )
     assert policy.stream_days == 7  # None = not given: the env var stands
     assert policy.metrics_months == 12
     assert policy.errors_days == 5
     assert policy.alerts_days is None
-    assert RetentionPolicy.from_env({"AGENT_LOG_RETENTION_SESSIONS": " Forever "}).sessions_keep is None
+    assert (
+        RetentionPolicy.from_settings(
+            Settings.load({"AGENT_LOG_RETENTION_SESSIONS": " Forever "})
+        ).sessions_keep
+        is None
+    )
 
 
 @pytest.mark.parametrize("value", ["-1", "ten", "1.5"])
 def test_bad_values_name_the_setting(value: str) -> None:
     with pytest.raises(ValueError, match="AGENT_LOG_RETENTION_ERRORS_DAYS"):
-        RetentionPolicy.from_env({"AGENT_LOG_RETENTION_ERRORS_DAYS": value})
+        RetentionPolicy.from_settings(Settings.load({"AGENT_LOG_RETENTION_ERRORS_DAYS": value}))
     with pytest.raises(TypeError):
-        RetentionPolicy.from_env({}, streams_days=3)
+        RetentionPolicy.from_settings(defaults(), streams_days=3)
 
 
 def test_exactly_n_days_old_is_kept_one_more_is_deleted() -> None:
@@ -114,7 +122,7 @@ def test_only_the_newest_transcripts_are_kept(tmp_path: Path) -> None:
         path = sessions / f"ve-{i}.jsonl"
         path.write_text('{"timestamp":"2026-03-30T10:00:00Z"}\n')
         os.utime(path, (1_000_000 + i * 60, 1_000_000 + i * 60))  # ve-7 is the newest
-    policy = RetentionPolicy.from_env({}, sessions_keep=3)
+    policy = RetentionPolicy.from_settings(defaults(), sessions_keep=3)
     report = rotation.rotate(rotation.settings(root, data, today=TODAY, policy=policy, grace_seconds=0))
     assert sorted(p.name for p in sessions.iterdir()) == ["ve-5.jsonl", "ve-6.jsonl", "ve-7.jsonl"]
     assert len(report.deleted) == 5

@@ -614,7 +614,8 @@ def _metadata(result: dg.ExecuteInProcessResult, step: str) -> dict[str, object]
 def test_job_rotates_and_records_what_it_did(
     logs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobs.rotation import defs, rotate_logs
+    from agent_pipelines.core.settings import Settings
+    from jobs.rotation import rotate_logs, weekly_rotation_schedule
 
     root, data = logs
     monkeypatch.setenv(rotation.GRACE_ENV, "0")
@@ -624,7 +625,8 @@ def test_job_rotates_and_records_what_it_did(
         result = rotate_logs.execute_in_process(
             run_config={"today": str(TODAY), "sessions_keep": 20},
             instance=instance,
-            resources={"log_store": LogStore(logs_dir=str(root), data_dir=str(data))},
+            # bound as the code location binds it: from the settings of the (test's) environment
+            resources={"log_store": LogStore.from_settings(Settings.load(), str(root), str(data))},
         )
     assert result.success
     md = _metadata(result, "apply_retention")
@@ -646,7 +648,7 @@ def test_job_rotates_and_records_what_it_did(
     assert {p for p, _ in archived(root, Kind.STREAM)} == {str(TODAY - timedelta(days=n)) for n in (1, 2)}
     assert md["deleted_files"] == 3 + 4  # stream days 3..5 ago, and 24 - 20 transcripts
     assert md["deleted_lines"] > 0
-    schedule = defs.get_schedule_def("weekly_log_rotation")
+    schedule = weekly_rotation_schedule
     assert schedule.cron_schedule == "0 3 * * 0"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == "rotate_logs"

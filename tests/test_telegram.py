@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram, parse_html_text
 
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.live.notifiers.format import (
     format_alert,
     format_alert_compact,
@@ -413,13 +414,13 @@ def test_digest_of_one_is_the_full_alert_and_empty_is_nothing() -> None:
 # -- resource ------------------------------------------------------------------------------------
 
 
-def test_resource_from_env_unset_is_not_configured(
+def test_resource_from_settings_unset_is_not_configured(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     for var in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     _reset_warning_for_tests()
-    resource = TelegramResource.from_env()
+    resource = TelegramResource.from_settings(Settings.load())
     assert not resource.configured
     log = logging.getLogger("test.telegram.resource")
     with caplog.at_level(logging.WARNING, logger="test.telegram.resource"):
@@ -437,7 +438,7 @@ def test_resource_in_a_dagster_run(monkeypatch: pytest.MonkeyPatch, tg: FakeTele
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("TELEGRAM_CHAT_ID", CHAT)
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", tg.api_base)
-    resource = TelegramResource.from_env()
+    resource = TelegramResource.from_settings(Settings.load())
     assert DEFAULT_TOKEN not in repr(resource)
 
     @dg.asset
@@ -457,4 +458,6 @@ def test_resource_in_a_dagster_run(monkeypatch: pytest.MonkeyPatch, tg: FakeTele
     def maybe_notify(telegram: TelegramResource) -> None:
         assert not telegram.configured
 
-    assert dg.materialize([maybe_notify], resources={"telegram": TelegramResource.from_env()}).success
+    assert dg.materialize(
+        [maybe_notify], resources={"telegram": TelegramResource.from_settings(Settings.load())}
+    ).success

@@ -27,8 +27,8 @@ from agent_pipelines.cli import (
     ui_cmd,
     validate_cmd,
 )
-from agent_pipelines.cli.common import checkout_problem, describe_os_error, fail
-from agent_pipelines.core.settings import SettingsError
+from agent_pipelines.cli.common import apply_settings, checkout_problem, describe_os_error, fail
+from agent_pipelines.core.settings import Settings, SettingsError, drop_empty_aws_variables
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
@@ -62,13 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:  # the command line's edge: the settings are loaded once, here, and passed down in `args`
+        settings = Settings.load()
+    except SettingsError as exc:  # a bad environment variable: one line, before any work
+        return fail(str(exc))
+    drop_empty_aws_variables()
+    apply_settings(args, settings)
     if problem := checkout_problem(args):
         return fail(problem)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `agent-pipelines ... | head` is fine
         return 0
-    except SettingsError as exc:  # a bad environment variable: one line, whichever command read it
+    except SettingsError as exc:  # a bad --option value checked like a setting (retention limits)
         return fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -22,7 +22,7 @@ import polars as pl
 from agent_pipelines.analytics import errors as errors_lib
 from agent_pipelines.analytics import insights, metrics, report
 from agent_pipelines.cli import loading
-from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, fail
+from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, data_path, fail
 from agent_pipelines.cli.loading import (
     Loaded,
     add_now_option,
@@ -33,7 +33,7 @@ from agent_pipelines.cli.loading import (
     window_line,
 )
 from agent_pipelines.cli.tables import box_table, cell, dump_json, iso, pct, usd
-from agent_pipelines.core import paths, windows
+from agent_pipelines.core import windows
 from agent_pipelines.text.redaction import redact
 
 # ``analyze --help`` ends with the window rules (``cli.loading``'s) and which week a report covers.
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.backlog_tasks is not None and args.backlog_tasks < 1:
         return fail("--backlog-tasks must be at least 1")
     try:
-        loaded = load(args.logs_dir, days=args.days, now_option=args.now)
+        loaded = load(args, days=args.days, now_option=args.now)
         warn_if_empty(loaded)
         if args.backlog_tasks is not None:
             return backlog(loaded, args)
@@ -312,10 +312,10 @@ def weekly(loaded: Loaded, args: argparse.Namespace) -> int:
         loaded.occurrences,
         loaded.events,
         week_start,
-        error_loops=error_loops(loaded),
+        error_loops=error_loops(loaded, args.settings.error_loop_threshold),
         now=wall,
     )
-    html_path = None if args.no_html else report.write_report(weekly_report, paths.data_dir(args.data_dir))
+    html_path = None if args.no_html else report.write_report(weekly_report, data_path(args))
     if args.json:
         r = weekly_report
         print(

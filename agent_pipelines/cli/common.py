@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.cli.tables import dump_json
 from agent_pipelines.core import object_store, paths
+from agent_pipelines.core.settings import Settings
 
 
 class CommandError(Exception):
     """A problem the user can fix; printed as one line on stderr, exit code 2."""
+
+
+def apply_settings(args: argparse.Namespace, settings: Settings) -> None:
+    """Give the command its settings (``args.settings``) and fill ``--logs-dir``/``--data-dir``
+    from ``AGENT_WORK_LOGS_DIR``/``AGENT_PIPELINES_DATA_DIR`` where not given: from here on a
+    command reads folders from ``args`` only."""
+    args.settings = settings
+    if hasattr(args, "logs_dir") and not args.logs_dir:
+        args.logs_dir = settings.logs_location
+    if hasattr(args, "data_dir") and not args.data_dir:
+        args.data_dir = settings.data_location
 
 
 def checkout_problem(args: argparse.Namespace) -> str | None:
@@ -31,7 +42,7 @@ def checkout_problem(args: argparse.Namespace) -> str | None:
         return (
             f"`ui` runs from a source checkout: {where}; clone the repository and run `bash scripts/start.sh`"
         )
-    if hasattr(args, "data_dir") and not args.data_dir and not os.environ.get("AGENT_PIPELINES_DATA_DIR"):
+    if hasattr(args, "data_dir") and not args.data_dir:  # --data-dir, else AGENT_PIPELINES_DATA_DIR
         return (
             f"`{args.command}` needs a data folder: {where}, so give --data-dir DIR or set "
             "AGENT_PIPELINES_DATA_DIR (or run it from a checkout)"
@@ -56,27 +67,54 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def demo_logs_dir(value: str | None, data_value: str | None = None) -> Path | None:
-    """The demo logs the UI serves instead of ``value``'s folder, or ``None`` when it serves that one.
+def data_path(args: argparse.Namespace) -> Path:
+    """The local data folder of this command: ``--data-dir``/``AGENT_PIPELINES_DATA_DIR`` (filled
+    in by ``main`` from the settings), its local part (``AGENT_PIPELINES_LOCAL_DIR``) for a bucket."""
+    given = getattr(args, "data_dir", None) or args.settings.data_location  # some commands have no option
+    return paths.data_dir(given, args.settings.local_dir)
 
-    The one rule every command follows (the UI's :func:`~agent_pipelines.cli.ui_cmd.choose_logs_dir`):
-    no folder was chosen (``--logs-dir``, ``AGENT_WORK_LOGS_DIR``), the default folder holds no logs,
-    and ``<data>/demo-logs`` does.
+
+def use_dagster_home(args: argparse.Namespace, data: Path, instance: str | None = None) -> Path:
+    """Export ``DAGSTER_HOME`` and the instance's variables for Dagster (which reads them itself,
+    here and in the processes it starts); the home. Raises ``InstanceConfigError``."""
+    import os
+
+    from agent_pipelines.orchestration.instance import dagster_environment
+
+    env = dagster_environment(args.settings, data, instance)
+    os.environ.update(env)
+    return Path(env["DAGSTER_HOME"])
+
+
+def fallback_logs(explicit: str | None, data: Path) -> tuple[Path, Path | None]:
+    """The log folder as configured, and the demo folder to use instead, if any.
+
+    The one rule of the demo fallback (``ui`` and every other command): when no log folder was
+    configured (``--logs-dir``, ``AGENT_WORK_LOGS_DIR``) and the default one holds no logs,
+    ``<data>/demo-logs`` stands in (``ui`` generates it; the others use it when it exists).
     """
     from agent_pipelines.generator import has_logs
 
-    root = paths.logs_dir(value)
-    if value or os.environ.get("AGENT_WORK_LOGS_DIR") or has_logs(root):
-        return None
-    demo = paths.data_dir(data_value) / "demo-logs"
-    return demo if has_logs(demo) else None
+    root = paths.logs_dir(explicit, data)
+    if explicit or has_logs(root):
+        return root, None
+    return root, data / "demo-logs"
 
 
-def import_logs_dir(value: str | None, data_value: str | None = None) -> Path:
+def demo_logs_dir(args: argparse.Namespace) -> Path | None:
+    """The demo logs the UI serves instead of the configured folder, or ``None`` when it serves that
+    one: :func:`fallback_logs`' rule, when ``<data>/demo-logs`` holds logs."""
+    from agent_pipelines.generator import has_logs
+
+    _, demo = fallback_logs(args.logs_dir, data_path(args))
+    return demo if demo is not None and has_logs(demo) else None
+
+
+def import_logs_dir(args: argparse.Namespace) -> Path:
     """Where an import writes: the folder the UI reads. While the UI serves demo logs, an import
     into the (empty) default folder would land where nothing looks: refused, with how to choose."""
-    root = paths.logs_dir(value)
-    demo = demo_logs_dir(value, data_value)
+    root = paths.logs_dir(args.logs_dir, data_path(args))
+    demo = demo_logs_dir(args)
     if demo is not None:
         raise CommandError(
             f"the UI shows the demo logs in {demo} (no logs in {root} yet): choose where imports go, "
@@ -86,15 +124,15 @@ def import_logs_dir(value: str | None, data_value: str | None = None) -> Path:
     return root
 
 
-def ui_logs_dir(value: str | None) -> tuple[Path, str | None]:
+def ui_logs_dir(args: argparse.Namespace) -> tuple[Path, str | None]:
     """The log folder the UI would use, and a note when that is not the obvious one.
 
-    ``agent-pipelines ui`` falls back to demo logs in ``<data>/demo-logs`` when the default folder
-    holds no logs; every other command follows it there, so the CLI and the UI never answer from
-    two different folders. The note says so, on stderr, each time.
+    ``agent-pipelines ui`` falls back to demo logs (:func:`fallback_logs`); every other command
+    follows it there, so the CLI and the UI never answer from two different folders. The note says
+    so, on stderr, each time.
     """
-    root = paths.logs_dir(value)
-    demo = demo_logs_dir(value)
+    root = paths.logs_dir(args.logs_dir, data_path(args))
+    demo = demo_logs_dir(args)
     if demo is not None:
         return (
             demo,
@@ -103,21 +141,21 @@ def ui_logs_dir(value: str | None) -> tuple[Path, str | None]:
     return root, None
 
 
-def existing_logs_dir(value: str | None) -> Path:
+def existing_logs_dir(args: argparse.Namespace) -> Path:
     """The log folder (the UI's, see :func:`ui_logs_dir`), or a clear error when it does not exist.
 
     An ``s3://`` log folder is synced into its local mirror first (one line of error if the bucket
     cannot be read), so every command reads a local folder.
     """
-    location = paths.logs_location(value)
+    location = paths.logs_location(args.logs_dir)
     if object_store.is_url(location):
         from agent_pipelines.ingest.log_mirror import follow
 
         try:
-            return follow(location, min_interval=0)
+            return follow(location, min_interval=0, root=paths.logs_dir(location, data_path(args)))
         except (object_store.ObjectStoreError, ValueError) as exc:
             raise CommandError(f"cannot read the log folder {exc}") from None
-    root, note = ui_logs_dir(value)
+    root, note = ui_logs_dir(args)
     if note:
         print(f"agent-pipelines: {note}", file=sys.stderr)
     if not root.exists():

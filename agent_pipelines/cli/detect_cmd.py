@@ -17,6 +17,7 @@ from agent_pipelines.cli.common import (
     CommandError,
     add_data_dir,
     add_logs_dir,
+    data_path,
     existing_logs_dir,
     fail,
     print_json,
@@ -24,6 +25,7 @@ from agent_pipelines.cli.common import (
 from agent_pipelines.core import paths
 from agent_pipelines.core.contract import parse_timestamp
 from agent_pipelines.core.jsonl import read_json_objects
+from agent_pipelines.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        logs = existing_logs_dir(args.logs_dir)
+        logs = existing_logs_dir(args)
         if args.now:
             try:
                 parse_timestamp(args.now)
@@ -57,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError(f"--now must be an ISO 8601 date-time, got {args.now!r}") from None
     except CommandError as exc:
         return fail(str(exc))
-    data = paths.data_dir(args.data_dir)
-    summary = detect_once(str(logs), str(data), now=args.now or "")
+    data = data_path(args)
+    summary = detect_once(str(logs), str(data), args.settings, now=args.now or "")
     if args.json:
         print_json(summary)
     else:
@@ -89,24 +91,24 @@ def _explain_refusals(summary: dict[str, Any], logs: Any) -> None:
             print(hint)
 
 
-def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
-    """Execute the detector job in-process; returns the publish step's numbers."""
-
-    from agent_pipelines.core.settings import settings
-    from agent_pipelines.orchestration.detector_job import live_detector_job
+def detect_once(logs_dir: str, data_dir: str, settings: Settings, now: str = "") -> dict[str, Any]:
+    """Execute the detector job in-process with ``settings``' thresholds, Telegram and folders
+    (``logs_dir``/``data_dir`` win); returns the publish step's numbers."""
+    from agent_pipelines.orchestration.detector_job import detect_config, live_detector_job
     from agent_pipelines.orchestration.log_store import LogStore
-    from agent_pipelines.orchestration.resources import detector_resources
+    from agent_pipelines.orchestration.resources import TelegramResource, detector_resources
 
-    settings().check_live()  # a bad threshold is the command's one-line error, not a failed run
     before = _alert_count(logs_dir)
     result = live_detector_job.execute_in_process(
         run_config={
-            "ops": {"read_new_events": {"config": {"reason": "cli", "now": now}}},
+            "ops": {"read_new_events": {"config": detect_config(settings, reason="cli", now=now)}},
             # unless a level is asked for, a failed step is reported below in one line; its
             # traceback stays in the run's own logs
-            "loggers": {"console": {"config": {"log_level": _console_level()}}},
+            "loggers": {"console": {"config": {"log_level": settings.log_level or "CRITICAL"}}},
         },
-        resources=detector_resources(LogStore(logs_dir=logs_dir, data_dir=data_dir)),
+        resources=detector_resources(
+            LogStore.from_settings(settings, logs_dir, data_dir), TelegramResource.from_settings(settings)
+        ),
         raise_on_error=False,
     )
     metadata: dict[str, Any] = {}
@@ -134,12 +136,6 @@ def detect_once(logs_dir: str, data_dir: str, now: str = "") -> dict[str, Any]:
         "events_read": read.get("events_read", 0),
         "lines_quarantined": read.get("lines_quarantined", 0),
     }
-
-
-def _console_level() -> str:
-    from agent_pipelines.core.settings import settings
-
-    return settings().log_level if os.environ.get("AGENT_PIPELINES_LOG_LEVEL") else "CRITICAL"
 
 
 def _failures(result: Any) -> list[str]:

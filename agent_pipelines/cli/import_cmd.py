@@ -15,6 +15,7 @@ from agent_pipelines.cli.common import (
     CommandError,
     add_data_dir,
     add_logs_dir,
+    data_path,
     fail,
     import_logs_dir,
     print_json,
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if object_store.is_url(location):
         return fail(f"the log folder is {location}: import into a local log folder (--logs-dir) and ship it")
     try:
-        logs = import_logs_dir(args.logs_dir, args.data_dir)
+        logs = import_logs_dir(args)
     except CommandError as exc:
         return fail(str(exc))
     if args.paths:
@@ -99,9 +100,10 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             return fail(f"{', '.join(missing)} does not exist")
     else:
-        roots = [p for p in source.default_roots() if p.exists()]
+        usual = source.default_roots(args.settings)
+        roots = [p for p in usual if p.exists()]
         if not roots:
-            where = " or ".join(str(p) for p in source.default_roots())
+            where = " or ".join(str(p) for p in usual)
             return fail(f"no {args.source} transcripts found in {where} (give a PATH)")
     now = None
     if args.now:
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             return fail(f"--now must be an ISO 8601 date-time, got {args.now!r}")
     try:
-        prices = PriceTable(args.prices)
+        prices = PriceTable(args.prices or args.settings.prices_file)
     except ValueError as exc:
         return fail(str(exc))
     progress = None if args.quiet or args.json else (lambda msg: print(msg, file=sys.stderr))
@@ -118,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
         source,
         roots,
         logs_dir=logs,
-        data_dir=args.data_dir,
+        data_dir=data_path(args),
         now=now,
         prices=prices,
+        settings=args.settings,
         idle_close_s=args.idle_close,
         stale_s=args.stale,
         cost_mode=args.cost_mode,

@@ -99,13 +99,13 @@ def _no_valid_events(root: Path, quarantined: int) -> CommandError:
     return CommandError(f"no valid events in {root} ({why})")
 
 
-def load(logs_dir: str | None, *, days: float | None, now_option: str) -> Loaded:
+def load(args: argparse.Namespace, *, days: float | None, now_option: str) -> Loaded:
     """Read the log folder (only the days the window needs) and derive sessions and error clusters.
 
     Cluster identity (fingerprint unification, merged variants) is computed on what was read, so with
     ``--days`` it can differ slightly from the assets, which cluster over all days.
     """
-    root = existing_logs_dir(logs_dir)
+    root = existing_logs_dir(args)
     _stream_or_fail(root)
     if days is not None and days <= 0:
         raise CommandError("--days must be positive")
@@ -143,9 +143,10 @@ def warn_if_empty(loaded: Loaded, what: str = "sessions") -> None:
         )
 
 
-def error_loops(loaded: Loaded) -> pl.DataFrame:
-    """Attempts with an error loop: the live detector's alerts when present, else detected here."""
-    return metrics.error_loops(loaded.root, events=loaded.events)[0]
+def error_loops(loaded: Loaded, threshold: int | None = None) -> pl.DataFrame:
+    """Attempts with an error loop: the live detector's alerts when present, else detected here
+    (``threshold``: the settings' ``AGENT_ERROR_LOOP_THRESHOLD``)."""
+    return metrics.error_loops(loaded.root, events=loaded.events, threshold=threshold)[0]
 
 
 def window_line(loaded: Loaded) -> str:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"--data is not valid JSON: {exc.detail.removeprefix('malformed JSON: ')}")
         return fail(f"--data refused ({exc.reason.value}): {exc.detail}")
     context = {name: getattr(args, name) for name in (*_CONTEXT_OPTIONS, "commits_ahead", "commits_behind")}
-    logger = AgentWorkLogger(args.logs_dir)
+    logger = AgentWorkLogger(args.logs_dir, enabled=args.settings.logging_enabled)
     try:
         event = logger.log(args.event_type, args.attempt_id, data, context)
     except ContractError as exc:

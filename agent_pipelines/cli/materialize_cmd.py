@@ -18,8 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines.cli.common import CommandError, add_data_dir, add_logs_dir, existing_logs_dir, fail
-from agent_pipelines.core import paths
+from agent_pipelines.cli.common import (
+    CommandError,
+    add_data_dir,
+    add_logs_dir,
+    data_path,
+    existing_logs_dir,
+    fail,
+    use_dagster_home,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,17 +75,22 @@ def _failed_checks(result: Any) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        logs_root = existing_logs_dir(args.logs_dir).resolve()
+        logs_root = existing_logs_dir(args).resolve()
     except CommandError as exc:
         return fail(str(exc))
-    data = paths.data_dir(args.data_dir).resolve()
-    return materialize_all(logs_root, data, days=args.day, say=lambda m: _say(args, m))
+    data = data_path(args).resolve()
+    return materialize_all(args, logs_root, data, days=args.day, say=lambda m: _say(args, m))
 
 
 def materialize_all(
-    logs_root: Path, data: Path, *, days: Sequence[str] | None = None, say: Callable[[str], None] = print
+    args: argparse.Namespace,
+    logs_root: Path,
+    data: Path,
+    *,
+    days: Sequence[str] | None = None,
+    say: Callable[[str], None] = print,
 ) -> int:
-    """Materialize everything; returns an exit code (0 when every run succeeded)."""
+    """Materialize everything with ``args.settings``; returns an exit code (0 when every run succeeded)."""
     import dagster as dg
 
     from agent_pipelines.core.partitions import (
@@ -90,7 +102,7 @@ def materialize_all(
         week_key,
     )
     from agent_pipelines.definitions import analytics_assets
-    from agent_pipelines.orchestration.instance import InstanceConfigError, ensure_dagster_home
+    from agent_pipelines.orchestration.instance import InstanceConfigError
     from agent_pipelines.orchestration.partitions import register_partitions
     from agent_pipelines.orchestration.resources import analytics_resources as build_resources
 
@@ -109,13 +121,13 @@ def materialize_all(
         if not chosen:
             return fail(f"none of {sorted(days)} has logs in {logs_root}")
     try:
-        home = ensure_dagster_home(data)
+        home = use_dagster_home(args, data)
     except InstanceConfigError as exc:
         return fail(str(exc))
     instance = dg.DagsterInstance.get()
     register_partitions(instance, all_days)
     assets, checks = analytics_assets()
-    resources = build_resources(str(logs_root), str(data))
+    resources = build_resources(str(logs_root), str(data), args.settings)
     groups: dict[str, list[dg.AssetKey]] = {"daily": [], "unpartitioned": [], "weekly": []}
     for asset in assets:
         pdef = asset.partitions_def

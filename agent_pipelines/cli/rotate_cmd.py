@@ -48,8 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        policy = RetentionPolicy.from_env(**{name: getattr(args, name) for name in ENV_VARS})
-        s = rotation.settings(args.logs_dir, args.data_dir, today=args.today, policy=policy)
+        overrides = {name: getattr(args, name) for name in ENV_VARS}
+        policy = RetentionPolicy.from_settings(args.settings, **overrides)
+        s = rotation.settings(
+            args.logs_dir, args.data_dir, today=args.today, policy=policy, environment=args.settings
+        )
     except ValueError as exc:
         return fail(str(exc))
     if not s.logs_root.is_dir():

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from agent_pipelines.cli.common import add_data_dir, add_logs_dir, demo_logs_dir, fail, print_json
+from agent_pipelines.cli.common import add_data_dir, add_logs_dir, data_path, demo_logs_dir, fail, print_json
 from agent_pipelines.core import paths, reader
 from agent_pipelines.core.archive import Kind, archived, staging_root
 from agent_pipelines.ops.rotation import SCHEDULE_CRON, SCHEDULE_TIMEZONE, human_size, inventory
@@ -72,12 +72,13 @@ def _day(period: str) -> date | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data_root = paths.data_dir(args.data_dir)
-    demo = demo_logs_dir(args.logs_dir, args.data_dir)  # the folder the UI shows, as every command
-    logs_root = demo or paths.logs_dir(args.logs_dir)
+    data_root = data_path(args)
+    configured = paths.logs_dir(args.logs_dir, data_root)
+    demo = demo_logs_dir(args)  # the folder the UI shows, as every command
+    logs_root = demo or configured
     if demo is not None:
         print(
-            f"agent-pipelines: no logs in {paths.logs_dir(args.logs_dir)}: the demo logs in {demo} "
+            f"agent-pipelines: no logs in {configured}: the demo logs in {demo} "
             "(as the UI shows; --logs-dir to choose)",
             file=sys.stderr,
         )

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         return fail("--top must be at least 1")
     try:
-        loaded = load(args.logs_dir, days=args.last_n_days, now_option=args.now)
+        loaded = load(args, days=args.last_n_days, now_option=args.now)
     except CommandError as exc:
         return fail(_with_import_hint(str(exc), args.logs_dir))
     warn_if_empty(loaded)

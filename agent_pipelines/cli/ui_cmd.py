@@ -8,20 +8,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from agent_pipelines.cli.common import add_data_dir, add_logs_dir
+from agent_pipelines.cli.common import add_data_dir, add_logs_dir, data_path, fallback_logs, use_dagster_home
 from agent_pipelines.cli.terminal import run_filtered
 from agent_pipelines.core import object_store, paths
 from agent_pipelines.generator import generate, has_logs, print_progress
-from agent_pipelines.orchestration.instance import (
-    INSTANCE_ENV,
-    INSTANCE_KINDS,
-    InstanceConfigError,
-    ensure_dagster_home,
-)
+from agent_pipelines.orchestration.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError
 
 DEMO_DAYS = 14
 DEMO_TASKS = 1500
 DEMO_SEED = 42
+LOG_LEVELS = ["critical", "error", "warning", "info", "debug"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,8 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("AGENT_PIPELINES_LOG_LEVEL", "warning"),
-        choices=["critical", "error", "warning", "info", "debug"],
+        choices=LOG_LEVELS,
         help="what the terminal shows (default warning: problems only; every run's logs are in the UI). "
         "info shows each sensor tick, debug also every skip",
     )
@@ -57,17 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def choose_logs_dir(explicit: str | None, data: Path, demo: bool) -> Path | str:
-    """The log folder the product will watch, generating demo logs when there are none."""
-    if explicit or os.environ.get("AGENT_WORK_LOGS_DIR"):
-        if object_store.is_url(paths.logs_location(explicit)):
-            return paths.logs_location(explicit)  # followed into a local mirror by LogStore
-        return paths.logs_dir(explicit).resolve()
-    default = paths.DEFAULT_LOGS_DIR.resolve()
-    if has_logs(default) or not demo:
-        return default
-    demo_dir = (data / "demo-logs").resolve()
+    """The log folder the product will watch, generating demo logs when there are none
+    (:func:`~agent_pipelines.cli.common.fallback_logs` says when)."""
+    if explicit and object_store.is_url(paths.logs_location(explicit)):
+        return paths.logs_location(explicit)  # followed into a local mirror by LogStore
+    root, demo_dir = fallback_logs(explicit, data)
+    if demo_dir is None or not demo:
+        return root.resolve()
+    demo_dir = demo_dir.resolve()
     if not has_logs(demo_dir):
-        print(f"No agent logs in {default}: generating demo logs into {demo_dir}", file=sys.stderr)
+        print(f"No agent logs in {root.resolve()}: generating demo logs into {demo_dir}", file=sys.stderr)
         generate(demo_dir, days=DEMO_DAYS, tasks=DEMO_TASKS, seed=DEMO_SEED, progress=print_progress)
     return demo_dir
 
@@ -80,9 +74,16 @@ def quiet_terminal() -> None:
     os.environ["PYTHONWARNINGS"] = f"{current},{known}" if current else known
 
 
+def terminal_level(configured: str | None) -> str:
+    """``AGENT_PIPELINES_LOG_LEVEL`` as one of ``dagster dev``'s levels (default warning)."""
+    level = (configured or "WARNING").lower()
+    return {"warn": "warning", "fatal": "critical", "notset": "debug"}.get(level, level)
+
+
 def run(args: argparse.Namespace) -> int:
-    data = paths.data_dir(args.data_dir).resolve()
+    data = data_path(args).resolve()
     data.mkdir(parents=True, exist_ok=True)
+    # The edge of the command line: what the code location's process will load its settings from.
     location = paths.data_location(args.data_dir)
     if object_store.is_url(location):  # tables and reports in the bucket, local parts in `data`
         os.environ["AGENT_PIPELINES_DATA_DIR"] = location
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         os.environ["AGENT_PIPELINES_DATA_DIR"] = str(data)
     try:
-        home = ensure_dagster_home(data, instance=args.instance)
+        home = use_dagster_home(args, data, instance=args.instance)
     except InstanceConfigError as exc:
         print(f"agent-pipelines: {exc}", file=sys.stderr)
         return 2
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.chdir(paths.PROJECT_ROOT)
     argv = [dagster, "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.port)]
+    args.log_level = args.log_level or terminal_level(args.settings.log_level)
     argv += ["--log-level", args.log_level]
     quiet_terminal()
     print(

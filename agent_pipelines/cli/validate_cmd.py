@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        root = existing_logs_dir(args.logs_dir)
+        root = existing_logs_dir(args)
     except CommandError as exc:
         return fail(str(exc))
     result = read_logs(root, final_before=datetime.now(UTC).date())

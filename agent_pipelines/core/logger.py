@@ -45,7 +45,7 @@ from agent_pipelines.core.contract import (
 )
 from agent_pipelines.core.jsonl import iter_json_objects
 from agent_pipelines.core.metrics_line import metrics_line
-from agent_pipelines.core.settings import settings
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.core.writer import append_all, serialize
 
 # Context fields an event inherits from its session's start (the original PowerShell logger's TaskMetadata,
@@ -55,11 +55,6 @@ CONTEXT_FIELDS: tuple[str, ...] = (
     "commits_ahead",
     "commits_behind",
 )
-
-
-def logging_enabled() -> bool:
-    """``AGENT_WORK_LOGGING_ENABLED=false`` (or 0/no/off) turns every logging call into a no-op."""
-    return settings().logging_enabled
 
 
 def build_event(
@@ -111,7 +106,13 @@ def session_summary(transcript: list[dict[str, Any]], end_event: Mapping[str, An
 
 
 class AgentWorkLogger:
-    """Writes agent work events to a log folder. Safe to use from many processes at once."""
+    """Writes agent work events to a log folder. Safe to use from many processes at once.
+
+    This is the library's public entry point for an orchestrator's own program, so it is an edge:
+    what is not given (the folder, ``enabled``) comes from the environment's settings
+    (``AGENT_WORK_LOGS_DIR``; ``AGENT_WORK_LOGGING_ENABLED=false`` or 0/no/off turns every logging
+    call into a no-op), loaded here once, as the original PowerShell logger read them.
+    """
 
     def __init__(
         self,
@@ -120,12 +121,18 @@ class AgentWorkLogger:
         enabled: bool | None = None,
         clock: Callable[[], datetime] | None = None,
         stream_file: bool | None = None,
+        settings: Settings | None = None,
     ) -> None:
         """``stream_file``: also append every event to the original's single stream file, for its
-        analyzer and scripts during a migration (default: ``AGENT_WORK_STREAM_FILE_ENABLED``)."""
-        self.root = paths.logs_dir(logs_dir)
-        self.enabled = logging_enabled() if enabled is None else enabled
-        self.stream_file = settings().stream_file_enabled if stream_file is None else stream_file
+        analyzer and scripts during a migration (default: ``AGENT_WORK_STREAM_FILE_ENABLED``).
+        What is not given comes from ``settings`` (loaded here when none are given)."""
+        if settings is None and (logs_dir is None or enabled is None or stream_file is None):
+            settings = Settings.load()
+        self.root = paths.logs_dir(logs_dir or (settings.logs_location if settings else None))
+        self.enabled = (settings.logging_enabled if settings else True) if enabled is None else enabled
+        if stream_file is None:
+            stream_file = settings.stream_file_enabled if settings else False
+        self.stream_file = stream_file
         self._clock = clock or (lambda: datetime.now(UTC))
         self._contexts: dict[str, dict[str, Any]] = {}
 
@@ -334,4 +341,4 @@ def _read_transcript(path: Path) -> list[dict[str, Any]]:
     return _read_lines_json(path)
 
 
-__all__ = ["CONTEXT_FIELDS", "STRING_FIELDS", "AgentWorkLogger", "build_event", "logging_enabled"]
+__all__ = ["CONTEXT_FIELDS", "STRING_FIELDS", "AgentWorkLogger", "build_event"]

@@ -16,7 +16,6 @@ counts as unset (a compose file passes ``${AWS_ENDPOINT_URL:-}``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,18 +24,11 @@ from typing import TYPE_CHECKING, Any
 from obstore.exceptions import BaseError as _ObstoreError
 
 if TYPE_CHECKING:  # typing-only names in obstore's stubs
-    from obstore.store import ClientConfig, S3Config
+    from obstore.store import ClientConfig
 
 SCHEMES = ("s3://",)
 # What a failed call raises: obstore's own errors, and the OSError/ValueError some map to.
 FAILURES: tuple[type[BaseException], ...] = (_ObstoreError, OSError, RuntimeError, ValueError)
-_ENV_KEYS = {
-    "AWS_ACCESS_KEY_ID": "aws_access_key_id",
-    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
-    "AWS_SESSION_TOKEN": "aws_session_token",
-    "AWS_REGION": "aws_region",
-    "AWS_ENDPOINT_URL": "aws_endpoint_url",
-}
 
 
 class ObjectStoreError(RuntimeError):
@@ -78,52 +70,26 @@ class Location:
         return f"{self.url}/{relative.strip('/')}"
 
 
-def settings() -> dict[str, str]:
-    """The non-empty ``AWS_*`` settings, as object_store option names (polars' ``storage_options``)."""
-    options = {opt: os.environ[env] for env, opt in _ENV_KEYS.items() if os.environ.get(env)}
-    if options.get("aws_endpoint_url", "").startswith("http://"):
-        options["aws_allow_http"] = "true"
-    return options
-
-
-def storage_options() -> dict[str, str] | None:
-    """What to pass polars as ``storage_options`` (``None``: let it read the environment itself)."""
-    return settings() or None
-
-
-def _drop_empty_aws_variables() -> None:
-    """object_store reads ``AWS_*`` itself; an empty value must not become an empty endpoint."""
-    for name in list(os.environ):
-        if name.startswith("AWS_") and not os.environ[name].strip():
-            del os.environ[name]
+def storage_options() -> dict[str, str]:
+    """What to pass polars as ``storage_options``: polars reads the ``AWS_*`` variables itself; we
+    only allow an ``http://`` endpoint (a local test server; an HTTPS endpoint is unaffected)."""
+    return {"aws_allow_http": "true"}
 
 
 def store(url: str) -> Any:
-    """An ``obstore`` store rooted at the URL's bucket (keys are full keys; see :class:`Location`)."""
-    _drop_empty_aws_variables()
-    location = Location.parse(url)
-    options = settings()
-    return _store(location.bucket, tuple(sorted(options.items())))
+    """An ``obstore`` store rooted at the URL's bucket (keys are full keys; see :class:`Location`).
+
+    obstore reads the ``AWS_*`` variables itself (we never do: the edges drop empty ones, see
+    :func:`agent_pipelines.core.settings.drop_empty_aws_variables`)."""
+    return _store(Location.parse(url).bucket)
 
 
 @lru_cache(maxsize=16)
-def _store(bucket: str, options: tuple[tuple[str, str], ...]) -> Any:
+def _store(bucket: str) -> Any:
     from obstore.store import S3Store
 
-    values = dict(options)
-    config: S3Config = {}
-    if "aws_endpoint_url" in values:
-        config["endpoint"] = values["aws_endpoint_url"]
-    if "aws_access_key_id" in values:
-        config["access_key_id"] = values["aws_access_key_id"]
-    if "aws_secret_access_key" in values:
-        config["secret_access_key"] = values["aws_secret_access_key"]
-    if "aws_session_token" in values:
-        config["session_token"] = values["aws_session_token"]
-    if "aws_region" in values:
-        config["region"] = values["aws_region"]
-    client: ClientConfig | None = {"allow_http": True} if values.get("aws_allow_http") == "true" else None
-    return S3Store(bucket, config=config, client_options=client)
+    client: ClientConfig = {"allow_http": True}
+    return S3Store(bucket, client_options=client)
 
 
 def publish(local: Path, data_location: str, relative: str) -> str | None:

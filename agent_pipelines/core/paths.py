@@ -59,44 +59,50 @@ def _is_url(value: object) -> bool:
 
 
 def logs_location(explicit: str | os.PathLike[str] | None = None) -> str:
-    """The log folder as configured: a local path or an ``s3://`` URL (see :mod:`log_mirror`)."""
+    """The log folder as configured: a local path or an ``s3://`` URL (see :mod:`log_mirror`).
+
+    ``explicit`` is what the edge was given (``--logs-dir``, else ``AGENT_WORK_LOGS_DIR`` through
+    :class:`~agent_pipelines.core.settings.Settings`); without it, the original logger's default."""
     if explicit:
         return os.fspath(explicit)
-    return os.environ.get("AGENT_WORK_LOGS_DIR") or str(DEFAULT_LOGS_DIR)
+    return str(DEFAULT_LOGS_DIR)
 
 
-def logs_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The log folder on local disk: an explicit argument, else ``AGENT_WORK_LOGS_DIR``, else the
-    original PowerShell logger's default. For an ``s3://`` URL, the local folder that follows it
-    (synced by :func:`agent_pipelines.ingest.log_mirror.follow`, which ``LogStore`` and the CLI call)."""
+def logs_dir(explicit: str | os.PathLike[str] | None = None, local: Path | None = None) -> Path:
+    """The log folder on local disk: ``explicit``, else the original PowerShell logger's default.
+    For an ``s3://`` URL, the local folder that follows it under ``local`` (the local data folder;
+    synced by :func:`agent_pipelines.ingest.log_mirror.follow`, which ``LogStore`` and the CLI call)."""
     location = logs_location(explicit)
     if _is_url(location):
-        return mirror_dir(location)
+        return mirror_dir(location, local)
     return Path(location)
 
 
 def data_location(explicit: str | os.PathLike[str] | None = None) -> str:
-    """The data folder as configured: a local path or an ``s3://`` URL (tables and reports go there)."""
+    """The data folder as configured (``explicit``, else ``<project>/data``): a local path or an
+    ``s3://`` URL (tables and reports go there)."""
     if explicit:
         return os.fspath(explicit)
-    return os.environ.get("AGENT_PIPELINES_DATA_DIR") or str(PROJECT_ROOT / "data")
+    return str(PROJECT_ROOT / "data")
 
 
-def local_dir() -> Path:
+def local_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Where what must stay on a local disk lives when the data folder is an ``s3://`` URL:
-    ``AGENT_PIPELINES_LOCAL_DIR``, else ``<project>/data``. See :func:`data_dir`."""
-    env = os.environ.get("AGENT_PIPELINES_LOCAL_DIR")
-    return Path(env) if env else PROJECT_ROOT / "data"
+    ``explicit`` (``AGENT_PIPELINES_LOCAL_DIR``), else ``<project>/data``. See :func:`data_dir`."""
+    return Path(explicit) if explicit else PROJECT_ROOT / "data"
 
 
-def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Our data folder on local disk: an explicit argument, else ``AGENT_PIPELINES_DATA_DIR``, else
-    ``<project>/data``. When that is an ``s3://`` URL, :func:`local_dir`: Parquet tables and
-    reports then go to the bucket (:func:`data_location`), while detector state, the Telegram
-    outbox, the quarantine, the mirror of a remote log folder and a SQLite ``DAGSTER_HOME`` stay
-    local (they are rewritten every few seconds, need locks and atomic renames, or hold raw lines)."""
+def data_dir(
+    explicit: str | os.PathLike[str] | None = None, local: str | os.PathLike[str] | None = None
+) -> Path:
+    """Our data folder on local disk: ``explicit`` (``--data-dir``, ``AGENT_PIPELINES_DATA_DIR``),
+    else ``<project>/data``. When that is an ``s3://`` URL, :func:`local_dir` of ``local``: Parquet
+    tables and reports then go to the bucket (:func:`data_location`), while detector state, the
+    Telegram outbox, the quarantine, the mirror of a remote log folder and a SQLite ``DAGSTER_HOME``
+    stay local (they are rewritten every few seconds, need locks and atomic renames, or hold raw
+    lines)."""
     location = data_location(explicit)
-    return local_dir() if _is_url(location) else Path(location)
+    return local_dir(local) if _is_url(location) else Path(location)
 
 
 def stream_partition_path(root: Path, day: date | str) -> Path:
@@ -140,11 +146,10 @@ MIRROR_DIR = "log-mirror"
 def mirror_dir(url: str, local_root: Path | None = None) -> Path:
     """The local folder that follows ``url``: ``<data>/log-mirror/<bucket>/<prefix>``, made safe.
 
-    ``<data>`` is the local data folder (:func:`paths.data_dir`: ``AGENT_PIPELINES_LOCAL_DIR`` when
-    the data folder itself is a bucket)."""
+    ``<data>`` is the local data folder (``local_root``; :func:`local_dir`'s default without it)."""
     from agent_pipelines.core.object_store import Location
 
     location = Location.parse(url)
     parts = [location.bucket, *location.prefix.split("/")]
     safe = [re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in parts if p not in ("", ".", "..")]
-    return (local_root or data_dir()) / MIRROR_DIR / Path(*safe)
+    return (local_root or local_dir()) / MIRROR_DIR / Path(*safe)

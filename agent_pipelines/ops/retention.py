@@ -16,13 +16,11 @@ copies of stream events (the logger writes each event to both), so pruning them 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 
 from agent_pipelines.core.archive import MONTHLY, Kind, period_start
-from agent_pipelines.core.settings import SettingsError
+from agent_pipelines.core.settings import Settings, parse_limit
 
 ENV_VARS: dict[str, str] = {
     "stream_days": "AGENT_LOG_RETENTION_STREAM_DAYS",
@@ -31,7 +29,6 @@ ENV_VARS: dict[str, str] = {
     "metrics_months": "AGENT_LOG_RETENTION_METRICS_MONTHS",
     "sessions_keep": "AGENT_LOG_RETENTION_SESSIONS",
 }
-_FOREVER = ("", "forever", "keep", "none")
 
 
 @dataclass(frozen=True)
@@ -45,19 +42,20 @@ class RetentionPolicy:
     sessions_keep: int | None = 100
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: int | str | None
-    ) -> RetentionPolicy:
-        """The defaults, then environment variables, then explicit overrides (run config, CLI).
+    def from_settings(cls, settings: Settings, **overrides: int | str | None) -> RetentionPolicy:
+        """The settings' limits (defaults, then ``AGENT_LOG_RETENTION_*``), then explicit overrides
+        (run config, CLI).
 
-        An override of ``None`` means "not given" (keep what the environment says); pass
-        ``"forever"`` to keep a kind for ever.
+        An override of ``None`` means "not given" (keep what the settings say); pass ``"forever"``
+        to keep a kind for ever.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, int | None] = {}
-        for name, var in ENV_VARS.items():
-            if var in env:
-                values[name] = parse_limit(env[var], var)
+        values: dict[str, int | None] = {
+            "stream_days": settings.retention_stream_days,
+            "errors_days": settings.retention_errors_days,
+            "alerts_days": settings.retention_alerts_days,
+            "metrics_months": settings.retention_metrics_months,
+            "sessions_keep": settings.retention_sessions_keep,
+        }
         for name, value in overrides.items():
             if name not in ENV_VARS:
                 raise TypeError(f"unknown retention setting {name!r}")
@@ -90,18 +88,4 @@ class RetentionPolicy:
         return asdict(self)
 
 
-def parse_limit(value: int | str, name: str) -> int | None:
-    """A non-negative count, or ``None`` for "keep for ever"; a clear error naming the setting."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        text = str(value).strip().lower()
-        if text in _FOREVER:
-            return None
-        try:
-            number = int(text)
-        except ValueError:
-            raise SettingsError(f"{name} must be a whole number or 'forever', got {value!r}") from None
-    if number < 0:
-        raise SettingsError(f"{name} must not be negative, got {number}")
-    return number
+__all__ = ["ENV_VARS", "RetentionPolicy", "parse_limit"]

@@ -19,7 +19,7 @@ import polars as pl
 
 from agent_pipelines.core import tailer
 from agent_pipelines.core.contract import parse_timestamp
-from agent_pipelines.core.settings import settings
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.live import alerts as alerts_mod
 from agent_pipelines.live import state as detector_state
 from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
@@ -35,23 +35,40 @@ ALERTS_ASSET = dg.AssetKey("alerts")
 JOB_NAME = "live_detector_job"
 
 
-def analyzer_enabled() -> bool:
-    """``AGENT_WORK_ANALYZER_ENABLED`` as the original live analyzer read it: anything but
-    false/0/no/off is on."""
-    return settings().analyzer_enabled
-
-
-def telegram_max_age_ms() -> int:
-    return int(settings().telegram_max_age_seconds * 1000)
-
-
 class DetectConfig(dg.Config):
     """What the sensor asked for. The job reads from the *committed* cursor (so it never skips or
-    re-reads a line); ``ranges`` records what the sensor saw, for the run page and the run key."""
+    re-reads a line); ``ranges`` records what the sensor saw, for the run page and the run key.
+
+    The clock and the thresholds travel in the request (the sensor and ``detect --once`` fill them
+    from the settings the edge loaded): re-executing a run decides the same."""
 
     ranges: str = "[]"
     reason: str = "manual"
     now: str = ""  # ISO 8601; empty = wall clock. For replays only.
+    error_loop: int = Thresholds.error_loop
+    tool_loop: int = Thresholds.tool_loop
+    stuck_ms: int = Thresholds.stuck_ms
+    cost_usd: float = Thresholds.cost_usd
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            error_loop=self.error_loop,
+            tool_loop=self.tool_loop,
+            stuck_ms=self.stuck_ms,
+            cost_usd=self.cost_usd,
+        )
+
+
+def detect_config(settings: Settings, **values: str) -> dict[str, Any]:
+    """The ``read_new_events`` op's config for ``settings``' thresholds (plus ``values``)."""
+    t = Thresholds.from_settings(settings)
+    return {
+        **values,
+        "error_loop": t.error_loop,
+        "tool_loop": t.tool_loop,
+        "stuck_ms": t.stuck_ms,
+        "cost_usd": t.cost_usd,
+    }
 
 
 @dataclass
@@ -62,6 +79,7 @@ class Batch:
     new: tailer.NewData | None
     now_ms: int
     reason: str
+    thresholds: Thresholds = field(default_factory=Thresholds)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     watch: dict[str, Any] = field(default_factory=dict)
 
@@ -85,13 +103,13 @@ def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_st
         f"from {len(new.ranges)} file range(s); {quarantined} bad line(s) quarantined; "
         f"reason: {config.reason}"
     )
-    return Batch(state=state, new=new, now_ms=now_ms, reason=config.reason)
+    return Batch(state=state, new=new, now_ms=now_ms, reason=config.reason, thresholds=config.thresholds())
 
 
 @dg.op(out=dg.Out(io_manager_key="detector_io"))
 def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
     """Every detector over the new events (event time), then the live stuck check at ``now``."""
-    thresholds = Thresholds.from_env()
+    thresholds = batch.thresholds
     events = batch.new.result.events if batch.new else None
     batch.alerts = detect(
         events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
@@ -118,7 +136,7 @@ def publish_alerts(
         batch.watch,
         telegram=telegram,
         now_ms=batch.now_ms,
-        max_age_ms=telegram_max_age_ms(),
+        max_age_ms=int(telegram.max_age_seconds * 1000),
         log=context.log,
     )
     t = result.telegram

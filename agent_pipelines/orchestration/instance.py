@@ -2,7 +2,8 @@
 
 Without ``DAGSTER_HOME`` Dagster uses a temporary home deleted on exit, forgetting sensor cursors
 and run history. Every entry point that touches Dagster state (``agent-pipelines ui``,
-``materialize``, ``detect``) calls :func:`ensure_dagster_home` first so they share one instance.
+``materialize``) exports :func:`dagster_environment` first (the edge sets the variables Dagster
+reads; this module reads none) so they share one instance.
 
 Two instance configurations ship in ``config/``, chosen by one setting (``--instance`` on the
 command line, else ``AGENT_PIPELINES_INSTANCE``, else ``sqlite``):
@@ -17,11 +18,11 @@ command line, else ``AGENT_PIPELINES_INSTANCE``, else ``sqlite``):
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from agent_pipelines.core import paths
+from agent_pipelines.core.settings import Settings
 
 INSTANCE_ENV = "AGENT_PIPELINES_INSTANCE"
 SQLITE = "sqlite"
@@ -43,9 +44,10 @@ class InstanceConfigError(ValueError):
     """The chosen instance cannot start (unknown kind, missing connection settings)."""
 
 
-def instance_kind(explicit: str | None = None) -> str:
-    """``explicit``, else ``AGENT_PIPELINES_INSTANCE``, else ``sqlite``; an unknown name is an error."""
-    kind = (explicit or os.environ.get(INSTANCE_ENV) or SQLITE).strip().lower()
+def instance_kind(explicit: str | None = None, configured: str = SQLITE) -> str:
+    """``explicit`` (``--instance``), else ``configured`` (``AGENT_PIPELINES_INSTANCE`` in the
+    settings), else ``sqlite``; an unknown name is an error."""
+    kind = (explicit or configured or SQLITE).strip().lower()
     if kind not in INSTANCE_KINDS:
         raise InstanceConfigError(
             f"unknown Dagster instance {kind!r} (from {'--instance' if explicit else INSTANCE_ENV}): "
@@ -54,33 +56,36 @@ def instance_kind(explicit: str | None = None) -> str:
     return kind
 
 
-def missing_postgres_settings() -> list[str]:
+def missing_postgres_settings(settings: Settings) -> list[str]:
     """The ``DAGSTER_PG_*`` variables still needed for the PostgreSQL instance."""
-    return [name for name in PG_REQUIRED if not os.environ.get(name)]
+    return [name for name in PG_REQUIRED if name not in settings.postgres]
 
 
-def ensure_dagster_home(data_dir: Path | None = None, instance: str | None = None) -> Path:
-    """Create (if needed) and export ``DAGSTER_HOME``; install the chosen instance's ``dagster.yaml``.
+def dagster_environment(settings: Settings, data_dir: Path, instance: str | None = None) -> dict[str, str]:
+    """Create (if needed) ``DAGSTER_HOME`` and install the chosen instance's ``dagster.yaml``; the
+    variables Dagster must then see (``DAGSTER_HOME``, ``AGENT_PIPELINES_INSTANCE`` and the
+    PostgreSQL defaults), for the edge to export: Dagster reads them itself, in this process and in
+    the processes it starts.
 
     For ``postgres`` the ``DAGSTER_PG_*`` variables must be set (port and database name default
     to 5432 and ``dagster``); the file installed only names them, so no secret is written to disk.
     """
-    kind = instance_kind(instance)
+    kind = instance_kind(instance, settings.instance)
+    env: dict[str, str] = {}
     if kind == POSTGRES:
-        missing = missing_postgres_settings()
+        missing = missing_postgres_settings(settings)
         if missing:
             raise InstanceConfigError(
                 f"the postgres instance needs {', '.join(missing)} in the environment "
                 "(and optionally DAGSTER_PG_PORT, DAGSTER_PG_DB)"
             )
-        for name, value in PG_DEFAULTS.items():
-            os.environ.setdefault(name, value)
-    os.environ[INSTANCE_ENV] = kind
-    home = Path(os.environ.get("DAGSTER_HOME") or paths.data_dir(data_dir) / "dagster_home").resolve()
+        env.update({name: value for name, value in PG_DEFAULTS.items() if name not in settings.postgres})
+    env[INSTANCE_ENV] = kind
+    home = Path(settings.dagster_home or data_dir / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     install_config(home, kind)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+    env["DAGSTER_HOME"] = str(home)
+    return env
 
 
 def install_config(home: Path, kind: str = SQLITE) -> Path:

@@ -136,11 +136,12 @@ def _column_schema(schema: pl.Schema) -> dg.TableSchema:
 class PolarsParquetIOManager(dg.ConfigurableIOManager):
     """Stores polars frames as zstd Parquet under ``<data>/tables`` (see the module docstring).
 
-    ``base_dir`` empty means ``AGENT_PIPELINES_DATA_DIR``/``<project>/data`` + ``/tables``, the same
-    folder the ``log_store`` resource's data folder resolves to; it may be an ``s3://`` URL.
+    ``base_dir`` is ``<data>/tables`` for the ``log_store`` resource's data folder (the edge binds
+    both from one setting; empty: ``<project>/data/tables``); it may be an ``s3://`` URL.
     """
 
     base_dir: str = ""
+    local_dir: str = ""  # the local data folder: uploads to a bucket are staged in its .upload
 
     @property
     def base_location(self) -> str:
@@ -203,7 +204,7 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         """
         if self.remote:
             url = self.location_for(asset_key, partition_key)
-            staging = paths.data_dir() / ".upload"
+            staging = paths.local_dir(self.local_dir or None) / ".upload"
             local = staging / f"{uuid.uuid4().hex}.parquet"
             try:
                 rows = write_parquet(frame, local)

@@ -7,14 +7,15 @@
 * ``TELEGRAM_API_BASE_URL`` — optional, default ``https://api.telegram.org``; tests point it at a
   local fake server.
 
-Why :meth:`TelegramResource.from_env` instead of ``dg.EnvVar`` directly: in Dagster 1.13 an
-``EnvVar`` whose variable is unset fails config post-processing ("You have attempted to fetch the
-environment variable ... which is not set"), i.e. *every run using the resource fails*. Telegram is
-optional — a deployment without it must still run all assets — so ``from_env`` uses ``dg.EnvVar``
-only for variables that are set (keeping the value out of the Dagster UI) and leaves the field
-``None`` otherwise. ``configured`` is then False and callers log one warning
-(:meth:`TelegramResource.warn_if_unconfigured`) and skip sending; alerts still go to the outbox
-and are delivered once Telegram is configured.
+The edge (:mod:`agent_pipelines.definitions`, ``agent-pipelines detect``) builds it with
+:meth:`TelegramResource.from_settings` from the settings it loaded. Why not ``dg.EnvVar`` directly:
+in Dagster 1.13 an ``EnvVar`` whose variable is unset fails config post-processing ("You have
+attempted to fetch the environment variable ... which is not set"), i.e. *every run using the
+resource fails*. Telegram is optional — a deployment without it must still run all assets — so
+``from_settings`` uses ``dg.EnvVar`` only for variables that are set (keeping the value out of the
+Dagster UI) and leaves the field ``None`` otherwise. ``configured`` is then False and callers log
+one warning (:meth:`TelegramResource.warn_if_unconfigured`) and skip sending; alerts still go to the
+outbox and are delivered once Telegram is configured.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.live.notifiers.outbox import Outbox
 from agent_pipelines.live.notifiers.telegram import DEFAULT_API_BASE, TelegramClient
 from agent_pipelines.orchestration.io_manager import PARQUET_IO, PolarsParquetIOManager, tables_location
@@ -45,7 +47,7 @@ _warned = False
 class TelegramResource(dg.ConfigurableResource):
     """Telegram Bot API settings; ``get_client()`` builds a :class:`TelegramClient`.
 
-    Build it with :meth:`from_env` in ``Definitions`` so an unset variable means "not configured"
+    Build it with :meth:`from_settings` at the edge so an unset variable means "not configured"
     instead of a failed run.
     """
 
@@ -59,20 +61,25 @@ class TelegramResource(dg.ConfigurableResource):
     max_total_seconds: float = Field(
         default=120.0, description="Upper bound on time spent retrying one message."
     )
+    max_age_seconds: float = Field(
+        default=3600.0,
+        description="Older alerts are written but not sent (env AGENT_ALERT_TELEGRAM_MAX_AGE_SECONDS).",
+    )
     max_retry_after_seconds: float = Field(
         default=60.0,
         description="Longest 429 retry_after we wait in-process; longer leaves messages pending.",
     )
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> TelegramResource:
-        """A resource reading ``TELEGRAM_*`` variables, tolerant of them being unset (see module doc)."""
-        kwargs: dict[str, Any] = {}
-        if os.environ.get(ENV_BOT_TOKEN):
+    def from_settings(cls, settings: Settings, **overrides: Any) -> TelegramResource:
+        """The resource for ``settings``: ``dg.EnvVar`` for each ``TELEGRAM_*`` variable that is set
+        (the token never enters the definitions), ``None`` for one that is not (see module doc)."""
+        kwargs: dict[str, Any] = {"max_age_seconds": settings.telegram_max_age_seconds}
+        if settings.telegram_bot_token is not None:
             kwargs["bot_token"] = dg.EnvVar(ENV_BOT_TOKEN)
-        if os.environ.get(ENV_CHAT_ID):
+        if settings.telegram_chat_id:
             kwargs["chat_id"] = dg.EnvVar(ENV_CHAT_ID)
-        if os.environ.get(ENV_API_BASE_URL):
+        if settings.telegram_api_base_url:
             kwargs["api_base_url"] = dg.EnvVar(ENV_API_BASE_URL)
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -134,22 +141,36 @@ class TelegramResource(dg.ConfigurableResource):
             max_retry_after=self.max_retry_after_seconds,
         )
 
-    def get_outbox(self, data_dir: str | os.PathLike[str] | None = None) -> Outbox:
-        """The outbox under ``<data>/state/telegram-outbox`` (``AGENT_PIPELINES_DATA_DIR`` by default)."""
-        from agent_pipelines.core.paths import data_dir as default_data_dir
+    def get_outbox(self, data_dir: str | os.PathLike[str]) -> Outbox:
+        """The outbox under ``<data>/state/telegram-outbox`` (``data_dir``: the local data folder)."""
+        return Outbox(Path(data_dir) / "state" / "telegram-outbox")
 
-        return Outbox(Path(default_data_dir(data_dir)) / "state" / "telegram-outbox")
+
+def resources(
+    settings: Settings, logs_dir: str = "", data_dir: str = ""
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager | dg.IOManagerDefinition]:
+    """Every resource of the code location, bound once from the edge's ``settings``: the log folder
+    (and the settings runs read), the Parquet tables, Telegram and the detector job's in-memory IO
+    manager. ``logs_dir``/``data_dir`` override the settings' folders (``materialize``, tests)."""
+    return {
+        **analytics_resources(logs_dir, data_dir, settings),
+        "telegram": TelegramResource.from_settings(settings),
+        "detector_io": dg.mem_io_manager,
+    }
 
 
 def analytics_resources(
-    logs_dir: str = "", data_dir: str = ""
+    logs_dir: str = "", data_dir: str = "", settings: Settings | None = None
 ) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
-    """The batch analytics' resources (the log folder and the Parquet tables); empty strings mean the
-    environment's defaults. The code location, ``agent-pipelines materialize``, the benchmarks and
-    the tests bind them here."""
+    """The batch analytics' resources (the log folder and the Parquet tables) for ``settings``
+    (every default without); ``logs_dir``/``data_dir`` override its folders. The code location,
+    ``agent-pipelines materialize``, the benchmarks and the tests bind them here."""
+    store = LogStore.from_settings(settings or defaults(), logs_dir, data_dir)
     return {
-        "log_store": LogStore(logs_dir=logs_dir, data_dir=data_dir),
-        PARQUET_IO: PolarsParquetIOManager(base_dir=tables_location(data_dir) if data_dir else ""),
+        "log_store": store,
+        PARQUET_IO: PolarsParquetIOManager(
+            base_dir=tables_location(store.data_location), local_dir=str(store.data_path)
+        ),
     }
 
 
@@ -157,11 +178,11 @@ def detector_resources(
     log_store: LogStore | None = None, telegram: TelegramResource | None = None
 ) -> dict[str, Any]:
     """The live detector job's resources, bound one way for the sensor's code location, ``detect
-    --once``, the benchmark and the tests: the log folder, Telegram (from the environment unless
-    given) and an in-memory IO manager (the job's three ops hand one batch over in process)."""
+    --once``, the benchmark and the tests: the log folder, Telegram (not configured unless given)
+    and an in-memory IO manager (the job's three ops hand one batch over in process)."""
     return {
         "log_store": log_store if log_store is not None else LogStore(),
-        "telegram": telegram if telegram is not None else TelegramResource.from_env(),
+        "telegram": telegram if telegram is not None else TelegramResource(),
         "detector_io": dg.mem_io_manager,
     }
 

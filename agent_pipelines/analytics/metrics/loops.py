@@ -12,7 +12,6 @@ import polars as pl
 from agent_pipelines.analytics.metrics.sessions import Frame
 from agent_pipelines.core import paths
 from agent_pipelines.core.jsonl import iter_json_objects
-from agent_pipelines.core.settings import settings
 
 # --------------------------------------------------------------------------------------------
 # Error loops (for "error loop frequency")
@@ -22,9 +21,10 @@ ERROR_LOOP_THRESHOLD = 4  # the original Node analyzer's AGENT_ERROR_LOOP_THRESH
 ERROR_LOOP_WINDOW = timedelta(minutes=10)
 
 
-def error_loop_threshold() -> int:
-    """``AGENT_ERROR_LOOP_THRESHOLD`` as the live detector reads it; a "loop" needs at least 2 errors."""
-    return max(2, settings().error_loop_threshold)
+def error_loop_threshold(configured: int | None = None) -> int:
+    """``AGENT_ERROR_LOOP_THRESHOLD`` (``configured``, from the edge's settings) as the live detector
+    reads it; a "loop" needs at least 2 errors."""
+    return max(2, configured or ERROR_LOOP_THRESHOLD)
 
 
 def detect_error_loops(
@@ -53,7 +53,7 @@ def error_loops_from_errors(
     """
     from agent_pipelines.analytics.errors import with_mined_templates
 
-    threshold = threshold or error_loop_threshold()
+    threshold = error_loop_threshold(threshold)
     mined = with_mined_templates(errors.lazy().collect())
     keyed = mined.lazy().select("attempt_id", "timestamp", "fingerprint", "error_template")
     fp = pl.col("fingerprint")
@@ -106,18 +106,23 @@ DERIVED_SOURCE = "derived from error events"
 
 
 def error_loops(
-    logs_root: str | os.PathLike[str], *, events: Frame | None = None, errors: Frame | None = None
+    logs_root: str | os.PathLike[str],
+    *,
+    events: Frame | None = None,
+    errors: Frame | None = None,
+    threshold: int | None = None,
 ) -> tuple[pl.DataFrame, str]:
     """The attempts with an error loop, and where they came from: the live detector's alerts file
     when there is one (:data:`ALERTS_SOURCE`), else the same rule (:data:`DERIVED_SOURCE`) over
     ``errors`` (error events already templated, what the assets keep) or ``events`` (cleaned
     events, what the CLI reads). One rule for the assets, the weekly report and ``analyze``; a lazy
-    frame is only read when the alerts file is absent."""
+    frame is only read when the alerts file is absent. ``threshold``: ``AGENT_ERROR_LOOP_THRESHOLD``
+    from the edge's settings (the original's 4 without)."""
     alerts = read_error_loop_alerts(logs_root)
     if alerts is not None:
         return alerts, ALERTS_SOURCE
     if errors is not None:
-        return error_loops_from_errors(errors), DERIVED_SOURCE
+        return error_loops_from_errors(errors, threshold), DERIVED_SOURCE
     if events is None:
         raise ValueError("error_loops needs events or errors when there is no alerts file")
-    return detect_error_loops(events), DERIVED_SOURCE
+    return detect_error_loops(events, threshold), DERIVED_SOURCE

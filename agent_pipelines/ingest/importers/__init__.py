@@ -9,7 +9,7 @@ writing to the log folder) in :mod:`agent_pipelines.ingest.importers.core` and t
 
 from __future__ import annotations
 
-from agent_pipelines.core.settings import env_flag
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers.claude_code import ClaudeCode
 from agent_pipelines.ingest.importers.codex import Codex
 from agent_pipelines.ingest.importers.copilot import CopilotCli
@@ -32,8 +32,9 @@ SOURCES: dict[str, Source] = {
 SWITCHES: dict[str, str] = {name: "AGENT_IMPORT_" + name.upper().replace("-", "_") for name in SOURCES}
 
 
-def source_enabled(name: str) -> bool:
-    return env_flag(SWITCHES[name])
+def source_enabled(settings: Settings, name: str) -> bool:
+    """Whether ``settings`` leave the source ``name`` on (its :data:`SWITCHES` variable)."""
+    return settings.switch(name)
 
 
 __all__ = ["SOURCES", "SWITCHES", "ImportReport", "LockedError", "Source", "run_import", "source_enabled"]

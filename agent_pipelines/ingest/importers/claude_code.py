@@ -36,11 +36,11 @@ from its tokens instead.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
@@ -55,9 +55,9 @@ REJECTED = ("The user doesn't want to proceed", "The user doesn't want to take t
 NOT_PROMPTS = ("<local-command-stdout>", "<local-command-stderr>", "Caveat: The messages below")
 
 
-def default_roots() -> list[Path]:
+def default_roots(settings: Settings) -> list[Path]:
     """``$CLAUDE_CONFIG_DIR/projects`` (comma-separated dirs allowed), else both usual homes."""
-    configured = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    configured = (settings.claude_config_dir or "").strip()
     if configured:
         bases = [Path(p.strip()).expanduser() for p in configured.split(",") if p.strip()]
     else:
@@ -94,8 +94,8 @@ class ClaudeCode:
     executor = EXECUTOR
     known_types = CONVERSATION | BOOKKEEPING
 
-    def default_roots(self) -> list[Path]:
-        return default_roots()
+    def default_roots(self, settings: Settings) -> list[Path]:
+        return default_roots(settings)
 
     def file_session(self, path: Path) -> str | None:
         return shapes.session_from_name(path)  # <session>.jsonl; a line without sessionId is its file's

@@ -35,12 +35,12 @@ there, the growth of the total). ``input_tokens`` includes ``cached_input_tokens
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
@@ -85,9 +85,9 @@ QUIET_EVENTS = frozenset(
 )
 
 
-def default_roots() -> list[Path]:
+def default_roots(settings: Settings) -> list[Path]:
     """``${CODEX_HOME:-~/.codex}/sessions`` and ``archived_sessions``."""
-    home = Path(os.environ.get("CODEX_HOME", "").strip() or Path.home() / ".codex").expanduser()
+    home = Path(settings.codex_home or Path.home() / ".codex").expanduser()
     return [home / "sessions", home / "archived_sessions"]
 
 
@@ -165,8 +165,8 @@ class Codex:
     def quiet_line(self, raw: bytes) -> bool:
         return quiet_line(raw)
 
-    def default_roots(self) -> list[Path]:
-        return default_roots()
+    def default_roots(self, settings: Settings) -> list[Path]:
+        return default_roots(settings)
 
     def file_session(self, path: Path) -> str | None:
         return shapes.codex_file_session(path)

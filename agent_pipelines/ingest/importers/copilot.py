@@ -29,11 +29,11 @@ multiplier, not dollars: cost comes from the price table.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem, parse_timestamp
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
@@ -65,8 +65,8 @@ class CopilotCli:
         {"session.start", "user.message", "tool.execution_start", "tool.execution_complete"}
     )
 
-    def default_roots(self) -> list[Path]:
-        home = Path(os.environ.get("COPILOT_HOME", "").strip() or Path.home() / ".copilot").expanduser()
+    def default_roots(self, settings: Settings) -> list[Path]:
+        home = Path(settings.copilot_home or Path.home() / ".copilot").expanduser()
         return [home / "session-state"]
 
     def file_session(self, path: Path) -> str | None:

@@ -27,6 +27,7 @@ import polars as pl
 from agent_pipelines.core import paths
 from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
+from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.core.writer import append_lines, serialize
 from agent_pipelines.ingest.importers import checking, documents
 from agent_pipelines.ingest.importers import files as files_mod
@@ -61,7 +62,7 @@ class Source(Protocol):
     executor: str
     known_types: frozenset[str]
 
-    def default_roots(self) -> list[Path]: ...
+    def default_roots(self, settings: Settings) -> list[Path]: ...
 
     def record_id(self, record: dict[str, Any], file_session: str | None) -> str | None: ...
 
@@ -295,6 +296,7 @@ def run_import(
     data_dir: str | os.PathLike[str] | None = None,
     now: datetime | None = None,
     prices: PriceTable | None = None,
+    settings: Settings | None = None,
     idle_close_s: float = IDLE_CLOSE_S,
     stale_s: float = STALE_S,
     cost_mode: str = "auto",
@@ -302,19 +304,22 @@ def run_import(
     wait: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ImportReport:
-    """Import what is new in ``roots`` (default: the source's usual folders) into the log folder."""
+    """Import what is new in ``roots`` (default: the source's usual folders) into the log folder.
+
+    ``settings`` (the edge's; every default without) give the usual folders and the price file."""
+    settings = settings or defaults()
     importer = Importer(
         source,
         paths.logs_dir(logs_dir),
         paths.data_dir(data_dir),
         now=now,
-        prices=prices,
+        prices=prices or PriceTable(settings.prices_file),
         idle_close_s=idle_close_s,
         stale_s=stale_s,
         cost_mode=cost_mode,
     )
     return importer.run(
-        roots if roots is not None else source.default_roots(),
+        roots if roots is not None else source.default_roots(settings),
         max_bytes=max_bytes,
         wait=wait,
         progress=progress,

@@ -26,11 +26,11 @@ first ``user`` message / later ones                    ``session_start`` / ``fol
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem, parse_timestamp
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.state import content_hash
@@ -73,8 +73,8 @@ class GeminiCli:
     suffixes = (".json",)
     documents = True
 
-    def default_roots(self) -> list[Path]:
-        home = Path(os.environ.get("GEMINI_CLI_HOME", "").strip() or Path.home()).expanduser()
+    def default_roots(self, settings: Settings) -> list[Path]:
+        home = Path(settings.gemini_cli_home or Path.home()).expanduser()
         return [home / ".gemini" / "tmp"]
 
     def file_session(self, path: Path) -> str | None:

@@ -32,11 +32,11 @@ Newer OpenCode versions also keep these rows in ``opencode.db``: import the ``st
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.documents import iso_ms
 from agent_pipelines.ingest.importers.pricing import Usage
@@ -90,8 +90,8 @@ class OpenCode:
     suffixes = (".json",)
     documents = True
 
-    def default_roots(self) -> list[Path]:
-        configured = os.environ.get("OPENCODE_DATA_DIR", "").strip()
+    def default_roots(self, settings: Settings) -> list[Path]:
+        configured = settings.opencode_data_dir
         base = Path(configured).expanduser() if configured else Path.home() / ".local" / "share" / "opencode"
         return [base / "storage"]
 

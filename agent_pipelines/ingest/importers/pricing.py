@@ -140,7 +140,7 @@ class PriceTable:
     """Model → :class:`Rates`, the user file first, then genai-prices; misses are remembered."""
 
     def __init__(self, user_file: str | os.PathLike[str] | None = None, *, use_library: bool = True) -> None:
-        path = user_file or os.environ.get(PRICES_FILE_ENV) or None
+        path = user_file or None  # --prices FILE, else AGENT_IMPORT_PRICES_FILE (the edge's settings)
         self.user_file = Path(path) if path else None
         self.user: dict[str, Rates] = load_price_file(self.user_file) if self.user_file else {}
         self.use_library = use_library

@@ -30,12 +30,12 @@ modification time and each step lasts its ``execution_time`` (mini-swe-agent: a 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import Reason, id_problem
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.documents import iso_ms
 from agent_pipelines.ingest.importers.pricing import Usage
@@ -157,7 +157,7 @@ class SweAgent(_Harness):
     executor = "SWE_AGENT"
     suffixes = (".traj",)
 
-    def default_roots(self) -> list[Path]:
+    def default_roots(self, settings: Settings) -> list[Path]:
         """``trajectories/`` of the folder the command runs in: where SWE-agent writes by default."""
         return [Path("trajectories")]
 
@@ -237,9 +237,9 @@ class MiniSweAgent(_Harness):
     executor = "MINI_SWE_AGENT"
     suffixes = (".traj.json",)
 
-    def default_roots(self) -> list[Path]:
+    def default_roots(self, settings: Settings) -> list[Path]:
         """mini-swe-agent's config folder, where it saves the last run (batch runs: give ``-o``'s folder)."""
-        configured = os.environ.get("MSWEA_GLOBAL_CONFIG_DIR", "").strip()
+        configured = settings.mini_swe_agent_config_dir
         return [Path(configured).expanduser() if configured else Path.home() / ".config" / "mini-swe-agent"]
 
     def records_of(self, path: Path, doc: Any) -> list[dict[str, Any]]:

@@ -1,15 +1,15 @@
-"""The detectors' thresholds: defaults, and the original Node live analyzer's environment variables."""
+"""The detectors' thresholds: defaults, and the original Node live analyzer's four settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_pipelines.core.settings import settings
+from agent_pipelines.core.settings import Settings
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Detector settings; :meth:`from_env` reads the original Node live analyzer's environment variables."""
+    """Detector settings; the detector run receives them in its config (see ``detector_job``)."""
 
     error_loop: int = 4
     error_window_ms: int = 600_000
@@ -25,12 +25,11 @@ class Thresholds:
     seen_max: int = 1_000_000
 
     @classmethod
-    def from_env(cls) -> Thresholds:
-        """The original analyzer's four variables; :class:`SettingsError` names a bad one."""
-        env = settings()
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        """The original analyzer's four variables, as the edge loaded them."""
         return cls(
-            error_loop=env.error_loop_threshold,
-            tool_loop=env.tool_loop_threshold,
-            stuck_ms=env.stuck_threshold_ms,
-            cost_usd=env.cost_anomaly_threshold,
+            error_loop=settings.error_loop_threshold,
+            tool_loop=settings.tool_loop_threshold,
+            stuck_ms=settings.stuck_threshold_ms,
+            cost_usd=settings.cost_anomaly_threshold,
         )

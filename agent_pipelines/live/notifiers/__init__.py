@@ -4,7 +4,7 @@ How the pieces fit (typical sensor / job code)::
 
     from agent_pipelines.live.notifiers import Outbox, enqueue_alerts
 
-    outbox = telegram.get_outbox()               # TelegramResource; <data>/state/telegram-outbox
+    outbox = telegram.get_outbox(data_dir)       # TelegramResource; <data>/state/telegram-outbox
     enqueue_alerts(outbox, new_alerts)           # digest → outbox, idempotent by alert ids
     if telegram.warn_if_unconfigured(context.log):
         with telegram.get_client() as client:

@@ -54,7 +54,7 @@ def stage(s: Settings, step: SourceStep, token: str) -> Path | None:
         return None
     fsync_dir(origin.parent)
     fsync_dir(tokdir)
-    checkpoint("staged")
+    checkpoint(s, "staged")
     return tokdir
 
 
@@ -137,10 +137,10 @@ def _prepare_locked(s: Settings, tokdir: Path, origin: StagedOrigin, fd: int, he
         head = None
     else:
         raise RotationError(f"{origin.origin} keeps growing while it is rotated; run again later")
-    checkpoint("prepared")
+    checkpoint(s, "prepared")
     atomic_write(tokdir / MANIFEST, manifest.to_json())
     fsync_dir(tokdir)
-    checkpoint("manifest")
+    checkpoint(s, "manifest")
     return manifest
 
 
@@ -238,7 +238,7 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
         if tmp.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            checkpoint("archived")
+            checkpoint(s, "archived")
         elif not target.exists():
             raise RotationError(f"{entry.target} is missing and its prepared copy is gone")
     # Every archive folder once (renamed now or by an earlier, interrupted run), before anything of
@@ -246,7 +246,7 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
     for folder in sorted({(s.logs_root / entry.target).parent for entry in manifest.archives}):
         fsync_dir(folder)
     for ret in manifest.returns:
-        _append_once(s.logs_root / ret.target, tokdir, ret.file)
+        _append_once(s, s.logs_root / ret.target, tokdir, ret.file)
     done = tokdir / f"{QUARANTINE}.done"
     if manifest.quarantine.lines and not done.exists():
         from agent_pipelines.core.quarantine import write_quarantine
@@ -254,7 +254,7 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
         records = pl.read_ndjson(tokdir / QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
         write_quarantine(Path(manifest.quarantine_dir).parent, records)
         atomic_write(done, b"")
-        checkpoint("quarantined")
+        checkpoint(s, "quarantined")
     for name in manifest.oversize:
         kept, target = tokdir / name, Path(manifest.quarantine_dir) / "oversize" / f"{tokdir.name}-{name}"
         if kept.exists():
@@ -264,13 +264,13 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
     if source.exists():
         source.unlink()
         fsync_dir(tokdir)
-        checkpoint("source_deleted")
+        checkpoint(s, "source_deleted")
     (tokdir / MANIFEST).unlink(missing_ok=True)
     shutil.rmtree(tokdir, ignore_errors=True)
     fsync_dir(tokdir.parent)
 
 
-def _append_once(target: Path, tokdir: Path, name: str) -> None:
+def _append_once(s: Settings, target: Path, tokdir: Path, name: str) -> None:
     """Append a prepared file's bytes to a live log exactly once, even across crashes.
 
     Under the writers' lock the current end of the target is recorded before the bytes go in;
@@ -302,7 +302,7 @@ def _append_once(target: Path, tokdir: Path, name: str) -> None:
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
-            checkpoint("returned")
+            checkpoint(s, "returned")
         atomic_write(done, b"")
     finally:
         os.close(fd)

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from agent_pipelines.core import paths
-from agent_pipelines.core.settings import settings as environment
+from agent_pipelines.core.settings import Settings as Environment
+from agent_pipelines.core.settings import defaults
 from agent_pipelines.ops.retention import RetentionPolicy
 
 SCHEDULE_CRON = "0 3 * * 0"  # the original script's weekly cron: Sundays 03:00 UTC (job schedule, `status`)
@@ -51,6 +52,7 @@ class Settings:
     today: date
     policy: RetentionPolicy
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    crash_at: str | None = None  # tests: ``<step>[:<n>]``, see :func:`checkpoint`
 
 
 def settings(
@@ -60,18 +62,21 @@ def settings(
     today: date | str | None = None,
     policy: RetentionPolicy | None = None,
     grace_seconds: float | None = None,
+    environment: Environment | None = None,
 ) -> Settings:
-    """Resolve folders, today's UTC date, retention and the grace period (env var or default)."""
+    """Resolve folders, today's UTC date, retention and the grace period from ``environment`` (the
+    edge's :class:`agent_pipelines.core.settings.Settings`; every default without), explicit
+    arguments winning."""
+    env = environment or defaults()
     if isinstance(today, str):
         today = date.fromisoformat(today) if today else None
-    if grace_seconds is None:
-        grace_seconds = environment().rotation_grace_seconds
     return Settings(
-        logs_root=paths.logs_dir(logs_dir),
-        data_root=paths.data_dir(data_dir),
+        logs_root=paths.logs_dir(logs_dir or env.logs_location, env.local_dir),
+        data_root=paths.data_dir(data_dir or env.data_location, env.local_dir),
         today=today or datetime.now(UTC).date(),
-        policy=policy or RetentionPolicy.from_env(),
-        grace_seconds=grace_seconds,
+        policy=policy or RetentionPolicy.from_settings(env),
+        grace_seconds=env.rotation_grace_seconds if grace_seconds is None else grace_seconds,
+        crash_at=env.rotation_crash_at,
     )
 
 
@@ -91,9 +96,10 @@ def human_size(n: int) -> str:
 _crash_hits: dict[str, int] = {}
 
 
-def checkpoint(step: str) -> None:
-    """Crash injection for tests: SIGKILL at the n-th arrival at ``step`` when the env var asks."""
-    spec = os.environ.get(CRASH_ENV)
+def checkpoint(s: Settings, step: str) -> None:
+    """Crash injection for tests: SIGKILL at the n-th arrival at ``step`` when ``s.crash_at``
+    (``AGENT_PIPELINES_ROTATION_CRASH_AT=<step>[:<n>]``) asks."""
+    spec = s.crash_at
     if not spec:
         return
     name, _, nth = spec.partition(":")

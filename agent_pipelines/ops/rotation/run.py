@@ -254,7 +254,7 @@ def apply_retention(s: Settings, report: RotationReport) -> None:
         except FileNotFoundError:
             continue
         report.deleted.append(step)
-        checkpoint("retention")
+        checkpoint(s, "retention")
     for folder in {s.logs_root / paths.SESSIONS_DIR, *(s.logs_root / "archive" / k.value for k in Kind)}:
         if folder.exists():
             fsync_dir(folder)
