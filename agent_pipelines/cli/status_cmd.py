@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def next_rotation(now: datetime | None = None) -> datetime:
     """The next tick of the rotation schedule after ``now``, from Dagster's own cron iterator."""
-    from dagster._utils.schedules import cron_string_iterator
+    from agent_pipelines.orchestration.dagster_internals import cron_string_iterator
 
     now = now or datetime.now(UTC)
     ticks = cron_string_iterator(now.timestamp(), SCHEDULE_CRON, SCHEDULE_TIMEZONE)

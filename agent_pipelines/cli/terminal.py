@@ -7,10 +7,10 @@ the instance, and lowering it there would also drop those events from the UI's e
 ``dagster dev`` and its children print and passes on only lines at or above the chosen level, and
 every line that carries no level (a traceback, the webserver's banner) unchanged.
 
-A tick that did nothing is DEBUG here (:data:`_ROUTINE`): the daemon logs every sensor tick, skip
-and automation evaluation at INFO — a line every 5 seconds from the live sensor alone (208 "skipped"
-lines in 18 minutes) — so ``--log-level info`` shows what happened (runs launched, partitions added)
-and ``--log-level debug`` shows everything.
+A tick that did nothing is DEBUG here (``dagster_internals.ROUTINE_LINE``): the daemon logs every
+sensor tick, skip and automation evaluation at INFO — a line every 5 seconds from the live sensor
+alone (208 "skipped" lines in 18 minutes) — so ``--log-level info`` shows what happened (runs
+launched, partitions added) and ``--log-level debug`` shows everything.
 """
 
 from __future__ import annotations
@@ -21,26 +21,14 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
+from agent_pipelines.orchestration.dagster_internals import LOG_LEVEL, ROUTINE_LINE
+
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 _ANSI = re.compile(rb"\x1b\[[0-9;]*m")
-_LEVEL = re.compile(rb" - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")
-# The daemon's INFO lines about ticks that did nothing or about its own bookkeeping (Dagster 1.13's
-# wording: _daemon/sensor.py, _scheduler/scheduler.py, _daemon/asset_daemon.py, the run queue);
-# counted as DEBUG. Checked against a real `agent-pipelines ui --log-level info` terminal.
-_ROUTINE = re.compile(
-    rb"Checking for new runs for sensor: "
-    rb"|(?:Sensor|Schedule) \S+ skipped: "
-    rb"|No run requests returned for \S+, skipping"
-    rb"|Checking \d+ assets/checks and "
-    rb"|Tick produced 0 runs and "
-    rb"|Adding \d+ asset evaluations for evaluation "
-    rb"|Finished auto-materialization tick"
-    rb"|Submitting 0 runs for evaluation "
-    rb"| evaluation result: 0 requested "
-    rb"|(?:Done p|P)refetching asset records"
-    rb"|Priority sorting and checking tag concurrency limits"
-    rb"|Launched 0 runs\."
-)
+# Dagster's log format and the wording of its routine lines: Dagster's to change, so they live with
+# the other Dagster internals (re-checked on an upgrade).
+_LEVEL = LOG_LEVEL
+_ROUTINE = ROUTINE_LINE
 
 
 def keep(line: bytes, threshold: int) -> bool:

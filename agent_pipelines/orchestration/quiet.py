@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 
-from dagster._utils.warnings import BetaWarning, PreviewWarning
+import dagster as dg
 
-warnings.filterwarnings("ignore", category=BetaWarning)
-warnings.filterwarnings("ignore", category=PreviewWarning)
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)

@@ -18,7 +18,9 @@ the two pluggable instance parts that start a run are swapped for runs tagged :d
   stdout/stderr (see :data:`NO_CAPTURE`). Other runs (analytics, reports) start as before, in a
   fresh process from the code server.
 
-Both are set in ``config/dagster.yaml``. The fork server keeps the code it imported until the
+Both are set in ``config/dagster.yaml``. They subclass Dagster's public launcher and coordinator;
+the few names Dagster does not export come from :mod:`agent_pipelines.orchestration.dagster_internals`
+(pinned for Dagster 1.13, checked by a test). The fork server keeps the code it imported until the
 daemon restarts (as Dagster's own forkserver executor does): after changing detector code, restart
 ``agent-pipelines ui`` (or the daemon) for live runs to pick it up; other runs reload as usual.
 """
@@ -34,25 +36,35 @@ from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from dagster import Array, Field, Noneable
-from dagster._core.events import EngineEventData
-from dagster._core.instance import DagsterInstance, InstanceRef
-from dagster._core.launcher import DefaultRunLauncher, LaunchRunContext
-from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
-from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
-from dagster._serdes import ConfigurableClassData, serialize_value
+from dagster import (
+    Array,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultRunLauncher,
+    Field,
+    Noneable,
+    QueuedRunCoordinator,
+    SubmitRunContext,
+    serialize_value,
+)
+
+from agent_pipelines.orchestration.dagster_internals import (
+    ConfigurableClassData,
+    EngineEventData,
+    InstanceRef,
+    LaunchRunContext,
+    execute_run,
+    no_capture,
+    recon_job_from_origin,
+)
+
+NO_CAPTURE = no_capture()  # see dagster_internals.no_capture
 
 EXPRESS_TAG = "agent_pipelines/express"
 WARMUP_MODULE = "agent_pipelines.orchestration.run_launch.warmup"
 # The launcher's instance, serialized, for the fork server to open once (see run_launch_warmup).
 INSTANCE_ENV = "AGENT_PIPELINES_PREFORK_INSTANCE"
-# An express run does not capture its stdout/stderr: Dagster's local capture starts two ``tail``
-# processes and two Python watchers per run and waits for them at its end (~0.1 s and as much CPU
-# on a 2-core machine, every few seconds); the detector ops print nothing — what they say is in the
-# run's event log.
-NO_CAPTURE = ConfigurableClassData(
-    "dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager", "{}\n"
-)
 
 
 def express_ref(instance_ref: InstanceRef) -> InstanceRef:
@@ -78,10 +90,7 @@ class ExpressRunCoordinator(QueuedRunCoordinator):
 
 def execute_in_worker(instance_ref: InstanceRef, run_id: str) -> None:
     """The body of an express run's process: load the run and execute it, as Dagster's code server
-    does in the process it starts (``dagster._grpc.impl``)."""
-    from dagster._core.execution.api import execute_run
-    from dagster._utils.hosted_user_process import recon_job_from_origin
-
+    does in the process it starts (``dagster._grpc.impl``; the functions: :mod:`dagster_internals`)."""
     with _open(instance_ref) as instance:
         run = instance.get_run_by_id(run_id)
         if run is None or run.job_code_origin is None:

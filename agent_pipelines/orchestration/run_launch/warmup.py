@@ -22,10 +22,11 @@ import os
 import tempfile
 
 import dagster as dg
-from dagster._core.execution.api import execute_run  # noqa: F401 - imported for the forked runs
-from dagster._core.instance import InstanceRef
-from dagster._serdes import deserialize_value
-from dagster._utils.hosted_user_process import recon_job_from_origin  # noqa: F401 - likewise
+
+# What a forked run executes with (imported here, in the fork server, once).
+from agent_pipelines.orchestration.dagster_internals import InstanceRef, execute_run, recon_job_from_origin
+
+_FOR_FORKED_RUNS = (execute_run, recon_job_from_origin)
 
 
 @dg.op
@@ -57,7 +58,7 @@ def open_instance() -> dg.DagsterInstance | None:
     if not text:
         return None
     with contextlib.suppress(Exception):
-        instance = dg.DagsterInstance.from_ref(deserialize_value(text, InstanceRef))
+        instance = dg.DagsterInstance.from_ref(dg.deserialize_value(text, InstanceRef))
         instance.get_run_records(limit=1)  # run storage
         instance.fetch_materializations(dg.AssetKey("alerts"), limit=1)  # the event log's index
         return instance

@@ -1,0 +1,155 @@
+"""Every Dagster name and wording we rely on that Dagster does not promise to keep: one place to
+re-check on an upgrade.
+
+Pinned for **Dagster 1.13** (``requirements.lock``: 1.13.27). Dagster's public API (``import
+dagster``) is stable across minor releases; names under ``dagster._`` and the wording of its log
+lines are not, and may move in any release. So no module of ours imports ``dagster._`` directly:
+it imports from here, and ``tests/test_dagster_internals.py`` imports each name of
+:data:`PRIVATE_NAMES` and fails naming the name and the installed Dagster version if one moved.
+
+Where a public name does the same job it is used instead (``dg.DagsterInstance``,
+``dg.DefaultRunLauncher``, ``dg.QueuedRunCoordinator``, ``dg.SubmitRunContext``, ``dg.DagsterRun``,
+``dg.serialize_value``, ``dg.BetaWarning``...: the same objects, so the launch path's speed is
+unchanged). What is left, and why:
+
+* **express runs** (:mod:`agent_pipelines.orchestration.run_launch`, ~2 s off every live alert's
+  path): the launcher's context type, the instance reference a forked process reopens, the engine
+  event it reports, and the two functions Dagster's code server calls to execute a run in the
+  process it starts (Dagster has no public way to execute an existing run in a given process);
+  the no-op compute-log manager an express run uses, named by module and class in the instance's
+  serialized config;
+* **the rotation schedule's next tick** (``agent-pipelines status``): Dagster's own cron iterator,
+  so ``status`` says exactly what the scheduler will do (time zones, DST);
+* **the terminal filter** (``agent-pipelines ui``): the wording of the lines Dagster 1.13's daemon
+  prints for ticks that did nothing (:data:`ROUTINE_LINE`) and of its log format (:data:`LOG_LEVEL`);
+  a change of wording shows those lines again at INFO, nothing worse.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, imported on first use (below): the CLI imports this module for
+    # its wording regexes, and must not pay for importing Dagster on every command
+    from dagster._core.events import EngineEventData
+    from dagster._core.execution.api import execute_run
+    from dagster._core.instance import InstanceRef
+    from dagster._core.launcher import LaunchRunContext
+    from dagster._serdes import ConfigurableClassData
+    from dagster._utils.hosted_user_process import recon_job_from_origin
+    from dagster._utils.schedules import cron_string_iterator
+
+PINNED_DAGSTER = "1.13"
+
+# The private names above, by the module they come from (the test imports each from there).
+PRIVATE_NAMES: dict[str, str] = {
+    "EngineEventData": "dagster._core.events",
+    "execute_run": "dagster._core.execution.api",
+    "InstanceRef": "dagster._core.instance",
+    "LaunchRunContext": "dagster._core.launcher",
+    "ConfigurableClassData": "dagster._serdes",
+    "recon_job_from_origin": "dagster._utils.hosted_user_process",
+    "cron_string_iterator": "dagster._utils.schedules",
+    "NoOpComputeLogManager": "dagster._core.storage.noop_compute_log_manager",
+}
+
+
+def no_capture() -> ConfigurableClassData:
+    """The compute-log manager of an express run: none. Dagster's local capture starts two ``tail``
+    processes and two Python watchers per run and waits for them at its end (~0.1 s and as much CPU
+    on a 2-core machine, every few seconds); the detector ops print nothing — what they say is in
+    the run's event log. Named by module and class, as an instance's serialized config names it."""
+    from dagster._serdes import ConfigurableClassData
+
+    return ConfigurableClassData(PRIVATE_NAMES["NoOpComputeLogManager"], "NoOpComputeLogManager", "{}\n")
+
+
+def __getattr__(name: str) -> Any:
+    """A private name of :data:`PRIVATE_NAMES`, imported from its Dagster module on first use."""
+    module = PRIVATE_NAMES.get(name)
+    if module is None or name == "NoOpComputeLogManager":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+# Dagster's log format: ``<time> - <logger> - <LEVEL> - <message>``.
+LOG_LEVEL = re.compile(rb" - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - ")
+# The daemon's INFO lines about ticks that did nothing or about its own bookkeeping (Dagster 1.13's
+# wording: _daemon/sensor.py, _scheduler/scheduler.py, _daemon/asset_daemon.py, the run queue).
+# Checked against a real `agent-pipelines ui --log-level info` terminal.
+ROUTINE_LINE = re.compile(
+    rb"Checking for new runs for sensor: "
+    rb"|(?:Sensor|Schedule) \S+ skipped: "
+    rb"|No run requests returned for \S+, skipping"
+    rb"|Checking \d+ assets/checks and "
+    rb"|Tick produced 0 runs and "
+    rb"|Adding \d+ asset evaluations for evaluation "
+    rb"|Finished auto-materialization tick"
+    rb"|Submitting 0 runs for evaluation "
+    rb"| evaluation result: 0 requested "
+    rb"|(?:Done p|P)refetching asset records"
+    rb"|Priority sorting and checking tag concurrency limits"
+    rb"|Launched 0 runs\."
+)
+
+
+# Where Dagster 1.13 writes the lines ROUTINE_LINE matches: a fragment of each, and the source file
+# (under the ``dagster`` package) that holds it; the test finds each there.
+ROUTINE_SOURCES: tuple[tuple[str, str], ...] = (
+    ('"Checking for new runs for sensor: ', "_daemon/sensor.py"),
+    ("} skipped: {", "_daemon/sensor.py"),
+    ("} skipped: {", "_scheduler/scheduler.py"),
+    ('f"No run requests returned for {', "_daemon/sensor.py"),
+    ("} assets/checks and", "_daemon/asset_daemon.py"),
+    ('"Tick produced"', "_daemon/asset_daemon.py"),
+    ("} asset evaluations for evaluation {", "_daemon/asset_daemon.py"),
+    ('"Finished auto-materialization tick', "_daemon/asset_daemon.py"),
+    ('f"Submitting {len(run_requests)} run', "_daemon/asset_daemon.py"),
+    (
+        "} evaluation result: {num_requested} ",
+        "_core/definitions/declarative_automation/automation_condition_evaluator.py",
+    ),
+    (
+        '"Prefetching asset records',
+        "_core/definitions/declarative_automation/automation_condition_evaluator.py",
+    ),
+    (
+        '"Done prefetching asset records',
+        "_core/definitions/declarative_automation/automation_condition_evaluator.py",
+    ),
+    (
+        '"Priority sorting and checking tag concurrency limits',
+        "_daemon/run_coordinator/queued_run_coordinator_daemon.py",
+    ),
+    ('"Launched %d runs."', "_daemon/run_coordinator/queued_run_coordinator_daemon.py"),
+)
+
+# Protected attributes of Dagster's public base classes that the express-run subclasses use
+# (run_launch): the instance a launcher or coordinator was registered with, and the launcher's
+# record of the runs it started (what its ``terminate`` and health checks consult).
+BASE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "DefaultRunLauncher": ("_instance", "_run_ids"),
+    "QueuedRunCoordinator": ("_instance",),
+}
+
+
+__all__ = [
+    "BASE_ATTRIBUTES",
+    "LOG_LEVEL",
+    "PINNED_DAGSTER",
+    "PRIVATE_NAMES",
+    "ROUTINE_LINE",
+    "ROUTINE_SOURCES",
+    "ConfigurableClassData",
+    "EngineEventData",
+    "InstanceRef",
+    "LaunchRunContext",
+    "cron_string_iterator",
+    "execute_run",
+    "no_capture",
+    "recon_job_from_origin",
+]
