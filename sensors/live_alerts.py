@@ -49,6 +49,7 @@ Once an hour it also deletes detector runs older than ``AGENT_DETECTOR_RUN_RETEN
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -83,23 +84,80 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class SensorCursor:
+    """What the sensor remembers between ticks (Dagster stores it as the sensor's cursor string).
+
+    ``key`` is the run key last requested and ``requested_at`` when; ``retries`` counts re-issues of
+    that key (its run did not commit); ``purged_at`` is when old detector runs were last deleted.
+    Written as :data:`CURSOR_VERSION` 2; version 1 (no ``v``) was ``{"k", "t", "n", "p"}``, read
+    still, so a sensor upgraded mid-flight neither repeats nor loses a request.
+    """
+
+    key: str | None = None
+    requested_at: float = 0.0
+    retries: int = 0
+    purged_at: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "v": CURSOR_VERSION,
+                "key": self.key,
+                "requested_at": self.requested_at,
+                "retries": self.retries,
+                "purged_at": self.purged_at,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "SensorCursor":
+        """The cursor of ``text``; a fresh one when there is none or it cannot be read (the worst
+        that costs is one early purge and one retry without waiting)."""
+        try:
+            d = json.loads(text) if text else {}
+            if not isinstance(d, dict):
+                return cls()
+            if d.get("v") is None:  # version 1
+                d = {
+                    "key": d.get("k"),
+                    "requested_at": d.get("t"),
+                    "retries": d.get("n"),
+                    "purged_at": d.get("p"),
+                }
+            elif d.get("v") != CURSOR_VERSION:
+                return cls()
+            key = d.get("key")
+            return cls(
+                key=key if isinstance(key, str) else None,
+                requested_at=float(d.get("requested_at") or 0),
+                retries=int(d.get("retries") or 0),
+                purged_at=float(d.get("purged_at") or 0),
+            )
+        except (ValueError, TypeError):
+            return cls()
+
+
+CURSOR_VERSION = 2
+
+
 def _key(*parts: str) -> str:
     return hashlib.blake2b("|".join(parts).encode(), digest_size=10).hexdigest()
 
 
 def _request(
-    cursor: dict[str, Any], key: str, now: float, config: dict[str, Any], reason: str
+    cursor: SensorCursor, key: str, now: float, config: dict[str, Any], reason: str
 ) -> dg.RunRequest | dg.SkipReason:
     """A run request under ``key``; the same key again means the last run did not commit (failed):
     re-issue it with a ``-rN`` suffix after a pause, so a failure neither blocks nor hammers."""
     retries = 0
-    if cursor.get("k") == key:
-        if now - float(cursor.get("t") or 0) < RETRY_AFTER_S:
+    if cursor.key == key:
+        if now - cursor.requested_at < RETRY_AFTER_S:
             return dg.SkipReason(
                 f"{reason}: the previous run did not commit; retrying after {RETRY_AFTER_S}s"
             )
-        retries = int(cursor.get("n") or 0) + 1
-    cursor.update({"k": key, "t": now, "n": retries})
+        retries = cursor.retries + 1
+    cursor.key, cursor.requested_at, cursor.retries = key, now, retries
     return dg.RunRequest(
         run_key=f"{key}-r{retries}" if retries else key,
         run_config={"ops": {"read_new_events": {"config": {**config, "reason": reason}}}},
@@ -108,11 +166,11 @@ def _request(
 
 
 def _purge_old_runs(
-    context: dg.SensorEvaluationContext, cursor: dict[str, Any], now: float, settings: Settings
+    context: dg.SensorEvaluationContext, cursor: SensorCursor, now: float, settings: Settings
 ) -> int:
-    if now - float(cursor.get("p") or 0) < PURGE_EVERY_S:
+    if now - cursor.purged_at < PURGE_EVERY_S:
         return 0
-    cursor["p"] = now
+    cursor.purged_at = now
     days = settings.detector_run_retention_days
     before = datetime.now(UTC) - timedelta(days=days)
     records = context.instance.get_run_records(
@@ -124,7 +182,7 @@ def _purge_old_runs(
 
 
 def _decide(
-    context: dg.SensorEvaluationContext, log_store: LogStore, cursor: dict[str, Any], now: float
+    context: dg.SensorEvaluationContext, log_store: LogStore, cursor: SensorCursor, now: float
 ) -> tuple[dg.RunRequest | dg.SkipReason, bool]:
     """What the folder asks for at ``now``, and whether that is worth watching on (``True``: nothing
     to do yet — no new line, nothing due, or a detector run still in flight)."""
@@ -186,10 +244,7 @@ def evaluate(
     settings = log_store.settings
     if not settings.analyzer_enabled:
         return dg.SkipReason("AGENT_WORK_ANALYZER_ENABLED=false: live alerts are turned off")
-    try:
-        cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
-    except ValueError:
-        cursor = {}
+    cursor = SensorCursor.from_json(context.cursor)
     purged = _purge_old_runs(context, cursor, base, settings)
     while True:
         elapsed = time.monotonic() - started
@@ -203,8 +258,8 @@ def evaluate(
             message += f"; watched the log folder for {time.monotonic() - started:.1f}s"
         if purged:
             message += f"; purged {purged} old detector run(s)"
-        return dg.SensorResult(skip_reason=message, cursor=json.dumps(cursor))
-    return dg.SensorResult(run_requests=[decision], cursor=json.dumps(cursor))
+        return dg.SensorResult(skip_reason=message, cursor=cursor.to_json())
+    return dg.SensorResult(run_requests=[decision], cursor=cursor.to_json())
 
 
 def live_alerts_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -230,4 +285,13 @@ def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(jobs=[live_detector_job], sensors=[live_alerts_sensor(settings)])
 
 
-__all__ = ["JOB_NAME", "SENSOR_NAME", "build", "evaluate", "live_alerts_sensor", "live_detector_job"]
+__all__ = [
+    "CURSOR_VERSION",
+    "JOB_NAME",
+    "SENSOR_NAME",
+    "SensorCursor",
+    "build",
+    "evaluate",
+    "live_alerts_sensor",
+    "live_detector_job",
+]

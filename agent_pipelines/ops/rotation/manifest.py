@@ -1,8 +1,10 @@
 """A staged file's records on disk: ``origin.json`` (what was staged) and ``manifest.json`` (the
 commit point: every prepared output and where it goes), as typed structures.
 
-The JSON layout is the one rotations have always written (``version`` 1), so a manifest left by an
-interrupted run of an older version still loads and is finished. A file that is not a manifest of
+Both are versioned: a manifest carries ``version`` (1, the layout rotations have always written; a
+manifest from before over-long lines were kept whole has no ``oversize``), ``origin.json`` carries it
+since version 1 of its own (a file without one is the same layout, from older rotations). So what an
+interrupted run of an older version left still loads and is finished. A file that is not a manifest of
 this layout (hand-edited, cut short, from an unknown version) stops the run with one line naming
 the file and the problem; nothing is deleted and the staged file stays where it is.
 """
@@ -18,6 +20,7 @@ from typing import Any
 from agent_pipelines.ops.rotation.config import RotationError
 
 VERSION = 1
+ORIGIN_VERSION = 1
 
 
 class ManifestError(RotationError):
@@ -32,13 +35,20 @@ class StagedOrigin:
     kind: str
     origin: str  # path relative to the log folder
     staged_at: float  # seconds since the epoch
+    version: int = ORIGIN_VERSION
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
 
     @classmethod
     def load(cls, path: Path) -> StagedOrigin:
+        """Read ``origin.json`` (with or without ``version``); :class:`ManifestError` if it is not one."""
         d = _read_object(path)
+        version = _get(d, "version", int, path, default=ORIGIN_VERSION)  # older rotations wrote none
+        if version != ORIGIN_VERSION:
+            raise ManifestError(
+                f"{path}: origin version {version} is not known (this one reads {ORIGIN_VERSION})"
+            )
         return cls(
             token=_get(d, "token", str, path),
             kind=_get(d, "kind", str, path),
