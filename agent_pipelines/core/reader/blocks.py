@@ -187,7 +187,7 @@ def _line_starts(lines: Sequence[bytes]) -> list[int]:
 # Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped
 # backslash, a backslash or a surrogate written as \u), keys written with escapes (which could
 # spell one key twice unseen), a colon written as \u003a (which would hide a colon from the
-# duplicate-key count of :func:`~agent_pipelines.core.reader.rows._duplicate_suspects`), and a string
+# duplicate-key count of :func:`~agent_pipelines.core.reader.screens.duplicate_suspects`), and a string
 # that starts with a bracket, written or escaped (``"{..."``: read as text it looks like an object).
 # (every alternative starts with a backslash: the regex engine skips to those, so it stays cheap)
 _ESCAPE_SUSPECT = r'\\(?:\\|u005[cCbB]|u003[aA]|u007[bB]|u[dD][89a-fA-F]|(?:[^"\\]|\\.)*"\s*:)'
