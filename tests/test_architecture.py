@@ -108,3 +108,17 @@ def test_settings_are_loaded_from_the_environment_only_at_the_edges() -> None:
             ):
                 found.append(path.relative_to(ROOT).as_posix())
     assert sorted(set(found)) == sorted(SETTINGS_EDGES)
+
+
+MAX_LINES = 400
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """A module over 400 lines holds more than one subject: split it along its seams (by purpose,
+    not by line count: a part that needs the other's private names is on the wrong seam)."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in _sources()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}

@@ -24,6 +24,7 @@ one ``list.sort`` as soon as it is complete, while later chunks are still genera
 workers merge the last days.
 
 Modules: :mod:`~agent_pipelines.generator.scenarios` (tasks, attempts and how they go),
+:mod:`~agent_pipelines.generator.work` (an attempt's tool calls, written flat for speed),
 :mod:`~agent_pipelines.generator.incidents` (errors, incidents, near misses),
 :mod:`~agent_pipelines.generator.profiles` (executors, tools, weighted draws),
 :mod:`~agent_pipelines.generator.emit` (lines), :mod:`~agent_pipelines.generator.clock` (time),

@@ -20,7 +20,7 @@ US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
 _ONE_US = timedelta(microseconds=1)
 # What timestamp() assembles: the day (by day number since the epoch, filled by day()), the time of
-# day to the second, the milliseconds. Public for the generator's inlined copy (scenarios._work).
+# day to the second, the milliseconds. Public for the generator's inlined copy (work.tool_calls).
 HMS = tuple(f"T{h:02d}:{m:02d}:{s:02d}." for h in range(24) for m in range(60) for s in range(60))
 MS = tuple(f"{ms:03d}Z" for ms in range(1000))
 DAY_TEXT: dict[int, str] = {}

@@ -7,7 +7,7 @@ its timestamp, type, data and elapsed time. What the generator makes of ids, num
 constants (:func:`~agent_pipelines.generator.profiles.check_json_safe`) is formatted directly;
 only what may need escaping (error messages) goes through ``serialize``. The tool calls and
 results, most of the lines, are formatted in the loop that draws them
-(:meth:`~agent_pipelines.generator.scenarios.Chunk._work`).
+(:func:`~agent_pipelines.generator.work.tool_calls`).
 """
 
 from __future__ import annotations
