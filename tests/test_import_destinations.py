@@ -13,6 +13,7 @@ import transcript_fixtures as fx
 
 from agent_pipelines.cli import main
 from agent_pipelines.core import paths
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import SOURCES, run_import
 from agent_pipelines.ingest.importers.state import state_path
 from agent_pipelines.orchestration.log_store import LogStore
@@ -89,9 +90,10 @@ def test_the_sensor_says_where_it_imports(tmp_path: Path, monkeypatch: pytest.Mo
     fx.write_codex_home(tmp_path / "codex")
     logs = tmp_path / "logs"
     with dg.instance_for_test() as instance:
-        store = LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))
+        # bound as the code location binds it: from the settings of the (test's) environment
+        store = LogStore.from_settings(Settings.load(), str(logs), str(tmp_path / "data"))
         ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
-        message = transcript_import_sensor.evaluate_tick(ctx).skip_message or ""
+        message = transcript_import_sensor(Settings.load()).evaluate_tick(ctx).skip_message or ""
     assert message.startswith(f"into {logs}: ") and "codex: 16 event(s) from 2 session(s)" in message
 
 

@@ -56,10 +56,10 @@ def partition_lines(root: Path) -> list[str]:
 
 
 def test_the_setting_is_off_unless_said_and_reads_like_the_others() -> None:
-    assert Settings({}).stream_file_enabled is False
-    assert Settings({ON: "true"}).stream_file_enabled is True
-    assert Settings({ON: "1"}).stream_file_enabled is True
-    assert Settings({ON: "false"}).stream_file_enabled is False
+    assert Settings.load({}).stream_file_enabled is False
+    assert Settings.load({ON: "true"}).stream_file_enabled is True
+    assert Settings.load({ON: "1"}).stream_file_enabled is True
+    assert Settings.load({ON: "false"}).stream_file_enabled is False
 
 
 def test_off_by_default_nothing_is_written_to_the_single_file(
