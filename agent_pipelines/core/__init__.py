@@ -4,7 +4,7 @@ Owns: the contract (``contract``), the reader and the cleaned-day stream (``read
 inheritance of their attempt's context (``inherit``), the
 writers (``writer``, ``logger``, ``metrics_line``, ``jsonl``, ``atomic``), where files live (``paths``,
 ``partitions``, ``object_store``, ``archive``, ``quarantine``), the file follower (``tailer``), the time
-windows (``windows``) and the typed settings (``settings``).
+windows (``windows``) and the typed settings (``settings``: loaded once at the edges, passed down).
 
 May import: ``agent_pipelines.text`` (redaction happens where text enters) and third-party libraries.
 Imported by every other package.
