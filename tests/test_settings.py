@@ -203,7 +203,7 @@ def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("command", [["validate"], ["detect", "--once"], ["status"]])
+@pytest.mark.parametrize("command", [["validate"], ["detect", "--once"], ["status"], ["ui", "--no-demo"]])
 def test_the_command_line_fails_at_start_in_one_line(tmp_path: Path, command: list[str]) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()

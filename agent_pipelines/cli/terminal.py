@@ -21,24 +21,22 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
+# Dagster's log format and the wording of its routine lines are Dagster's to change: they live with
+# the other Dagster internals, re-checked on an upgrade (tests/test_dagster_internals.py).
 from agent_pipelines.orchestration.dagster_internals import LOG_LEVEL, ROUTINE_LINE
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 _ANSI = re.compile(rb"\x1b\[[0-9;]*m")
-# Dagster's log format and the wording of its routine lines: Dagster's to change, so they live with
-# the other Dagster internals (re-checked on an upgrade).
-_LEVEL = LOG_LEVEL
-_ROUTINE = ROUTINE_LINE
 
 
 def keep(line: bytes, threshold: int) -> bool:
     """Whether a line of Dagster's output is at or above ``threshold`` (lines without a level: yes)."""
     head = _ANSI.sub(b"", line[:400])
-    found = _LEVEL.search(head)
+    found = LOG_LEVEL.search(head)
     if found is None:
         return True
     level = LEVELS[found.group(1).decode().lower()]
-    if level == LEVELS["info"] and _ROUTINE.search(head, found.end()):
+    if level == LEVELS["info"] and ROUTINE_LINE.search(head, found.end()):
         level = LEVELS["debug"]
     return level >= threshold
 
