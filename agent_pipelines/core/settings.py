@@ -186,6 +186,8 @@ class Settings(BaseSettings):
     telegram_max_age_seconds: NonNegative = Field(
         3600.0, validation_alias="AGENT_ALERT_TELEGRAM_MAX_AGE_SECONDS"
     )
+    # alert routing, receivers and actions (live/routing); the file absent = Telegram only
+    alerts_config: Path | None = Field(None, validation_alias="AGENT_PIPELINES_ALERTS_CONFIG")
 
     # -- housekeeping --------------------------------------------------------------------------
     detector_run_retention_days: NonNegative = Field(
@@ -293,6 +295,11 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path | None:
         """``AGENT_PIPELINES_DATA_DIR`` as a local path (``None``: unset)."""
         return Path(self.data_location) if self.data_location else None
+
+    @property
+    def alerts_config_path(self) -> Path:
+        """``AGENT_PIPELINES_ALERTS_CONFIG``, or ``config/alerts.yaml`` (relative to where we run)."""
+        return self.alerts_config or Path("config") / "alerts.yaml"
 
     def switch(self, name: str) -> bool:
         """A transcript source's switch by its name (``claude-code``: ``AGENT_IMPORT_CLAUDE_CODE``)."""

@@ -216,11 +216,13 @@ def _warn_unconfigured(log: Any, telegram: Any | None) -> None:
 
 @dataclass
 class PublishResult:
-    """What one publish step did."""
+    """What one publish step did (``routed`` when ``alerts.yaml`` is in use)."""
 
     written: int
     recovered: int
     telegram: TelegramOutcome
+    routed: Any = None
+    silenced: dict[str, str] | None = None
 
 
 def publish(
@@ -234,6 +236,9 @@ def publish(
     now_ms: int,
     max_age_ms: int,
     log: Any = None,
+    config: Any = None,
+    config_path: str | os.PathLike[str] | None = None,
+    config_error: str | None = None,
 ) -> PublishResult:
     """Commit the run, write its alerts, queue and deliver their Telegram digest — crash-safe.
 
@@ -246,6 +251,12 @@ def publish(
 
     ``telegram`` is a ``TelegramResource`` (or ``None``); not configured → one warning, alerts
     still written, nothing queued (an outbox nobody drains would only grow).
+
+    ``config`` (an ``AlertsConfig`` read from ``config_path``) replaces the Telegram-only step 3 by
+    routing (:mod:`agent_pipelines.live.dispatch`): silences, receivers, bundling, actions.
+    Without it a live silence still holds its alerts back from Telegram. ``config_error`` (the file
+    is broken) writes the alerts and raises it with the alerts still unpublished: the run fails in
+    one line and the next run after the fix routes them.
     """
     from agent_pipelines.live import state as detector_state
     from agent_pipelines.live.notifiers.outbox import Outbox
@@ -261,8 +272,18 @@ def publish(
     else:
         to_write = list(pending)
     append_alerts(logs_dir, to_write)
+    if config_error is not None:
+        from agent_pipelines.live.routing.config import AlertsConfigError
+
+        raise AlertsConfigError(config_error)
     outcome = TelegramOutcome(configured=bool(telegram is not None and telegram.configured))
     outbox = Outbox(detector_state.outbox_dir(data_dir))
+    if config is not None:
+        return _publish_routed(
+            data_dir, state, pending, watch, telegram, config, config_path, now_ms, to_write, recovered, log
+        )
+    silenced = _silence(data_dir, pending, now_ms)
+    pending = [a for a in pending if a["alert_id"] not in silenced]
     if outcome.configured:
         fresh, outcome.too_old = fresh_for_telegram(pending, now_ms, max_age_ms)
         outcome.queued_messages = queue_digest(outbox, fresh)
@@ -292,4 +313,75 @@ def publish(
             log.warning(
                 "Telegram delivery failed, %d message(s) stay pending: %s", result.pending, result.last_error
             )
-    return PublishResult(written=len(to_write), recovered=len(recovered), telegram=outcome)
+    return PublishResult(written=len(to_write), recovered=len(recovered), telegram=outcome, silenced=silenced)
+
+
+def _silence(
+    data_dir: str | os.PathLike[str], alerts: Sequence[Mapping[str, Any]], now_ms: int
+) -> dict[str, str]:
+    """Record and return (alert id → silence id) the alerts a live silence holds back."""
+    from agent_pipelines.live import state as detector_state
+    from agent_pipelines.live.routing.silences import SilenceStore
+
+    store = SilenceStore(detector_state.state_dir(data_dir))
+    active = store.active(now_ms / 1000) if alerts else []
+    held: dict[str, str] = {}
+    for alert in alerts:
+        silence = next((s for s in active if s.matches(alert)), None)
+        if silence is not None:
+            store.record(str(alert["alert_id"]), silence)
+            held[str(alert["alert_id"])] = silence.id
+    return held
+
+
+def _publish_routed(
+    data_dir: str | os.PathLike[str],
+    state: Any,
+    pending: Sequence[Mapping[str, Any]],
+    watch: Mapping[str, Any],
+    telegram: Any | None,
+    config: Any,
+    config_path: str | os.PathLike[str] | None,
+    now_ms: int,
+    to_write: Sequence[Mapping[str, Any]],
+    recovered: Sequence[Mapping[str, Any]],
+    log: Any,
+) -> PublishResult:
+    """Steps 3-5 through ``alerts.yaml``: route while unpublished, clear, then deliver and act."""
+    from agent_pipelines.live import state as detector_state
+    from agent_pipelines.live.dispatch import deliver_step, route_step
+    from agent_pipelines.live.routing.router import Router
+
+    router = Router(config, detector_state.state_dir(data_dir), detector_state.outbox_dir(data_dir))
+    fresh, too_old = fresh_for_telegram(pending, now_ms, int(config.max_age * 1000))
+    route, _ = route_step(router, config, fresh, now_ms / 1000)
+    if state.unpublished:
+        state.unpublished = []
+        detector_state.commit(data_dir, state, dict(watch), write_seen=False, only_unpublished=True)
+
+    def telegram_client() -> Any:
+        if telegram is None or not telegram.configured:
+            return None
+        client = telegram.get_client()
+        client.max_total_time = min(client.max_total_time, LIVE_RETRY_BUDGET_S)
+        client.max_retry_after = min(client.max_retry_after, LIVE_RETRY_BUDGET_S)
+        return client
+
+    routed = deliver_step(
+        router, config_path or "", telegram_client, now_ms / 1000, [str(a["alert_id"]) for a in pending], log
+    )
+    routed.route = route
+    outcome = TelegramOutcome(configured=bool(telegram is not None and telegram.configured), too_old=too_old)
+    outcome.queued_messages, outcome.failed, outcome.pending = (
+        routed.queued_messages,
+        routed.failed,
+        routed.pending,
+    )
+    outcome.sent = sum(int(d.get("sent", 0)) for d in routed.deliveries.values())
+    return PublishResult(
+        written=len(to_write),
+        recovered=len(recovered),
+        telegram=outcome,
+        routed=routed,
+        silenced=route.silenced,
+    )

@@ -127,7 +127,9 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
 def publish_alerts(
     context: dg.OpExecutionContext, batch: Batch, log_store: LogStore, telegram: TelegramResource
 ) -> dg.Output[None]:
-    """Commit, append to ``agent-alerts.jsonl``, send the Telegram digest through the outbox."""
+    """Commit, append to ``agent-alerts.jsonl``, then route (``alerts.yaml``) or send the Telegram
+    digest; deliveries and actions per alert go into the step's metadata."""
+    config, config_path, config_error = routing_config()
     result = alerts_mod.publish(
         log_store.logs_path,
         log_store.data_path,
@@ -138,6 +140,9 @@ def publish_alerts(
         now_ms=batch.now_ms,
         max_age_ms=int(telegram.max_age_seconds * 1000),
         log=context.log,
+        config=config,
+        config_path=config_path,
+        config_error=config_error,
     )
     t = result.telegram
     run_alerts = alerts_table(batch.alerts)
@@ -154,7 +159,56 @@ def publish_alerts(
             "telegram_failed": t.failed,
             "telegram_pending": t.pending,
             "open_sessions": batch.watch.get("open_sessions", 0),
+            **delivery_metadata(batch.alerts, result),
         },
+    )
+
+
+def routing_config() -> tuple[Any, str, str | None]:
+    """(config or None, its path, a one-line error when the file is broken)."""
+    from agent_pipelines.live.routing.config import AlertsConfigError, load_config
+
+    path = settings().alerts_config
+    try:
+        return load_config(path), str(path), None
+    except AlertsConfigError as exc:
+        return None, str(path), str(exc)
+
+
+def delivery_metadata(alerts: list[dict[str, Any]], result: alerts_mod.PublishResult) -> dict[str, Any]:
+    """Per alert of this run: silenced by which silence, delivered to which receivers, action state."""
+    silenced = result.silenced or {}
+    routed = result.routed
+    if not alerts or (routed is None and not silenced):
+        return {}
+    rows = []
+    for alert in alerts:
+        alert_id = str(alert["alert_id"])
+        rows.append(
+            {
+                "alert_id": alert_id,
+                "type": alert["type"],
+                "silenced_by": silenced.get(alert_id),
+                "routed_to": ", ".join(routed.route.routed.get(alert_id, [])) if routed else "",
+                "delivered_to": ", ".join(routed.delivered.get(alert_id, [])) if routed else "",
+                "action": routed.actions.get(alert_id) if routed else None,
+            }
+        )
+    table = pl.DataFrame(rows)
+    out: dict[str, Any] = {
+        "deliveries": dg.MetadataValue.md(_markdown(table)),
+        "alerts_silenced": len(silenced),
+    }
+    if routed is not None:
+        out["receivers"] = dg.MetadataValue.json(routed.deliveries)
+        out["actions_launched"] = len(routed.actions_launched)
+    return out
+
+
+def _markdown(table: pl.DataFrame) -> str:
+    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * table.width + "\n"
+    return head + "\n".join(
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in table.iter_rows()
     )
 
 
