@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from agent_pipelines.cli import (
+    alerts_cmd,
     analyze_cmd,
     detect_cmd,
     generate_cmd,
@@ -37,6 +38,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     validate_cmd,
     generate_cmd,
     detect_cmd,
+    alerts_cmd,
     templates_cmd,
     analyze_cmd,
     summary_cmd,
