@@ -12,10 +12,12 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
+from agent_pipelines.live.alert_status import actions_table
 from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
+from agent_pipelines.orchestration.alert_delivery import alert_actions_metadata, fates_for
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.ui_metadata import alerts_metadata
-from assets.events import daily_table_asset
+from assets.events import daily_table_asset, table_asset
 
 
 @daily_table_asset("alerts")
@@ -23,16 +25,34 @@ def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[
     """Alerts of the live detectors (error loops, tool loops, stuck agents, cost anomalies, excessive
     restarts, failed sessions with many errors) that fired on one UTC day: time, attempt, task,
     executor, type, severity, the original analyzer's recommendation, a one-line summary and a sample
-    message. Written by the detector runs as they fire; also rebuilt from `agent-alerts.jsonl`. A
-    backfill of many days is one run (its metadata then counts the alerts per day)."""
+    message; its metadata table adds what became of each (silenced, delivered to which receivers,
+    waiting, the action's state). Written by the detector runs as they fire; also rebuilt from
+    `agent-alerts.jsonl`. A backfill of many days is one run (its metadata then counts per day)."""
     tables = {
         key: alerts_table(read_alert_records(log_store.logs_path, date.fromisoformat(key)))
         for key in context.partition_keys
     }
     if len(tables) == 1:
         [(key, table)] = tables.items()
-        return dg.Output(tables, metadata=alerts_metadata(table, day_window(date.fromisoformat(key))))
+        window = day_window(date.fromisoformat(key))
+        return dg.Output(
+            tables,
+            metadata=alerts_metadata(
+                table, window, fates=fates_for(log_store.data_path, table, log_store.settings)
+            ),
+        )
     counts = {key: table.height for key, table in tables.items()}
     return dg.Output(
         tables, metadata={"alerts": sum(counts.values()), "alerts_by_day": dg.MetadataValue.json(counts)}
     )
+
+
+@table_asset("alerts")
+def alert_actions(log_store: LogStore) -> dg.Output[pl.DataFrame]:
+    """What was done about alerts: one row per alert whose recommendation has an action configured in
+    alerts.yaml (a command or an HTTP call) — its target, state (planned, running, succeeded, failed,
+    gave_up, interrupted), attempts, last exit or HTTP status, error and output (redacted). The
+    detector runs rewrite it whenever they launch an action; materializing it here reads the same
+    ledger (`<data>/state/actions`)."""
+    table = actions_table(log_store.data_path)
+    return dg.Output(table, metadata=alert_actions_metadata(table))

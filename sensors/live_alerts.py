@@ -58,6 +58,7 @@ import dagster as dg
 from agent_pipelines.core import tailer
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.live import state as detector_state
+from agent_pipelines.orchestration.alert_delivery import routing_work_due
 from agent_pipelines.orchestration.detector_job import JOB_NAME, detect_config, live_detector_job
 from agent_pipelines.orchestration.log_store import LogStore
 
@@ -195,7 +196,8 @@ def _decide(
     stuck_due = due is not None and now * 1000 >= due
     outbox = detector_state.outbox_dir(data) / "pending"
     pending = not ranges and not stuck_due and outbox.is_dir() and any(outbox.glob("*.json"))
-    if ranges or stuck_due or pending:
+    routed = None if ranges or stuck_due or pending else routing_work_due(data, now, settings)
+    if ranges or stuck_due or pending or routed:
         # Something to do: the instance is asked (once a tick, or once a poll while work waits)
         # whether a detector run is still on it: that run may cover it, the next surely will.
         in_flight = context.instance.get_runs(
@@ -218,6 +220,8 @@ def _decide(
         return _request(
             cursor, _key("deliver", first), now, detect_config(settings), "deliver_pending"
         ), False
+    if routed:  # alerts.yaml: a bundle's group_wait passed, a receiver's backlog, an action retry
+        return _request(cursor, _key("route", routed), now, detect_config(settings), "deliver_routed"), False
     when = (
         f"next stuck check due in {max(0, due / 1000 - now):.0f}s"
         if due is not None

@@ -49,13 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent_pipelines.core import paths
-    from agent_pipelines.core.settings import settings
     from agent_pipelines.live import state as detector_state
     from agent_pipelines.live.routing.config import AlertsConfigError, load_config
     from agent_pipelines.live.routing.silences import SilenceStore
 
     data = paths.data_dir(args.data_dir)
-    config_path = settings().alerts_config
+    config_path = args.settings.alerts_config_path
     store = SilenceStore(detector_state.state_dir(data))
     try:
         if args.alerts_command == "silence":

@@ -125,3 +125,23 @@ def actions_table(data_dir: str | os.PathLike[str]) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows, schema=ACTIONS_SCHEMA)
+
+
+def fates(
+    data_dir: str | os.PathLike[str], alert_ids: Sequence[str], config: AlertsConfig | None
+) -> pl.DataFrame:
+    """alert_id, ``delivery`` in words (silenced / delivered to / waiting for / not sent) and ``action``:
+    the columns the alerts view adds to its table."""
+    status = alert_status(data_dir, [{"alert_id": a} for a in alert_ids], config)
+    return status.select(
+        "alert_id",
+        pl.when(pl.col("silenced_by").is_not_null())
+        .then(pl.lit("silenced (") + pl.col("silenced_by") + pl.lit(")"))
+        .when(pl.col("delivered_to").is_not_null())
+        .then(pl.lit("delivered to ") + pl.col("delivered_to"))
+        .when(pl.col("waiting_for").is_not_null())
+        .then(pl.lit("waiting for ") + pl.col("waiting_for"))
+        .otherwise(pl.lit("not sent"))
+        .alias("delivery"),
+        "action",
+    )

@@ -108,12 +108,18 @@ def deliver_step(
     return result
 
 
-def routing_due(router: Router, now_s: float) -> bool:
-    """Whether a detector run has routed work now: a due group, a pending message, a due action."""
-    due = router.next_due()
-    action_due = ActionLedger(router.state_dir).next_due()
-    return (
-        router.has_pending()
-        or (due is not None and due <= now_s)
-        or (action_due is not None and action_due <= now_s)
+def routing_due(router: Router, now_s: float) -> str | None:
+    """What routed work a detector run has now (a due group, a pending message, a due action), as a
+    token that stays the same while that work stays undone (the sensor's run key), or None."""
+    pending = sorted(
+        f"{name}/{p.name}" for name, q in router.queues.items() for p in q.outbox.pending_dir.glob("*.json")
     )
+    if pending:
+        return f"pending:{pending[0]}"
+    due = router.next_due()
+    if due is not None and due <= now_s:
+        return f"group:{due}"
+    action_due = ActionLedger(router.state_dir).next_due()
+    if action_due is not None and action_due <= now_s:
+        return f"action:{action_due}"
+    return None

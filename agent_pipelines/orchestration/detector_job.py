@@ -24,6 +24,13 @@ from agent_pipelines.live import alerts as alerts_mod
 from agent_pipelines.live import state as detector_state
 from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
 from agent_pipelines.live.detectors import Thresholds, detect, stuck_watch
+from agent_pipelines.live.routing.config import AlertsConfigError
+from agent_pipelines.orchestration.alert_delivery import (
+    delivery_metadata,
+    fates_for,
+    materialize_alert_actions,
+    routing_config,
+)
 from agent_pipelines.orchestration.io_manager import table_path, tables_dir, write_parquet
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.partitions import register_partitions
@@ -129,29 +136,37 @@ def publish_alerts(
 ) -> dg.Output[None]:
     """Commit, append to ``agent-alerts.jsonl``, then route (``alerts.yaml``) or send the Telegram
     digest; deliveries and actions per alert go into the step's metadata."""
-    config, config_path, config_error = routing_config()
-    result = alerts_mod.publish(
-        log_store.logs_path,
-        log_store.data_path,
-        batch.state,
-        batch.alerts,
-        batch.watch,
-        telegram=telegram,
-        now_ms=batch.now_ms,
-        max_age_ms=int(telegram.max_age_seconds * 1000),
-        log=context.log,
-        config=config,
-        config_path=config_path,
-        config_error=config_error,
-    )
+    config, config_path, config_error = routing_config(log_store.settings)
+    try:
+        result = alerts_mod.publish(
+            log_store.logs_path,
+            log_store.data_path,
+            batch.state,
+            batch.alerts,
+            batch.watch,
+            telegram=telegram,
+            now_ms=batch.now_ms,
+            max_age_ms=int(telegram.max_age_seconds * 1000),
+            log=context.log,
+            config=config,
+            config_path=config_path,
+            config_error=config_error,
+        )
+    except AlertsConfigError as exc:  # the alerts are written and stay unpublished
+        raise dg.Failure(description=str(exc)) from None
     t = result.telegram
     run_alerts = alerts_table(batch.alerts)
+    run_fates = fates_for(log_store.data_path, run_alerts, log_store.settings)
     if batch.alerts:
         materialize_alert_days(context, log_store, run_alerts)
+    if result.routed is not None and (result.routed.actions_launched or result.routed.actions):
+        materialize_alert_actions(context, log_store)
     return dg.Output(
         None,
         metadata={
-            **alerts_metadata(run_alerts, f"this run ({batch.reason}); alert time = event time"),
+            **alerts_metadata(
+                run_alerts, f"this run ({batch.reason}); alert time = event time", fates=run_fates
+            ),
             "alerts_written": result.written,
             "alerts_recovered": result.recovered,
             "telegram_configured": t.configured,
@@ -159,56 +174,8 @@ def publish_alerts(
             "telegram_failed": t.failed,
             "telegram_pending": t.pending,
             "open_sessions": batch.watch.get("open_sessions", 0),
-            **delivery_metadata(batch.alerts, result),
+            **delivery_metadata(result, run_fates),
         },
-    )
-
-
-def routing_config() -> tuple[Any, str, str | None]:
-    """(config or None, its path, a one-line error when the file is broken)."""
-    from agent_pipelines.live.routing.config import AlertsConfigError, load_config
-
-    path = settings().alerts_config
-    try:
-        return load_config(path), str(path), None
-    except AlertsConfigError as exc:
-        return None, str(path), str(exc)
-
-
-def delivery_metadata(alerts: list[dict[str, Any]], result: alerts_mod.PublishResult) -> dict[str, Any]:
-    """Per alert of this run: silenced by which silence, delivered to which receivers, action state."""
-    silenced = result.silenced or {}
-    routed = result.routed
-    if not alerts or (routed is None and not silenced):
-        return {}
-    rows = []
-    for alert in alerts:
-        alert_id = str(alert["alert_id"])
-        rows.append(
-            {
-                "alert_id": alert_id,
-                "type": alert["type"],
-                "silenced_by": silenced.get(alert_id),
-                "routed_to": ", ".join(routed.route.routed.get(alert_id, [])) if routed else "",
-                "delivered_to": ", ".join(routed.delivered.get(alert_id, [])) if routed else "",
-                "action": routed.actions.get(alert_id) if routed else None,
-            }
-        )
-    table = pl.DataFrame(rows)
-    out: dict[str, Any] = {
-        "deliveries": dg.MetadataValue.md(_markdown(table)),
-        "alerts_silenced": len(silenced),
-    }
-    if routed is not None:
-        out["receivers"] = dg.MetadataValue.json(routed.deliveries)
-        out["actions_launched"] = len(routed.actions_launched)
-    return out
-
-
-def _markdown(table: pl.DataFrame) -> str:
-    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * table.width + "\n"
-    return head + "\n".join(
-        "| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in table.iter_rows()
     )
 
 
@@ -230,7 +197,11 @@ def materialize_alert_days(
                 asset_key=ALERTS_ASSET,
                 partition=day.isoformat(),
                 metadata={
-                    **alerts_metadata(table, day_window(day)),
+                    **alerts_metadata(
+                        table,
+                        day_window(day),
+                        fates=fates_for(log_store.data_path, table, log_store.settings),
+                    ),
                     "dagster/row_count": rows,
                     "dagster/column_schema": describe_columns(table.schema),
                     "path": dg.MetadataValue.path(str(target)),

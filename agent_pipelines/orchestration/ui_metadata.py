@@ -201,11 +201,31 @@ ALERT_TABLE_COLUMNS = (
 )  # fmt: skip
 
 
-def alerts_metadata(table: pl.DataFrame, window: str, limit: int = 100) -> dict[str, Any]:
-    """The alerts of a day or of a detector run: headline counts, the table, counts by type and day."""
+def alerts_metadata(
+    table: pl.DataFrame, window: str, limit: int = 100, fates: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """The alerts of a day or of a detector run: headline counts, the table, counts by type and day.
+
+    ``fates`` (alert_id, delivery, action: :func:`agent_pipelines.live.alert_status.fates`) adds what
+    became of each alert — silenced, delivered to which receivers, its action — to the table."""
     by_type = counts_by_type(table)
     shown = table.select(ALERT_TABLE_COLUMNS).with_columns(pl.col("sample").str.slice(0, 200))
+    extra: dict[str, Any] = {}
+    if fates is not None and "alert_id" in table.columns:
+        joined = table.join(fates, on="alert_id", how="left")
+        shown = joined.select(*ALERT_TABLE_COLUMNS, "delivery", "action").with_columns(
+            pl.col("sample").str.slice(0, 200)
+        )
+        delivery = joined["delivery"].fill_null("")
+        extra = {
+            "alerts_silenced": int(delivery.str.starts_with("silenced").sum()),
+            "alerts_delivered": int(delivery.str.starts_with("delivered").sum()),
+            "alerts_acted_on": int(
+                joined["action"].is_in(["succeeded", "failed", "gave_up", "interrupted"]).sum()
+            ),
+        }
     return {
+        **extra,
         "alerts": dg.MetadataValue.int(table.height),
         "window": window,
         "by_type": ", ".join(f"{k}: {v}" for k, v in by_type.items()) or "none",

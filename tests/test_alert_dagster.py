@@ -1,0 +1,129 @@
+"""Routing and actions as the Dagster UI shows them (issue 26): the detector run's metadata per
+alert (delivery, action), the ``alert_actions`` asset, and the alerts table's delivery column."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import pytest
+from hook_server import HookServer
+from test_alert_actions import SECRET, action_script, wait_for, write_config, write_loop
+
+from agent_pipelines.live.actions import ActionLedger
+from agent_pipelines.orchestration.detector_job import live_detector_job
+from agent_pipelines.orchestration.io_manager import table_path, tables_dir
+from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.orchestration.resources import TelegramResource, analytics_resources, detector_resources
+from assets.alerts import alert_actions
+
+
+def run_detector(tmp_path: Path) -> dict[str, Any]:
+    store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+    result = live_detector_job.execute_in_process(
+        run_config={"ops": {"read_new_events": {"config": {"reason": "test"}}}},
+        resources=detector_resources(store, TelegramResource()),
+    )
+    assert result.success
+    [output] = [e for e in result.events_for_node("publish_alerts") if e.is_successful_output]
+    metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
+    materialized = [
+        m.asset_key.to_user_string() for m in result.asset_materializations_for_node("publish_alerts")
+    ]
+    return {"metadata": metadata, "materialized": materialized}
+
+
+def rows(table: Any) -> list[dict[str, Any]]:
+    return [dict(r.data) for r in table.records]
+
+
+def test_run_metadata_shows_deliveries_and_actions_per_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HookServer(secret=SECRET) as hook:
+        config = write_config(tmp_path, hook, action_script(tmp_path))
+        monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(config))
+        write_loop(tmp_path / "logs")
+        run = run_detector(tmp_path)
+        meta = run["metadata"]
+        [delivery] = rows(meta["deliveries"])
+        assert delivery["delivery"] == "delivered to orchestrator"
+        assert delivery["action"] in ("running", "succeeded")  # the run waits at most 1 s to report it
+        assert meta["receivers"]["orchestrator"]["sent"] == 1 and meta["actions_launched"] == 1
+        [shown] = rows(meta["alerts_table"])
+        assert shown["type"] == "error_loop" and shown["delivery"] == "delivered to orchestrator"
+        assert "alert_actions" in run["materialized"] and "alerts" in run["materialized"]
+        ledger = ActionLedger(tmp_path / "data" / "state")
+        wait_for(lambda: [r.status for r in ledger.all()] == ["succeeded"])
+        resources = analytics_resources(str(tmp_path / "logs"), str(tmp_path / "data"))
+        assert dg.materialize([alert_actions], resources=resources).success
+        table = pl.read_parquet(table_path(tables_dir(tmp_path / "data"), dg.AssetKey("alert_actions")))
+        assert table["status"].to_list() == ["succeeded"] and table["exit_status"].to_list() == [0]
+        assert table["recommendation"].to_list() == ["trigger_ai_autofix"]
+
+
+def test_without_a_config_file_the_run_is_telegram_only_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(tmp_path / "no-such.yaml"))
+    write_loop(tmp_path / "logs")
+    meta = run_detector(tmp_path)["metadata"]
+    assert meta["telegram_configured"] is False and "receivers" not in meta and meta["alerts_silenced"] == 0
+    assert [r["delivery"] for r in rows(meta["deliveries"])] == ["not sent"]
+    assert not (tmp_path / "data" / "state" / "receivers").exists()
+
+
+def test_a_broken_config_fails_the_run_in_one_line_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HookServer(secret=SECRET) as hook:
+        config = write_config(tmp_path, hook, action_script(tmp_path))
+        good = config.read_text()
+        config.write_text("route: {receiver: nobody}")
+        monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(config))
+        write_loop(tmp_path / "logs")
+        store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+        result = live_detector_job.execute_in_process(
+            run_config={"ops": {"read_new_events": {"config": {"reason": "test"}}}},
+            resources=detector_resources(store, TelegramResource()),
+            raise_on_error=False,
+        )
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        message = failure.step_failure_data.user_failure_data.description
+        assert "receiver 'nobody'" in message and message.strip().count("\n") == 0
+        config.write_text(good)  # fixed: the next run routes what the broken one held back
+        time.sleep(0.1)
+        run_detector(tmp_path)
+        assert len(hook.accepted) == 1
+
+
+def test_the_sensor_starts_a_run_when_a_bundle_is_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """group_wait outlives the run that routed the alert: the sensor comes back for the bundle."""
+    import json
+
+    from sensors.live_alerts import evaluate
+
+    with HookServer(secret=SECRET) as hook:
+        config = write_config(tmp_path, hook, action_script(tmp_path))
+        data = json.loads(config.read_text())
+        data["route"]["group_wait"] = "30s"
+        config.write_text(json.dumps(data))
+        monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(config))
+        write_loop(tmp_path / "logs")
+        meta = run_detector(tmp_path)["metadata"]
+        assert [r["delivery"] for r in rows(meta["deliveries"])] == ["waiting for orchestrator"]
+        assert hook.accepted == []
+        store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+        with dg.instance_for_test() as instance:
+            ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
+            early = evaluate(ctx, store, now=time.time() + 5)
+            assert not getattr(early, "run_requests", None)
+            due = evaluate(ctx, store, now=time.time() + 31)
+            [request] = getattr(due, "run_requests", None) or []
+            assert request.tags["agent_pipelines/reason"] == "deliver_routed"
