@@ -162,7 +162,7 @@ class ReceiverQueue:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 if isinstance(record, dict) and isinstance(record.get("alert"), dict):
                     out.append((path, record))
-        return out
+        return sorted(out, key=lambda item: (float(item[1].get("routed_at") or 0), item[0].name))
 
     def next_due(self) -> float | None:
         """When the earliest waiting group is due (epoch seconds), or None when nothing waits."""
@@ -194,10 +194,9 @@ class ReceiverQueue:
         messages = repeats = 0
         for group, records in self._by_group().items():
             fresh = [(p, r) for p, r in records if str(r["alert"]["alert_id"]) not in known]
-            for path, _ in records:
-                if (path, _) not in fresh:
-                    with contextlib.suppress(FileNotFoundError):
-                        path.unlink()  # a crash after enqueue, before this delete: already queued
+            for path in {p for p, _ in records} - {p for p, _ in fresh}:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()  # a crash after enqueue, before this delete: already queued
             if not fresh or now < self._due(fresh, last_flush.get(group)):
                 continue
             repeat = float(fresh[0][1]["timing"]["repeat_interval"])
