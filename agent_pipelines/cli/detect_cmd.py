@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Read the lines appended since the last pass (sensor or command), run the error-loop, "
             "tool-loop, stuck-agent, cost, restart and failed-session detectors, append alerts to "
             "agent-alerts.jsonl and send them to Telegram when TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID "
-            "are set. State is kept in <data>/state/."
+            "are set, or route them by config/alerts.yaml (AGENT_PIPELINES_ALERTS_CONFIG). State is kept in "
+            "<data>/state/."
         ),
     )
     parser.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
@@ -68,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['alerts_written']} alert(s) written to {logs / paths.ALERTS_FILE}"
             + (f" ({summary['by_type']})" if summary["by_type"] else "")
         )
-        if summary["telegram_configured"]:
+        if summary.get("receivers") is not None:
+            sent = {name: d.get("sent", 0) for name, d in summary["receivers"].items()}
+            silenced = summary["alerts_silenced"]
+            print(f"alerts.yaml: {silenced} silenced; messages sent per receiver: {sent or 'none due'}")
+        elif summary["telegram_configured"]:
             print(
                 f"Telegram: {summary['telegram_sent']} message(s) sent, {summary['telegram_pending']} pending"
             )
@@ -133,6 +138,8 @@ def detect_once(logs_dir: str, data_dir: str, settings: Settings, now: str = "")
         "telegram_sent": metadata.get("telegram_sent", 0),
         "telegram_pending": metadata.get("telegram_pending", 0),
         "open_sessions": metadata.get("open_sessions", 0),
+        "receivers": metadata.get("receivers"),
+        "alerts_silenced": metadata.get("alerts_silenced", 0),
         "events_read": read.get("events_read", 0),
         "lines_quarantined": read.get("lines_quarantined", 0),
     }
