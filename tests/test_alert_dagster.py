@@ -127,3 +127,44 @@ def test_the_sensor_starts_a_run_when_a_bundle_is_due(
             due = evaluate(ctx, store, now=time.time() + 31)
             [request] = getattr(due, "run_requests", None) or []
             assert request.tags["agent_pipelines/reason"] == "deliver_routed"
+
+
+@pytest.mark.parametrize("with_phone", [True, False])
+def test_a_telegram_receiver_and_a_backlog_from_before_the_file_are_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_phone: bool
+) -> None:
+    """Turning routing on neither strands Telegram messages queued before it nor sends them twice."""
+    import json
+
+    from fake_telegram import FakeTelegram
+    from test_live_sensor import CHAT, telegram_for
+
+    from agent_pipelines.live import state as detector_state
+    from agent_pipelines.live.notifiers.outbox import Outbox
+
+    with FakeTelegram(chat_ids={CHAT}) as fake, HookServer(secret=SECRET) as hook:
+        Outbox(detector_state.outbox_dir(tmp_path / "data")).enqueue("old-key", "queued before alerts.yaml")
+        config = write_config(tmp_path, hook, action_script(tmp_path))
+        data = json.loads(config.read_text())
+        if with_phone:
+            data["receivers"].append({"name": "phone", "telegram": {}})
+            data["route"] = {
+                "routes": [{"receiver": "orchestrator", "continue": True}, {"receiver": "phone"}]
+            }
+        config.write_text(json.dumps(data))
+        monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(config))
+        write_loop(tmp_path / "logs")
+        store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+        for _ in range(2):
+            result = live_detector_job.execute_in_process(
+                run_config={"ops": {"read_new_events": {"config": {"reason": "test"}}}},
+                resources=detector_resources(store, telegram_for(fake)),
+            )
+            assert result.success
+        texts = fake.texts()
+        outbox = Outbox(detector_state.outbox_dir(tmp_path / "data"))
+        assert outbox.pending() == [] and outbox.dead() == []
+        assert texts[0] == "queued before alerts.yaml"
+        assert len(texts) == (2 if with_phone else 1)
+        assert "ERROR LOOP" in texts[-1].upper() or not with_phone
+        assert len(hook.accepted) == 1

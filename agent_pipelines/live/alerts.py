@@ -350,6 +350,7 @@ def _publish_routed(
     """Steps 3-5 through ``alerts.yaml``: route while unpublished, clear, then deliver and act."""
     from agent_pipelines.live import state as detector_state
     from agent_pipelines.live.dispatch import deliver_step, route_step
+    from agent_pipelines.live.notifiers.outbox import Outbox
     from agent_pipelines.live.routing.router import Router
 
     router = Router(config, detector_state.state_dir(data_dir), detector_state.outbox_dir(data_dir))
@@ -371,6 +372,14 @@ def _publish_routed(
         router, config_path or "", telegram_client, now_ms / 1000, [str(a["alert_id"]) for a in pending], log
     )
     routed.route = route
+    legacy = Outbox(detector_state.outbox_dir(data_dir))
+    if not any(r.kind == "telegram" for r in config.receivers) and legacy.pending():
+        client = telegram_client()  # a backlog from before alerts.yaml: drained, not stranded
+        if client is not None:
+            try:
+                legacy.deliver(client)
+            finally:
+                client.close()
     outcome = TelegramOutcome(configured=bool(telegram is not None and telegram.configured), too_old=too_old)
     outcome.queued_messages, outcome.failed, outcome.pending = (
         routed.queued_messages,

@@ -38,6 +38,10 @@ from agent_pipelines.text.redaction import redact
 
 ACTIONS_DIR = "actions"
 LAUNCH_GRACE_S = 30.0
+KEEP_FINISHED_S = (
+    30 * 86400.0
+)  # finished entries older than this are pruned (alerts older than max_age never act)
+FINISHED = ("succeeded", "gave_up", "interrupted")
 OUTPUT_CHARS = 4000
 
 
@@ -144,11 +148,16 @@ class ActionLedger:
             return now - float(record.launched_at or 0) > LAUNCH_GRACE_S
         return False
 
-    def reap(self) -> int:
-        """``running`` entries whose runner is gone without a result become ``interrupted``."""
+    def reap(self, now: float | None = None) -> int:
+        """``running`` entries whose runner is gone without a result become ``interrupted``; finished
+        entries older than :data:`KEEP_FINISHED_S` are removed."""
         count = 0
+        at = time.time() if now is None else now
         with self.lock():
             for record in self.all():
+                if record.status in FINISHED and at - record.planned_at > KEEP_FINISHED_S:
+                    self.path(record.alert_id).unlink(missing_ok=True)
+                    continue
                 if record.status == "running" and not _alive(record.pid):
                     record.status = "interrupted"
                     record.history.append(
@@ -161,7 +170,7 @@ class ActionLedger:
     def launch_due(self, config_path: str | os.PathLike[str], now: float | None = None) -> list[str]:
         """Start a detached runner for each due entry; returns their alert ids. Never waits for one."""
         at = time.time() if now is None else now
-        self.reap()
+        self.reap(at)
         launched = []
         with self.lock():
             for record in self.all():
