@@ -3,6 +3,7 @@ alert (delivery, action), the ``alert_actions`` asset, and the alerts table's de
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from hook_server import HookServer
 from test_alert_actions import SECRET, action_script, wait_for, write_config, write_loop
 
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.live.actions import ActionLedger
 from agent_pipelines.orchestration.detector_job import live_detector_job
 from agent_pipelines.orchestration.io_manager import table_path, tables_dir
@@ -21,8 +23,15 @@ from agent_pipelines.orchestration.resources import TelegramResource, analytics_
 from assets.alerts import alert_actions
 
 
+def store_for(tmp_path: Path) -> LogStore:
+    """The folders, and the settings as an edge loads them (the test set AGENT_PIPELINES_ALERTS_CONFIG)."""
+    variable = "AGENT_PIPELINES_ALERTS_CONFIG"
+    settings = Settings.load({variable: os.environ[variable]} if variable in os.environ else {})
+    return LogStore.from_settings(settings, str(tmp_path / "logs"), str(tmp_path / "data"))
+
+
 def run_detector(tmp_path: Path) -> dict[str, Any]:
-    store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+    store = store_for(tmp_path)
     result = live_detector_job.execute_in_process(
         run_config={"ops": {"read_new_events": {"config": {"reason": "test"}}}},
         resources=detector_resources(store, TelegramResource()),
@@ -85,7 +94,7 @@ def test_a_broken_config_fails_the_run_in_one_line_and_loses_nothing(
         config.write_text("route: {receiver: nobody}")
         monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(config))
         write_loop(tmp_path / "logs")
-        store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+        store = store_for(tmp_path)
         result = live_detector_job.execute_in_process(
             run_config={"ops": {"read_new_events": {"config": {"reason": "test"}}}},
             resources=detector_resources(store, TelegramResource()),
@@ -119,7 +128,7 @@ def test_the_sensor_starts_a_run_when_a_bundle_is_due(
         meta = run_detector(tmp_path)["metadata"]
         assert [r["delivery"] for r in rows(meta["deliveries"])] == ["waiting for orchestrator"]
         assert hook.accepted == []
-        store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+        store = store_for(tmp_path)
         with dg.instance_for_test() as instance:
             ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
             early = evaluate(ctx, store, now=time.time() + 5)
@@ -154,7 +163,7 @@ def test_a_telegram_receiver_and_a_backlog_from_before_the_file_are_delivered(
         config.write_text(json.dumps(data))
         monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(config))
         write_loop(tmp_path / "logs")
-        store = LogStore(logs_dir=str(tmp_path / "logs"), data_dir=str(tmp_path / "data"))
+        store = store_for(tmp_path)
         for _ in range(2):
             result = live_detector_job.execute_in_process(
                 run_config={"ops": {"read_new_events": {"config": {"reason": "test"}}}},

@@ -49,6 +49,9 @@ ENVIRONMENT_EDGES: dict[str, str] = {
     "multiprocessing fork server inherits",
     "agent_pipelines/orchestration/run_launch/warmup.py": "the other side of that boundary: the fork "
     "server reads the instance's reference the launcher left it",
+    "agent_pipelines/live/routing/config.py": "alerts.yaml's ${NAME} references: the receivers' and "
+    "actions' secrets are named by the file, so Settings cannot list them; read by the process that "
+    "uses them (a detector run, an action's runner), as Dagster's EnvVar reads Telegram's token",
 }
 # Where the settings are loaded from the environment (``Settings.load()`` without a mapping).
 SETTINGS_EDGES: dict[str, str] = {

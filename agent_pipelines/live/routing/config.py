@@ -236,32 +236,44 @@ def _route_receivers(route: Route) -> list[str]:
     return names
 
 
-def _expand(value: Any, where: str) -> Any:
+def _expand(value: Any, where: str, environ: Mapping[str, str]) -> Any:
     """``${VAR}`` replaced by the environment's value, in every string of the parsed file."""
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in os.environ:
+            if name not in environ:
                 raise AlertsConfigError(f"{where}: ${{{name}}} is used but the variable is not set")
-            return os.environ[name]
+            return environ[name]
 
         return _ENV.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, where) for v in value]
+        return [_expand(v, where, environ) for v in value]
     if isinstance(value, Mapping):
-        return {k: _expand(v, where) for k, v in value.items()}
+        return {k: _expand(v, where, environ) for k, v in value.items()}
     return value
 
 
-def parse_config(data: Any, where: str = "alerts.yaml") -> AlertsConfig:
-    """A parsed YAML document as a checked :class:`AlertsConfig` (one-line error otherwise)."""
+def secrets_environment() -> Mapping[str, str]:
+    """Where ``${NAME}`` is looked up: the process environment, read here and nowhere else below
+    the edges. The receivers' and actions' secrets are named by the file, so the typed settings
+    cannot list them; like Telegram's token (Dagster's ``EnvVar``), they are read by the process
+    that uses them and never travel in a run's config or the ledger."""
+    return os.environ
+
+
+def parse_config(
+    data: Any, where: str = "alerts.yaml", environ: Mapping[str, str] | None = None
+) -> AlertsConfig:
+    """A parsed YAML document as a checked :class:`AlertsConfig` (one-line error otherwise).
+    ``environ`` (default :func:`secrets_environment`) resolves ``${NAME}``."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise AlertsConfigError(f"{where}: expected a mapping at the top (receivers, route, actions)")
     try:
-        return AlertsConfig.model_validate(_expand(data, where))
+        expanded = _expand(data, where, secrets_environment() if environ is None else environ)
+        return AlertsConfig.model_validate(expanded)
     except ValidationError as exc:
         first = exc.errors()[0]
         place = ".".join(str(p) for p in first["loc"]) or "top level"
