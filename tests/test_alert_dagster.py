@@ -79,9 +79,19 @@ def test_without_a_config_file_the_run_is_telegram_only_as_before(
 ) -> None:
     monkeypatch.setenv("AGENT_PIPELINES_ALERTS_CONFIG", str(tmp_path / "no-such.yaml"))
     write_loop(tmp_path / "logs")
+    from agent_pipelines.live.routing import SilenceStore
+
     meta = run_detector(tmp_path)["metadata"]
     assert meta["telegram_configured"] is False and "receivers" not in meta and meta["alerts_silenced"] == 0
     assert [r["delivery"] for r in rows(meta["deliveries"])] == ["not sent"]
+    # A silence holds Telegram-only alerts back too, and the run page lists it.
+    silence = SilenceStore(tmp_path / "data" / "state").add({"type": "error_loop"}, 3600, "known")
+    write_loop(tmp_path / "logs", attempt="ve-other")
+    meta = run_detector(tmp_path)["metadata"]
+    assert meta["alerts_silenced"] == 1 and [r["delivery"] for r in rows(meta["deliveries"])] == [
+        f"silenced ({silence.id})"
+    ]
+    assert [r["id"] for r in rows(meta["silences"])] == [silence.id]
     assert not (tmp_path / "data" / "state" / "receivers").exists()
 
 

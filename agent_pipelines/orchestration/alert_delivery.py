@@ -7,6 +7,7 @@ its action's state, as columns of the run's alerts table; per receiver: sent / f
 
 # No ``from __future__ import annotations``: Dagster reads some signatures at run time.
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,32 @@ def fates_for(data_path: Path, table: pl.DataFrame, settings: Settings) -> pl.Da
     return fates(data_path, [str(a) for a in table["alert_id"].to_list()], None if error else config)
 
 
-def delivery_metadata(result: Any, run_fates: pl.DataFrame | None) -> dict[str, Any]:
-    """Counts of this run's silenced alerts, per-receiver delivery numbers and launched actions."""
+def delivery_metadata(
+    result: Any, run_fates: pl.DataFrame | None, data_path: Path | None = None
+) -> dict[str, Any]:
+    """Counts of this run's silenced alerts, per-receiver delivery numbers, launched actions, and
+    the live silences (so the run page shows what is being held back, and until when)."""
     out: dict[str, Any] = {"alerts_silenced": len(result.silenced or {})}
+    if data_path is not None:
+        from agent_pipelines.live import state as detector_state
+        from agent_pipelines.live.routing.silences import SilenceStore
+
+        live = SilenceStore(detector_state.state_dir(data_path)).active()
+        if live:
+            out["silences"] = table_metadata(
+                pl.DataFrame(
+                    {
+                        "id": [s.id for s in live],
+                        "matchers": [" ".join(f"{k}={v}" for k, v in s.matchers.items()) for s in live],
+                        "until": [
+                            datetime.fromtimestamp(s.expires_at, UTC).isoformat(timespec="seconds")
+                            for s in live
+                        ],
+                        "comment": [s.comment for s in live],
+                    }
+                ),
+                limit=50,
+            )
     routed = result.routed
     if routed is not None:
         out["receivers"] = dg.MetadataValue.json(routed.deliveries or {})

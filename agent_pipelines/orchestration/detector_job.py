@@ -174,7 +174,7 @@ def publish_alerts(
             "telegram_failed": t.failed,
             "telegram_pending": t.pending,
             "open_sessions": batch.watch.get("open_sessions", 0),
-            **delivery_metadata(result, run_fates),
+            **delivery_metadata(result, run_fates, log_store.data_path),
         },
     )
 
