@@ -47,6 +47,7 @@ from agent_pipelines.core.jsonl import iter_json_objects
 from agent_pipelines.core.metrics_line import metrics_line
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.core.writer import append_all, serialize
+from agent_pipelines.text.redaction import redact_value
 
 # Context fields an event inherits from its session's start (the original PowerShell logger's TaskMetadata,
 # ExecutorInfo and GitContext), in the order they appear on disk (the original logger's example line).
@@ -277,12 +278,14 @@ class AgentWorkLogger:
             raise ContractError(Reason.WRONG_TYPE, "'attempt_id' and 'event_type' must be strings")
         check_values([dict(data or {}), dict(context or {})])  # before anything walks them
         attempt_id = text_only(attempt_id)
-        payload: dict[str, Any] = text_only(dict(data or {}))
-        given: dict[str, Any] = text_only(dict(context or {}))
+        # Secrets go first, before anything is built, written or summarised from the text.
+        payload: dict[str, Any] = redact_value(text_only(dict(data or {})))
+        given: dict[str, Any] = redact_value(text_only(dict(context or {})))
         now = self._clock()
         transcript_path = paths.session_file_path(self.root, attempt_id)
         merged, started_at = self._context_for(attempt_id, transcript_path, event_type)
         merged.update({k: v for k, v in given.items() if v is not None})
+        merged = redact_value(merged)  # the context kept in memory since start_session, too
         elapsed_ms = None
         if started_at is not None:
             elapsed_ms = max(0, int((now - started_at).total_seconds() * 1000))

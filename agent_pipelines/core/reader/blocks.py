@@ -24,6 +24,12 @@ from agent_pipelines.core.reader.result import (
     empty_events,
 )
 from agent_pipelines.core.reader.rows import validate
+from agent_pipelines.text.redaction_frame import redact_frame, redact_record
+
+# Columns of the cleaned table holding JSON text: redacted value by value so they stay JSON.
+_JSON_COLUMNS = ("data", "outcome", "tool_params")
+# Columns the reader makes itself (a hash, the file's name) or the contract holds to a list of names.
+_OWN_COLUMNS = ("event_id", "source_file", "event_type")
 
 _SMALL_SEGMENT = 16  # below this many lines, judge each line in Python
 _FAN_OUT = 64  # a block that fails to parse is retried as this many segments
@@ -32,16 +38,20 @@ _FAN_OUT = 64  # a block that fails to parse is retried as this many segments
 def quarantine_record(
     name: str, line_no: int, offset: int, reason: Reason, detail: str, raw: bytes, length: int | None = None
 ) -> dict:
+    """One quarantined line; its text is redacted here, the one place every quarantine record is made."""
     text = raw[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
-    return {
-        "source_file": name,
-        "line_number": line_no,
-        "byte_offset": offset,
-        "reason": reason.value,
-        "detail": detail,
-        "raw": text,
-        "raw_bytes": len(raw) if length is None else length,
-    }
+    return redact_record(
+        {
+            "source_file": name,
+            "line_number": line_no,
+            "byte_offset": offset,
+            "reason": reason.value,
+            "detail": detail,
+            "raw": text,
+            "raw_bytes": len(raw) if length is None else length,
+        },
+        ("detail", "raw"),
+    )
 
 
 def parse_block(
@@ -121,7 +131,8 @@ def parse_block(
     for i, reason, detail in invalid_rows.select("_line_idx", "_reason", "_detail").iter_rows():
         quarantine(i, Reason(reason), detail)
     bad.sort(key=lambda r: r["line_number"])
-    return events, bad
+    # Secrets go here, before anything downstream (masking, fingerprints, storage) sees the text.
+    return redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS), bad
 
 
 def _text_lines(block: bytes) -> pl.Series | None:

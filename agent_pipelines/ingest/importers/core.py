@@ -41,6 +41,8 @@ from agent_pipelines.ingest.importers.state import (
     record_hash,
     state_path,
 )
+from agent_pipelines.text.redaction import redact_value
+from agent_pipelines.text.redaction_frame import might_hold_secret
 
 try:
     import fcntl
@@ -215,7 +217,8 @@ class Importer(SessionRecorder):
                 self.bad(Reason.LINE_TOO_LONG, f"record of {len(raw)} bytes (limit {MAX_RECORD_BYTES})", raw)
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                text = raw.decode("utf-8")
+                record = json.loads(text)
             except UnicodeDecodeError:
                 self.bad(Reason.INVALID_UTF8, "bytes that are not UTF-8", raw)
                 continue
@@ -227,6 +230,8 @@ class Importer(SessionRecorder):
                     Reason.NOT_AN_OBJECT, f"a record must be a JSON object, got {type(record).__name__}", raw
                 )
                 continue
+            if might_hold_secret(text):  # secrets go first: nothing below sees them (state, events)
+                record = redact_value(record)
             parsed.append((line_no, off, raw, record))
         self.report.records += len(parsed) + skipped
         # Records copied into a resumed session (same record id) become events once.

@@ -47,6 +47,7 @@ from agent_pipelines.ingest.importers.text import (
     task_for,
     to_ms,
 )
+from agent_pipelines.text.redaction_frame import redact_record
 
 IDLE_CLOSE_S = 120.0
 STALE_S = 6 * 3600.0
@@ -287,15 +288,18 @@ class SessionRecorder:
         name, line, offset = self.where
         reason = reason.value if isinstance(reason, Reason) else reason
         self.quarantine.append(
-            {
-                "source_file": name,
-                "line_number": line,
-                "byte_offset": offset,
-                "reason": reason,
-                "detail": detail,
-                "raw": raw[: 64 << 10].decode("utf-8", "replace"),
-                "raw_bytes": len(raw),
-            }
+            redact_record(
+                {
+                    "source_file": name,
+                    "line_number": line,
+                    "byte_offset": offset,
+                    "reason": reason,
+                    "detail": detail,
+                    "raw": raw[: 64 << 10].decode("utf-8", "replace"),
+                    "raw_bytes": len(raw),
+                },
+                ("detail", "raw"),
+            )
         )
         self.report.quarantined[reason] += 1
 

@@ -15,6 +15,7 @@ from agent_pipelines.core import contract, paths, reader
 from agent_pipelines.core.archive import EVENT_KINDS, LIVE_FILES, MONTHLY, Kind
 from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason
 from agent_pipelines.ops.rotation.config import RotationError
+from agent_pipelines.text.redaction_frame import redact_record
 
 
 @dataclass
@@ -200,13 +201,17 @@ def _line_day(line: bytes) -> date | tuple[Reason, str]:
 def quarantine_record(
     qname: str, line_no: int, offset: int, reason: str, detail: str, raw: bytes
 ) -> dict[str, Any]:
-    """A quarantine record keeping the whole raw line (rotation removes it from the logs)."""
-    return {
-        "source_file": qname,
-        "line_number": line_no,
-        "byte_offset": offset,
-        "reason": str(reason),
-        "detail": detail,
-        "raw": raw.decode("utf-8", errors="backslashreplace"),
-        "raw_bytes": len(raw),
-    }
+    """A quarantine record keeping the whole raw line (rotation removes it from the logs), secrets
+    redacted (they never leave the log they were written to)."""
+    return redact_record(
+        {
+            "source_file": qname,
+            "line_number": line_no,
+            "byte_offset": offset,
+            "reason": str(reason),
+            "detail": detail,
+            "raw": raw.decode("utf-8", errors="backslashreplace"),
+            "raw_bytes": len(raw),
+        },
+        ("detail", "raw"),
+    )

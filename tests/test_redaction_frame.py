@@ -1,0 +1,66 @@
+"""The column-wise redaction pass where text enters (reader, importers): its polars screen must flag
+every text :func:`redact` would change (a superset), and JSON text must stay JSON."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_redaction import NEGATIVE, POSITIVE
+
+from agent_pipelines.text.redaction import REDACTED, redact, register_secret, unregister_secret
+from agent_pipelines.text.redaction_frame import flagged, might_hold_secret, redact_frame, redact_series
+
+FRAGMENTS = [t for t, _, _ in POSITIVE] + NEGATIVE + ["token", "Bearer ", "://u:p@h", '\\"', "'", "=", ": "]
+
+
+def test_every_known_secret_shape_is_flagged() -> None:
+    texts = [t for t, _, _ in POSITIVE]
+    assert flagged(pl.Series(texts)).all()
+    assert all(might_hold_secret(t) for t in texts)
+
+
+def test_ordinary_text_is_mostly_not_flagged() -> None:
+    """The screen is what keeps redaction cheap: most ordinary log text must pass it."""
+    ordinary = [t for t in NEGATIVE if redact(t) == t]
+    assert flagged(pl.Series(ordinary)).sum() <= len(ordinary) // 3
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12)), max_size=6))
+def test_the_screen_flags_whatever_redact_would_change(parts: list[str]) -> None:
+    text = " ".join(parts)
+    if redact(text) != text:
+        assert flagged(pl.Series([text])).item(), text
+        assert might_hold_secret(text), text
+
+
+def test_registered_secrets_are_flagged() -> None:
+    register_secret("odd-shaped-literal-secret")
+    try:
+        column = pl.Series(["x odd-shaped-literal-secret y", "nothing"])
+        assert flagged(column).to_list() == [True, False]
+        assert redact_series(column).to_list() == [f"x {REDACTED} y", "nothing"]
+    finally:
+        unregister_secret("odd-shaped-literal-secret")
+
+
+def test_json_columns_stay_json_and_lose_their_secrets() -> None:
+    params = {"command": 'curl -H "Authorization: Bearer abcdefgh12345678"', "password": "hunter2", "n": 3}
+    frame = pl.DataFrame(
+        {
+            "tool_params": [json.dumps(params), '{"plain": "text"}', None],
+            "message": ["auth failed for sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv", "fine", None],
+            "count": [1, 2, 3],
+        }
+    )
+    out = redact_frame(frame, ["tool_params"])
+    cleaned = json.loads(out["tool_params"][0])
+    assert (
+        cleaned["password"] == REDACTED and "abcdefgh12345678" not in cleaned["command"] and cleaned["n"] == 3
+    )
+    assert out["tool_params"][1] == '{"plain": "text"}' and out["tool_params"][2] is None
+    assert out["message"].to_list() == [f"auth failed for {REDACTED}", "fine", None]
+    assert out["count"].to_list() == [1, 2, 3]
