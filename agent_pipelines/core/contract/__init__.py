@@ -56,9 +56,15 @@ from agent_pipelines.core.contract.fields import (
     ToolResultData,
     id_problem,
 )
-from agent_pipelines.core.contract.rules import (
+from agent_pipelines.core.contract.numbers import (
     INT_TEXT,
     NUMBER_TEXT,
+    as_int,
+    as_number,
+    int_problem,
+    number_problem,
+)
+from agent_pipelines.core.contract.rules import (
     RULES,
     Check,
     Rule,
@@ -140,10 +146,14 @@ __all__ = [
     "ToolResultData",
     "alias_exprs",
     "canonical_payload",
+    "as_int",
+    "as_number",
     "check_event",
     "check_values",
     "format_timestamp",
     "id_problem",
+    "int_problem",
+    "number_problem",
     "parse_timestamp",
     "text_only",
     "timestamp_expr",

@@ -48,14 +48,18 @@ from agent_pipelines.core.contract.fields import (
     Reason,
     id_problem,
 )
+from agent_pipelines.core.contract.numbers import (
+    as_number,
+    int_problem,
+    int_text_fails,
+    number_problem,
+    number_text_fails,
+)
 from agent_pipelines.core.contract.timestamps import parse_timestamp
 
 # Scalars written as strings ("12", "0.5", "true") are accepted: PowerShell and shell writers
-# produce them, and no information is lost. Anything else of the wrong type is quarantined.
-INT_TEXT = r"^-?\d{1,18}$"
-NUMBER_TEXT = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
-_INT_STRING = re.compile(INT_TEXT)
-_NUMBER_STRING = re.compile(NUMBER_TEXT)
+# produce them, and no information is lost. Anything else of the wrong type is quarantined, and so is
+# a number beyond its bounds (:mod:`~agent_pipelines.core.contract.numbers`: the one bounded parse).
 
 
 class Check(Enum):
@@ -183,15 +187,16 @@ def _text(value: Any) -> Any:
 
 
 def _is_int(value: Any) -> bool:
-    if isinstance(value, str):
-        return bool(_INT_STRING.match(value))
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18
+    return int_problem(value) is None
 
 
 def _is_number(value: Any) -> bool:
-    if isinstance(value, str):
-        return bool(_NUMBER_STRING.match(value))
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return number_problem(value) is None
+
+
+def _non_negative(value: Any) -> bool:
+    number = as_number(value)
+    return number is None or number >= 0  # not a number at all: the NUMBER rule says so
 
 
 def _is_timestamp(value: Any) -> bool:
@@ -212,7 +217,7 @@ _PYTHON: dict[Check, Callable[[Any, Rule], bool]] = {
     Check.TIMESTAMP: lambda v, _: _is_timestamp(v),
     Check.SAFE_ID: lambda v, _: id_problem(_text(v)) is None,
     Check.ONE_OF: lambda v, rule: _text(v) in rule.allowed,
-    Check.NON_NEGATIVE: lambda v, _: float(v) >= 0,
+    Check.NON_NEGATIVE: lambda v, _: _non_negative(v),
 }
 
 
@@ -311,8 +316,8 @@ def _unsafe_id(col: pl.Expr) -> pl.Expr:
 # Each returns the condition under which a non-null value *fails*.
 _POLARS: dict[Check, Callable[[pl.Expr, Rule], pl.Expr]] = {
     Check.SCALAR: lambda c, _: _is_object_text(c),
-    Check.INTEGER: lambda c, _: ~c.str.contains(INT_TEXT),
-    Check.NUMBER: lambda c, _: ~c.str.contains(NUMBER_TEXT),
+    Check.INTEGER: lambda c, _: int_text_fails(c),
+    Check.NUMBER: lambda c, _: number_text_fails(c),
     Check.BOOLEAN: lambda c, _: ~c.is_in(["true", "false"]),
     Check.OBJECT: lambda c, _: ~c.str.starts_with("{"),
     Check.TIMESTAMP: lambda c, _: pl.col("_ts").is_null(),  # the reader parsed it with timestamp_expr
