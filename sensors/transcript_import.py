@@ -32,6 +32,7 @@ from agent_pipelines.core import object_store
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import SOURCES, SWITCHES, LockedError, run_import, source_enabled
 from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.text.redaction import redact
 
 SENSOR_NAME = "transcript_import_sensor"
 MAX_BYTES_PER_TICK = 32 << 20
@@ -73,6 +74,10 @@ def evaluate(
             continue
         except ValueError as exc:  # a broken price file: say so every tick until it is fixed
             parts.append(f"{name}: {exc}")
+            continue
+        except Exception as exc:  # one source failing never stops the other's import
+            context.log.error(f"{name}: import failed: {type(exc).__name__}: {redact(str(exc))}")
+            parts.append(f"{name}: import failed ({type(exc).__name__}), the other sources went on")
             continue
         if report.total_events or report.quarantined or report.notes:
             context.log.info(f"{name}: {report.to_json()}")

@@ -43,6 +43,7 @@ from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
+from agent_pipelines.ingest.importers.numbers import record_cost, token_count
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.text import exit_code_in, to_ms
 
@@ -76,16 +77,12 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def _usage(raw: dict[str, Any]) -> Usage:
     return Usage(
-        input=_int(raw.get("input_tokens")),
-        output=_int(raw.get("output_tokens")),
-        cache_write=_int(raw.get("cache_creation_input_tokens")),
-        cache_read=_int(raw.get("cache_read_input_tokens")),
+        input=token_count(raw.get("input_tokens"), "usage.input_tokens"),
+        output=token_count(raw.get("output_tokens"), "usage.output_tokens"),
+        cache_write=token_count(raw.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens"),
+        cache_read=token_count(raw.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"),
     )
 
 
@@ -244,12 +241,7 @@ class ClaudeCode:
         imp: Importer,
     ) -> None:
         """Usage once per API request (message id + request id), the most complete snapshot wins."""
-        cost = record.get("costUSD")
-        own = (
-            float(cost)
-            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0
-            else None
-        )
+        own = record_cost(record.get("costUSD"))
         msg_id, request_id = message.get("id"), record.get("requestId")
         if not isinstance(msg_id, str):
             imp.add_usage(s, model, usage, ts, own)

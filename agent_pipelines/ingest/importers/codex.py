@@ -43,6 +43,7 @@ from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
+from agent_pipelines.ingest.importers.numbers import token_count
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.text import exit_code_in, to_ms
 
@@ -91,19 +92,15 @@ def default_roots(settings: Settings) -> list[Path]:
     return [home / "sessions", home / "archived_sessions"]
 
 
-def _n(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def _raw_usage(value: Any) -> tuple[int, int, int, int] | None:
     """(input incl. cached, cached, output incl. reasoning, reasoning) of a token usage object."""
     if not isinstance(value, dict):
         return None
     return (
-        _n(value.get("input_tokens")),
-        _n(value.get("cached_input_tokens")),
-        _n(value.get("output_tokens")),
-        _n(value.get("reasoning_output_tokens")),
+        token_count(value.get("input_tokens"), "input_tokens"),
+        token_count(value.get("cached_input_tokens"), "cached_input_tokens"),
+        token_count(value.get("output_tokens"), "output_tokens"),
+        token_count(value.get("reasoning_output_tokens"), "reasoning_output_tokens"),
     )
 
 

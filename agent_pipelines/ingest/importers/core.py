@@ -14,7 +14,6 @@ What a session *is* — its events, tokens and cost, and when it ends — is bui
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from agent_pipelines.core import paths
 from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
 from agent_pipelines.core.settings import Settings, defaults
+from agent_pipelines.core.reader.decode import decode_json
 from agent_pipelines.core.writer import append_lines, serialize
 from agent_pipelines.ingest.importers import checking, documents
 from agent_pipelines.ingest.importers import files as files_mod
@@ -154,27 +154,16 @@ class Importer(SessionRecorder):
             if budget is not None and budget <= 0:
                 self.report.more_pending = True
                 break
-            self.file_session = item.previous.session if item.previous and not item.note else None
-            if self.file_session is None:
-                self.file_session = self.source.file_session(item.path)
-            offset, line = item.start, item.first_line - 1
-            chunk: list[tuple[int, int, bytes]] = []
-            for line_no, off, raw in files_mod.read_lines(item, budget):
-                chunk.append((line_no, off, raw))
-                offset, line = off + len(raw) + 1, line_no
-                if len(chunk) >= CHUNK_RECORDS:
-                    self._records(item.path, chunk)
-                    chunk = []
-            self._records(item.path, chunk)
-            read = offset - item.start
-            if read:
-                self.report.files_read += 1
-                self.report.bytes_read += read
+            try:
+                read = self._read_file(item, budget)
+            except OSError as exc:  # one file that cannot be read: reported, skipped, retried next pass
+                self.report.notes.append(f"{item.path}: cannot be read ({exc.strerror or exc}); skipped")
+                self.report.files_skipped += 1
+                continue
             if budget is not None:
                 budget -= read
-                if offset < item.size and budget <= 0:
+                if item.start + read < item.size and budget <= 0:
                     self.report.more_pending = True
-            self.state.set_file(files_mod.file_state(item, offset, line, self.file_session))
             done += read
             if progress and (index % 200 == 199 or index == len(items) - 1):
                 progress(
@@ -198,6 +187,29 @@ class Importer(SessionRecorder):
             self.report.files_read += 1
             self.report.bytes_read += item.size
 
+    def _read_file(self, item: files_mod.Pending, budget: int | None) -> int:
+        """New complete lines of one file into records; returns the bytes read. An ``OSError`` (the
+        file went, cannot be opened, is no longer a regular file) leaves its state as it was."""
+        assert self.state is not None
+        self.file_session = item.previous.session if item.previous and not item.note else None
+        if self.file_session is None:
+            self.file_session = self.source.file_session(item.path)
+        offset, line = item.start, item.first_line - 1
+        chunk: list[tuple[int, int, bytes]] = []
+        for line_no, off, raw in files_mod.read_lines(item, budget):
+            chunk.append((line_no, off, raw))
+            offset, line = off + len(raw) + 1, line_no
+            if len(chunk) >= CHUNK_RECORDS:
+                self._records(item.path, chunk)
+                chunk = []
+        self._records(item.path, chunk)
+        read = offset - item.start
+        if read:
+            self.report.files_read += 1
+            self.report.bytes_read += read
+        self.state.set_file(files_mod.file_state(item, offset, line, self.file_session))
+        return read
+
     def _records(self, path: Path, chunk: list[tuple[int, int, bytes]]) -> None:
         if not chunk:
             return
@@ -218,12 +230,12 @@ class Importer(SessionRecorder):
                 continue
             try:
                 text = raw.decode("utf-8")
-                record = json.loads(text)
+                record = decode_json(text)  # the reader's strict JSON: no NaN, 1e400, key twice
             except UnicodeDecodeError:
                 self.bad(Reason.INVALID_UTF8, "bytes that are not UTF-8", raw)
                 continue
-            except (ValueError, RecursionError) as exc:
-                self.bad(Reason.MALFORMED_JSON, f"malformed JSON: {exc}", raw)
+            except ContractError as exc:
+                self.bad(exc.reason, exc.detail, raw)
                 continue
             if not isinstance(record, dict):
                 self.bad(
@@ -259,7 +271,7 @@ class Importer(SessionRecorder):
                 self.source.handle(record, self)
             except ContractError as exc:
                 self.bad(exc.reason, exc.detail, raw)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except Exception as exc:  # one record the source could not make sense of: never the pass
                 self.bad(Reason.WRONG_TYPE, f"unexpected record shape: {type(exc).__name__}: {exc}", raw)
         self.state.mark_seen(in_chunk)
 

@@ -14,6 +14,7 @@ class ImportReport:
     source: str
     files_seen: int = 0
     files_read: int = 0
+    files_skipped: int = 0  # could not be read this pass (said in notes); retried next pass
     bytes_read: int = 0
     records: int = 0
     duplicate_records: int = 0
@@ -40,6 +41,7 @@ class ImportReport:
             "source": self.source,
             "files_seen": self.files_seen,
             "files_read": self.files_read,
+            "files_skipped": self.files_skipped,
             "bytes_read": self.bytes_read,
             "records": self.records,
             "duplicate_records": self.duplicate_records,

@@ -324,7 +324,10 @@ class SessionRecorder:
                     continue
                 status, reason = "interrupted", "quiet_mid_turn"
             if s["started"] or CostTally.from_json(s["cost"]).usage.total:  # tokens alone make a session
-                self._end(s, status, reason)
+                try:
+                    self._end(s, status, reason)
+                except Exception as exc:  # one session's end never stops the others' (nor the pass)
+                    self.report.notes.append(f"session {session_id}: not ended ({type(exc).__name__}: {exc})")
             s["open"] = False
             self.state.put_session(session_id, s)
 
