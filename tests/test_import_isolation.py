@@ -136,3 +136,35 @@ def test_the_import_sensor_goes_on_past_a_bad_record(tmp_path: Path, monkeypatch
     assert "codex:" in message and "import failed" not in message
     executors = set(read_logs(logs).events["executor"].to_list())
     assert len(executors) == 2, executors  # both sources imported
+
+
+# --------------------------------------------------------------------------------------------
+# Item 4: only regular files inside the tree
+# --------------------------------------------------------------------------------------------
+
+
+def test_symlinks_are_never_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "home" / ".ssh" / "id_rsa"
+    secret.parent.mkdir(parents=True)
+    secret.write_text(KEY)
+    outside = tmp_path / "elsewhere" / "other.jsonl"
+    outside.parent.mkdir()
+    outside.write_text(_lines(fx.session_c()))
+    projects = tmp_path / "claude" / "-home-dev-shop"
+    projects.mkdir(parents=True)
+    (projects / f"{fx.CC_A}.jsonl").write_text(_lines(fx.session_a()))
+    (projects / "notes.jsonl").symlink_to(secret)
+    (projects / "linked.jsonl").symlink_to(outside)
+    (projects / "dir-link").symlink_to(outside.parent, target_is_directory=True)
+    os.mkfifo(projects / "pipe.jsonl")  # opening it would block the import forever
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    report = run_import(SOURCES["claude-code"], [tmp_path / "claude"], logs_dir=logs, data_dir=data, now=NOW)
+    assert report.events["session_end"] == 1  # session A only: not C through the links
+    sessions = set(read_logs(logs).events["session_id"].to_list())
+    assert sessions == {fx.CC_A}, sessions
+    written = "".join(
+        p.read_text(errors="replace") for p in [*logs.rglob("*"), *data.rglob("*")] if p.is_file()
+    )
+    assert "b3BlbnNzaC1rZXkt" not in written and "PRIVATE KEY" not in written
+    notes = " ".join(report.notes)
+    assert "notes.jsonl" in notes and "linked.jsonl" in notes and "pipe.jsonl" in notes, notes

@@ -10,13 +10,17 @@ opened at all, so a sensor tick over thousands of transcripts costs one ``stat``
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from agent_pipelines.core.reader.files import regular_file
 from agent_pipelines.core.tailer import resume_point
 from agent_pipelines.ingest.importers.state import FileState
 
@@ -38,23 +42,47 @@ class Pending:
     note: str | None = None
 
 
-def transcript_files(roots: list[Path], suffixes: tuple[str, ...] = (".jsonl",)) -> list[Path]:
+def transcript_files(
+    roots: list[Path], suffixes: tuple[str, ...] = (".jsonl",), notes: list[str] | None = None
+) -> list[Path]:
     """Every file ending in one of ``suffixes`` under the roots (recursively; a root may also be one
-    file), sorted."""
+    file), sorted.
+
+    Only regular files inside the tree, as the reader reads the log folder: a symbolic link (to a
+    transcript elsewhere, or ``notes.jsonl -> ~/.ssh/id_rsa``), a FIFO (whose open would block) or a
+    socket is never opened, and a linked folder is never entered; each is said in ``notes``.
+    """
     found: set[Path] = set()
     for root in roots:
-        if root.is_file():
-            found.add(root)
-        elif root.is_dir():
-            for dirpath, _dirs, names in os.walk(root, followlinks=False):
+        if root.is_dir():
+            for dirpath, dirs, names in os.walk(root, followlinks=False):
+                for name in dirs:
+                    if notes is not None and (Path(dirpath) / name).is_symlink():
+                        notes.append(f"{Path(dirpath) / name} is a symbolic link: not followed")
                 for name in names:
-                    if name.endswith(suffixes):
-                        found.add(Path(dirpath) / name)
+                    path = Path(dirpath) / name
+                    if name.endswith(suffixes) and regular_file(path, notes):
+                        found.add(path)
+        elif regular_file(root, notes):
+            found.add(root)
     return sorted(found)
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading only if it is still a regular file, never through a symbolic link
+    (``O_NOFOLLOW``, then ``fstat``: no window between the look and the open). Raises ``OSError``."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def head_hash(path: Path, length: int) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         return hashlib.blake2b(handle.read(length), digest_size=8).hexdigest()
 
 
@@ -68,9 +96,9 @@ def pending(
     """Files with bytes not read yet, and notes (rewritten or truncated files)."""
     out: list[Pending] = []
     notes: list[str] = []
-    for path in transcript_files(roots, suffixes):
+    for path in transcript_files(roots, suffixes, notes):
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
             continue
         pos = known.get((st.st_dev, st.st_ino))
@@ -99,7 +127,7 @@ def read_lines(item: Pending, max_bytes: int | None = None) -> Iterator[tuple[in
     rest is read by the next pass). ``line`` excludes the newline.
     """
     limit = None if max_bytes is None else item.start + max_bytes
-    with open(item.path, "rb") as handle:
+    with open_regular(item.path) as handle:
         handle.seek(item.start)
         offset, line_no, carry = item.start, item.first_line, b""
         while True:
