@@ -26,8 +26,9 @@ sync of their upload.
 Guarantees: every complete line of every object is appended exactly once while the object only
 grows, also across a crash mid-sync (the bytes about to be appended are journaled first and the
 append is completed on the next sync). A half-written last line waits in the object until its
-newline is uploaded, except in objects that are final (gzip batches, days before yesterday), whose
-partial last line is appended with a newline so the reader quarantines it instead of losing it.
+newline is uploaded, however old its day (a note says so for days before yesterday), except in batch
+objects (written once, whole), whose partial last line is appended with a newline so the reader
+quarantines it instead of losing it.
 Objects deleted from the bucket are kept locally (retention is the local rotation's job). One sync
 runs at a time per folder (a file lock). Not guaranteed: order between hosts, and anything about
 objects outside the layout above, which are ignored (counted in the report).
@@ -175,14 +176,19 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
-def _is_final(relative_key: str, batch: bool, today: date) -> bool:
-    """Final objects will not grow again: a partial last line there is appended, not waited for."""
-    if batch or relative_key.endswith(".gz"):
-        return True
+def _is_final(relative_key: str, batch: bool) -> bool:
+    """Final objects will not grow again: a partial last line there is appended, not waited for.
+
+    Only batches are (gzip, or one object per batch: written once, whole). A day file is re-uploaded
+    whole by its shipper whenever it grows, however old its day: its partial last line waits for the
+    upload that completes it (appending it early gave two ``malformed_json`` halves and no event)."""
+    return batch or relative_key.endswith(".gz")
+
+
+def _is_old(relative_key: str, today: date) -> bool:
+    """A day file of a day before yesterday: no writer should still be on it (worth a note)."""
     match = _DAY_FILE.search(relative_key)
-    if match is None:
-        return False
-    return date.fromisoformat(match.group(1)) < today - timedelta(days=1)
+    return match is not None and date.fromisoformat(match.group(1)) < today - timedelta(days=1)
 
 
 def _fetch(store: Any, key: str, start: int, size: int, gz: bool) -> tuple[bytes, int]:
@@ -221,8 +227,10 @@ def _sync_object(store: Any, root: Path, manifest: dict[str, dict[str, Any]], ke
         new = content
     else:
         new = content[consumed - begin :]
-    final = _is_final(rel, batch, today)
+    final = _is_final(rel, batch)
     cut = new.rfind(b"\n") + 1
+    if not final and cut < len(new) and _is_old(rel, today):
+        report.notes.append(f"{rel}: a last line without newline ({len(new) - cut} bytes) waits for its end")
     take = new if final else new[:cut]
     if final and take and not take.endswith(b"\n"):
         take += b"\n"  # a partial last line that will never be finished: the reader quarantines it
