@@ -17,7 +17,8 @@ import yaml
 from agent_pipelines.core import paths
 
 DEPLOY = paths.PROJECT_ROOT / "deploy"
-APP_SERVICES = ("code", "webserver", "daemon")
+APP_SERVICES = ("code", "webserver", "webserver-ops", "daemon")
+WEBSERVERS = ("webserver", "webserver-ops")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_webserver_is_on_internal_networks_only_shared_with_the_proxy(compose: d
     # Whoever can reach the webserver over a network: the proxy, and Dagster's own services.
     neighbours = {name for name, s in services.items() if name != "webserver" and _networks(s) & web}
     assert "proxy" in neighbours
-    assert neighbours <= {"proxy", "code", "daemon", "postgres"}
+    assert neighbours <= {"proxy", "code", "daemon", "postgres", "webserver-ops"}
     # The proxy is the one service on both the internal network and a network with a way out.
     assert _networks(services["proxy"]) - web, "the proxy needs a non-internal network to be reachable"
     assert not (set(services["webserver"]) & {"ports", "extra_hosts"})
@@ -72,8 +73,10 @@ def test_proxy_authenticates_terminates_tls_and_forwards_to_the_webserver(compos
     # auth_basic sits at server level, so it covers every location (the GraphQL API included).
     server = code[code.index("server {") :]
     assert server.index("auth_basic ") < server.index("location")
-    port = _webserver_port(compose["services"]["webserver"])
-    assert re.findall(r"proxy_pass\s+(\S+);", code) == [f"http://webserver:{port}"]
+    ports = [_webserver_port(compose["services"][name]) for name in WEBSERVERS]
+    assert re.findall(r"proxy_pass\s+(\S+);", code) == [
+        f"http://{n}:{p}" for n, p in zip(WEBSERVERS, ports, strict=True)
+    ]
     assert "/etc/nginx/htpasswd" in mounts and "/etc/nginx/tls" in mounts
 
 
@@ -91,7 +94,7 @@ def test_services_share_one_image_and_take_settings_from_the_environment(compose
                     f"{name}.{key} must come from the environment, not the file"
                 )
     for name in APP_SERVICES:
-        env = services[name]["environment"]
+        env = services[name]["environment"]  # every Dagster service on the same instance
         assert env["AGENT_PIPELINES_INSTANCE"] == "postgres"
         assert env["DAGSTER_PG_PASSWORD"].startswith("${DAGSTER_PG_PASSWORD:?")
 
@@ -112,10 +115,7 @@ def test_dockerfile_installs_the_postgres_instance_and_runs_unprivileged() -> No
 def test_helm_values_agree_with_the_instance_config_and_hide_the_webserver() -> None:
     values = yaml.safe_load((DEPLOY / "helm/values.yaml").read_text())
     instance = yaml.safe_load((paths.PROJECT_ROOT / "config/dagster-postgres.yaml").read_text())
-    assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
-    ingress = values["ingress"]
-    assert ingress["enabled"] and ingress["dagsterWebserver"]["tls"]["enabled"]
-    assert ingress["annotations"]["nginx.ingress.kubernetes.io/auth-type"] == "basic"
+    assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"  # the ways in: access.yaml (below)
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queued["tagConcurrencyLimits"] == instance["run_queue"]["tag_concurrency_limits"]
     assert queued["maxConcurrentRuns"] == instance["run_queue"]["max_concurrent_runs"]
@@ -149,3 +149,114 @@ def test_shipper_config_holds_no_secret_and_matches_the_mirror_layout() -> None:
     # What the script uploads is what the mirror follows.
     assert target_of("host-1/stream/2026-03-03.jsonl") == ("stream/2026-03-03.jsonl", False)
     assert target_of("host-1/agent-work-stream.jsonl") == ("agent-work-stream.jsonl", False)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 22, item 7: secrets git-ignored, viewers read-only, operators apart, gRPC unreachable
+# --------------------------------------------------------------------------------------------
+
+
+def _locations(code: str) -> dict[str, str]:
+    """``location <path> { ... }`` bodies of an nginx configuration (no nested blocks in ours)."""
+    return dict(re.findall(r"location\s+(\S+)\s*\{([^}]*)\}", code))
+
+
+def _nginx_code(compose: dict) -> str:
+    proxy = compose["services"]["proxy"]
+    mounts = {v.rsplit(":", 2)[1]: v.rsplit(":", 2)[0] for v in proxy["volumes"]}
+    conf = (DEPLOY / mounts["/etc/nginx/templates/default.conf.template"]).read_text()
+    return "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+
+
+def test_every_secret_file_the_readme_has_you_create_is_git_ignored() -> None:
+    import subprocess
+
+    readme = (paths.PROJECT_ROOT / "README.md").read_text()
+    created: set[str] = set()
+    for line in readme.splitlines():
+        if re.match(r"\s*(cp|htpasswd|mkdir|openssl|mv)\b", line):
+            # the target of each command on the line (cp's last argument; htpasswd's file; mkdir's folder)
+            for command in line.split("#", 1)[0].split("&&"):
+                words = command.split()
+                targets = [w for w in words[1:] if w.startswith("deploy/")]
+                if targets:
+                    created.add(targets[-1])
+    example = (DEPLOY / ".env.example").read_text()
+    created |= {
+        f"deploy/{m}"
+        for m in re.findall(r"^(?:HTPASSWD_FILE|OPERATORS_HTPASSWD_FILE)=\./(\S+)", example, re.M)
+    }
+    created |= {"deploy/tls/tls.key", "deploy/tls/tls.crt", "deploy/.env"}
+    assert {"deploy/.env", "deploy/htpasswd", "deploy/htpasswd-operators", "deploy/tls"} <= created, created
+    for path in sorted(created):
+        result = subprocess.run(
+            ["git", "check-ignore", "--no-index", "-q", path], cwd=paths.PROJECT_ROOT, check=False
+        )
+        assert result.returncode == 0, f"{path} is not git-ignored"
+    assert "deploy/.env.example" not in created
+
+
+def test_viewers_get_the_read_only_webserver_and_operators_a_separate_login(compose: dict) -> None:
+    services = compose["services"]
+    assert "--read-only" in services["webserver"]["command"]
+    assert "--read-only" not in services["webserver-ops"]["command"]
+    ops = services["webserver-ops"]["command"]
+    prefix = ops[ops.index("--path-prefix") + 1]
+    locations = _locations(_nginx_code(compose))
+    assert set(locations) == {"/", f"{prefix}/"}
+    viewers, operators = locations["/"], locations[f"{prefix}/"]
+    assert f"http://webserver:{_webserver_port(services['webserver'])};" in viewers
+    assert "auth_basic" not in viewers  # the server-level login: the viewers' file
+    assert f"http://webserver-ops:{_webserver_port(services['webserver-ops'])};" in operators
+    files = re.findall(r"auth_basic_user_file\s+(\S+);", operators)
+    assert files == ["/etc/nginx/htpasswd-operators"]  # not the viewers' file
+    assert re.search(r'auth_basic\s+"[^"]+";', operators) and "auth_basic off" not in operators
+    mounts = {v.rsplit(":", 2)[1] for v in services["proxy"]["volumes"]}
+    assert "/etc/nginx/htpasswd-operators" in mounts
+
+
+def test_the_code_servers_grpc_is_reachable_only_by_the_webservers_and_the_daemon(compose: dict) -> None:
+    services, networks = compose["services"], compose["networks"]
+    code = services["code"]
+    host = code["command"][code["command"].index("-h") + 1]
+    assert host != "0.0.0.0"
+    (grpc,) = [n for n, spec in code["networks"].items() if (spec or {}).get("ipv4_address") == host]
+    assert networks[grpc]["internal"] is True and not code.get("ports")
+    members = {name for name, s in services.items() if grpc in _networks(s)}
+    assert members == {"code", "webserver", "webserver-ops", "daemon"}
+    assert not _networks(services["proxy"]) & (_networks(code) | _networks(services["postgres"]))
+    health = code["healthcheck"]["test"]
+    assert health[health.index("-h") + 1] == host
+    workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["grpc_server"]["host"] == "code"  # resolves to that address on grpc
+
+
+def test_helm_viewers_read_only_operators_apart_and_a_network_policy() -> None:
+    values = yaml.safe_load((DEPLOY / "helm/values.yaml").read_text())
+    assert values["dagsterWebserver"]["enableReadOnly"] is True
+    assert values["ingress"]["enabled"] is False  # one Ingress for both would share a password file
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "helm/access.yaml").read_text()) if d]
+    ingresses = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Ingress"}
+    backends = {}
+    for name, ing in ingresses.items():
+        annotations = ing["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/auth-type"] == "basic" and ing["spec"]["tls"]
+        ((rule,),) = [ing["spec"]["rules"]]
+        ((path,),) = [rule["http"]["paths"]]
+        backends[name] = (
+            path["backend"]["service"]["name"],
+            annotations["nginx.ingress.kubernetes.io/auth-secret"],
+        )
+    assert backends["agent-pipelines-viewers"][0] == "agent-pipelines-webserver-read-only"
+    assert backends["agent-pipelines-operators"][0] == "agent-pipelines-webserver"
+    assert backends["agent-pipelines-viewers"][1] != backends["agent-pipelines-operators"][1]
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    code = policies["agent-pipelines-code-location"]
+    assert code["podSelector"]["matchLabels"].items() <= deployment["labels"].items()
+    ((rule,),) = [code["ingress"]]
+    assert [p["port"] for p in rule["ports"]] == [deployment["port"]]
+    ((source,),) = [rule["from"]]
+    (expression,) = source["podSelector"]["matchExpressions"]
+    assert set(expression["values"]) == {"dagster-webserver", "dagster-webserver-read-only", "dagster-daemon"}
+    assert "agent-pipelines-webservers" in policies
