@@ -115,6 +115,4 @@ def run(args: argparse.Namespace) -> int:
         f"Terminal: {args.log_level} and above (--log-level); every run, tick and skip is in the UI",
         file=sys.stderr,
     )
-    if args.log_level == "debug":
-        os.execv(dagster, argv)
-    return run_filtered(argv, args.log_level)
+    return run_filtered(argv, args.log_level)  # at debug it keeps every line; it stops the whole tree
