@@ -170,3 +170,109 @@ def test_every_line_gets_the_verdict_of_the_python_check(lines: list[bytes]) -> 
             assert number in events, (line, reasons.get(number))
         else:
             assert reasons.get(number) == problem[0].value, (line, problem)
+
+
+# --------------------------------------------------------------------------------------------
+# The importers' entry points (issue 22): transcripts of the documented shapes with hostile values
+# in random places (numbers beyond int64 or a double, wrong types), and links and FIFOs in the tree
+# --------------------------------------------------------------------------------------------
+
+HOSTILE = [10**19, -(10**19), 2 * 10**19, 10**400, "__1E400__", "__NAN__", "__-1E400__", 1e308, -1.5,
+           "12", "", None, True, [], {}, [1, [2]], {"a": {"b": 1}}, "../../etc/passwd", "9" * 40]  # fmt: skip
+OUTSIDE_MARKER = "fuzz-outside-the-tree"
+
+
+def _leaves(value: object, path: tuple = ()) -> list[tuple]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, (*path, k))] or [path]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))] or [path]
+    return [path]
+
+
+def _set(value: object, path: tuple, new: object) -> object:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    copy = dict(value) if isinstance(value, dict) else list(value)  # type: ignore[call-overload]
+    copy[head] = _set(copy[head], rest, new)
+    return copy
+
+
+def _hostile_lines(records: list[dict], picks: list[tuple[int, int, int]]) -> bytes:
+    records = [json.loads(json.dumps(r)) for r in records]
+    for which, leaf, value in picks:
+        i = which % len(records)
+        leaves = _leaves(records[i])
+        records[i] = _set(records[i], leaves[leaf % len(leaves)], HOSTILE[value % len(HOSTILE)])  # type: ignore[assignment]
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    for token, raw in (('"__1E400__"', "1e400"), ('"__-1E400__"', "-1e400"), ('"__NAN__"', "NaN")):
+        text = text.replace(token, raw)
+    return text.encode()
+
+
+picks = st.lists(
+    st.tuples(st.integers(0, 99), st.integers(0, 999), st.integers(0, len(HOSTILE) - 1)), max_size=6
+)
+
+
+@FUZZ
+@given(claude=picks, codex=picks, links=st.lists(st.sampled_from(["file", "dir", "fifo", "key"]), max_size=3))
+def test_importers_take_hostile_transcripts_record_by_record(
+    tmp_path_factory, claude: list, codex: list, links: list[str]
+) -> None:
+    import math
+    import stat
+
+    import transcript_fixtures as fx
+
+    from agent_pipelines.core.quarantine import read_quarantine
+    from agent_pipelines.core.reader import read_logs
+    from agent_pipelines.ingest.importers import SOURCES, run_import
+
+    root = tmp_path_factory.mktemp("fuzz-import")
+    outside = root / "outside"
+    outside.mkdir()
+    (outside / "other.jsonl").write_text(json.dumps({"type": "user", "uuid": OUTSIDE_MARKER}) + "\n")
+    (outside / "id_rsa").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{OUTSIDE_MARKER}\n")
+    cc = root / "claude" / "-home-dev-shop"
+    cc.mkdir(parents=True)
+    (cc / f"{fx.CC_A}.jsonl").write_bytes(_hostile_lines(fx.session_a(), claude))
+    cx = root / "codex" / "sessions" / "2025" / "10" / "01"
+    cx.mkdir(parents=True)
+    (cx / "rollout-1.jsonl").write_bytes(_hostile_lines(fx.codex_one(), codex))
+    for i, kind in enumerate(links):
+        where = cc / f"link-{i}.jsonl"
+        if kind == "file":
+            where.symlink_to(outside / "other.jsonl")
+        elif kind == "key":
+            where.symlink_to(outside / "id_rsa")
+        elif kind == "dir":
+            (cc / f"dir-{i}").symlink_to(outside, target_is_directory=True)
+        else:
+            os.mkfifo(where)
+    logs, data = root / "logs", root / "data"
+    for name, folder in (("claude-code", root / "claude"), ("codex", root / "codex")):
+        report = run_import(SOURCES[name], [folder], logs_dir=logs, data_dir=data, now=fx_now())
+        regular = sum(p.stat().st_size for p in folder.rglob("*.jsonl")
+                      if stat.S_ISREG(p.lstat().st_mode))  # fmt: skip
+        assert report.bytes_read == regular  # every byte of every regular file, nothing through links
+        assert math.isfinite(report.cost_usd) and report.cost_usd < 1e4
+    if logs.exists():
+        result = read_logs(logs)
+        assert result.quarantine.height == 0  # what the importers write always passes the contract
+        costs = result.events["cost_usd"].drop_nulls().to_list()
+        assert all(math.isfinite(c) and 0 <= c < 1e4 for c in costs)
+        tokens = result.events["total_tokens"].drop_nulls().to_list()
+        assert all(0 <= t < 10**13 for t in tokens)
+    written = "".join(p.read_text(errors="replace") for p in root.rglob("*")
+                      if p.is_file() and not p.is_symlink() and outside not in p.parents)  # fmt: skip
+    assert OUTSIDE_MARKER not in written.replace(str(outside), "")
+    quarantine = read_quarantine(data)
+    assert quarantine.filter(quarantine["reason"].is_null() | (quarantine["line_number"] < 1)).height == 0
+
+
+def fx_now():
+    from datetime import UTC, datetime
+
+    return datetime(2026, 6, 1, tzinfo=UTC)
