@@ -31,7 +31,7 @@ SCREEN = "|".join(
         r"PRIVATE KEY-----",
         r"://[^\s/:@\x22'<>]{1,256}:[^\s/@\x22'<>]{1,512}@",  # user:password@ in a URL
         r"(?i:authorization)",
-        r"(?i:bearer)\s",
+        r"(?i:bearer)(?:\s|\\[nrt])",  # also inside JSON text, where a newline is written \n
         r"\d{6,12}:[A-Za-z0-9_-]{30}",  # Telegram bot token
         r"sk-[A-Za-z0-9_-]{20}",
         r"[sr]k_(?:live|test)_",
