@@ -98,6 +98,10 @@ def plant_raw(logs: Path) -> Path:
                 "attempt_id": "ve-raw",
                 "task_title": ONE_LINE,
                 "task_description": BLOB,
+                "project_id": ONE_LINE,
+                "model": SECRETS["openai"][0],
+                "branch": f"fix/{SECRETS['github'][0]}",
+                "executor_variant": SECRETS["slack"][0],
                 "event_type": "error",
                 "data": {
                     "error_message": f"auth failed for {SECRETS['github'][0]}",
