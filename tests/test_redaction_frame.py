@@ -13,13 +13,39 @@ from test_redaction import NEGATIVE, POSITIVE
 from agent_pipelines.text.redaction import REDACTED, redact, register_secret, unregister_secret
 from agent_pipelines.text.redaction_frame import flagged, might_hold_secret, redact_frame, redact_series
 
-FRAGMENTS = [t for t, _, _ in POSITIVE] + NEGATIVE + ["token", "Bearer ", "://u:p@h", '\\"', "'", "=", ": "]
+# Shapes added with the redaction at the edge (issue 22): (text, a piece that must vanish)
+MORE = [
+    ("oauth ya29.a0AfH6SMBx3Kq9Vv8LmZr2TpYc7Wq", "a0AfH6SMBx3Kq9"),
+    ("git push https://oauth2:glpat-Ab3dE6gH9jK2mN5pQ8sT@gitlab.com/x", "glpat-Ab3dE6gH9j"),
+    ("//registry.npmjs.org/:_authToken=npm_Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6", "npm_Ab3dE6gH9jK2"),
+    ("HF token hf_Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3", "hf_Ab3dE6gH9jK2"),
+    (
+        "password pypi-AgEIcHlwaS5vcmcCJGU4ZmVlYjYyLTk3ZTEtNGE1Ny1iZGM5LTI4OTNhMDg3NjM5MgACKlsz",
+        "AgEIcHlwaS5vcmc",
+    ),
+    ("do dop_v1_" + "a3" * 32, "a3a3a3a3a3a3"),
+    ("slack xapp-1-A0123456789-1234567890123-abcdef0123456789", "A0123456789-1234"),
+    ("POST https://hooks.slack.com/services/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", "Xy9Zw8Vu7Ts6"),
+    ("sendgrid SG.Ab3dE6gH9jK2mN5pQ8sT1v.Wx4yZ7bC0eF3hJ6kL9mN2pQ5sT8vW1yZ4", "Wx4yZ7bC0eF3"),
+]
+FRAGMENTS = (
+    [t for t, _, _ in POSITIVE]
+    + [t for t, _ in MORE]
+    + NEGATIVE
+    + ["token", "Bearer ", "://u:p@h", '\\"', "'", "=", ": "]
+)
 
 
 def test_every_known_secret_shape_is_flagged() -> None:
     texts = [t for t, _, _ in POSITIVE]
     assert flagged(pl.Series(texts)).all()
     assert all(might_hold_secret(t) for t in texts)
+
+
+def test_more_token_shapes_are_redacted_and_flagged() -> None:
+    for text, piece in MORE:
+        assert piece not in redact(text), text
+        assert might_hold_secret(text) and flagged(pl.Series([text])).item(), text
 
 
 def test_ordinary_text_is_mostly_not_flagged() -> None:

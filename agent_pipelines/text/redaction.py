@@ -118,8 +118,18 @@ _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
     # Slack.
     re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,255}"),
-    # Google API keys.
+    # Google API keys and OAuth access tokens.
     re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"),
+    re.compile(r"(?<![A-Za-z0-9])ya29\.[0-9A-Za-z_-]{20,2048}"),
+    # GitLab, npm, Hugging Face, PyPI, DigitalOcean tokens; Slack app tokens and webhook URLs; SendGrid.
+    re.compile(r"(?<![A-Za-z0-9])glpat-[0-9A-Za-z_-]{20,64}"),
+    re.compile(r"(?<![A-Za-z0-9])npm_[0-9A-Za-z]{36}"),
+    re.compile(r"(?<![A-Za-z0-9])hf_[0-9A-Za-z]{30,64}"),
+    re.compile(r"(?<![A-Za-z0-9])pypi-AgE[0-9A-Za-z_-]{50,512}"),
+    re.compile(r"(?<![A-Za-z0-9])dop_v1_[0-9a-f]{64}"),
+    re.compile(r"(?<![A-Za-z0-9])xapp-[0-9A-Za-z-]{10,255}"),
+    re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9_/-]{20,200}"),
+    re.compile(r"(?<![A-Za-z0-9])SG\.[0-9A-Za-z_-]{16,64}\.[0-9A-Za-z_-]{16,64}"),
     # JWTs: header.payload.signature, both first parts base64url JSON objects ("eyJ" == '{"').
     re.compile(r"(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{5,4096}\.eyJ[A-Za-z0-9_-]{5,8192}\.[A-Za-z0-9_-]{0,4096}"),
 )

@@ -40,6 +40,15 @@ SCREEN = "|".join(
         r"(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}",
         r"xox[abposr]-",
         r"AIza[0-9A-Za-z_-]{35}",
+        r"ya29\.[0-9A-Za-z_-]{20}",
+        r"glpat-[0-9A-Za-z_-]{20}",
+        r"npm_[0-9A-Za-z]{36}",
+        r"hf_[0-9A-Za-z]{30}",
+        r"pypi-AgE",
+        r"dop_v1_[0-9a-f]{64}",
+        r"xapp-",
+        r"hooks\.slack\.com/services/",
+        r"SG\.[0-9A-Za-z_-]{16}",
         r"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
         # key=value, "key": value, --key value: a secret-like key name right before : or = or a space
         r"(?i:pass(?:_?word|wd|phrase)|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
