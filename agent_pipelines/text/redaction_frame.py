@@ -61,7 +61,8 @@ _SCREEN_RE = re.compile(SCREEN)
 
 
 def might_hold_secret(text: str) -> bool:
-    """The screen in Python, for one text (an imported record's line): False means nothing to redact."""
+    """The screen in Python, for one text (a frame screens with :func:`flagged`): False means nothing to
+    redact."""
     if _SCREEN_RE.search(text):
         return True
     return any(literal in text for literal in _literals())

@@ -96,6 +96,21 @@ def decode_json(text: str) -> object:
         raise Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
 
 
+def loads_finite(text: str) -> object:
+    """JSON text as Python with numbers as the reader takes them (no NaN, no Infinity, nothing beyond a
+    double), raising :class:`~agent_pipelines.core.contract.ContractError` with the reason. For other
+    programs' files (transcripts): their keys are not ours to judge, so no duplicate-key check and
+    none of its cost."""
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except ContractError:
+        raise
+    except RecursionError:
+        raise Refused(Reason.TOO_DEEP, "nested too deep to read") from None
+    except ValueError as exc:
+        raise Refused(Reason.MALFORMED_JSON, f"malformed JSON: {exc}") from None
+
+
 def loads_any(raw: bytes | str) -> object:
     """One JSON line of any of our files (alerts, metrics...) as Python, raising only ``ValueError``
     (malformed, invalid UTF-8, or a :class:`~agent_pipelines.core.contract.ContractError` for nesting

@@ -26,8 +26,8 @@ import polars as pl
 from agent_pipelines.core import paths
 from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
+from agent_pipelines.core.reader.decode import loads_finite
 from agent_pipelines.core.settings import Settings, defaults
-from agent_pipelines.core.reader.decode import decode_json
 from agent_pipelines.core.writer import append_lines, serialize
 from agent_pipelines.ingest.importers import checking, documents
 from agent_pipelines.ingest.importers import files as files_mod
@@ -42,7 +42,7 @@ from agent_pipelines.ingest.importers.state import (
     state_path,
 )
 from agent_pipelines.text.redaction import redact_value
-from agent_pipelines.text.redaction_frame import might_hold_secret
+from agent_pipelines.text.redaction_frame import flagged
 
 try:
     import fcntl
@@ -218,6 +218,7 @@ class Importer(SessionRecorder):
         parsed: list[tuple[int, int, bytes, dict[str, Any]]] = []
         quiet = getattr(self.source, "quiet_line", None)  # records that mean nothing, known by their start
         skipped = 0
+        texts: list[str] = []
         for line_no, off, raw in chunk:
             self.where = (name, line_no, off)
             if quiet is not None and quiet(raw):
@@ -230,7 +231,7 @@ class Importer(SessionRecorder):
                 continue
             try:
                 text = raw.decode("utf-8")
-                record = decode_json(text)  # the reader's strict JSON: no NaN, 1e400, key twice
+                record = loads_finite(text)  # numbers as the reader takes them: no NaN, no 1e400
             except UnicodeDecodeError:
                 self.bad(Reason.INVALID_UTF8, "bytes that are not UTF-8", raw)
                 continue
@@ -242,9 +243,13 @@ class Importer(SessionRecorder):
                     Reason.NOT_AN_OBJECT, f"a record must be a JSON object, got {type(record).__name__}", raw
                 )
                 continue
-            if might_hold_secret(text):  # secrets go first: nothing below sees them (state, events)
-                record = redact_value(record)
             parsed.append((line_no, off, raw, record))
+            texts.append(text)
+        # Secrets go first: nothing below (state, events, quarantine) sees them. The screen runs
+        # over the chunk at once in polars; Python redacts only the records it flags.
+        for i in flagged(pl.Series(texts, dtype=pl.String)).arg_true().to_list():
+            line_no, off, raw, record = parsed[i]
+            parsed[i] = (line_no, off, raw, redact_value(record))
         self.report.records += len(parsed) + skipped
         # Records copied into a resumed session (same record id) become events once.
         # A record without an id of its own is known by its session, line and content, so a copied
