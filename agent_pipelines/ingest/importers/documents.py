@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent_pipelines.core.contract import Reason
-from agent_pipelines.ingest.importers.files import Pending
+from agent_pipelines.ingest.importers.files import Pending, open_regular
 
 MAX_DOCUMENT_BYTES = 256 << 20
 
@@ -46,7 +46,9 @@ def read(source: DocumentSource, items: list[Pending]) -> Batch:
             batch.problems.append((item.path, (Reason.LINE_TOO_LONG, f"document of {item.size} bytes")))
             continue
         try:
-            doc = json.loads(item.path.read_bytes().decode("utf-8"))
+            with open_regular(item.path) as handle:  # never through a link swapped in since the listing
+                data = handle.read(MAX_DOCUMENT_BYTES + 1)
+            doc = json.loads(data.decode("utf-8"))
         except OSError:
             continue  # gone since it was listed: the next pass sees what is there
         except UnicodeDecodeError:

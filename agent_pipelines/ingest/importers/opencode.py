@@ -39,6 +39,7 @@ from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers.core import Importer
 from agent_pipelines.ingest.importers.documents import iso_ms
+from agent_pipelines.ingest.importers.files import open_regular
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.tally import count_growth
 from agent_pipelines.ingest.importers.text import obj, string
@@ -66,6 +67,9 @@ def _kind(path: Path) -> str | None:
     return None
 
 
+MAX_PART_BYTES = 1 << 20  # a prompt's text part; more is not a prompt
+
+
 def prompt_text(path: Path, message_id: str) -> str:
     """A user message's text: its ``text`` parts (``storage/part/<message>/``), in order."""
     storage = next((p for p in path.parents if p.name == "storage"), None)
@@ -75,7 +79,8 @@ def prompt_text(path: Path, message_id: str) -> str:
     texts = []
     for part_path in sorted(folder.glob("*.json"))[:MAX_PROMPT_PARTS]:
         try:
-            part = json.loads(part_path.read_text(encoding="utf-8"))
+            with open_regular(part_path) as handle:  # a linked part is not read: it may be anything
+                part = json.loads(handle.read(MAX_PART_BYTES).decode("utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(part, dict) and part.get("type") == "text" and not part.get("synthetic"):

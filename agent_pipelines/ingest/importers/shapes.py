@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.contract import id_problem
+from agent_pipelines.ingest.importers.files import open_regular
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 FIRST_LINE_BYTES = 1 << 20  # a session_meta line carries the instructions: tens of kB at most
@@ -78,7 +79,7 @@ def session_from_name(path: str | Path) -> str | None:
 def first_record(path: Path) -> dict[str, Any] | None:
     """The first line of a file, decoded (``None`` when it is not a JSON object)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             line = handle.readline(FIRST_LINE_BYTES)
         record = json.loads(line)
     except (OSError, ValueError, RecursionError):
