@@ -203,3 +203,18 @@ def test_no_piece_of_any_secret_is_written_anywhere(tmp_path: Path, monkeypatch:
     if hit:
         found["telegram"] = hit
     assert not found, json.dumps({k: sorted(v) for k, v in found.items()}, indent=0)
+
+
+def test_a_few_new_lines_are_redacted_too(tmp_path: Path) -> None:
+    """A sensor tick reads a few lines per file (screened in Python, not in one polars query): the
+    same secrets go."""
+    from agent_pipelines.ingest.importers import SOURCES, run_import
+
+    records = [_salt(r) for r in fx.session_c()[:2]]
+    assert len(records) <= 8
+    fx.write_jsonl(tmp_path / "claude" / "p" / f"{fx.CC_C}.jsonl", records)
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    report = run_import(SOURCES["claude-code"], [tmp_path / "claude"], logs_dir=logs, data_dir=data)
+    assert report.total_events >= 1
+    written = "".join(file_text(p) for p in [*logs.rglob("*"), *data.rglob("*")] if p.is_file())
+    assert not leaks(written)
