@@ -17,6 +17,7 @@ import transcript_fixtures as fx
 from agent_pipelines.cli import main
 from agent_pipelines.core.quarantine import read_quarantine
 from agent_pipelines.core.reader import read_logs
+from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import SOURCES, run_import
 from agent_pipelines.orchestration.log_store import LogStore
 from sensors.transcript_import import transcript_import_sensor
@@ -129,9 +130,9 @@ def test_the_import_sensor_goes_on_past_a_bad_record(tmp_path: Path, monkeypatch
     logs, data = tmp_path / "logs", tmp_path / "data"
     logs.mkdir()
     with dg.instance_for_test() as instance:
-        store = LogStore(logs_dir=str(logs), data_dir=str(data))
+        store = LogStore.from_settings(Settings.load(), str(logs), str(data))
         ctx = dg.build_sensor_context(instance=instance, resources={"log_store": store})
-        message = transcript_import_sensor.evaluate_tick(ctx).skip_message or ""
+        message = transcript_import_sensor(Settings.load()).evaluate_tick(ctx).skip_message or ""
     assert "claude-code:" in message and "1 line(s) quarantined" in message, message
     assert "codex:" in message and "import failed" not in message
     executors = set(read_logs(logs).events["executor"].to_list())
