@@ -25,7 +25,12 @@ from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.cleaned import CleanedDay, clean_days
 from agent_pipelines.core.contract import CLEANED_SCHEMA, CleanedEvent
 from agent_pipelines.core.inherit import last_context
-from agent_pipelines.orchestration.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
+from agent_pipelines.orchestration.io_manager import (
+    PARQUET_IO,
+    PolarsParquetIOManager,
+    add_partition_metadata,
+    scan_tables,
+)
 from agent_pipelines.orchestration.log_store import LogStore
 from assets.log_days import (
     DAILY_ASSETS,
@@ -61,6 +66,26 @@ def _preview(day: CleanedDay | None) -> pl.DataFrame:
     if day is None:
         return pl.DataFrame()
     return day.preview.select([c for c in PREVIEW_COLUMNS if c in day.preview.columns])
+
+
+def day_metadata(day: CleanedDay) -> dict[str, Any]:
+    """One day's own numbers, for its partition's materialization in a run over many days."""
+    return {
+        "dagster/row_count": day.events,
+        "events": day.events,
+        "quarantined": day.quarantined,
+        "newly_quarantined": day.newly_quarantined,
+        "duplicates_dropped": day.duplicates_dropped,
+        "pending_bytes": day.pending_bytes,
+        "size_bytes": day.stored_bytes,
+        "quarantine_reasons": dg.MetadataValue.json(day.reasons),
+        "attempts": day.attempts.n_unique(),
+        "events_by_type": dg.MetadataValue.json(day.by_type),
+        "source_files": dg.MetadataValue.json(sorted(day.sources)),
+        "file_warnings": dg.MetadataValue.json(list(day.warnings)),
+        "preview": dg.MetadataValue.md(markdown_table(_preview(day), limit=10)),
+        **usage.day_numbers(day.session_ends),
+    }
 
 
 def _merge_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
@@ -167,6 +192,11 @@ def cleaned_events(
         last = done
         per_day.append({"day": done.day.isoformat(), "events": done.events, "quarantined": done.quarantined,
                         "quarantine_share": round(done.quarantine_share, 5)})  # fmt: skip
+        if len(days) > 1:  # this day's partition shows this day's numbers, not the run's totals
+            where = parquet_io_manager.location_for(key, done.day.isoformat())
+            add_partition_metadata(
+                context, done.day.isoformat(), {**day_metadata(done), "path": dg.MetadataValue.path(where)}
+            )
         now = time.monotonic()
         if now - logged >= PROGRESS_SECONDS or len(per_day) == len(days):
             # progress, not a line per day: each is an event in Dagster's event log (a database write)

@@ -17,12 +17,14 @@ from agent_pipelines.core import paths
 from agent_pipelines.core.reader import file_sizes, partition_days
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.orchestration.log_store import LogStore
-from assets.partitions import LOG_DAYS, LOG_WEEKS, day_ranges, legacy_file_days, missing_keys, range_tags
+from agent_pipelines.orchestration.partitions import partition_requests
+from assets.partitions import LOG_DAYS, day_ranges, legacy_file_days, missing_keys, range_tags
 
 # The assets partitioned by log day: cleaned_events and the small per-day results computed from it
-# (assets.sessions, assets.insights). A day's run refreshes all of them; the unpartitioned views
-# combine their per-day results.
-DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events")
+# (assets.sessions, assets.insights), the day's alerts (so a day without any is materialized with 0
+# rows, not "Missing") and its session replays. A day's run refreshes all of them; the
+# unpartitioned views combine their per-day results.
+DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events", "alerts")
 
 
 def analytics_sensor_status(settings: Settings) -> dg.DefaultSensorStatus:
@@ -114,7 +116,7 @@ def build_log_days_sensor(
                 requested[paths.STREAM_FILE] = legacy_size
             if due and changed:
                 cursor["refreshed_at"] = now
-        ordered = [*context.instance.get_dynamic_partitions(LOG_DAYS), *new_days]
+        ordered = sorted({*context.instance.get_dynamic_partitions(LOG_DAYS), *new_days})
         requests = []
         for first, last in day_ranges(ordered, to_run):
             stamp = requested.get(last, 0)
@@ -126,11 +128,7 @@ def build_log_days_sensor(
                 )
         cursor.update(sizes=requested, seen=sizes)
         context.update_cursor(json.dumps(cursor, sort_keys=True))
-        additions = [
-            dg.AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=keys)
-            for name, keys in ((LOG_DAYS, new_days), (LOG_WEEKS, new_weeks))
-            if keys
-        ]
+        additions = partition_requests(context.instance, new_days, new_weeks)  # in date order
         if not requests and not additions:
             waiting = sorted(changed)
             reason = (

@@ -51,7 +51,8 @@ def materialized(small_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         instance = dg.DagsterInstance.get()
         try:
             records = {
-                key: instance.fetch_materializations(dg.AssetKey(key), limit=100).records for key in CORE
+                key: instance.fetch_materializations(dg.AssetKey(key), limit=100).records
+                for key in (*CORE, "alerts")
             }
             days = instance.get_dynamic_partitions(LOG_DAYS)
             weeks = instance.get_dynamic_partitions(LOG_WEEKS)
@@ -99,20 +100,38 @@ def test_cleaned_events_metadata_and_quarantine(materialized: dict) -> None:
     truth, data = materialized["truth"], materialized["data"]
     events = table(data, "cleaned_events")
     quarantined = 0
-    by_run = {r.run_id: r for r in materialized["records"]["cleaned_events"]}
-    for record in by_run.values():  # one run's metadata holds its totals and a per-day table
+    records = materialized["records"]["cleaned_events"]
+    assert len({r.run_id for r in records}) == 1  # every day in one run...
+    for record in records:  # ...and each partition's metadata is that day's, not the run's (issue 25)
         meta = record.asset_materialization.metadata
-        assert meta["dagster/row_count"].value == meta["events"].value
+        day = record.partition_key
+        stored = pl.read_parquet(tables_dir(data) / "cleaned_events" / f"{day}.parquet")
+        assert meta["dagster/row_count"].value == meta["events"].value == stored.height, day
+        assert meta["path"].value.endswith(f"{day}.parquet")
         assert "| timestamp" in meta["preview"].value
         assert sum(meta["events_by_type"].value.values()) == meta["events"].value
         assert meta["days_in_run"].value == len(materialized["days"])
         assert all(d in meta["by_day"].value for d in materialized["days"])
         quarantined += meta["quarantined"].value
+    assert sum(r.asset_materialization.metadata["dagster/row_count"].value for r in records) == events.height
     assert events.height == truth["events_written"]  # duplicates written were dropped
     assert events["event_id"].n_unique() == events.height
     assert quarantined == sum(truth["malformed"].values())
     files = list((data / "quarantine").glob("*.jsonl"))
     assert sum(len(f.read_text().splitlines()) for f in files) == quarantined
+
+
+def test_every_day_has_its_alerts_partition_with_its_own_count(materialized: dict) -> None:
+    """Issue 25: a day without alerts is materialized with 0 rows (not "Missing"), and each day's
+    row count is its own alert count, not the run's."""
+    records = materialized["records"]["alerts"]
+    assert {r.partition_key for r in records} == set(materialized["days"])
+    for record in records:
+        meta = record.asset_materialization.metadata
+        stored = pl.read_parquet(
+            tables_dir(materialized["data"]) / "alerts" / f"{record.partition_key}.parquet"
+        )
+        assert meta["dagster/row_count"].value == meta["alerts"].value == stored.height
 
 
 def test_tables_match_ground_truth(materialized: dict) -> None:
@@ -370,6 +389,23 @@ def test_auto_analytics_switch() -> None:
     assert build_log_days_sensor(off).default_status == dg.DefaultSensorStatus.STOPPED
     stopped = {s.name for s in analytics.build(off).sensors or [] if s.default_status.value == "STOPPED"}
     assert stopped == {"log_days_sensor", "analytics_automation_sensor", "weekly_report_sensor"}
+
+
+def test_days_registered_out_of_order_are_listed_in_date_order(tmp_path: Path) -> None:
+    """Issue 25: an import of older days after newer ones must not list partitions out of order,
+    and the days already materialized keep their materializations."""
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        register_partitions(instance, [date(2026, 3, 10), date(2026, 3, 11)])
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("cleaned_events", partition="2026-03-11", metadata={"events": 5})
+        )
+        register_partitions(instance, [date(2026, 3, 1), date(2026, 3, 10), date(2026, 3, 12)])
+        assert instance.get_dynamic_partitions(LOG_DAYS) == [
+            "2026-03-01", "2026-03-10", "2026-03-11", "2026-03-12",
+        ]  # fmt: skip
+        weeks = instance.get_dynamic_partitions(LOG_WEEKS)
+        assert weeks == sorted(weeks)
+        assert "2026-03-11" in instance.get_materialized_partitions(dg.AssetKey("cleaned_events"))
 
 
 def test_partition_helpers() -> None:

@@ -127,6 +127,24 @@ def _existing(urls: list[str]) -> list[str]:
     return [u for u in urls if object_store.Location.parse(u).prefix in listed]
 
 
+def add_partition_metadata(
+    context: dg.OutputContext | dg.AssetExecutionContext, partition_key: str | None, metadata: dict[str, Any]
+) -> None:
+    """Metadata of one partition of a run over many: it wins over the run's on that partition's
+    materialization (Dagster's partition-scoped asset metadata). Outside a run (an output context
+    built by hand) there is no materialization to add it to."""
+    if partition_key is None:
+        return
+    if isinstance(context, dg.OutputContext):
+        try:
+            step = context.step_context
+        except dg.DagsterInvariantViolationError:
+            return
+        step.add_asset_metadata(metadata, partition_key=partition_key)
+    else:
+        context.add_asset_metadata(metadata, partition_key=partition_key)
+
+
 def _column_schema(schema: pl.Schema) -> dg.TableSchema:
     from agent_pipelines.orchestration.ui_metadata import describe_columns
 
@@ -248,18 +266,20 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
             rows += n
             size += nbytes
             schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+            if len(frames) > 1:
+                # A run over many partitions: each partition's materialization shows its own file
+                # and row count, not the run's (else every Plots chart is a flat line).
+                add_partition_metadata(context, key, self._file_metadata(last, n, nbytes))
         if last is None or schema is None:
             return
         shown = last if len(frames) == 1 else last.rsplit("/", 1)[0]
-        where: dg.MetadataValue = dg.MetadataValue.url(shown) if self.remote else dg.MetadataValue.path(shown)
         context.add_output_metadata(
-            {
-                "dagster/row_count": rows,
-                "dagster/column_schema": _column_schema(schema),
-                "path": where,
-                "size_bytes": size,
-            }
+            {**self._file_metadata(shown, rows, size), "dagster/column_schema": _column_schema(schema)}
         )
+
+    def _file_metadata(self, where: str, rows: int, size: int) -> dict[str, Any]:
+        shown: dg.MetadataValue = dg.MetadataValue.url(where) if self.remote else dg.MetadataValue.path(where)
+        return {"dagster/row_count": rows, "path": shown, "size_bytes": size}
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame | dict[str, pl.LazyFrame]:
         asset_key = context.asset_key
