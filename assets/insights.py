@@ -21,7 +21,9 @@ from agent_pipelines.analytics import errors, insights
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.inherit import inherit_into
 from agent_pipelines.core.windows import Window, all_days, data_end
+from agent_pipelines.orchestration import ui_metadata as ui
 from agent_pipelines.orchestration.log_store import LogStore
+from agent_pipelines.text import markdown as md
 from agent_pipelines.text.redaction import redact
 from assets.events import daily_table_asset, per_day, table_asset
 
@@ -142,19 +144,27 @@ def error_clusters(log_store: LogStore, error_occurrences: pl.DataFrame) -> dg.O
         "clusters": table.height,
         "errors": error_occurrences.height,
         "window": Window(data_end(error_occurrences, column="timestamp"), None).describe(),
+        # Every row traceable: the cluster's id (as in `analyze --error-clustering`) and the
+        # latest sessions that hit it, each linked to its replay.
         "top_clusters": dg.MetadataValue.md(
             markdown_table(
-                _md_safe(
-                    table.select(
-                        "cluster_label",
-                        "category",
-                        "occurrences",
-                        "tasks",
-                        "attempts",
-                        "last_seen",
-                        "sample_message",
+                ui.linked(
+                    _md_safe(
+                        table.select(
+                            "cluster_id",
+                            "cluster_label",
+                            "category",
+                            "occurrences",
+                            "tasks",
+                            "attempts",
+                            "example_attempts",
+                            "last_seen",
+                            "sample_message",
+                        ),
+                        ["cluster_label"],
                     ),
-                    ["cluster_label"],
+                    "example_attempts",
+                    "sessions",
                 ),
                 limit=15,
                 max_chars=70,
@@ -191,6 +201,16 @@ def grouping_accuracy_check(
     )
 
 
+def task_sessions(tasks: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """``tasks`` with a ``sessions`` column: the task's latest attempts (to open their replays)."""
+    latest = (
+        sessions.sort("started_at", descending=True, nulls_last=True)
+        .group_by("task_id", maintain_order=True)
+        .agg(pl.col("attempt_id").head(3).alias("sessions"))
+    )
+    return tasks.join(latest, on="task_id", how="left")
+
+
 @table_asset("insights")
 def backlog_tasks(
     session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, task_events: pl.LazyFrame
@@ -199,7 +219,8 @@ def backlog_tasks(
     one), most attempts first, with root-cause categories (their errors' `error_category`), top error
     clusters, executors, cost and the orchestrator's last status."""
     table = insights.backlog_tasks(session_metrics, error_occurrences, insight_events(task_events))
-    preview = table.head(15).select(
+    preview = task_sessions(table.head(15), session_metrics).select(
+        "sessions",
         "task_id",
         "task_title",
         pl.col("reason").str.replace_all("_", " ").str.replace_all("+", " + ", literal=True),
@@ -220,7 +241,9 @@ def backlog_tasks(
             "window": all_days(session_metrics),
             "many_attempts": table.filter(pl.col("reason").str.contains("many_attempts")).height,
             "still_failing": table.filter(pl.col("still_failing")).height,
-            "backlog": dg.MetadataValue.md(markdown_table(_md_safe(preview, ["task_title"]), limit=15)),
+            "backlog": dg.MetadataValue.md(
+                markdown_table(ui.linked(_md_safe(preview, ["task_title"]), "sessions", "sessions"), limit=15)
+            ),
         },
     )
 
@@ -239,9 +262,13 @@ def task_planning_insights(
     )
     by_rule = {r["rule"]: (r["tasks"], r["failed_tasks"]) for r in counts.iter_rows(named=True)}
     rules_md = "\n".join(
-        f"- **{r.name}** ({by_rule.get(r.name, (0, 0))[0]} tasks, {by_rule.get(r.name, (0, 0))[1]} never "
-        f"succeeded) — {r.improvement}. Fires on {r.when}."
+        f"- **{md.escape(r.name)}** ({by_rule.get(r.name, (0, 0))[0]} tasks, "
+        f"{by_rule.get(r.name, (0, 0))[1]} never succeeded) — {md.escape(r.improvement)}. "
+        f"Fires on {md.escape(r.when)}."
         for r in insights.RULES
+    )
+    preview = task_sessions(table.head(20), session_metrics).select(
+        "sessions", "task_id", "task_title", "rule", "improvement", "evidence"
     )
     return dg.Output(
         table,
@@ -250,6 +277,13 @@ def task_planning_insights(
             "tasks": table["task_id"].n_unique() if table.height else 0,
             "window": all_days(session_metrics),
             "rules": dg.MetadataValue.md(rules_md),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    ui.linked(_md_safe(preview, ["task_title", "evidence"]), "sessions", "sessions"),
+                    limit=20,
+                    max_chars=90,
+                )
+            ),
         },
     )
 

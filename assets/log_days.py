@@ -24,7 +24,7 @@ from assets.partitions import LOG_DAYS, day_ranges, legacy_file_days, missing_ke
 # (assets.sessions, assets.insights), the day's alerts (so a day without any is materialized with 0
 # rows, not "Missing") and its session replays. A day's run refreshes all of them; the
 # unpartitioned views combine their per-day results.
-DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events", "alerts")
+DAILY_ASSETS = ("cleaned_events", "session_parts", "error_events", "task_events", "alerts", "session_replays")
 
 
 def analytics_sensor_status(settings: Settings) -> dg.DefaultSensorStatus:

@@ -21,6 +21,7 @@ from agent_pipelines.analytics import metrics, report
 from agent_pipelines.core import object_store, windows
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.live.notifiers.format import format_text
+from agent_pipelines.orchestration import links
 from agent_pipelines.orchestration import ui_metadata as ui
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.resources import TelegramResource
@@ -127,11 +128,13 @@ def weekly_report(
             "sessions": ui.count(weekly.totals["sessions"]),
             "cost": ui.usd(weekly.totals["cost_usd"]),
             "report": dg.MetadataValue.md(report.render_markdown(weekly)),
-            "html": dg.MetadataValue.url(uploaded) if uploaded else dg.MetadataValue.path(str(path)),
+            # Opens from the UI: the page as served next to it (`agent-pipelines ui`), or in the bucket.
+            "html": dg.MetadataValue.url(uploaded or links.report_url(path.name)),
+            "html_file": dg.MetadataValue.path(str(path)),
             "partial_week": weekly.partial,
             "sessions_value": weekly.totals["sessions"],
             "errors": weekly.totals["errors"],
-            "cost_usd": weekly.totals["cost_usd"],
+            "cost_usd": round(weekly.totals["cost_usd"], 4),
             "backlog_tasks": weekly.totals["backlog_tasks"],
             **posted,
         }
@@ -165,20 +168,29 @@ def _latest_materialization(instance: dg.DagsterInstance, asset: str) -> float |
     return event.timestamp if event is not None else None
 
 
-def last_week_request(instance: dg.DagsterInstance, now: datetime) -> dg.RunRequest | dg.SkipReason:
-    """The last complete week's report, once, as soon as its inputs have caught up with the logs.
+def complete_week_requests(
+    instance: dg.DagsterInstance, now: datetime
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """A report for every complete week with logs that has none yet, newest first, once, as soon as
+    the analytics have caught up with the log days.
 
-    This is what makes a report exist on a first start (the schedule only runs on Mondays) and right
-    after a week closes; the Monday 08:00 schedule still rebuilds it with lines that came late.
+    This is what makes the reports exist on a first start (the schedule only runs on Mondays), right
+    after a week closes, and after an import brings older weeks; the Monday 08:00 schedule still
+    rebuilds the last week with lines that came late. A week is complete once its Sunday is over,
+    or when it is the week old logs end in (:func:`windows.last_complete_week`).
     """
     weeks = instance.get_dynamic_partitions(LOG_WEEKS)
-    # The week before this one, or the week old logs end in (windows.last_complete_week).
     latest = max((date.fromisoformat(w) for w in weeks), default=None)
-    week = windows.last_complete_week(now, latest).isoformat()
-    if week not in weeks:
-        return dg.SkipReason(f"no logs in the last complete week (week of {week})")
-    if week in instance.get_materialized_partitions(dg.AssetKey("weekly_report")):
-        return dg.SkipReason(f"the report on the week of {week} exists")
+    last = windows.last_complete_week(now, latest)
+    complete = sorted((w for w in weeks if date.fromisoformat(w) <= last), reverse=True)
+    if not complete:
+        return dg.SkipReason(f"no logs in a complete week (the last one is the week of {last.isoformat()})")
+    built = instance.get_materialized_partitions(dg.AssetKey("weekly_report"))
+    missing = [w for w in complete if w not in built]
+    if not missing:
+        return dg.SkipReason(
+            f"the report on every complete week exists ({len(complete)}, up to {complete[0]})"
+        )
     days_at = _latest_materialization(instance, "cleaned_events")
     if days_at is None:
         return dg.SkipReason("waiting for the log days to be cleaned (cleaned_events)")
@@ -186,7 +198,7 @@ def last_week_request(instance: dg.DagsterInstance, now: datetime) -> dg.RunRequ
         at = _latest_materialization(instance, upstream)
         if at is None or at < days_at:
             return dg.SkipReason(f"waiting for {upstream} to catch up with the log days")
-    return dg.RunRequest(run_key=f"weekly-report-{week}", partition_key=week)
+    return [dg.RunRequest(run_key=f"weekly-report-{week}", partition_key=week) for week in missing]
 
 
 def weekly_report_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -197,11 +209,15 @@ def weekly_report_sensor(settings: Settings) -> dg.SensorDefinition:
         job=weekly_report_job,
         minimum_interval_seconds=30,  # a few instance look-ups per tick
         default_status=analytics_sensor_status(settings),
-        description="Builds the last complete week's report once, as soon as its analytics have caught "
-        "up: on first start and right after a week closes (the Monday 08:00 schedule rebuilds it later).",
+        description="Builds every complete week's report that is missing, once, as soon as its analytics "
+        "have caught up: on first start, right after a week closes and after an import of older weeks "
+        "(the Monday 08:00 schedule rebuilds the last week later).",
     )
-    def sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        return last_week_request(context.instance, datetime.now(UTC))
+    def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        found = complete_week_requests(context.instance, datetime.now(UTC))
+        if isinstance(found, dg.SkipReason):
+            return dg.SensorResult(skip_reason=found)
+        return dg.SensorResult(run_requests=found)
 
     return sensor
 

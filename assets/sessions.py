@@ -34,6 +34,7 @@ SESSION_PREVIEW = (
     "error_count",
     "attempt_number",
 )
+FAILED_SHOWN = 20  # the latest failed sessions shown, each linked to its replay
 
 
 def table_metadata(frame: pl.DataFrame, limit: int = 50) -> dg.TableMetadataValue:
@@ -91,7 +92,12 @@ def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     frame = metrics.sessions_from_parts(session_parts)
     closed = frame.filter(~pl.col("is_open"))
     success_rate = cast(float | None, closed["succeeded"].mean()) if closed.height else None
-    preview = frame.sort("started_at", descending=True).select(SESSION_PREVIEW).head(15)
+    latest = frame.sort("started_at", descending=True, nulls_last=True)
+    preview = ui.linked(ui.with_durations(latest.select(SESSION_PREVIEW).head(15)), "attempt_id")
+    failed = (
+        latest.filter(~pl.col("is_open") & ~pl.col("succeeded")).select(SESSION_PREVIEW).head(FAILED_SHOWN)
+    )
+    failed_preview = ui.linked(ui.with_durations(failed), "attempt_id")
     cost = float(frame["cost_usd"].sum()) if frame.height else 0.0
     return dg.Output(
         frame,
@@ -104,9 +110,13 @@ def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
             "open_sessions": frame.height - closed.height,
             "tasks": frame["task_id"].n_unique() if frame.height else 0,
             "latest_sessions": dg.MetadataValue.md(markdown_table(preview, limit=15)),
-            "success_rate_value": float(success_rate) if success_rate is not None else None,
+            "failed_sessions": closed.height - int(closed["succeeded"].sum()) if closed.height else 0,
+            "failed_sessions_preview": dg.MetadataValue.md(
+                markdown_table(failed_preview, limit=FAILED_SHOWN)
+            ),
+            "success_rate_value": round(float(success_rate), 6) if success_rate is not None else None,
             "sessions_value": frame.height,
-            "total_cost_usd": cost,
+            "total_cost_usd": round(cost, 4),
         },
     )
 
@@ -186,8 +196,7 @@ def _comparison_output(table: pl.DataFrame, by: str, sessions: pl.DataFrame) -> 
         metadata={
             f"{by}s": table.height,
             "window": all_days(sessions),
-            "comparison": table_metadata(shown),
-            "comparison_md": dg.MetadataValue.md(markdown_table(shown, limit=50)),
+            "comparison": table_metadata(shown),  # once: a sortable table (issue 25)
         },
     )
 

@@ -92,6 +92,11 @@ def test_analyze_matches_the_assets(small_logs: Path, tables: dict[str, pl.DataF
         expected.select("cluster_id", "occurrences", "tasks", "attempts").iter_rows()
     )
     assert clusters["top"][0]["trend"]  # the daily trend is in the JSON too
+    # Issue 25: from a cluster to the sessions behind it (the latest attempts that hit it).
+    occurrences = tables["error_occurrences"]
+    for c in clusters["top"][:20]:
+        hit = set(occurrences.filter(pl.col("cluster_id") == c["cluster_id"])["attempt_id"])
+        assert 0 < len(c["example_attempts"]) <= 3 and set(c["example_attempts"]) <= hit
 
     backlog = run(small_logs, "analyze", "--backlog-tasks", "100000")
     expected = tables["backlog_tasks"]

@@ -207,8 +207,10 @@ def test_weekly_report_asset_posts_once_to_telegram(
         meta = _report_metadata(first)
         assert meta["telegram_sent"] == 1 and meta["sessions_value"] > 100
         assert meta["report"].startswith("# Agent work — weekly report")
-        html = Path(meta["html"])
+        html = Path(meta["html_file"])
         assert html == data / "reports" / f"weekly-report-{WEEK}.html" and html.exists()
+        # Issue 25: the page opens from the UI (a URL where `agent-pipelines ui` serves it).
+        assert meta["html"] == f"http://127.0.0.1:3001/reports/weekly-report-{WEEK}.html"
         (text,) = tg.texts()
         assert f"Weekly report {WEEK}" in text and "Success Rate" in text
         # A retried or re-materialized week is not posted again (the outbox key is the week).
@@ -277,34 +279,41 @@ def test_a_week_not_yet_over_is_labelled_partial_and_not_compared(small_logs: Pa
     assert f"Week of {monday}: last 7 days to {monday + timedelta(days=6)} 23:59 UTC" in text
 
 
-def test_first_start_builds_the_last_complete_weeks_report_once(small_logs: Path) -> None:
-    """The sensor asks for the last complete week's report as soon as its inputs are current, then
-    never again (the schedule keeps its Monday rebuild)."""
-    from assets.reports import last_week_request
+def test_first_start_builds_every_complete_weeks_report_once(small_logs: Path) -> None:
+    """The sensor asks for the report of every complete week that has none as soon as its inputs are
+    current, then never again (the schedule keeps its Monday rebuild); after an import of an older
+    week, that week's too (issue 25: 1 of 2 weeks was built, 1 of 5 after an import)."""
+    from assets.reports import complete_week_requests
 
     def done(asset: str, partition: str | None = None) -> None:
         fresh.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
 
+    def weeks(found: object) -> list[str | None]:
+        assert isinstance(found, list), found
+        return [r.partition_key for r in found]
+
     monday_after = datetime.combine(DEMO_START + timedelta(days=7), datetime.min.time(), UTC)
     with dg.instance_for_test() as fresh:
-        waiting = last_week_request(fresh, monday_after)
+        waiting = complete_week_requests(fresh, monday_after)
         assert isinstance(waiting, dg.SkipReason) and "no logs" in (waiting.skip_message or "")
         register_partitions(fresh, log_days(small_logs))
-        waiting = last_week_request(fresh, monday_after)
+        waiting = complete_week_requests(fresh, monday_after)
         assert isinstance(waiting, dg.SkipReason) and "cleaned" in (waiting.skip_message or "")
         done("cleaned_events", DEMO_START.isoformat())
         done("session_metrics")
         done("error_occurrences")
-        request = last_week_request(fresh, monday_after)
-        assert isinstance(request, dg.RunRequest) and request.partition_key == WEEK
+        assert weeks(complete_week_requests(fresh, monday_after)) == [WEEK]
         # Logs that ended long ago: their last week is the last complete one, not an empty week.
-        later = last_week_request(fresh, monday_after + timedelta(days=60))
-        assert isinstance(later, dg.RunRequest) and later.partition_key == WEEK
+        assert weeks(complete_week_requests(fresh, monday_after + timedelta(days=60))) == [WEEK]
         done("cleaned_events", DEMO_START.isoformat())  # a day grew: wait for the analytics again
-        waiting = last_week_request(fresh, monday_after)
+        waiting = complete_week_requests(fresh, monday_after)
         assert isinstance(waiting, dg.SkipReason) and "catch up" in (waiting.skip_message or "")
         done("session_metrics")
         done("error_occurrences")
         done("weekly_report", WEEK)
-        exists = last_week_request(fresh, monday_after)
+        exists = complete_week_requests(fresh, monday_after)
         assert isinstance(exists, dg.SkipReason) and "exists" in (exists.skip_message or "")
+        # An import brings two older weeks: both get their report, newest first.
+        register_partitions(fresh, [DEMO_START - timedelta(days=14), DEMO_START - timedelta(days=7)])
+        older = [week_key(DEMO_START - timedelta(days=n)) for n in (7, 14)]
+        assert weeks(complete_week_requests(fresh, monday_after)) == older

@@ -69,3 +69,28 @@ def test_daily_usage_adds_up_to_the_sessions(small_logs: Path) -> None:
     assert numbers["day/sessions_ended"] > 0 and 0 <= numbers["day/success_rate"] <= 1
     by_executor = sum(v for k, v in numbers.items() if k.startswith("cost_usd/executor/"))
     assert by_executor == pytest.approx(numbers["day/cost_usd"])
+
+
+def test_column_descriptions_render_as_written() -> None:
+    """Issue 25: descriptions are Markdown in the UI; "<URL>" vanished and "> or <" became a quote."""
+    from markdown_it import MarkdownIt
+
+    from agent_pipelines.orchestration.ui_metadata import describe
+
+    render = MarkdownIt("commonmark").render
+    template = render(describe("error_template"))
+    assert "&lt;URL&gt;, &lt;PATH&gt;" in template
+    comparator = render(describe("comparator"))
+    assert "<blockquote>" not in comparator and "&gt; or &lt;: which side" in comparator
+    schema = describe_columns({"cluster_label": pl.String(), "comparator": pl.String()})
+    assert all(c.description and "\\<" in c.description for c in schema.columns)
+
+
+def test_links_to_sessions_survive_the_markdown_table() -> None:
+    from agent_pipelines.orchestration.ui_metadata import linked, with_durations
+    from agent_pipelines.text.markdown import table
+
+    frame = pl.DataFrame({"attempt_id": ["att_1"], "duration_ms": [725_000], "title": ["a | <b>"]})
+    out = table(linked(with_durations(frame), "attempt_id"))
+    assert "[att\\_1](<http://127.0.0.1:3001/replays/att_1.html>)" in out
+    assert "12 min 05 s" in out and "a \\| \\<b\\>" in out

@@ -74,7 +74,9 @@ CLUSTER_SCHEMA: dict[str, pl.DataType] = {
     "sample_message": pl.String(),
     "fingerprinted_share": pl.Float64(),
     "trend": TREND_TYPE,
+    "example_attempts": pl.List(pl.String()),
 }
+EXAMPLE_ATTEMPTS = 3  # the latest attempts a cluster shows, to open their sessions
 
 
 def _sha1_12(key: str) -> str:
@@ -216,7 +218,14 @@ def cluster_table(
         .mean()
         .alias("fingerprinted_share"),
     )
-    table = table.with_columns(
+    examples = (
+        occ.group_by("cluster_id", "attempt_id")
+        .agg(pl.col("timestamp").max())
+        .sort("timestamp", descending=True)
+        .group_by("cluster_id", maintain_order=True)
+        .agg(pl.col("attempt_id").head(EXAMPLE_ATTEMPTS).alias("example_attempts"))
+    )
+    table = table.join(examples, on="cluster_id", how="left").with_columns(
         (pl.col("occurrences") / total).alias("share"),
         pl.col("sample_message").map_elements(
             lambda m: _clip(redact(m), sample_chars), return_dtype=pl.String(), skip_nulls=True

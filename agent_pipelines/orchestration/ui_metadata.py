@@ -16,7 +16,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from agent_pipelines.analytics.replay import human_duration
 from agent_pipelines.live.alerts_table import counts_by_type, counts_by_type_and_day
+from agent_pipelines.orchestration.links import replay_link
+from agent_pipelines.text import markdown as md
 
 # One description per column name, shared by every table that has the column.
 COLUMN_DESCRIPTIONS: dict[str, str] = {
@@ -136,21 +139,49 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "rate": "support / group_attempts: how often attempts with the characteristic hit the cluster",
     "base_rate": "cluster_attempts / total_attempts: how often any attempt hits the cluster",
     "lift": "rate / base_rate: above 1, the characteristic goes with the cluster",
+    "example_attempts": "The latest attempts that hit the cluster (their sessions)",
+    "duration": "Session duration",
+    "session": "The attempt, linked to its replay",
 }
+
+
+def describe(name: str) -> str:
+    """A column's description as Markdown (the UI renders it so): escaped through the one helper, so
+    ``<URL>`` stays visible and "> or <" is text, not a blockquote."""
+    return md.escape(COLUMN_DESCRIPTIONS.get(name, COLUMN_DESCRIPTIONS.get(name.split("/")[0], "")))
 
 
 def describe_columns(schema: Mapping[str, Any]) -> dg.TableSchema:
     """A column schema with a description for every column (unknown names say so)."""
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(
-                name,
-                str(dtype),
-                description=COLUMN_DESCRIPTIONS.get(name, COLUMN_DESCRIPTIONS.get(name.split("/")[0], "")),
-            )
-            for name, dtype in schema.items()
+            dg.TableColumn(name, str(dtype), description=describe(name)) for name, dtype in schema.items()
         ]
     )
+
+
+def session_links(attempt_ids: list[str] | None, limit: int = 3) -> md.Raw:
+    """Markdown links from attempt ids to their replays (the first ``limit``)."""
+    return md.Raw(", ".join(replay_link(a) for a in (attempt_ids or [])[:limit] if a))
+
+
+def linked(frame: pl.DataFrame, column: str, to: str = "session") -> pl.DataFrame:
+    """``frame`` with ``column`` (an attempt id, or a list of them) replaced by links to the replays,
+    named ``to`` (a column of Markdown that :func:`agent_pipelines.text.markdown.table` keeps as is)."""
+    values = frame[column].to_list()
+    links = [session_links(v if isinstance(v, list) else [v]) for v in values]
+    at = frame.columns.index(column)
+    out = frame.drop(column)
+    return out.insert_column(at, pl.Series(to, links, dtype=pl.Object))
+
+
+def with_durations(frame: pl.DataFrame, column: str = "duration_ms") -> pl.DataFrame:
+    """Milliseconds as people read them (``12 min 05 s``), in a ``duration`` column."""
+    if column not in frame.columns:
+        return frame
+    return frame.with_columns(
+        pl.col(column).map_elements(human_duration, return_dtype=pl.String()).alias(column)
+    ).rename({column: "duration"})
 
 
 def _plain(value: Any) -> Any:
@@ -173,7 +204,7 @@ def table_metadata(frame: pl.DataFrame, limit: int = 50) -> dg.TableMetadataValu
             dg.TableColumn(
                 name,
                 types.get(dtype.base_type(), "int" if dtype.is_integer() else "string"),
-                description=COLUMN_DESCRIPTIONS.get(name),
+                description=describe(name),
             )
             for name, dtype in frame.schema.items()
         ]
@@ -204,12 +235,16 @@ ALERT_TABLE_COLUMNS = (
 def alerts_metadata(
     table: pl.DataFrame, window: str, limit: int = 100, fates: pl.DataFrame | None = None
 ) -> dict[str, Any]:
-    """The alerts of a day or of a detector run: headline counts, the table, counts by type and day.
+    """The alerts of a day or of a detector run: headline counts, the table, counts by type and day,
+    and each alert's session linked to its replay.
 
     ``fates`` (alert_id, delivery, action: :func:`agent_pipelines.live.alert_status.fates`) adds what
     became of each alert — silenced, delivered to which receivers, its action — to the table."""
     by_type = counts_by_type(table)
     shown = table.select(ALERT_TABLE_COLUMNS).with_columns(pl.col("sample").str.slice(0, 200))
+    sessions = linked(
+        table.select("timestamp", "type", "severity", "attempt_id", "summary").head(30), "attempt_id"
+    )
     extra: dict[str, Any] = {}
     if fates is not None and "alert_id" in table.columns:
         joined = table.join(fates, on="alert_id", how="left")
@@ -226,7 +261,9 @@ def alerts_metadata(
         }
     return {
         **extra,
+        "dagster/row_count": dg.MetadataValue.int(table.height),
         "alerts": dg.MetadataValue.int(table.height),
+        "alert_sessions": dg.MetadataValue.md(md.table(sessions, limit=30, max_chars=120)),
         "window": window,
         "by_type": ", ".join(f"{k}: {v}" for k, v in by_type.items()) or "none",
         "alerts_table": table_metadata(shown, limit=limit),
@@ -239,8 +276,12 @@ __all__ = [
     "COLUMN_DESCRIPTIONS",
     "alerts_metadata",
     "count",
+    "describe",
     "describe_columns",
+    "linked",
     "pct",
+    "session_links",
     "table_metadata",
     "usd",
+    "with_durations",
 ]

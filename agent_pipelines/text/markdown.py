@@ -8,7 +8,8 @@ character, so :func:`escape` puts one before each of them: the text then renders
 in any CommonMark renderer, in a table cell or not. Line breaks become spaces (a cell is one line).
 
 Everything that writes Markdown goes through :func:`escape` (one value), :func:`escape_expr` (a
-polars column) or :func:`table` (a frame as a Markdown table).
+polars column), :func:`link` (a link whose text is escaped) or :func:`table` (a frame as a Markdown
+table; a :class:`Raw` cell, such as a link, goes in as written).
 """
 
 from __future__ import annotations
@@ -59,9 +60,21 @@ def escape_expr(expr: pl.Expr, limit: int | None = None) -> pl.Expr:
     return text.str.replace(r"^([-+=])", r"\$1").str.replace(r"^(\d+)([.)])", r"$1\$2")
 
 
+class Raw(str):
+    """Markdown already written (a link made by :func:`link`): :func:`table` puts it in as it is."""
+
+
+def link(text: Any, url: str, limit: int | None = None) -> Raw:
+    """``[text](url)``, the text escaped and the URL in angle brackets (spaces and parentheses safe)."""
+    target = url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    return Raw(f"[{escape(text, limit)}](<{target}>)")
+
+
 def _cell(value: Any, limit: int | None) -> str:
     if value is None:
         return ""
+    if isinstance(value, Raw):
+        return str(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -71,6 +84,8 @@ def _cell(value: Any, limit: int | None) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, list | tuple):
+        if value and all(isinstance(v, Raw) for v in value):
+            return ", ".join(value)
         return escape(", ".join(str(v) for v in value), limit)
     if hasattr(value, "isoformat") and hasattr(value, "hour"):
         return escape(value.strftime("%Y-%m-%d %H:%M:%S"))
@@ -108,4 +123,4 @@ def table(
     return "\n".join(lines)
 
 
-__all__ = ["clip", "escape", "escape_expr", "table"]
+__all__ = ["Raw", "clip", "escape", "escape_expr", "link", "table"]

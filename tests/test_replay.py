@@ -1,0 +1,158 @@
+"""Session replay (issue 25): the timeline, its page, its terminal twin and the daily asset.
+
+Logs are written by the real logger (and, for a transcript, by the real Claude Code importer over a
+fixture written from its public format), read back by the real reader; the asset runs through
+``dg.materialize`` on an instance on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from conftest import cli_env
+
+from agent_pipelines.analytics import replay
+from agent_pipelines.core.logger import AgentWorkLogger
+from agent_pipelines.core.reader import dedupe, read_logs
+from agent_pipelines.orchestration.partitions import register_partitions
+from assets.analytics import analytics_assets, build_resources
+
+CLI = str(Path(sys.executable).parent / "agent-pipelines")
+SECRET = "sk-ant-api03-" + "A1b2C3d4E5f6G7h8I9j0" * 3
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def write_session(logs: Path) -> None:
+    """One failed session: a prompt, a tool call and its failed result, an error carrying a secret,
+    a 20-minute pause, a follow-up, a status change and the end with tokens and cost."""
+    now = [START]
+    log = AgentWorkLogger(logs, enabled=True, clock=lambda: now[0])
+
+    def at(minutes: float) -> None:
+        now[0] = START + timedelta(minutes=minutes)
+
+    log.start_session("att-replay-1", prompt="Fix the <PATH> parser & add tests", task_id="T-9",
+                      task_title="Parser <fix>", executor="CODEX", model="gpt-5")  # fmt: skip
+    at(1)
+    log.tool_call("att-replay-1", "Bash", {"command": "npm test"})
+    at(2)
+    log.tool_result("att-replay-1", "Bash", success=False, extra={"output": "3 tests failed"})
+    at(3)
+    log.error("att-replay-1", f"401 Unauthorized with key {SECRET}", error_category="auth")
+    at(23)
+    log.followup("att-replay-1", "Please use the test key", reason="auth error")
+    at(24)
+    log.status_change("att-replay-1", "failed", old_status="in_progress", reason="gave up")
+    at(25)
+    log.stop_session("att-replay-1", "failed", duration_ms=25 * 60_000, total_tokens=12_345, cost_usd=0.4321)
+    log.start_session("att-other", prompt="another task", task_id="T-1", executor="CLAUDE_CODE")
+    log.stop_session("att-other", "success", duration_ms=1000, total_tokens=10, cost_usd=0.01)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("replay-logs")
+    write_session(root)
+    return root
+
+
+def test_timeline_orders_marks_idle_accrues_cost_and_redacts(logs: Path) -> None:
+    events = dedupe(read_logs(logs).events)
+    alerts = pl.DataFrame(
+        {
+            "timestamp": [START + timedelta(minutes=3, seconds=30)],
+            "attempt_id": ["att-replay-1"],
+            "type": ["error_loop"],
+            "severity": ["high"],
+            "summary": [f"4 errors: {SECRET}"],
+            "recommendation": ["look"],
+            "sample": [None],
+        }
+    )
+    t = replay.build_timeline("att-replay-1", events, alerts)
+    kinds = [s.kind for s in t.steps]
+    assert kinds == [
+        "prompt",
+        "tool_call",
+        "tool_result",
+        "error",
+        "alert",
+        "idle",
+        "followup",
+        "status",
+        "end",
+    ]
+    idle = t.steps[kinds.index("idle")]
+    assert idle.title == "idle 19 min 30 s"
+    assert t.steps[2].failed and t.steps[3].failed and "npm test" in t.steps[1].detail
+    assert "3 tests failed" in t.steps[2].detail
+    assert (t.tokens, t.cost_usd, t.status, t.task_id) == (12_345, 0.4321, "failed", "T-9")
+    assert t.steps[-2].tokens == 0  # cost appears when it accrued, not before
+    text = replay.render_text(t)
+    page = replay.render_html(t, "2026-03-02")
+    for out in (text, page, json.dumps([s.detail for s in t.steps])):
+        assert SECRET not in out and "sk-ant-api03-A1b2" not in out
+    assert "Fix the &lt;PATH&gt; parser &amp; add tests" in page  # autoescaped, placeholders visible
+    assert "idle 19 min 30 s" in page and "$0.4321" in page and "12,345" in page
+
+
+def test_session_command_prints_the_timeline_and_fails_in_one_line(logs: Path, tmp_path: Path) -> None:
+    page = tmp_path / "replay.html"
+    done = subprocess.run([CLI, "session", "att-replay", "--logs-dir", str(logs), "--html", str(page)],
+                          capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Session att-replay-1 — Parser <fix>" in done.stdout
+    assert "tool_call" in done.stdout and "idle 20 min 00 s" in done.stdout and SECRET not in done.stdout
+    assert "<h1>Session att-replay-1</h1>" in page.read_text()
+    missing = subprocess.run([CLI, "session", "nope", "--logs-dir", str(logs)],
+                             capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert missing.returncode == 2 and "no attempt 'nope'" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1  # one line, no traceback
+    ambiguous = subprocess.run([CLI, "session", "att-", "--logs-dir", str(logs)],
+                               capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert ambiguous.returncode == 2 and "2 attempts start with" in ambiguous.stderr
+
+
+def test_replays_asset_writes_a_page_per_session_and_links_them(logs: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assets, checks = analytics_assets()
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        register_partitions(instance, [date(2026, 3, 2)])
+        result = dg.materialize(
+            [*assets, *checks],
+            selection=["cleaned_events", "alerts", "session_replays"],
+            partition_key="2026-03-02",
+            instance=instance,
+            resources=build_resources(str(logs), str(data)),
+        )
+        assert result.success
+        [event] = [
+            e.materialization
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey("session_replays")
+        ]
+    meta = event.metadata
+    assert (meta["sessions"].value, meta["failed_sessions"].value) == (2, 1)
+    assert meta["replays"].value.endswith("/replays/2026-03-02.html")
+    assert "(<http://127.0.0.1:3001/replays/att-replay-1.html>)" in meta["failed_sessions_preview"].value
+    folder = data / "replays"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "2026-03-02.html",
+        "att-other.html",
+        "att-replay-1.html",
+    ]
+    assert 'href="att-replay-1.html"' in (folder / "2026-03-02.html").read_text()
+    assert SECRET not in (folder / "att-replay-1.html").read_text()
+
+
+def test_replay_file_names_are_safe_and_distinct() -> None:
+    assert replay.replay_file_name("att-1") == "att-1.html"
+    odd = replay.replay_file_name("a/../b c")
+    assert "/" not in odd and " " not in odd and odd != replay.replay_file_name("a_.._b_c")
