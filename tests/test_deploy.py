@@ -78,6 +78,17 @@ def test_proxy_authenticates_terminates_tls_and_forwards_to_the_webserver(compos
         f"http://{n}:{p}" for n, p in zip(WEBSERVERS, ports, strict=True)
     ]
     assert "/etc/nginx/htpasswd" in mounts and "/etc/nginx/tls" in mounts
+    # Replays and reports (issue 25): the data volume read-only, two folders, no listing, same login.
+    assert mounts["/srv/agent-pipelines"] == "data" and any(
+        v.endswith(":/srv/agent-pipelines:ro") for v in proxy["volumes"]
+    )
+    aliases = re.findall(r"location\s+(\S+)\s*\{\s*alias\s+(\S+);", code)
+    assert aliases == [
+        ("/files/replays/", "/srv/agent-pipelines/replays/"),
+        ("/files/reports/", "/srv/agent-pipelines/reports/"),
+    ]
+    assert "autoindex on" not in code
+    assert compose["services"]["code"]["environment"]["AGENT_PIPELINES_FILES_URL"] == "/files"
 
 
 def test_services_share_one_image_and_take_settings_from_the_environment(compose: dict) -> None:

@@ -156,3 +156,35 @@ def test_replay_file_names_are_safe_and_distinct() -> None:
     assert replay.replay_file_name("att-1") == "att-1.html"
     odd = replay.replay_file_name("a/../b c")
     assert "/" not in odd and " " not in odd and odd != replay.replay_file_name("a_.._b_c")
+
+
+def test_files_server_serves_replays_and_reports_only(tmp_path: Path) -> None:
+    import socket
+
+    import requests
+
+    from agent_pipelines.cli.files_server import serve_files
+
+    (tmp_path / "replays").mkdir()
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "replays" / "a.html").write_text("<h1>replay</h1>")
+    (tmp_path / "reports" / "weekly-report-2026-03-02.html").write_text("<svg></svg>")
+    (tmp_path / "dagster.yaml").write_text("secret: 1")
+    (tmp_path / "replays" / "escape.html").symlink_to(tmp_path / "dagster.yaml")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = serve_files(tmp_path, "127.0.0.1", port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        page = requests.get(f"{base}/replays/a.html", timeout=10)
+        assert page.status_code == 200 and page.text == "<h1>replay</h1>"
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert requests.get(f"{base}/reports/weekly-report-2026-03-02.html", timeout=10).status_code == 200
+        for path in ("/dagster.yaml", "/replays/", "/replays/../dagster.yaml", "/replays/%2e%2e/dagster.yaml",
+                     "/replays/escape.html", "/", "/tables/x.parquet"):  # fmt: skip
+            assert requests.get(base + path, timeout=10).status_code == 404, path
+        assert requests.post(f"{base}/replays/a.html", data="x", timeout=10).status_code == 501
+    finally:
+        server.shutdown()
+        server.server_close()

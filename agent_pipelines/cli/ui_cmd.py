@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 from agent_pipelines.cli.common import add_data_dir, add_logs_dir, data_path, fallback_logs, use_dagster_home
+from agent_pipelines.cli.files_server import serve_files
 from agent_pipelines.cli.terminal import run_filtered
 from agent_pipelines.core import object_store, paths
 from agent_pipelines.generator import generate, has_logs, print_progress
 from agent_pipelines.orchestration.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError
+from agent_pipelines.orchestration.links import FILES_URL_ENV
 
 DEMO_DAYS = 14
 DEMO_TASKS = 1500
@@ -35,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_dir(parser)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--files-port",
+        type=int,
+        help="port of the read-only server for session replays and weekly reports (default: --port + 1)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="never generate demo logs")
     parser.add_argument(
         "--instance",
@@ -97,9 +104,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logs = choose_logs_dir(args.logs_dir, data, demo=not args.no_demo)
     os.environ["AGENT_WORK_LOGS_DIR"] = str(logs)
+    files_port = args.files_port if args.files_port is not None else args.port + 1
+    try:
+        serve_files(data, args.host, files_port)
+    except OSError as exc:
+        print(
+            f"agent-pipelines: cannot serve replays on {args.host}:{files_port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    # The links in the UI's metadata point here (a proxy in front sets its own public URL).
+    os.environ.setdefault(FILES_URL_ENV, f"http://{args.host}:{files_port}")
     print(
         f"DAGSTER_HOME={home} ({os.environ[INSTANCE_ENV]} instance)\nAGENT_WORK_LOGS_DIR={logs}\n"
-        f"UI: http://{args.host}:{args.port}",
+        f"UI: http://{args.host}:{args.port}\nReplays and reports (read-only): {os.environ[FILES_URL_ENV]}",
         file=sys.stderr,
     )
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or shutil.which("dagster")
@@ -115,4 +133,5 @@ def run(args: argparse.Namespace) -> int:
         f"Terminal: {args.log_level} and above (--log-level); every run, tick and skip is in the UI",
         file=sys.stderr,
     )
+    # This process also serves the replays (a thread) while Dagster runs.
     return run_filtered(argv, args.log_level)  # at debug it keeps every line; it stops the whole tree
