@@ -94,7 +94,8 @@ def build(settings: Settings) -> dg.Definitions:
     downstream = unpartitioned_downstream(assets)
     automation = dg.AutomationConditionSensorDefinition(
         "analytics_automation_sensor",
-        target=dg.AssetSelection.assets(*downstream),
+        # and the session replays of a day whose alerts changed (assets.replays.REPLAY_AUTOMATION)
+        target=dg.AssetSelection.assets(*downstream, "session_replays"),
         default_status=analytics_sensor_status(settings),
         # Cheap to evaluate (a dozen assets); a day's change shows in the analytics within ~30 s.
         minimum_interval_seconds=30,

@@ -27,6 +27,16 @@ from assets.partitions import daily_partitions
 
 FAILED_SHOWN = 20
 
+# A day's replays are written with the day (``log_days_sensor``'s runs); alerts the live detectors
+# add to a day later (``live_detector_job`` re-materializes its ``alerts`` partition) re-render that
+# day's replays, so an alert's session shows the alert. A run that wrote both leaves nothing to do
+# (the replays were written after the alerts).
+REPLAY_AUTOMATION = (
+    dg.AutomationCondition.any_deps_updated().allow(dg.AssetSelection.assets("alerts")).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after the day's alerts change")
+
 
 def _stored(io: PolarsParquetIOManager, asset: str, days: list[str]) -> pl.DataFrame:
     scan = scan_tables(io.stored(dg.AssetKey(asset), days))
@@ -82,6 +92,7 @@ def day_metadata(day: str, timelines: list[replay.Timeline]) -> dict[str, Any]:
     tags={"domain": "sessions"},
     kinds={"html"},
     deps=["cleaned_events", "alerts"],
+    automation_condition=REPLAY_AUTOMATION,
 )
 def session_replays(
     context: dg.AssetExecutionContext,
@@ -109,4 +120,4 @@ def session_replays(
     return dg.MaterializeResult(metadata=last)
 
 
-__all__ = ["day_timelines", "session_replays"]
+__all__ = ["REPLAY_AUTOMATION", "day_timelines", "session_replays"]

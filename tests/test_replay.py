@@ -188,3 +188,29 @@ def test_files_server_serves_replays_and_reports_only(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_replays_follow_alerts_that_come_after_the_day(logs: Path, tmp_path: Path) -> None:
+    """A day's run writes alerts and replays together (nothing more to do); an alert the detector
+    adds later re-renders that day's replays, so the alert's session shows it."""
+    from assets.analytics import defs
+
+    data = tmp_path / "data"
+    assets, checks = analytics_assets()
+    graph = dg.Definitions(assets=[a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
+                           resources=build_resources(str(logs), str(data)))  # fmt: skip
+    key = dg.AssetKey("session_replays")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        register_partitions(instance, [date(2026, 3, 2)])
+        first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
+        result = dg.materialize([*assets, *checks], selection=["cleaned_events", "alerts", "session_replays"],
+                                partition_key="2026-03-02", instance=instance,
+                                resources=build_resources(str(logs), str(data)))  # fmt: skip
+        assert result.success
+        after_day = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=first.cursor)
+        assert after_day.get_num_requested(key) == 0
+        instance.report_runless_asset_event(dg.AssetMaterialization("alerts", partition="2026-03-02"))
+        after_alert = dg.evaluate_automation_conditions(
+            defs=graph, instance=instance, cursor=after_day.cursor
+        )
+        assert after_alert.get_num_requested(key) == 1
