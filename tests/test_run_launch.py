@@ -115,3 +115,19 @@ def test_forked_runs_use_the_instance_the_fork_server_opened(monkeypatch: pytest
         assert opened is not warm and isinstance(opened.compute_log_manager, NoOpComputeLogManager)
         opened.dispose()
         warm.dispose()
+
+
+def test_warm_up_says_nothing(tmp_path: Path) -> None:
+    """Issue 25: the fork server's warm-up printed Dagster's "no dagster.yaml" warning about its
+    temporary instance on every start (DAGSTER_HOME is set under `agent-pipelines ui`)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    env.pop("AGENT_PIPELINES_PREFORK_INSTANCE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import agent_pipelines.orchestration.run_launch.warmup"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "dagster.yaml" not in done.stderr and "elemetry" not in done.stderr, done.stderr

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from pathlib import Path
 
 import dagster as dg
 
@@ -42,11 +43,12 @@ def _warmup_job() -> None:
 def warm_up() -> None:
     """Run a one-op job on a SQLite instance in a temporary folder (then delete it)."""
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    with (
-        tempfile.TemporaryDirectory(prefix="agent-pipelines-warmup-") as home,
-        dg.DagsterInstance.local_temp(tempdir=home) as instance,
-    ):
-        _warmup_job.execute_in_process(instance=instance, run_config=quiet)
+    with tempfile.TemporaryDirectory(prefix="agent-pipelines-warmup-") as home:
+        # A configuration of its own, so Dagster neither warns that the folder has none (it does
+        # when DAGSTER_HOME is set, as it is under `agent-pipelines ui`) nor turns telemetry on.
+        Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        with dg.DagsterInstance.local_temp(tempdir=home) as instance:
+            _warmup_job.execute_in_process(instance=instance, run_config=quiet)
 
 
 def open_instance() -> dg.DagsterInstance | None:
