@@ -25,6 +25,7 @@ from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.cleaned import CleanedDay, clean_days
 from agent_pipelines.core.contract import CLEANED_SCHEMA, CleanedEvent
 from agent_pipelines.core.inherit import last_context
+from agent_pipelines.orchestration import ui_metadata as ui
 from agent_pipelines.orchestration.io_manager import (
     PARQUET_IO,
     PolarsParquetIOManager,
@@ -84,7 +85,7 @@ def day_metadata(day: CleanedDay) -> dict[str, Any]:
         "source_files": dg.MetadataValue.json(sorted(day.sources)),
         "file_warnings": dg.MetadataValue.json(list(day.warnings)),
         "preview": dg.MetadataValue.md(markdown_table(_preview(day), limit=10)),
-        **usage.day_numbers(day.session_ends),
+        **ui.rounded(usage.day_numbers(day.session_ends)),
     }
 
 
@@ -226,7 +227,7 @@ def cleaned_events(
         )
     if len(days) == 1 and last is not None:
         # The day's numbers: across partitions, the Plots tab draws them as daily time series.
-        metadata.update(usage.day_numbers(last.session_ends))
+        metadata.update(ui.rounded(usage.day_numbers(last.session_ends)))
     if len(days) > 1:
         metadata["days_in_run"] = len(days)
         metadata["by_day"] = dg.MetadataValue.md(markdown_table(pl.DataFrame(per_day), limit=400))

@@ -110,6 +110,7 @@ def test_cleaned_events_metadata_and_quarantine(materialized: dict) -> None:
         assert meta["path"].value.endswith(f"{day}.parquet")
         assert "| timestamp" in meta["preview"].value
         assert sum(meta["events_by_type"].value.values()) == meta["events"].value
+        assert all(len(repr(v.value)) < 12 for k, v in meta.items() if isinstance(v.value, float)), meta
         assert meta["days_in_run"].value == len(materialized["days"])
         assert all(d in meta["by_day"].value for d in materialized["days"])
         quarantined += meta["quarantined"].value

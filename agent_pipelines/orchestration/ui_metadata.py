@@ -214,6 +214,11 @@ def table_metadata(frame: pl.DataFrame, limit: int = 50) -> dg.TableMetadataValu
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
+def rounded(numbers: Mapping[str, Any], digits: int = 4) -> dict[str, Any]:
+    """Numbers for the Plots tab as people read them: ``63.1357``, not ``63.13570000000001``."""
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in numbers.items()}
+
+
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
