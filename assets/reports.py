@@ -171,8 +171,9 @@ def _latest_materialization(instance: dg.DagsterInstance, asset: str) -> float |
 def complete_week_requests(
     instance: dg.DagsterInstance, now: datetime
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    """A report for every complete week with logs that has none yet, newest first, once, as soon as
-    the analytics have caught up with the log days.
+    """A report for every complete week with logs that has none yet, once, as soon as the analytics
+    have caught up with the log days; oldest first, so the newest is the asset's latest
+    materialization (what its overview shows).
 
     This is what makes the reports exist on a first start (the schedule only runs on Mondays), right
     after a week closes, and after an import brings older weeks; the Monday 08:00 schedule still
@@ -182,14 +183,14 @@ def complete_week_requests(
     weeks = instance.get_dynamic_partitions(LOG_WEEKS)
     latest = max((date.fromisoformat(w) for w in weeks), default=None)
     last = windows.last_complete_week(now, latest)
-    complete = sorted((w for w in weeks if date.fromisoformat(w) <= last), reverse=True)
+    complete = sorted(w for w in weeks if date.fromisoformat(w) <= last)
     if not complete:
         return dg.SkipReason(f"no logs in a complete week (the last one is the week of {last.isoformat()})")
     built = instance.get_materialized_partitions(dg.AssetKey("weekly_report"))
     missing = [w for w in complete if w not in built]
     if not missing:
         return dg.SkipReason(
-            f"the report on every complete week exists ({len(complete)}, up to {complete[0]})"
+            f"the report on every complete week exists ({len(complete)}, up to {complete[-1]})"
         )
     days_at = _latest_materialization(instance, "cleaned_events")
     if days_at is None:

@@ -8,7 +8,8 @@ own browser download) through the UI and checks what a person would look for:
 
 * an error cluster's placeholder (``<PATH>``, ``<URL>``...) is visible in the clusters' Markdown;
 * the ``alerts`` asset shows a table of alerts with a row per alert of the day (not only its columns);
-* the weekly report of the last complete week exists and renders.
+* the weekly report of the last complete week exists, renders, and its page with charts opens from the UI;
+* a click leads from an error cluster to a session's replay, and from an alert to its session (issue 25).
 
 With ``UPDATE_SCREENSHOTS=1`` it also retakes the README's screenshots (``docs/*.png``).
 Slow (a few minutes on a loaded 2-core machine): marked ``slow``; CI runs it (``.ci/run`` installs
@@ -114,13 +115,25 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     # the week before it to compare with.
     start = week - timedelta(days=1)
     generate(logs, days=(today - start).days, tasks=160, seed=1, start=start, workers=1)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "AGENT_WORK_LOGS_DIR")}
+    port, files_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DAGSTER_HOME", "AGENT_WORK_LOGS_DIR", "AGENT_PIPELINES_FILES_URL")}  # fmt: skip
     env.update(AGENT_PIPELINES_DATA_DIR=str(data))
     log_file = open(root / "ui.log", "wb")  # noqa: SIM115 - closed in finally
     cli = Path(sys.executable).parent / "agent-pipelines"
     process = subprocess.Popen(
-        [str(cli), "ui", "--logs-dir", str(logs), "--data-dir", str(data), "--port", str(port)],
+        [
+            str(cli),
+            "ui",
+            "--logs-dir",
+            str(logs),
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--files-port",
+            str(files_port),
+        ],
         cwd=paths.PROJECT_ROOT,
         env=env,
         stdout=log_file,
@@ -135,7 +148,8 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
     try:
         deadline = started + READY_TIMEOUT_S
-        needed = {"error_clusters": None, "alerts": "any", "weekly_report": week.isoformat()}
+        needed = {"error_clusters": None, "alerts": "any", "weekly_report": week.isoformat(),
+                  "session_replays": "any"}  # fmt: skip
         while True:
             if process.poll() is not None:
                 pytest.fail(f"agent-pipelines ui exited with {process.returncode}: {log_tail()}")
@@ -153,6 +167,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             time.sleep(3)
         yield {
             "url": url,
+            "files_url": f"http://127.0.0.1:{files_port}",
             "week": week,
             "data": data,
             "ready_s": time.monotonic() - started,
@@ -253,6 +268,23 @@ def busiest_alert_day(logs: Path) -> tuple[str, list[str]]:
     return busiest, list(by_day[busiest].values())
 
 
+ALERT_MATERIALIZATIONS = """
+query ($day: String!) {
+  assetOrError(assetKey: {path: ["alerts"]}) {
+    ... on Asset { assetMaterializations(partitions: [$day], limit: 20) {
+      runId timestamp partition
+      metadataEntries { label ... on IntMetadataEntry { intValue } }
+    } }
+  }
+}
+"""
+
+
+def _alert_materializations(url: str, day: str) -> Any:
+    """What the instance holds for a day's alerts partition (for a failing assertion's message)."""
+    return graphql(url, ALERT_MATERIALIZATIONS, {"day": day})
+
+
 def test_alerts_asset_shows_a_table_with_rows(product: dict[str, Any], browser: Any) -> None:
     day, attempts = busiest_alert_day(product["logs"])
     # The partition's materialization (Events tab): its metadata renders the alerts table inline.
@@ -267,7 +299,7 @@ def test_alerts_asset_shows_a_table_with_rows(product: dict[str, Any], browser: 
         assert column in header, header
     # Rows of real alerts, not only the columns (a later detector run may still be adding one).
     rows = [str(r) for r in table.locator("tr").all_inner_texts()[1:]]
-    assert 1 <= len(rows) <= len(attempts), rows
+    assert 1 <= len(rows) <= len(attempts), (rows, _alert_materializations(product["url"], day))
     assert all(any(a in row for a in attempts) for row in rows), (rows, attempts)
     kinds = ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts",
              "failed_session_high_errors")  # fmt: skip
@@ -284,7 +316,10 @@ def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any],
     assert week in materialized_partitions(product["url"], "weekly_report")
     html = Path(product["data"]) / "reports" / f"weekly-report-{week}.html"
     assert html.exists(), sorted(Path(product["data"]).glob("reports/*"))
-    page = _open(browser, f"{product['url']}/assets/weekly_report?partition={week}", "Latest materialization")
+    # The week's own materialization (every complete week has a report: the overview shows the latest).
+    page = _open(
+        browser, f"{product['url']}/assets/weekly_report?view=events&partition={week}", "partial_week"
+    )
     text = _show_markdown(page, "report")
     assert f"week of {week}" in text and "partial" not in text.split("\n")[0], text[:1000]
     assert "Success metrics" in text
@@ -295,10 +330,78 @@ def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any],
         page.get_by_text("session_metrics").first.wait_for(timeout=120_000)
         page.wait_for_timeout(3000)  # the graph lays itself out
         _screenshot(page, "ui-lineage.png")
-    page.close()
-    report = browser.new_page()
-    report.goto(html.as_uri())
+    # The page with its charts opens from the UI: the `html` entry is a link to where `ui` serves it.
+    page.keyboard.press("Escape")
+    _dismiss_community_dialog(page)
+    link = page.locator("tr", has_text="html").locator("a[href*='/reports/']").first
+    link.wait_for(timeout=60_000)
+    assert link.get_attribute("href") == f"{product['files_url']}/reports/weekly-report-{week}.html"
+    report = _follow(page, link)
+    report.locator("svg").first.wait_for(timeout=60_000)
     assert report.locator("svg").count() >= 3
+    assert f"weekly report, week of {week}" in report.locator("h1").inner_text().lower()
     if os.environ.get("UPDATE_SCREENSHOTS"):
         report.screenshot(path=str(DOCS / "weekly-report.png"), full_page=True)
     report.close()
+    if not page.is_closed():
+        page.close()
+
+
+def _follow(page: Any, link: Any) -> Any:
+    """Click ``link`` as a person would; returns the page it opened (a new tab, or this one)."""
+    if link.get_attribute("target") == "_blank":
+        with page.context.expect_page(timeout=60_000) as opened:
+            link.click()
+        new = opened.value
+        new.wait_for_load_state(timeout=60_000)
+        return new
+    link.click()
+    page.wait_for_load_state(timeout=60_000)
+    return page
+
+
+def _replay_link(page: Any, label: str) -> Any:
+    """The first link to a session replay in the Markdown entry ``label``: rendered in place on a
+    materialization's page (Events), behind "[Show Markdown]" on an asset's overview."""
+    inline = page.locator("tr", has_text=label).first.locator("a[href*='/replays/']").first
+    if not inline.count():
+        _show_markdown(page, label)
+        inline = page.get_by_role("dialog").locator("a[href*='/replays/']").first
+    inline.wait_for(timeout=30_000)
+    return inline
+
+
+def test_an_error_cluster_leads_to_a_session_replay(product: dict[str, Any], browser: Any) -> None:
+    page = _open(browser, f"{product['url']}/assets/error_clusters", "Latest materialization")
+    link = _replay_link(page, "top_clusters")
+    href = str(link.get_attribute("href"))
+    assert href.startswith(f"{product['files_url']}/replays/"), href
+    replay = _follow(page, link)
+    replay.locator("#timeline li").first.wait_for(timeout=60_000)
+    attempt = href.rsplit("/", 1)[-1].removesuffix(".html")
+    assert attempt in replay.locator("h1").inner_text()
+    assert replay.locator("#timeline li.error").count() >= 1  # the cluster's error is on its timeline
+    assert replay.locator("#timeline li.prompt").count() >= 1
+    _screenshot(replay, "ui-session-replay.png")
+    replay.close()
+    if not page.is_closed():
+        page.close()
+
+
+def test_an_alert_leads_to_its_session(product: dict[str, Any], browser: Any) -> None:
+    day, attempts = busiest_alert_day(product["logs"])
+    page = _open(browser, f"{product['url']}/assets/alerts?view=events&partition={day}", "alerts_table")
+    link = _replay_link(page, "alert_sessions")
+    replay = _follow(page, link)
+    replay.locator("#timeline li").first.wait_for(timeout=60_000)
+    heading = replay.locator("h1").inner_text()
+    assert any(a in heading for a in attempts), (heading, attempts)
+    # The alert is on the session's timeline (the day's replays re-render after the detector's alerts).
+    deadline = time.monotonic() + 180
+    while not replay.locator("#timeline li.alert").count() and time.monotonic() < deadline:
+        replay.wait_for_timeout(5000)
+        replay.reload()
+    assert replay.locator("#timeline li.alert").count() >= 1
+    replay.close()
+    if not page.is_closed():
+        page.close()

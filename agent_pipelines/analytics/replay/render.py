@@ -23,8 +23,10 @@ from agent_pipelines.core.atomic import atomic_write
 
 REPLAYS_DIR = "replays"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-ICONS = {"prompt": "💬", "tool_call": "🔧", "tool_result": "📄", "error": "❌", "followup": "↩",
-         "status": "🔀", "end": "🏁", "alert": "🚨", "idle": "⏸"}  # fmt: skip
+# A word per kind of step, as a coloured label (words, not emoji: they read without an emoji font).
+LABELS = {"prompt": "prompt", "tool_call": "tool", "tool_result": "result", "error": "error",
+          "followup": "follow-up", "status": "status", "end": "end", "alert": "alert",
+          "idle": "idle"}  # fmt: skip
 
 
 def replay_file_name(attempt_id: str) -> str:
@@ -62,7 +64,7 @@ def render_html(timeline: Timeline, day: str | None = None) -> str:
         .render(
             t=timeline,
             day=day,
-            icons=ICONS,
+            labels=LABELS,
             duration=human_duration(timeline.duration_ms),
             offset=human_duration,
             money=_money,

@@ -93,6 +93,20 @@ def human_duration(ms: int | float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _without(payload: Any, keys: tuple[str, ...]) -> Any:
+    """A JSON object's text without ``keys`` (already in the step's title); other text as it is."""
+    if not isinstance(payload, str) or not payload.startswith("{"):
+        return payload
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(value, dict):
+        return payload
+    rest = {k: v for k, v in value.items() if k not in keys}
+    return json.dumps(rest, ensure_ascii=False) if rest else None
+
+
 def _describe(row: dict[str, Any]) -> tuple[str, str, str, bool]:
     """(kind, title, detail, failed) of one event row."""
     kind = row.get("event_type") or "event"
@@ -113,7 +127,7 @@ def _describe(row: dict[str, Any]) -> tuple[str, str, str, bool]:
     if kind == "tool_result":
         failed = get("success") is False
         title = f"tool result: {clean(get('tool_name'), 100) or '?'}" + (" (failed)" if failed else "")
-        return "tool_result", title, clean(get("data")), failed
+        return "tool_result", title, clean(_without(get("data"), ("tool_name", "success"))), failed
     if kind == "error":
         category = f" [{clean(get('error_category'), 60)}]" if get("error_category") else ""
         detail = clean(get("error_message"))
