@@ -333,7 +333,7 @@ def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any],
     # The page with its charts opens from the UI: the `html` entry is a link to where `ui` serves it.
     page.keyboard.press("Escape")
     _dismiss_community_dialog(page)
-    link = page.locator("tr", has_text="html").locator("a[href*='/reports/']").first
+    link = page.locator(f"a[href$='/reports/weekly-report-{week}.html']").first
     link.wait_for(timeout=60_000)
     assert link.get_attribute("href") == f"{product['files_url']}/reports/weekly-report-{week}.html"
     report = _follow(page, link)

@@ -78,19 +78,20 @@ def test_timeline_orders_marks_idle_accrues_cost_and_redacts(logs: Path) -> None
     )
     t = replay.build_timeline("att-replay-1", events, alerts)
     kinds = [s.kind for s in t.steps]
+    # One pause of 20 minutes after the error, though an alert fired during it.
     assert kinds == [
         "prompt",
         "tool_call",
         "tool_result",
         "error",
-        "alert",
         "idle",
+        "alert",
         "followup",
         "status",
         "end",
     ]
     idle = t.steps[kinds.index("idle")]
-    assert idle.title == "idle 19 min 30 s"
+    assert idle.title == "idle 20 min 00 s" and idle.at == START + timedelta(minutes=3)
     assert t.steps[2].failed and t.steps[3].failed and "npm test" in t.steps[1].detail
     assert "3 tests failed" in t.steps[2].detail
     assert (t.tokens, t.cost_usd, t.status, t.task_id) == (12_345, 0.4321, "failed", "T-9")
@@ -100,7 +101,7 @@ def test_timeline_orders_marks_idle_accrues_cost_and_redacts(logs: Path) -> None
     for out in (text, page, json.dumps([s.detail for s in t.steps])):
         assert SECRET not in out and "sk-ant-api03-A1b2" not in out
     assert "Fix the &lt;PATH&gt; parser &amp; add tests" in page  # autoescaped, placeholders visible
-    assert "idle 19 min 30 s" in page and "$0.4321" in page and "12,345" in page
+    assert "idle 20 min 00 s" in page and "$0.4321" in page and "12,345" in page
 
 
 def test_session_command_prints_the_timeline_and_fails_in_one_line(logs: Path, tmp_path: Path) -> None:

@@ -180,27 +180,30 @@ def build_timeline(attempt_id: str, events: pl.DataFrame, alerts: pl.DataFrame |
         return timeline
     start = rows[0][0]
     timeline.started_at, timeline.ended_at = start, rows[-1][0]
-    tokens, cost, previous = 0, 0.0, start
+    # Idle: a pause between two of the agent's own events (an alert that fired meanwhile is no
+    # activity); the idle step goes right after the event the pause followed.
+    tokens, cost, previous, after = 0, 0.0, start, 0
     for at, kind, title, detail, failed, add_tokens, add_cost in rows:
-        gap_ms = int((at - previous).total_seconds() * 1000)
-        if gap_ms >= IDLE_GAP_MS:
-            timeline.steps.append(
-                Step(
-                    previous,
-                    _offset(previous, start),
-                    "idle",
-                    f"idle {human_duration(gap_ms)}",
-                    "",
-                    tokens,
-                    cost,
-                )
-            )
         tokens += add_tokens
         cost += add_cost
-        timeline.steps.append(
-            Step(at, _offset(at, start), kind, title, detail, tokens, round(cost, 6), failed)
-        )
-        previous = at
+        step = Step(at, _offset(at, start), kind, title, detail, tokens, round(cost, 6), failed)
+        if kind == "alert":
+            timeline.steps.append(step)
+            continue
+        gap_ms = int((at - previous).total_seconds() * 1000)
+        if gap_ms >= IDLE_GAP_MS:
+            before = timeline.steps[after - 1] if after else None
+            idle = Step(
+                previous,
+                _offset(previous, start),
+                "idle",
+                f"idle {human_duration(gap_ms)}",
+                tokens=before.tokens if before else 0,
+                cost_usd=before.cost_usd if before else 0.0,
+            )
+            timeline.steps.insert(after, idle)
+        timeline.steps.append(step)
+        previous, after = at, len(timeline.steps)
     return timeline
 
 
