@@ -331,9 +331,8 @@ def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any],
         page.wait_for_timeout(3000)  # the graph lays itself out
         _screenshot(page, "ui-lineage.png")
     # The page with its charts opens from the UI: the `html` entry is a link to where `ui` serves it.
-    page.keyboard.press("Escape")
-    _dismiss_community_dialog(page)
-    link = page.locator(f"a[href$='/reports/weekly-report-{week}.html']").first
+    _close_dialog(page)
+    link = page.locator(f"a[href$='/reports/weekly-report-{week}.html']").filter(visible=True).first
     link.wait_for(timeout=60_000)
     assert link.get_attribute("href") == f"{product['files_url']}/reports/weekly-report-{week}.html"
     report = _follow(page, link)
@@ -345,6 +344,18 @@ def test_weekly_report_of_the_last_complete_week_exists(product: dict[str, Any],
     report.close()
     if not page.is_closed():
         page.close()
+
+
+def _close_dialog(page: Any) -> None:
+    """Close the Markdown dialog (its Close button, else Escape) and wait until it is gone."""
+    dialog = page.get_by_role("dialog")
+    close = dialog.get_by_role("button", name="Close")
+    if close.count() and close.first.is_visible():
+        close.first.click()
+    else:
+        page.keyboard.press("Escape")
+    dialog.first.wait_for(state="hidden", timeout=30_000)
+    _dismiss_community_dialog(page)
 
 
 def _follow(page: Any, link: Any) -> Any:
