@@ -60,8 +60,12 @@ def first_start(installer: str, timeout: float) -> dict[str, object]:
                 cwd=clone, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             answered = None
+            seen: dict[str, float] = {}  # what the start said, and when
             try:
                 while time.monotonic() - started < timeout and process.poll() is None:
+                    for line in output.read_text(errors="replace").splitlines():
+                        if line.startswith(("setup:", "start:", "DAGSTER_HOME=")) and line not in seen:
+                            seen[line] = time.monotonic() - started
                     try:
                         if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
                             answered = time.monotonic() - started
@@ -79,14 +83,14 @@ def first_start(installer: str, timeout: float) -> dict[str, object]:
                         process.wait(timeout=10)
         text = output.read_text(errors="replace")
         install = re.search(r"setup: installed in (\d+) s \((\w+)", text)
-        warnings = [line for line in text.splitlines() if re.search(r"warn", line, re.IGNORECASE)]
+        warnings = [line for line in text.splitlines() if re.search(r"Warning\b|WARNING|\bwarning:", line)]
         return {
             "installer": installer,
             "answered_s": answered,
             "install_s": int(install.group(1)) if install else None,
             "installed_with": install.group(2) if install else None,
             "warnings": warnings,
-            "said": [line for line in text.splitlines() if line.startswith(("setup:", "start:"))],
+            "said": [f"{at:5.1f} s  {line}" for line, at in seen.items()],
             "tail": text[-2000:],
         }
 
@@ -113,7 +117,14 @@ def report(results: list[dict[str, object]]) -> str:
         lines.append(f"| {r['installer']} | {install} | {shown} | {met} | {len(r['warnings'])} |")  # type: ignore[arg-type]
     said = next((r["said"] for r in results if r["said"]), [])
     if said:
-        lines += ["", "What the terminal says on the way (the first run above):", "", "```", *said, "```"]  # type: ignore[list-item]
+        lines += [
+            "",
+            "What the terminal says on the way, and when (the first run above):",
+            "",
+            "```",
+            *said,
+            "```",
+        ]  # type: ignore[list-item]
     return "\n".join(lines) + "\n"
 
 
