@@ -16,6 +16,7 @@ from agent_pipelines.live.alert_status import actions_table
 from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
 from agent_pipelines.orchestration.alert_delivery import alert_actions_metadata, fates_for
 from agent_pipelines.orchestration.io_manager import add_partition_metadata
+from agent_pipelines.orchestration.links import files_url
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.ui_metadata import alerts_metadata
 from assets.events import daily_table_asset, table_asset
@@ -30,6 +31,7 @@ def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[
     waiting, the action's state). Written by the detector runs as they fire; also rebuilt from
     `agent-alerts.jsonl` with each new log day, so a day without alerts shows 0 rather than missing.
     A backfill of many days is one run (each day's partition still shows its own alerts)."""
+    base = files_url(log_store.settings)
     tables = {
         key: alerts_table(read_alert_records(log_store.logs_path, date.fromisoformat(key)))
         for key in context.partition_keys
@@ -37,17 +39,12 @@ def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[
     if len(tables) == 1:
         [(key, table)] = tables.items()
         window = day_window(date.fromisoformat(key))
-        return dg.Output(
-            tables,
-            metadata=alerts_metadata(
-                table, window, fates=fates_for(log_store.data_path, table, log_store.settings)
-            ),
-        )
+        fates = fates_for(log_store.data_path, table, log_store.settings)
+        return dg.Output(tables, metadata=alerts_metadata(table, window, base, fates=fates))
     for key, table in tables.items():  # each day's partition shows its own alerts, 0 included
         fates = fates_for(log_store.data_path, table, log_store.settings)
-        add_partition_metadata(
-            context, key, alerts_metadata(table, day_window(date.fromisoformat(key)), fates=fates)
-        )
+        metadata = alerts_metadata(table, day_window(date.fromisoformat(key)), base, fates=fates)
+        add_partition_metadata(context, key, metadata)
     counts = {key: table.height for key, table in tables.items()}
     return dg.Output(
         tables, metadata={"alerts": sum(counts.values()), "alerts_by_day": dg.MetadataValue.json(counts)}

@@ -22,6 +22,7 @@ from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.inherit import inherit_into
 from agent_pipelines.core.windows import Window, all_days, data_end
 from agent_pipelines.orchestration import ui_metadata as ui
+from agent_pipelines.orchestration.links import files_url
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.text import markdown as md
 from agent_pipelines.text.redaction import redact
@@ -148,7 +149,7 @@ def error_clusters(log_store: LogStore, error_occurrences: pl.DataFrame) -> dg.O
         # latest sessions that hit it, each linked to its replay.
         "top_clusters": dg.MetadataValue.md(
             markdown_table(
-                ui.linked(
+                ui.linked(  # the sessions' replays
                     _md_safe(
                         table.select(
                             "cluster_id",
@@ -164,6 +165,7 @@ def error_clusters(log_store: LogStore, error_occurrences: pl.DataFrame) -> dg.O
                         ["cluster_label"],
                     ),
                     "example_attempts",
+                    files_url(log_store.settings),
                     "sessions",
                 ),
                 limit=15,
@@ -213,12 +215,16 @@ def task_sessions(tasks: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
 
 @table_asset("insights")
 def backlog_tasks(
-    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, task_events: pl.LazyFrame
+    log_store: LogStore,
+    session_metrics: pl.DataFrame,
+    error_occurrences: pl.DataFrame,
+    task_events: pl.LazyFrame,
 ) -> dg.Output[pl.DataFrame]:
     """Tasks with more than 3 attempts or still failing (no success, latest attempt ended without
     one), most attempts first, with root-cause categories (their errors' `error_category`), top error
     clusters, executors, cost and the orchestrator's last status."""
     table = insights.backlog_tasks(session_metrics, error_occurrences, insight_events(task_events))
+    base = files_url(log_store.settings)
     preview = task_sessions(table.head(15), session_metrics).select(
         "sessions",
         "task_id",
@@ -242,7 +248,9 @@ def backlog_tasks(
             "many_attempts": table.filter(pl.col("reason").str.contains("many_attempts")).height,
             "still_failing": table.filter(pl.col("still_failing")).height,
             "backlog": dg.MetadataValue.md(
-                markdown_table(ui.linked(_md_safe(preview, ["task_title"]), "sessions", "sessions"), limit=15)
+                markdown_table(
+                    ui.linked(_md_safe(preview, ["task_title"]), "sessions", base, "sessions"), limit=15
+                )
             ),
         },
     )
@@ -250,13 +258,17 @@ def backlog_tasks(
 
 @table_asset("insights")
 def task_planning_insights(
-    session_metrics: pl.DataFrame, error_occurrences: pl.DataFrame, task_events: pl.LazyFrame
+    log_store: LogStore,
+    session_metrics: pl.DataFrame,
+    error_occurrences: pl.DataFrame,
+    task_events: pl.LazyFrame,
 ) -> dg.Output[pl.DataFrame]:
     """The original analytics CLI's planning heuristics, one row per task and rule that fires, with evidence:
     missing dependency setup, missing environment setup or API key, auth problems, scope creep,
     complexity mismatch. Each rule is documented in `agent_pipelines.analytics.insights.RULES` (and in this
     asset's metadata)."""
     table = insights.task_planning_insights(session_metrics, error_occurrences, insight_events(task_events))
+    base = files_url(log_store.settings)
     counts = table.group_by("rule").agg(
         pl.len().alias("tasks"), (~pl.col("succeeded")).sum().alias("failed_tasks")
     )
@@ -279,7 +291,7 @@ def task_planning_insights(
             "rules": dg.MetadataValue.md(rules_md),
             "preview": dg.MetadataValue.md(
                 markdown_table(
-                    ui.linked(_md_safe(preview, ["task_title", "evidence"]), "sessions", "sessions"),
+                    ui.linked(_md_safe(preview, ["task_title", "evidence"]), "sessions", base, "sessions"),
                     limit=20,
                     max_chars=90,
                 )

@@ -57,12 +57,12 @@ def day_timelines(io: PolarsParquetIOManager, day: str) -> list[replay.Timeline]
     return [replay.build_timeline(str(key[0]), group, alerts) for key, group in by_attempt.items()]
 
 
-def day_metadata(day: str, timelines: list[replay.Timeline]) -> dict[str, Any]:
+def day_metadata(day: str, timelines: list[replay.Timeline], base: str) -> dict[str, Any]:
     failed = [t for t in timelines if t.status not in (None, "success")]
     failed.sort(key=lambda t: t.started_at.isoformat() if t.started_at else "", reverse=True)
     shown = pl.DataFrame(
         {
-            "session": [links.replay_link(t.attempt_id) for t in failed[:FAILED_SHOWN]],
+            "session": [links.replay_link(base, t.attempt_id) for t in failed[:FAILED_SHOWN]],
             "task_title": [t.task_title for t in failed[:FAILED_SHOWN]],
             "status": [t.status for t in failed[:FAILED_SHOWN]],
             "errors": [t.count("error") for t in failed[:FAILED_SHOWN]],
@@ -79,7 +79,7 @@ def day_metadata(day: str, timelines: list[replay.Timeline]) -> dict[str, Any]:
     return {
         "sessions": dg.MetadataValue.int(len(timelines)),
         "failed_sessions": dg.MetadataValue.int(len(failed)),
-        "replays": dg.MetadataValue.url(links.day_replays_url(day)),
+        "replays": dg.MetadataValue.url(links.day_replays_url(base, day)),
         "failed_sessions_preview": dg.MetadataValue.md(md.table(shown, limit=FAILED_SHOWN, max_chars=60)),
     }
 
@@ -110,7 +110,7 @@ def session_replays(
     for day in context.partition_keys:
         timelines = day_timelines(io, day)
         replay.write_replays(log_store.data_path, day, timelines)
-        last = day_metadata(day, timelines)
+        last = day_metadata(day, timelines, links.files_url(log_store.settings))
         total += len(timelines)
         failed += last["failed_sessions"].value
         if len(context.partition_keys) > 1:

@@ -129,7 +129,9 @@ def weekly_report(
             "cost": ui.usd(weekly.totals["cost_usd"]),
             "report": dg.MetadataValue.md(report.render_markdown(weekly)),
             # Opens from the UI: the page as served next to it (`agent-pipelines ui`), or in the bucket.
-            "html": dg.MetadataValue.url(uploaded or links.report_url(path.name)),
+            "html": dg.MetadataValue.url(
+                uploaded or links.report_url(links.files_url(log_store.settings), path.name)
+            ),
             "html_file": dg.MetadataValue.path(str(path)),
             "partial_week": weekly.partial,
             "sessions_value": weekly.totals["sessions"],

@@ -19,6 +19,7 @@ from agent_pipelines.analytics import metrics, usage
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.windows import SESSION_RULE, Window, all_days, data_end
 from agent_pipelines.orchestration import ui_metadata as ui
+from agent_pipelines.orchestration.links import files_url
 from agent_pipelines.orchestration.log_store import LogStore
 from assets.events import daily_table_asset, per_day, table_asset
 
@@ -83,7 +84,7 @@ def session_parts(
 
 
 @table_asset("sessions")
-def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
+def session_metrics(log_store: LogStore, session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """One row per attempt: task, executor, model, prompt type, start, end, duration, completion
     status, cost, tokens, errors, follow-ups, tool calls, restarts, attempt number within its task
     and first-shot flag. Built over all days at once, so a session that crosses midnight is one row;
@@ -93,11 +94,12 @@ def session_metrics(session_parts: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     closed = frame.filter(~pl.col("is_open"))
     success_rate = cast(float | None, closed["succeeded"].mean()) if closed.height else None
     latest = frame.sort("started_at", descending=True, nulls_last=True)
-    preview = ui.linked(ui.with_durations(latest.select(SESSION_PREVIEW).head(15)), "attempt_id")
+    base = files_url(log_store.settings)
+    preview = ui.linked(ui.with_durations(latest.select(SESSION_PREVIEW).head(15)), "attempt_id", base)
     failed = (
         latest.filter(~pl.col("is_open") & ~pl.col("succeeded")).select(SESSION_PREVIEW).head(FAILED_SHOWN)
     )
-    failed_preview = ui.linked(ui.with_durations(failed), "attempt_id")
+    failed_preview = ui.linked(ui.with_durations(failed), "attempt_id", base)
     cost = float(frame["cost_usd"].sum()) if frame.height else 0.0
     return dg.Output(
         frame,

@@ -194,12 +194,13 @@ def test_files_server_serves_replays_and_reports_only(tmp_path: Path) -> None:
 def test_replays_follow_alerts_that_come_after_the_day(logs: Path, tmp_path: Path) -> None:
     """A day's run writes alerts and replays together (nothing more to do); an alert the detector
     adds later re-renders that day's replays, so the alert's session shows it."""
-    from assets.analytics import defs
+    from agent_pipelines.core.settings import defaults
+    from assets.analytics import build
 
     data = tmp_path / "data"
     assets, checks = analytics_assets()
-    graph = dg.Definitions(assets=[a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
-                           resources=build_resources(str(logs), str(data)))  # fmt: skip
+    domain = [a for a in build(defaults()).assets or [] if isinstance(a, dg.AssetsDefinition)]
+    graph = dg.Definitions(assets=domain, resources=build_resources(str(logs), str(data)))
     key = dg.AssetKey("session_replays")
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         register_partitions(instance, [date(2026, 3, 2)])

@@ -91,6 +91,6 @@ def test_links_to_sessions_survive_the_markdown_table() -> None:
     from agent_pipelines.text.markdown import table
 
     frame = pl.DataFrame({"attempt_id": ["att_1"], "duration_ms": [725_000], "title": ["a | <b>"]})
-    out = table(linked(with_durations(frame), "attempt_id"))
+    out = table(linked(with_durations(frame), "attempt_id", "http://127.0.0.1:3001"))
     assert "[att\\_1](<http://127.0.0.1:3001/replays/att_1.html>)" in out
     assert "12 min 05 s" in out and "a \\| \\<b\\>" in out

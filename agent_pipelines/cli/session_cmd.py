@@ -51,7 +51,7 @@ def find_attempt(events: pl.DataFrame, wanted: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        root = existing_logs_dir(args.logs_dir)
+        root = existing_logs_dir(args)
         events = dedupe(read_logs(root).events)
         if events.is_empty():
             raise CommandError(f"no valid events in {root}")

@@ -217,6 +217,8 @@ class Settings(BaseSettings):
     instance: Kind = Field("sqlite", validation_alias="AGENT_PIPELINES_INSTANCE")
     postgres: dict[str, str] = Field(default_factory=dict, exclude=True)
     log_level: LogLevel = Field(None, validation_alias="AGENT_PIPELINES_LOG_LEVEL")
+    # Where the UI's links find session replays and weekly reports (`agent-pipelines ui` sets it).
+    files_url: str | None = Field(None, validation_alias="AGENT_PIPELINES_FILES_URL")
 
     @classmethod
     def settings_customise_sources(

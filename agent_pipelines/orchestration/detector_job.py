@@ -32,6 +32,7 @@ from agent_pipelines.orchestration.alert_delivery import (
     routing_config,
 )
 from agent_pipelines.orchestration.io_manager import table_path, tables_dir, write_parquet
+from agent_pipelines.orchestration.links import files_url
 from agent_pipelines.orchestration.log_store import LogStore
 from agent_pipelines.orchestration.partitions import register_partitions
 from agent_pipelines.orchestration.resources import TelegramResource
@@ -165,7 +166,10 @@ def publish_alerts(
         None,
         metadata={
             **alerts_metadata(
-                run_alerts, f"this run ({batch.reason}); alert time = event time", fates=run_fates
+                run_alerts,
+                f"this run ({batch.reason}); alert time = event time",
+                files_url(log_store.settings),
+                fates=run_fates,
             ),
             "alerts_written": result.written,
             "alerts_recovered": result.recovered,
@@ -200,6 +204,7 @@ def materialize_alert_days(
                     **alerts_metadata(
                         table,
                         day_window(day),
+                        files_url(log_store.settings),
                         fates=fates_for(log_store.data_path, table, log_store.settings),
                     ),
                     "dagster/row_count": rows,

@@ -160,16 +160,17 @@ def describe_columns(schema: Mapping[str, Any]) -> dg.TableSchema:
     )
 
 
-def session_links(attempt_ids: list[str] | None, limit: int = 3) -> md.Raw:
-    """Markdown links from attempt ids to their replays (the first ``limit``)."""
-    return md.Raw(", ".join(replay_link(a) for a in (attempt_ids or [])[:limit] if a))
+def session_links(base: str, attempt_ids: list[str] | None, limit: int = 3) -> md.Raw:
+    """Markdown links from attempt ids to their replays under ``base`` (the first ``limit``)."""
+    return md.Raw(", ".join(replay_link(base, a) for a in (attempt_ids or [])[:limit] if a))
 
 
-def linked(frame: pl.DataFrame, column: str, to: str = "session") -> pl.DataFrame:
-    """``frame`` with ``column`` (an attempt id, or a list of them) replaced by links to the replays,
-    named ``to`` (a column of Markdown that :func:`agent_pipelines.text.markdown.table` keeps as is)."""
+def linked(frame: pl.DataFrame, column: str, base: str, to: str = "session") -> pl.DataFrame:
+    """``frame`` with ``column`` (an attempt id, or a list of them) replaced by links to the replays
+    under ``base`` (:func:`agent_pipelines.orchestration.links.files_url`), named ``to`` (a column of
+    Markdown that :func:`agent_pipelines.text.markdown.table` keeps as is)."""
     values = frame[column].to_list()
-    links = [session_links(v if isinstance(v, list) else [v]) for v in values]
+    links = [session_links(base, v if isinstance(v, list) else [v]) for v in values]
     at = frame.columns.index(column)
     out = frame.drop(column)
     return out.insert_column(at, pl.Series(to, links, dtype=pl.Object))
@@ -238,17 +239,17 @@ ALERT_TABLE_COLUMNS = (
 
 
 def alerts_metadata(
-    table: pl.DataFrame, window: str, limit: int = 100, fates: pl.DataFrame | None = None
+    table: pl.DataFrame, window: str, base: str, limit: int = 100, fates: pl.DataFrame | None = None
 ) -> dict[str, Any]:
     """The alerts of a day or of a detector run: headline counts, the table, counts by type and day,
-    and each alert's session linked to its replay.
+    and each alert's session linked to its replay under ``base``.
 
     ``fates`` (alert_id, delivery, action: :func:`agent_pipelines.live.alert_status.fates`) adds what
     became of each alert — silenced, delivered to which receivers, its action — to the table."""
     by_type = counts_by_type(table)
     shown = table.select(ALERT_TABLE_COLUMNS).with_columns(pl.col("sample").str.slice(0, 200))
     sessions = linked(
-        table.select("timestamp", "type", "severity", "attempt_id", "summary").head(30), "attempt_id"
+        table.select("timestamp", "type", "severity", "attempt_id", "summary").head(30), "attempt_id", base
     )
     extra: dict[str, Any] = {}
     if fates is not None and "alert_id" in table.columns:
