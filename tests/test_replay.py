@@ -216,3 +216,23 @@ def test_replays_follow_alerts_that_come_after_the_day(logs: Path, tmp_path: Pat
             defs=graph, instance=instance, cursor=after_day.cursor
         )
         assert after_alert.get_num_requested(key) == 1
+
+
+def test_an_imported_claude_code_session_replays_like_ours(tmp_path: Path) -> None:
+    """A transcript imported from Claude Code's public format (tests/transcript_fixtures.py) reads
+    back as a timeline: its prompt, tool calls with their inputs, their results, cost as it accrued."""
+    import transcript_fixtures as fx
+
+    from agent_pipelines.ingest.importers import SOURCES, run_import
+
+    root, logs = fx.write_claude_projects(tmp_path / "claude"), tmp_path / "logs"
+    run_import(SOURCES["claude-code"], [root], logs_dir=logs, data_dir=tmp_path / "data",
+               now=datetime(2026, 3, 4, tzinfo=UTC))  # fmt: skip
+    events = dedupe(read_logs(logs).events)
+    t = replay.build_timeline(fx.CC_A, events)
+    assert t.steps[0].kind == "prompt" and "Add a cart total to the checkout page" in t.steps[0].detail
+    calls = [s.title for s in t.steps if s.kind == "tool_call"]
+    assert calls == ["tool call: Bash", "tool call: Read", "tool call: Task", "tool call: Grep"]
+    assert any(s.kind == "tool_result" for s in t.steps)
+    assert t.executor == "CLAUDE_CODE" and t.tokens > 0 and t.cost_usd > 0
+    assert t.steps[-1].cost_usd == t.cost_usd
