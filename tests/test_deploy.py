@@ -214,7 +214,11 @@ def test_viewers_get_the_read_only_webserver_and_operators_a_separate_login(comp
     ops = services["webserver-ops"]["command"]
     prefix = ops[ops.index("--path-prefix") + 1]
     locations = _locations(_nginx_code(compose))
-    assert set(locations) == {"/", f"{prefix}/"}
+    # ... and the static replays and reports (issue 25): files only, behind the viewers' login.
+    assert set(locations) == {"/", f"{prefix}/", "/files/replays/", "/files/reports/"}
+    for static in ("/files/replays/", "/files/reports/"):
+        assert "alias" in locations[static] and "proxy_pass" not in locations[static]
+        assert "auth_basic" not in locations[static]  # the server-level login applies
     viewers, operators = locations["/"], locations[f"{prefix}/"]
     assert f"http://webserver:{_webserver_port(services['webserver'])};" in viewers
     assert "auth_basic" not in viewers  # the server-level login: the viewers' file
