@@ -38,6 +38,8 @@ ALERT_KINDS: dict[str, tuple[str, str]] = {
     "cost_anomaly": ("low", "review_prompt_efficiency"),
     "excessive_restarts": ("medium", "manual_review"),
     "failed_session_high_errors": ("high", "analyze_root_cause"),
+    # Ours, advisory: the failure-risk model (agent_pipelines.predict) expects this open session to fail.
+    "predicted_failure": ("low", "consider_restart"),
 }
 # Per type, the fields the original analyzer added after the common ones (in its order). Ours may
 # add more (``window_ms`` on an error loop, ``alert_id`` on all), never fewer.
@@ -48,6 +50,7 @@ ALERT_FIELDS: dict[str, tuple[str, ...]] = {
     "cost_anomaly": ("cost_usd", "duration_ms", "threshold_usd"),
     "excessive_restarts": ("restart_count", "last_reason"),
     "failed_session_high_errors": ("error_count", "error_fingerprints"),
+    "predicted_failure": ("risk", "threshold", "reasons", "model_version"),
 }
 COMMON_ALERT_FIELDS: tuple[str, ...] = (
     "timestamp", "type", "attempt_id", "task_id", "executor", "recommendation", "severity"

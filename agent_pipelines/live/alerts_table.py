@@ -69,6 +69,12 @@ def alert_summary(alert: Mapping[str, Any]) -> str:
         fingerprints = alert.get("error_fingerprints") or []
         listed = ", ".join(str(f) for f in fingerprints[:5]) if isinstance(fingerprints, list) else ""
         return f"failed with {alert.get('error_count', '?')} errors" + (f": {listed}" if listed else "")
+    if kind == "predicted_failure":
+        risk = alert.get("risk")
+        risk_text = f"{risk:.0%}" if isinstance(risk, int | float) else "?"
+        reasons = alert.get("reasons") or []
+        listed = "; ".join(str(r) for r in reasons[:3]) if isinstance(reasons, list) else ""
+        return f"predicted failure risk {risk_text}" + (f": {listed}" if listed else "")
     return kind or "?"
 
 

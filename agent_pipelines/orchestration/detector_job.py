@@ -12,6 +12,7 @@ executes it in its own process: both run this one definition.
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -37,6 +38,7 @@ from agent_pipelines.orchestration.partitions import register_partitions
 from agent_pipelines.orchestration.resources import TelegramResource
 from agent_pipelines.orchestration.run_launch import EXPRESS_TAG
 from agent_pipelines.orchestration.ui_metadata import alerts_metadata, describe_columns
+from agent_pipelines.predict import live as live_risk
 
 ALERTS_ASSET = dg.AssetKey("alerts")
 JOB_NAME = "live_detector_job"
@@ -56,6 +58,7 @@ class DetectConfig(dg.Config):
     tool_loop: int = Thresholds.tool_loop
     stuck_ms: int = Thresholds.stuck_ms
     cost_usd: float = Thresholds.cost_usd
+    failure_risk: float = 0.8  # AGENT_FAILURE_RISK_THRESHOLD: the predicted_failure alert
 
     def thresholds(self) -> Thresholds:
         return Thresholds(
@@ -75,6 +78,7 @@ def detect_config(settings: Settings, **values: str) -> dict[str, Any]:
         "tool_loop": t.tool_loop,
         "stuck_ms": t.stuck_ms,
         "cost_usd": t.cost_usd,
+        "failure_risk": settings.failure_risk_threshold,
     }
 
 
@@ -87,6 +91,7 @@ class Batch:
     now_ms: int
     reason: str
     thresholds: Thresholds = field(default_factory=Thresholds)
+    failure_risk: float = 0.8
     alerts: list[dict[str, Any]] = field(default_factory=list)
     watch: dict[str, Any] = field(default_factory=dict)
 
@@ -110,17 +115,45 @@ def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_st
         f"from {len(new.ranges)} file range(s); {quarantined} bad line(s) quarantined; "
         f"reason: {config.reason}"
     )
-    return Batch(state=state, new=new, now_ms=now_ms, reason=config.reason, thresholds=config.thresholds())
+    return Batch(
+        state=state,
+        new=new,
+        now_ms=now_ms,
+        reason=config.reason,
+        thresholds=config.thresholds(),
+        failure_risk=config.failure_risk,
+    )
+
+
+def predicted_failures(data_dir: Path, events: pl.DataFrame, threshold: float) -> list[dict[str, Any]]:
+    """Advisory ``predicted_failure`` alerts: the latest failure-risk model over the new events
+    (:mod:`agent_pipelines.predict.live`); nothing while no model has been trained."""
+    findings = live_risk.run(data_dir, events, threshold)
+    return [
+        alerts_mod.make_alert(
+            "predicted_failure",
+            f.attempt_id,
+            f"risk>{threshold:g}",
+            f.at_ms,
+            task_id=f.task_id,
+            executor=f.executor,
+            threshold=threshold,
+            **live_risk.finding_fields(f),
+        )
+        for f in findings
+    ]
 
 
 @dg.op(out=dg.Out(io_manager_key="detector_io"))
-def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
+def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogStore) -> Batch:
     """Every detector over the new events (event time), then the live stuck check at ``now``."""
     thresholds = batch.thresholds
     events = batch.new.result.events if batch.new else None
     batch.alerts = detect(
         events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
     )
+    if events is not None:
+        batch.alerts += predicted_failures(log_store.data_path, events, batch.failure_risk)
     batch.state.cursor = batch.new.cursor.to_json() if batch.new else batch.state.cursor
     batch.watch = stuck_watch(batch.state, thresholds)
     counts: dict[str, int] = {}
