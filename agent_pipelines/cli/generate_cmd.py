@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--signal",
         action="store_true",
-        help="draw the documented predictive signal (prompt variants A/B, risky early errors, hard task kinds, "
-        "cost by task size) for the prediction models; recorded in ground-truth.json",
+        help="draw the documented predictive signal (prompt variants A/B, risky early errors, hard task "
+        "kinds, cost by task size) for the prediction models; recorded in ground-truth.json",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")

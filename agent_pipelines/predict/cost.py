@@ -1,9 +1,10 @@
 """Cost before a task runs: an attempt's cost from what is known before it starts, with an interval.
 
 What it reads: executor, model, the task's kind (its title's verb), the words in its description,
-whether it is a retry, and the prompt variant. What it learns: a median by gradient boosting
-(``HistGradientBoostingRegressor``, absolute error), then a split-conformal interval: the
-:data:`LEVEL` quantile of the absolute errors on a third of the attempts the booster never saw,
+whether it is a retry, and the prompt variant. What it learns: a median of the log of the cost by
+gradient boosting (``HistGradientBoostingRegressor``, absolute error), then a split-conformal
+interval: the :data:`LEVEL` quantile of the absolute log errors on a third of the attempts the
+booster never saw (so the interval is a factor either side: narrow for cheap tasks, wide for dear ones),
 so the interval covers about that share of new attempts *if they are like the past ones*
 (exchangeable); a new executor or a price change breaks that, and the benchmark measures it on
 later days.
@@ -29,6 +30,7 @@ LEVEL = 0.9
 CATEGORICAL = ("executor", "model", "task_kind", "prompt_variant")
 NUMERIC = ("description_words", "is_retry")
 MIN_ATTEMPTS = 30
+EPS = 0.005  # USD added before the log, so a free attempt is not minus infinity
 
 
 def task_rows(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -81,21 +83,16 @@ def _table(frame: pl.DataFrame) -> pl.DataFrame:
 @dataclass
 class CostModel:
     pipeline: Pipeline
-    margin: float  # half-width of the conformal interval, USD
+    margin: float  # half-width of the conformal interval, in log USD
     level: float
     trained_on: int
     version: str = ""
 
     def forecast(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``forecast_usd``, ``low_usd``, ``high_usd`` per row of a :func:`task_rows`-like frame."""
-        mid = np.maximum(np.asarray(self.pipeline.predict(_table(frame))), 0.0)
-        return pl.DataFrame(
-            {
-                "forecast_usd": mid,
-                "low_usd": np.maximum(mid - self.margin, 0.0),
-                "high_usd": mid + self.margin,
-            }
-        )
+        log_mid = np.asarray(self.pipeline.predict(_table(frame)))
+        low, high = log_mid - self.margin, log_mid + self.margin
+        return pl.DataFrame({"forecast_usd": _usd(log_mid), "low_usd": _usd(low), "high_usd": _usd(high)})
 
     def one(self, *, description: str, executor: str, model: str, title: str | None = None,
             retry: bool = False, variant: str | None = None) -> dict[str, Any]:  # fmt: skip
@@ -109,6 +106,14 @@ class CostModel:
             features(frame["task_title"], frame["task_description"], frame["prompt_type"], frame["data"])
         )
         return self.forecast(frame).row(0, named=True)
+
+
+def _log(costs: pl.Series) -> np.ndarray:
+    return np.log(np.maximum(costs.cast(pl.Float64).to_numpy(), 0.0) + EPS)
+
+
+def _usd(log_costs: np.ndarray) -> np.ndarray:
+    return np.maximum(np.exp(log_costs) - EPS, 0.0)
 
 
 def train(rows: pl.DataFrame, level: float = LEVEL) -> CostModel | None:
@@ -132,7 +137,7 @@ def train(rows: pl.DataFrame, level: float = LEVEL) -> CostModel | None:
         loss="absolute_error", max_iter=150, learning_rate=0.08, random_state=0
     )
     with threadpool_limits(1):  # OpenMP threads fighting over a shared machine's cores cost 20x
-        pipeline = Pipeline([("prep", prep), ("model", booster)]).fit(_table(fit), fit["cost_usd"].to_numpy())
-    errors = np.sort(np.abs(cal["cost_usd"].to_numpy() - pipeline.predict(_table(cal))))
+        pipeline = Pipeline([("prep", prep), ("model", booster)]).fit(_table(fit), _log(fit["cost_usd"]))
+    errors = np.sort(np.abs(_log(cal["cost_usd"]) - pipeline.predict(_table(cal))))
     k = min(len(errors) - 1, math.ceil((len(errors) + 1) * level) - 1)
     return CostModel(pipeline, float(errors[k]), level, done.height)
