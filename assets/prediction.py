@@ -28,9 +28,27 @@ FEATURE_COLUMNS = (
 )  # fmt: skip
 
 
+MAX_ATTEMPTS = 20_000  # the newest attempts learned from: seconds to train, and the recent fleet
+# The models are retrained by the schedule (and built once when missing), not after every log day:
+# a retrain reads every event of the newest attempts, which the daily cadence pays once.
+MODEL_AUTOMATION = dg.AutomationCondition.newly_missing().since_last_handled().with_label("when missing")
+
+
 def _events(cleaned_events: pl.LazyFrame) -> pl.DataFrame:
+    """The columns the models read, for the newest :data:`MAX_ATTEMPTS` attempts."""
     have = cleaned_events.collect_schema().names()
-    return cleaned_events.select([c for c in FEATURE_COLUMNS if c in have]).collect()
+    newest = (
+        cleaned_events.filter(pl.col("event_type") == "session_start")
+        .group_by("attempt_id")
+        .agg(pl.col("timestamp").min())
+        .top_k(MAX_ATTEMPTS, by="timestamp")
+        .select("attempt_id")
+    )
+    return (
+        cleaned_events.select([c for c in FEATURE_COLUMNS if c in have])
+        .join(newest, on="attempt_id", how="semi")
+        .collect()
+    )
 
 
 def _round(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -38,7 +56,7 @@ def _round(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Float64).round(4)) if frame.height else frame
 
 
-@table_asset("prediction")
+@table_asset("prediction", automation_condition=MODEL_AUTOMATION)
 def failure_risk_model(
     context: dg.AssetExecutionContext, log_store: LogStore, cleaned_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
@@ -67,7 +85,7 @@ def failure_risk_model(
     )
 
 
-@table_asset("prediction")
+@table_asset("prediction", automation_condition=MODEL_AUTOMATION)
 def cost_forecast(
     context: dg.AssetExecutionContext, log_store: LogStore, cleaned_events: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
