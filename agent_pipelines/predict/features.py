@@ -224,6 +224,7 @@ def snapshots(events: pl.DataFrame | pl.LazyFrame, cutoffs: list[Cutoff]) -> pl.
     finished attempt always was: its end came after.)
     """
     rows = event_rows(events)
+    cutoffs = list(dict.fromkeys(cutoffs))  # a cutoff named twice is one snapshot, not two
     out: list[dict[str, Any]] = []
     by_events = {c.events: c.label for c in cutoffs if c.events is not None}
     by_minutes = sorted((c for c in cutoffs if c.minutes is not None), key=lambda c: c.minutes or 0.0)

@@ -120,6 +120,50 @@ def open_risks(state: LiveRisk, model: RiskModel | None) -> pl.DataFrame:
     )
 
 
+def replay(
+    events: pl.DataFrame, model: RiskModel, thresholds: tuple[float, ...], every_s: float = 30.0
+) -> dict[float, dict[str, int]]:
+    """Feed ``events`` in windows of ``every_s`` seconds of event time, as the live sensor reads
+    them, scoring the attempts each window touched (as :func:`update` does); per threshold, the
+    attempts whose risk went above it and when (for evaluations and tests)."""
+    prefixes: dict[str, Prefix] = {}
+    flagged: dict[float, dict[str, int]] = {t: {} for t in thresholds}
+    rows = event_rows(events).sort("timestamp", maintain_order=True)
+    window = (rows["timestamp"].dt.epoch("ms") // int(every_s * 1000)).to_list()
+    touched: dict[str, int] = {}
+    ended: set[str] = set()
+
+    def score() -> None:
+        live = [a for a in touched if a not in ended and prefixes[a].events >= MIN_EVENTS]
+        if live:
+            risks = model.score(pl.DataFrame([prefixes[a].features() for a in live]))
+            for attempt, r in zip(live, risks, strict=True):
+                for t in thresholds:
+                    if r > t and attempt not in flagged[t]:
+                        flagged[t][attempt] = touched[attempt]
+        touched.clear()
+        ended.clear()
+
+    current = window[0] if window else 0
+    for w, row in zip(window, rows.iter_rows(named=True), strict=True):
+        if w != current:
+            score()
+            current = w
+        attempt = str(row["attempt_id"])
+        if row["event_type"] == "session_end":
+            ended.add(attempt)
+            prefixes.pop(attempt, None)
+            touched.pop(attempt, None)
+            continue
+        prefix = prefixes.setdefault(attempt, Prefix(attempt))
+        before = prefix.events
+        prefix.add(row)
+        if prefix.events != before:
+            touched[attempt] = int(row["timestamp"].timestamp() * 1000)
+    score()
+    return flagged
+
+
 def run(data_dir: Path, events: pl.DataFrame, threshold: float) -> list[Finding]:
     """One detector batch: load the latest model and the state, update, save the state."""
     loaded = store.load_latest(data_dir, MODEL_NAME)
