@@ -38,8 +38,6 @@ ALERT_KINDS: dict[str, tuple[str, str]] = {
     "cost_anomaly": ("low", "review_prompt_efficiency"),
     "excessive_restarts": ("medium", "manual_review"),
     "failed_session_high_errors": ("high", "analyze_root_cause"),
-    # Ours, advisory: the failure-risk model (agent_pipelines.predict) expects this open session to fail.
-    "predicted_failure": ("low", "consider_restart"),
 }
 # Per type, the fields the original analyzer added after the common ones (in its order). Ours may
 # add more (``window_ms`` on an error loop, ``alert_id`` on all), never fewer.
@@ -50,6 +48,11 @@ ALERT_FIELDS: dict[str, tuple[str, ...]] = {
     "cost_anomaly": ("cost_usd", "duration_ms", "threshold_usd"),
     "excessive_restarts": ("restart_count", "last_reason"),
     "failed_session_high_errors": ("error_count", "error_fingerprints"),
+}
+# Ours, beyond the original analyzer's (which an existing monitor ignores): advisory alerts. The
+# failure-risk model (agent_pipelines.predict) expects an open session to fail.
+ADVISORY_ALERT_KINDS: dict[str, tuple[str, str]] = {"predicted_failure": ("low", "consider_restart")}
+ADVISORY_ALERT_FIELDS: dict[str, tuple[str, ...]] = {
     "predicted_failure": ("risk", "threshold", "reasons", "model_version"),
 }
 COMMON_ALERT_FIELDS: tuple[str, ...] = (
@@ -101,7 +104,7 @@ def make_alert(
 ) -> dict[str, Any]:
     """One alert record in the original live analyzer's field order. Free text (``sample_message``) is
     redacted here, before it can reach the alerts file or Telegram."""
-    severity, recommendation = ALERT_KINDS[alert_type]
+    severity, recommendation = ALERT_KINDS.get(alert_type) or ADVISORY_ALERT_KINDS[alert_type]
     record: dict[str, Any] = {
         "timestamp": format_timestamp(moment_of(at_ms)),
         "type": alert_type,

@@ -19,7 +19,7 @@ import polars as pl
 
 from agent_pipelines.core import archive, paths
 from agent_pipelines.core.jsonl import json_objects
-from agent_pipelines.live.alerts import ALERT_FIELDS, canonical_alert_type
+from agent_pipelines.live.alerts import ADVISORY_ALERT_FIELDS, ALERT_FIELDS, canonical_alert_type
 
 ALERTS_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
@@ -83,7 +83,7 @@ def alerts_table(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     rows = []
     for alert in records:
         kind = canonical_alert_type(alert.get("type") or alert.get("alert_type"))
-        own = ALERT_FIELDS.get(kind, ())
+        own = ALERT_FIELDS.get(kind) or ADVISORY_ALERT_FIELDS.get(kind, ())
         details = {k: alert[k] for k in alert if k in own or k == "window_ms"}
         rows.append(
             {

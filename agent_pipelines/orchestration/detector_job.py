@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core import tailer
 from agent_pipelines.core.contract import parse_timestamp
 from agent_pipelines.core.settings import Settings
@@ -125,11 +126,14 @@ def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_st
     )
 
 
-def predicted_failures(data_dir: Path, events: pl.DataFrame, threshold: float) -> list[dict[str, Any]]:
+def predicted_failures(
+    data_dir: Path, events: pl.DataFrame, threshold: float
+) -> tuple[list[dict[str, Any]], pl.DataFrame]:
     """Advisory ``predicted_failure`` alerts: the latest failure-risk model over the new events
-    (:mod:`agent_pipelines.predict.live`); nothing while no model has been trained."""
-    findings = live_risk.run(data_dir, events, threshold)
-    return [
+    (:mod:`agent_pipelines.predict.live`); nothing while no model has been trained. Also the risk
+    of every open session, for the run's page."""
+    findings, risks = live_risk.run(data_dir, events, threshold)
+    alerts = [
         alerts_mod.make_alert(
             "predicted_failure",
             f.attempt_id,
@@ -142,6 +146,7 @@ def predicted_failures(data_dir: Path, events: pl.DataFrame, threshold: float) -
         )
         for f in findings
     ]
+    return alerts, risks
 
 
 @dg.op(out=dg.Out(io_manager_key="detector_io"))
@@ -153,7 +158,12 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogSt
         events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
     )
     if events is not None:
-        batch.alerts += predicted_failures(log_store.data_path, events, batch.failure_risk)
+        predicted, risks = predicted_failures(log_store.data_path, events, batch.failure_risk)
+        batch.alerts += predicted
+        if risks.height:
+            context.add_output_metadata(
+                {"open_session_risk": dg.MetadataValue.md(markdown_table(risks.head(20), limit=20))}
+            )
     batch.state.cursor = batch.new.cursor.to_json() if batch.new else batch.state.cursor
     batch.watch = stuck_watch(batch.state, thresholds)
     counts: dict[str, int] = {}

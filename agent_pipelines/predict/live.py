@@ -115,7 +115,7 @@ def open_risks(state: LiveRisk, model: RiskModel | None) -> pl.DataFrame:
     frame = pl.DataFrame([p.features() for p in state.prefixes.values()])
     return (
         frame.select("attempt_id", "executor", "minutes", "events", "errors")
-        .with_columns(risk=pl.Series(model.score(frame)))
+        .with_columns(risk=pl.Series(model.score(frame)).round(3), minutes=pl.col("minutes").round(1))
         .sort("risk", descending=True)
     )
 
@@ -164,14 +164,15 @@ def replay(
     return flagged
 
 
-def run(data_dir: Path, events: pl.DataFrame, threshold: float) -> list[Finding]:
-    """One detector batch: load the latest model and the state, update, save the state."""
+def run(data_dir: Path, events: pl.DataFrame, threshold: float) -> tuple[list[Finding], pl.DataFrame]:
+    """One detector batch: load the latest model and the state, update, save the state; the
+    findings, and the risk of every session still open (:func:`open_risks`, for the run's page)."""
     loaded = store.load_latest(data_dir, MODEL_NAME)
     model, info = loaded if loaded else (None, {})
     state = load_state(data_dir)
     findings = update(state, events, model, threshold, str(info.get("version", "")))
     save_state(data_dir, state)
-    return findings
+    return findings, open_risks(state, model)
 
 
 def finding_fields(finding: Finding) -> dict[str, Any]:
