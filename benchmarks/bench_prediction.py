@@ -217,7 +217,7 @@ def main() -> None:
         "--logs", action="append", type=Path, help="log folder (repeatable); default: generated"
     )
     parser.add_argument("--tasks", type=int, default=6000, help="tasks of the generated folder (14 days)")
-    parser.add_argument("--seeds", type=int, default=40, help="data sets for the interval coverage")
+    parser.add_argument("--seeds", type=int, default=120, help="data sets for the interval coverage")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     source = "--logs " + " ".join(str(p) for p in args.logs) if args.logs else "generated logs with --signal"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -200,3 +201,27 @@ def test_live_detector_alerts_a_failing_session_before_it_ends(
     alert = predicted[0]
     assert alert["risk"] > 0.8 and alert["severity"] == "low" and alert["reasons"]
     assert alert["timestamp"] < "2026-03-20T10:04:00"  # event time, before the session has ended
+
+
+def test_materialize_builds_versioned_models_and_the_tables(tmp_path: Path) -> None:
+    """The prediction assets through `agent-pipelines materialize`: a model version each, with its
+    evaluation, the forecast and experiment tables, and a second training is a new version."""
+    logs, data = tmp_path / "logs", tmp_path / "data"
+    generate(logs, days=3, tasks=900, seed=8, start=START, workers=1, signal=True, transcripts=False)
+    cmd = [sys.executable, "-m", "agent_pipelines.cli", "materialize", "--logs-dir", str(logs),
+           "--data-dir", str(data), "--quiet"]  # fmt: skip
+    env = {**os.environ, "DAGSTER_HOME": str(data / "dagster_home")}
+    subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600, env=env)
+    loaded = store.load_latest(data, live.MODEL_NAME)
+    assert loaded is not None and isinstance(loaded[0], risk.RiskModel)
+    assert {r["predictor"] for r in loaded[1]["evaluation"]["rows"]} >= {"model", "base rate"}
+    cost_info = json.loads((data / "models" / "cost_forecast" / "latest.json").read_text())
+    assert 0.7 < cost_info["evaluation"]["interval_coverage"] <= 1.0
+    tables = data / "tables"
+    forecasts = pl.read_parquet(next((tables / "cost_forecast").rglob("*.parquet")))
+    assert (forecasts["low_usd"] <= forecasts["forecast_usd"]).all()
+    exp = pl.read_parquet(next((tables / "experiments_table").rglob("*.parquet")))
+    assert (
+        set(exp["by"]) == {"prompt_variant", "executor", "model"}
+        and exp["sentence"].str.len_chars().max() > 0
+    )

@@ -15,11 +15,11 @@ from agent_pipelines.cli.common import (
     CommandError,
     add_data_dir,
     add_logs_dir,
+    data_path,
     existing_logs_dir,
     fail,
     print_json,
 )
-from agent_pipelines.core import paths
 from agent_pipelines.core.reader import read_logs
 from agent_pipelines.predict import cost, store
 
@@ -52,10 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _model(args: argparse.Namespace) -> tuple[cost.CostModel, str]:
     if not args.retrain:
-        loaded = store.load_latest(paths.data_dir(args.data_dir), MODEL_NAME)
+        loaded = store.load_latest(data_path(args), MODEL_NAME)
         if loaded is not None and isinstance(loaded[0], cost.CostModel):
             return loaded[0], f"model {loaded[1].get('version')}"
-    root = existing_logs_dir(args.logs_dir)
+    root = existing_logs_dir(args)
     model = cost.train(cost.task_rows(read_logs(root).events))
     if model is None:
         raise CommandError(
