@@ -93,6 +93,7 @@ class Batch:
     reason: str
     thresholds: Thresholds = field(default_factory=Thresholds)
     failure_risk: float = 0.8
+    risk_state: live_risk.LiveRisk | None = None  # saved after the commit (predict.live)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     watch: dict[str, Any] = field(default_factory=dict)
 
@@ -128,11 +129,11 @@ def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_st
 
 def predicted_failures(
     data_dir: Path, events: pl.DataFrame, threshold: float
-) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+) -> tuple[list[dict[str, Any]], pl.DataFrame, live_risk.LiveRisk]:
     """Advisory ``predicted_failure`` alerts: the latest failure-risk model over the new events
     (:mod:`agent_pipelines.predict.live`); nothing while no model has been trained. Also the risk
-    of every open session, for the run's page."""
-    findings, risks = live_risk.run(data_dir, events, threshold)
+    of every open session, for the run's page, and the risk state to save once the batch is committed."""
+    findings, risks, state = live_risk.run(data_dir, events, threshold)
     alerts = [
         alerts_mod.make_alert(
             "predicted_failure",
@@ -146,7 +147,7 @@ def predicted_failures(
         )
         for f in findings
     ]
-    return alerts, risks
+    return alerts, risks, state
 
 
 @dg.op(out=dg.Out(io_manager_key="detector_io"))
@@ -158,7 +159,9 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogSt
         events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
     )
     if events is not None:
-        predicted, risks = predicted_failures(log_store.data_path, events, batch.failure_risk)
+        predicted, risks, batch.risk_state = predicted_failures(
+            log_store.data_path, events, batch.failure_risk
+        )
         batch.alerts += predicted
         if risks.height:
             context.add_output_metadata(
@@ -171,6 +174,13 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogSt
         counts[alert["type"]] = counts.get(alert["type"], 0) + 1
     context.log.info(f"{len(batch.alerts)} alert(s): {counts or 'none'}")
     return batch
+
+
+def _save_risk_state(log_store: LogStore, batch: Batch) -> None:
+    """The live risk counters, saved once the batch is committed (never before: a batch read again
+    after a failed run would count twice)."""
+    if batch.risk_state is not None:
+        live_risk.save_state(log_store.data_path, batch.risk_state)
 
 
 @dg.op
@@ -196,7 +206,9 @@ def publish_alerts(
             config_error=config_error,
         )
     except AlertsConfigError as exc:  # the alerts are written and stay unpublished
+        _save_risk_state(log_store, batch)  # the batch is committed: its risk counters count
         raise dg.Failure(description=str(exc)) from None
+    _save_risk_state(log_store, batch)
     t = result.telegram
     run_alerts = alerts_table(batch.alerts)
     run_fates = fates_for(log_store.data_path, run_alerts, log_store.settings)

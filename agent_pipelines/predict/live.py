@@ -164,15 +164,18 @@ def replay(
     return flagged
 
 
-def run(data_dir: Path, events: pl.DataFrame, threshold: float) -> tuple[list[Finding], pl.DataFrame]:
-    """One detector batch: load the latest model and the state, update, save the state; the
-    findings, and the risk of every session still open (:func:`open_risks`, for the run's page)."""
+def run(
+    data_dir: Path, events: pl.DataFrame, threshold: float
+) -> tuple[list[Finding], pl.DataFrame, LiveRisk]:
+    """One detector batch: load the latest model and the state, update it; the findings, the risk
+    of every session still open (:func:`open_risks`, for the run's page) and the new state, which
+    the caller saves (:func:`save_state`) once the batch is committed, so a batch read again after
+    a failed run is not counted twice."""
     loaded = store.load_latest(data_dir, MODEL_NAME)
     model, info = loaded if loaded else (None, {})
     state = load_state(data_dir)
     findings = update(state, events, model, threshold, str(info.get("version", "")))
-    save_state(data_dir, state)
-    return findings, open_risks(state, model)
+    return findings, open_risks(state, model), state
 
 
 def finding_fields(finding: Finding) -> dict[str, Any]:
