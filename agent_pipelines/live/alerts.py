@@ -49,12 +49,8 @@ ALERT_FIELDS: dict[str, tuple[str, ...]] = {
     "excessive_restarts": ("restart_count", "last_reason"),
     "failed_session_high_errors": ("error_count", "error_fingerprints"),
 }
-# Ours, beyond the original analyzer's (which an existing monitor ignores): advisory alerts. The
-# failure-risk model (agent_pipelines.predict) expects an open session to fail.
+# Ours, advisory, beyond the original's: the failure-risk model expects an open session to fail.
 ADVISORY_ALERT_KINDS: dict[str, tuple[str, str]] = {"predicted_failure": ("low", "consider_restart")}
-ADVISORY_ALERT_FIELDS: dict[str, tuple[str, ...]] = {
-    "predicted_failure": ("risk", "threshold", "reasons", "model_version"),
-}
 COMMON_ALERT_FIELDS: tuple[str, ...] = (
     "timestamp", "type", "attempt_id", "task_id", "executor", "recommendation", "severity"
 )  # fmt: skip

@@ -19,7 +19,12 @@ import polars as pl
 
 from agent_pipelines.core import archive, paths
 from agent_pipelines.core.jsonl import json_objects
-from agent_pipelines.live.alerts import ADVISORY_ALERT_FIELDS, ALERT_FIELDS, canonical_alert_type
+from agent_pipelines.live.alerts import ALERT_FIELDS, canonical_alert_type
+
+# The own fields of our advisory alerts (alerts.ADVISORY_ALERT_KINDS), beside the original's ALERT_FIELDS.
+ADVISORY_ALERT_FIELDS: dict[str, tuple[str, ...]] = {
+    "predicted_failure": ("risk", "threshold", "reasons", "model_version"),
+}
 
 ALERTS_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
