@@ -25,13 +25,13 @@ import dagster as dg
 
 from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.orchestration.resources import analytics_resources as build_resources
-from assets import alerts, events, insights, replays, reports, sessions
+from assets import alerts, events, insights, prediction, replays, reports, sessions
 from assets.events import analytics_sensor_status, build_log_days_sensor, cleaned_events_job
 
 # Modules whose assets and asset checks Dagster's loader collects.
 ASSET_MODULES: tuple[ModuleType, ...] = (events, sessions, insights, alerts, replays)
 # Modules that bring a job or a schedule with their assets, as their own ``defs``.
-DOMAIN_BUILDERS: tuple[Callable[[Settings], dg.Definitions], ...] = (reports.build,)
+DOMAIN_BUILDERS: tuple[Callable[[Settings], dg.Definitions], ...] = (reports.build, prediction.build)
 
 
 def _collect(

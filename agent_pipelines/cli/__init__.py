@@ -17,6 +17,7 @@ from agent_pipelines.cli import (
     alerts_cmd,
     analyze_cmd,
     detect_cmd,
+    estimate_cmd,
     generate_cmd,
     import_cmd,
     log_cmd,
@@ -48,6 +49,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     rotate_cmd,
     status_cmd,
     import_cmd,
+    estimate_cmd,
 )
 
 

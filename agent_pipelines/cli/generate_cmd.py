@@ -39,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{TRANSCRIPT_TASKS:,} tasks spread over the period)",
     )
     sessions.add_argument("--no-transcripts", action="store_true", help="no agent-sessions/ at all")
+    parser.add_argument(
+        "--signal",
+        action="store_true",
+        help="draw the documented predictive signal (prompt variants A/B, risky early errors, hard task "
+        "kinds, cost by task size) for the prediction models; recorded in ground-truth.json",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--json", action="store_true", help="print the statistics as JSON")
     parser.set_defaults(func=run)
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             transcripts=not args.no_transcripts,
             all_transcripts=args.all_transcripts,
+            signal=args.signal,
             progress=None if args.quiet else print_progress,
         )
     except (FileExistsError, ValueError) as exc:

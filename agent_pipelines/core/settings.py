@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     tool_loop_threshold: Whole1 = Field(10, validation_alias="AGENT_TOOL_LOOP_THRESHOLD")
     stuck_threshold_ms: Whole1 = Field(300_000, validation_alias="AGENT_STUCK_THRESHOLD_MS")
     cost_anomaly_threshold: NonNegative = Field(1.0, validation_alias="AGENT_COST_ANOMALY_THRESHOLD")
+    # ours: predicted failure risk (0-1) above which an open session gets an advisory alert (1: none)
+    failure_risk_threshold: Share = Field(0.8, validation_alias="AGENT_FAILURE_RISK_THRESHOLD")
 
     # -- delivery ------------------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")

@@ -90,6 +90,7 @@ def generate(
     force: bool = False,
     transcripts: bool = True,
     all_transcripts: bool = False,
+    signal: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> GenerationStats:
     """Write ``tasks`` tasks spread over ``days`` UTC days starting at ``start`` into ``out``.
@@ -98,6 +99,9 @@ def generate(
     every attempt's with ``all_transcripts``, none without ``transcripts``; the ground truth says
     which attempts have one. Refuses to write into a folder that already holds logs unless
     ``force`` (then the generator's own files are replaced; nothing else in the folder is touched).
+    ``signal`` draws the documented predictive effects of :mod:`~agent_pipelines.generator.signal`
+    (prompt variants, risky early errors, hard task kinds, cost by task size) and records them in the
+    ground truth; without it the output is what it always was for a seed.
     """
     t0 = time.perf_counter()
     if days < 1 or tasks < 1:
@@ -118,7 +122,7 @@ def generate(
             sessions.mkdir(parents=True, exist_ok=True)
         jobs = [
             (seed, i, i * CHUNK_TASKS, min(tasks, (i + 1) * CHUNK_TASKS), tasks, start_dt.isoformat(), days,
-             str(tmp), str(sessions), every)
+             str(tmp), str(sessions), every, signal)
             for i in range(n_chunks)
         ]  # fmt: skip
 
@@ -127,7 +131,7 @@ def generate(
                 pool, jobs, root=root, tmp=tmp, seed=seed, start=start, days=days, tasks=tasks,
                 window=workers + 1, say=say,
                 meanwhile=partial(_finish, root, tmp, stats, seed=seed, start=start, days=days, tasks=tasks,
-                                  transcript_every=every),
+                                  transcript_every=every, signal=signal),
             )  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -151,6 +155,7 @@ def _finish(
     days: int,
     tasks: int,
     transcript_every: int,
+    signal: bool = False,
 ) -> None:
     """The statistics, the errors and metrics files and the ground truth, written while the workers
     merge the last days: the bad lines of each day follow from its count of good lines
@@ -166,7 +171,7 @@ def _finish(
     stats.transcripts = sum(r["truth"]["transcripts"] for r in results)
     text = ground_truth_text(results, seed=seed, start=start, days=days, tasks=tasks, stats=stats,
                              duplicates=sum(plan.duplicate for plan in plans),
-                             transcript_every=transcript_every)  # fmt: skip
+                             transcript_every=transcript_every, signal=signal)  # fmt: skip
     (root / paths.GROUND_TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
 
 

@@ -21,16 +21,16 @@ from agent_pipelines.generator.truth import chunk_truth
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
-def run_chunk(args: tuple[int, int, int, int, int, str, int, str, str, int]) -> dict[str, Any]:
+def run_chunk(args: tuple[int, int, int, int, int, str, int, str, str, int, bool]) -> dict[str, Any]:
     """Worker: generate tasks ``[first, last)``; write the chunk's pieces under ``tmp``.
 
     Transcripts (every attempt of every ``transcript_every``-th task; none if 0) go straight to
     their final place (``sessions``): an attempt belongs to exactly one chunk, so no two workers
     ever write the same file.
     """
-    seed, chunk_index, first, last, total, start_iso, days, tmp, sessions, transcript_every = args
+    seed, chunk_index, first, last, total, start_iso, days, tmp, sessions, transcript_every, signal = args
     start = datetime.fromisoformat(start_iso)
-    chunk = Chunk(seed, chunk_index, start, days, transcript_every)
+    chunk = Chunk(seed, chunk_index, start, days, transcript_every, signal)
     span = days * 86_400
     # Nothing generated here is cyclic garbage; the collector's passes over the growing lists of
     # lines and records only cost time (about a tenth of a chunk).

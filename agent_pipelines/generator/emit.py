@@ -103,11 +103,18 @@ class Emitter:
         return line[14:38]
 
     def session_start(
-        self, a: AttemptLog, prompt_type: str, prompt: str, reason: str | None, us: int
+        self,
+        a: AttemptLog,
+        prompt_type: str,
+        prompt: str,
+        reason: str | None,
+        us: int,
+        variant: str | None = None,
     ) -> None:
-        """A session start (the attempt's first, or a restart after a follow-up). The prompt and
-        reason are JSON-safe (made of :mod:`.profiles`' checked constants)."""
-        tail = f',"followup_reason":"{reason}"}}' if reason else "}"
+        """A session start (the attempt's first, or a restart after a follow-up). The prompt,
+        reason and prompt variant are JSON-safe (made of :mod:`.profiles`' checked constants)."""
+        tail = f',"followup_reason":"{reason}"' if reason else ""
+        tail += f',"prompt_variant":"{variant}"}}' if variant else "}"
         line = self.emit_json(
             a, "session_start", f'{{"prompt_type":"{prompt_type}","prompt":"{prompt}"{tail}', us
         )

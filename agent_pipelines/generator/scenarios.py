@@ -16,6 +16,7 @@ from typing import Any
 from agent_pipelines.core.logger import session_summary
 from agent_pipelines.core.writer import serialize
 from agent_pipelines.generator import clock
+from agent_pipelines.generator import signal as sig
 from agent_pipelines.generator.emit import AttemptLog, Emitter
 from agent_pipelines.generator.error_catalog import KINDS
 from agent_pipelines.generator.incidents import ERROR_COUNTS
@@ -50,6 +51,8 @@ class Task:
     index: int
     title: str
     complexity: str
+    variant: str | None = None  # the prompt variant (signal only)
+    requirements: tuple[str, ...] = ()  # listed in the description (signal only)
 
 
 @dataclass(slots=True)
@@ -62,6 +65,9 @@ class Plan:
     followup_slots: set[int]
     special_slot: int
     restarts_planned: int
+    struggling: bool = False  # signal only: see agent_pipelines.generator.signal
+    risky_slots: frozenset[int] = frozenset()
+    risky_seen: int = 0
 
 
 @dataclass(slots=True)
@@ -74,15 +80,23 @@ class Ending:
     tokens: int
     cost: float
     left_open: bool
+    p_if: dict[str, float] | None = None  # signal only: P(success) under each prompt variant
 
 
 class Chunk(Emitter):
     """Generates a fixed range of tasks and keeps their lines by day, transcripts and truth."""
 
     def __init__(
-        self, seed: int, chunk_index: int, start: datetime, days: int, transcript_every: int
+        self,
+        seed: int,
+        chunk_index: int,
+        start: datetime,
+        days: int,
+        transcript_every: int,
+        signal: bool = False,
     ) -> None:
         super().__init__()
+        self.signal = signal  # draw the predictive signal of agent_pipelines.generator.signal
         self.transcript_every = transcript_every  # every attempt of every n-th task has one; 0: none
         self.rng = random.Random(f"{seed}:{chunk_index}")
         self.start_us = clock.from_datetime(start)
@@ -98,6 +112,10 @@ class Chunk(Emitter):
         rng = self.rng
         title = f"{rng.choice(TITLE_VERBS)} {rng.choice(TITLE_OBJECTS)}"
         task = Task(f"task-{task_index:07d}", task_index, title, pick(rng, COMPLEXITY_DRAW))
+        if self.signal:
+            variant = rng.choice(sig.VARIANTS)
+            task = Task(task.task_id, task_index, title, task.complexity, variant,
+                        tuple(sig.requirements(rng, task.complexity)))  # fmt: skip
         max_attempts = pick(rng, MAX_ATTEMPTS_DRAW)
         us = start_us
         attempt_ids: list[str] = []
@@ -146,14 +164,17 @@ class Chunk(Emitter):
         plan = self._plan(task, a)
         prompt_type = "initial" if number == 1 else "retry"
         self.session_start(a, prompt_type, f"{task.title}. Follow the repository conventions.",
-                           None if number == 1 else "previous_attempt_failed", us)  # fmt: skip
+                           None if number == 1 else "previous_attempt_failed", us, task.variant)  # fmt: skip
         self.status_change(a, "todo", "inprogress", us)
         us, restarts = tool_calls(self, a, plan, spec, us)
-        ending = self._end(task, number, plan.incident, spec, us)
+        ending = self._end(task, number, plan, spec, us)
         if not ending.left_open:
             self._close(a, ending)
         self.close(a, transcript)
         info = self._record(a, task, number, executor, prompt_type, plan.incident, ending, restarts)
+        if self.signal:
+            info.update(prompt_variant=task.variant, struggling=plan.struggling, risky_errors=plan.risky_seen,
+                        p_success_if=ending.p_if)  # fmt: skip
         info["transcript"] = transcript
         return info, a.last_us
 
@@ -164,6 +185,8 @@ class Chunk(Emitter):
         project = PROJECTS[task.index % len(PROJECTS)]
         session_id = f"sess-{rng.getrandbits(48):012x}"
         description = f"{task.title} in the {project} project ({task.complexity} task)."
+        if task.requirements:
+            description += f" Requirements: {'; '.join(task.requirements)}."
         variant = rng.choice(VARIANTS)
         behind = rng.randint(0, 5)
         context = {
@@ -211,12 +234,25 @@ class Chunk(Emitter):
         error_slots = set(rng.sample(range(n_tools), k)) if k else set()
         k = min(max(n_followups, restarts_planned), n_tools)
         followup_slots = set(rng.sample(range(n_tools), k)) if k else set()
-        return Plan(incident, n_tools, error_slots, followup_slots, rng.randrange(n_tools), restarts_planned)
+        plan = Plan(incident, n_tools, error_slots, followup_slots, rng.randrange(n_tools), restarts_planned)
+        if self.signal and rng.random() < sig.struggle_probability(task.title, a.context["executor"]):
+            early = range(max(1, n_tools // 3))  # a struggling attempt shows it early
+            plan.struggling = True
+            plan.risky_slots = frozenset(rng.sample(early, min(sig.STRUGGLE_ERRORS, len(early))))
+            plan.error_slots |= plan.risky_slots
+        return plan
 
-    def _end(self, task: Task, number: int, incident: str | None, spec: dict[str, Any], us: int) -> Ending:
+    def _end(self, task: Task, number: int, plan: Plan, spec: dict[str, Any], us: int) -> Ending:
         """How the attempt ends: its status, when, its tokens and cost (or left open)."""
         rng = self.rng
-        p_success = max(0.05, spec["success"] - DIFFICULTY[task.complexity] + 0.04 * (number - 1))
+        incident = plan.incident
+        base = spec["success"] - DIFFICULTY[task.complexity] + 0.04 * (number - 1)
+        p_success = max(0.05, base)
+        p_if = None
+        if task.variant is not None:
+            p_if = {v: sig.p_success(base, task.title, v, plan.struggling, plan.risky_seen)
+                    for v in sig.VARIANTS}  # fmt: skip
+            p_success = p_if[task.variant]
         succeeded = rng.random() < p_success and incident not in ("failed_errors",)
         if incident == "error_loop" and rng.random() < 0.5:
             succeeded = False
@@ -225,6 +261,8 @@ class Chunk(Emitter):
             status = "failed"
         end_us = us + clock.seconds(rng.uniform(5, 60))
         tokens = max(1500, int(rng.gauss(18_000, 6_000) * TOKEN_FACTOR[task.complexity]))
+        if task.variant is not None:
+            tokens = int(tokens * sig.token_factor(len(task.requirements)))
         cost = round(min(tokens / 1000 * spec["cost_per_k"], 0.6), 4)
         if incident == "cost_anomaly":
             cost = round(rng.uniform(1.1, 3.5), 4)
@@ -232,7 +270,7 @@ class Chunk(Emitter):
         elif incident == "near_cost":
             cost = 0.99
         left_open = (end_us >= self.end_us - _TWENTY_MINUTES) and rng.random() < 0.5
-        return Ending(status, succeeded, end_us, tokens, cost, left_open)
+        return Ending(status, succeeded, end_us, tokens, cost, left_open, p_if)
 
     def _close(self, a: AttemptLog, ending: Ending) -> None:
         """The last status change and the session end, and the attempt's metrics line."""

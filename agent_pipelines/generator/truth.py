@@ -64,9 +64,11 @@ def ground_truth_text(
     stats: GenerationStats,
     duplicates: int,
     transcript_every: int,
+    signal: bool = False,
 ) -> str:
     """The ground truth's JSON (one line) from the chunks' results, in chunk order."""
     from agent_pipelines.generator.error_catalog import KINDS as kinds
+    from agent_pipelines.generator.signal import describe
 
     parts = [r["truth"] for r in results]
     n_attempts = sum(p["attempts"] for p in parts)
@@ -109,6 +111,7 @@ def ground_truth_text(
             }
             for k in kinds
         },
+        **({"signal": describe()} if signal else {}),
         "incidents": [i for r in results for i in r["incidents"]],
         "near_misses": [i for r in results for i in r["near_misses"]],
     }

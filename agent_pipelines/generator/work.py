@@ -13,7 +13,8 @@ from bisect import bisect
 from typing import TYPE_CHECKING, Any
 
 from agent_pipelines.generator import clock
-from agent_pipelines.generator.error_catalog import KINDS
+from agent_pipelines.generator import signal as sig
+from agent_pipelines.generator.error_catalog import KINDS, ErrorKind
 from agent_pipelines.generator.incidents import error, inject
 from agent_pipelines.generator.profiles import (
     BASH_JSON,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from agent_pipelines.generator.scenarios import Chunk, Plan
 
 _MS = 1000  # microseconds
+RISKY_KINDS: tuple[ErrorKind, ...] = tuple(k for k in KINDS if k.kind in sig.RISKY)
 
 
 def tool_calls(chunk: Chunk, a: AttemptLog, plan: Plan, spec: dict[str, Any], us: int) -> tuple[int, int]:
@@ -132,9 +134,11 @@ def tool_calls(chunk: Chunk, a: AttemptLog, plan: Plan, spec: dict[str, Any], us
         a.last_us = result_us
         tool_calls += 1
         if i in error_slots:  # never the loop's kind: a near miss must stay a near miss
-            kind = rng.choice(KINDS)
+            kinds = RISKY_KINDS if i in plan.risky_slots else KINDS  # risky: the signal's struggling start
+            kind = rng.choice(kinds)
             while kind is a.loop_kind:
-                kind = rng.choice(KINDS)
+                kind = rng.choice(kinds)
+            plan.risky_seen += kind.kind in sig.RISKY
             error(chunk, a, kind, result_us + 5 * _MS)
         if i in followup_slots:
             followup_us = result_us + clock.seconds(rng.uniform(5, 40))

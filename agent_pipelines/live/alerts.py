@@ -49,6 +49,8 @@ ALERT_FIELDS: dict[str, tuple[str, ...]] = {
     "excessive_restarts": ("restart_count", "last_reason"),
     "failed_session_high_errors": ("error_count", "error_fingerprints"),
 }
+# Ours, advisory, beyond the original's: the failure-risk model expects an open session to fail.
+ADVISORY_ALERT_KINDS: dict[str, tuple[str, str]] = {"predicted_failure": ("low", "consider_restart")}
 COMMON_ALERT_FIELDS: tuple[str, ...] = (
     "timestamp", "type", "attempt_id", "task_id", "executor", "recommendation", "severity"
 )  # fmt: skip
@@ -98,7 +100,7 @@ def make_alert(
 ) -> dict[str, Any]:
     """One alert record in the original live analyzer's field order. Free text (``sample_message``) is
     redacted here, before it can reach the alerts file or Telegram."""
-    severity, recommendation = ALERT_KINDS[alert_type]
+    severity, recommendation = ALERT_KINDS.get(alert_type) or ADVISORY_ALERT_KINDS[alert_type]
     record: dict[str, Any] = {
         "timestamp": format_timestamp(moment_of(at_ms)),
         "type": alert_type,

@@ -21,6 +21,11 @@ from agent_pipelines.core import archive, paths
 from agent_pipelines.core.jsonl import json_objects
 from agent_pipelines.live.alerts import ALERT_FIELDS, canonical_alert_type
 
+# The own fields of our advisory alerts (alerts.ADVISORY_ALERT_KINDS), beside the original's ALERT_FIELDS.
+ADVISORY_ALERT_FIELDS: dict[str, tuple[str, ...]] = {
+    "predicted_failure": ("risk", "threshold", "reasons", "model_version"),
+}
+
 ALERTS_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
     "day": pl.Date(),
@@ -69,6 +74,12 @@ def alert_summary(alert: Mapping[str, Any]) -> str:
         fingerprints = alert.get("error_fingerprints") or []
         listed = ", ".join(str(f) for f in fingerprints[:5]) if isinstance(fingerprints, list) else ""
         return f"failed with {alert.get('error_count', '?')} errors" + (f": {listed}" if listed else "")
+    if kind == "predicted_failure":
+        risk = alert.get("risk")
+        risk_text = f"{risk:.0%}" if isinstance(risk, int | float) else "?"
+        reasons = alert.get("reasons") or []
+        listed = "; ".join(str(r) for r in reasons[:3]) if isinstance(reasons, list) else ""
+        return f"predicted failure risk {risk_text}" + (f": {listed}" if listed else "")
     return kind or "?"
 
 
@@ -77,7 +88,7 @@ def alerts_table(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     rows = []
     for alert in records:
         kind = canonical_alert_type(alert.get("type") or alert.get("alert_type"))
-        own = ALERT_FIELDS.get(kind, ())
+        own = ALERT_FIELDS.get(kind) or ADVISORY_ALERT_FIELDS.get(kind, ())
         details = {k: alert[k] for k in alert if k in own or k == "window_ms"}
         rows.append(
             {

@@ -12,11 +12,13 @@ executes it in its own process: both run this one definition.
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core import tailer
 from agent_pipelines.core.contract import parse_timestamp
 from agent_pipelines.core.settings import Settings
@@ -38,6 +40,7 @@ from agent_pipelines.orchestration.partitions import register_partitions
 from agent_pipelines.orchestration.resources import TelegramResource
 from agent_pipelines.orchestration.run_launch import EXPRESS_TAG
 from agent_pipelines.orchestration.ui_metadata import alerts_metadata, describe_columns
+from agent_pipelines.predict import live as live_risk
 
 ALERTS_ASSET = dg.AssetKey("alerts")
 JOB_NAME = "live_detector_job"
@@ -57,6 +60,7 @@ class DetectConfig(dg.Config):
     tool_loop: int = Thresholds.tool_loop
     stuck_ms: int = Thresholds.stuck_ms
     cost_usd: float = Thresholds.cost_usd
+    failure_risk: float = 0.8  # AGENT_FAILURE_RISK_THRESHOLD: the predicted_failure alert
 
     def thresholds(self) -> Thresholds:
         return Thresholds(
@@ -76,6 +80,7 @@ def detect_config(settings: Settings, **values: str) -> dict[str, Any]:
         "tool_loop": t.tool_loop,
         "stuck_ms": t.stuck_ms,
         "cost_usd": t.cost_usd,
+        "failure_risk": settings.failure_risk_threshold,
     }
 
 
@@ -88,6 +93,8 @@ class Batch:
     now_ms: int
     reason: str
     thresholds: Thresholds = field(default_factory=Thresholds)
+    failure_risk: float = 0.8
+    risk_state: live_risk.LiveRisk | None = None  # saved after the commit (predict.live)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     watch: dict[str, Any] = field(default_factory=dict)
 
@@ -111,17 +118,56 @@ def read_new_events(context: dg.OpExecutionContext, config: DetectConfig, log_st
         f"from {len(new.ranges)} file range(s); {quarantined} bad line(s) quarantined; "
         f"reason: {config.reason}"
     )
-    return Batch(state=state, new=new, now_ms=now_ms, reason=config.reason, thresholds=config.thresholds())
+    return Batch(
+        state=state,
+        new=new,
+        now_ms=now_ms,
+        reason=config.reason,
+        thresholds=config.thresholds(),
+        failure_risk=config.failure_risk,
+    )
+
+
+def predicted_failures(
+    data_dir: Path, events: pl.DataFrame, threshold: float
+) -> tuple[list[dict[str, Any]], pl.DataFrame, live_risk.LiveRisk]:
+    """Advisory ``predicted_failure`` alerts: the latest failure-risk model over the new events
+    (:mod:`agent_pipelines.predict.live`); nothing while no model has been trained. Also the risk
+    of every open session, for the run's page, and the risk state to save once the batch is committed."""
+    findings, risks, state = live_risk.run(data_dir, events, threshold)
+    alerts = [
+        alerts_mod.make_alert(
+            "predicted_failure",
+            f.attempt_id,
+            f"risk>{threshold:g}",
+            f.at_ms,
+            task_id=f.task_id,
+            executor=f.executor,
+            threshold=threshold,
+            **live_risk.finding_fields(f),
+        )
+        for f in findings
+    ]
+    return alerts, risks, state
 
 
 @dg.op(out=dg.Out(io_manager_key="detector_io"))
-def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
+def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogStore) -> Batch:
     """Every detector over the new events (event time), then the live stuck check at ``now``."""
     thresholds = batch.thresholds
     events = batch.new.result.events if batch.new else None
     batch.alerts = detect(
         events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
     )
+    if events is not None:
+        predicted, risks, batch.risk_state = predicted_failures(
+            log_store.data_path, events, batch.failure_risk
+        )
+        batch.alerts += predicted
+        if risks.height:
+            context.add_output_metadata(
+                {"open_session_risk": dg.MetadataValue.md(markdown_table(risks.head(20), limit=20))}
+            )
     batch.state.cursor = batch.new.cursor.to_json() if batch.new else batch.state.cursor
     batch.watch = stuck_watch(batch.state, thresholds)
     counts: dict[str, int] = {}
@@ -129,6 +175,13 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch) -> Batch:
         counts[alert["type"]] = counts.get(alert["type"], 0) + 1
     context.log.info(f"{len(batch.alerts)} alert(s): {counts or 'none'}")
     return batch
+
+
+def _save_risk_state(log_store: LogStore, batch: Batch) -> None:
+    """The live risk counters, saved once the batch is committed (never before: a batch read again
+    after a failed run would count twice)."""
+    if batch.risk_state is not None:
+        live_risk.save_state(log_store.data_path, batch.risk_state)
 
 
 @dg.op
@@ -154,7 +207,9 @@ def publish_alerts(
             config_error=config_error,
         )
     except AlertsConfigError as exc:  # the alerts are written and stay unpublished
+        _save_risk_state(log_store, batch)  # the batch is committed: its risk counters count
         raise dg.Failure(description=str(exc)) from None
+    _save_risk_state(log_store, batch)
     t = result.telegram
     run_alerts = alerts_table(batch.alerts)
     run_fates = fates_for(log_store.data_path, run_alerts, log_store.settings)
