@@ -7,11 +7,14 @@ seconds after they fire. Materializing a day here (the UI, ``agent-pipelines mat
 the same records from ``agent-alerts.jsonl`` and its archive, through the same library functions.
 """
 
+from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from agent_pipelines.core import paths
 from agent_pipelines.live.alert_status import actions_table
 from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
 from agent_pipelines.orchestration.alert_delivery import alert_actions_metadata, fates_for
@@ -32,10 +35,7 @@ def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[
     `agent-alerts.jsonl` with each new log day, so a day without alerts shows 0 rather than missing.
     A backfill of many days is one run (each day's partition still shows its own alerts)."""
     base = files_url(log_store.settings)
-    tables = {
-        key: alerts_table(read_alert_records(log_store.logs_path, date.fromisoformat(key)))
-        for key in context.partition_keys
-    }
+    tables = _read_days(log_store.logs_path, context.partition_keys)
     if len(tables) == 1:
         [(key, table)] = tables.items()
         window = day_window(date.fromisoformat(key))
@@ -49,6 +49,28 @@ def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[
     return dg.Output(
         tables, metadata={"alerts": sum(counts.values()), "alerts_by_day": dg.MetadataValue.json(counts)}
     )
+
+
+def _alerts_file_stamp(logs: Path) -> tuple[int, int] | None:
+    try:
+        stat = (logs / paths.ALERTS_FILE).stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _read_days(logs: Path, keys: Sequence[str], tries: int = 3) -> dict[str, pl.DataFrame]:
+    """Each day's alerts, read again while a detector run appended to the file during the read.
+
+    A detector run writes its alerts and then re-materializes their days; a daily run that read the
+    file just before would otherwise record its older, emptier table after the detector's, and the UI
+    would show that day without the alerts it has (seen at first start, when both run at once)."""
+    for _ in range(tries):
+        before = _alerts_file_stamp(logs)
+        tables = {key: alerts_table(read_alert_records(logs, date.fromisoformat(key))) for key in keys}
+        if _alerts_file_stamp(logs) == before:
+            break
+    return tables
 
 
 @table_asset("alerts")

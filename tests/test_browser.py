@@ -297,8 +297,17 @@ def test_alerts_asset_shows_a_table_with_rows(product: dict[str, Any], browser: 
     header = str(table.locator("tr").first.inner_text())
     for column in ("timestamp", "type", "severity", "attempt_id", "task_id", "recommendation", "summary"):
         assert column in header, header
-    # Rows of real alerts, not only the columns (a later detector run may still be adding one).
+    # Rows of real alerts, not only the columns. The detector run that wrote them re-materializes
+    # their day a moment after writing the file: until then the day's latest table may be the
+    # daily run's, made before; reload for up to a minute.
     rows = [str(r) for r in table.locator("tr").all_inner_texts()[1:]]
+    deadline = time.monotonic() + 60
+    while not rows and time.monotonic() < deadline:
+        page.wait_for_timeout(3000)
+        page.reload()
+        table = page.locator("tr", has_text="alerts_table").first.locator("table").first
+        table.wait_for(timeout=60_000)
+        rows = [str(r) for r in table.locator("tr").all_inner_texts()[1:]]
     assert 1 <= len(rows) <= len(attempts), (rows, _alert_materializations(product["url"], day))
     assert all(any(a in row for a in attempts) for row in rows), (rows, attempts)
     kinds = ("error_loop", "tool_loop", "stuck_agent", "cost_anomaly", "excessive_restarts",
