@@ -440,3 +440,25 @@ def test_tool_loops_in_one_batch_equal_row_by_row(calls: list[tuple[str, str, in
     state = DetectorState()
     halves = detect(events.head(split), state, t) + detect(events.slice(split), state, t)
     assert whole == one_by_one == halves
+
+
+def test_alerts_carry_the_attempts_project_so_routes_and_silences_can_match_it(tmp_path: Path) -> None:
+    from agent_pipelines.live.routing import parse_config, resolve
+
+    c = Clocked(tmp_path)
+    c.at(0).start_session("ve-proj", task_id="task-1", executor="CODEX", project_id="payments")
+    start(c, "ve-none")  # no project: the alert keeps the original analyzer's fields
+    for i in range(4):
+        c.at(10 + 60 * i).error("ve-proj", f"fatal: could not push to remote {i}", "git_push_failed")
+        c.at(10 + 60 * i).error("ve-none", f"fatal: could not push to remote {i}", "git_push_failed")
+    alerts = {a["attempt_id"]: a for a in run(tmp_path, DetectorState())}
+    assert alerts["ve-proj"]["project_id"] == "payments"
+    assert "project_id" not in alerts["ve-none"]
+    config = parse_config(
+        {
+            "receivers": [{"name": "payments-team", "webhook": {"url": "http://127.0.0.1:9/x"}}],
+            "route": {"routes": [{"match": {"project": "payments"}, "receiver": "payments-team"}]},
+        }
+    )
+    assert [name for name, _ in resolve(config, alerts["ve-proj"])] == ["payments-team"]
+    assert resolve(config, alerts["ve-none"]) == []

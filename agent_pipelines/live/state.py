@@ -87,12 +87,13 @@ class AttemptState:
     rs_fired: bool = False
     fps: list[str] = field(default_factory=list)  # distinct fingerprints, as the original listed them
     turn: str | None = None
+    project: str | None = None  # the attempt's project_id: alert routes and silences match on it
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"last": self.last, "lid": self.lid, "open": self.open, "errs": self.errs,
                                "tools": self.tools, "rs": self.rs, "ne": self.ne, "fired": self.fired,
                                "ids": self.ids}  # fmt: skip
-        for name in ("task", "exec", "stuck", "turn"):
+        for name in ("task", "exec", "stuck", "turn", "project"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.rs_fired:
@@ -126,6 +127,7 @@ class AttemptState:
             rs_fired=bool(raw.get("rs_fired")),
             fps=[str(f) for f in raw.get("fps") or []],
             turn=text("turn"),
+            project=text("project"),
         )
 
 

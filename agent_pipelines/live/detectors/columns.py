@@ -12,6 +12,7 @@ COLUMNS = (
     "event_type",
     "task_id",
     "executor",
+    "project_id",
     "prompt_type",
     "completion_status",
     "cost_usd",

@@ -165,6 +165,7 @@ class Detectors:
         event_type: str,
         task_id: str | None,
         executor: str | None,
+        project_id: str | None,
         prompt_type: str | None,
         completion_status: str | None,
         cost_usd: float | None,
@@ -186,6 +187,8 @@ class Detectors:
             a.task = task_id
         if executor:
             a.exec = executor
+        if project_id:
+            a.project = project_id
         if prev_ts is not None and (a.last is None or prev_ts >= a.last):
             a.last, a.lid = prev_ts, prev_id  # rows skipped in between moved "last seen"
         last = a.last
@@ -346,6 +349,8 @@ class Detectors:
         previous = a.fired.get(alert_type)
         if previous is not None and abs(at_ms - previous) < self.t.suppress_ms:
             return False
+        if a.project:  # routes and silences match on it; lines without one keep the original's fields
+            fields = {"project_id": a.project, **fields}
         alert = make_alert(alert_type, attempt_id, incident_key, at_ms, task_id=a.task, executor=a.exec,
                            **fields)  # fmt: skip
         if alert["alert_id"] in a.ids:
