@@ -65,7 +65,7 @@ def test_proxy_authenticates_terminates_tls_and_forwards_to_the_webserver(compos
     template = mounts["/etc/nginx/templates/default.conf.template"]
     conf = (DEPLOY / template).read_text()
     code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())  # without comments
-    assert re.search(r"listen\s+443\s+ssl;", code)
+    assert re.search(r"listen\s+443\s+ssl( http2)?;", code)
     assert not re.search(r"listen\s+(80|3000)\b", code), "no plain-HTTP listener"
     assert re.search(r"ssl_certificate\s+/etc/nginx/tls/", code)
     assert re.search(r'auth_basic\s+"[^"]+";', code) and "auth_basic_user_file /etc/nginx/htpasswd;" in code
@@ -142,7 +142,7 @@ def test_helm_values_agree_with_the_instance_config_and_hide_the_webserver() -> 
         for v in (values["dagsterWebserver"], values["dagsterDaemon"], deployment)
     }
     assert len(images) == 1, "webserver, daemon and code location run the same image"
-    assert values["runLauncher"]["config"]["customRunLauncher"]["class"] == "DefaultRunLauncher"
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"  # each run its own pod (tests/test_helm.py)
 
 
 def test_shipper_config_holds_no_secret_and_matches_the_mirror_layout() -> None:
