@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,6 +61,7 @@ from compose_file import (
     read_env_file,
     start_order,
 )
+from local_tools import listening, nginx, pg_bin, run, term_with_parent
 
 
 @dataclass
@@ -88,7 +88,7 @@ class Stack:
             "/data": self.state / "data",
             "/logs": self.state / "logs",
         }
-        self.pg_bin = _pg_bin()
+        self.pg_bin = pg_bin()
 
     # --- the mapping table, applied -------------------------------------------------------------
     def local_value(self, key: str, value: str) -> str:
@@ -142,7 +142,13 @@ class Stack:
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(self.state / "run" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped whole by stop()
+            preexec_fn=term_with_parent,  # and SIGTERM if this process dies without stopping it
         )
         log.close()
         self.processes[name] = process
@@ -193,7 +199,7 @@ class Stack:
                 "-E",
                 "UTF8",
             ]
-            _run(initdb, env)
+            run(initdb, env)
             pwfile.unlink()
         self.spawn(
             name,
@@ -213,7 +219,7 @@ class Stack:
         )
         self.wait_healthy(name, 60)
         if fresh:
-            _run(
+            run(
                 [
                     *as_postgres,
                     str(self.pg_bin / "createdb"),
@@ -264,16 +270,16 @@ class Stack:
             )
             + f"  include {conf}/conf.d/*.conf;\n}}\n"
         )
-        self.spawn(name, [_nginx(), "-c", str(conf / "nginx.conf"), "-p", str(conf)], env)
+        self.spawn(name, [nginx(), "-c", str(conf / "nginx.conf"), "-p", str(conf)], env)
 
     # --- health ---------------------------------------------------------------------------------
     def healthy(self, name: str) -> bool:
         service = self.compose["services"][name]
         check = service.get("healthcheck")
         if name == "proxy":
-            return _listening(self.ports["proxy"])
+            return listening(self.ports["proxy"])
         if name in ("webserver", "webserver-ops"):
-            return _listening(self.ports[name])
+            return listening(self.ports[name])
         if not check:
             return True
         test = check["test"]
@@ -332,34 +338,6 @@ class Stack:
     @property
     def url(self) -> str:
         return f"https://{LOOPBACK}:{self.ports['proxy']}"
-
-
-def _run(argv: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(argv)} failed: {done.stdout}{done.stderr}")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((LOOPBACK, port)) == 0
-
-
-def _pg_bin() -> Path:
-    versions = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
-    )
-    if not versions:
-        raise SystemExit("stack: PostgreSQL is not installed (apt-get install postgresql)")
-    return versions[0]
-
-
-def _nginx() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if not found:
-        raise SystemExit("stack: nginx is not installed (apt-get install nginx-light)")
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
