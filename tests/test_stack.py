@@ -166,6 +166,9 @@ mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   ... on UnauthorizedError { message } ... on InvalidSubsetError { message } } }
 """
+PARTITIONS = (
+    'query { assetNodeOrError(assetKey: {path: ["cleaned_events"]}) { ... on AssetNode { partitionKeys } } }'
+)
 RUN = "query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
@@ -184,7 +187,13 @@ def test_operators_launch_a_partition_viewers_cannot_and_the_run_is_in_postgres(
     refused = graphql(stack, "", VIEWER, LAUNCH, params=params)["launchRun"]
     assert refused["__typename"] == "UnauthorizedError", refused
 
-    def launched() -> str | None:  # once the day's partition is registered (the log_days sensor)
+    def registered() -> bool:  # the day's partition, added by the log_days sensor once shipped
+        node = graphql(stack, "/ops", OPERATOR, PARTITIONS)["assetNodeOrError"]
+        return shipped in (node.get("partitionKeys") or [])
+
+    wait("the shipped day's partition", registered)
+
+    def launched() -> str | None:
         result = graphql(stack, "/ops", OPERATOR, LAUNCH, params=params)["launchRun"]
         return result["run"]["runId"] if result["__typename"] == "LaunchRunSuccess" else None
 
