@@ -23,6 +23,8 @@ What a container gives that a local process does not, and what stands in for it 
 | /opt/agent-pipelines (WORKDIR)             | this checkout                                           |
 | /opt/dagster/dagster_home (DAGSTER_HOME)   | <state>/dagster_home, with the Dockerfile's dagster.yaml|
 | /data, /logs (volumes)                     | <state>/data, <state>/logs                              |
+| a named volume mounted elsewhere (``data``  | the folder its mount in the code service maps to        |
+| at /srv/agent-pipelines in the proxy)      |                                                         |
 | /etc/nginx/tls, /etc/nginx/htpasswd[-operators] | the files deploy/.env names (TLS_CERT_DIR, ...)    |
 | compose's relative paths (./tls, ...)      | --deploy-dir (default deploy/, the compose file's own   |
 |                                            | folder); what is not there, from this checkout's deploy/|
@@ -115,6 +117,16 @@ class Stack:
             else:
                 out.append(self.local_value("", arg))
         return out
+
+    def named_volume(self, volume: str) -> Path:
+        """The local folder of a named volume: the one another service's mount of it maps to."""
+        for service in self.compose["services"].values():
+            for mount in service.get("volumes") or []:
+                source, target = str(mount).split(":")[:2]
+                local = self.local_value("", target)
+                if source == volume and local != target:
+                    return Path(local)
+        raise SystemExit(f"stack: no local folder for the volume {volume!r}")
 
     def service_env(self, name: str) -> dict[str, str]:
         service = self.compose["services"][name]
@@ -243,6 +255,9 @@ class Stack:
         mounts: dict[str, Path] = {}
         for volume in service["volumes"]:
             source, target = interpolate(volume, self.variables).split(":")[:2]
+            if source in (self.compose.get("volumes") or {}):  # a named volume: where the others have it
+                mounts[target] = self.named_volume(source)
+                continue
             local = self.deploy_dir / source  # deploy/ by default: the compose file's own folder
             mounts[target] = (local if local.exists() else COMPOSE.parent / source).resolve()
         template = next(src for dst, src in mounts.items() if dst.startswith("/etc/nginx/templates/"))

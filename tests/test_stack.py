@@ -140,6 +140,16 @@ def test_the_ui_asks_for_a_login_and_keeps_viewers_out_of_ops(stack: dict[str, A
     assert headers["Strict-Transport-Security"].startswith("max-age=")
 
 
+def test_the_proxy_serves_the_data_volumes_files_behind_the_login(stack: dict[str, Any]) -> None:
+    """The compose file mounts the code location's data volume into the proxy (replays, reports)."""
+    replays = stack["work"] / ".cache" / "stack" / "data" / "replays"
+    replays.mkdir(parents=True, exist_ok=True)
+    (replays / "stack-check.html").write_text("<p>a replay</p>")
+    assert get(stack, "/files/replays/stack-check.html").status_code == 401
+    served = get(stack, "/files/replays/stack-check.html", VIEWER)
+    assert served.status_code == 200 and "a replay" in served.text
+
+
 def test_internal_services_listen_on_loopback_only(stack: dict[str, Any]) -> None:
     """The webservers, the gRPC server and PostgreSQL: reachable from this machine's loopback only."""
     for name in ("webserver", "webserver-ops", "code", "postgres", "proxy"):
