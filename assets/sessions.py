@@ -132,6 +132,10 @@ def success_window(sessions: pl.DataFrame) -> str:
     )
 
 
+DAILY_SHOWN = 14
+DAILY_ROWS_SHOWN = 30
+
+
 @table_asset("insights")
 def daily_usage(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Daily cost and tokens by model and executor, as `ccusage daily` shows them: per UTC day a
@@ -145,8 +149,10 @@ def daily_usage(session_metrics: pl.DataFrame) -> dg.Output[pl.DataFrame]:
             "days": totals.height,
             "window": f"{all_days(session_metrics)}; sessions by the UTC day they ended (open ones "
             "have no cost yet)",
-            "daily": dg.MetadataValue.md(usage.ccusage_markdown(table)),
-            "by_day_and_model": ui.table_metadata(table.sort("day", descending=True), limit=100),
+            # A page a person reads, not the whole history (that is the table itself): two weeks of
+            # days, and the newest rows by day and model (100 rows made a 7,000-pixel page).
+            "daily": dg.MetadataValue.md(usage.ccusage_markdown(table, limit=DAILY_SHOWN)),
+            "by_day_and_model": ui.table_metadata(table.sort("day", descending=True), limit=DAILY_ROWS_SHOWN),
         },
     )
 

@@ -94,3 +94,31 @@ def test_links_to_sessions_survive_the_markdown_table() -> None:
     out = table(linked(with_durations(frame), "attempt_id", "http://127.0.0.1:3001"))
     assert "[att\\_1](<http://127.0.0.1:3001/replays/att_1.html>)" in out
     assert "12 min 05 s" in out and "a \\| \\<b\\>" in out
+
+
+def test_daily_usage_page_shows_two_weeks_not_the_whole_history() -> None:
+    """Issue 25: with 100 rows by day and model and every day in Markdown the page was 7,000 px tall."""
+    from datetime import UTC, datetime, timedelta
+
+    from assets.sessions import DAILY_ROWS_SHOWN, DAILY_SHOWN, daily_usage
+
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    sessions = pl.DataFrame(
+        {
+            "attempt_id": [f"a{i}" for i in range(120)],
+            "is_open": [False] * 120,
+            "started_at": [start + timedelta(days=i // 2) for i in range(120)],
+            "ended_at": [start + timedelta(days=i // 2, minutes=5) for i in range(120)],
+            "last_event_at": [start + timedelta(days=i // 2, minutes=5) for i in range(120)],
+            "model": ["gpt-5" if i % 2 else "claude-sonnet-4" for i in range(120)],
+            "executor": ["CODEX" if i % 2 else "CLAUDE_CODE" for i in range(120)],
+            "succeeded": [True] * 120,
+            "total_tokens": [1_000] * 120,
+            "cost_usd": [0.25] * 120,
+        }
+    )
+    result = daily_usage(sessions)
+    assert result.value.height == 120  # the table keeps every day and model
+    text = result.metadata["daily"].value
+    assert text.count("\n| 2026-") == DAILY_SHOWN and "**Last 14 days**" in text and "**28**" in text
+    assert len(result.metadata["by_day_and_model"].value.records) == DAILY_ROWS_SHOWN

@@ -63,8 +63,11 @@ def daily_totals(usage: pl.DataFrame) -> pl.DataFrame:
 
 
 def ccusage_markdown(usage: pl.DataFrame, limit: int = 31) -> str:
-    """The ccusage-style table: Date | Models | Sessions | Total Tokens | Cost (USD), and a total."""
-    totals = daily_totals(usage).tail(limit)
+    """The ccusage-style table: Date | Models | Sessions | Total Tokens | Cost (USD), and a total (of
+    the days shown, and labelled so when older days are left out)."""
+    every_day = daily_totals(usage)
+    totals = every_day.tail(limit)
+    label = "**Total**" if totals.height == every_day.height else f"**Last {totals.height} days**"
     lines = ["| Date | Models | Sessions | Total Tokens | Cost (USD) |", "|---|---|---:|---:|---:|"]
     for row in totals.iter_rows(named=True):
         models = ", ".join(row["models"])
@@ -75,7 +78,7 @@ def ccusage_markdown(usage: pl.DataFrame, limit: int = 31) -> str:
     if totals.height:
         sessions, tokens = int(totals["sessions"].sum()), int(totals["total_tokens"].sum())
         cost = float(totals["cost_usd"].sum())
-        lines.append(f"| **Total** | | **{sessions:,}** | **{tokens:,}** | **${cost:,.2f}** |")
+        lines.append(f"| {label} | | **{sessions:,}** | **{tokens:,}** | **${cost:,.2f}** |")
     return "\n".join(lines)
 
 
