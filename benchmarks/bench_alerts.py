@@ -15,6 +15,9 @@ threshold (10 in 60 s) under three identities: the tool name (the original analy
 its exact input (ours), the tool and its input modulo numbers and paths (the near-identical
 variant of issue 21), which is the data the choice was made on.
 
+A third set is real: the public Codex CLI and Claude Code sessions in ``tests/data/real_sessions``
+(sources in its README.md), checked an hour after their last turn ended, the idle-after-turn gap.
+
 Writes the ``## Alerts on transcripts`` section of BENCHMARKS.md.
 
     .venv/bin/python benchmarks/bench_alerts.py [--baseline 7b1a62a]
@@ -54,6 +57,8 @@ TYPES = (
     "failed_session_high_errors",
 )
 THRESHOLD, WINDOW_MS = 10, 60_000
+REAL = ROOT / "tests" / "data" / "real_sessions"
+REAL_NOW = "2026-06-05T06:00:00+00:00"  # an hour after the real sessions' last turn ended
 
 
 def transcript_sets(base: Path) -> dict[str, tuple[Path, str]]:
@@ -77,6 +82,7 @@ def transcript_sets(base: Path) -> dict[str, tuple[Path, str]]:
         {"-home-dev-shop/5c1a0de0-0000-4000-8000-00000000dead.jsonl": day.claude_stuck(at)},
     )
     return {
+        "real public sessions (1 Codex + 2 Claude Code, tests/data/real_sessions)": (REAL, REAL_NOW),
         "healthy day (6 Codex + 3 Claude Code sessions)": (healthy, day.ts(day.DAY + timedelta(days=2))),
         "incidents (a hung Codex call, a hung Claude Code tool, a 12x repeated command)": (
             incidents,
@@ -189,10 +195,11 @@ def main() -> None:
         "## Alerts on transcripts",
         "",
         "`benchmarks/bench_alerts.py`: transcripts written from the public Codex CLI and Claude Code",
-        "formats (`tests/transcript_day.py`) imported with `agent-pipelines import`, then one",
-        "`detect --once`; alerts by type, and all alerts per session-hour (a session's first to last",
-        "event). The baseline is main before issue 21 (tool loops counted by tool name, no turn state,",
-        "learned templates over caller fingerprints).",
+        "formats (`tests/transcript_day.py`), and real public sessions (`tests/data/real_sessions`,",
+        "sources in its README.md, checked an hour after their last turn), imported with",
+        "`agent-pipelines import`, then one `detect --once`; alerts by type, and all alerts per",
+        "session-hour (a session's first to last event). The baseline is main before issue 21 (tool",
+        "loops counted by tool name, no turn state, learned templates over caller fingerprints).",
         "",
         "| transcripts | code | session-h | " + " | ".join(TYPES) + " | all | per session-h |",
         "|---|---|---:|" + "---:|" * (len(TYPES) + 2),
