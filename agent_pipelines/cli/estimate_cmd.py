@@ -9,7 +9,7 @@ takes about a second. The forecast is per attempt: a median and a 90% conformal 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_pipelines.cli.common import (
     CommandError,
@@ -21,7 +21,9 @@ from agent_pipelines.cli.common import (
     print_json,
 )
 from agent_pipelines.core.reader import read_logs
-from agent_pipelines.predict import cost, store
+
+if TYPE_CHECKING:  # scikit-learn loads only when the command runs: every other command starts faster
+    from agent_pipelines.predict import cost
 
 MODEL_NAME = "cost_forecast"
 
@@ -51,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model(args: argparse.Namespace) -> tuple[cost.CostModel, str]:
+    from agent_pipelines.predict import cost, store
+
     if not args.retrain:
         loaded = store.load_latest(data_path(args), MODEL_NAME)
         if loaded is not None and isinstance(loaded[0], cost.CostModel):

@@ -14,7 +14,6 @@ from agent_pipelines.cli.terminal import run_filtered
 from agent_pipelines.core import object_store, paths
 from agent_pipelines.generator import generate, has_logs, print_progress
 from agent_pipelines.orchestration.instance import INSTANCE_ENV, INSTANCE_KINDS, InstanceConfigError
-from agent_pipelines.orchestration.links import FILES_URL_ENV
 
 DEMO_DAYS = 14
 DEMO_TASKS = 1500
@@ -113,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    # The links in the UI's metadata point here (a proxy in front sets its own public URL).
+    # The links in the UI's metadata point here (a proxy in front sets its own public URL). Imported
+    # here: the module brings Dagster, which every other command can start without.
+    from agent_pipelines.orchestration.links import FILES_URL_ENV
+
     os.environ.setdefault(FILES_URL_ENV, f"http://{args.host}:{files_port}")
     print(
         f"DAGSTER_HOME={home} ({os.environ[INSTANCE_ENV]} instance)\nAGENT_WORK_LOGS_DIR={logs}\n"
