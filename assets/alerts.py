@@ -7,16 +7,14 @@ seconds after they fire. Materializing a day here (the UI, ``agent-pipelines mat
 the same records from ``agent-alerts.jsonl`` and its archive, through the same library functions.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from agent_pipelines.core import paths
 from agent_pipelines.live.alert_status import actions_table
-from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
+from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records, table_writers_lock
 from agent_pipelines.orchestration.alert_delivery import alert_actions_metadata, fates_for
 from agent_pipelines.orchestration.io_manager import add_partition_metadata
 from agent_pipelines.orchestration.links import files_url
@@ -26,7 +24,9 @@ from assets.events import daily_table_asset, table_asset
 
 
 @daily_table_asset("alerts")
-def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[dict[str, pl.DataFrame]]:
+def alerts(
+    context: dg.AssetExecutionContext, log_store: LogStore
+) -> Iterator[dg.Output[dict[str, pl.DataFrame]]]:
     """Alerts of the live detectors (error loops, tool loops, stuck agents, cost anomalies, excessive
     restarts, failed sessions with many errors) that fired on one UTC day: time, attempt, task,
     executor, type, severity, the original analyzer's recommendation, a one-line summary and a sample
@@ -35,42 +35,29 @@ def alerts(context: dg.AssetExecutionContext, log_store: LogStore) -> dg.Output[
     `agent-alerts.jsonl` with each new log day, so a day without alerts shows 0 rather than missing.
     A backfill of many days is one run (each day's partition still shows its own alerts)."""
     base = files_url(log_store.settings)
-    tables = _read_days(log_store.logs_path, context.partition_keys)
-    if len(tables) == 1:
-        [(key, table)] = tables.items()
-        window = day_window(date.fromisoformat(key))
-        fates = fates_for(log_store.data_path, table, log_store.settings)
-        return dg.Output(tables, metadata=alerts_metadata(table, window, base, fates=fates))
-    for key, table in tables.items():  # each day's partition shows its own alerts, 0 included
-        fates = fates_for(log_store.data_path, table, log_store.settings)
-        metadata = alerts_metadata(table, day_window(date.fromisoformat(key)), base, fates=fates)
-        add_partition_metadata(context, key, metadata)
-    counts = {key: table.height for key, table in tables.items()}
-    return dg.Output(
-        tables, metadata={"alerts": sum(counts.values()), "alerts_by_day": dg.MetadataValue.json(counts)}
-    )
-
-
-def _alerts_file_stamp(logs: Path) -> tuple[int, int] | None:
-    try:
-        stat = (logs / paths.ALERTS_FILE).stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _read_days(logs: Path, keys: Sequence[str], tries: int = 3) -> dict[str, pl.DataFrame]:
-    """Each day's alerts, read again while a detector run appended to the file during the read.
-
-    A detector run writes its alerts and then re-materializes their days; a daily run that read the
-    file just before would otherwise record its older, emptier table after the detector's, and the UI
-    would show that day without the alerts it has (seen at first start, when both run at once)."""
-    for _ in range(tries):
-        before = _alerts_file_stamp(logs)
-        tables = {key: alerts_table(read_alert_records(logs, date.fromisoformat(key))) for key in keys}
-        if _alerts_file_stamp(logs) == before:
-            break
-    return tables
+    # From the read until the materialization is recorded (the ``yield`` returns after Dagster
+    # stored it), the alerts table's writers take turns with the detector runs: see
+    # :func:`table_writers_lock`.
+    with table_writers_lock(log_store.data_path):
+        tables = {
+            key: alerts_table(read_alert_records(log_store.logs_path, date.fromisoformat(key)))
+            for key in context.partition_keys
+        }
+        if len(tables) == 1:
+            [(key, table)] = tables.items()
+            window = day_window(date.fromisoformat(key))
+            fates = fates_for(log_store.data_path, table, log_store.settings)
+            yield dg.Output(tables, metadata=alerts_metadata(table, window, base, fates=fates))
+            return
+        for key, table in tables.items():  # each day's partition shows its own alerts, 0 included
+            fates = fates_for(log_store.data_path, table, log_store.settings)
+            metadata = alerts_metadata(table, day_window(date.fromisoformat(key)), base, fates=fates)
+            add_partition_metadata(context, key, metadata)
+        counts = {key: table.height for key, table in tables.items()}
+        yield dg.Output(
+            tables,
+            metadata={"alerts": sum(counts.values()), "alerts_by_day": dg.MetadataValue.json(counts)},
+        )
 
 
 @table_asset("alerts")

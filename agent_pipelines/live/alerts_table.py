@@ -7,6 +7,7 @@ detector run's metadata; both are built here, from alert records, so they show t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -19,7 +20,9 @@ import polars as pl
 
 from agent_pipelines.core import archive, paths
 from agent_pipelines.core.jsonl import json_objects
+from agent_pipelines.core.locks import exclusive
 from agent_pipelines.live.alerts import ALERT_FIELDS, canonical_alert_type
+from agent_pipelines.live.state import state_dir
 
 # The own fields of our advisory alerts (alerts.ADVISORY_ALERT_KINDS), beside the original's ALERT_FIELDS.
 ADVISORY_ALERT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -141,6 +144,15 @@ def read_alert_records(logs_root: str | os.PathLike[str], day: date | None = Non
                 seen.add(key)
                 records.append(record)
     return records
+
+
+def table_writers_lock(data_dir: str | os.PathLike[str]) -> contextlib.AbstractContextManager[None]:
+    """Held by each writer of the ``alerts`` table from reading ``agent-alerts.jsonl`` until its
+    materialization is recorded (a detector run: from appending its alerts). The UI shows a day's
+    latest materialization; without the lock a day's run that read the file just before a detector
+    run appended to it could record its older table after the detector's, and hide those alerts
+    for good. Taken in turn, the one recorded last has read the file after the other wrote it."""
+    return exclusive(state_dir(data_dir) / "alerts-table.lock")
 
 
 def day_window(day: date) -> str:

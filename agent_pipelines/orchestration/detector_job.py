@@ -11,6 +11,7 @@ executes it in its own process: both run this one definition.
 # time, and string annotations would hide them.
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from agent_pipelines.core.contract import parse_timestamp
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.live import alerts as alerts_mod
 from agent_pipelines.live import state as detector_state
-from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records
+from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records, table_writers_lock
 from agent_pipelines.live.detectors import Thresholds, detect, stuck_watch
 from agent_pipelines.live.routing.config import AlertsConfigError
 from agent_pipelines.orchestration.alert_delivery import (
@@ -187,37 +188,44 @@ def _save_risk_state(log_store: LogStore, batch: Batch) -> None:
 @dg.op
 def publish_alerts(
     context: dg.OpExecutionContext, batch: Batch, log_store: LogStore, telegram: TelegramResource
-) -> dg.Output[None]:
+) -> Iterator[dg.AssetMaterialization | dg.Output[None]]:
     """Commit, append to ``agent-alerts.jsonl``, then route (``alerts.yaml``) or send the Telegram
-    digest; deliveries and actions per alert go into the step's metadata."""
+    digest; deliveries and actions per alert go into the step's metadata.
+
+    From the append until the materializations of the alerts' days are recorded (each ``yield``
+    returns once Dagster stored the event), the run holds the alerts table's writers' lock: a day's
+    run of the ``alerts`` asset cannot read the file before the append and record after us."""
     config, config_path, config_error = routing_config(log_store.settings)
-    try:
-        result = alerts_mod.publish(
-            log_store.logs_path,
-            log_store.data_path,
-            batch.state,
-            batch.alerts,
-            batch.watch,
-            telegram=telegram,
-            now_ms=batch.now_ms,
-            max_age_ms=int(telegram.max_age_seconds * 1000),
-            log=context.log,
-            config=config,
-            config_path=config_path,
-            config_error=config_error,
+    with table_writers_lock(log_store.data_path):
+        recovered = list(batch.state.unpublished)  # written ahead by a run that failed after
+        try:
+            result = alerts_mod.publish(
+                log_store.logs_path,
+                log_store.data_path,
+                batch.state,
+                batch.alerts,
+                batch.watch,
+                telegram=telegram,
+                now_ms=batch.now_ms,
+                max_age_ms=int(telegram.max_age_seconds * 1000),
+                log=context.log,
+                config=config,
+                config_path=config_path,
+                config_error=config_error,
+            )
+        except AlertsConfigError as exc:  # the alerts are written and stay unpublished
+            _save_risk_state(log_store, batch)  # the batch is committed: its risk counters count
+            raise dg.Failure(description=str(exc)) from None
+        _save_risk_state(log_store, batch)
+        run_alerts = alerts_table(batch.alerts)
+        run_fates = fates_for(log_store.data_path, run_alerts, log_store.settings)
+        yield from alert_day_materializations(
+            context.instance, log_store, alerts_table([*recovered, *batch.alerts])
         )
-    except AlertsConfigError as exc:  # the alerts are written and stay unpublished
-        _save_risk_state(log_store, batch)  # the batch is committed: its risk counters count
-        raise dg.Failure(description=str(exc)) from None
-    _save_risk_state(log_store, batch)
-    t = result.telegram
-    run_alerts = alerts_table(batch.alerts)
-    run_fates = fates_for(log_store.data_path, run_alerts, log_store.settings)
-    if batch.alerts:
-        materialize_alert_days(context, log_store, run_alerts)
     if result.routed is not None and (result.routed.actions_launched or result.routed.actions):
         materialize_alert_actions(context, log_store)
-    return dg.Output(
+    t = result.telegram
+    yield dg.Output(
         None,
         metadata={
             **alerts_metadata(
@@ -238,37 +246,36 @@ def publish_alerts(
     )
 
 
-def materialize_alert_days(
-    context: dg.OpExecutionContext, log_store: LogStore, run_alerts: pl.DataFrame
-) -> list[str]:
-    """Feed the ``alerts`` asset: rewrite the partitions of the days this run's alerts fell on (the
-    day's whole table, read back from the alerts file) and record their materializations, so the
-    asset page lists an alert seconds after it fires."""
-    days = sorted({d for d in run_alerts["day"].to_list() if d is not None})
-    register_partitions(context.instance, days)
+def alert_day_materializations(
+    instance: dg.DagsterInstance, log_store: LogStore, alerts: pl.DataFrame
+) -> Iterator[dg.AssetMaterialization]:
+    """Feed the ``alerts`` asset: rewrite the partitions of the days ``alerts`` fell on (the day's
+    whole table, read back from the alerts file) and yield their materializations, so the asset
+    page lists an alert seconds after it fires."""
+    days = sorted({d for d in alerts["day"].to_list() if d is not None})
+    if not days:
+        return
+    register_partitions(instance, days)
     base = tables_dir(log_store.data_path)
     for day in days:
         table = alerts_table(read_alert_records(log_store.logs_path, day))
         target = table_path(base, ALERTS_ASSET, day.isoformat())
         rows = write_parquet(table, target)
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=ALERTS_ASSET,
-                partition=day.isoformat(),
-                metadata={
-                    **alerts_metadata(
-                        table,
-                        day_window(day),
-                        files_url(log_store.settings),
-                        fates=fates_for(log_store.data_path, table, log_store.settings),
-                    ),
-                    "dagster/row_count": rows,
-                    "dagster/column_schema": describe_columns(table.schema),
-                    "path": dg.MetadataValue.path(str(target)),
-                },
-            )
+        yield dg.AssetMaterialization(
+            asset_key=ALERTS_ASSET,
+            partition=day.isoformat(),
+            metadata={
+                **alerts_metadata(
+                    table,
+                    day_window(day),
+                    files_url(log_store.settings),
+                    fates=fates_for(log_store.data_path, table, log_store.settings),
+                ),
+                "dagster/row_count": rows,
+                "dagster/column_schema": describe_columns(table.schema),
+                "path": dg.MetadataValue.path(str(target)),
+            },
         )
-    return [d.isoformat() for d in days]
 
 
 @dg.job(

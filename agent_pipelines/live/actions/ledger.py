@@ -21,18 +21,18 @@ up to ``max_attempts``: the issue asks for that, and the attempt's outcome was k
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.atomic import atomic_write
+from agent_pipelines.core.locks import exclusive
 from agent_pipelines.live.routing.config import Action, AlertsConfig
 from agent_pipelines.text.redaction import redact
 
@@ -83,14 +83,8 @@ class ActionLedger:
         self.dir = Path(state_dir) / ACTIONS_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        with open(self.dir / "actions.lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(self.dir / "actions.lock")
 
     def path(self, alert_id: str) -> Path:
         return self.dir / f"{alert_id}.json"

@@ -12,17 +12,17 @@ line change it from different processes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core.atomic import atomic_write
+from agent_pipelines.core.locks import exclusive
 from agent_pipelines.core.writer import append_records
 from agent_pipelines.live.routing.config import MATCH_FIELDS
 
@@ -65,15 +65,8 @@ class SilenceStore:
         self.path = self.dir / SILENCES_FILE
         self.log_path = self.dir / SILENCED_LOG
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "silences.lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(self.dir / "silences.lock")
 
     def all(self) -> list[Silence]:
         try:
