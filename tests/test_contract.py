@@ -33,6 +33,8 @@ VALID: dict[str, dict] = {
     "tool_call": {"tool_name": "Bash", "tool_params": {"command": "ls"}},
     "tool_result": {"tool_name": "Bash", "success": True, "duration_ms": 12, "exit_code": 0},
     "status_change": {"old_status": "todo", "new_status": "inprogress", "reason": "started"},
+    "agent_output": {"output": "Running tests...", "stream_type": "stdout"},
+    "agent_thinking": {"thinking": "The import fails because the path is relative."},
 }  # fmt: skip
 
 INVALID: list[tuple[str, dict, Reason]] = [
@@ -164,3 +166,24 @@ def test_cleaned_event_model_accepts_reader_output_and_rejects_corruption() -> N
         CleanedEvent.validate(corrupted, lazy=True)
     failed_columns = set(info.value.failure_cases["column"].to_list())
     assert {"cost_usd", "completion_status"} <= failed_columns
+
+
+def test_the_original_loggers_output_and_thinking_are_read_with_their_text_redacted() -> None:
+    """``Write-AgentWorkLog`` accepts ``agent_output`` and ``agent_thinking`` (its ValidateSet): they
+    were quarantined as unknown event types. Their text stays in ``data``, redacted like all text."""
+    from agent_pipelines.analytics.replay.timeline import build_timeline
+
+    key = "sk-ant-api03-" + "Xk3pQ9zR7wLm2Vb8nT4eUo0aWiK9" * 3
+    raws = [
+        line("agent_output", {"output": f"export ANTHROPIC_API_KEY={key}", "stream_type": "stderr"}),
+        line("agent_thinking", {"thinking": "The tests need the key; do not print it."}),
+    ]
+    result = read_bytes(b"\n".join(raws) + b"\n")
+    assert result.quarantine.height == 0
+    assert result.events["event_type"].to_list() == ["agent_output", "agent_thinking"]
+    data = result.events["data"].to_list()
+    assert key[:20] not in data[0] and "stderr" in data[0]
+    steps = build_timeline(BASE["attempt_id"], result.events).steps
+    assert [(s.kind, s.title) for s in steps] == [("output", "output (stderr)"), ("thinking", "thinking")]
+    assert "ANTHROPIC_API_KEY" in steps[0].detail and key[:20] not in steps[0].detail
+    assert "relative" not in steps[0].detail and "do not print it" in steps[1].detail

@@ -210,6 +210,16 @@ class AgentWorkLogger:
         data = {"new_status": new_status, "old_status": old_status, "reason": reason}
         return self.log("status_change", attempt_id, data, context)
 
+    def output(
+        self, attempt_id: str, output: str, stream_type: str | None = None, **context: Any
+    ) -> dict[str, Any] | None:
+        """What the agent printed (``agent_output``; ``stream_type`` is ``stdout`` or ``stderr``)."""
+        return self.log("agent_output", attempt_id, {"output": output, "stream_type": stream_type}, context)
+
+    def thinking(self, attempt_id: str, thinking: str, **context: Any) -> dict[str, Any] | None:
+        """The agent's reasoning as its tool shows it (``agent_thinking``)."""
+        return self.log("agent_thinking", attempt_id, {"thinking": thinking}, context)
+
     def end_turn(self, attempt_id: str, reason: str | None = None, **context: Any) -> dict[str, Any] | None:
         """The agent finished its turn and waits for its person: a silence from here on is not an
         agent stuck (``status_change`` to ``awaiting_input``; see docs/contract.md, "Turns")."""

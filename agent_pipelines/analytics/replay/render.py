@@ -25,8 +25,8 @@ REPLAYS_DIR = "replays"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # A word per kind of step, as a coloured label (words, not emoji: they read without an emoji font).
 LABELS = {"prompt": "prompt", "tool_call": "tool", "tool_result": "result", "error": "error",
-          "followup": "follow-up", "status": "status", "end": "end", "alert": "alert",
-          "idle": "idle"}  # fmt: skip
+          "followup": "follow-up", "status": "status", "output": "output", "thinking": "thinking",
+          "end": "end", "alert": "alert", "idle": "idle"}  # fmt: skip
 
 
 def replay_file_name(attempt_id: str) -> str:

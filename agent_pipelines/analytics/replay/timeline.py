@@ -29,7 +29,7 @@ class Step:
 
     at: datetime
     offset_ms: int  # since the session's first event
-    kind: str  # prompt, tool_call, tool_result, error, followup, status, start, end, alert, idle
+    kind: str  # prompt, tool_call, tool_result, error, followup, status, output, thinking, end, alert, idle
     title: str
     detail: str = ""
     tokens: int = 0  # tokens so far
@@ -107,6 +107,17 @@ def _without(payload: Any, keys: tuple[str, ...]) -> Any:
     return json.dumps(rest, ensure_ascii=False) if rest else None
 
 
+def _payload_text(payload: Any, key: str) -> tuple[Any, Any]:
+    """``key`` and ``stream_type`` of a payload kept as JSON text (fields without a column)."""
+    try:
+        value = json.loads(payload) if isinstance(payload, str) else None
+    except ValueError:
+        return payload, None
+    if not isinstance(value, dict):
+        return payload, None
+    return value.get(key), value.get("stream_type")
+
+
 def _describe(row: dict[str, Any]) -> tuple[str, str, str, bool]:
     """(kind, title, detail, failed) of one event row."""
     kind = row.get("event_type") or "event"
@@ -144,6 +155,12 @@ def _describe(row: dict[str, Any]) -> tuple[str, str, str, bool]:
     if kind == "status_change":
         title = f"status: {clean(get('old_status'), 40) or '?'} → {clean(get('new_status'), 40) or '?'}"
         return "status", title, clean(get("reason")), False
+    if kind in ("agent_output", "agent_thinking"):
+        text, stream = _payload_text(get("data"), "output" if kind == "agent_output" else "thinking")
+        if kind == "agent_thinking":
+            return "thinking", "thinking", clean(text), False
+        title = "output" + (f" ({clean(stream, 20)})" if stream else "")
+        return "output", title, clean(text), False  # stderr is not a failure: tools print progress there
     if kind == "session_end":
         status = get("completion_status") or "ended"
         title = f"session end: {status}" + (

@@ -26,6 +26,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "tool_call",
     "tool_result",
     "status_change",
+    "agent_output",
+    "agent_thinking",
 )
 PROMPT_TYPES: tuple[str, ...] = ("initial", "followup", "retry")
 COMPLETION_STATUSES: tuple[str, ...] = ("success", "failed", "timeout", "interrupted")
@@ -81,6 +83,19 @@ class StatusChangeData(TypedDict):
     reason: NotRequired[str | None]
 
 
+# The original logger accepts these two (``Write-AgentWorkLog``'s ValidateSet); its design document
+# gives their payloads. Free text with no column of its own: it stays in the cleaned table's ``data``.
+class AgentOutputData(TypedDict):
+    """What the agent printed, and on which stream."""
+
+    output: NotRequired[str | None]
+    stream_type: NotRequired[Literal["stdout", "stderr"] | None]
+
+
+class AgentThinkingData(TypedDict):
+    thinking: NotRequired[str | None]
+
+
 PAYLOAD_TYPES: dict[str, type] = {
     "session_start": SessionStartData,
     "session_end": SessionEndData,
@@ -89,6 +104,8 @@ PAYLOAD_TYPES: dict[str, type] = {
     "tool_call": ToolCallData,
     "tool_result": ToolResultData,
     "status_change": StatusChangeData,
+    "agent_output": AgentOutputData,
+    "agent_thinking": AgentThinkingData,
 }
 
 # Payload fields that must be present (non-null) for an event type to mean anything.
@@ -100,6 +117,8 @@ REQUIRED_PAYLOAD: dict[str, tuple[str, ...]] = {
     "tool_call": ("tool_name",),
     "tool_result": ("tool_name",),
     "status_change": ("new_status",),
+    "agent_output": (),
+    "agent_thinking": (),
 }
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,15 @@ MAX_FINGERPRINTS_LISTED = 50
 MAX_RETIRED = 100_000  # suppression records of pruned attempts kept at most (the oldest go first)
 SAMPLE_CHARS = 500
 # Events that are the agent at work: after a turn ended (``awaiting_input``), one of these opens the next.
-ACTIVITY_TYPES = ("session_start", "followup_sent", "tool_call", "tool_result", "error")
+ACTIVITY_TYPES = (
+    "session_start",
+    "followup_sent",
+    "tool_call",
+    "tool_result",
+    "error",
+    "agent_output",
+    "agent_thinking",
+)
 
 
 class Detectors:
