@@ -158,6 +158,8 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 for asset, partition in needed.items():
                     have = materialized_partitions(url, asset)
                     done[asset] = bool(have) if partition in (None, "any") else partition in have
+                alerts_file = logs / paths.ALERTS_FILE  # the detector run has written its alerts
+                done["alerts_file"] = alerts_file.exists() and alerts_file.stat().st_size > 0
                 if all(done.values()):
                     break
             except requests.RequestException:
