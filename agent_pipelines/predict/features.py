@@ -5,9 +5,11 @@ another learns nothing it can use. :class:`Prefix` takes an attempt's events in 
 its features at any moment (:meth:`Prefix.features`); training replays finished attempts and takes
 snapshots at cutoffs (after N events, at N minutes), the live side keeps one per open attempt.
 
-What it never sees: the outcome. ``session_end`` and the final ``status_change`` (to ``done`` /
-``failed``) are skipped, and tokens and cost arrive only with the end in our format, so "tokens burnt"
-is not a feature until an executor reports them earlier.
+What it never sees: the outcome. ``session_end``, the final ``status_change`` (to ``done`` /
+``failed``) and an importer's verdict (an ``error`` of category ``task``, such as SWE-agent's "not
+resolved (evaluation report)" written just before a failed run's end) are skipped, and tokens and
+cost arrive only with the end in our format, so "tokens burnt" is not a feature until an executor
+reports them earlier.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import polars as pl
 from agent_pipelines.core.contract import SUCCESS_STATUS
 
 OUTCOME_STATUSES = frozenset(("done", "failed", "completed", "cancelled"))
+VERDICT_CATEGORY = "task"  # an importer's word on how a finished run came out (ingest/importers/swe_agent.py)
 ERROR_CATEGORIES = (
     "git", "auth", "dependency", "build", "test", "model", "api_key", "environment", "resources",
     "timeout", "runtime", "tooling", "scope",
@@ -63,7 +66,11 @@ def prompt_variant(data: str | None) -> str | None:
 def is_outcome(row: dict[str, Any]) -> bool:
     """Whether an event tells the outcome (never fed to a prefix)."""
     kind = row["event_type"]
-    return kind == "session_end" or (kind == "status_change" and row.get("new_status") in OUTCOME_STATUSES)
+    return (
+        kind == "session_end"
+        or (kind == "status_change" and row.get("new_status") in OUTCOME_STATUSES)
+        or (kind == "error" and row.get("error_category") == VERDICT_CATEGORY)
+    )
 
 
 @dataclass
