@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from agent_pipelines.core.reader import read_logs
+from agent_pipelines.generator import generate
 from agent_pipelines.ingest.importers import SOURCES, run_import
+from agent_pipelines.predict import cost, external, risk
 from agent_pipelines.predict.features import Cutoff, snapshots
 
 REAL = Path(__file__).parent / "data" / "swe_sessions"
@@ -79,3 +83,52 @@ def test_real_runs_import_with_their_outcomes_and_costs(tmp_path: Path) -> None:
         pytest.approx(0.1337308, abs=1e-6)
     )
     assert events["executor"].drop_nulls().unique().to_list() == ["MINI_SWE_AGENT"]
+
+
+def test_bootstrap_interval_brackets_the_auc_and_narrows_with_more_sessions() -> None:
+    rng = np.random.default_rng(3)
+    small_y, big_y = rng.integers(0, 2, 12), rng.integers(0, 2, 400)
+    small_p, big_p = small_y * 0.2 + rng.random(12), big_y * 0.2 + rng.random(400)
+    auc, low, high = external.bootstrap_auc(small_y, small_p)
+    big, big_low, big_high = external.bootstrap_auc(big_y, big_p)
+    assert auc is not None and low is not None and high is not None and low <= auc <= high
+    assert big is not None and big_low is not None and big_high is not None and big_low <= big <= big_high
+    assert big_high - big_low < high - low
+    assert external.bootstrap_auc(np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9])) == (None, None, None)
+    perfect = external.bootstrap_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))
+    assert perfect == (1.0, 1.0, 1.0)
+    ties = (
+        np.array([[0, 1, 1, 0, 1], [1, 0, 0, 1, 0]]),
+        np.array([[0.2, 0.2, 0.9, 0.5, 0.5], [0.1, 0.1, 0.4, 0.3, 0.9]]),
+    )
+    expected = [roc_auc_score(y, p) for y, p in zip(*ties, strict=True)]
+    assert external.rank_auc(*ties) == pytest.approx(expected)
+
+
+@pytest.fixture(scope="module")
+def generated_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[risk.RiskModel, cost.CostModel]:
+    root = tmp_path_factory.mktemp("generated")
+    generate(
+        root, days=2, tasks=600, seed=11, start=date(2026, 3, 2), workers=1, signal=True, transcripts=False
+    )
+    events = read_logs(root).events
+    risk_model, cost_model = risk.train(events), cost.train(cost.task_rows(events))
+    assert risk_model is not None and cost_model is not None
+    return risk_model, cost_model
+
+
+def test_models_trained_on_generated_logs_score_the_real_runs(
+    generated_models: tuple[risk.RiskModel, cost.CostModel], tmp_path: Path
+) -> None:
+    risk_model, cost_model = generated_models
+    events = imported(REAL, tmp_path)
+    rows = {r["cutoff"]: r for r in external.risk_rows(events, risk_model)}
+    first = rows["3 events"]  # every run has its start and first step
+    assert (first["n"], first["failures"]) == (11, 6)
+    assert first["auc_low"] <= first["roc_auc"] <= first["auc_high"]
+    assert 0.0 <= first["brier"] <= 1.0 and first["brier_base_rate"] == pytest.approx(6 / 11 * 5 / 11)
+    assert rows["5 events"]["n"] == 5 and rows["10 events"]["n"] == 1  # the runs with that many steps kept
+    assert rows["10 events"]["roc_auc"] is None  # one outcome: no AUC
+    costs = external.cost_summary(events, cost_model)
+    assert costs["n"] == 11 and costs["mean_cost_usd"] == pytest.approx(3.6640616 / 11, abs=1e-5)
+    assert 0.0 <= costs["interval_coverage"] <= 1.0 and costs["mae_loo_mean"] > 0
