@@ -23,7 +23,7 @@ COST_MODEL = "cost_forecast"
 PREDICTION_CRON = "30 3 * * *"
 FEATURE_COLUMNS = (
     "timestamp", "attempt_id", "task_id", "event_type", "executor", "model", "task_title", "task_description",
-    "prompt_type", "tool_name", "tool_params", "success", "error_category", "error_fingerprint",
+    "prompt_type", "prompt", "tool_name", "tool_params", "success", "error_category", "error_fingerprint",
     "error_message", "new_status", "data", "completion_status", "duration_ms", "cost_usd", "total_tokens",
 )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_prediction.py                 # generated logs with --signal
     .venv/bin/python benchmarks/bench_prediction.py --logs DIR ...  # any log folder(s), imports included
+    .venv/bin/python benchmarks/bench_prediction.py --real DIR ...  # SWE-agent runs with outcomes to judge on
 
 For each log folder: the failure-risk model is trained on the attempts that ended before the last
 quarter of the period and scored on the rest (a hash of the attempt id instead when all attempts fall
@@ -12,7 +13,11 @@ reports MAE beside the mean and per-executor mean and the coverage of its 90% in
 logs the generator's own probability of failure is shown as a ceiling (what a model that knew the
 hidden state could reach), never as a feature. Then, over many seeds, how often the experiment's 95%
 intervals cover the generator's true effect of prompt variant B (first-shot success) and its true
-cost effect (none). Writes its section of BENCHMARKS.md.
+cost effect (none). Last, *real sessions*: SWE-agent / mini-swe-agent trajectories with their
+evaluation report (default: tests/data/swe_sessions, eleven SWE-bench runs) are imported as a user
+would, and the models trained on the first log folder score them: ROC-AUC with a bootstrap interval,
+base rate and count per event cutoff, and the cost forecast's error beside the runs' own mean.
+Writes its section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +42,11 @@ from benchmarks_md import write_section  # noqa: E402
 
 from agent_pipelines.core.reader import read_logs  # noqa: E402
 from agent_pipelines.generator import generate  # noqa: E402
-from agent_pipelines.predict import evaluation, experiments, live, risk  # noqa: E402
+from agent_pipelines.ingest.importers import SOURCES, run_import  # noqa: E402
+from agent_pipelines.predict import cost, evaluation, experiments, external, live, risk  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
+REAL_DEFAULT = ROOT / "tests" / "data" / "swe_sessions"
 
 
 def fmt(x: Any, digits: int = 3) -> str:
@@ -162,10 +169,79 @@ def cost_lines(events: pl.DataFrame) -> list[str]:
     ]
 
 
-def one_folder(root: Path) -> str:
+def one_folder(root: Path) -> tuple[str, pl.DataFrame]:
     events = read_logs(root).events
     head = f"### `{root.name}`: {events.height:,} events, {events['attempt_id'].n_unique():,} attempts"
-    return "\n".join([head, "", *risk_lines(events, root), *cost_lines(events)])
+    return "\n".join([head, "", *risk_lines(events, root), *cost_lines(events)]), events
+
+
+def import_runs(root: Path, tmp: Path) -> pl.DataFrame:
+    """SWE-agent and mini-swe-agent trajectories under ``root`` imported as a user would, every run
+    closed (a day after the newest file: trajectories end at their file's time)."""
+    files = [*root.rglob("*.traj"), *root.rglob("*.traj.json")]
+    if not files:
+        return pl.DataFrame()
+    now = datetime.fromtimestamp(max(f.stat().st_mtime for f in files) + 86_400, UTC)
+    logs = tmp / "real-logs"
+    for source in ("swe-agent", "mini-swe-agent"):
+        run_import(SOURCES[source], [root], logs_dir=logs, data_dir=tmp / "real-data", now=now)
+    return read_logs(logs).events
+
+
+def real_lines(root: Path, source: str, source_events: pl.DataFrame, tmp: Path) -> list[str]:
+    """The models trained on ``source_events`` judged on the real runs under ``root``."""
+    events = import_runs(root, tmp)
+    ends = events.filter(pl.col("event_type") == "session_end") if events.height else events
+    head = f"### Real sessions: `{root.name}` ({ends.height} runs with an outcome)"
+    risk_model = risk.train(source_events)
+    cost_model = cost.train(cost.task_rows(source_events))
+    if ends.is_empty() or risk_model is None or cost_model is None:
+        return [head, "", "No runs with an outcome, or no model (too few finished attempts to train on).", ""]
+    agents = ", ".join(sorted({f"{e}/{m}" for e, m in ends.select("executor", "model").iter_rows()}))
+    lines = [
+        head,
+        "",
+        f"Runs of {agents}; outcome from the evaluation report beside them (resolved: success). "
+        f"Scored by the models trained on `{source}` ({risk_model.trained_on:,} attempts), which never saw "
+        "these runs, their executor, model or kind of task; event cutoffs only (trajectories have no clock):",
+        "",
+        "| cutoff | runs | failed | failure rate | ROC-AUC (95% bootstrap CI) | Brier "
+        "| Brier of the rate itself |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = external.risk_rows(events, risk_model)
+    for r in rows:
+        auc = "–" if r["roc_auc"] is None else f"{r['roc_auc']:.2f} ({r['auc_low']:.2f}–{r['auc_high']:.2f})"
+        lines.append(
+            f"| {r['cutoff']} | {r['n']} | {r['failures']} | {r['failure_rate']:.2f} | {auc} | "
+            f"{r['brier']:.3f} | {r['brier_base_rate']:.3f} |"
+        )
+    lines += ["", real_verdict(rows)]
+    c = external.cost_summary(events, cost_model)
+    if c:
+        lines += [
+            "",
+            f"Cost forecast on the {c['n']} runs (real mean ${c['mean_cost_usd']:.3f}, forecast mean "
+            f"${c['mean_forecast_usd']:.3f}; median forecast/actual {c['median_ratio']:.2f}): MAE "
+            f"${c['mae_model']:.3f} against ${c['mae_loo_mean']:.3f} for the runs' own leave-one-out mean; "
+            f"the {c['interval_level']:.0%} interval covers {c['interval_coverage']:.0%}.",
+        ]
+    return [*lines, ""]
+
+
+def real_verdict(rows: list[dict[str, Any]]) -> str:
+    """One plain sentence on what the table can and cannot say."""
+    judged = [r for r in rows if r["roc_auc"] is not None]
+    if not judged:
+        return "No cutoff has both outcomes: no ROC-AUC."
+    first = judged[0]
+    if first["auc_low"] <= 0.5 <= first["auc_high"]:
+        return (
+            f"At {first['cutoff']} ({first['n']} runs) the interval includes 0.5: no evidence that the model "
+            "ranks these real runs better than chance (nor worse); it takes far more runs to say."
+        )
+    side = "better" if first["auc_low"] > 0.5 else "worse"
+    return f"At {first['cutoff']} ({first['n']} runs) the model ranks these real runs {side} than chance."
 
 
 def ci_coverage(seeds: int, tasks: int) -> str:
@@ -218,6 +294,12 @@ def main() -> None:
     )
     parser.add_argument("--tasks", type=int, default=6000, help="tasks of the generated folder (14 days)")
     parser.add_argument("--seeds", type=int, default=120, help="data sets for the interval coverage")
+    parser.add_argument(
+        "--real",
+        action="append",
+        type=Path,
+        help=f"SWE-agent runs with their evaluation report (repeatable; default {REAL_DEFAULT})",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     source = "--logs " + " ".join(str(p) for p in args.logs) if args.logs else "generated logs with --signal"
@@ -236,8 +318,14 @@ def main() -> None:
                 transcripts=False,
             )
             folders.append(root)
+        first: tuple[str, pl.DataFrame] | None = None
         for root in folders:
-            parts += [one_folder(root), ""]
+            text, events = one_folder(root)
+            parts += [text, ""]
+            first = first or (root.name, events)
+        for real in args.real or [REAL_DEFAULT]:
+            if first is not None:
+                parts += real_lines(real, first[0], first[1], Path(tmp))
     if args.seeds:
         parts.append(ci_coverage(args.seeds, 800))
     section = "\n".join(parts)

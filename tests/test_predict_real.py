@@ -132,3 +132,15 @@ def test_models_trained_on_generated_logs_score_the_real_runs(
     costs = external.cost_summary(events, cost_model)
     assert costs["n"] == 11 and costs["mean_cost_usd"] == pytest.approx(3.6640616 / 11, abs=1e-5)
     assert 0.0 <= costs["interval_coverage"] <= 1.0 and costs["mae_loo_mean"] > 0
+
+
+def test_imported_runs_have_their_task_length_and_shell_share(tmp_path: Path) -> None:
+    """Importers carry the task in the first prompt (no task_description) and call the shell "bash":
+    the features read both, so a real run's task length is known to the risk and cost models."""
+    events = imported(REAL, tmp_path)
+    snaps = snapshots(events, [Cutoff(events=3)])
+    words = dict(zip(snaps["attempt_id"].str.split("/").list.last(), snaps["description_words"], strict=True))
+    assert 100 < words["django__django-11099"] < words["astropy__astropy-13977"]
+    assert snaps["bash_share"].to_list() == [1.0] * 11
+    rows = cost.task_rows(events)
+    assert (rows["description_words"] > 50).all()

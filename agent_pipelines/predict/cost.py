@@ -46,6 +46,9 @@ def task_rows(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             pl.col("model").first(),
             pl.col("task_title").first(),
             pl.col("task_description").first(),
+            pl.col("prompt").first()
+            if "prompt" in lazy.collect_schema().names()
+            else pl.lit(None).alias("prompt"),
             pl.col("prompt_type").first(),
             pl.col("data").first(),
         )
@@ -57,9 +60,14 @@ def task_rows(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .agg(pl.col("cost_usd").last(), pl.col("timestamp").last().alias("ended_at"))
     )
     frame = starts.join(ends, on="attempt_id", how="left").collect()
+    descriptions = pl.Series(
+        "task_description",
+        [d or p for d, p in zip(frame["task_description"], frame["prompt"], strict=True)],
+        pl.String,
+    )  # importers carry the task only as the first prompt
     return frame.with_columns(
-        features(frame["task_title"], frame["task_description"], frame["prompt_type"], frame["data"])
-    ).drop("data")
+        features(frame["task_title"], descriptions, frame["prompt_type"], frame["data"])
+    ).drop("data", "prompt")
 
 
 def features(

@@ -39,7 +39,7 @@ NUMERIC = (
 EVENT_COLUMNS = (
     "timestamp", "attempt_id", "task_id", "event_type", "executor", "model", "task_title", "task_description",
     "prompt_type", "tool_name", "tool_params", "success", "error_category", "error_fingerprint",
-    "error_message", "new_status", "data",
+    "error_message", "new_status", "data", "prompt",
 )  # fmt: skip
 EVENT_CUTOFFS = (5, 10, 20)
 MINUTE_CUTOFFS = (2.0, 5.0, 10.0)
@@ -50,6 +50,12 @@ TRAIN_MINUTE_CUTOFFS = (1.0, 2.0, 5.0, 10.0, 20.0)
 def task_kind(title: str | None) -> str:
     """A task's kind: its title's first word (the verb: Fix, Migrate, Document...), lower case."""
     return (title or "").strip().split(" ", 1)[0].lower() or "unknown"
+
+
+def task_words(description: str | None, prompt: str | None) -> int:
+    """Words in the task's description, else in the first prompt: importers (SWE-agent, Claude Code
+    transcripts...) carry the task only as the prompt."""
+    return len(str(description or prompt or "").split())
 
 
 def prompt_variant(data: str | None) -> str | None:
@@ -110,8 +116,8 @@ class Prefix:
         self.executor = self.executor or row.get("executor")
         self.model = self.model or row.get("model")
         self.title = self.title or row.get("task_title")
-        if not self.description_words and row.get("task_description"):
-            self.description_words = len(str(row["task_description"]).split())
+        if not self.description_words:
+            self.description_words = task_words(row.get("task_description"), row.get("prompt"))
         kind = row["event_type"]
         if kind == "session_start":
             self.starts += 1
@@ -159,7 +165,9 @@ class Prefix:
             "distinct_tools": len(self.tools),
             "top_tool_share": max(self.tools.values()) / calls if calls else 0.0,
             "repeat_calls": self.repeat_calls,
-            "bash_share": self.tools.get("Bash", 0) / calls if calls else 0.0,
+            "bash_share": sum(n for t, n in self.tools.items() if t.lower() == "bash") / calls
+            if calls
+            else 0.0,
             "edit_share": (self.tools.get("Edit", 0) + self.tools.get("Write", 0)) / calls if calls else 0.0,
             "errors": self.errors,
             "distinct_errors": len(self.error_keys),
