@@ -48,25 +48,28 @@ def attempt_table(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     ).drop("data")
 
 
-def wilson(k: float, n: float) -> tuple[float, float]:
+def wilson(k: float, n: float, z: float = Z) -> tuple[float, float]:
+    """Wilson's score interval of a share (95% at the default ``z``)."""
     if n <= 0:
         return (math.nan, math.nan)
     p = k / n
-    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (centre - half, centre + half)
 
 
-def newcombe(k1: float, n1: float, k2: float, n2: float) -> tuple[float, float]:
-    """95% interval of p2 - p1 (Newcombe 1998, method 10)."""
+def newcombe(k1: float, n1: float, k2: float, n2: float, z: float = Z) -> tuple[float, float]:
+    """Interval of p2 - p1 (Newcombe 1998, method 10; 95% at the default ``z``)."""
     p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson(k1, n1)
-    l2, u2 = wilson(k2, n2)
+    l1, u1 = wilson(k1, n1, z)
+    l2, u2 = wilson(k2, n2, z)
     d = p2 - p1
     return (d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2))
 
 
-def _values(frame: pl.DataFrame, by: str, variant: str, metric: str) -> pl.Series:
+def metric_values(frame: pl.DataFrame, by: str, variant: str, metric: str) -> pl.Series:
+    """The values of ``metric`` for one variant: per finished attempt, or per task's first attempt
+    for first-shot success."""
     if metric == "first_shot":
         firsts = frame.sort("started_at").group_by("task_id", maintain_order=True).first()
         rows = firsts.filter((pl.col(by) == variant) & pl.col("completion_status").is_not_null())
@@ -74,7 +77,8 @@ def _values(frame: pl.DataFrame, by: str, variant: str, metric: str) -> pl.Serie
     return frame.filter((pl.col(by) == variant) & pl.col(metric).is_not_null())[metric].cast(pl.Float64)
 
 
-def _mean_ci(values: pl.Series) -> tuple[float, float, float, float]:
+def mean_ci(values: pl.Series) -> tuple[float, float, float, float]:
+    """Mean, its 95% normal interval and the sample variance (NaN where too few values)."""
     n = values.len()
     array = values.cast(pl.Float64).to_numpy()
     mean = float(array.mean()) if n else math.nan
@@ -92,9 +96,9 @@ def compare(frame: pl.DataFrame, by: str = "prompt_variant", baseline: str | Non
     base = baseline if baseline is not None and baseline in variants else variants[0]
     rows: list[dict[str, Any]] = []
     for metric in METRICS:
-        b = _values(frame, by, base, metric)
+        b = metric_values(frame, by, base, metric)
         for variant in variants:
-            v = _values(frame, by, variant, metric)
+            v = metric_values(frame, by, variant, metric)
             row = _row(by, base, variant, metric, b, v)
             rows.append(row)
     return pl.DataFrame(rows)
@@ -112,8 +116,8 @@ def _row(by: str, base: str, variant: str, metric: str, b: pl.Series, v: pl.Seri
         pv, pb = (value if n else 0.5), (kb / nb if nb else 0.5)
         spread = pv * (1 - pv) + pb * (1 - pb)
     else:
-        value, low, high, var = _mean_ci(v)
-        mb, _, _, var_b = _mean_ci(b)
+        value, low, high, var = mean_ci(v)
+        mb, _, _, var_b = mean_ci(b)
         diff = value - mb
         half = Z * math.sqrt(var / n + var_b / nb) if n > 1 and nb > 1 else math.nan
         d_low, d_high = diff - half, diff + half
