@@ -15,7 +15,7 @@ import polars as pl
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.orchestration.log_store import LogStore
-from agent_pipelines.predict import cost, evaluation, experiments, risk, store
+from agent_pipelines.predict import comparisons, cost, evaluation, experiments, risk, store
 from agent_pipelines.predict.live import MODEL_NAME as RISK_MODEL
 from assets.events import table_asset
 
@@ -126,20 +126,56 @@ def cost_forecast(
 @table_asset("prediction")
 def experiments_table(cleaned_events: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """Variants compared on success, first-shot success, cost and time, with 95% intervals, the
-    sessions still needed and a sentence each: by `prompt_variant` (session_start) when the logs
-    carry one, and by executor and by model."""
+    sessions still needed, each variant's probability of being best and a sentence each: by
+    `prompt_variant` (session_start) when the logs carry one, and by executor and by model. With more
+    than two variants, every pair too (Holm-corrected, simultaneous intervals) in the metadata."""
     attempts = experiments.attempt_table(_events(cleaned_events))
-    tables = [experiments.compare(attempts, by) for by in ("prompt_variant", "executor", "model")]
-    table = (
-        pl.concat([t for t in tables if t.height], how="vertical_relaxed")
-        if any(t.height for t in tables)
-        else pl.DataFrame()
-    )
+    bys = ("prompt_variant", "executor", "model")
+    table = _stack([comparisons.variant_table(attempts, by) for by in bys])
+    pairs = _stack([comparisons.pairwise(attempts, by) for by in bys])
     sentences = experiments.summary(table)
+    claimed = pairs.filter(pl.col("claimed")) if pairs.height else pairs
     return dg.Output(
         table.with_columns(pl.col(pl.Float64).round(4)) if table.height else table,
-        metadata={"sentences": dg.MetadataValue.md("\n".join(f"- {s}" for s in sentences) or "no variants")},
+        metadata={
+            "sentences": dg.MetadataValue.md("\n".join(f"- {s}" for s in sentences) or "no variants"),
+            "pairs": dg.MetadataValue.md(pairs_markdown(pairs)),
+            "pairs_claimed": claimed.height,
+            "best": dg.MetadataValue.md(best_markdown(table)),
+        },
     )
+
+
+def _stack(tables: list[pl.DataFrame]) -> pl.DataFrame:
+    present = [t for t in tables if t.height]
+    return pl.concat(present, how="vertical_relaxed") if present else pl.DataFrame()
+
+
+def pairs_markdown(pairs: pl.DataFrame) -> str:
+    """Every pair's sentence, the differences Holm lets us claim first."""
+    if pairs.is_empty():
+        return "fewer than two variants"
+    ordered = pairs.sort(["claimed", "by", "metric", "p_holm"], descending=[True, False, False, False])
+    lines = [f"- **{r['by']}**: {r['sentence']}" for r in ordered.iter_rows(named=True)]
+    return "\n".join(lines)
+
+
+def best_markdown(table: pl.DataFrame) -> str:
+    """Per grouping and metric, the variant most likely best and its probability."""
+    if table.is_empty() or "p_best" not in table.columns:
+        return "no variants"
+    top = (
+        table.drop_nulls("p_best")
+        .sort("p_best", descending=True)
+        .group_by(["by", "metric"], maintain_order=True)
+        .first()
+        .sort(["by", "metric"])
+    )
+    rows = [
+        f"| {r['by']} | {experiments.NAMES[r['metric']]} | {r['variant']} | {r['p_best']:.0%} |"
+        for r in top.iter_rows(named=True)
+    ]
+    return "\n".join(["| by | metric | most likely best | P(best) |", "|---|---|---|---|", *rows])
 
 
 prediction_job = dg.define_asset_job(

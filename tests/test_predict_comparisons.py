@@ -3,13 +3,17 @@ intervals, each variant's probability of being best, and the sessions still need
 
 from __future__ import annotations
 
+import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from agent_pipelines.cli import main
+from agent_pipelines.generator import generate
 from agent_pipelines.predict import comparisons, experiments
 
 
@@ -101,3 +105,39 @@ def test_probability_of_being_best() -> None:
 
 def test_one_variant_has_no_pairs() -> None:
     assert comparisons.pairwise(attempts({"A": 0.5}, n=20), "prompt_variant").is_empty()
+
+
+def test_the_assets_metadata_lists_claims_first_and_the_likely_best() -> None:
+    from assets.prediction import best_markdown, pairs_markdown
+
+    frame = attempts({"A": 0.40, "B": 0.42, "C": 0.70}, n=300, seed=1, cost={"C": 0.2})
+    text = pairs_markdown(comparisons.pairwise(frame, "prompt_variant"))
+    lines = text.splitlines()
+    assert (
+        len(lines) == 3 * len(experiments.METRICS) and "beats" in lines[0] and "C beats A on success" in text
+    )
+    best = best_markdown(comparisons.variant_table(frame, "prompt_variant"))
+    assert "| prompt_variant | success | C |" in best
+    assert pairs_markdown(pl.DataFrame()) == "fewer than two variants"
+
+
+def test_experiments_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    logs = tmp_path / "logs"
+    generate(
+        logs, days=2, tasks=400, seed=3, start=date(2026, 3, 2), workers=1, signal=True, transcripts=False
+    )
+    assert main(["experiments", "--logs-dir", str(logs), "--by", "executor", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    executors = {r["variant"] for r in out["variants"]}
+    k = len(executors)
+    assert k >= 3 and len(out["pairs"]) == len(experiments.METRICS) * k * (k - 1) // 2
+    assert {r["pairs"] for r in out["pairs"]} == {k * (k - 1) // 2}
+    assert main(["experiments", "--logs-dir", str(logs), "--metric", "first_shot"]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "P(best)" in text and "1 pair(s) per metric, Holm-corrected" in text and "first-shot success" in text
+    )
+    bare = tmp_path / "bare"
+    generate(bare, days=1, tasks=30, seed=4, start=date(2026, 3, 2), workers=1, transcripts=False)
+    assert main(["experiments", "--logs-dir", str(bare)]) == 2
+    assert capsys.readouterr().err.strip() == f"agent-pipelines: no prompt variant in the attempts of {bare}"

@@ -18,6 +18,7 @@ from agent_pipelines.cli import (
     analyze_cmd,
     detect_cmd,
     estimate_cmd,
+    experiments_cmd,
     generate_cmd,
     import_cmd,
     log_cmd,
@@ -50,6 +51,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     status_cmd,
     import_cmd,
     estimate_cmd,
+    experiments_cmd,
 )
 
 

@@ -111,26 +111,31 @@ def _pair(metric: str, a: str, b: str, va: pl.Series, vb: pl.Series, z_sim: floa
             "p": p, "n_needed_each": needed, "n_more_each": max(0, needed - min(na, nb))}  # fmt: skip
 
 
-def _amount(metric: str, x: float) -> str:
+def _amount(metric: str, x: float, unit: bool = True) -> str:
     if metric in SHARES:
-        return f"{x * 100:.0f} points"
-    return f"${x:.3f}" if metric == "cost_usd" else f"{x:.1f} min"
+        return f"{x * 100:.0f}" + (" points" if unit else "")
+    return f"${x:.3f}" if metric == "cost_usd" else f"{x:.1f}" + (" min" if unit else "")
 
 
 def pair_sentence(row: dict[str, Any]) -> str:
-    """ "B beats A on first-shot success by 9 points (simultaneous 95% CI 2 points–16 points, Holm p
-    0.004)", or "even" with the sessions it would take to tell."""
+    """ "C beats A on success by 30 points (simultaneous 95% CI 21 to 39 points, Holm p 0.000)": the
+    interval is of the winner's advantage; "even" pairs say the difference (second minus first) and
+    the sessions it would take to tell."""
     metric, a, b, diff = row["metric"], row["a"], row["b"], row["diff"]
     name = NAMES[metric]
-    if any(math.isnan(x) for x in (diff, row["low"], row["high"])):
+    low, high = row["low"], row["high"]
+    if any(math.isnan(x) for x in (diff, low, high)):
         return f"{b} vs {a} on {name}: too few sessions to say"
-    ci = f"simultaneous 95% CI {_amount(metric, row['low'])} to {_amount(metric, row['high'])}"
     holm_p = f"Holm p {row['p_holm']:.3f}"
     if not row["claimed"]:
+        ci = f"simultaneous 95% CI {_amount(metric, low, False)} to {_amount(metric, high)}"
         more = f"; about {row['n_more_each']:,} more sessions each to tell" if row["n_more_each"] else ""
-        return f"on {name} {b} and {a} are even ({_amount(metric, diff)}, {ci}, {holm_p}){more}"
+        return f"on {name} {b} and {a} are even ({b} − {a}: {_amount(metric, diff)}, {ci}, {holm_p}){more}"
     better = (diff < 0) if metric in LOWER_IS_BETTER else (diff > 0)
     winner, loser = (b, a) if better else (a, b)
+    sign = 1.0 if diff > 0 else -1.0  # the advantage's interval: |diff| and its bounds, in order
+    lo, hi = sorted((sign * low, sign * high))
+    ci = f"simultaneous 95% CI {_amount(metric, lo, False)} to {_amount(metric, hi)}"
     return f"{winner} beats {loser} on {name} by {_amount(metric, abs(diff))} ({ci}, {holm_p})"
 
 
