@@ -15,7 +15,7 @@ import polars as pl
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.orchestration.log_store import LogStore
-from agent_pipelines.predict import comparisons, cost, evaluation, experiments, risk, store
+from agent_pipelines.predict import comparisons, cost, evaluation, experiments, live, risk, store
 from agent_pipelines.predict.live import MODEL_NAME as RISK_MODEL
 from assets.events import table_asset
 
@@ -74,6 +74,7 @@ def failure_risk_model(
     return dg.Output(
         table,
         metadata={
+            "open_sessions": dg.MetadataValue.md(open_sessions_markdown(log_store, model)),
             "model_version": str(info["version"]),
             "trained_on_attempts": model.trained_on if model else 0,
             "failure_rate": round(model.base_rate, 4) if model else None,
@@ -83,6 +84,17 @@ def failure_risk_model(
             ),
         },
     )
+
+
+def open_sessions_markdown(log_store: LogStore, model: risk.RiskModel | None) -> str:
+    """The sessions the live detector is following now, riskiest first with their top reasons, as
+    the new model scores them (the detector run's page has the same table, refreshed live)."""
+    if model is None:
+        return "no model yet: too few finished attempts"
+    page = live.open_risks(live.load_state(log_store.data_path), model).head(live.TOP_OPEN)
+    if page.is_empty():
+        return "no open sessions (the live detector keeps them while they run)"
+    return markdown_table(page, limit=live.TOP_OPEN)
 
 
 @table_asset("prediction", automation_condition=MODEL_AUTOMATION)

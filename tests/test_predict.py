@@ -227,3 +227,27 @@ def test_materialize_builds_versioned_models_and_the_tables(tmp_path: Path) -> N
     )
     best = exp.filter(pl.col("p_best").is_not_null()).group_by("by", "metric").agg(pl.col("p_best").sum())
     assert best.height and ((best["p_best"] - 1.0).abs() < 1e-6).all()  # a distribution per grouping
+
+
+def test_open_sessions_riskiest_first_with_reasons(history: tuple[Path, pl.DataFrame]) -> None:
+    """The UI's page of open sessions: riskiest first, the top ones explained in words."""
+    _, events = history
+    model = risk.train(events)
+    assert model is not None
+    t0 = datetime(2026, 3, 20, 10, 0, tzinfo=UTC)
+    rows = []
+    for attempt, errors in (("calm", 0), ("noisy", 4)):
+        ctx = {"attempt_id": attempt, "executor": "CODEX", "model": "gpt-5", "task_title": "Fix export"}
+        rows.append({**ctx, "timestamp": t0, "event_type": "session_start"})
+        for i in range(errors):
+            rows.append({**ctx, "timestamp": t0 + timedelta(seconds=10 * (i + 1)), "event_type": "error",
+                         "error_category": "environment", "error_message": f"ECONNREFUSED {i}"})  # fmt: skip
+        rows.append(
+            {**ctx, "timestamp": t0 + timedelta(seconds=60), "event_type": "tool_call", "tool_name": "Bash"}
+        )
+    state = live.LiveRisk()
+    live.update(state, pl.DataFrame(rows), model, threshold=1.0)
+    page = live.open_risks(state, model, top=1)
+    assert page["attempt_id"].to_list() == ["noisy", "calm"] and page["risk"][0] > page["risk"][1]
+    assert "error" in page["reasons"][0] and page["reasons"][1] == ""
+    assert live.open_risks(live.LiveRisk(), model).is_empty()

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from agent_pipelines.cli import main
+from agent_pipelines.core.reader import read_logs
 from agent_pipelines.generator import generate
 from agent_pipelines.predict import comparisons, experiments
 
@@ -141,3 +142,25 @@ def test_experiments_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     generate(bare, days=1, tasks=30, seed=4, start=date(2026, 3, 2), workers=1, transcripts=False)
     assert main(["experiments", "--logs-dir", str(bare)]) == 2
     assert capsys.readouterr().err.strip() == f"agent-pipelines: no prompt variant in the attempts of {bare}"
+
+
+def test_the_risk_models_page_lists_open_sessions(tmp_path: Path) -> None:
+    """The failure_risk_model asset's page: the sessions the live detector follows, riskiest first."""
+    from agent_pipelines.orchestration.log_store import LogStore
+    from agent_pipelines.predict import live, risk
+    from assets.prediction import open_sessions_markdown
+
+    logs = tmp_path / "logs"
+    generate(
+        logs, days=2, tasks=300, seed=6, start=date(2026, 3, 2), workers=1, signal=True, transcripts=False
+    )
+    events = read_logs(logs).events
+    model = risk.train(events)
+    store = LogStore(logs_dir=str(logs), data_dir=str(tmp_path / "data"))
+    assert open_sessions_markdown(store, None).startswith("no model yet")
+    assert open_sessions_markdown(store, model).startswith("no open sessions")
+    state = live.LiveRisk()
+    live.update(state, events.filter(pl.col("event_type") != "session_end").head(400), model, threshold=1.0)
+    live.save_state(tmp_path / "data", state)
+    page = open_sessions_markdown(store, model)
+    assert page.startswith("| attempt\\_id | executor |") and "| reasons |" in page and page.count("\n") >= 3

@@ -27,6 +27,7 @@ MODEL_NAME = "failure_risk"
 STATE_FILE = "live-risk.pkl"
 IDLE_DROP_MS = 24 * 3600 * 1000
 MIN_EVENTS = 3  # no score before an attempt has shown this much
+TOP_OPEN = 20  # open sessions explained in words on the UI's page
 
 
 @dataclass
@@ -108,16 +109,26 @@ def update(
     return findings
 
 
-def open_risks(state: LiveRisk, model: RiskModel | None) -> pl.DataFrame:
-    """The current risk of every open attempt (for the UI): attempt, executor, minutes, risk."""
+def open_risks(state: LiveRisk, model: RiskModel | None, top: int = TOP_OPEN) -> pl.DataFrame:
+    """The current risk of every open attempt (for the UI), riskiest first: attempt, executor,
+    minutes, events, errors, risk, and for the ``top`` riskiest the reasons in words (the rest
+    empty: explaining every open session on every run would cost more than the page is worth)."""
     if model is None or not state.prefixes:
-        return pl.DataFrame(schema={"attempt_id": pl.String, "executor": pl.String, "risk": pl.Float64})
-    frame = pl.DataFrame([p.features() for p in state.prefixes.values()])
-    return (
+        return pl.DataFrame(
+            schema={"attempt_id": pl.String, "executor": pl.String, "risk": pl.Float64, "reasons": pl.String}
+        )
+    features = [p.features() for p in state.prefixes.values()]
+    frame = pl.DataFrame(features)
+    scored = (
         frame.select("attempt_id", "executor", "minutes", "events", "errors")
         .with_columns(risk=pl.Series(model.score(frame)).round(3), minutes=pl.col("minutes").round(1))
         .sort("risk", descending=True)
     )
+    by_id = {f["attempt_id"]: f for f in features}
+    reasons = [
+        "; ".join(model.reasons(by_id[a])) if i < top else "" for i, a in enumerate(scored["attempt_id"])
+    ]
+    return scored.with_columns(reasons=pl.Series(reasons, dtype=pl.String))
 
 
 def replay(
