@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -344,7 +345,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     source = "--logs " + " ".join(str(p) for p in args.logs) if args.logs else "generated logs with --signal"
-    parts = ["## Prediction", "", f"Written by `benchmarks/bench_prediction.py` ({source}).", ""]
+    load = os.getloadavg()[0]
+    header = (
+        f"Written by `benchmarks/bench_prediction.py` ({source}); load average {load:.1f} on "
+        f"{os.cpu_count()} cores at the start (timings are slower on a loaded machine)."
+    )
+    parts = ["## Prediction", "", header, ""]
     with tempfile.TemporaryDirectory() as tmp:
         folders = list(args.logs or [])
         if not folders:
