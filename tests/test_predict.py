@@ -226,7 +226,7 @@ def test_materialize_builds_versioned_models_and_the_tables(tmp_path: Path) -> N
         and exp["sentence"].str.len_chars().max() > 0
     )
     best = exp.filter(pl.col("p_best").is_not_null()).group_by("by", "metric").agg(pl.col("p_best").sum())
-    assert best.height and ((best["p_best"] - 1.0).abs() < 1e-6).all()  # a distribution per grouping
+    assert best.height and ((best["p_best"] - 1.0).abs() < 1e-3).all()  # one distribution each (rounded)
 
 
 def test_open_sessions_riskiest_first_with_reasons(history: tuple[Path, pl.DataFrame]) -> None:
