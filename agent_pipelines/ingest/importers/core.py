@@ -29,7 +29,7 @@ from agent_pipelines.core.logger import event_destinations
 from agent_pipelines.core.reader.decode import loads_finite
 from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.core.writer import append_lines, serialize
-from agent_pipelines.ingest.importers import checking, documents
+from agent_pipelines.ingest.importers import checking, documents, pool
 from agent_pipelines.ingest.importers import files as files_mod
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
@@ -51,6 +51,7 @@ except ImportError:  # pragma: no cover - Windows
 
 MAX_RECORD_BYTES = 64 << 20  # transcripts hold pasted images and file dumps; an event never does
 CHUNK_RECORDS = 2000
+FLUSH_EVENTS = 20000  # events held before they are appended to the log folder
 SMALL_CHUNK = 8  # records screened for secrets in Python; more go to polars at once
 
 
@@ -90,6 +91,7 @@ class Importer(SessionRecorder):
         idle_close_s: float = IDLE_CLOSE_S,
         stale_s: float = STALE_S,
         cost_mode: str = "auto",
+        workers: int | None = None,
     ) -> None:
         super().__init__(
             source.name,
@@ -103,6 +105,16 @@ class Importer(SessionRecorder):
         self.source = source
         self.logs_dir = logs_dir
         self.data_dir = data_dir
+        # What a worker process needs to make the same importer (see pool.py).
+        self.options: dict[str, Any] = {
+            "now": now,
+            "prices": self.prices,
+            "idle_close_s": idle_close_s,
+            "stale_s": stale_s,
+            "cost_mode": cost_mode,
+        }
+        self.workers = workers
+        self.flush_events: int | None = FLUSH_EVENTS  # None: a worker's, whose lines the pass appends
 
     def run(
         self,
@@ -127,7 +139,7 @@ class Importer(SessionRecorder):
                 self.state = state
                 self._read(roots, max_bytes, progress)
                 self.close_quiet_sessions()
-                self._write()
+                self.write()
                 state.commit()
                 self.report.sessions_open = int(
                     state.db.execute("SELECT count(*) FROM sessions WHERE open = 1").fetchone()[0]
@@ -148,6 +160,16 @@ class Importer(SessionRecorder):
             self._documents(items)
             return
         self.report.notes.extend(notes)
+        workers = pool.workers_for(items, self.workers) if max_bytes is None else 0
+        if workers > 1:
+            pool.read_parallel(self, items, workers, progress)
+            return
+        self.read_items(items, max_bytes, progress)
+
+    def read_items(
+        self, items: list[files_mod.Pending], max_bytes: int | None, progress: Callable[[str], None] | None
+    ) -> None:
+        """New lines of ``items`` in turn; events go to the log folder every ``FLUSH_EVENTS``."""
         budget = max_bytes
         total = sum(i.size - i.start for i in items)
         done = 0
@@ -166,6 +188,8 @@ class Importer(SessionRecorder):
                 if item.start + read < item.size and budget <= 0:
                     self.report.more_pending = True
             done += read
+            if self.flush_events is not None and len(self.events) >= self.flush_events:
+                self.write()
             if progress and (index % 200 == 199 or index == len(items) - 1):
                 progress(
                     f"{self.source.name}: {index + 1}/{len(items)} files, "
@@ -254,7 +278,7 @@ class Importer(SessionRecorder):
             hits = [i for i, text in enumerate(texts) if might_hold_secret(text)]
         for i in hits:
             line_no, off, raw, record = parsed[i]
-            parsed[i] = (line_no, off, raw, redact_value(record))
+            parsed[i] = (line_no, off, raw, redact_value(record, screen=might_hold_secret))
         self.report.records += len(parsed) + skipped
         # Records copied into a resumed session (same record id) become events once.
         # A record without an id of its own is known by its session, line and content, so a copied
@@ -285,8 +309,21 @@ class Importer(SessionRecorder):
                 self.bad(Reason.WRONG_TYPE, f"unexpected record shape: {type(exc).__name__}: {exc}", raw)
         self.state.mark_seen(in_chunk)
 
-    def _write(self) -> None:
-        """Append the pass's events where our logger would, one locked write per file."""
+    def write(self) -> None:
+        """Append the events made so far where our logger would, one locked write per file, and
+        forget them (a pass holds the events of a few files at most, never a whole tree's)."""
+        for target, lines in self.lines_by_target().items():
+            append_lines(target, lines)
+        if self.quarantine:
+            from agent_pipelines.core.quarantine import write_quarantine
+            from agent_pipelines.core.reader import QUARANTINE_SCHEMA
+
+            write_quarantine(self.data_dir, pl.DataFrame(self.quarantine, schema=QUARANTINE_SCHEMA))
+        self.events, self.event_where, self.metrics, self.quarantine = [], [], [], []
+
+    def lines_by_target(self) -> dict[Path, list[str]]:
+        """The events made so far as lines, by the file each goes to (checked against the contract
+        at once: an event it refuses is quarantined instead)."""
         lines = [serialize(event) for event in self.events]
         refused = checking.refused(lines)
         by_file: dict[Path, list[str]] = {}
@@ -306,13 +343,7 @@ class Importer(SessionRecorder):
             by_file.setdefault(self.logs_dir / paths.METRICS_FILE, []).extend(
                 serialize(m) for m in self.metrics
             )
-        for target, lines in by_file.items():
-            append_lines(target, lines)
-        if self.quarantine:
-            from agent_pipelines.core.quarantine import write_quarantine
-            from agent_pipelines.core.reader import QUARANTINE_SCHEMA
-
-            write_quarantine(self.data_dir, pl.DataFrame(self.quarantine, schema=QUARANTINE_SCHEMA))
+        return by_file
 
 
 def run_import(
@@ -330,10 +361,13 @@ def run_import(
     max_bytes: int | None = None,
     wait: bool = True,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import what is new in ``roots`` (default: the source's usual folders) into the log folder.
 
-    ``settings`` (the edge's; every default without) give the usual folders and the price file."""
+    ``settings`` (the edge's; every default without) give the usual folders and the price file.
+    ``workers``: processes to read files in (default: one per core once there are enough new bytes
+    to pay for starting them, see :func:`~agent_pipelines.ingest.importers.pool.workers_for`)."""
     settings = settings or defaults()
     importer = Importer(
         source,
@@ -344,6 +378,7 @@ def run_import(
         idle_close_s=idle_close_s,
         stale_s=stale_s,
         cost_mode=cost_mode,
+        workers=workers,
     )
     return importer.run(
         roots if roots is not None else source.default_roots(settings),

@@ -26,7 +26,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,33 @@ def adopt_legacy_state(data_dir: Path, source: str, path: Path) -> None:
             old.replace(Path(f"{path}{suffix}"))
 
 
+@dataclass
+class Keys:
+    """Keys of the state a part of a pass asked about or wrote."""
+
+    sessions: set[str] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
+    messages: set[str] = field(default_factory=set)
+
+    def meets(self, other: Keys) -> bool:
+        """Whether any key is in both."""
+        return not (
+            self.sessions.isdisjoint(other.sessions)
+            and self.seen.isdisjoint(other.seen)
+            and self.messages.isdisjoint(other.messages)
+        )
+
+
+@dataclass
+class Buffered:
+    """A state's writes not committed yet."""
+
+    files: dict[tuple[int, int], FileState]
+    sessions: dict[str, dict[str, Any]]
+    seen: set[int]
+    messages: dict[str, tuple[str, list[int]]]
+
+
 class ImportState:
     """The state of one source's import. Reads go to SQLite; writes are buffered until :meth:`commit`."""
 
@@ -109,6 +136,10 @@ class ImportState:
         self._messages: dict[str, tuple[str, list[int]]] = {}
         # A first import into a folder has seen nothing: no record id needs looking up on disk.
         self._none_seen = self.db.execute("SELECT NOT EXISTS (SELECT 1 FROM seen)").fetchone()[0] == 1
+        # Every key this state was asked about (sessions, record hashes, API requests) in this pass: a
+        # pass split over worker processes merges a worker's result only if none of its keys was
+        # written by an earlier part of the pass (:mod:`~agent_pipelines.ingest.importers.pool`).
+        self.asked = Keys()
 
     def close(self) -> None:
         self.db.close()
@@ -131,6 +162,7 @@ class ImportState:
     # -- sessions -----------------------------------------------------------------------------
 
     def session(self, session_id: str) -> dict[str, Any] | None:
+        self.asked.sessions.add(session_id)
         if session_id in self._sessions:
             return self._sessions[session_id]
         row = self.db.execute("SELECT state FROM sessions WHERE id = ?", (session_id,)).fetchone()
@@ -141,6 +173,7 @@ class ImportState:
         return state
 
     def put_session(self, session_id: str, state: dict[str, Any]) -> None:
+        self.asked.sessions.add(session_id)
         self._sessions[session_id] = state
 
     def open_session_ids(self) -> list[str]:
@@ -156,6 +189,7 @@ class ImportState:
     def unseen(self, hashes: Iterable[int]) -> set[int]:
         """Of ``hashes``, those never seen (committed or earlier this pass)."""
         wanted = {h for h in hashes if h not in self._new_seen}
+        self.asked.seen.update(wanted)
         if not wanted or self._none_seen:
             return wanted
         found: set[int] = set()
@@ -167,11 +201,14 @@ class ImportState:
         return wanted - found
 
     def mark_seen(self, hashes: Iterable[int]) -> None:
+        hashes = set(hashes)
+        self.asked.seen.update(hashes)
         self._new_seen.update(hashes)
 
     # -- API requests (message id + request id) -------------------------------------------------
 
     def message(self, key: str) -> tuple[str, list[int]] | None:
+        self.asked.messages.add(key)
         if key in self._messages:
             return self._messages[key]
         row = self.db.execute("SELECT session, usage FROM messages WHERE key = ?", (key,)).fetchone()
@@ -182,7 +219,24 @@ class ImportState:
         return value
 
     def put_message(self, key: str, session_id: str, usage: list[int]) -> None:
+        self.asked.messages.add(key)
         self._messages[key] = (session_id, usage)
+
+    # -- a worker's part of a pass ---------------------------------------------------------------
+
+    def buffered(self) -> Buffered:
+        """What this state would write at :meth:`commit` (a worker's part, merged by the pass)."""
+        return Buffered(dict(self._files), dict(self._sessions), set(self._new_seen), dict(self._messages))
+
+    def merge(self, part: Buffered) -> None:
+        """Take a worker's buffered writes as if this state had made them."""
+        self._files.update(part.files)
+        self._sessions.update(part.sessions)
+        self._new_seen |= part.seen
+        self._messages.update(part.messages)
+        self.asked.sessions.update(part.sessions)
+        self.asked.seen |= part.seen
+        self.asked.messages.update(part.messages)
 
     # -- commit -------------------------------------------------------------------------------
 
