@@ -205,38 +205,66 @@ _STEPS: tuple[Callable[[str], str], ...] = (
     _redact_kv,
 )
 
-# Per step, a piece every match of its pattern contains (a literal part of the pattern, with the same
-# flags), searched in the text as it is right before the step: a step whose piece is absent cannot
-# change the text and is skipped. Most text holds none, and a search for a literal is several times
-# cheaper than the step's substitution (redacting a transcript record ran all two dozen on every string).
-_GATES: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(piece, flags)
-    for piece, flags in (
-        ("PRIVATE KEY-----", 0),
-        ("://", 0),
-        ("authorization", re.IGNORECASE),
-        ("bearer", re.IGNORECASE),
-        (r"\d{6}:", 0),
-        ("sk-", 0),
-        ("k_(?:live|test)_", 0),
-        ("gh[pousr]_", 0),
-        ("github_pat_", 0),
-        ("(?:AKIA|ASIA|AGPA|AIDA|AROA)", 0),
-        ("xox[abposr]-", 0),
-        ("AIza", 0),
-        (r"ya29\.", 0),
-        ("glpat-", 0),
-        ("npm_", 0),
-        ("hf_", 0),
-        ("pypi-AgE", 0),
-        ("dop_v1_", 0),
-        ("xapp-", 0),
-        (r"hooks\.slack\.com/services/", 0),
-        (r"SG\.", 0),
-        ("eyJ", 0),
-        ("-(?:password|passwd|token|api-key|apikey|secret|client-secret)", re.IGNORECASE),
-        (rf"""(?:{_SECRET_KEYS})\\?["']?\s*[:=]""", re.IGNORECASE),
-    )
+# Per step, a test that is true whenever the step's pattern can match (it looks for a piece every match
+# contains), made on the text as it is right before the step: a step whose test fails cannot change
+# the text and is skipped. Most text holds none of the pieces, and ``piece in text`` is a hundred times
+# cheaper than the step's substitution (redacting a transcript record ran all two dozen on every
+# string). Case-insensitive pieces are looked for in the lowered text only when it is ASCII: Unicode
+# case folding makes ``ſ`` an ``s`` and ``K`` (Kelvin) a ``k``, so other text goes to the regex.
+
+
+def _has(*pieces: str) -> Callable[[str], bool]:
+    if len(pieces) == 1:
+        piece = pieces[0]
+        return lambda text: piece in text
+    return lambda text: any(piece in text for piece in pieces)
+
+
+def _has_folded(words: tuple[str, ...], pattern: str, also: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    """``pattern`` (lower case) searched ignoring case; in ASCII text, as the lowered text matched
+    case-sensitively (the same answer there, ten times faster), after a look for its ``words``."""
+    folded, lowered = re.compile(pattern, re.IGNORECASE), re.compile(pattern)
+
+    def gate(text: str) -> bool:
+        if also and not any(piece in text for piece in also):
+            return False
+        if not text.isascii():
+            return folded.search(text) is not None
+        low = text.lower()
+        return any(word in low for word in words) and lowered.search(low) is not None
+
+    return gate
+
+
+_KEY_WORDS = ("pass", "secret", "token", "api", "access", "private", "credential")  # in every _SECRET_KEYS
+_GATES: tuple[Callable[[str], bool], ...] = (
+    _has("PRIVATE KEY-----"),
+    _has("://"),
+    _has_folded(("authorization",), "authorization"),
+    _has_folded(("bearer",), "bearer"),
+    lambda text: ":" in text and re.search(r"\d{6}:", text) is not None,
+    _has("sk-"),
+    _has("k_live_", "k_test_"),
+    _has("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    _has("github_pat_"),
+    _has("AKIA", "ASIA", "AGPA", "AIDA", "AROA"),
+    _has("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"),
+    _has("AIza"),
+    _has("ya29."),
+    _has("glpat-"),
+    _has("npm_"),
+    _has("hf_"),
+    _has("pypi-AgE"),
+    _has("dop_v1_"),
+    _has("xapp-"),
+    _has("hooks.slack.com/services/"),
+    _has("SG."),
+    _has("eyJ"),
+    _has_folded(
+        ("-pass", "-token", "-api", "-secret", "-client-secret"),
+        "-(?:password|passwd|token|api-key|apikey|secret|client-secret)",
+    ),
+    _has_folded(_KEY_WORDS, rf"""(?:{_SECRET_KEYS})\\?["']?\s*[:=]""", also=(":", "=")),
 )
 assert len(_GATES) == len(_STEPS)
 
@@ -292,7 +320,7 @@ def redact(text: str, secrets: Iterable[str | None] | None = None) -> str:
     if not text:
         return text
     for gate, step in zip(_GATES, _STEPS, strict=True):
-        if gate.search(text):
+        if gate(text):
             text = step(text)
     return text
 
