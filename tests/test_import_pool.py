@@ -58,12 +58,18 @@ def _summary(report: object) -> dict[str, object]:
     return out
 
 
-@pytest.mark.parametrize("source, tree", [("claude-code", _claude_tree), ("codex", _codex_tree)])
+@pytest.mark.parametrize(
+    "source, tree, steal",
+    [("claude-code", _claude_tree, False), ("codex", _codex_tree, False), ("codex", _codex_tree, True)],
+)
 def test_workers_make_what_one_process_makes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, tree: object
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, tree: object, steal: bool
 ) -> None:
     roots = tree(tmp_path / "in")  # type: ignore[operator]
     monkeypatch.setattr(pool, "TASK_BYTES", 1)
+    # Without stealing every task but the first goes to a worker (merges and re-reads); with it, the
+    # main process takes the tasks no worker has started (most, here: the pool starts slowly).
+    monkeypatch.setattr(pool, "STEAL", steal)
     results = {}
     for workers in (1, 2):
         logs, data = tmp_path / f"logs{workers}", tmp_path / f"data{workers}"

@@ -21,9 +21,9 @@ and memory holds a few tasks' events at a time, not the tree's.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,10 +39,13 @@ from agent_pipelines.ingest.importers.state import Buffered, ImportState, Keys
 # The importer (core.Importer, which calls this module) is passed in, not imported: typed ``Any`` here.
 Importer = Any
 
-MIN_BYTES = 8 << 20  # below this much new data, starting workers costs more than it saves
+MIN_BYTES = 32 << 20  # below this much new data, starting workers (~0.6 s) costs more than it saves
 TASK_BYTES = 4 << 20
 TASK_FILES = 64
 AHEAD = 2  # tasks in flight per worker: enough to keep them busy, few enough to bound memory
+# The main process reads too: a task no worker has started when its turn comes (the pool's processes
+# take a while to start, and each holds one task ahead) is taken back and read here.
+STEAL = True
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Job:
     state_path: Path
     options: dict[str, Any]
     items: list[Pending]
+    index: int
 
 
 @dataclass
@@ -113,8 +117,30 @@ def tasks(items: list[Pending]) -> list[list[Pending]]:
     return out
 
 
-def work(job: Job) -> Part:
-    """A worker's task: its files read against the committed state, nothing written."""
+_CLAIMS: Any = (
+    None  # a worker's view of who reads which task (0: nobody yet, 1: a worker, 2: the main process)
+)
+
+
+def _start(claims: Any) -> None:
+    global _CLAIMS
+    _CLAIMS = claims
+
+
+def _claim(claims: Any, index: int, who: int) -> bool:
+    """Whether ``who`` gets task ``index`` (the first to ask does)."""
+    with claims.get_lock():
+        if claims[index]:
+            return False
+        claims[index] = who
+        return True
+
+
+def work(job: Job) -> Part | None:
+    """A worker's task: its files read against the committed state, nothing written (``None``: the main
+    process took the task first)."""
+    if _CLAIMS is not None and not _claim(_CLAIMS, job.index, 1):
+        return None
     imp = job.make(job.source, job.logs_dir, job.data_dir, **job.options)
     imp.flush_events = None  # the main process appends, in file order
     with ImportState(job.state_path) as state:
@@ -144,36 +170,62 @@ def merge(imp: Importer, part: Part) -> None:
 def read_parallel(
     imp: Importer, items: list[Pending], workers: int, progress: Callable[[str], None] | None
 ) -> None:
-    """Read ``items`` in ``workers`` processes, results taken in file order (see the module docstring)."""
+    """Read ``items`` in ``workers`` processes (this one and a pool of ``workers - 1``), results taken in
+    file order (see the module docstring). This process reads every task no worker has started when
+    its turn comes: the pool's processes take a while to start, and nothing waits for them."""
     assert imp.state is not None
-    todo = deque(tasks(items))
-    total, done, count = sum(i.size - i.start for i in items), 0, 0
+    cut = tasks(items)
+    total, done = sum(i.size - i.start for i in items), 0
     try:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "agent_pipelines.ingest.importers.core"])
-        executor = ProcessPoolExecutor(workers, mp_context=context)
+        claims = context.Array("b", len(cut)) if STEAL else None
+        size = max(1, workers - 1) if STEAL else workers
+        executor = ProcessPoolExecutor(size, mp_context=context, initializer=_start, initargs=(claims,))
     except (OSError, ValueError, NotImplementedError):  # no process pool here: one process reads all
         imp.read_items(items, None, progress)
         return
-    flight: deque[tuple[list[Pending], Future[Part] | None]] = deque()
+    futures: dict[int, Future[Part | None]] = {}
+    window = workers * AHEAD
+    here: dict[int, Part | None] = {}  # tasks this process read apart while a worker had the one due
+    state_path = imp.state.path
 
-    def submit() -> None:
-        if not todo:
+    def job(index: int) -> Job:
+        return Job(
+            type(imp), imp.source, imp.logs_dir, imp.data_dir, state_path, imp.options, cut[index], index
+        )
+
+    def submit(index: int) -> None:
+        if index >= len(cut) or index in futures or index in here:
             return
-        task = todo.popleft()
-        job = Job(type(imp), imp.source, imp.logs_dir, imp.data_dir, imp.state.path, imp.options, task)
+        with contextlib.suppress(RuntimeError):  # the pool broke (a worker was killed): the rest is read here
+            futures[index] = executor.submit(work, job(index))
+
+    def read_here(index: int) -> Part | None:
         try:
-            flight.append((task, executor.submit(work, job)))
-        except RuntimeError:  # the pool broke (a worker was killed): the rest is read here
-            flight.append((task, None))
+            return work(job(index))
+        except Exception:  # read again in order below, where a real problem is reported as usual
+            return None
+
+    def steal_ahead(after: int) -> bool:
+        for j in range(after, min(len(cut), after + window)):
+            if j not in here and (claims is None or _claim(claims, j, 2)):
+                here[j] = read_here(j)
+                return True
+        return False
 
     with executor:
-        for _ in range(workers * AHEAD):
-            submit()
-        while flight:
-            task, future = flight.popleft()
-            part = None
-            if future is not None:
+        for index in range(1, 1 + window):
+            submit(index)
+        for index, task in enumerate(cut):
+            future = futures.pop(index, None)
+            if index in here:
+                part = here.pop(index)
+            elif future is None or (claims is not None and _claim(claims, index, 2)):
+                part = read_here(index)
+            else:
+                while STEAL and not future.done() and steal_ahead(index + 1):
+                    pass  # a worker has the task due: read the next ones meanwhile
                 try:
                     part = future.result()
                 except Exception:  # a worker died or failed: its files are read here, as without workers
@@ -183,10 +235,9 @@ def read_parallel(
                 imp.write()
             else:
                 merge(imp, part)
-            submit()
-            count += len(task)
+            submit(index + 1 + window)
             done += sum(i.size - i.start for i in task)
             if progress:
                 progress(
-                    f"{imp.source.name}: {count}/{len(items)} files, {done / 1e6:.1f}/{total / 1e6:.1f} MB"
+                    f"{imp.source.name}: {index + 1}/{len(cut)} tasks, {done / 1e6:.1f}/{total / 1e6:.1f} MB"
                 )
