@@ -22,6 +22,7 @@ import os
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks_md import write_section
 
 from agent_pipelines.ingest.importers import SOURCES, run_import
+from agent_pipelines.ingest.importers.pool import cores
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 OUTPUT = "line of tool output with some/path/file_{}.py and a value {}\n"
@@ -423,7 +425,80 @@ def floor(files: list[Path]) -> int:
     return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None).height
 
 
+def child(source: str, root: Path, logs: Path, data: Path) -> None:
+    """One import from a fresh state, then the same pass again (idle), in a process of its own so its
+    memory is its own: prints one JSON line."""
+    from agent_pipelines.ingest.importers.pricing import PriceTable
+
+    PriceTable().rates("claude-sonnet-4-5-20250929")  # the price table's first load, outside the timing
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    report = run_import(SOURCES[source], [root], logs_dir=logs, data_dir=data, now=now)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    again = run_import(SOURCES[source], [root], logs_dir=logs, data_dir=data, now=now)
+    idle = time.perf_counter() - started
+    assert again.total_events == 0 and again.bytes_read == 0
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    print(
+        json.dumps(
+            {
+                "records": report.records,
+                "events": report.total_events,
+                "tokens": report.tokens,
+                "seconds": seconds,
+                "idle": idle,
+                "own_kb": own,
+            }
+        )
+    )
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc``; the import's worker pool is among them)."""
+    out = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                for child_pid in handle.read().split():
+                    out += _tree(int(child_pid))
+    except OSError:
+        pass
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional resident memory (pages shared with other processes counted once overall)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_child(source: str, root: Path, logs: Path, data: Path) -> tuple[dict, float]:
+    """The child's JSON line and the peak memory (MB) of its process tree: the most the child and its
+    workers held at once (proportional set size summed over the tree, sampled every 100 ms)."""
+    command = [sys.executable, __file__, "--child", source, str(root), str(logs), str(data)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_pss_kb(pid) for pid in _tree(proc.pid)))
+        time.sleep(0.1)
+    out, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"{source} import failed ({proc.returncode})")
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, peak / 1024
+
+
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=300)
     parser.add_argument("--turns", type=int, default=40)
@@ -434,56 +509,41 @@ def main() -> None:
     try:
         made = generate(work / "in", args.sessions, args.turns)
         made["codex (real shapes)"] = generate_real_codex(work / "in" / "real", args.mb, 16)
-        # Warm up both sides (polars' thread pool, the price table's first load) outside the timings.
-        floor(made["codex"][:1])
-        from agent_pipelines.ingest.importers.pricing import PriceTable
-
-        PriceTable().rates("claude-sonnet-4-5-20250929")
+        floor(made["codex"][:1])  # polars' thread pool started outside the timings
         load_before = os.getloadavg()
         rows = []
         for source, files in made.items():
             size = sum(p.stat().st_size for p in files)
+            largest = max(p.stat().st_size for p in files)
             started = time.perf_counter()
             records = floor(files)
             t_floor = time.perf_counter() - started
-            roots = [work / "in" / {"claude-code": "claude", "codex": "codex"}.get(source, "real")]
-            started = time.perf_counter()
-            report = run_import(
-                SOURCES[source.split(" ")[0]],
-                roots,
-                logs_dir=work / f"logs-{source}",
-                data_dir=work / f"data-{source}",
-                now=datetime(2026, 6, 1, tzinfo=UTC),
+            root = work / "in" / {"claude-code": "claude", "codex": "codex"}.get(source, "real")
+            result, peak = run_child(
+                source.split(" ")[0], root, work / f"logs-{source}", work / f"data-{source}"
             )
-            t_ours = time.perf_counter() - started
-            assert report.records == records, (report.records, records)
-            # What a sensor tick costs when nothing is new: the same pass again.
-            started = time.perf_counter()
-            again = run_import(
-                SOURCES[source.split(" ")[0]],
-                roots,
-                logs_dir=work / f"logs-{source}",
-                data_dir=work / f"data-{source}",
-                now=datetime(2026, 6, 1, tzinfo=UTC),
-            )
-            t_idle = time.perf_counter() - started
-            assert again.total_events == 0 and again.bytes_read == 0
-            rows.append((source, len(files), size, records, report.total_events, t_floor, t_ours, t_idle))
+            assert result["records"] == records, (result["records"], records)
+            t_ours, t_idle, events = result["seconds"], result["idle"], result["events"]
+            rows.append((source, len(files), size, records, events, t_floor, t_ours, t_idle, peak, largest))
             print(
                 f"{source}: {records:,} records, {size / 1e6:.1f} MB: read_ndjson {t_floor:.2f} s, "
-                f"import {t_ours:.2f} s ({t_ours / t_floor:.1f}x), {report.total_events:,} events"
+                f"import {t_ours:.2f} s ({t_ours / t_floor:.2f}x), {events:,} events, "
+                f"peak {peak:,.0f} MB (largest file {largest / 1e6:.1f} MB)"
             )
         load_after = os.getloadavg()
-        largest = max(p.stat().st_size for files in made.values() for p in files)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     finally:
         shutil.rmtree(work, ignore_errors=True)
     real = next(r for r in rows if r[0] == "codex (real shapes)")
     verdict = f"{real[6] / real[5]:.2f}x here, " + ("met" if real[6] <= real[5] else "**not met**")
     table = "\n".join(
         f"| {s} | {f:,} | {b / 1e6:.1f} | {r:,} | {e:,} | {tf:.2f} | {r / tf:,.0f} | {to:.2f} | "
-        f"{r / to:,.0f} | {to / tf:.1f}x | {ti * 1000:.0f} |"
-        for s, f, b, r, e, tf, to, ti in rows
+        f"{r / to:,.0f} | {to / tf:.2f}x | {ti * 1000:.0f} | {pk:,.0f} | {lg / 1e6:.1f} |"
+        for s, f, b, r, e, tf, to, ti, pk, lg in rows
+    )
+    loaded = ": **loaded**" if load_before[0] > 1.5 else ""
+    header = (
+        "| source | files | MB | records | events | read_ndjson s | rec/s | import s | rec/s | ratio "
+        "| idle ms | peak MB | largest file MB |\n" + "|---" * 13 + "|"
     )
     section = f"""## Transcript import
 
@@ -494,23 +554,31 @@ repeated token counts), and {args.mb:g} MB of Codex rollouts shaped like real on
 encrypted reasoning,
 `agent_reasoning`, a shell call with `exec_command_begin` / `exec_command_end` holding its output three times,
 the output, token counts twice; 16 turns a session),
-imported from a fresh state into an empty log folder, against
+imported from a fresh state into an empty log folder (`run_import` as the CLI calls it, in a process of
+its own: {cores()} core(s), so files are read in {cores()} processes once 32 MB+ are new), against
 `polars.read_ndjson` of the same bytes in the same run. Load average {load_before[0]:.2f} before,
-{load_after[0]:.2f} after (1 min; a shared 2-core machine{": **loaded**" if load_before[0] > 1.5 else ""}).
-Peak resident memory of the whole run {peak:,.0f} MB; the largest file {largest / 1e6:.1f} MB.
+{load_after[0]:.2f} after (1 min; a shared {cores()}-core machine{loaded}).
 
-| source | files | MB | records | events | read_ndjson s | rec/s | import s | rec/s | ratio | idle ms |
-|---|---|---|---|---|---|---|---|---|---|---|
+{header}
 {table}
 
 *Ratio*: import time over read_ndjson time (the issue's target: at most 1.0x on realistic rollouts;
 {verdict}). The floor only parses
 JSON into a table, on every core. The import reads the records that mean nothing (reasoning, command output
-events: most of a real rollout's bytes) by their first bytes only, decodes the rest in Python on one core,
+events: most of a real rollout's bytes) by their first bytes only, decodes the rest in Python,
+redacts secrets (only the strings a screen flags, only the patterns whose literal piece is there),
 deduplicates records and API requests against its SQLite state, prices every request, builds the events,
 checks them against the contract all at once (vectorized, as the reader does), and appends them to the
-stream partition, the attempt's transcript and the errors file. Files are read one after another: a
-session's state crosses files (resumed sessions, archived copies), and the per-record work is the cost.
+stream partition, the attempt's transcript and the errors file. Past 32 MB, files are read in tasks of
+consecutive files by the importing process and a pool of workers (it reads every task no worker has started
+when its turn comes, so the pool's start costs little); results are taken in file order, and a task that met
+a session or record an earlier task wrote (sessions crossing files: resumed, archived or copied) is read
+again in order, so the counts never depend on the workers (`tests/test_import_pool.py`).
+*Peak MB*: the most the import's processes (the CLI's, the pool's server and its workers) held at once
+(proportional resident memory summed over them, sampled every 100 ms; Python, polars and our modules are
+about 100 MB of each process):
+events are appended per task and every 20,000, so it follows the largest task (a few MB of files, or the
+largest file), not the tree: compare the rows, of 11 to {args.mb:g} MB.
 *Idle*: the same import again with nothing new (0 bytes read, 0 events): what a `transcript_import_sensor`
 tick costs over this many files (a `stat` per file and one SQLite read of the file positions).
 """
