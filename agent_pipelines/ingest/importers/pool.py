@@ -7,8 +7,9 @@ parent's session, Codex moves a rollout to ``archived_sessions/`` or a user copi
 cannot simply be read apart. They are read apart *optimistically*:
 
 * The new files are cut into tasks (consecutive files, a session's files together, a few MB each).
-  Each worker reads its task against the state committed before the pass, keeps its writes in
-  memory and says every key of the state it asked about (sessions, record hashes, API requests).
+  A worker — or the importing process itself, which takes every task no worker has claimed yet —
+  reads a task against the state committed before the pass, keeps its writes in memory and says
+  every key of the state it asked about (sessions, record hashes, API requests).
 * The main process takes the results **in file order**. A result whose keys no earlier part of the
   pass has touched is exactly what reading its files in turn would have made: its events are
   appended and its writes merged. A result that met an earlier part's key (the same session, a
