@@ -55,14 +55,22 @@ def quarantine_record(
 
 
 def parse_block(
-    block: bytes, name: str, first_line: int, base_offset: int, max_line_bytes: int, *, screen: bool = True
+    block: bytes,
+    name: str,
+    first_line: int,
+    base_offset: int,
+    max_line_bytes: int,
+    *,
+    screen: bool = True,
+    redact: bool = True,
 ) -> tuple[pl.DataFrame, list[dict]]:
     """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
 
     Most lines go to polars in one parse. The few it cannot read faithfully (see
     :func:`_line_flags`) are judged one by one in Python, so each is an event or a quarantined
     record with a reason, and nothing in a line can raise past it. ``screen=False`` runs every
-    rule on every row (the tests hold the screened reading to the same result).
+    rule on every row (the tests hold the screened reading to the same result). ``redact=False``:
+    see :func:`~agent_pipelines.core.reader.stream.read_bytes`.
     """
     text = _text_lines(block)
     lines: Sequence[bytes] = _Lines(block, text) if text is not None else block.split(b"\n")[:-1]
@@ -132,7 +140,7 @@ def parse_block(
         quarantine(i, Reason(reason), detail)
     bad.sort(key=lambda r: r["line_number"])
     # Secrets go here, before anything downstream (masking, fingerprints, storage) sees the text.
-    return redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS), bad
+    return (redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS) if redact else events), bad
 
 
 def _text_lines(block: bytes) -> pl.Series | None:

@@ -13,7 +13,7 @@ import polars as pl
 
 from agent_pipelines.core import contract, paths, reader
 from agent_pipelines.core.archive import EVENT_KINDS, LIVE_FILES, MONTHLY, Kind
-from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason
+from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason, gate
 from agent_pipelines.ops.rotation.config import RotationError
 from agent_pipelines.text.redaction_frame import redact_record
 
@@ -80,7 +80,11 @@ def _judge_events(
     places, blank lines, a line pandera refused or one the reader did not locate) the verdict per
     line index: its destination, or its quarantine reason and detail.
     """
-    result = reader.read_bytes(block, source_name=qname, first_line=first_line, base_offset=base)
+    # Not redacted: only the verdicts and days are kept (the archive holds the original bytes, and
+    # the quarantine records are redacted as they are made), so the gate judges the lines as archived.
+    result = reader.read_bytes(
+        block, source_name=qname, first_line=first_line, base_offset=base, redact=False
+    )
     events = result.events
     failures = _pandera_failures(events)
     if not failures.height:
@@ -131,11 +135,17 @@ def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
     Identical lines (same event_id) are judged once: the table the model describes holds one row
     per distinct line, and duplicates ride along with their first copy. A schema-level failure (a
     column missing or mistyped) is a bug in our code, not bad input, so it stops the rotation.
+
+    The model's checks run first as one query (:func:`~agent_pipelines.core.contract.gate.passes`,
+    which says "passes" only where pandera would); pandera itself runs only for a block that fails,
+    for its failure cases and messages.
     """
     empty = pl.DataFrame(schema={"event_id": pl.String, "reason": pl.String, "detail": pl.String})
     if events.is_empty():
         return empty
     unique = reader.dedupe(events)
+    if gate.passes(unique, contract.CleanedEvent):
+        return empty
     try:
         contract.CleanedEvent.validate(unique, lazy=True)
         return empty
