@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -94,6 +95,7 @@ def human_size(n: int) -> str:
 
 
 _crash_hits: dict[str, int] = {}
+_crash_lock = threading.Lock()  # files are staged in threads: each arrival counts once
 
 
 def checkpoint(s: Settings, step: str) -> None:
@@ -105,6 +107,7 @@ def checkpoint(s: Settings, step: str) -> None:
     name, _, nth = spec.partition(":")
     if name != step:
         return
-    _crash_hits[step] = _crash_hits.get(step, 0) + 1
-    if _crash_hits[step] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    with _crash_lock:
+        _crash_hits[step] = _crash_hits.get(step, 0) + 1
+        if _crash_hits[step] >= int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
