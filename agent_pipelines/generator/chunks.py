@@ -77,17 +77,22 @@ def write_lines(path: Path, lines: list[str]) -> None:
         os.close(fd)
 
 
-def merge_files(args: tuple[str, str]) -> None:
-    """Worker: the errors file, the metrics file and the error truth from every chunk's piece, in
-    time order (once every chunk is done, while the last days are merged)."""
-    root, tmp = Path(args[0]), Path(args[1])
-    chunk_dirs = sorted(tmp.glob("chunk-*"))
-    for name, piece in ((paths.ERRORS_FILE, "errors.jsonl"), (paths.METRICS_FILE, "metrics.jsonl"),
-                        ("ground-truth-errors.jsonl", "truth-errors.jsonl")):  # fmt: skip
-        merged = read_sorted_runs([d / piece for d in chunk_dirs])
-        (root / name).unlink(missing_ok=True)
-        merged.append(b"")
-        append_bytes(root / name, b"\n".join(merged) if len(merged) > 1 else b"")
+MERGED_FILES: tuple[tuple[str, str], ...] = (
+    (paths.ERRORS_FILE, "errors.jsonl"),
+    (paths.METRICS_FILE, "metrics.jsonl"),
+    ("ground-truth-errors.jsonl", "truth-errors.jsonl"),
+)  # (file in the log folder, each chunk's piece of it)
+
+
+def merge_files(args: tuple[str, str, str, str]) -> None:
+    """Worker: one of :data:`MERGED_FILES` (the errors file, the metrics file, the error truth)
+    from every chunk's piece, in time order, once every chunk is done. Each is its own job, so the
+    three run beside each other and the last days' merges instead of one after another."""
+    root, tmp, name, piece = Path(args[0]), Path(args[1]), args[2], args[3]
+    merged = read_sorted_runs([d / piece for d in sorted(tmp.glob("chunk-*"))])
+    (root / name).unlink(missing_ok=True)
+    merged.append(b"")
+    append_bytes(root / name, b"\n".join(merged) if len(merged) > 1 else b"")
 
 
 def read_sorted_runs(paths_: list[Path]) -> list[bytes]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_pipelines.core import paths
-from agent_pipelines.generator.chunks import merge_files, run_chunk
+from agent_pipelines.generator.chunks import MERGED_FILES, merge_files, run_chunk
 from agent_pipelines.generator.malformed import merge_day
 
 CHUNK_TASKS = 2000  # tasks per unit of work; fixed so output never depends on the process count
@@ -111,7 +111,7 @@ def run(
             merges.append(pool.submit(merge_day, (day, len(merged), seed, sorted(pieces.pop(day)),
                                                    str(paths.stream_partition_path(root, day)))))  # fmt: skip
             merged.append(day)
-    merges.append(pool.submit(merge_files, (str(root), str(tmp))))
+    merges += [pool.submit(merge_files, (str(root), str(tmp), name, piece)) for name, piece in MERGED_FILES]
     meanwhile([r for r in results if r is not None], {day: per_day[day] for day in merged})
     for future in merges:
         if (written := future.result()) is not None:
