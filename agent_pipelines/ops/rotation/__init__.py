@@ -14,8 +14,9 @@ reading it). A rotation:
    closed days as deterministic gzip members (merged after an existing archive of the same day),
    lines of today or later to be appended back to the live files, refused lines for the quarantine.
    Lines are routed byte for byte; only the verdict comes from parsing (the reader's contract
-   checks, then ``contract.CleanedEvent`` in pandera as the final gate). Each gzip member is
-   decompressed again and compared with its lines before it is written (on the compression
+   checks, then ``contract.CleanedEvent``'s checks as the final gate, run as one query by
+   :mod:`~agent_pipelines.core.contract.gate`, pandera itself only for a block that fails). Each gzip
+   member is decompressed again and compared with its lines before it is written (on the compression
    threads), and each archive's size checked once it is fsynced.
 4. writes ``manifest.json`` (temp file, fsync, rename;
 :class:`~agent_pipelines.ops.rotation.manifest.Manifest`):
