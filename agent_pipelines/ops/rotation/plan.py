@@ -245,8 +245,9 @@ def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:
             carry = block[cut:]
             block = block[:cut]
             lines += block.count(b"\n")
-            for raw in TIMESTAMP_DAY.findall(block):
-                stamps += 1
+            found = TIMESTAMP_DAY.findall(block)
+            stamps += len(found)
+            for raw in set(found):  # a few distinct days among many lines: each judged once
                 try:
                     day = date.fromisoformat(raw.decode())
                 except ValueError:
