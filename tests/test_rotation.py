@@ -292,6 +292,23 @@ def test_corrupted_input_reaches_the_quarantine_whole(tmp_path: Path) -> None:
     assert all(s.startswith("rotated/") and s.endswith(f"stream/{day}.jsonl") for s in q["source_file"])
 
 
+def test_lines_are_judged_as_written_and_no_secret_reaches_the_quarantine(tmp_path: Path) -> None:
+    """The rotation parses lines without redacting them (it keeps only verdicts; the archive is the
+    original bytes), so the records it makes of refused lines must be redacted on their own."""
+    root, data = tmp_path / "logs", tmp_path / "data"
+    day = TODAY - timedelta(days=1)
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    good = event_line(at(day), "ok", task_title=f"deploy with {token}")
+    refused = event_line(at(day, 13), "neg", commits_ahead=-3, task_title=f"deploy with {token}")
+    append_bytes(paths.stream_partition_path(root, day), good + refused)
+    rotation.rotate(settings(root, data))
+    q = read_quarantine(data)
+    assert q["reason"].to_list() == ["pandera:greater_than_or_equal_to(0)"]
+    assert token not in q["raw"][0] and token not in q["detail"][0]
+    assert "deploy with" in q["raw"][0]
+    assert gzip.decompress(archive_path(root, Kind.STREAM, str(day)).read_bytes()) == good
+
+
 def _routed(root: Path, data: Path) -> dict[str, object]:
     """Where every line went, in order (archives decompressed: their members follow the blocks)."""
     files = {}
