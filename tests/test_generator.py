@@ -12,6 +12,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent_pipelines.core import paths
 from agent_pipelines.core.reader import dedupe, read_logs
@@ -250,3 +252,22 @@ def test_output_for_a_seed_is_pinned(tmp_path: Path) -> None:
     )
     truth = (tmp_path / "clus" / "ground-truth-errors.jsonl").read_bytes()
     assert hashlib.sha256(truth).hexdigest() == PINNED_CLUSTERING_ERRORS
+
+
+JSON_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_TREES)
+def test_the_generators_encoders_write_what_the_writer_and_json_dumps_write(value: object) -> None:
+    """The generator encodes without the circular-reference check; the text must not change."""
+    from agent_pipelines.core.writer import serialize
+    from agent_pipelines.generator import truth
+    from agent_pipelines.generator.emit import fast_serialize
+
+    assert fast_serialize(value) == serialize(value)  # type: ignore[arg-type]
+    assert truth._dumps(value) == json.dumps(value, separators=(",", ":"))

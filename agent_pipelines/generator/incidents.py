@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent_pipelines.core.writer import serialize
 from agent_pipelines.generator import clock
-from agent_pipelines.generator.emit import AttemptLog
+from agent_pipelines.generator.emit import AttemptLog, fast_serialize
 from agent_pipelines.generator.error_catalog import KINDS, ErrorKind
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def error(chunk: Chunk, a: AttemptLog, kind: ErrorKind, us: int) -> None:
         data["stack_trace"] = f'Traceback (most recent call last):\n  File "{a.attempt_id}.py", line 1'
     timestamp = chunk.error(a, data, us)
     chunk.truth_errors.append(
-        serialize(
+        fast_serialize(
             {
                 "attempt_id": a.attempt_id,
                 "timestamp": timestamp,

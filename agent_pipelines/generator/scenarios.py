@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from agent_pipelines.core.logger import session_summary
-from agent_pipelines.core.writer import serialize
 from agent_pipelines.generator import clock
 from agent_pipelines.generator import signal as sig
-from agent_pipelines.generator.emit import AttemptLog, Emitter
+from agent_pipelines.generator.emit import AttemptLog, Emitter, fast_serialize
 from agent_pipelines.generator.error_catalog import KINDS
 from agent_pipelines.generator.incidents import ERROR_COUNTS
 from agent_pipelines.generator.profiles import (
@@ -280,7 +279,7 @@ class Chunk(Emitter):
         end_event = self.session_end(
             a, ending.status, duration_ms, ending.tokens, ending.cost, ending.succeeded, ending.end_us + _MS
         )
-        self.metrics.append(serialize(session_summary(a.summary_events(), end_event)))
+        self.metrics.append(fast_serialize(session_summary(a.summary_events(), end_event)))
 
     def _record(
         self,

