@@ -335,6 +335,32 @@ def stored_partitions(
     return scan_tables(files)
 
 
+CHECK_BATCH_ROWS = 1_500_000
+"""The contract check validates the run's days together, in batches of consecutive days of up to
+this many rows: pandera's fixed cost (some 60 queries a validation) is paid once a batch instead of
+once a day (30 days of 1M events: 1.2 s one day at a time, 0.5 s at once), while the values it
+reads (some 200 bytes a row) stay bounded at any size of run."""
+
+
+def _scan(files: list[str]) -> pl.LazyFrame:
+    scan = scan_tables(files)
+    assert scan is not None  # at least one file
+    return scan
+
+
+def _batches(sizes: list[tuple[str, str, int]], limit: int) -> list[list[tuple[str, str, int]]]:
+    """Consecutive (day, file, rows) cut into batches of at most ``limit`` rows (a larger day alone)."""
+    batches: list[list[tuple[str, str, int]]] = []
+    rows = 0
+    for item in sizes:
+        if not batches or rows + item[2] > limit:
+            batches.append([])
+            rows = 0
+        batches[-1].append(item)
+        rows += item[2]
+    return batches
+
+
 @dg.asset_check(
     asset=cleaned_events,
     name="matches_contract",
@@ -346,35 +372,49 @@ def stored_partitions(
 def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     # The partitions are read here rather than taken as an input: Dagster 1.13 hands a check's
     # input *every* partition of a partitioned asset, and validating 30 days per run is wasteful.
-    # A run over many days (a backfill) validates them one at a time, so memory stays one day's; so
-    # does a check-only run (no partition), which validates every stored day.
+    # A run over many days (a backfill) validates them together, batches of days of at most
+    # CHECK_BATCH_ROWS rows at a time (one pandera validation each); so does a check-only run (no
+    # partition), over every stored day. Event ids are unique across a batch's days too: an id is
+    # the hash of its line, timestamp included, and a line belongs to its timestamp's day.
     io: PolarsParquetIOManager = getattr(context.resources, PARQUET_IO)
+    asset = dg.AssetKey("cleaned_events")
     if context.has_partition_key:
         keys = [context.partition_key]
     elif context.has_partition_key_range:
         keys = list(context.partition_keys)
     else:
-        stored = io.stored_partitions(dg.AssetKey("cleaned_events"))
+        stored = io.stored_partitions(asset)
         keys = [where.rsplit("/", 1)[-1].removesuffix(".parquet") for where in stored]
         if not keys:
             return dg.AssetCheckResult(passed=True, description="no stored partition to check")
+    files = [(key, where) for key in keys for where in io.stored(asset, [key])]
+    counts = pl.collect_all([_scan([where]).select(pl.len()) for _, where in files])  # the footers
+    sizes = [(key, where, int(c.item())) for (key, where), c in zip(files, counts, strict=True)]
+    rows = sum(n for _, _, n in sizes)
     failed: list[tuple[str, dg.AssetCheckResult]] = []
-    rows = 0
-    for key in keys:
-        events = stored_partitions(io, [key])
-        if events is None:
+    for batch in _batches(sizes, CHECK_BATCH_ROWS):
+        result = validate_events(_scan([where for _, where, _ in batch]))
+        if result.passed:
             continue
-        rows += events.select(pl.len()).collect().item()  # from the Parquet footers
-        result = validate_events(events)
-        if not result.passed:
-            failed.append((key, result))
+        if len(batch) == 1:
+            failed.append((batch[0][0], result))
+            continue
+        # rare: which of the batch's days fail, each validated alone
+        alone = [(key, validate_events(_scan([where]))) for key, where, _ in batch]
+        # none alone: the days pass one by one, not together (an event id in two days)
+        together = [(f"{batch[0][0]}..{batch[-1][0]}", result)]
+        failed.extend([(k, r) for k, r in alone if not r.passed] or together)
     if not failed:
         return dg.AssetCheckResult(
             passed=True, metadata={"rows": rows, "model": CleanedEvent.__name__, "partitions": len(keys)}
         )
     key, first = failed[0]
     if len(failed) == 1:
-        return first
+        return dg.AssetCheckResult(
+            passed=False,
+            description=f"{key}: {first.description}",
+            metadata={**first.metadata, "failed_days": dg.MetadataValue.json([key])},
+        )
     return dg.AssetCheckResult(
         passed=False,
         description=f"{len(failed)} of {len(keys)} days fail contract.CleanedEvent: "
