@@ -127,9 +127,12 @@ def iter_logs(
             skipped = f"{rel}: cannot be read ({os_reason(exc)}); skipped"
             yield ReadResult(empty_events(), empty_quarantine(), warnings=[skipped])
             continue
+        days_wanted = pl.Series("day", sorted(wanted), dtype=pl.Date) if wanted is not None else None
         for result in itertools.chain([first], blocks):
-            if wanted is not None and result.events.height:
-                result.events = result.events.filter(pl.col("day").is_in(sorted(wanted)))
+            if days_wanted is not None and result.events.height:
+                inside = result.events["day"].is_in(days_wanted.implode()).fill_null(False)
+                if not inside.all():  # a day's own file: every row is of its day, nothing to copy
+                    result.events = result.events.filter(inside)
             yield result
 
 
