@@ -155,3 +155,37 @@ def test_generated_logs_read_cleanly_except_the_injected_bad_lines(small_logs: P
     assert result.reasons == truth["malformed"]
     assert dedupe(result.events).height == truth["events_written"]
     assert result.events.height == truth["events_written"] + truth["duplicates_written"]
+
+
+def test_blocks_cut_whole_lines_around_a_long_line_at_any_block_size() -> None:
+    """``iter_blocks`` at block sizes from a byte up: every line comes back once, at its offset,
+    whole in a block or (over the bound before its newline was read) as a long line; the lines
+    after a long one, read in the same chunk as its end, too; the last bytes are the tail."""
+    import io
+
+    from agent_pipelines.core.reader import Lines, LongLine, Tail, iter_blocks
+
+    short = [b"a" * n for n in (1, 5, 3, 12, 7, 2)]
+    data = b"\n".join([short[0], b"x" * 40, *short[1:], b"y" * 50, short[0], b"end"])  # no last newline
+    expected, at = [], 0
+    for line in data.split(b"\n")[:-1]:
+        expected.append((at, len(line)))
+        at += len(line) + 1
+    for block in (1, 2, 3, 7, 16, 64, 1000):
+        seen: list[tuple[int, int]] = []
+        tails: list[tuple[int, bytes]] = []
+        for piece in iter_blocks(io.BytesIO(data), max_line_bytes=20, block_bytes=block):
+            if isinstance(piece, Lines):
+                at = piece.offset
+                for line in piece.data.split(b"\n")[:-1]:
+                    assert data[at : at + len(line)] == line
+                    seen.append((at, len(line)))
+                    at += len(line) + 1
+            elif isinstance(piece, LongLine):
+                assert piece.length > 20 and piece.ended
+                seen.append((piece.offset, piece.length))
+            else:
+                assert isinstance(piece, Tail)
+                tails.append((piece.offset, piece.data))
+        assert seen == expected, block
+        assert tails == [(len(data) - 3, b"end")], block

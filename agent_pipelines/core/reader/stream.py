@@ -19,7 +19,7 @@ from agent_pipelines.core.contract import (
     MAX_LINE_BYTES,
     Reason,
 )
-from agent_pipelines.core.reader.blocks import parse_block, quarantine_record
+from agent_pipelines.core.reader.blocks import parse_block, parse_lines, quarantine_record
 from agent_pipelines.core.reader.result import (
     BLOCK_BYTES,
     BOM,
@@ -74,16 +74,20 @@ def iter_blocks(
     one place where files are cut into lines: the reader and the rotation both use it.
     """
     carry = b""
+    whole = False  # whether ``carry`` may hold whole lines (what followed a long line in its chunk)
     while True:
         chunk = handle.read(block_bytes)
-        buf = carry + chunk if carry else chunk
-        cut = buf.rfind(b"\n") + 1
+        if whole:
+            chunk, carry, whole = carry + chunk, b"", False
+        cut = chunk.rfind(b"\n") + 1
         if cut:
-            yield Lines(buf[:cut], offset)
-            offset += cut
-            carry = buf[cut:]
+            # one copy of the block's bytes (a whole chunk: none), not a join and then a slice
+            lines = chunk if not carry and cut == len(chunk) else b"".join((carry, memoryview(chunk)[:cut]))
+            yield Lines(lines, offset)
+            offset += len(lines)
+            carry = chunk[cut:]
         else:
-            carry = buf
+            carry = carry + chunk if carry else chunk
         if len(carry) > max_line_bytes:
             head, length = carry[:RAW_KEEP_BYTES], len(carry)
             carry = b""
@@ -97,7 +101,7 @@ def iter_blocks(
                     length += nl
                     yield LongLine(offset, length, head, ended=True)
                     offset += length + 1
-                    carry = chunk[nl + 1 :]
+                    carry, whole = chunk[nl + 1 :], True
                     break
                 length += len(chunk)
             continue
@@ -118,6 +122,9 @@ class _Salvaging:
         # read1: one underlying read at a time, so a gzip member's bytes come back before the
         # next member's damage is met
         self._read = getattr(handle, "read1", handle.read)
+        # A plain file in one read: the system call returns the bytes before an I/O error, and the
+        # error comes with the next read; no pieces to join (a copy of every block).
+        self._step = 1 << 62 if isinstance(handle, io.BufferedReader) else self.STEP
         self._error: BaseException | None = None
 
     def read(self, size: int) -> bytes:
@@ -127,7 +134,7 @@ class _Salvaging:
         got = 0
         while got < size:
             try:
-                piece = self._read(min(self.STEP, size - got))
+                piece = self._read(min(self._step, size - got))
             except (OSError, EOFError, zlib.error) as exc:
                 self._error = exc
                 break
@@ -137,7 +144,7 @@ class _Salvaging:
             got += len(piece)
         if not parts and self._error is not None:
             raise self._error
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def skip_bom(handle: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> int:
@@ -243,9 +250,9 @@ def iter_read(
             )
             for piece in pieces:
                 if isinstance(piece, Lines):
-                    frame, bad = parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
+                    frame, bad, count = parse_lines(piece.data, name, line_no, piece.offset, max_line_bytes)
                     quarantine.extend(bad)
-                    line_no += piece.data.count(b"\n")
+                    line_no += count
                     offset = piece.offset + len(piece.data)
                     yield result(frame)
                 elif isinstance(piece, LongLine):
