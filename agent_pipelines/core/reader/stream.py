@@ -6,8 +6,11 @@ from __future__ import annotations
 import errno
 import io
 import os
+import threading
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -205,6 +208,7 @@ def iter_read(
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
     block_bytes: int | None = None,
+    parallel: int = 0,
 ) -> Iterator[ReadResult]:
     """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
     one (possibly empty) carrying what is only known at the end (the half-written last line, the
@@ -214,6 +218,10 @@ def iter_read(
     Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines (by default
     the whole file up to :data:`WHOLE_FILE_BYTES`, else :data:`READ_BLOCK_BYTES`). The file
     is opened at the first ``next()``, which raises what :func:`read_file` raises.
+
+    ``parallel`` blocks after this one are parsed at once (in :func:`parse_pool`'s threads), their
+    results still yielded in order: a large day then keeps every core busy, where one block after
+    the other left one core to the parse (the next day's reader, a block ahead, soon waits).
     """
     path = Path(path)
     name = source_name or str(path)
@@ -221,6 +229,8 @@ def iter_read(
     offset, line_no, pending = start, first_line, 0
     # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
     warnings: list[str] = []
+    # blocks being parsed: (their parse, the records met before them, offset and line after them)
+    parsing: deque[tuple[Future[tuple[pl.DataFrame, list[dict], int]], list[dict], int, int]] = deque()
 
     def result(events: pl.DataFrame | None = None) -> ReadResult:
         out = ReadResult(
@@ -233,6 +243,21 @@ def iter_read(
         )
         quarantine.clear()
         return out
+
+    def parsed(left: int) -> Iterator[ReadResult]:
+        """The blocks parsed in the pool, in order, until ``left`` are still being parsed."""
+        while len(parsing) > left:
+            job, before, end, next_line = parsing.popleft()
+            frame, bad, _ = job.result()
+            records = before + bad
+            yield ReadResult(
+                events=frame if frame.height else empty_events(),
+                quarantine=(
+                    pl.DataFrame(records, schema=QUARANTINE_SCHEMA) if records else empty_quarantine()
+                ),
+                offsets={name: end},
+                lines={name: next_line - 1},
+            )
 
     with archive.open_log(path) as handle:
         if identity is not None:
@@ -249,13 +274,25 @@ def iter_read(
                 _Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes, block_bytes=block_bytes
             )
             for piece in pieces:
-                if isinstance(piece, Lines):
+                if isinstance(piece, Lines) and parallel:
+                    job = parse_pool().submit(
+                        parse_lines, piece.data, name, line_no, piece.offset, max_line_bytes
+                    )
+                    line_no += piece.data.count(
+                        b"\n"
+                    )  # the next block's first line, before this one is parsed
+                    offset = piece.offset + len(piece.data)
+                    parsing.append((job, quarantine[:], offset, line_no))
+                    quarantine.clear()
+                    yield from parsed(parallel)
+                elif isinstance(piece, Lines):
                     frame, bad, count = parse_lines(piece.data, name, line_no, piece.offset, max_line_bytes)
                     quarantine.extend(bad)
                     line_no += count
                     offset = piece.offset + len(piece.data)
                     yield result(frame)
                 elif isinstance(piece, LongLine):
+                    yield from parsed(0)  # its record follows the blocks before it
                     detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
                     if piece.ended or final:
                         record = quarantine_record(
@@ -273,6 +310,7 @@ def iter_read(
                     else:
                         pending = piece.length
                 elif final:
+                    yield from parsed(0)
                     detail = "last line has no newline"
                     quarantine.append(
                         quarantine_record(
@@ -288,10 +326,25 @@ def iter_read(
                 f"{name}: reading stopped after byte {offset} ({os_reason(exc)}); "
                 f"the {line_no - first_line} lines before it are kept"
             )
+    yield from parsed(0)
     last = result()
     last.pending_bytes = pending
     last.warnings = warnings
     yield last
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def parse_pool() -> ThreadPoolExecutor:
+    """The threads :func:`iter_read` parses blocks in when asked to (``parallel``): one per core,
+    shared by every reader of the process, so readers of several days together still parse no
+    more blocks at once than there are cores. Most of a parse is polars work, which releases the GIL."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="parse"))
+        return _POOL[0]
 
 
 def read_bytes(
