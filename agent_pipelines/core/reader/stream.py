@@ -337,6 +337,16 @@ _POOL: list[ThreadPoolExecutor] = []
 _POOL_LOCK = threading.Lock()
 
 
+def _forked() -> None:
+    """A forked child (a run's worker process) has none of its parent's threads: its own pool."""
+    global _POOL_LOCK
+    _POOL.clear()
+    _POOL_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def parse_pool() -> ThreadPoolExecutor:
     """The threads :func:`iter_read` parses blocks in when asked to (``parallel``): one per core,
     shared by every reader of the process, so readers of several days together still parse no
