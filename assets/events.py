@@ -15,15 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import pandera.errors
-import pandera.polars as pa
 import polars as pl
-from pandera.config import ValidationDepth, config_context
 
 from agent_pipelines.analytics import usage
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.cleaned import CleanedDay, clean_days
-from agent_pipelines.core.contract import CLEANED_SCHEMA, CleanedEvent
+from agent_pipelines.core.contract import CLEANED_SCHEMA
 from agent_pipelines.core.inherit import last_context
 from agent_pipelines.orchestration import ui_metadata as ui
 from agent_pipelines.orchestration.io_manager import (
@@ -33,6 +30,11 @@ from agent_pipelines.orchestration.io_manager import (
     scan_tables,
 )
 from agent_pipelines.orchestration.log_store import LogStore
+from assets.contract_check import (
+    VALUE_COLUMNS,
+    cleaned_events_matches_contract,
+    validate_events,
+)
 from assets.log_days import (
     DAILY_ASSETS,
     analytics_sensor_status,
@@ -253,78 +255,6 @@ def cleaned_events(
     )
 
 
-# --------------------------------------------------------------------------------------------
-# The contract as an asset check (pandera)
-# --------------------------------------------------------------------------------------------
-
-
-_CONTRACT = CleanedEvent.to_schema()
-# Columns whose values the contract checks (non-null, unique, lengths, ranges, allowed values): the
-# others (free text: prompts, payloads, stack traces, the bulk of a day's bytes) are checked for
-# their presence and type, which the Parquet schema answers without reading a row.
-VALUE_COLUMNS = tuple(
-    name
-    for name, column in _CONTRACT.columns.items()
-    if not column.nullable or column.unique or column.checks
-)
-_ROW_CHECKS = pa.DataFrameSchema(checks=_CONTRACT.checks, name="CleanedEvent")
-
-
-def validate_events(events: pl.DataFrame | pl.LazyFrame) -> dg.AssetCheckResult:
-    """Run the pandera contract over cleaned events; failures carry their cases as Markdown.
-
-    The whole of ``contract.CleanedEvent`` is checked, in three passes that each read only what
-    they need (from a Parquet scan, only those columns are read): every column and its type against
-    the schema (no rows); the values of :data:`VALUE_COLUMNS`, read once; then the checks across
-    columns (a ``session_end`` has a status...), each reading the columns it uses.
-    """
-    lazy = events.lazy()
-    present = set(lazy.collect_schema())
-    failures: list[pl.DataFrame] = []
-    _validate(_CONTRACT, lazy, ValidationDepth.SCHEMA_ONLY, failures)
-    values = [c for c in VALUE_COLUMNS if c in present]
-    frame = lazy.select(values).collect()
-    columns = _CONTRACT.select_columns(values)
-    columns.checks, columns.strict = [], False  # the other columns and row checks: the other passes
-    _validate(columns, frame.lazy(), ValidationDepth.SCHEMA_AND_DATA, failures)
-    _validate(_ROW_CHECKS, lazy, ValidationDepth.SCHEMA_AND_DATA, failures)
-    if not failures:
-        return dg.AssetCheckResult(
-            passed=True, metadata={"rows": frame.height, "model": CleanedEvent.__name__}
-        )
-    cases = pl.concat(failures, how="diagonal_relaxed")
-    summary = (
-        cases.group_by("column", "check").len().sort("len", descending=True)
-        if {"column", "check"} <= set(cases.columns)
-        else cases.head(0)
-    )
-    return dg.AssetCheckResult(
-        passed=False,
-        description=f"{cases.height:,} failure cases against contract.CleanedEvent",
-        metadata={
-            "rows": frame.height,
-            "failure_cases": cases.height,
-            "failures_by_check": dg.MetadataValue.md(markdown_table(summary, limit=30)),
-            "failure_case_sample": dg.MetadataValue.md(markdown_table(cases, limit=20)),
-        },
-    )
-
-
-def _validate(
-    schema: pa.DataFrameSchema,
-    frame: pl.LazyFrame,
-    depth: ValidationDepth,
-    failures: list[pl.DataFrame],
-) -> None:
-    try:
-        with config_context(validation_depth=depth):
-            schema.validate(frame, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        failures.append(exc.failure_cases)
-    except pandera.errors.SchemaError as exc:  # pragma: no cover - lazy=True collects them all
-        failures.append(pl.DataFrame({"check": [str(exc)[:500]]}))
-
-
 def stored_partitions(
     io: PolarsParquetIOManager, partition_keys: Sequence[str] | None
 ) -> pl.LazyFrame | None:
@@ -335,62 +265,11 @@ def stored_partitions(
     return scan_tables(files)
 
 
-@dg.asset_check(
-    asset=cleaned_events,
-    name="matches_contract",
-    required_resource_keys={PARQUET_IO},
-    blocking=True,
-    description="pandera: contract.CleanedEvent over the partition (types, UTC timestamps, known "
-    "event types and statuses, non-negative costs and counts, unique event ids).",
-)
-def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    # The partitions are read here rather than taken as an input: Dagster 1.13 hands a check's
-    # input *every* partition of a partitioned asset, and validating 30 days per run is wasteful.
-    # A run over many days (a backfill) validates them one at a time, so memory stays one day's; so
-    # does a check-only run (no partition), which validates every stored day.
-    io: PolarsParquetIOManager = getattr(context.resources, PARQUET_IO)
-    if context.has_partition_key:
-        keys = [context.partition_key]
-    elif context.has_partition_key_range:
-        keys = list(context.partition_keys)
-    else:
-        stored = io.stored_partitions(dg.AssetKey("cleaned_events"))
-        keys = [where.rsplit("/", 1)[-1].removesuffix(".parquet") for where in stored]
-        if not keys:
-            return dg.AssetCheckResult(passed=True, description="no stored partition to check")
-    failed: list[tuple[str, dg.AssetCheckResult]] = []
-    rows = 0
-    for key in keys:
-        events = stored_partitions(io, [key])
-        if events is None:
-            continue
-        rows += events.select(pl.len()).collect().item()  # from the Parquet footers
-        result = validate_events(events)
-        if not result.passed:
-            failed.append((key, result))
-    if not failed:
-        return dg.AssetCheckResult(
-            passed=True, metadata={"rows": rows, "model": CleanedEvent.__name__, "partitions": len(keys)}
-        )
-    key, first = failed[0]
-    if len(failed) == 1:
-        return first
-    return dg.AssetCheckResult(
-        passed=False,
-        description=f"{len(failed)} of {len(keys)} days fail contract.CleanedEvent: "
-        + ", ".join(str(k) for k, _ in failed[:10]),
-        metadata={
-            **first.metadata,
-            "rows": rows,
-            "failed_days": dg.MetadataValue.json([k for k, _ in failed]),
-        },
-    )
-
-
 __all__ = [
     "DAILY_ASSETS",
     "LOG_DAYS",
     "PARQUET_IO",
+    "VALUE_COLUMNS",
     "analytics_sensor_status",
     "build_log_days_sensor",
     "cleaned_events",

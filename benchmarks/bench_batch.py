@@ -29,8 +29,9 @@ over every event, what each refresh cost before the per-day results).
 
 Results go to the ``## Batch analytics`` section of BENCHMARKS.md.
 
-``--cleaned-only`` measures just the floor against ``cleaned (library)`` (and, up to ``--dagster-max``
-events, ``cleaned (dagster)`` with the pandera check's own step time), alternated ``--rounds`` times
+``--cleaned-only`` measures just the floor against ``cleaned (library)`` (and, at the ``--dagster-at``
+sizes, 1M and 10M events by default, ``cleaned (dagster)`` with the pandera check's own step time),
+alternated ``--rounds`` times
 (best of each, wall and CPU seconds), so that on a shared machine they meet the same load, with each
 stage's peak memory and what its imports alone take; its results go to their own section,
 ``## Cleaned events against the read_ndjson floor``, with the peak memory's growth from size to size.
@@ -185,7 +186,7 @@ def bench_cleaned_sizes(
     rounds: int,
     budget_minutes: float | None,
     not_run: list[int] | None = None,
-    dagster_max: int = 0,
+    dagster_at: list[int] | None = None,
 ) -> list[dict]:
     """:func:`bench_cleaned` for each size, smallest first (``rounds`` alternations at the smallest,
     one at the larger ones, which take minutes each); a size not started within the time budget is
@@ -207,7 +208,7 @@ def bench_cleaned_sizes(
             print(f"  {events:>11,} not run: {runs[-1]['not_run']}", flush=True)
             continue
         rounds_here = rounds if events == min(sizes) else 1
-        runs.append(bench_cleaned(events, rounds_here, dagster=events <= dagster_max))
+        runs.append(bench_cleaned(events, rounds_here, dagster=events in (dagster_at or [])))
     return runs
 
 
@@ -225,9 +226,9 @@ def main() -> None:
         help="only the floor against the library's cleaned events, alternated (own section)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternations for --cleaned-only")
-    parser.add_argument("--dagster-max", type=int, default=1_000_000,
-                        help="--cleaned-only: sizes up to this many events also run through Dagster "
-                        "(one run of cleaned_events and its checks), alternated with the others")  # fmt: skip
+    parser.add_argument("--dagster-at", type=int, nargs="*", default=[1_000_000, 10_000_000],
+                        help="--cleaned-only: sizes that also run through Dagster (one run of "
+                        "cleaned_events and its checks), alternated with the others")  # fmt: skip
     parser.add_argument("--budget", type=float, help="--cleaned-only: minutes after which no new size starts")
     parser.add_argument("--logs-from", type=Path, nargs="*", default=[],
                         help="folders with logs made before (batch-<N>): read, not regenerated")  # fmt: skip
@@ -243,7 +244,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     LOG_FOLDERS.extend(args.logs_from)
     if args.cleaned_only:
-        runs = bench_cleaned_sizes(args.events, args.rounds, args.budget, args.not_run, args.dagster_max)
+        runs = bench_cleaned_sizes(args.events, args.rounds, args.budget, args.not_run, args.dagster_at)
         text = cleaned_section(runs, args.rounds)
         print(text)
         if not args.no_write:

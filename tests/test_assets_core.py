@@ -209,6 +209,49 @@ def test_contract_check_fails_on_corrupted_partition(materialized: dict, tmp_pat
         assert not cleaned_events_matches_contract(context).passed
 
 
+def test_contract_check_validates_the_days_of_a_run_together_and_names_the_bad_one(
+    materialized: dict, tmp_path: Path
+) -> None:
+    """Many days (here every stored one, as a check-only run has it; a backfill's range alike) are
+    validated in batches (one pandera validation for all of them here): a wrong day still fails
+    it, and the failure names that day, not the batch."""
+    days = materialized["days"][:3]
+    source = tables_dir(materialized["data"]) / "cleaned_events"
+    tables = tmp_path / "tables"
+    (tables / "cleaned_events").mkdir(parents=True)
+    for day in days:
+        (tables / "cleaned_events" / f"{day}.parquet").write_bytes((source / f"{day}.parquet").read_bytes())
+    io = PolarsParquetIOManager(base_dir=str(tables))
+
+    def check() -> dg.AssetCheckResult:
+        with dg.build_op_context(resources={"parquet_io_manager": io}) as context:  # every stored day
+            return cleaned_events_matches_contract(context)
+
+    good = check()
+    assert good.passed and good.metadata["partitions"].value == 3
+    assert good.metadata["rows"].value == sum(
+        pl.scan_parquet(source / f"{d}.parquet").select(pl.len()).collect().item() for d in days
+    )
+    bad_day = tables / "cleaned_events" / f"{days[1]}.parquet"
+    frame = pl.read_parquet(bad_day)
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("no_such_type"))
+        .otherwise("event_type")
+        .alias("event_type")
+    ).write_parquet(bad_day)
+    result = check()
+    assert not result.passed
+    assert result.metadata["failed_days"].value == [days[1]]
+    assert result.description is not None and result.description.startswith(days[1])
+    # the same event in two days: each passes alone, the batch does not
+    frame.write_parquet(bad_day)
+    twice = tables / "cleaned_events" / f"{days[2]}.parquet"
+    pl.concat([pl.read_parquet(twice), frame.head(1)]).write_parquet(twice)
+    assert validate_events(pl.scan_parquet(twice)).passed
+    assert not check().passed
+
+
 def _run_day(logs: Path, data: Path, instance: dg.DagsterInstance, day: str, downstream: bool = True):
     assets, checks = analytics_assets()
     selection = [*DAILY_ASSETS, *(["session_metrics"] if downstream else [])]

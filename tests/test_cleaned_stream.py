@@ -279,3 +279,30 @@ def test_compact_copies_text_and_keeps_every_value() -> None:
     assert compact(frame).equals(frame) and compact(frame).schema == frame.schema
     assert compact(frame["s"]).equals(frame["s"]) and compact(frame["n"]).equals(frame["n"])
     assert compact(frame.head(0)).equals(frame.head(0))
+
+
+def test_the_id_uniqueness_check_finds_what_pandera_finds() -> None:
+    """``event_id``'s uniqueness, checked on the numbers the ids spell, reports the same failure
+    cases as pandera's ``unique`` (20-digit ids, and any other text, which is checked as text)."""
+    import pandera.errors
+    import pandera.polars as pa
+    from pandera.config import ValidationDepth, config_context
+
+    from assets.contract_check import check_unique_ids
+
+    schema = pa.DataFrameSchema({"event_id": pa.Column(str, unique=True)})
+    digits = [f"{n:020d}" for n in (7, 18446744073709551615, 7, 3, 0, 3, 3)]
+    for ids in (digits, [*digits, "not-a-number"], [*digits[:3], "0000000000000000007"], digits[3:5]):
+        frame = pl.DataFrame({"event_id": ids})
+        try:
+            with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+                schema.validate(frame.lazy(), lazy=True)
+            expected = None
+        except pandera.errors.SchemaErrors as exc:
+            expected = exc.failure_cases.sort("index")
+        found: list[pl.DataFrame] = []
+        check_unique_ids(frame["event_id"], found)
+        if expected is None:
+            assert not found, ids
+        else:
+            assert found[0].select(expected.columns).sort("index").equals(expected), ids

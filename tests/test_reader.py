@@ -155,3 +155,61 @@ def test_generated_logs_read_cleanly_except_the_injected_bad_lines(small_logs: P
     assert result.reasons == truth["malformed"]
     assert dedupe(result.events).height == truth["events_written"]
     assert result.events.height == truth["events_written"] + truth["duplicates_written"]
+
+
+def test_blocks_cut_whole_lines_around_a_long_line_at_any_block_size() -> None:
+    """``iter_blocks`` at block sizes from a byte up: every line comes back once, at its offset,
+    whole in a block or (over the bound before its newline was read) as a long line; the lines
+    after a long one, read in the same chunk as its end, too; the last bytes are the tail."""
+    import io
+
+    from agent_pipelines.core.reader import Lines, LongLine, Tail, iter_blocks
+
+    short = [b"a" * n for n in (1, 5, 3, 12, 7, 2)]
+    data = b"\n".join([short[0], b"x" * 40, *short[1:], b"y" * 50, short[0], b"end"])  # no last newline
+    expected, at = [], 0
+    for line in data.split(b"\n")[:-1]:
+        expected.append((at, len(line)))
+        at += len(line) + 1
+    for block in (1, 2, 3, 7, 16, 64, 1000):
+        seen: list[tuple[int, int]] = []
+        tails: list[tuple[int, bytes]] = []
+        for piece in iter_blocks(io.BytesIO(data), max_line_bytes=20, block_bytes=block):
+            if isinstance(piece, Lines):
+                at = piece.offset
+                for line in piece.data.split(b"\n")[:-1]:
+                    assert data[at : at + len(line)] == line
+                    seen.append((at, len(line)))
+                    at += len(line) + 1
+            elif isinstance(piece, LongLine):
+                assert piece.length > 20 and piece.ended
+                seen.append((piece.offset, piece.length))
+            else:
+                assert isinstance(piece, Tail)
+                tails.append((piece.offset, piece.data))
+        assert seen == expected, block
+        assert tails == [(len(data) - 3, b"end")], block
+
+
+def test_blocks_parsed_in_parallel_read_exactly_as_one_after_the_other(tmp_path: Path) -> None:
+    """``iter_read(parallel=1)`` (the cleaned-events pass) hands on the same results, block by
+    block, as the sequential read: rows, quarantined lines (among them a long line between two
+    blocks and a half-written last line), offsets and line counts."""
+    from agent_pipelines.core.reader import iter_read
+
+    bad = [line for line, reason in BAD_LINES if reason != "line_too_long"]
+    lines = [bad[i // 23 % len(bad)] if i % 23 == 0 else event(i) for i in range(500)]
+    lines.insert(250, b'{"x": "' + b"y" * 9000 + b'"}')  # over the bound below, longer than a block
+    path = tmp_path / "parallel.jsonl"
+    path.write_bytes(b"\n".join(lines) + b'\n{"half": ')
+    for final in (False, True):
+        one_by_one = list(iter_read(path, block_bytes=4096, max_line_bytes=8192, final=final))
+        at_once = list(iter_read(path, block_bytes=4096, max_line_bytes=8192, final=final, parallel=1))
+        assert len(at_once) == len(one_by_one) > 10
+        for a, b in zip(at_once, one_by_one, strict=True):
+            assert a.events.equals(b.events) and a.quarantine.equals(b.quarantine)
+            assert (a.offsets, a.lines, a.pending_bytes, a.warnings) == (
+                b.offsets, b.lines, b.pending_bytes, b.warnings
+            )  # fmt: skip
+        reasons = pl.concat([r.quarantine for r in at_once])["reason"].to_list()
+        assert "line_too_long" in reasons and ("truncated_line" in reasons) == final

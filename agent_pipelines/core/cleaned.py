@@ -36,6 +36,7 @@ from agent_pipelines.core.reader import (
 
 PREVIEW_ROWS = 10
 DAYS_AHEAD = 1  # days read in their own thread while the one before is written
+PARSE_AHEAD = 1  # a day's blocks parsed while the one before is handed on (iter_read's ``parallel``)
 DAY_NUMBER_COLUMNS = ("event_type", "attempt_id", "executor", "model", "completion_status", "cost_usd",
                       "total_tokens")  # fmt: skip
 
@@ -131,7 +132,9 @@ def clean_days(
     root = Path(logs_root)
 
     def day_blocks(day: date) -> ReadAhead[ReadResult]:
-        blocks = iter_logs(root, days=[day], final_before=final_before, block_bytes=block_bytes)
+        blocks = iter_logs(
+            root, days=[day], final_before=final_before, block_bytes=block_bytes, parallel=PARSE_AHEAD
+        )
         return read_ahead(blocks, ahead)
 
     # Each day is read in its own thread, the next day's while this one is written: two blocks are

@@ -108,8 +108,22 @@ class ContextCarry:
     """
 
     def __init__(self, earlier: Callable[[], pl.DataFrame | None] | None = None) -> None:
-        self._known = pl.DataFrame(schema=_KNOWN_SCHEMA)
+        # Per-attempt context, oldest first: what ``earlier`` loaded (under everything), then each
+        # block's latest session starts. Merged into one row per attempt only when a row needs it
+        # (:attr:`known`): rebuilding the table at every block cost a run time growing with the
+        # square of its blocks (10 days of 3M events: 2.4 s; lines our logger writes never look).
+        self._parts: list[pl.DataFrame] = []
         self._earlier = earlier
+
+    @property
+    def known(self) -> pl.DataFrame:
+        """One row per attempt: the context of its latest session start seen so far."""
+        if not self._parts:
+            return pl.DataFrame(schema=_KNOWN_SCHEMA)
+        if len(self._parts) > 1:
+            merged = pl.concat(self._parts, how="diagonal").select(list(_KNOWN_SCHEMA))
+            self._parts = [merged.unique("attempt_id", keep="last", maintain_order=True)]
+        return self._parts[0]
 
     def __call__(self, events: pl.DataFrame) -> pl.DataFrame:
         """``events`` with missing context filled from their own block, then from earlier blocks."""
@@ -117,10 +131,10 @@ class ContextCarry:
         if events.is_empty() or not fields:
             return events
         if any(events[c].null_count() for c in fields):
-            events = from_attempts(inherit_context(events), self._known)
+            events = from_attempts(inherit_context(events), self.known)
             if self._earlier is not None and any(events[c].null_count() for c in fields):
                 self._load_earlier()
-                events = from_attempts(events, self._known)
+                events = from_attempts(events, self.known)
         starts = events.filter(pl.col("event_type") == "session_start")
         if starts.height:
             latest = (
@@ -129,7 +143,8 @@ class ContextCarry:
                 .last()
                 .select("attempt_id", *[pl.col(c).cast(pl.String) for c in fields])
             )
-            self._remember(latest, newer=True)
+            # not a view into the block's text: it outlives the block
+            self._parts.append(compact(latest))
         return events
 
     def _load_earlier(self) -> None:
@@ -137,19 +152,9 @@ class ContextCarry:
         earlier = load() if load is not None else None
         if earlier is not None and earlier.height:
             fields = [c for c in INHERITED_FIELDS if c in earlier.columns]
-            self._remember(
-                earlier.select("attempt_id", *[pl.col(c).cast(pl.String) for c in fields]), newer=False
-            )
-
-    def _remember(self, context: pl.DataFrame, *, newer: bool) -> None:
-        """Add per-attempt ``context``: replacing what is known (``newer``), or under it."""
-        if newer:
-            rest = self._known.join(context.select("attempt_id"), on="attempt_id", how="anti")
-            parts = [rest, context]
-        else:
-            parts = [self._known, context.join(self._known.select("attempt_id"), on="attempt_id", how="anti")]
-        known = pl.concat(parts, how="diagonal").select(list(_KNOWN_SCHEMA))
-        self._known = compact(known)  # not a view into the block's text: it outlives it
+            context = earlier.select("attempt_id", *[pl.col(c).cast(pl.String) for c in fields])
+            # under what the blocks read so far: an attempt's newer session start wins
+            self._parts.insert(0, compact(context.unique("attempt_id", keep="last", maintain_order=True)))
 
 
 _KNOWN_SCHEMA: dict[str, pl.DataType] = {

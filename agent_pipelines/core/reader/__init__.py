@@ -99,8 +99,10 @@ def iter_logs(
     days: Iterable[date] | None = None,
     final_before: date | None = None,
     block_bytes: int | None = None,
+    parallel: int = 0,
 ) -> Iterator[ReadResult]:
-    """:func:`read_logs` one block at a time (see :func:`iter_read`), file after file.
+    """:func:`read_logs` one block at a time (see :func:`iter_read`, and its ``parallel``), file
+    after file.
 
     The first result is always there (it holds the warnings about the folder's listing), so a day
     without any file still yields one, empty, result. Memory stays one block's whatever the day's size.
@@ -118,7 +120,7 @@ def iter_logs(
                 final = date.fromisoformat(path.stem) < final_before
             except ValueError:
                 final = False
-        blocks = iter_read(path, final=final, source_name=rel, block_bytes=block_bytes)
+        blocks = iter_read(path, final=final, source_name=rel, block_bytes=block_bytes, parallel=parallel)
         try:
             first = next(blocks)  # opens the file: what cannot be opened is a warning
         except FileNotFoundError:
@@ -127,9 +129,12 @@ def iter_logs(
             skipped = f"{rel}: cannot be read ({os_reason(exc)}); skipped"
             yield ReadResult(empty_events(), empty_quarantine(), warnings=[skipped])
             continue
+        days_wanted = pl.Series("day", sorted(wanted), dtype=pl.Date) if wanted is not None else None
         for result in itertools.chain([first], blocks):
-            if wanted is not None and result.events.height:
-                result.events = result.events.filter(pl.col("day").is_in(sorted(wanted)))
+            if days_wanted is not None and result.events.height:
+                inside = result.events["day"].is_in(days_wanted.implode()).fill_null(False)
+                if not inside.all():  # a day's own file: every row is of its day, nothing to copy
+                    result.events = result.events.filter(inside)
             yield result
 
 

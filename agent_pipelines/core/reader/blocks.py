@@ -64,7 +64,26 @@ def parse_block(
     screen: bool = True,
     redact: bool = True,
 ) -> tuple[pl.DataFrame, list[dict]]:
-    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records).
+    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records):
+    :func:`parse_lines` without the count of lines."""
+    events, bad, _ = parse_lines(
+        block, name, first_line, base_offset, max_line_bytes, screen=screen, redact=redact
+    )
+    return events, bad
+
+
+def parse_lines(
+    block: bytes,
+    name: str,
+    first_line: int,
+    base_offset: int,
+    max_line_bytes: int,
+    *,
+    screen: bool = True,
+    redact: bool = True,
+) -> tuple[pl.DataFrame, list[dict], int]:
+    """Parse complete lines (``block`` ends with a newline). Returns (events, quarantine records,
+    the block's count of lines: known from the split, not counted again over its bytes).
 
     Most lines go to polars in one parse. The few it cannot read faithfully (see
     :func:`_line_flags`) are judged one by one in Python, so each is an event or a quarantined
@@ -122,7 +141,7 @@ def parse_block(
             quarantine(*problem)
     if not frames:
         bad.sort(key=lambda r: r["line_number"])
-        return empty_events(), bad
+        return empty_events(), bad, len(lines)
     raw = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     raw = raw.sort("_line_idx") if len(frames) > 1 else raw
     events, invalid_rows, recheck = validate(raw, name, first_line, screen=screen)
@@ -140,7 +159,7 @@ def parse_block(
         quarantine(i, Reason(reason), detail)
     bad.sort(key=lambda r: r["line_number"])
     # Secrets go here, before anything downstream (masking, fingerprints, storage) sees the text.
-    return (redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS) if redact else events), bad
+    return (redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS) if redact else events), bad, len(lines)
 
 
 def _text_lines(block: bytes) -> pl.Series | None:

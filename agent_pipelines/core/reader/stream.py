@@ -6,8 +6,11 @@ from __future__ import annotations
 import errno
 import io
 import os
+import threading
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +22,7 @@ from agent_pipelines.core.contract import (
     MAX_LINE_BYTES,
     Reason,
 )
-from agent_pipelines.core.reader.blocks import parse_block, quarantine_record
+from agent_pipelines.core.reader.blocks import parse_block, parse_lines, quarantine_record
 from agent_pipelines.core.reader.result import (
     BLOCK_BYTES,
     BOM,
@@ -74,16 +77,20 @@ def iter_blocks(
     one place where files are cut into lines: the reader and the rotation both use it.
     """
     carry = b""
+    whole = False  # whether ``carry`` may hold whole lines (what followed a long line in its chunk)
     while True:
         chunk = handle.read(block_bytes)
-        buf = carry + chunk if carry else chunk
-        cut = buf.rfind(b"\n") + 1
+        if whole:
+            chunk, carry, whole = carry + chunk, b"", False
+        cut = chunk.rfind(b"\n") + 1
         if cut:
-            yield Lines(buf[:cut], offset)
-            offset += cut
-            carry = buf[cut:]
+            # one copy of the block's bytes (a whole chunk: none), not a join and then a slice
+            lines = chunk if not carry and cut == len(chunk) else b"".join((carry, memoryview(chunk)[:cut]))
+            yield Lines(lines, offset)
+            offset += len(lines)
+            carry = chunk[cut:]
         else:
-            carry = buf
+            carry = carry + chunk if carry else chunk
         if len(carry) > max_line_bytes:
             head, length = carry[:RAW_KEEP_BYTES], len(carry)
             carry = b""
@@ -97,7 +104,7 @@ def iter_blocks(
                     length += nl
                     yield LongLine(offset, length, head, ended=True)
                     offset += length + 1
-                    carry = chunk[nl + 1 :]
+                    carry, whole = chunk[nl + 1 :], True
                     break
                 length += len(chunk)
             continue
@@ -118,6 +125,9 @@ class _Salvaging:
         # read1: one underlying read at a time, so a gzip member's bytes come back before the
         # next member's damage is met
         self._read = getattr(handle, "read1", handle.read)
+        # A plain file in one read: the system call returns the bytes before an I/O error, and the
+        # error comes with the next read; no pieces to join (a copy of every block).
+        self._step = 1 << 62 if isinstance(handle, io.BufferedReader) else self.STEP
         self._error: BaseException | None = None
 
     def read(self, size: int) -> bytes:
@@ -127,7 +137,7 @@ class _Salvaging:
         got = 0
         while got < size:
             try:
-                piece = self._read(min(self.STEP, size - got))
+                piece = self._read(min(self._step, size - got))
             except (OSError, EOFError, zlib.error) as exc:
                 self._error = exc
                 break
@@ -137,7 +147,7 @@ class _Salvaging:
             got += len(piece)
         if not parts and self._error is not None:
             raise self._error
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def skip_bom(handle: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> int:
@@ -198,6 +208,7 @@ def iter_read(
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
     block_bytes: int | None = None,
+    parallel: int = 0,
 ) -> Iterator[ReadResult]:
     """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
     one (possibly empty) carrying what is only known at the end (the half-written last line, the
@@ -207,6 +218,10 @@ def iter_read(
     Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines (by default
     the whole file up to :data:`WHOLE_FILE_BYTES`, else :data:`READ_BLOCK_BYTES`). The file
     is opened at the first ``next()``, which raises what :func:`read_file` raises.
+
+    ``parallel`` blocks after this one are parsed at once (in :func:`parse_pool`'s threads), their
+    results still yielded in order: a large day then keeps every core busy, where one block after
+    the other left one core to the parse (the next day's reader, a block ahead, soon waits).
     """
     path = Path(path)
     name = source_name or str(path)
@@ -214,6 +229,8 @@ def iter_read(
     offset, line_no, pending = start, first_line, 0
     # An archived day (``.jsonl.gz``) reads like any other file; offsets count decompressed bytes.
     warnings: list[str] = []
+    # blocks being parsed: (their parse, the records met before them, offset and line after them)
+    parsing: deque[tuple[Future[tuple[pl.DataFrame, list[dict], int]], list[dict], int, int]] = deque()
 
     def result(events: pl.DataFrame | None = None) -> ReadResult:
         out = ReadResult(
@@ -226,6 +243,21 @@ def iter_read(
         )
         quarantine.clear()
         return out
+
+    def parsed(left: int) -> Iterator[ReadResult]:
+        """The blocks parsed in the pool, in order, until ``left`` are still being parsed."""
+        while len(parsing) > left:
+            job, before, end, next_line = parsing.popleft()
+            frame, bad, _ = job.result()
+            records = before + bad
+            yield ReadResult(
+                events=frame if frame.height else empty_events(),
+                quarantine=(
+                    pl.DataFrame(records, schema=QUARANTINE_SCHEMA) if records else empty_quarantine()
+                ),
+                offsets={name: end},
+                lines={name: next_line - 1},
+            )
 
     with archive.open_log(path) as handle:
         if identity is not None:
@@ -242,13 +274,25 @@ def iter_read(
                 _Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes, block_bytes=block_bytes
             )
             for piece in pieces:
-                if isinstance(piece, Lines):
-                    frame, bad = parse_block(piece.data, name, line_no, piece.offset, max_line_bytes)
+                if isinstance(piece, Lines) and parallel:
+                    job = parse_pool().submit(
+                        parse_lines, piece.data, name, line_no, piece.offset, max_line_bytes
+                    )
+                    line_no += piece.data.count(
+                        b"\n"
+                    )  # the next block's first line, before this one is parsed
+                    offset = piece.offset + len(piece.data)
+                    parsing.append((job, quarantine[:], offset, line_no))
+                    quarantine.clear()
+                    yield from parsed(parallel)
+                elif isinstance(piece, Lines):
+                    frame, bad, count = parse_lines(piece.data, name, line_no, piece.offset, max_line_bytes)
                     quarantine.extend(bad)
-                    line_no += piece.data.count(b"\n")
+                    line_no += count
                     offset = piece.offset + len(piece.data)
                     yield result(frame)
                 elif isinstance(piece, LongLine):
+                    yield from parsed(0)  # its record follows the blocks before it
                     detail = f"line is {piece.length} bytes, over the {max_line_bytes}-byte bound"
                     if piece.ended or final:
                         record = quarantine_record(
@@ -266,6 +310,7 @@ def iter_read(
                     else:
                         pending = piece.length
                 elif final:
+                    yield from parsed(0)
                     detail = "last line has no newline"
                     quarantine.append(
                         quarantine_record(
@@ -281,10 +326,35 @@ def iter_read(
                 f"{name}: reading stopped after byte {offset} ({os_reason(exc)}); "
                 f"the {line_no - first_line} lines before it are kept"
             )
+    yield from parsed(0)
     last = result()
     last.pending_bytes = pending
     last.warnings = warnings
     yield last
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _forked() -> None:
+    """A forked child (a run's worker process) has none of its parent's threads: its own pool."""
+    global _POOL_LOCK
+    _POOL.clear()
+    _POOL_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def parse_pool() -> ThreadPoolExecutor:
+    """The threads :func:`iter_read` parses blocks in when asked to (``parallel``): one per core,
+    shared by every reader of the process, so readers of several days together still parse no
+    more blocks at once than there are cores. Most of a parse is polars work, which releases the GIL."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="parse"))
+        return _POOL[0]
 
 
 def read_bytes(
