@@ -178,8 +178,9 @@ def read_parallel(
     cut = tasks(items)
     total, done = sum(i.size - i.start for i in items), 0
     try:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "agent_pipelines.ingest.importers.core"])
+        # Spawned, not from the fork server: a process has one fork server, with the environment
+        # and modules it started with, and the run launcher of the process may own it already.
+        context = multiprocessing.get_context("spawn")
         claims = context.Array("b", len(cut)) if STEAL else None
         size = max(1, workers - 1) if STEAL else workers
         executor = ProcessPoolExecutor(size, mp_context=context, initializer=_start, initargs=(claims,))
