@@ -115,10 +115,10 @@ def test_the_real_ui_stops_all_its_children_on_sigterm(tmp_path: Path) -> None:
     logs.mkdir()
     env = {**os.environ, "AGENT_IMPORT_CLAUDE_CODE": "false", "AGENT_IMPORT_CODEX": "false"}
     argv = [sys.executable, "-m", "agent_pipelines.cli", "ui", "--no-demo", "--logs-dir", str(logs),
-            "--data-dir", str(data), "--port", str(port)]  # fmt: skip
-    ui = subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+            "--data-dir", str(data), "--port", str(port), "--files-port", str(_free_port())]  # fmt: skip
+    said = tmp_path / "ui.err"
+    with open(said, "wb") as err:
+        ui = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 180
@@ -130,7 +130,7 @@ def test_the_real_ui_stops_all_its_children_on_sigterm(tmp_path: Path) -> None:
                     break
             except OSError:
                 pass
-            assert ui.poll() is None, "the ui exited"
+            assert ui.poll() is None, f"the ui exited: {said.read_text(errors='replace')[-2000:]}"
             time.sleep(0.5)
         seen |= descendants(ui.pid)
         assert len(seen) >= 4, seen  # dagster dev, its webserver, its daemon, a code server...
