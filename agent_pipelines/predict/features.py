@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -184,9 +184,14 @@ class Prefix:
 
 
 def _ms(value: Any) -> int:
+    """Milliseconds since the epoch, floored as polars' ``dt.epoch("ms")`` does (exact: no float)."""
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+        epoch = _EPOCH if value.tzinfo is not None else _EPOCH.replace(tzinfo=None)
+        return (value - epoch) // timedelta(milliseconds=1)
     return int(value)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_rows(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ import polars as pl
 from agent_pipelines.core.atomic import atomic_write
 from agent_pipelines.predict import store
 from agent_pipelines.predict.features import Prefix, event_rows
+from agent_pipelines.predict.feed import feed
 from agent_pipelines.predict.risk import RiskModel
 
 MODEL_NAME = "failure_risk"
@@ -67,24 +68,7 @@ def update(
     """Feed new events; return the attempts whose risk crossed ``threshold`` with this batch."""
     if events.is_empty():
         return []
-    rows = event_rows(events)
-    touched: dict[str, int] = {}
-    ended: set[str] = set()
-    newest = 0
-    for row in rows.iter_rows(named=True):
-        attempt = str(row["attempt_id"])
-        ms = int(row["timestamp"].timestamp() * 1000)
-        newest = max(newest, ms)
-        if row["event_type"] == "session_end":
-            ended.add(attempt)
-            continue
-        prefix = state.prefixes.get(attempt)
-        if prefix is None:
-            prefix = state.prefixes[attempt] = Prefix(attempt)
-        before = prefix.events
-        prefix.add(row)
-        if prefix.events != before:
-            touched[attempt] = ms
+    touched, ended, newest = feed(state.prefixes, events)
     findings: list[Finding] = []
     if model is not None and threshold < 1.0:
         candidates = [a for a in touched if a not in ended and a not in state.alerted
