@@ -389,6 +389,12 @@ WORDS = [
 ]
 
 
+def _line(record: dict) -> str:
+    """One record as the tools write it: compact, non-ASCII as is (Codex is Rust's serde_json, Claude
+    Code is JSON.stringify; tests/data/real_sessions has both), so byte-level shortcuts are measured."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
 def generate_real_codex(folder: Path, megabytes: float, turns: int, seed: int = 11) -> list[Path]:
     """Realistic rollouts in date folders until ``megabytes`` are written."""
     rng = random.Random(seed)
@@ -398,7 +404,7 @@ def generate_real_codex(folder: Path, megabytes: float, turns: int, seed: int = 
         day = START + timedelta(days=index // 40)
         path = folder / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"rollout-{index}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = "".join(json.dumps(r) + "\n" for r in real_codex_session(rng, index, turns))
+        data = "".join(_line(r) for r in real_codex_session(rng, index, turns))
         path.write_text(data)
         written += len(data)
         made.append(path)
@@ -415,7 +421,7 @@ def generate(folder: Path, sessions: int, turns: int, seed: int = 7) -> dict[str
             ("codex", codex_session(rng, i, turns), folder / "codex" / "2026" / "03" / f"rollout-{i}.jsonl"),
         ):
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+            path.write_text("".join(_line(r) for r in records))
             made[source].append(path)
     return made
 
