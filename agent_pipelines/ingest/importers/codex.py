@@ -137,7 +137,7 @@ def _output(value: Any) -> tuple[str, int | None, bool | None]:
 # Today's rollouts start every line the same way: the kind of a record that means nothing to us
 # (reasoning, command output events: most of a rollout's bytes) is read from its first bytes,
 # and the line is never decoded.
-LINE_START = re.compile(
+_LINE_START = re.compile(
     rb'\{\s*"timestamp"\s*:\s*"[^"]{1,40}"\s*,\s*"type"\s*:\s*"(event_msg|response_item)"\s*,'
     rb'\s*"payload"\s*:\s*\{\s*"type"\s*:\s*"([a-z_]{1,40})"'
 )
@@ -145,23 +145,9 @@ QUIET_ITEMS_START = frozenset({b"reasoning", b"ghost_snapshot"})
 QUIET_EVENTS_START = frozenset(k.encode() for k in QUIET_EVENTS)
 
 
-_COMPACT = {
-    b',"type":"event_msg","payload":{"type":"': QUIET_EVENTS_START,
-    b',"type":"response_item","payload":{"type":"': QUIET_ITEMS_START,
-}
-
-
 def quiet_line(raw: bytes) -> bool:
     """Whether a line is a record that makes no event and no token (decided without decoding it)."""
-    if raw.startswith(b'{"timestamp":"'):  # as Codex writes it (no spaces): the regex's answer, found
-        end = raw.find(b'"', 14, 56)  # by slicing (its quarter of the CPU); any other spacing: the regex
-        if 15 <= end <= 54:
-            for start, quiet in _COMPACT.items():
-                if raw.startswith(start, end + 1):
-                    at = end + 1 + len(start)
-                    close = raw.find(b'"', at, at + 41)
-                    return close > at and raw[at:close] in quiet
-    match = LINE_START.match(raw)
+    match = _LINE_START.match(raw)
     if match is None:
         return False
     kind, item = match.group(1), match.group(2)
