@@ -559,7 +559,7 @@ sessions of {args.turns} turns each, tool outputs of 3-25 lines, 15% failing com
 repeated token counts), and {args.mb:g} MB of Codex rollouts shaped like real ones (*real shapes*: per step
 encrypted reasoning,
 `agent_reasoning`, a shell call with `exec_command_begin` / `exec_command_end` holding its output three times,
-the output, token counts twice; 16 turns a session),
+the output, token counts twice; 16 turns a session; records written compact, as the tools write them),
 imported from a fresh state into an empty log folder (`run_import` as the CLI calls it, in a process of
 its own: {cores()} core(s), so files are read in {cores()} processes once 32 MB+ are new), against
 `polars.read_ndjson` of the same bytes in the same run. Load average {load_before[0]:.2f} before,
@@ -571,7 +571,8 @@ its own: {cores()} core(s), so files are read in {cores()} processes once 32 MB+
 *Ratio*: import time over read_ndjson time (the issue's target: at most 1.0x on realistic rollouts;
 {verdict}). The floor only parses
 JSON into a table, on every core. The import reads the records that mean nothing (reasoning, command output
-events: most of a real rollout's bytes) by their first bytes only, decodes the rest in Python,
+events: most of a real rollout's bytes) by their first bytes only, decodes the rest (orjson; json.loads
+for the few records it could read differently),
 redacts secrets (only the strings a screen flags, only the patterns whose literal piece is there),
 deduplicates records and API requests against its SQLite state, prices every request, builds the events,
 checks them against the contract all at once (vectorized, as the reader does), and appends them to the
