@@ -389,6 +389,12 @@ WORDS = [
 ]
 
 
+def _line(record: dict) -> str:
+    """One record as the tools write it: compact, non-ASCII as is (Codex is Rust's serde_json, Claude
+    Code is JSON.stringify; tests/data/real_sessions has both), so byte-level shortcuts are measured."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
 def generate_real_codex(folder: Path, megabytes: float, turns: int, seed: int = 11) -> list[Path]:
     """Realistic rollouts in date folders until ``megabytes`` are written."""
     rng = random.Random(seed)
@@ -398,7 +404,7 @@ def generate_real_codex(folder: Path, megabytes: float, turns: int, seed: int = 
         day = START + timedelta(days=index // 40)
         path = folder / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"rollout-{index}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = "".join(json.dumps(r) + "\n" for r in real_codex_session(rng, index, turns))
+        data = "".join(_line(r) for r in real_codex_session(rng, index, turns))
         path.write_text(data)
         written += len(data)
         made.append(path)
@@ -415,7 +421,7 @@ def generate(folder: Path, sessions: int, turns: int, seed: int = 7) -> dict[str
             ("codex", codex_session(rng, i, turns), folder / "codex" / "2026" / "03" / f"rollout-{i}.jsonl"),
         ):
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+            path.write_text("".join(_line(r) for r in records))
             made[source].append(path)
     return made
 
@@ -553,7 +559,7 @@ sessions of {args.turns} turns each, tool outputs of 3-25 lines, 15% failing com
 repeated token counts), and {args.mb:g} MB of Codex rollouts shaped like real ones (*real shapes*: per step
 encrypted reasoning,
 `agent_reasoning`, a shell call with `exec_command_begin` / `exec_command_end` holding its output three times,
-the output, token counts twice; 16 turns a session),
+the output, token counts twice; 16 turns a session; records written compact, as the tools write them),
 imported from a fresh state into an empty log folder (`run_import` as the CLI calls it, in a process of
 its own: {cores()} core(s), so files are read in {cores()} processes once 32 MB+ are new), against
 `polars.read_ndjson` of the same bytes in the same run. Load average {load_before[0]:.2f} before,
@@ -565,7 +571,8 @@ its own: {cores()} core(s), so files are read in {cores()} processes once 32 MB+
 *Ratio*: import time over read_ndjson time (the issue's target: at most 1.0x on realistic rollouts;
 {verdict}). The floor only parses
 JSON into a table, on every core. The import reads the records that mean nothing (reasoning, command output
-events: most of a real rollout's bytes) by their first bytes only, decodes the rest in Python,
+events: most of a real rollout's bytes) by their first bytes only, decodes the rest (orjson; json.loads
+for the few records it could read differently),
 redacts secrets (only the strings a screen flags, only the patterns whose literal piece is there),
 deduplicates records and API requests against its SQLite state, prices every request, builds the events,
 checks them against the contract all at once (vectorized, as the reader does), and appends them to the

@@ -26,11 +26,11 @@ import polars as pl
 from agent_pipelines.core import paths
 from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
-from agent_pipelines.core.reader.decode import loads_finite
 from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.core.writer import append_lines, serialize
 from agent_pipelines.ingest.importers import checking, documents, pool
 from agent_pipelines.ingest.importers import files as files_mod
+from agent_pipelines.ingest.importers.decoding import loads_record
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
 from agent_pipelines.ingest.importers.sessions import COST_MODES, IDLE_CLOSE_S, STALE_S, SessionRecorder
@@ -256,7 +256,7 @@ class Importer(SessionRecorder):
                 continue
             try:
                 text = raw.decode("utf-8")
-                record = loads_finite(text)  # numbers as the reader takes them: no NaN, no 1e400
+                record = loads_record(raw, text)  # numbers as the reader takes them: no NaN, no 1e400
             except UnicodeDecodeError:
                 self.bad(Reason.INVALID_UTF8, "bytes that are not UTF-8", raw)
                 continue

@@ -25,6 +25,8 @@ MAX_RECORD_COST_USD = 1e6
 
 def token_count(value: Any, name: str) -> int:
     """A usage field as a count: 0 when absent or not a positive number; refused beyond bounds."""
+    if type(value) is int and 0 < value <= MAX_TOKENS:  # the usual case, first (MAX_TOKENS < INT_LIMIT)
+        return value
     if value is None or isinstance(value, bool | str):
         return 0
     if isinstance(value, float):
