@@ -131,3 +131,41 @@ def test_warm_up_says_nothing(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "dagster.yaml" not in done.stderr and "elemetry" not in done.stderr, done.stderr
+
+
+def test_the_coordinator_sets_the_sensor_daemon_loop() -> None:
+    """``sensor_loop_seconds`` (config/dagster.yaml) reaches the loop of the sensor daemon in the
+    process that builds the coordinator; without it Dagster's loop is left as it is."""
+    from agent_pipelines.orchestration import dagster_internals
+
+    before = dagster_internals.set_sensor_loop_seconds(5.0)
+    try:
+        with dg.instance_for_test(overrides=OVERRIDES) as instance:
+            assert instance.run_coordinator.sensor_loop_seconds is None
+            assert dagster_internals.set_sensor_loop_seconds(5.0) == 5.0
+        fast = {
+            **OVERRIDES,
+            "run_coordinator": {**OVERRIDES["run_coordinator"], "config": {"sensor_loop_seconds": 0.5}},
+        }
+        with dg.instance_for_test(overrides=fast) as instance:
+            coordinator = instance.run_coordinator
+            assert isinstance(coordinator, ExpressRunCoordinator) and coordinator.sensor_loop_seconds == 0.5
+            assert dagster_internals.set_sensor_loop_seconds(5.0) == 0.5
+    finally:
+        dagster_internals.set_sensor_loop_seconds(before)
+
+
+def test_the_shipped_instance_config_loops_sensors_every_half_second(tmp_path: Path) -> None:
+    import shutil
+
+    from agent_pipelines.orchestration import dagster_internals
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "config" / "dagster.yaml", tmp_path / "dagster.yaml")
+    before = dagster_internals.set_sensor_loop_seconds(5.0)
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            coordinator = instance.run_coordinator
+            assert isinstance(coordinator, ExpressRunCoordinator) and coordinator.sensor_loop_seconds == 0.5
+    finally:
+        dagster_internals.set_sensor_loop_seconds(before)

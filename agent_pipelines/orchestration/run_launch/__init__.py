@@ -9,7 +9,10 @@ the two pluggable instance parts that start a run are swapped for runs tagged :d
 
 * :class:`ExpressRunCoordinator` is Dagster's ``QueuedRunCoordinator`` except that an express run
   is launched as it is submitted instead of waiting for the next dequeue. The live sensor already
-  keeps at most one detector run in flight, which is what a queue limit would have given it.
+  keeps at most one detector run in flight, which is what a queue limit would have given it. Its
+  ``sensor_loop_seconds`` shortens the sensor daemon's 5-second loop in the daemon's process, so a
+  tick that ended by requesting a run is followed by the next one within that time, not 5 s later
+  (:func:`~agent_pipelines.orchestration.dagster_internals.set_sensor_loop_seconds`).
 * :class:`PreforkRunLauncher` is Dagster's ``DefaultRunLauncher`` except that an express run
   executes in a process forked from a fork server that imported ``preload_modules`` (the code
   location) once: starting a run costs a ``fork``, not an interpreter start and its imports. The fork
@@ -57,6 +60,7 @@ from agent_pipelines.orchestration.dagster_internals import (
     execute_run,
     no_capture,
     recon_job_from_origin,
+    set_sensor_loop_seconds,
 )
 
 NO_CAPTURE = no_capture()  # see dagster_internals.no_capture
@@ -77,7 +81,39 @@ def is_express(run: DagsterRun) -> bool:
 
 
 class ExpressRunCoordinator(QueuedRunCoordinator):
-    """The queued run coordinator; runs tagged ``agent_pipelines/express=true`` skip the queue."""
+    """The queued run coordinator; runs tagged ``agent_pipelines/express=true`` skip the queue.
+
+    With ``sensor_loop_seconds`` it also sets the sensor daemon's loop in the process that builds
+    it (the daemon builds its instance's coordinator when it starts; elsewhere the setting is
+    unused)."""
+
+    sensor_loop_seconds: float | None = None
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        queue = super().config_type()
+        assert isinstance(queue, dict)  # Dagster's coordinator declares its fields as a dict
+        return {
+            **queue,
+            "sensor_loop_seconds": Field(
+                Noneable(float),
+                is_required=False,
+                default_value=None,
+                description="Start a sensor daemon loop this often instead of every 5 s.",
+            ),
+        }
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> ExpressRunCoordinator:
+        queue = {k: v for k, v in config_value.items() if k != "sensor_loop_seconds"}
+        coordinator = super().from_config_value(inst_data, queue)
+        seconds = config_value.get("sensor_loop_seconds")
+        if seconds:
+            coordinator.sensor_loop_seconds = float(seconds)
+            set_sensor_loop_seconds(float(seconds))
+        return coordinator
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
