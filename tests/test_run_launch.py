@@ -63,7 +63,7 @@ def test_express_run_skips_the_queue_and_runs_forked(tmp_path: Path, monkeypatch
         assert submitted.status != dg.DagsterRunStatus.QUEUED  # launched at once, not queued
         finished = _wait(instance, run.run_id)
         assert finished.status == dg.DagsterRunStatus.SUCCESS
-        pid, parent = (int(x) for x in out.read_text().split())
+        pid, parent = (int(x) for x in out.read_text().split()[:2])
         assert pid != os.getpid() and parent != os.getpid()  # a child of the fork server, not of us
         messages = [
             e.message for e in instance.all_logs(run.run_id) if e.message and "fork server" in e.message
@@ -115,6 +115,41 @@ def test_forked_runs_use_the_instance_the_fork_server_opened(monkeypatch: pytest
         assert opened is not warm and isinstance(opened.compute_log_manager, NoOpComputeLogManager)
         opened.dispose()
         warm.dispose()
+
+
+FIRST_RUN = """
+import sys, time
+import dagster as dg
+from dagster._core.run_coordinator import SubmitRunContext
+from test_run_launch import OVERRIDES, _create, _wait
+from express_jobs import express_job
+
+with dg.instance_for_test(overrides=OVERRIDES) as instance:
+    run = _create(instance, express_job)
+    # As the daemon does: the launcher is built by the first submission, which launches at once.
+    instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    assert _wait(instance, run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    instance.run_launcher.dispose()
+"""
+
+
+def test_the_first_run_of_a_new_launcher_uses_the_warm_instance(tmp_path: Path) -> None:
+    """The daemon builds its launcher at the first express run and launches it at once: that run
+    started the fork server before the launcher's warm-up had told it which instance to open, so
+    every run opened the instance itself (~0.2 s of schema checks each). A fresh process, since
+    the fork server is one per process."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "pid.txt"
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "EXPRESS_TEST_OUT": str(out), "PYTHONPATH": str(tests)}
+    env.pop("AGENT_PIPELINES_PREFORK_INSTANCE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().split()[2] == "True"
 
 
 def test_warm_up_says_nothing(tmp_path: Path) -> None:

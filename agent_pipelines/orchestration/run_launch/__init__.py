@@ -208,6 +208,11 @@ class PreforkRunLauncher(DefaultRunLauncher):
         if not is_express(run) or run.job_code_origin is None:
             super().launch_run(context)
             return
+        # The daemon builds its launcher at its first express run and launches at once: the
+        # warm-up must start the fork server (telling it which instance to open) before this run
+        # does, or every run would open the instance itself.
+        if self._warming is not None:
+            self._warming.join()
         with self._lock:
             self._reap()
             worker = self._fork_context().Process(
