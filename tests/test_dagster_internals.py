@@ -92,3 +92,15 @@ def test_the_sensor_daemon_loop_waits_the_constant_we_set() -> None:
         assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 0.5
     finally:
         internals.set_sensor_loop_seconds(before)
+
+
+def test_a_checked_shard_is_not_checked_again(tmp_path: Path) -> None:
+    """``mark_shard_checked`` writes where Dagster's SQLite event log looks before checking a
+    database against its migrations; another storage is left alone."""
+    path = Path(dg.__file__).parent / "_core/storage/event_log/sqlite/sqlite_event_log.py"
+    assert "if shard not in self._initialized_dbs:" in path.read_text(encoding="utf-8"), UPGRADE
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        assert internals.mark_shard_checked(storage, "some-run")
+        assert "some-run" in storage._initialized_dbs  # type: ignore[attr-defined]
+    assert not internals.mark_shard_checked(object(), "some-run")

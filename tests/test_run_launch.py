@@ -204,3 +204,31 @@ def test_the_shipped_instance_config_loops_sensors_every_half_second(tmp_path: P
             assert isinstance(coordinator, ExpressRunCoordinator) and coordinator.sensor_loop_seconds == 0.5
     finally:
         dagster_internals.set_sensor_loop_seconds(before)
+
+
+def test_a_run_holds_its_event_log_open_while_it_executes() -> None:
+    """Dagster stores each event through a connection of its own; the close of a SQLite database's
+    last connection checkpoints and deletes its write-ahead log (fsyncs, every event). While an
+    express run executes, a held connection keeps the log: events are stored as before, the log is
+    checkpointed once at the end."""
+    from agent_pipelines.orchestration.run_launch import event_log_held_open
+
+    with dg.instance_for_test() as instance:
+        run = instance.add_run(dg.DagsterRun(job_name="j", run_id="r-held"))
+        instance.report_engine_event("launched", run)  # the daemon made the run's database
+        shard = Path(instance.event_log_storage.path_for_shard(run.run_id))
+        wal = Path(f"{shard}-wal")
+        instance.report_engine_event("before", run)
+        assert not wal.exists()  # the last connection closed: log checkpointed and deleted
+        with event_log_held_open(instance, run.run_id) as held:
+            assert str(shard) in held
+            for i in range(3):
+                instance.report_engine_event(f"event {i}", run)
+                assert wal.exists()
+        assert not wal.exists()  # checkpointed once, when the run let go
+        messages = [e.message for e in instance.all_logs(run.run_id)]
+        assert messages == ["launched", "before", "event 0", "event 1", "event 2"]
+        # A run whose database Dagster has not made: nothing is made here.
+        with event_log_held_open(instance, "r-none") as none_held:
+            assert str(instance.event_log_storage.path_for_shard("r-none")) not in none_held
+        assert not Path(instance.event_log_storage.path_for_shard("r-none")).exists()

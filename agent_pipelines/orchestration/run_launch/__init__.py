@@ -30,11 +30,13 @@ daemon restarts (as Dagster's own forkserver executor does): after changing dete
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sqlite3
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -53,11 +55,13 @@ from dagster import (
 )
 
 from agent_pipelines.orchestration.dagster_internals import (
+    INDEX_SHARD_NAME,
     ConfigurableClassData,
     EngineEventData,
     InstanceRef,
     LaunchRunContext,
     execute_run,
+    mark_shard_checked,
     no_capture,
     recon_job_from_origin,
     set_sensor_loop_seconds,
@@ -131,13 +135,50 @@ def execute_in_worker(instance_ref: InstanceRef, run_id: str) -> None:
         run = instance.get_run_by_id(run_id)
         if run is None or run.job_code_origin is None:
             return
-        pid = os.getpid()
-        instance.report_engine_event(
-            f"Started process for run (pid: {pid}), forked from the warm fork server.",
-            run,
-            EngineEventData.in_process(pid),
-        )
-        execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+        with event_log_held_open(instance, run_id):
+            pid = os.getpid()
+            instance.report_engine_event(
+                f"Started process for run (pid: {pid}), forked from the warm fork server.",
+                run,
+                EngineEventData.in_process(pid),
+            )
+            execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+
+
+@contextlib.contextmanager
+def event_log_held_open(instance: DagsterInstance, run_id: str) -> Iterator[list[str]]:
+    """While a run executes here, one idle connection to each SQLite database of its event log (its
+    own, made by the daemon when it launched the run, and the index); yields their paths.
+
+    Dagster's SQLite event log opens and closes a connection for every event it stores (~26 a
+    detector run). In WAL mode the close of a database's last connection checkpoints the log into
+    the database and deletes it, with their fsyncs: on every event. With a connection held, SQLite
+    checkpoints as it does by itself (every 1000 pages) and once more when the run ends. Nothing is
+    read or written through it, and no transaction is left open (a checkpoint is never blocked).
+    The run's database was checked against Dagster's migrations when the daemon made it, so this
+    process does not check it again (:func:`dagster_internals.mark_shard_checked`). Any other
+    storage (consolidated SQLite, PostgreSQL): nothing is held."""
+    storage = instance.event_log_storage
+    path_for_shard = getattr(storage, "path_for_shard", None)
+    held: list[sqlite3.Connection] = []
+    paths: list[str] = []
+    if callable(path_for_shard):
+        for shard in (run_id, INDEX_SHARD_NAME):
+            path = str(path_for_shard(shard))
+            if not os.path.isfile(path):  # never made here: Dagster makes it, with its schema
+                continue
+            with contextlib.suppress(sqlite3.Error):
+                connection = sqlite3.connect(path, timeout=30)
+                connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                held.append(connection)
+                paths.append(path)
+                if shard == run_id:
+                    mark_shard_checked(storage, run_id)
+    try:
+        yield paths
+    finally:
+        for connection in held:
+            connection.close()
 
 
 def _open(instance_ref: InstanceRef) -> DagsterInstance:
