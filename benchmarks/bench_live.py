@@ -11,7 +11,7 @@ Two measurements, written to the ``## Live alerts`` section of BENCHMARKS.md:
 2. **Burst.** One detector job run over 100,000 new events vs a baseline of just reading those
    events with ``reader.read_file``, in the same process.
 
-Usage: ``.venv/bin/python benchmarks/bench_live.py [--incidents 30] [--no-write]``
+Usage: ``.venv/bin/python benchmarks/bench_live.py [--incidents 20] [--no-write]`` (~5 min at 20 on 2 cores).
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ from agent_pipelines.core import paths  # noqa: E402
 
 CHAT = "777"
 SECTION = "## Live alerts"
+# Issue 29: p95 from the append to Telegram, quiet and with two CPU burners.
+TARGET_QUIET_S = 1.5
+TARGET_LOADED_S = 2.5
 
 
 def latency(n_incidents: int, burners: int = 0) -> dict:
@@ -251,13 +254,13 @@ def render_section(lats: list[dict], bur: dict, took_s: float, incidents: int) -
         "|---|---|---|---|---|",
     ]
     for lat in lats:
-        target = 7.0 if lat["burners"] else 6.0
+        target = TARGET_LOADED_S if lat["burners"] else TARGET_QUIET_S
         met = "✅" if lat["tg_p95"] <= target and lat["telegram_found"] == lat["incidents"] else "❌"
         lines.append(
             f"| {_kind(lat)} | {lat['telegram_found']}/{lat['incidents']} |"
             f" {lat['file_p50']:.1f} / {lat['file_p95']:.1f} / {lat['file_max']:.1f} s |"
             f" {lat['tg_p50']:.1f} / {lat['tg_p95']:.1f} / {lat['tg_max']:.1f} s |"
-            f" p95 ≤ {target:.0f} s {met} |"
+            f" p95 ≤ {target:.1f} s {met} |"
         )
     lines += [
         "",
@@ -283,10 +286,11 @@ def render_section(lats: list[dict], bur: dict, took_s: float, incidents: int) -
     steps = bur.get("steps") or {}
     lines += [
         "",
-        "The first stage is the sensor noticing the lines (a tick watches the folder, see README *Live"
-        " alerts*) and the daemon creating the run; the second is the express launch (no queue, a fork of"
-        " the warm fork server); the third is Dagster setting up the run (event log database, resources);"
-        " the fourth is the three ops up to the alert's write.",
+        "The first stage is the sensor noticing the lines (a tick watches the folder; the sensor daemon"
+        " loops every 0.5 s, see README *Live alerts*) and the daemon creating the run; the second is the"
+        " express launch (no queue, a fork of the warm fork server, the run's event log database created);"
+        " the third is Dagster setting up the run (resources, the execution plan); the fourth is the three"
+        " ops up to the alert's write.",
         "",
         f"**Burst** — one detector job run (`execute_in_process` on an instance made beforehand, as the"
         f" daemon's exists: all three ops, state commit, alerts written) over {bur['events']:,} new events vs"
@@ -309,7 +313,7 @@ def render_section(lats: list[dict], bur: dict, took_s: float, incidents: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--incidents", type=int, default=30, help="incidents per latency run (default 30)")
+    parser.add_argument("--incidents", type=int, default=20, help="incidents per latency run (default 20)")
     parser.add_argument(
         "--only",
         choices=["burst", "quiet", "loaded"],

@@ -5,20 +5,24 @@ Thin Dagster wiring: the job is :mod:`agent_pipelines.orchestration.detector_job
 executes the same one), over :mod:`agent_pipelines.core.tailer`, :mod:`agent_pipelines.live.detectors` and
 :mod:`agent_pipelines.live.alerts`.
 
-**Cadence.** Dagster's sensor daemon loops every 5 s (a fixed interval) and skips a sensor whose
-``minimum_interval_seconds`` has not fully elapsed since its last tick; with 5 s, jitter makes
-every other loop miss by milliseconds (5 s / 10 s gaps). With 4 s every loop qualifies, so ticks
-come every ~5 s. A tick that only looked once would leave a new line waiting for the next tick,
-2.5 s on average and up to 5 s, before any detector work: so a tick with nothing to do *watches*
-the folder for :data:`WATCH_S` (3.5 s) — a ``stat`` of each log file and a read of the detector
-state's head every 100 ms, ~0.2 ms of CPU each — and requests the run the moment a complete line
-appears (or the run in flight ends with lines waiting). The original live analyzer reacted to
-each write (``fs.watch``); this is as close as a 5-second daemon allows. The watch ends early
-enough that the tick is done before the daemon's next loop (a tick still running then would be
-skipped for a whole loop). Detector runs carry ``agent_pipelines/express=true``: with
-``config/dagster.yaml``'s run coordinator and launcher (:mod:`agent_pipelines.orchestration.run_launch`) they
-skip the run queue and start in a process forked from a warm fork server (no interpreter start, no
-imports).
+**Cadence.** Dagster's sensor daemon starts a loop every 5 s, submits the tick of each sensor
+that is due (one tick in flight per sensor), and has no setting to loop faster. A tick that looked
+once would leave a new line waiting up to 5 s for the next tick. So a tick with nothing to do
+*watches* the folder — a ``stat`` of each log file and a read of the detector state's head every
+:data:`POLL_S` (50 ms), ~0.3 ms of CPU each — for up to :data:`WATCH_S`, and requests the run the
+moment a complete line appears (or the run in flight ends with lines waiting); a half-written last
+line does not count. A tick that requested a run has ended, though, and the daemon starts the next
+one at its next loop: ``config/dagster.yaml``'s ``sensor_loop_seconds: 0.5`` (read by
+:mod:`agent_pipelines.orchestration.run_launch`'s coordinator) makes that loop 0.5 s, so the folder
+is watched all the time but for that half second after a request — while the run it requested is
+starting anyway. ``minimum_interval_seconds`` is 1 (every loop after a watching tick qualifies).
+With Dagster's plain 5-second loop (``config/dagster-postgres.yaml``) the same sensor watches as
+long, and a request leaves up to 5 s unwatched, as before. :data:`WATCH_S` (9 s) ends a watch
+before the daemon's second 5-second loop with a margin for the tick's bookkeeping, and bounds how
+long stopping the daemon waits for a tick. The original live analyzer reacted to each write
+(``fs.watch``). Detector runs carry ``agent_pipelines/express=true``: with ``config/dagster.yaml``'s
+run coordinator and launcher (:mod:`agent_pipelines.orchestration.run_launch`) they skip the run
+queue and start in a process forked from a warm fork server (no interpreter start, no imports).
 
 **Cheap runs.** The job runs its three ops in one process (``in_process_executor``), passes the
 batch between them in memory, and the sensor requests at most one run per tick and none while a
@@ -31,7 +35,8 @@ detector run is queued or running (no pile-up: the next run simply covers more l
    setting comes from the ``log_store`` resource, built from the settings the code location loaded
    (:mod:`agent_pipelines.definitions`); each run request carries the thresholds, like the clock.
 2. Work to do (any of 3-5 below) while a detector run is queued or running → watch on: that run
-   may cover it; if not, the next one is requested as soon as it ends (never two at once).
+   may cover it; if not, the next one is requested as soon as it ends (never two at once). The
+   same while a failed run's request waits to be re-issued (3).
 3. New complete lines since the committed cursor → run request, ``run_key`` = hash of the byte
    ranges (the same ranges → the same key; a request whose run failed is re-issued after 30 s
    with a ``-rN`` suffix, since the cursor did not move).
@@ -72,11 +77,12 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-# Each tick watches the folder this long before it says "no new lines" (see "Cadence" above): the
-# daemon submits the next tick 5 s after this one started, and a tick still running then is skipped
-# for a whole loop, so the watch ends with a margin for the tick's own bookkeeping.
-WATCH_S = 3.5
-POLL_S = 0.1
+# Each tick watches the folder this long before it says "no new lines" (see "Cadence" above): two
+# of Dagster's 5-second loops (and twenty of ours) less a margin for the tick's own bookkeeping,
+# since a tick still in flight when a loop starts is passed over by that loop.
+WATCH_S = 9.0
+POLL_S = 0.05
+MIN_INTERVAL_S = 1  # after a tick that requested a run at once, the next waits this long
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
@@ -184,9 +190,10 @@ def _purge_old_runs(
 
 def _decide(
     context: dg.SensorEvaluationContext, log_store: LogStore, cursor: SensorCursor, now: float
-) -> tuple[dg.RunRequest | dg.SkipReason, bool]:
-    """What the folder asks for at ``now``, and whether that is worth watching on (``True``: nothing
-    to do yet — no new line, nothing due, or a detector run still in flight)."""
+) -> dg.RunRequest | dg.SkipReason:
+    """What the folder asks for at ``now``: a run, or why not yet (no new line, nothing due, a
+    detector run still in flight, a failed run's request waiting to be re-issued) — worth watching
+    on, since any of those may change the next moment."""
     logs, data, settings = log_store.logs_path, log_store.data_path, log_store.settings
     committed = tailer.Cursor.from_json(detector_state.committed_cursor(data))
     found = tailer.scan(logs, committed)
@@ -205,29 +212,27 @@ def _decide(
         )
         if in_flight:
             run = in_flight[0]
-            return dg.SkipReason(f"detector run {run.run_id[:8]} is still {run.status.value.lower()}"), True
+            return dg.SkipReason(f"detector run {run.run_id[:8]} is still {run.status.value.lower()}")
     if ranges:
         key = tailer.ranges_key(ranges)
         config = detect_config(settings, ranges=tailer.ranges_to_json(ranges))
-        return _request(cursor, key, now, config, "new_data"), False
+        return _request(cursor, key, now, config, "new_data")
     if stuck_due:
         key = _key("stuck", str(watch.get("due_attempt")), str(watch.get("due_event")))
         # The tick's clock travels with the request: re-executing the run decides the same.
         at = datetime.fromtimestamp(now, tz=UTC).isoformat()
-        return _request(cursor, key, now, detect_config(settings, now=at), "stuck_check"), False
+        return _request(cursor, key, now, detect_config(settings, now=at), "stuck_check")
     if pending:
         first = min(p.name for p in outbox.glob("*.json"))
-        return _request(
-            cursor, _key("deliver", first), now, detect_config(settings), "deliver_pending"
-        ), False
+        return _request(cursor, _key("deliver", first), now, detect_config(settings), "deliver_pending")
     if routed:  # alerts.yaml: a bundle's group_wait passed, a receiver's backlog, an action retry
-        return _request(cursor, _key("route", routed), now, detect_config(settings), "deliver_routed"), False
+        return _request(cursor, _key("route", routed), now, detect_config(settings), "deliver_routed")
     when = (
         f"next stuck check due in {max(0, due / 1000 - now):.0f}s"
         if due is not None
         else "no silence to watch for"
     )
-    return dg.SkipReason(f"no new lines; {watch.get('open_sessions', 0)} open session(s), {when}"), True
+    return dg.SkipReason(f"no new lines; {watch.get('open_sessions', 0)} open session(s), {when}")
 
 
 def evaluate(
@@ -238,10 +243,10 @@ def evaluate(
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick (see the module docstring for the order of decisions).
 
-    With ``watch_s`` the tick does not stop at "nothing to do": it looks again every
-    :data:`POLL_S` for up to ``watch_s`` seconds (a ``stat`` of each log file, and the detector
-    state's head), and requests the run the moment there is work. ``now`` (tests, replays) is the
-    clock at the tick's start.
+    With ``watch_s`` the tick does not stop at "not yet": it looks again every :data:`POLL_S` for
+    up to ``watch_s`` seconds (a ``stat`` of each log file, and the detector state's head), and
+    requests the run the moment there is work. ``now`` (tests, replays) is the clock at the tick's
+    start.
     """
     started = time.monotonic()
     base = time.time() if now is None else now
@@ -252,8 +257,8 @@ def evaluate(
     purged = _purge_old_runs(context, cursor, base, settings)
     while True:
         elapsed = time.monotonic() - started
-        decision, idle = _decide(context, log_store, cursor, base + elapsed)
-        if not idle or elapsed + POLL_S > watch_s:
+        decision = _decide(context, log_store, cursor, base + elapsed)
+        if isinstance(decision, dg.RunRequest) or elapsed + POLL_S > watch_s:
             break
         time.sleep(POLL_S)
     if isinstance(decision, dg.SkipReason):
@@ -272,11 +277,13 @@ def live_alerts_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name=SENSOR_NAME,
         job=live_detector_job,
-        minimum_interval_seconds=4,  # < the daemon's 5 s loop, so every loop ticks (see module doc)
+        # Every daemon loop after a watching tick qualifies (see "Cadence"); a sensor turned off
+        # by the environment but started by hand ticks rarely, since its ticks do not watch.
+        minimum_interval_seconds=MIN_INTERVAL_S if settings.analyzer_enabled else 30,
         default_status=dg.DefaultSensorStatus.RUNNING
         if settings.analyzer_enabled
         else dg.DefaultSensorStatus.STOPPED,
-        description="Every 5 s: new log lines or a due stuck check → one detector run (never two at once).",
+        description="Watches the log folder: new lines or a due stuck check → a detector run, one at a time.",
     )
     def sensor(context: dg.SensorEvaluationContext, log_store: LogStore) -> dg.SensorResult | dg.SkipReason:
         return evaluate(context, log_store, watch_s=WATCH_S)

@@ -33,7 +33,7 @@ def test_each_private_name_is_where_we_import_it_from(name: str, module: str) ->
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as exc:
         pytest.fail(f"{module}.{name} moved ({exc}); {UPGRADE}")
-    if name != "NoOpComputeLogManager":
+    if name not in internals.NOT_HANDED_OUT:
         assert getattr(internals, name) is found  # the adapter hands out exactly that object
 
 
@@ -76,3 +76,31 @@ def test_no_module_of_ours_imports_dagster_internals_directly() -> None:
                 f"{path.relative_to(ROOT)}: {m}" for m in re.findall(r"(?:from|import) dagster\._\S*", text)
             ]
     assert found == []
+
+
+def test_the_sensor_daemon_loop_waits_the_constant_we_set() -> None:
+    """The live sensor's cadence (``sensor_loop_seconds``) sets the constant Dagster's sensor loop
+    sleeps by; an upgrade that renames it or stops reading it on every loop must fail here."""
+    import inspect
+
+    sensor_daemon = importlib.import_module(internals.PRIVATE_NAMES["MIN_INTERVAL_LOOP_TIME"])
+    loop = inspect.getsource(sensor_daemon.execute_sensor_iteration_loop)
+    assert "MIN_INTERVAL_LOOP_TIME - loop_duration" in loop, UPGRADE
+    before = internals.set_sensor_loop_seconds(0.5)
+    try:
+        assert before > 0
+        assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == 0.5
+    finally:
+        internals.set_sensor_loop_seconds(before)
+
+
+def test_a_checked_shard_is_not_checked_again(tmp_path: Path) -> None:
+    """``mark_shard_checked`` writes where Dagster's SQLite event log looks before checking a
+    database against its migrations; another storage is left alone."""
+    path = Path(dg.__file__).parent / "_core/storage/event_log/sqlite/sqlite_event_log.py"
+    assert "if shard not in self._initialized_dbs:" in path.read_text(encoding="utf-8"), UPGRADE
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        assert internals.mark_shard_checked(storage, "some-run")
+        assert "some-run" in storage._initialized_dbs  # type: ignore[attr-defined]
+    assert not internals.mark_shard_checked(object(), "some-run")

@@ -13,7 +13,7 @@ import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
-from agent_pipelines.core import paths
+from agent_pipelines.core import paths, tailer
 from agent_pipelines.core.logger import AgentWorkLogger
 from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.live.alerts import read_alerts
@@ -71,7 +71,7 @@ def test_definitions_load_and_sensor_settings() -> None:
         dg.Definitions.merge(build(defaults()), dg.Definitions(resources=resources_for(defaults())))
     )
     sensor = live_alerts_sensor(defaults())
-    assert sensor.minimum_interval_seconds == 4  # every 5 s daemon loop qualifies
+    assert sensor.minimum_interval_seconds == 1  # every daemon loop after a watching tick qualifies
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     off = Settings.load({"AGENT_WORK_ANALYZER_ENABLED": "false"})
     assert live_alerts_sensor(off).default_status == dg.DefaultSensorStatus.STOPPED
@@ -163,6 +163,62 @@ def test_failed_run_is_requested_again_after_a_pause(folders: tuple[Path, Path])
         # ...but after the pause, with a new run key (Dagster would drop a repeated key).
         later = tick(instance, logs, data, cursor=first.cursor, now=1031.0)
         assert later.run_requests[0].run_key == first.run_requests[0].run_key + "-r1"
+
+
+def test_a_tick_waiting_to_retry_a_failed_run_watches_on(folders: tuple[Path, Path]) -> None:
+    """While a failed run's request waits out its pause, the tick keeps watching: lines that land
+    meanwhile are other ranges, a new run key, requested at once (a tick that ended at "retrying
+    after 30s" left them to a later tick)."""
+    logs, data = folders
+    write_error_loop(logs)
+    with dg.instance_for_test() as instance:
+        first = tick(instance, logs, data, now=1000.0)
+        ctx = dg.build_sensor_context(
+            instance=instance,
+            cursor=first.cursor,
+            resources={"log_store": LogStore(logs_dir=str(logs), data_dir=str(data))},
+        )
+        writer = threading.Timer(0.3, write_error_loop, args=(logs, "ve-other"))
+        writer.start()
+        try:
+            result = evaluate(ctx, ctx.resources.log_store, now=1010.0, watch_s=30)
+        finally:
+            writer.join()
+        assert len(result.run_requests) == 1
+        assert not result.run_requests[0].run_key.startswith(first.run_requests[0].run_key)
+
+
+def test_a_half_written_line_waits_for_its_newline(folders: tuple[Path, Path]) -> None:
+    """A watching tick does not request a run for a line without its newline (the run would read
+    nothing); it requests one the moment the newline lands."""
+    logs, data = folders
+    write_error_loop(logs)
+    [stream] = tailer.watched_files(logs)
+    line = stream.read_bytes().splitlines(keepends=True)[-1].replace(b"could not", b"cannot")
+    with dg.instance_for_test() as instance:
+        assert run_job(instance, logs, data, tick(instance, logs, data).run_requests[0]).success
+        with stream.open("ab") as handle:
+            handle.write(line[:40])
+        ctx = dg.build_sensor_context(
+            instance=instance, resources={"log_store": LogStore(logs_dir=str(logs), data_dir=str(data))}
+        )
+        idle = evaluate(ctx, ctx.resources.log_store, watch_s=0.3)
+        assert not idle.run_requests and idle.skip_reason.skip_message.startswith("no new lines")
+
+        def finish() -> None:
+            with stream.open("ab") as handle:
+                handle.write(line[40:])
+
+        writer = threading.Timer(0.3, finish)
+        writer.start()
+        try:
+            result = evaluate(ctx, ctx.resources.log_store, watch_s=30)
+        finally:
+            writer.join()
+        [request] = result.run_requests
+        ranges = json.loads(request.run_config["ops"]["read_new_events"]["config"]["ranges"])
+        assert ranges[0]["end"] == stream.stat().st_size
+        assert run_job(instance, logs, data, request).success
 
 
 def test_stuck_check_without_new_events(folders: tuple[Path, Path]) -> None:

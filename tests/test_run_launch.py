@@ -63,7 +63,7 @@ def test_express_run_skips_the_queue_and_runs_forked(tmp_path: Path, monkeypatch
         assert submitted.status != dg.DagsterRunStatus.QUEUED  # launched at once, not queued
         finished = _wait(instance, run.run_id)
         assert finished.status == dg.DagsterRunStatus.SUCCESS
-        pid, parent = (int(x) for x in out.read_text().split())
+        pid, parent = (int(x) for x in out.read_text().split()[:2])
         assert pid != os.getpid() and parent != os.getpid()  # a child of the fork server, not of us
         messages = [
             e.message for e in instance.all_logs(run.run_id) if e.message and "fork server" in e.message
@@ -117,6 +117,41 @@ def test_forked_runs_use_the_instance_the_fork_server_opened(monkeypatch: pytest
         warm.dispose()
 
 
+FIRST_RUN = """
+import sys, time
+import dagster as dg
+from dagster._core.run_coordinator import SubmitRunContext
+from test_run_launch import OVERRIDES, _create, _wait
+from express_jobs import express_job
+
+with dg.instance_for_test(overrides=OVERRIDES) as instance:
+    run = _create(instance, express_job)
+    # As the daemon does: the launcher is built by the first submission, which launches at once.
+    instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    assert _wait(instance, run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    instance.run_launcher.dispose()
+"""
+
+
+def test_the_first_run_of_a_new_launcher_uses_the_warm_instance(tmp_path: Path) -> None:
+    """The daemon builds its launcher at the first express run and launches it at once: that run
+    started the fork server before the launcher's warm-up had told it which instance to open, so
+    every run opened the instance itself (~0.2 s of schema checks each). A fresh process, since
+    the fork server is one per process."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "pid.txt"
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "EXPRESS_TEST_OUT": str(out), "PYTHONPATH": str(tests)}
+    env.pop("AGENT_PIPELINES_PREFORK_INSTANCE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().split()[2] == "True"
+
+
 def test_warm_up_says_nothing(tmp_path: Path) -> None:
     """Issue 25: the fork server's warm-up printed Dagster's "no dagster.yaml" warning about its
     temporary instance on every start (DAGSTER_HOME is set under `agent-pipelines ui`)."""
@@ -131,3 +166,69 @@ def test_warm_up_says_nothing(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "dagster.yaml" not in done.stderr and "elemetry" not in done.stderr, done.stderr
+
+
+def test_the_coordinator_sets_the_sensor_daemon_loop() -> None:
+    """``sensor_loop_seconds`` (config/dagster.yaml) reaches the loop of the sensor daemon in the
+    process that builds the coordinator; without it Dagster's loop is left as it is."""
+    from agent_pipelines.orchestration import dagster_internals
+
+    before = dagster_internals.set_sensor_loop_seconds(5.0)
+    try:
+        with dg.instance_for_test(overrides=OVERRIDES) as instance:
+            assert instance.run_coordinator.sensor_loop_seconds is None
+            assert dagster_internals.set_sensor_loop_seconds(5.0) == 5.0
+        fast = {
+            **OVERRIDES,
+            "run_coordinator": {**OVERRIDES["run_coordinator"], "config": {"sensor_loop_seconds": 0.5}},
+        }
+        with dg.instance_for_test(overrides=fast) as instance:
+            coordinator = instance.run_coordinator
+            assert isinstance(coordinator, ExpressRunCoordinator) and coordinator.sensor_loop_seconds == 0.5
+            assert dagster_internals.set_sensor_loop_seconds(5.0) == 0.5
+    finally:
+        dagster_internals.set_sensor_loop_seconds(before)
+
+
+def test_the_shipped_instance_config_loops_sensors_every_half_second(tmp_path: Path) -> None:
+    import shutil
+
+    from agent_pipelines.orchestration import dagster_internals
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "config" / "dagster.yaml", tmp_path / "dagster.yaml")
+    before = dagster_internals.set_sensor_loop_seconds(5.0)
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            coordinator = instance.run_coordinator
+            assert isinstance(coordinator, ExpressRunCoordinator) and coordinator.sensor_loop_seconds == 0.5
+    finally:
+        dagster_internals.set_sensor_loop_seconds(before)
+
+
+def test_a_run_holds_its_event_log_open_while_it_executes() -> None:
+    """Dagster stores each event through a connection of its own; the close of a SQLite database's
+    last connection checkpoints and deletes its write-ahead log (fsyncs, every event). While an
+    express run executes, a held connection keeps the log: events are stored as before, the log is
+    checkpointed once at the end."""
+    from agent_pipelines.orchestration.run_launch import event_log_held_open
+
+    with dg.instance_for_test() as instance:
+        run = instance.add_run(dg.DagsterRun(job_name="j", run_id="r-held"))
+        instance.report_engine_event("launched", run)  # the daemon made the run's database
+        shard = Path(instance.event_log_storage.path_for_shard(run.run_id))
+        wal = Path(f"{shard}-wal")
+        instance.report_engine_event("before", run)
+        assert not wal.exists()  # the last connection closed: log checkpointed and deleted
+        with event_log_held_open(instance, run.run_id) as held:
+            assert str(shard) in held
+            for i in range(3):
+                instance.report_engine_event(f"event {i}", run)
+                assert wal.exists()
+        assert not wal.exists()  # checkpointed once, when the run let go
+        messages = [e.message for e in instance.all_logs(run.run_id)]
+        assert messages == ["launched", "before", "event 0", "event 1", "event 2"]
+        # A run whose database Dagster has not made: nothing is made here.
+        with event_log_held_open(instance, "r-none") as none_held:
+            assert str(instance.event_log_storage.path_for_shard("r-none")) not in none_held
+        assert not Path(instance.event_log_storage.path_for_shard("r-none")).exists()

@@ -18,6 +18,17 @@ unchanged). What is left, and why:
   process it starts (Dagster has no public way to execute an existing run in a given process);
   the no-op compute-log manager an express run uses, named by module and class in the instance's
   serialized config;
+* **the sensor daemon's loop** (live alerts: a run requested as soon as a line lands, not at the
+  next 5-second loop): Dagster evaluates sensors in a loop that waits
+  ``dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME`` (5 s) between starts and keeps one tick per sensor
+  in flight, with no setting for it; :func:`set_sensor_loop_seconds` shortens that wait in the
+  process that runs the daemon (``ExpressRunCoordinator``'s ``sensor_loop_seconds``);
+* **the run's event-log database, already made** (express runs): Dagster's SQLite event log checks a
+  run's database against its ~90 Alembic migration scripts the first time a process opens it
+  (``SqliteEventLogStorage._initialized_dbs`` remembers which it checked, ~25 ms of CPU); the
+  daemon created and stamped it before launching the run (``launch_run`` writes the run's first
+  event), so :func:`mark_shard_checked` lets the forked run skip the check. ``INDEX_SHARD_NAME``
+  names the event log's index database;
 * **the rotation schedule's next tick** (``agent-pipelines status``): Dagster's own cron iterator,
   so ``status`` says exactly what the scheduler will do (time zones, DST);
 * **the terminal filter** (``agent-pipelines ui``): the wording of the lines Dagster 1.13's daemon
@@ -37,6 +48,7 @@ if TYPE_CHECKING:  # the same names, imported on first use (below): the CLI impo
     from dagster._core.execution.api import execute_run
     from dagster._core.instance import InstanceRef
     from dagster._core.launcher import LaunchRunContext
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
     from dagster._serdes import ConfigurableClassData
     from dagster._utils.hosted_user_process import recon_job_from_origin
     from dagster._utils.schedules import cron_string_iterator
@@ -53,7 +65,11 @@ PRIVATE_NAMES: dict[str, str] = {
     "recon_job_from_origin": "dagster._utils.hosted_user_process",
     "cron_string_iterator": "dagster._utils.schedules",
     "NoOpComputeLogManager": "dagster._core.storage.noop_compute_log_manager",
+    "MIN_INTERVAL_LOOP_TIME": "dagster._daemon.sensor",
+    "INDEX_SHARD_NAME": "dagster._core.storage.event_log.sqlite.sqlite_event_log",
 }
+# Names of PRIVATE_NAMES used through a function below rather than handed out as they are.
+NOT_HANDED_OUT = frozenset({"NoOpComputeLogManager", "MIN_INTERVAL_LOOP_TIME"})
 
 
 def no_capture() -> ConfigurableClassData:
@@ -66,10 +82,38 @@ def no_capture() -> ConfigurableClassData:
     return ConfigurableClassData(PRIVATE_NAMES["NoOpComputeLogManager"], "NoOpComputeLogManager", "{}\n")
 
 
+def set_sensor_loop_seconds(seconds: float) -> float:
+    """Make the sensor daemon of this process start a loop every ``seconds`` instead of every 5 s;
+    returns the interval it had.
+
+    Dagster 1.13's sensor daemon (``execute_sensor_iteration_loop``) starts a loop, submits each due
+    sensor's tick (one in flight per sensor), then sleeps the rest of ``MIN_INTERVAL_LOOP_TIME``
+    (5 s), a module constant it reads on every loop; ``minimum_interval_seconds`` can only make
+    ticks rarer. A tick that ends by requesting a run leaves the folder unwatched until the next
+    loop: up to 5 s in which a new line waits for nothing. Each loop costs the daemon one read of
+    the sensors' states; a sensor whose tick is in flight or whose interval has not elapsed is
+    passed over, so other sensors keep their cadence."""
+    import dagster._daemon.sensor as sensor_daemon
+
+    before = float(sensor_daemon.MIN_INTERVAL_LOOP_TIME)
+    sensor_daemon.MIN_INTERVAL_LOOP_TIME = seconds  # type: ignore[assignment]
+    return before
+
+
+def mark_shard_checked(event_log_storage: object, shard: str) -> bool:
+    """Tell Dagster's SQLite event log of this process that ``shard``'s database was checked (see
+    the module docstring); ``False`` (nothing done) for another storage."""
+    checked = getattr(event_log_storage, "_initialized_dbs", None)
+    if not isinstance(checked, set):
+        return False
+    checked.add(shard)
+    return True
+
+
 def __getattr__(name: str) -> Any:
     """A private name of :data:`PRIVATE_NAMES`, imported from its Dagster module on first use."""
     module = PRIVATE_NAMES.get(name)
-    if module is None or name == "NoOpComputeLogManager":
+    if module is None or name in NOT_HANDED_OUT:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
@@ -139,7 +183,9 @@ BASE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 __all__ = [
     "BASE_ATTRIBUTES",
+    "INDEX_SHARD_NAME",
     "LOG_LEVEL",
+    "NOT_HANDED_OUT",
     "PINNED_DAGSTER",
     "PRIVATE_NAMES",
     "ROUTINE_LINE",
@@ -150,6 +196,8 @@ __all__ = [
     "LaunchRunContext",
     "cron_string_iterator",
     "execute_run",
+    "mark_shard_checked",
     "no_capture",
     "recon_job_from_origin",
+    "set_sensor_loop_seconds",
 ]

@@ -9,7 +9,10 @@ the two pluggable instance parts that start a run are swapped for runs tagged :d
 
 * :class:`ExpressRunCoordinator` is Dagster's ``QueuedRunCoordinator`` except that an express run
   is launched as it is submitted instead of waiting for the next dequeue. The live sensor already
-  keeps at most one detector run in flight, which is what a queue limit would have given it.
+  keeps at most one detector run in flight, which is what a queue limit would have given it. Its
+  ``sensor_loop_seconds`` shortens the sensor daemon's 5-second loop in the daemon's process, so a
+  tick that ended by requesting a run is followed by the next one within that time, not 5 s later
+  (:func:`~agent_pipelines.orchestration.dagster_internals.set_sensor_loop_seconds`).
 * :class:`PreforkRunLauncher` is Dagster's ``DefaultRunLauncher`` except that an express run
   executes in a process forked from a fork server that imported ``preload_modules`` (the code
   location) once: starting a run costs a ``fork``, not an interpreter start and its imports. The fork
@@ -27,11 +30,13 @@ daemon restarts (as Dagster's own forkserver executor does): after changing dete
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sqlite3
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -50,13 +55,16 @@ from dagster import (
 )
 
 from agent_pipelines.orchestration.dagster_internals import (
+    INDEX_SHARD_NAME,
     ConfigurableClassData,
     EngineEventData,
     InstanceRef,
     LaunchRunContext,
     execute_run,
+    mark_shard_checked,
     no_capture,
     recon_job_from_origin,
+    set_sensor_loop_seconds,
 )
 
 NO_CAPTURE = no_capture()  # see dagster_internals.no_capture
@@ -77,7 +85,39 @@ def is_express(run: DagsterRun) -> bool:
 
 
 class ExpressRunCoordinator(QueuedRunCoordinator):
-    """The queued run coordinator; runs tagged ``agent_pipelines/express=true`` skip the queue."""
+    """The queued run coordinator; runs tagged ``agent_pipelines/express=true`` skip the queue.
+
+    With ``sensor_loop_seconds`` it also sets the sensor daemon's loop in the process that builds
+    it (the daemon builds its instance's coordinator when it starts; elsewhere the setting is
+    unused)."""
+
+    sensor_loop_seconds: float | None = None
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        queue = super().config_type()
+        assert isinstance(queue, dict)  # Dagster's coordinator declares its fields as a dict
+        return {
+            **queue,
+            "sensor_loop_seconds": Field(
+                Noneable(float),
+                is_required=False,
+                default_value=None,
+                description="Start a sensor daemon loop this often instead of every 5 s.",
+            ),
+        }
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> ExpressRunCoordinator:
+        queue = {k: v for k, v in config_value.items() if k != "sensor_loop_seconds"}
+        coordinator = super().from_config_value(inst_data, queue)
+        seconds = config_value.get("sensor_loop_seconds")
+        if seconds:
+            coordinator.sensor_loop_seconds = float(seconds)
+            set_sensor_loop_seconds(float(seconds))
+        return coordinator
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
@@ -95,13 +135,50 @@ def execute_in_worker(instance_ref: InstanceRef, run_id: str) -> None:
         run = instance.get_run_by_id(run_id)
         if run is None or run.job_code_origin is None:
             return
-        pid = os.getpid()
-        instance.report_engine_event(
-            f"Started process for run (pid: {pid}), forked from the warm fork server.",
-            run,
-            EngineEventData.in_process(pid),
-        )
-        execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+        with event_log_held_open(instance, run_id):
+            pid = os.getpid()
+            instance.report_engine_event(
+                f"Started process for run (pid: {pid}), forked from the warm fork server.",
+                run,
+                EngineEventData.in_process(pid),
+            )
+            execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+
+
+@contextlib.contextmanager
+def event_log_held_open(instance: DagsterInstance, run_id: str) -> Iterator[list[str]]:
+    """While a run executes here, one idle connection to each SQLite database of its event log (its
+    own, made by the daemon when it launched the run, and the index); yields their paths.
+
+    Dagster's SQLite event log opens and closes a connection for every event it stores (~26 a
+    detector run). In WAL mode the close of a database's last connection checkpoints the log into
+    the database and deletes it, with their fsyncs: on every event. With a connection held, SQLite
+    checkpoints as it does by itself (every 1000 pages) and once more when the run ends. Nothing is
+    read or written through it, and no transaction is left open (a checkpoint is never blocked).
+    The run's database was checked against Dagster's migrations when the daemon made it, so this
+    process does not check it again (:func:`dagster_internals.mark_shard_checked`). Any other
+    storage (consolidated SQLite, PostgreSQL): nothing is held."""
+    storage = instance.event_log_storage
+    path_for_shard = getattr(storage, "path_for_shard", None)
+    held: list[sqlite3.Connection] = []
+    paths: list[str] = []
+    if callable(path_for_shard):
+        for shard in (run_id, INDEX_SHARD_NAME):
+            path = str(path_for_shard(shard))
+            if not os.path.isfile(path):  # never made here: Dagster makes it, with its schema
+                continue
+            with contextlib.suppress(sqlite3.Error):
+                connection = sqlite3.connect(path, timeout=30)
+                connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                held.append(connection)
+                paths.append(path)
+                if shard == run_id:
+                    mark_shard_checked(storage, run_id)
+    try:
+        yield paths
+    finally:
+        for connection in held:
+            connection.close()
 
 
 def _open(instance_ref: InstanceRef) -> DagsterInstance:
@@ -172,6 +249,11 @@ class PreforkRunLauncher(DefaultRunLauncher):
         if not is_express(run) or run.job_code_origin is None:
             super().launch_run(context)
             return
+        # The daemon builds its launcher at its first express run and launches at once: the
+        # warm-up must start the fork server (telling it which instance to open) before this run
+        # does, or every run would open the instance itself.
+        if self._warming is not None:
+            self._warming.join()
         with self._lock:
             self._reap()
             worker = self._fork_context().Process(
