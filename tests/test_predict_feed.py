@@ -113,3 +113,16 @@ def event_batches(draw: st.DrawFn) -> list[pl.DataFrame]:
 @given(event_batches())
 def test_any_rows_in_two_batches(batches: list[pl.DataFrame]) -> None:
     same_after(batches)
+
+
+def test_a_frame_without_some_columns() -> None:
+    """The detector job's frames may lack a column (no tool call yet, no payload): nulls of no type."""
+    frame = pl.DataFrame(
+        {
+            "timestamp": [datetime(2026, 3, 2, tzinfo=UTC)] * 2,
+            "attempt_id": ["a", "a"],
+            "event_type": ["session_start", "error"],
+            "error_message": [None, "boom"],
+        }
+    )
+    same_after([frame])

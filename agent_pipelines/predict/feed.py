@@ -16,6 +16,7 @@ import polars as pl
 
 from agent_pipelines.predict.features import (
     ERROR_CATEGORIES,
+    EVENT_COLUMNS,
     OUTCOME_STATUSES,
     VERDICT_CATEGORY,
     Prefix,
@@ -45,6 +46,9 @@ def feed(prefixes: dict[str, Prefix], events: pl.DataFrame) -> tuple[dict[str, i
     rows = event_rows(events)
     if rows.is_empty():
         return {}, set(), 0
+    # A column the frame lacks comes as nulls of no type: give each its type (text, but ``success``).
+    texts = [c for c in EVENT_COLUMNS if c not in ("timestamp", "success")]
+    rows = rows.with_columns(*[pl.col(c).cast(pl.String) for c in texts], pl.col("success").cast(pl.Boolean))
     rows = rows.with_columns(ms=pl.col("timestamp").dt.epoch("ms"), outcome=_OUTCOME)
     newest = int(rows.get_column("ms").max())  # type: ignore[arg-type]
     ended = set(rows.filter(_KIND == "session_end").get_column("attempt_id").to_list())
