@@ -244,14 +244,9 @@ def archive_closed(s: Settings, report: RotationReport) -> None:
     few milliseconds each on a real disk and nothing to compute: files are staged in threads, so
     the waits overlap (the file system commits concurrent ``fsync`` calls together). Each file's
     own steps keep their order; which files a kill leaves staged does not matter to the next run.
-
-    The single files of the other kinds (errors, alerts, metrics) go first: alerts and metrics are
-    judged line by line in Python, and the errors file is the costliest per byte, so judged first
-    they overlap the stream partitions' judging instead of ending the run alone on one core. Kinds
-    share no archive, so this changes no output; the stream's own files keep their order.
     """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    steps = sorted(source_steps(s, report.warnings), key=lambda step: step.kind == Kind.STREAM.value)
+    steps = source_steps(s, report.warnings)
     tokens = [f"{stamp}-{seq:04d}" for seq in range(len(steps))]
     with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="rotation-stage") as pool:
         staged = list(pool.map(partial(stage, s), steps, tokens))
