@@ -8,10 +8,8 @@ import shutil
 import stat
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -234,23 +232,15 @@ def _put_back_non_file(s: Settings, tokdir: Path, warnings: list[str]) -> bool:
     return True
 
 
-STAGE_THREADS = 8  # files staged at once: their fsyncs wait on the disk together, not one by one
-
-
 def archive_closed(s: Settings, report: RotationReport) -> None:
-    """Stage every file holding closed days, then process each in token order (caller holds the lock).
-
-    Staging a file is four ``fsync`` calls (its origin record, the two folders of its rename), a
-    few milliseconds each on a real disk and nothing to compute: files are staged in threads, so
-    the waits overlap (the file system commits concurrent ``fsync`` calls together). Each file's
-    own steps keep their order; which files a kill leaves staged does not matter to the next run.
-    """
+    """Stage every file holding closed days, then process each (caller holds the lock)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    steps = source_steps(s, report.warnings)
-    tokens = [f"{stamp}-{seq:04d}" for seq in range(len(steps))]
-    with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="rotation-stage") as pool:
-        staged = list(pool.map(partial(stage, s), steps, tokens))
-    process_tokens(s, [tokdir for tokdir in staged if tokdir is not None], report.outcome)
+    tokdirs = []
+    for seq, step in enumerate(source_steps(s, report.warnings)):
+        tokdir = stage(s, step, f"{stamp}-{seq:04d}")
+        if tokdir is not None:
+            tokdirs.append(tokdir)
+    process_tokens(s, tokdirs, report.outcome)
 
 
 def apply_retention(s: Settings, report: RotationReport) -> None:

@@ -166,14 +166,8 @@ class PreparingSink:
                 self._write_next()
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        # Every output durable before the manifest: the fsyncs run together (the file system
-        # commits concurrent ones at once) instead of one disk wait per file.
-        outputs = [path for path in self.tokdir.iterdir() if path.name not in KEEP_ON_REPREPARE]
-        if len(outputs) > 1:
-            with ThreadPoolExecutor(max_workers=min(8, len(outputs))) as pool:
-                list(pool.map(fsync_path, outputs))
-        else:
-            for path in outputs:
+        for path in self.tokdir.iterdir():
+            if path.name not in KEEP_ON_REPREPARE:
                 fsync_path(path)
         fsync_dir(self.tokdir)
 
