@@ -228,7 +228,7 @@ def validate(
     data_schema = _data_schema(raw)
     payload = _payload_frame(raw["data"], data_schema, escapes).rename({k: f"_d.{k}" for k in data_schema})
     extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in _INTERNAL]
-    frame = pl.concat([raw, payload], how="horizontal")
+    frame = pl.concat([raw, payload.rechunk()], how="horizontal")  # one chunk (see ``parse_lines``)
     counted = "_colons" in frame.columns  # lines counted by _line_flags (rows judged in Python: null)
     measures = frame.select(
         *(line_measures(extras, list(data_schema)) if counted else []),
