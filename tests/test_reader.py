@@ -213,3 +213,27 @@ def test_blocks_parsed_in_parallel_read_exactly_as_one_after_the_other(tmp_path:
             )  # fmt: skip
         reasons = pl.concat([r.quarantine for r in at_once])["reason"].to_list()
         assert "line_too_long" in reasons and ("truncated_line" in reasons) == final
+
+
+def test_invalid_utf8_lines_among_many_are_each_quarantined_in_place(tmp_path: Path) -> None:
+    """A block with a few lines of invalid UTF-8 is still split by polars (those lines filled in,
+    then judged from their own bytes); one with more than the filler's bound is split in Python:
+    both read every other line, and quarantine each bad line at its own line and byte offset."""
+    from agent_pipelines.core.reader import lines as block_lines
+
+    for every in (97, 7):  # 11 bad lines among 1,000, then 143: over the bound of 64
+        assert (1000 // every < block_lines.MAX_FILLED) == (every == 97)
+        lines = [event(i) if i % every else b'{"attempt_id": "caf\xe9 \xff", "x": ' + b"1" * i + b"}"
+                 for i in range(1000)]  # fmt: skip
+        lines[-1] = b"\xc3"  # a torn character on the last line too
+        path = tmp_path / f"utf8-{every}.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        result = read_file(path)  # one block
+        bad = [i for i, line in enumerate(lines) if line.decode("utf-8", "ignore").encode() != line]
+        offsets = [sum(len(line) + 1 for line in lines[:i]) for i in bad]
+        q = result.quarantine
+        assert q["line_number"].to_list() == [i + 1 for i in bad]
+        assert q["byte_offset"].to_list() == offsets
+        assert q["raw_bytes"].to_list() == [len(lines[i]) for i in bad]
+        assert set(q["reason"]) == {"invalid_utf8"}
+        assert result.events["line_number"].to_list() == [i + 1 for i in range(1000) if i not in set(bad)]

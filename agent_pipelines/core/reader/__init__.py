@@ -14,7 +14,8 @@ as ``truncated_line``.
 
 Modules: :mod:`~agent_pipelines.core.reader.stream` (a file or bytes),
 :mod:`~agent_pipelines.core.reader.blocks`
-(polars on whole blocks, bisecting the bad ones), :mod:`~agent_pipelines.core.reader.decode` (one line in
+(polars on whole blocks, bisecting the bad ones), :mod:`~agent_pipelines.core.reader.lines` (a block cut into
+lines), :mod:`~agent_pipelines.core.reader.decode` (one line in
 Python), :mod:`~agent_pipelines.core.reader.rows` (raw text to typed rows),
 :mod:`~agent_pipelines.core.reader.screens` (the line counts that spare rows the slow checks),
 :mod:`~agent_pipelines.core.reader.files`

@@ -3,11 +3,8 @@ until the bad lines are found and judged one by one in Python."""
 
 from __future__ import annotations
 
-import bisect
 import io
-import itertools
 import json
-import operator
 from collections.abc import Iterator, Sequence
 
 import polars as pl
@@ -18,6 +15,14 @@ from agent_pipelines.core.contract import (
     Reason,
 )
 from agent_pipelines.core.reader.decode import python_rows
+from agent_pipelines.core.reader.lines import (
+    BlockLines,
+    line_starts,
+    non_utf8_lines,
+    text_lines,
+    text_lines_around,
+    without_lines,
+)
 from agent_pipelines.core.reader.result import (
     RAW_KEEP_BYTES,
     RAW_SCHEMA,
@@ -91,25 +96,27 @@ def parse_lines(
     rule on every row (the tests hold the screened reading to the same result). ``redact=False``:
     see :func:`~agent_pipelines.core.reader.stream.read_bytes`.
     """
-    text = _text_lines(block)
-    lines: Sequence[bytes] = _Lines(block, text) if text is not None else block.split(b"\n")[:-1]
+    text = text_lines(block)
+    invalid: set[int] = set()
+    if text is None:  # invalid UTF-8 in a few lines: the rest is still split by polars
+        text, invalid = text_lines_around(block)
+    lines: Sequence[bytes] = BlockLines(block, text) if text is not None else block.split(b"\n")[:-1]
     starts: list[int] | None = None
     bad: list[dict] = []
 
     def quarantine(i: int, reason: Reason, detail: str) -> None:
         nonlocal starts
         if starts is None:
-            starts = _line_starts(lines)
+            starts = line_starts(lines)
         bad.append(quarantine_record(name, first_line + i, base_offset + starts[i], reason, detail, lines[i]))
 
-    invalid: set[int] = set()
     if text is None:
         try:
             str(block, "utf-8")
             text = pl.Series(lines, dtype=pl.Binary).cast(pl.String)
         except UnicodeDecodeError:
-            starts = _line_starts(lines)
-            invalid = _non_utf8_lines(block, starts)
+            starts = line_starts(lines)
+            invalid = non_utf8_lines(block, starts)
             decoded = block.decode("utf-8", errors="replace")
             text = pl.Series([decoded]).str.split("\n").explode().head(len(lines))
     suspect_set, counts = _line_flags(text, max_line_bytes)
@@ -118,10 +125,10 @@ def parse_lines(
     keep: list[int] = list(range(len(lines)))
     payload = block
     if suspects:
-        starts = starts or _line_starts(lines)
+        starts = starts or line_starts(lines)
         dropped = set(suspects)
         keep = [i for i in keep if i not in dropped]
-        payload = _without_lines(block, starts, suspects)
+        payload = without_lines(block, starts, suspects)
         frame, rows, seg_bad = python_rows(lines, suspects, max_line_bytes)
         if frame is not None:
             frames.append(frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
@@ -162,66 +169,6 @@ def parse_lines(
     bad.sort(key=lambda r: r["line_number"])
     # Secrets go here, before anything downstream (masking, fingerprints, storage) sees the text.
     return (redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS) if redact else events), bad, len(lines)
-
-
-def _text_lines(block: bytes) -> pl.Series | None:
-    """The block's lines as text, split by polars' CSV reader (several times cheaper than a split
-    in Python and a Series built from it), or ``None`` when that reading may not be exactly the
-    lines: a carriage return or NUL byte anywhere, invalid UTF-8, blank lines (each of which the
-    CSV reader treats in its own way) — the lengths must add up to the block's to the byte."""
-    if b"\r" in block or b"\x00" in block:
-        return None
-    try:
-        text = pl.read_csv(
-            io.BytesIO(block), has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String}
-        )["l"]
-    except Exception:  # invalid UTF-8, or anything else the CSV reader refuses
-        return None
-    if text.null_count() or int(text.str.len_bytes().sum()) + text.len() != len(block):
-        return None
-    return text
-
-
-class _Lines(Sequence[bytes]):
-    """A block's lines, taken from their text one at a time while few are needed (the lines polars
-    cannot read), and split in Python only if many are."""
-
-    _SPLIT_AFTER = 256
-
-    def __init__(self, block: bytes, text: pl.Series) -> None:
-        self._block, self._text = block, text
-        self._list: list[bytes] | None = None
-        self._reads = 0
-
-    def __len__(self) -> int:
-        return self._text.len()
-
-    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
-        if self._list is None:
-            self._reads += 1
-            if self._reads <= self._SPLIT_AFTER:
-                return str(self._text[i]).encode("utf-8")  # valid UTF-8: the very bytes
-            self._list = self._block.split(b"\n")[:-1]
-        return self._list[i]
-
-    def starts(self) -> list[int]:
-        """Each line's offset in the block."""
-        ends = (self._text.str.len_bytes().cast(pl.Int64) + 1).cum_sum()
-        return ends.shift(1, fill_value=0).to_list()
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self._list is None:
-            self._list = self._block.split(b"\n")[:-1]
-        return iter(self._list)
-
-
-def _line_starts(lines: Sequence[bytes]) -> list[int]:
-    """Each line's offset in its block: the lengths before it plus one newline each (C-level
-    iterators, ~30x cheaper than a Python loop over a block's lines)."""
-    if isinstance(lines, _Lines):
-        return lines.starts()
-    ends = itertools.accumulate(map(len, lines), initial=0)
-    return list(map(operator.add, ends, range(len(lines))))
 
 
 # Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped
@@ -313,31 +260,3 @@ def _schema_for(lines: Sequence[bytes], indices: list[int]) -> dict[str, pl.Data
                 if key not in schema and isinstance(key, str) and not key.startswith("_"):
                     schema[key] = pl.String()
     return schema
-
-
-def _non_utf8_lines(block: bytes, starts: list[int]) -> set[int]:
-    """Indices of lines holding invalid UTF-8: one decode per bad line, not one per line."""
-    bad: set[int] = set()
-    view = memoryview(block)
-    pos = 0
-    while pos < len(block):
-        try:
-            str(view[pos:], "utf-8")
-            break
-        except UnicodeDecodeError as exc:
-            line = bisect.bisect_right(starts, pos + exc.start) - 1
-            bad.add(line)
-            pos = starts[line + 1] if line + 1 < len(starts) else len(block)
-    return bad
-
-
-def _without_lines(block: bytes, starts: list[int], drop: list[int]) -> bytes:
-    """``block`` minus the given lines (sorted indices), cut with a few slices, not a join per line
-    (views of the block: its bytes are copied once, by the join)."""
-    view = memoryview(block)
-    pieces, pos = [], 0
-    for i in drop:
-        pieces.append(view[pos : starts[i]])
-        pos = starts[i + 1] if i + 1 < len(starts) else len(block)
-    pieces.append(view[pos:])
-    return b"".join(pieces)
