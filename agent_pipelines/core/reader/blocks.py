@@ -122,28 +122,26 @@ def parse_lines(
     suspect_set, counts = _line_flags(text, max_line_bytes)
     suspects = sorted(suspect_set | invalid)
     frames = []
-    keep: list[int] = list(range(len(lines)))
+    # the lines polars parses, as a Series (their ``_line_idx``) and a list (for the segments)
+    kept = pl.int_range(len(lines), dtype=pl.Int64, eager=True)
     payload = block
     if suspects:
         starts = starts or line_starts(lines)
-        dropped = set(suspects)
-        keep = [i for i in keep if i not in dropped]
+        kept = kept.filter(kept.is_in(pl.Series(suspects, dtype=pl.Int64).implode()).not_())
         payload = without_lines(block, starts, suspects)
         frame, rows, seg_bad = python_rows(lines, suspects, max_line_bytes)
         if frame is not None:
             frames.append(frame.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)))
         for problem in seg_bad:
             quarantine(*problem)
+    keep = kept.to_list()
     for segment, rows, seg_bad in _parse_segments(
         lines, keep, payload=payload, max_line_bytes=max_line_bytes
     ):
         if segment is not None:
-            frames.append(
-                pl.concat(
-                    [segment.with_columns(_line_idx=pl.Series(rows, dtype=pl.Int64)), counts[rows]],
-                    how="horizontal",
-                )
-            )
+            # the usual case, every kept line in one parse: no Series built from a list of them
+            idx = kept if rows is keep else pl.Series(rows, dtype=pl.Int64)
+            frames.append(pl.concat([segment.with_columns(_line_idx=idx), counts[idx]], how="horizontal"))
         for problem in seg_bad:
             quarantine(*problem)
     if not frames:

@@ -9,7 +9,6 @@ byte, or line numbers and offsets would drift.
 from __future__ import annotations
 
 import bisect
-import io
 import itertools
 import operator
 from collections.abc import Iterator, Sequence
@@ -25,8 +24,8 @@ def text_lines(block: bytes) -> pl.Series | None:
     if b"\r" in block or b"\x00" in block:
         return None
     try:
-        text = pl.read_csv(
-            io.BytesIO(block), has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String}
+        text = pl.read_csv(  # the bytes themselves: through a BytesIO it took twice as long
+            block, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String}
         )["l"]
     except Exception:  # invalid UTF-8, or anything else the CSV reader refuses
         return None
