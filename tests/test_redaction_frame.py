@@ -90,3 +90,60 @@ def test_json_columns_stay_json_and_lose_their_secrets() -> None:
     assert out["tool_params"][1] == '{"plain": "text"}' and out["tool_params"][2] is None
     assert out["message"].to_list() == [f"auth failed for {REDACTED}", "fine", None]
     assert out["count"].to_list() == [1, 2, 3]
+
+
+# Values for the fields of a line: secrets, text near them, escapes, objects holding either.
+_VALUE = st.one_of(
+    st.sampled_from(FRAGMENTS),
+    st.text(max_size=12),
+    st.builds(
+        lambda a, b: f"{a}{b}", st.sampled_from(FRAGMENTS), st.sampled_from(["\n", "\\", '"', "\t", "é"])
+    ),
+    # a token after a space JSON writes as an escape (\u000b, \f): flagged decoded, not as JSON text
+    st.builds(
+        lambda ws: f"Bearer{ws}Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7", st.sampled_from(["\x0b", "\x0c", "\u2028", " "])
+    ),
+)
+_SECRET_KEYS = ["token", "password", "note", "api_key"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["attempt_id", "task_title", "model", "branch", "error", "tool_call", "end"]),
+            _VALUE,
+            st.sampled_from(_SECRET_KEYS),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_readers_shortcuts_redact_exactly_what_screening_every_cell_does(
+    fields: list[tuple[str, str, str]],
+) -> None:
+    """The reader screens ids and titles once per distinct value, and a payload field only where
+    its line holds an escape or ``data`` itself is flagged (a field is then a piece of ``data``'s
+    text): the same cells as screening every cell of every column."""
+    from agent_pipelines.core.reader.blocks import _JSON_COLUMNS, _OWN_COLUMNS, parse_lines
+
+    lines = []
+    for i, (where, value, key) in enumerate(fields):
+        event: dict = {"timestamp": "2026-03-02T10:00:00.000Z", "attempt_id": "a-1", "event_type": "error",
+                       "data": {"error_message": "failed"}}  # fmt: skip
+        if where in ("attempt_id", "task_title", "model", "branch"):
+            event[where] = value if where != "attempt_id" else f"a-{i % 2}"
+            event["task_title"] = value if where == "attempt_id" else event.get("task_title", "t")
+        elif where == "error":
+            event["data"] = {"error_message": value, "stack_trace": f"at {value}"}
+        elif where == "tool_call":
+            event.update(event_type="tool_call", data={"tool_name": "Bash", "tool_params": {key: value}})
+        else:
+            event.update(
+                event_type="session_end", data={"completion_status": "success", "outcome": {key: value}}
+            )
+        lines.append(json.dumps(event, ensure_ascii=i % 2 == 0).encode())
+    block = b"\n".join(lines) + b"\n"
+    shortcut, _, _ = parse_lines(block, "x", 1, 0, 1 << 20)
+    plain, _, _ = parse_lines(block, "x", 1, 0, 1 << 20, redact=False)
+    assert shortcut.equals(redact_frame(plain, _JSON_COLUMNS, skip=_OWN_COLUMNS))

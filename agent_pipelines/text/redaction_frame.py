@@ -111,27 +111,60 @@ def redact_series(column: pl.Series, *, is_json: bool = False) -> pl.Series:
 
 
 def redact_frame(
-    frame: pl.DataFrame, json_columns: Iterable[str] = (), skip: Iterable[str] = ()
+    frame: pl.DataFrame,
+    json_columns: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    *,
+    distinct: Iterable[str] = (),
+    parts: tuple[str, Iterable[str], pl.Series] | None = None,
 ) -> pl.DataFrame:
     """Every String column of ``frame`` but ``skip`` redacted; ``json_columns`` hold JSON text.
 
     The screen runs over all columns in one ``select`` (polars spreads the columns over its
-    threads); Python only sees the flagged cells."""
+    threads); Python only sees the flagged cells. Two ways to screen less, each with the very
+    same result (the screen looks at one value at a time and has no anchors):
+
+    * ``distinct``: columns whose values repeat down the rows (an attempt's ids, title, model on
+      every one of its events) are screened once per distinct value;
+    * ``parts``: ``(whole, names, verbatim)`` — on the rows ``verbatim`` marks, each named
+      column's text is a piece of ``whole``'s (a payload field of ``data`` read from a line with no
+      escape in it), so the screen cannot flag a piece where it does not flag the whole: those
+      columns are screened only on the other rows and where ``whole`` is flagged.
+    """
     as_json, skipped = set(json_columns), set(skip)
     names = [n for n, dtype in frame.schema.items() if dtype == pl.String and n not in skipped]
     if not names or frame.is_empty():
         return frame
-    hits = frame.select(_screen(pl.col(n)) for n in names)
+    whole, pieces, verbatim = parts if parts is not None else ("", (), pl.Series(dtype=pl.Boolean))
+    piece_names = [n for n in pieces if n in names and n != whole] if whole in names else []
+    by_value = [n for n in distinct if n in names and n not in piece_names and n != whole]
+    by_row = [n for n in names if n not in piece_names and n not in by_value]
+    flagged_rows: dict[str, pl.Series] = {}  # column -> positions of the cells to redact
+    if by_row:
+        hits = frame.select(_screen(pl.col(n)) for n in by_row)
+        flagged_rows.update((n, hits[n].arg_true()) for n in by_row)
+    if by_value:
+        uniques = frame.select(pl.col(n).unique().implode() for n in by_value)
+        for name in by_value:
+            values = uniques[name][0]
+            found = values.filter(flagged(values))
+            if found.len():
+                flagged_rows[name] = frame[name].is_in(found.implode()).arg_true()
+    if piece_names:
+        need = (~verbatim).scatter(flagged_rows[whole], True) if flagged_rows[whole].len() else ~verbatim
+        rows = need.arg_true()
+        if rows.len():
+            hits = frame.select(piece_names).gather(rows).select(_screen(pl.col(n)) for n in piece_names)
+            flagged_rows.update((n, rows.gather(hits[n].arg_true())) for n in piece_names)
     changed = []
     for name in names:
-        hit = hits[name]
-        if not hit.any():
+        cells = flagged_rows.get(name)
+        if cells is None or not cells.len():
             continue
-        rows = hit.arg_true()
         fix = redact_json_text if name in as_json else redact
         column = frame[name]
-        values = [None if v is None else fix(v) for v in column.gather(rows).to_list()]
-        changed.append(column.scatter(rows, pl.Series(values, dtype=pl.String)))
+        values = [None if v is None else fix(v) for v in column.gather(cells).to_list()]
+        changed.append(column.scatter(cells, pl.Series(values, dtype=pl.String)))
     return frame.with_columns(changed) if changed else frame
 
 

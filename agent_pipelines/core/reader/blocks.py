@@ -12,6 +12,8 @@ import polars as pl
 from agent_pipelines.core.contract import (
     MAX_DEPTH,
     MAX_LINE_BYTES,
+    PAYLOAD_COLUMNS,
+    STRING_FIELDS,
     Reason,
 )
 from agent_pipelines.core.reader.decode import python_rows
@@ -166,7 +168,10 @@ def parse_lines(
         quarantine(i, Reason(reason), detail)
     bad.sort(key=lambda r: r["line_number"])
     # Secrets go here, before anything downstream (masking, fingerprints, storage) sees the text.
-    return (redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS) if redact else events), bad, len(lines)
+    if redact:
+        pieces = ("data", PAYLOAD_COLUMNS, events["_verbatim"])
+        events = redact_frame(events, _JSON_COLUMNS, skip=_OWN_COLUMNS, distinct=STRING_FIELDS, parts=pieces)
+    return events.drop("_verbatim"), bad, len(lines)
 
 
 # Escapes polars does not carry faithfully into the JSON text of nested objects (an escaped

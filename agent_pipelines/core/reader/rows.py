@@ -106,9 +106,11 @@ def _json_escaped(expr: pl.Expr) -> pl.Expr:
 
 def _payload_frame(
     data: pl.Series, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA, escapes: pl.Series | None = None
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, bool]:
     """Flatten ``data`` (JSON text) into one text column per payload field of ``schema`` (the
-    known ones, and others seen in the block, which only the duplicate-key count reads).
+    known ones, and others seen in the block, which only the duplicate-key count reads), and
+    whether polars read them from ``data``'s text (then, on a row whose line holds no escape, each
+    field's text is a piece of ``data``'s: see ``redact_frame``'s ``parts``).
 
     polars reads string fields faithfully but writes nested objects (``outcome``, ``tool_params``)
     back without escaping backslashes; rows whose ``data`` holds an escaped backslash have those
@@ -130,12 +132,12 @@ def _payload_frame(
         rows = [
             _payload_row(value, schema) for value in text.to_list()
         ]  # rare: a string value starting with "{"
-        return pl.DataFrame(rows, schema=schema)
+        return pl.DataFrame(rows, schema=schema), False
     if escapes is None:
         payload = payload.with_columns(*[_json_escaped(pl.col(c)) for c in PAYLOAD_OBJECT_FIELDS])
         idx = text.str.contains("\\\\", literal=True).arg_true()  # an escaped backslash
     elif not escapes.any():  # no backslash in any line: nothing to escape, nothing to redo
-        return payload
+        return payload, True
     else:  # a backslash in data's text (an escaped one: two) is one in the line
         marked = escapes.arg_true()
         payload = payload.with_columns(
@@ -150,7 +152,7 @@ def _payload_frame(
         for name in PAYLOAD_OBJECT_FIELDS:
             values = pl.Series(name, [row[name] for row in fixed], dtype=pl.String)
             payload = payload.with_columns(payload[name].scatter(idx, values))
-    return payload
+    return payload, True
 
 
 def _payload_row(value: str, schema: dict[str, pl.DataType] = PAYLOAD_SCHEMA) -> dict[str, str | None]:
@@ -226,7 +228,8 @@ def validate(
         escapes = None
         raw = raw.with_columns(_json_escaped(pl.col("data")))
     data_schema = _data_schema(raw)
-    payload = _payload_frame(raw["data"], data_schema, escapes).rename({k: f"_d.{k}" for k in data_schema})
+    payload, pieces = _payload_frame(raw["data"], data_schema, escapes)
+    payload = payload.rename({k: f"_d.{k}" for k in data_schema})
     extras = [c for c in raw.columns if c not in RAW_SCHEMA and c not in _INTERNAL]
     frame = pl.concat([raw, payload.rechunk()], how="horizontal")  # one chunk (see ``parse_lines``)
     counted = "_colons" in frame.columns  # lines counted by _line_flags (rows judged in Python: null)
@@ -268,10 +271,20 @@ def validate(
         _data_with_extras(extras),
         pl.lit(name).alias("source_file"),
         (pl.col("_line_idx") + first_line).alias("line_number"),
+        _verbatim(pieces and escapes is not None),
     )
     if drop.any():  # the few invalid rows and rows to judge again: filter the narrower typed frame
         typed = typed.filter(~drop)
-    return typed.select(list(CLEANED_SCHEMA)), invalid, recheck
+    return typed.select(*CLEANED_SCHEMA, "_verbatim"), invalid, recheck
+
+
+def _verbatim(pieces: bool) -> pl.Expr:
+    """``_verbatim``: whether a row's payload fields are pieces of its ``data`` text — read by
+    polars from that text (``pieces``), on a line without a backslash: no value of it holds an
+    escape, so polars writes each one back as it was (rows judged in Python: no)."""
+    if not pieces:
+        return pl.lit(False).alias("_verbatim")
+    return pl.col("_backslash").not_().fill_null(False).alias("_verbatim")
 
 
 _TYPED_PAYLOAD = {*PAYLOAD_INT_FIELDS, *PAYLOAD_FLOAT_FIELDS, *PAYLOAD_BOOL_FIELDS}
