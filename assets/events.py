@@ -150,7 +150,9 @@ def cleaned_events(
     and location; their counts and reasons are in this asset's metadata. Today's partition can be
     re-materialized at any time as lines arrive. A backfill of many days is one run (their metadata
     then holds the run's totals and a per-day table)."""
-    days = [date.fromisoformat(k) for k in context.partition_keys]
+    keys = context.partition_keys  # listed once (each listing reads the instance)
+    run_keys = set(keys)
+    days = [date.fromisoformat(k) for k in keys]
     today = datetime.now(UTC).date()
     key = context.asset_key
     totals = {"events": 0, "quarantined": 0, "newly_quarantined": 0, "duplicates_dropped": 0,
@@ -197,9 +199,8 @@ def cleaned_events(
                         "quarantine_share": round(done.quarantine_share, 5)})  # fmt: skip
         if len(days) > 1:  # this day's partition shows this day's numbers, not the run's totals
             where = parquet_io_manager.location_for(key, done.day.isoformat())
-            add_partition_metadata(
-                context, done.day.isoformat(), {**day_metadata(done), "path": dg.MetadataValue.path(where)}
-            )
+            own = {**day_metadata(done), "path": dg.MetadataValue.path(where)}
+            add_partition_metadata(context, done.day.isoformat(), own, run_keys)
         now = time.monotonic()
         if now - logged >= PROGRESS_SECONDS or len(per_day) == len(days):
             # progress, not a line per day: each is an event in Dagster's event log (a database write)

@@ -104,3 +104,34 @@ def test_a_checked_shard_is_not_checked_again(tmp_path: Path) -> None:
         assert internals.mark_shard_checked(storage, "some-run")
         assert "some-run" in storage._initialized_dbs  # type: ignore[attr-defined]
     assert not internals.mark_shard_checked(object(), "some-run")
+
+
+def test_partition_metadata_goes_to_each_partition_without_listing_them_again(tmp_path: Path) -> None:
+    """``add_partition_metadata`` with the run's keys skips Dagster's per-call listing of the run's
+    partitions (a database read) and still lands on each partition's own materialization; a key
+    outside the run is refused by Dagster as before."""
+    from agent_pipelines.orchestration.io_manager import add_partition_metadata
+
+    days = dg.DynamicPartitionsDefinition(name="days")
+    taken: list[bool] = []
+
+    @dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run())
+    def daily(context) -> dg.MaterializeResult:  # type: ignore[no-untyped-def]  # Dagster reads it
+        keys = sorted(context.partition_keys)
+        taken.append(internals.add_asset_metadata_unchecked(context, {"day": keys[0]}, keys[0]))
+        for key in keys[1:]:
+            add_partition_metadata(context, key, {"day": key}, set(keys))
+        with pytest.raises(dg.DagsterInvariantViolationError):
+            add_partition_metadata(context, "2099-01-01", {"day": "x"}, set(keys))  # not the run's
+        return dg.MaterializeResult(metadata={"run": True})
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        instance.add_dynamic_partitions("days", ["2026-01-01", "2026-01-02", "2026-01-03"])
+        from agent_pipelines.core.partitions import range_tags
+
+        result = dg.materialize([daily], instance=instance, tags=range_tags("2026-01-01", "2026-01-03"))
+        assert result.success
+        records = instance.fetch_materializations(daily.key, limit=10).records
+    assert taken == [True], UPGRADE  # the accumulator is where Dagster 1.13 keeps it
+    by_key = {r.partition_key: r.asset_materialization.metadata for r in records}
+    assert {k: m["day"].value for k, m in by_key.items()} == {k: k for k in by_key} and len(by_key) == 3

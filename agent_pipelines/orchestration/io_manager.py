@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 import typing
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ import dagster as dg
 import polars as pl
 
 from agent_pipelines.core import object_store, paths
+from agent_pipelines.orchestration.dagster_internals import add_asset_metadata_unchecked
 
 PARQUET_IO = "parquet_io_manager"  # the resource key the assets store their tables under
 
@@ -128,12 +130,26 @@ def _existing(urls: list[str]) -> list[str]:
 
 
 def add_partition_metadata(
-    context: dg.OutputContext | dg.AssetExecutionContext, partition_key: str | None, metadata: dict[str, Any]
+    context: dg.OutputContext | dg.AssetExecutionContext,
+    partition_key: str | None,
+    metadata: dict[str, Any],
+    run_keys: Collection[str] | None = None,
 ) -> None:
     """Metadata of one partition of a run over many: it wins over the run's on that partition's
     materialization (Dagster's partition-scoped asset metadata). Outside a run (an output context
-    built by hand) there is no materialization to add it to."""
+    built by hand) there is no materialization to add it to.
+
+    ``run_keys``: the run's partition keys, listed once by a caller adding metadata to each of many
+    partitions; a key among them is added without Dagster listing them again from the instance
+    (see :func:`~agent_pipelines.orchestration.dagster_internals.add_asset_metadata_unchecked`)."""
     if partition_key is None:
+        return
+    if (
+        run_keys is not None
+        and partition_key in run_keys
+        and isinstance(context, dg.AssetExecutionContext)
+        and add_asset_metadata_unchecked(context, metadata, partition_key)
+    ):
         return
     if isinstance(context, dg.OutputContext):
         try:
