@@ -201,7 +201,7 @@ def _day_rows(
         _add_counts(summary.by_type, events, "event_type")
         # kept past the block: copied (see ``compact``), or each would keep its block's text alive
         attempts.append(compact(events["attempt_id"].unique()))
-        ends.append(compact(events.filter(pl.col("event_type") == "session_end").select(DAY_NUMBER_COLUMNS)))
+        ends.append(compact(events.select(DAY_NUMBER_COLUMNS).filter(pl.col("event_type") == "session_end")))
         if summary.preview.height < PREVIEW_ROWS:
             head = compact(events.head(PREVIEW_ROWS - summary.preview.height))
             summary.preview = pl.concat([summary.preview, head])

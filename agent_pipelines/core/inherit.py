@@ -135,7 +135,10 @@ class ContextCarry:
             if self._earlier is not None and any(events[c].null_count() for c in fields):
                 self._load_earlier()
                 events = from_attempts(events, self.known)
-        starts = events.filter(pl.col("event_type") == "session_start")
+        # the few columns read, then the rows: a filter of the whole block would copy every column
+        starts = events.select("attempt_id", "timestamp", "event_type", *fields).filter(
+            pl.col("event_type") == "session_start"
+        )
         if starts.height:
             latest = (
                 starts.sort("timestamp", maintain_order=True)

@@ -167,7 +167,7 @@ class FirstSeen:
         first = keys.is_first_distinct()
         if self._seen.len():
             first = first & ~keys.is_in(self._seen.implode())
-        fresh = events.filter(first)
+        fresh = events if first.all() else events.filter(first)  # usually none to drop: no copy
         self.dropped += events.height - fresh.height
         self._seen.append(compact(keys.filter(first)))
         return fresh
