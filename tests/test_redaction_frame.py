@@ -63,6 +63,52 @@ def test_the_screen_flags_whatever_redact_would_change(parts: list[str]) -> None
         assert might_hold_secret(text), text
 
 
+# Whitespace JSON writes as an escape (\t \n \r \f \b, \u000b, \u2028...) or keeps as it is (\u00a0...):
+# text with it after a secret-like word reads as whitespace once decoded, and is redacted then.
+JSON_SPACES = ["\x0b", "\x0c", "\x08", "\t", "\n", "\r", "\u2028", "\u2003", "\xa0", " "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(JSON_SPACES), st.text(max_size=12)), max_size=8
+    ),
+    st.booleans(),
+)
+def test_the_screen_flags_the_json_text_of_whatever_redact_would_change(
+    parts: list[str], ascii: bool
+) -> None:
+    """The ``data`` column is screened as JSON text and redacted decoded (bug: a Bearer token after a
+    whitespace JSON writes as ``\u000b`` stayed in ``data``: the screen saw no whitespace there)."""
+    text = "".join(parts)
+    if redact(text) != text:
+        encoded = json.dumps({"message": text}, ensure_ascii=ascii)
+        assert flagged(pl.Series([encoded])).item(), encoded
+        assert might_hold_secret(encoded), encoded
+        assert redact_series(pl.Series([encoded]), is_json=True).item() == json.dumps(
+            {"message": redact(text)}, ensure_ascii=False
+        )
+
+
+def test_a_secret_after_an_escaped_whitespace_leaves_data() -> None:
+    token = "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF"
+    cells = []
+    for space in [
+        "\x0b",
+        "\x0c",
+        "\u2028",
+        "\u2003",
+    ]:  # whitespace that JSON writes escaped (\u2003 unescaped)
+        cells += [
+            json.dumps({"cmd": f"curl -H 'X: Bearer{space}{token}'"}),
+            json.dumps({"cmd": f"export TOKEN{space}={token}"}),
+        ]
+    cells.append(json.dumps({"output": json.dumps({"log": '{"password": "' + token + '"}'})}))
+    out = redact_series(pl.Series(cells), is_json=True).to_list()
+    for before, after in zip(cells, out, strict=True):
+        assert token[:12] not in after, before
+
+
 def test_registered_secrets_are_flagged() -> None:
     register_secret("odd-shaped-literal-secret")
     try:
@@ -147,3 +193,19 @@ def test_the_readers_shortcuts_redact_exactly_what_screening_every_cell_does(
     shortcut, _, _ = parse_lines(block, "x", 1, 0, 1 << 20)
     plain, _, _ = parse_lines(block, "x", 1, 0, 1 << 20, redact=False)
     assert shortcut.equals(redact_frame(plain, _JSON_COLUMNS, skip=_OWN_COLUMNS))
+
+
+def test_the_reader_redacts_a_secret_after_an_escaped_whitespace_in_data() -> None:
+    """The reported case, end to end: a tool call's command with ``Bearer\\u000b<token>``."""
+    from test_contract import line
+
+    from agent_pipelines.core.reader import read_bytes
+
+    token = "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF"
+    raw = line(
+        "tool_call", {"tool_name": "Bash", "tool_params": {"command": f"curl -H 'X: Bearer\x0b{token}'"}}
+    )
+    assert b"Bearer\\u000b" in raw
+    result = read_bytes(raw + b"\n")
+    assert result.events.height == 1
+    assert token[:12] not in json.dumps(result.events.row(0, named=True), default=str)

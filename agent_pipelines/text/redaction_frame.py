@@ -26,12 +26,18 @@ from agent_pipelines.text.redaction import redact, redact_value, registered_secr
 # One regex (Rust syntax: no look-behind, no back-references) that matches wherever any pattern of
 # :mod:`agent_pipelines.text.redaction` can. It may match more (then Python finds nothing to do);
 # it must never match less.
+# Whitespace as it reads in text, and as JSON text writes it inside a string: ``\n`` ``\t`` ``\f``...,
+# ``\u000b``, ``\u2028`` (any ``\uXXXX``: the screen may match more), behind one backslash or, in JSON
+# text quoted again (a command's output holding JSON), several. The ``data`` column is screened as
+# JSON text and redacted decoded, where such an escape is whitespace again.
+_SPACE = r"(?:\s|\\+[nrtfb]|\\+u[0-9a-fA-F]{4})"
+
 SCREEN = "|".join(
     (
         r"PRIVATE KEY-----",
         r"://[^\s/:@\x22'<>]{1,256}:[^\s/@\x22'<>]{1,512}@",  # user:password@ in a URL
         r"(?i:authorization)",
-        r"(?i:bearer)(?:\s|\\[nrt])",  # also inside JSON text, where a newline is written \n
+        r"(?i:bearer)" + _SPACE,
         r"\d{6,12}:[A-Za-z0-9_-]{30}",  # Telegram bot token
         r"sk-[A-Za-z0-9_-]{20}",
         r"[sr]k_(?:live|test)_",
@@ -52,7 +58,7 @@ SCREEN = "|".join(
         r"eyJ[A-Za-z0-9_-]{5,}\.eyJ",
         # key=value, "key": value, --key value: a secret-like key name right before : or = or a space
         r"(?i:pass(?:_?word|wd|phrase)|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
-        r"|credentials?)\\?[\x22']?\s*[:=\s]",
+        r"|credentials?)\\*[\x22']?(?:[:=]|" + _SPACE + ")",
     )
 )
 
