@@ -319,12 +319,12 @@ class Importer(SessionRecorder):
             from agent_pipelines.core.reader import QUARANTINE_SCHEMA
 
             write_quarantine(self.data_dir, pl.DataFrame(self.quarantine, schema=QUARANTINE_SCHEMA))
-        self.events, self.event_where, self.metrics, self.quarantine = [], [], [], []
+        self.events, self.lines, self.event_where, self.metrics, self.quarantine = [], [], [], [], []
 
     def lines_by_target(self) -> dict[Path, list[str]]:
         """The events made so far as lines, by the file each goes to (checked against the contract
         at once: an event it refuses is quarantined instead)."""
-        lines = [serialize(event) for event in self.events]
+        lines = self.lines
         refused = checking.refused(lines)
         by_file: dict[Path, list[str]] = {}
         targets: dict[tuple[str, str, bool], list[Path]] = {}

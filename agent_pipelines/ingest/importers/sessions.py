@@ -35,6 +35,8 @@ from agent_pipelines.core.contract import (
     parse_timestamp,
 )
 from agent_pipelines.core.logger import build_event, session_summary
+from agent_pipelines.core.writer import serialize
+from agent_pipelines.ingest.importers.lines import Prefixes, event_line, event_time
 from agent_pipelines.ingest.importers.pricing import CostTally, PriceTable, Usage
 from agent_pipelines.ingest.importers.report import ImportReport
 from agent_pipelines.ingest.importers.state import ImportState, record_hash
@@ -82,6 +84,8 @@ class SessionRecorder:
         self.report = ImportReport(source_name)
         self.state: ImportState | None = None
         self.events: list[dict[str, Any]] = []
+        self.lines: list[str] = []  # each event's line, as the logger writes it
+        self.prefixes = Prefixes()
         self.event_where: list[tuple[str, int, int]] = []  # the record each event came from
         self.metrics: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
@@ -150,13 +154,25 @@ class SessionRecorder:
         """Build one event in the session's context and keep it (checked when the pass writes)."""
         if not s["started"] and event_type != "session_start":
             self.start(s, ts, None, s["ctx"].get("project_id"))
-        moment = parse_timestamp(ts)
-        elapsed = max(0, int(moment.timestamp() * 1000) - s["first_ms"])
+        elapsed = max(0, to_ms(ts) - s["first_ms"])
         # Checked against the contract with the pass's other events, at once (see checking.py).
-        event = build_event(
-            event_type, s["id"], data, s["ctx"], timestamp=moment, elapsed_ms=elapsed, check=False
-        )
+        if event_type == "session_end":  # whole: the metrics line is made from it
+            event = build_event(
+                event_type,
+                s["id"],
+                data,
+                s["ctx"],
+                timestamp=parse_timestamp(ts),
+                elapsed_ms=elapsed,
+                check=False,
+            )
+            line = serialize(event)
+        else:  # what the pass writes needs only these; the line is made here, once (lines.py)
+            stamp = event_time(ts)
+            event = {"timestamp": stamp, "attempt_id": s["id"], "event_type": event_type}
+            line = event_line(stamp, self.prefixes.get(s["id"], s["ctx"]), event_type, data, elapsed)
         self.events.append(event)
+        self.lines.append(line)
         self.event_where.append(self.where)
         self.report.events[event_type] += 1
         category = data.get("error_category") if event_type == "error" else None
