@@ -242,8 +242,10 @@ class Importer(SessionRecorder):
         name = str(path)
         parsed: list[tuple[int, int, bytes, dict[str, Any]]] = []
         quiet = getattr(self.source, "quiet_line", None)  # records that mean nothing, known by their start
+        plain = getattr(self.source, "plain_record", None)  # records made nothing of but kinds and numbers
         skipped = 0
         texts: list[str] = []
+        screened: list[int] = []  # the place in ``parsed`` of each text
         for line_no, off, raw in chunk:
             self.where = (name, line_no, off)
             if quiet is not None and quiet(raw):
@@ -268,15 +270,18 @@ class Importer(SessionRecorder):
                     Reason.NOT_AN_OBJECT, f"a record must be a JSON object, got {type(record).__name__}", raw
                 )
                 continue
+            if plain is None or not plain(record):
+                screened.append(len(parsed))
+                texts.append(text)
             parsed.append((line_no, off, raw, record))
-            texts.append(text)
         # Secrets go first: nothing below (state, events, quarantine) sees them. The screen runs
         # over the chunk at once in polars; Python redacts only the records it flags.
         if len(texts) > SMALL_CHUNK:
             hits = flagged(pl.Series(texts, dtype=pl.String)).arg_true().to_list()
         else:  # a sensor tick's few new lines: cheaper in Python than a polars query (~1.5 ms)
             hits = [i for i, text in enumerate(texts) if might_hold_secret(text)]
-        for i in hits:
+        for hit in hits:
+            i = screened[hit]
             line_no, off, raw, record = parsed[i]
             parsed[i] = (line_no, off, raw, redact_value(record, screen=might_hold_secret))
         self.report.records += len(parsed) + skipped
