@@ -43,7 +43,7 @@ from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
-from agent_pipelines.ingest.importers.numbers import token_count
+from agent_pipelines.ingest.importers.numbers import MAX_TOKENS, token_count
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.text import exit_code_in, to_ms
 
@@ -96,6 +96,16 @@ def _raw_usage(value: Any) -> tuple[int, int, int, int] | None:
     """(input incl. cached, cached, output incl. reasoning, reasoning) of a token usage object."""
     if not isinstance(value, dict):
         return None
+    counts = (
+        value.get("input_tokens"),
+        value.get("cached_input_tokens"),
+        value.get("output_tokens"),
+        value.get("reasoning_output_tokens"),
+    )
+    if all(
+        type(v) is int and 0 <= v <= MAX_TOKENS for v in counts
+    ):  # the usual case: as token_count reads it
+        return counts  # type: ignore[return-value]
     return (
         token_count(value.get("input_tokens"), "input_tokens"),
         token_count(value.get("cached_input_tokens"), "cached_input_tokens"),

@@ -144,14 +144,14 @@ class PriceTable:
         self.user_file = Path(path) if path else None
         self.user: dict[str, Rates] = load_price_file(self.user_file) if self.user_file else {}
         self.use_library = use_library
-        self._cache: dict[tuple[str, str], Rates | None] = {}
+        self._cache: dict[tuple[str, int, int, int], Rates | None] = {}
 
     def rates(self, model: str, when: datetime | None = None) -> Rates | None:
         """The rates for ``model`` on the day of ``when`` (prices change over time), or ``None``."""
-        day = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
-        key = (model, day)
+        moment = when or datetime.now(UTC)
+        key = (model, moment.year, moment.month, moment.day)  # the day, without formatting it every request
         if key not in self._cache:
-            self._cache[key] = self._lookup(model, day)
+            self._cache[key] = self._lookup(model, moment.strftime("%Y-%m-%d"))
         return self._cache[key]
 
     def cost(self, model: str | None, usage: Usage, when: datetime | None = None) -> float | None:

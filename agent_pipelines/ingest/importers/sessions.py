@@ -86,6 +86,7 @@ class SessionRecorder:
         self.events: list[dict[str, Any]] = []
         self.lines: list[str] = []  # each event's line, as the logger writes it
         self.prefixes = Prefixes()
+        self.tallies: dict[str, tuple[dict[str, Any], CostTally]] = {}  # per session: its cost and tally
         self.event_where: list[tuple[str, int, int]] = []  # the record each event came from
         self.metrics: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
@@ -288,12 +289,15 @@ class SessionRecorder:
     def add_usage(
         self, s: dict[str, Any], model: str | None, usage: Usage, ts: str, record_cost: float | None = None
     ) -> None:
-        tally = CostTally.from_json(s["cost"])
+        known = self.tallies.get(s["id"])
+        # The session's tally as it was left by the last request here, unless its state was replaced.
+        tally = known[1] if known is not None and known[0] is s["cost"] else CostTally.from_json(s["cost"])
         before = dict(tally.unpriced)
         cost_before = tally.cost_usd
         own = record_cost if self.cost_mode == "auto" else None
         tally.add(model, usage, parse_timestamp(ts), self.prices, own)
         s["cost"] = tally.to_json()
+        self.tallies[s["id"]] = (s["cost"], tally)
         self.report.tokens += usage.total
         self.report.cost_usd += tally.cost_usd - cost_before
         for name, tokens in tally.unpriced.items():
