@@ -28,6 +28,7 @@ from agent_pipelines.core.logger import build_event
 from agent_pipelines.core.writer import serialize
 from agent_pipelines.ingest.importers import run_import
 from agent_pipelines.ingest.importers.codex import Codex
+from agent_pipelines.ingest.importers.decoding import loads_text
 from agent_pipelines.ingest.importers.lines import Prefixes, dumps, event_line, event_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -259,3 +260,26 @@ def test_event_lines_are_the_logger_s(
         line = event_line(event_time(ts), prefixes.get(attempt, context), event_type, data, elapsed)
         assert line == expected
     assert dumps(data) == serialize(data)
+
+
+json_texts = st.one_of(
+    st.text(max_size=30),
+    json_values.map(json.dumps),
+    json_values.map(lambda v: json.dumps(v, ensure_ascii=False)),
+    st.sampled_from(
+        ["NaN", "[Infinity]", "1e400", "-0", " {} ", "\ufeff{}", '"\\ud800"', "[" * 600 + "]" * 600]
+    ),
+    st.builds(lambda n: str(n), st.integers(-(10**30), 10**30)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=json_texts)
+def test_json_in_records_decodes_as_json_loads(text: str) -> None:
+    def outcome(loads: Any) -> str:
+        try:
+            return repr(loads(text))
+        except (ValueError, RecursionError) as exc:
+            return type(exc).__name__
+
+    assert outcome(loads_text) == outcome(json.loads)

@@ -43,6 +43,7 @@ from agent_pipelines.core.contract import Reason, id_problem
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.ingest.importers import shapes
 from agent_pipelines.ingest.importers.core import Importer
+from agent_pipelines.ingest.importers.decoding import loads_text
 from agent_pipelines.ingest.importers.numbers import MAX_TOKENS, token_count
 from agent_pipelines.ingest.importers.pricing import Usage
 from agent_pipelines.ingest.importers.text import exit_code_in, to_ms
@@ -130,7 +131,7 @@ def _output(value: Any) -> tuple[str, int | None, bool | None]:
     code = None
     if text.startswith("{"):
         try:
-            parsed = json.loads(text)
+            parsed = loads_text(text)
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
@@ -291,7 +292,7 @@ class Codex:
             if kind == "function_call":
                 args = p.get("arguments")
                 try:
-                    params = json.loads(args) if isinstance(args, str) else args
+                    params = loads_text(args) if isinstance(args, str) else args
                 except ValueError:
                     params = {"arguments": args}
                 name = str(p.get("name") or "function")

@@ -12,6 +12,9 @@ reason one is refused (tests/test_import_decoding.py compares both paths on open
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import orjson
 
 from agent_pipelines.core.reader.decode import loads_finite
@@ -35,3 +38,19 @@ def loads_record(raw: bytes, text: str) -> object:
         except orjson.JSONDecodeError:
             pass  # json.loads decides: the same value or the same reason as before
     return loads_finite(text)
+
+
+def loads_text(text: str) -> Any:
+    """``json.loads(text)``, the same value or the same exception, through orjson where it gives that
+    value (JSON held in a record's string: a tool call's arguments, a command's output and exit code)."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: orjson refuses it, json.loads decides
+        return json.loads(text)
+    folded = raw.translate(_FOLD)
+    if folded.count(b"{") < _MAX_BRACKETS and _LONG_DIGITS not in folded:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # NaN, Infinity, 1e400... which json.loads takes, or text it refuses as well
+    return json.loads(text)
