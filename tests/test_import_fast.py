@@ -283,3 +283,32 @@ def test_json_in_records_decodes_as_json_loads(text: str) -> None:
             return type(exc).__name__
 
     assert outcome(loads_text) == outcome(json.loads)
+
+
+def test_a_nan_inside_tool_arguments_is_quarantined_and_the_import_goes_on(tmp_path: Path) -> None:
+    """JSON inside a string may hold NaN (json.loads takes it); no event may carry it. It used to stop
+    the whole import when the pass wrote its events (ValueError out of run_import)."""
+    sid = "0199c0de-0000-7000-8000-0000000000aa"
+    records = [
+        {
+            "timestamp": "2026-03-02T10:00:00.000Z",
+            "type": "session_meta",
+            "payload": {"id": sid, "cwd": "/x"},
+        },
+        {
+            "timestamp": "2026-03-02T10:00:01.000Z",
+            "type": "event_msg",
+            "payload": {"type": "user_message", "message": "hi"},
+        },
+        {
+            "timestamp": "2026-03-02T10:00:02.000Z",
+            "type": "response_item",
+            "payload": {"type": "function_call", "name": "shell", "call_id": "c1", "arguments": '{"a": NaN}'},
+        },
+        {"timestamp": "2026-03-02T10:00:03.000Z", "type": "event_msg", "payload": {"type": "agent_message"}},
+    ]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "rollout-n.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = assert_alike([tmp_path / "in"])
+    assert out["report"]["quarantined"] == {"wrong_type": 1}
+    assert out["report"]["events_by_type"]["session_start"] == 1
