@@ -97,16 +97,19 @@ def _raw_usage(value: Any) -> tuple[int, int, int, int] | None:
     """(input incl. cached, cached, output incl. reasoning, reasoning) of a token usage object."""
     if not isinstance(value, dict):
         return None
-    counts = (
-        value.get("input_tokens"),
-        value.get("cached_input_tokens"),
-        value.get("output_tokens"),
-        value.get("reasoning_output_tokens"),
-    )
-    if all(
-        type(v) is int and 0 <= v <= MAX_TOKENS for v in counts
-    ):  # the usual case: as token_count reads it
-        return counts  # type: ignore[return-value]
+    a, b = value.get("input_tokens"), value.get("cached_input_tokens")
+    c, d = value.get("output_tokens"), value.get("reasoning_output_tokens")
+    if (  # the usual case, taken as token_count takes it
+        type(a) is int
+        and type(b) is int
+        and type(c) is int
+        and type(d) is int
+        and 0 <= a <= MAX_TOKENS
+        and 0 <= b <= MAX_TOKENS
+        and 0 <= c <= MAX_TOKENS
+        and 0 <= d <= MAX_TOKENS
+    ):
+        return a, b, c, d
     return (
         token_count(value.get("input_tokens"), "input_tokens"),
         token_count(value.get("cached_input_tokens"), "cached_input_tokens"),

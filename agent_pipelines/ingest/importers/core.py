@@ -28,9 +28,8 @@ from agent_pipelines.core.contract import ContractError, Reason
 from agent_pipelines.core.logger import event_destinations
 from agent_pipelines.core.settings import Settings, defaults
 from agent_pipelines.core.writer import append_lines, serialize
-from agent_pipelines.ingest.importers import checking, documents, pool
+from agent_pipelines.ingest.importers import checking, chunks, documents, pool
 from agent_pipelines.ingest.importers import files as files_mod
-from agent_pipelines.ingest.importers.decoding import loads_record
 from agent_pipelines.ingest.importers.pricing import PriceTable
 from agent_pipelines.ingest.importers.report import ImportReport
 from agent_pipelines.ingest.importers.sessions import COST_MODES, IDLE_CLOSE_S, STALE_S, SessionRecorder
@@ -41,18 +40,14 @@ from agent_pipelines.ingest.importers.state import (
     record_hash,
     state_path,
 )
-from agent_pipelines.text.redaction import redact_value
-from agent_pipelines.text.redaction_frame import flagged, might_hold_secret
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-MAX_RECORD_BYTES = 64 << 20  # transcripts hold pasted images and file dumps; an event never does
 CHUNK_RECORDS = 2000
 FLUSH_EVENTS = 20000  # events held before they are appended to the log folder
-SMALL_CHUNK = 8  # records screened for secrets in Python; more go to polars at once
 
 
 class LockedError(RuntimeError):
@@ -240,65 +235,25 @@ class Importer(SessionRecorder):
             return
         assert self.state is not None
         name = str(path)
-        parsed: list[tuple[int, int, bytes, dict[str, Any]]] = []
-        quiet = getattr(self.source, "quiet_line", None)  # records that mean nothing, known by their start
-        plain = getattr(self.source, "plain_record", None)  # records made nothing of but kinds and numbers
-        skipped = 0
-        texts: list[str] = []
-        screened: list[int] = []  # the place in ``parsed`` of each text
-        for line_no, off, raw in chunk:
-            self.where = (name, line_no, off)
-            if quiet is not None and quiet(raw):
-                skipped += 1
-                continue
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_RECORD_BYTES:
-                self.bad(Reason.LINE_TOO_LONG, f"record of {len(raw)} bytes (limit {MAX_RECORD_BYTES})", raw)
-                continue
-            try:
-                text = raw.decode("utf-8")
-                record = loads_record(raw, text)  # numbers as the reader takes them: no NaN, no 1e400
-            except UnicodeDecodeError:
-                self.bad(Reason.INVALID_UTF8, "bytes that are not UTF-8", raw)
-                continue
-            except ContractError as exc:
-                self.bad(exc.reason, exc.detail, raw)
-                continue
-            if not isinstance(record, dict):
-                self.bad(
-                    Reason.NOT_AN_OBJECT, f"a record must be a JSON object, got {type(record).__name__}", raw
-                )
-                continue
-            if plain is None or not plain(record):
-                screened.append(len(parsed))
-                texts.append(text)
-            parsed.append((line_no, off, raw, record))
-        # Secrets go first: nothing below (state, events, quarantine) sees them. The screen runs
-        # over the chunk at once in polars; Python redacts only the records it flags.
-        if len(texts) > SMALL_CHUNK:
-            hits = flagged(pl.Series(texts, dtype=pl.String)).arg_true().to_list()
-        else:  # a sensor tick's few new lines: cheaper in Python than a polars query (~1.5 ms)
-            hits = [i for i, text in enumerate(texts) if might_hold_secret(text)]
-        for hit in hits:
-            i = screened[hit]
-            line_no, off, raw, record = parsed[i]
-            parsed[i] = (line_no, off, raw, redact_value(record, screen=might_hold_secret))
+        parsed, skipped = chunks.records(self, self.source, name, chunk)
         self.report.records += len(parsed) + skipped
         # Records copied into a resumed session (same record id) become events once.
         # A record without an id of its own is known by its session, line and content, so a copied
         # or moved file (same lines at the same places) is never counted twice.
         ids: list[int | None] = []
+        record_id, file_session = self.source.record_id, self.file_session
+        by_line = f"{self.source.name}:{file_session}:"
         for line_no, _off, raw, record in parsed:
             try:
-                rid = self.source.record_id(record, self.file_session)
+                rid = record_id(record, file_session)
             except (TypeError, ValueError, AttributeError):
                 rid = None  # a record of an odd shape has no id; handling it says what is wrong
-            if rid is None and self.file_session is not None:
-                rid = f"{self.source.name}:{self.file_session}:{line_no}:{content_hash(raw)}"
+            if rid is None and file_session is not None:
+                rid = f"{by_line}{line_no}:{content_hash(raw)}"
             ids.append(record_hash(rid) if rid else None)
         fresh = self.state.unseen(h for h in ids if h is not None)
         in_chunk: set[int] = set()
+        handle = self.source.handle
         for (line_no, off, raw, record), h in zip(parsed, ids, strict=True):
             if h is not None:
                 if h not in fresh or h in in_chunk:
@@ -307,7 +262,7 @@ class Importer(SessionRecorder):
                 in_chunk.add(h)
             self.where = (name, line_no, off)
             try:
-                self.source.handle(record, self)
+                handle(record, self)
             except ContractError as exc:
                 self.bad(exc.reason, exc.detail, raw)
             except Exception as exc:  # one record the source could not make sense of: never the pass
