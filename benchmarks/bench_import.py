@@ -573,8 +573,10 @@ its own: {cores()} core(s), so files are read in {cores()} processes once 32 MB+
 JSON into a table, on every core. The import reads the records that mean nothing (reasoning, command output
 events: most of a real rollout's bytes) by their first bytes only, decodes the rest (orjson; json.loads
 for the few records it could read differently),
-redacts secrets (only the strings a screen flags, only the patterns whose literal piece is there),
-deduplicates records and API requests against its SQLite state, prices every request, builds the events,
+redacts secrets (only the strings a screen flags, only the patterns whose literal piece is there; records
+whose handling reads no text, such as answers, turn ends and token counts, are not screened),
+deduplicates records and API requests against its SQLite state, prices every request, builds each event's
+line once (its session's part serialized once),
 checks them against the contract all at once (vectorized, as the reader does), and appends them to the
 stream partition, the attempt's transcript and the errors file. Past 32 MB, files are read in tasks of
 consecutive files by the importing process and a pool of workers (it reads every task no worker has started
