@@ -21,7 +21,12 @@ from agent_pipelines.core.archive import (
 )
 from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason
 from agent_pipelines.ops.rotation.config import Settings
-from agent_pipelines.ops.rotation.verdicts import Judged, OneDestination, judge_block, quarantine_record
+from agent_pipelines.ops.rotation.verdicts import (
+    Judged,
+    OneDestination,
+    judge_block,
+    quarantine_record,
+)
 
 
 class _Sink(Protocol):
@@ -60,12 +65,14 @@ def prejudge(path: Path, kind: Kind, qname: str, today: date, *, blocks: int = J
             if judged == blocks:
                 return Head(start, pieces, (offset, line_no))
             verdicts: Future[Judged] | None = None
+            lines = 1  # a long line or a torn last one
             if isinstance(piece, reader.Lines):
                 verdicts = Future()
                 verdicts.set_result(judge_block(piece.data, kind, qname, line_no, piece.offset, today))
+                lines = verdicts.result().lines  # counted by the judge: not counted again
                 judged += 1
             pieces.append((piece, line_no, verdicts))
-            offset, line_no = _after(piece), line_no + _lines_in(piece)
+            offset, line_no = _after(piece), line_no + lines
     return Head(start, pieces, None)
 
 
@@ -176,7 +183,7 @@ def _route_block(
             sink.quarantine(judged.records)
         _emit(sink, kind, judged.dest, judged.kept(), judged.lines - len(judged.cuts))
         return judged.lines, 0
-    verdicts, bad_idx = judged
+    verdicts, bad_idx = judged.verdicts, judged.bad
     lines = block.split(b"\n")
     lines.pop()  # the block ends with a newline
     bad = _records(lines, bad_idx, qname, first_line, base_offset)

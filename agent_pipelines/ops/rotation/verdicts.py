@@ -14,6 +14,7 @@ import polars as pl
 from agent_pipelines.core import contract, paths, reader
 from agent_pipelines.core.archive import EVENT_KINDS, LIVE_FILES, MONTHLY, Kind
 from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason, gate
+from agent_pipelines.core.reader.blocks import parse_lines
 from agent_pipelines.ops.rotation.config import RotationError
 from agent_pipelines.text.redaction_frame import redact_record
 
@@ -43,8 +44,19 @@ class OneDestination:
         return b"".join(pieces)
 
 
+@dataclass
+class PerLine:
+    """A block's verdict line by line: ``verdicts`` (``idx``, ``dest``) for the lines that go
+    somewhere, ``bad`` (line index -> quarantine reason and detail) for the others; the lines not
+    in either are blank."""
+
+    verdicts: pl.DataFrame
+    bad: dict[int, tuple[str, str]]
+    lines: int  # the block's lines, as its judge split it (so no one counts them again)
+
+
 # A block's verdicts: the common case whole, or the verdict of each line (destination or quarantine)
-Judged = OneDestination | tuple[pl.DataFrame, dict[int, tuple[str, str]]]
+Judged = OneDestination | PerLine
 
 
 def judge_block(
@@ -53,7 +65,9 @@ def judge_block(
     """The verdicts for one block's lines (see :func:`_route_block`)."""
     if kind in EVENT_KINDS:
         return _judge_events(block, kind, qname, first_line, base_offset, today)
-    return _judge_light(block.split(b"\n")[:-1], kind, today)
+    lines = block.split(b"\n")[:-1]
+    verdicts, bad = _judge_light(lines, kind, today)
+    return PerLine(verdicts, bad, len(lines))
 
 
 def _dest_expr(kind: Kind, today: date) -> pl.Expr:
@@ -72,9 +86,19 @@ def _dest_expr(kind: Kind, today: date) -> pl.Expr:
     return pl.when(closed).then(pl.lit("archive:") + period).otherwise(live).alias("dest")
 
 
-def _judge_events(
-    block: bytes, kind: Kind, qname: str, first_line: int, base: int, today: date
-) -> OneDestination | tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
+def _with_dest(frame: pl.DataFrame, kind: Kind, today: date, *keep: str) -> pl.DataFrame:
+    """``keep`` and each row's ``dest`` (:func:`_dest_expr`), formatted once per distinct day and
+    joined back: a block holds a day or a few, and formatting a date per row was most of the cost
+    of routing a block that is otherwise all polars."""
+    days = frame.select(pl.col("day").unique())
+    dests = days.with_columns(_dest_expr(kind, today))
+    joined = frame.select(*keep, "day").join(
+        dests, on="day", how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined.drop("day")
+
+
+def _judge_events(block: bytes, kind: Kind, qname: str, first_line: int, base: int, today: date) -> Judged:
     """Verdicts for event lines: the reader's contract checks, then the pandera model as a gate.
 
     The common case comes back as a :class:`OneDestination`; otherwise (good lines for several
@@ -83,35 +107,41 @@ def _judge_events(
     """
     # Not redacted: only the verdicts and days are kept (the archive holds the original bytes, and
     # the quarantine records are redacted as they are made), so the gate judges the lines as archived.
-    result = reader.read_bytes(
-        block, source_name=qname, first_line=first_line, base_offset=base, redact=False
-    )
-    events = result.events
+    # The reader's parse of a block in memory (what ``reader.read_bytes`` runs), keeping its count of
+    # the block's lines: counting the newlines of every block again cost a quarter second at 1M events.
+    events, records, n_lines = parse_lines(block, qname, first_line, base, MAX_LINE_BYTES, redact=False)
+    quarantined = pl.DataFrame(records, schema=reader.QUARANTINE_SCHEMA)
     failures = _pandera_failures(events)
     if not failures.height:
-        one = _one_destination(block, events, result.quarantine, kind, qname, base, today)
+        one = _one_destination(block, n_lines, events, quarantined, kind, qname, base, today)
         if one is not None:
             return one
     bad_idx: dict[int, tuple[str, str]] = {
         ln - first_line: (reason, detail)
-        for ln, reason, detail in result.quarantine.select("line_number", "reason", "detail").iter_rows()
+        for ln, reason, detail in quarantined.select("line_number", "reason", "detail").iter_rows()
     }
     if failures.height:
         failed = events.select("event_id", "line_number").join(failures, on="event_id", how="inner")
         for ln, reason, detail in failed.select("line_number", "reason", "detail").iter_rows():
             bad_idx[ln - first_line] = (reason, detail)
         events = events.join(failures, on="event_id", how="anti")
-    verdicts = events.select((pl.col("line_number") - first_line).alias("idx"), _dest_expr(kind, today))
-    return verdicts, bad_idx
+    indexed = events.select((pl.col("line_number") - first_line).alias("idx"), "day")
+    return PerLine(_with_dest(indexed, kind, today, "idx"), bad_idx, n_lines)
 
 
 def _one_destination(
-    block: bytes, events: pl.DataFrame, bad: pl.DataFrame, kind: Kind, qname: str, base: int, today: date
+    block: bytes,
+    n_lines: int,
+    events: pl.DataFrame,
+    bad: pl.DataFrame,
+    kind: Kind,
+    qname: str,
+    base: int,
+    today: date,
 ) -> OneDestination | None:
     if events.is_empty():
         return None
-    dests = events.select(_dest_expr(kind, today)).unique()
-    n_lines = block.count(b"\n")
+    dests = events.select(pl.col("day").unique()).select(_dest_expr(kind, today)).unique()
     if dests.height != 1 or events.height + bad.height != n_lines:  # several places, or blank lines
         return None
     cuts: list[tuple[int, int]] = []
@@ -187,7 +217,7 @@ def _judge_light(
             idx.append(i)
             days.append(day)
     frame = pl.DataFrame({"idx": idx, "day": days}, schema={"idx": pl.Int64, "day": pl.Date})
-    return frame.select("idx", _dest_expr(kind, today)), bad_idx
+    return _with_dest(frame, kind, today, "idx"), bad_idx
 
 
 def _line_day(line: bytes) -> date | tuple[Reason, str]:
