@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,38 +145,42 @@ def _prepare_locked(s: Settings, tokdir: Path, origin: StagedOrigin, fd: int, he
     return manifest
 
 
-FILES_AHEAD = 2  # staged files locked and judged in threads while the one before is routed
+JUDGE_THREADS = 2  # staged files locked and judged at once, in threads, while the main thread routes
+FILES_AHEAD = 4  # files judged (or waiting to be) ahead of the one routed; each holds its first blocks
 
 
-def process_tokens(s: Settings, tokdirs: list[Path], outcome: Outcome) -> None:
+def process_tokens(s: Settings, tokdirs: Iterable[Path], outcome: Outcome) -> None:
     """:func:`process_token` for each folder, in order, with the next ones judged meanwhile.
 
     A day partition is usually one block, so judging blocks ahead within a file leaves a core
     idle; judging (nearly all polars work, which releases the GIL) the next :data:`FILES_AHEAD`
-    files in threads keeps both busy. Only judging runs ahead: routing, writing and committing stay
-    one folder at a time and in order, so the result, and what a rerun after a kill at any step
-    converges to, is exactly that of one folder at a time.
-    """
-    if len(tokdirs) <= 1:
-        for tokdir in tokdirs:
-            process_token(s, tokdir, outcome)
-        return
-    with ThreadPoolExecutor(max_workers=FILES_AHEAD, thread_name_prefix="rotation-ahead") as pool:
-        ahead: deque[tuple[Path, Future[_Ready]]] = deque()
-        upcoming = iter(tokdirs)
+    files in :data:`JUDGE_THREADS` threads keeps both busy. Only judging runs ahead: routing,
+    writing and committing stay one folder at a time and in order, so the result, and what a rerun
+    after a kill at any step converges to, is exactly that of one folder at a time.
 
-        def submit() -> None:
-            tokdir = next(upcoming, None)
+    ``tokdirs`` may stage each file as it is drawn (:func:`~agent_pipelines.ops.rotation.run.archive_closed`):
+    the first :data:`FILES_AHEAD` are judged while the rest are staged (staging is mostly waiting
+    on ``fsync``), and every one is drawn, so staged, before the first is committed. Judging reads
+    the staged file and writes nothing, so the files on disk go through exactly the states of
+    staging everything first: a kill during staging leaves what it always left.
+    """
+    drawn = iter(tokdirs)
+    with ThreadPoolExecutor(max_workers=JUDGE_THREADS, thread_name_prefix="rotation-ahead") as pool:
+        ahead: deque[tuple[Path, Future[_Ready]]] = deque()
+
+        def submit(source: Iterator[Path]) -> None:
+            tokdir = next(source, None)
             if tokdir is not None:
                 ahead.append((tokdir, pool.submit(_ready, s, tokdir, judge_ahead=True)))
 
         try:
             for _ in range(FILES_AHEAD):
-                submit()
+                submit(drawn)
+            upcoming = iter(list(drawn))  # the rest staged before anything is committed
             while ahead:
                 tokdir, future = ahead.popleft()
                 ready = future.result()
-                submit()
+                submit(upcoming)
                 _finish(s, tokdir, ready, outcome)
         finally:  # stopped by a failure: unlock the folders judged ahead
             for _tokdir, future in ahead:

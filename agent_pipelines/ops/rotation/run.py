@@ -233,14 +233,20 @@ def _put_back_non_file(s: Settings, tokdir: Path, warnings: list[str]) -> bool:
 
 
 def archive_closed(s: Settings, report: RotationReport) -> None:
-    """Stage every file holding closed days, then process each (caller holds the lock)."""
+    """Stage every file holding closed days, one after another, then process each in the same
+    order (caller holds the lock). The first files are judged while the later ones are staged;
+    all are staged before any is committed (see
+    :func:`~agent_pipelines.ops.rotation.commit.process_tokens`)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    tokdirs = []
-    for seq, step in enumerate(source_steps(s, report.warnings)):
-        tokdir = stage(s, step, f"{stamp}-{seq:04d}")
-        if tokdir is not None:
-            tokdirs.append(tokdir)
-    process_tokens(s, tokdirs, report.outcome)
+    steps = source_steps(s, report.warnings)
+
+    def staged() -> Iterator[Path]:
+        for seq, step in enumerate(steps):
+            tokdir = stage(s, step, f"{stamp}-{seq:04d}")
+            if tokdir is not None:
+                yield tokdir
+
+    process_tokens(s, staged(), report.outcome)
 
 
 def apply_retention(s: Settings, report: RotationReport) -> None:
