@@ -508,6 +508,23 @@ def test_killed_rotation_rerun_ends_as_if_never_interrupted(
     assert sum(everything(root, data).values()) <= sum(before.values())  # retention deletes, never adds
 
 
+def test_every_file_is_staged_before_the_first_commit(tmp_path: Path) -> None:
+    """Files are judged while later ones are still being staged, but nothing is committed until
+    all are staged: killed at the first archive renamed into place, no closed day is left live."""
+    root, data = tmp_path / "logs", tmp_path / "data"
+    build_logs(root)
+    closed = [p.relative_to(root).as_posix() for p in (root / paths.STREAM_DIR).glob("*.jsonl")]
+    closed = [p for p in closed if not p.endswith(f"{TODAY}.jsonl")] + list(LIVE_NAMES)
+    assert _cli(root, data, crash="archived").returncode == -signal.SIGKILL
+    assert [p.name for p in (root / paths.STREAM_DIR).glob("*.jsonl")] == [f"{TODAY}.jsonl"]
+    assert not any((root / name).exists() for name in LIVE_NAMES)
+    staged = [
+        json.loads((tokdir / "origin.json").read_bytes())["origin"]
+        for tokdir in sorted((root / "archive" / ".staging").iterdir())
+    ]
+    assert sorted(staged) == sorted(closed)
+
+
 def test_killed_twice_in_a_row_still_converges(tmp_path: Path, uninterrupted: dict[str, object]) -> None:
     root, data = tmp_path / "logs", tmp_path / "data"
     build_logs(root)
