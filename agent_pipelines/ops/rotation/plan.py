@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import stat
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -196,7 +197,13 @@ class RotationPlan:
 def source_steps(s: Settings, warnings: list[str] | None = None) -> list[SourceStep]:
     """Live files holding closed days. Only regular files inside the log folder: a directory named
     like a partition, a FIFO or a symbolic link is named in ``warnings`` and left where it is."""
-    steps: list[SourceStep] = []
+    return list(iter_source_steps(s, warnings))
+
+
+def iter_source_steps(s: Settings, warnings: list[str] | None = None) -> Iterator[SourceStep]:
+    """:func:`source_steps` one at a time, in the same order: the stream's closed partitions (known
+    from their names), then the single files, each scanned for closed days only when it is its
+    turn, so a rotation stages and judges the partitions meanwhile."""
     stream_dir = s.logs_root / paths.STREAM_DIR
     partitions = [] if stream_dir.is_symlink() else sorted(stream_dir.glob("*.jsonl"))
     for path in partitions:
@@ -206,7 +213,7 @@ def source_steps(s: Settings, warnings: list[str] | None = None) -> list[SourceS
             continue
         if day < s.today and reader.regular_file(path, warnings, s.logs_root):
             with contextlib.suppress(FileNotFoundError):
-                steps.append(SourceStep(Kind.STREAM.value, rel(s, path), path.stat().st_size, "closed day"))
+                yield SourceStep(Kind.STREAM.value, rel(s, path), path.stat().st_size, "closed day")
     for kind, name in LIVE_FILES.items():
         path = s.logs_root / name
         if not reader.regular_file(path, warnings, s.logs_root):
@@ -221,8 +228,7 @@ def source_steps(s: Settings, warnings: list[str] | None = None) -> list[SourceS
                 warnings.append(f"{name}: cannot be read ({exc.strerror or exc}); not rotated")
             continue
         if why:
-            steps.append(SourceStep(kind.value, name, size, why))
-    return steps
+            yield SourceStep(kind.value, name, size, why)
 
 
 def _single_file_reason(kind: Kind, path: Path, today: date) -> str | None:

@@ -42,6 +42,7 @@ from agent_pipelines.ops.rotation.plan import (
     Outcome,
     RotationPlan,
     inventory,
+    iter_source_steps,
     outcome_dict,
     retention_steps,
     source_steps,
@@ -238,10 +239,9 @@ def archive_closed(s: Settings, report: RotationReport) -> None:
     all are staged before any is committed (see
     :func:`~agent_pipelines.ops.rotation.commit.process_tokens`)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    steps = source_steps(s, report.warnings)
 
     def staged() -> Iterator[Path]:
-        for seq, step in enumerate(steps):
+        for seq, step in enumerate(iter_source_steps(s, report.warnings)):
             tokdir = stage(s, step, f"{stamp}-{seq:04d}")
             if tokdir is not None:
                 yield tokdir
