@@ -36,7 +36,7 @@ from agent_pipelines.ops.rotation.config import (
     Settings,
     checkpoint,
 )
-from agent_pipelines.ops.rotation.manifest import Manifest, StagedOrigin
+from agent_pipelines.ops.rotation.manifest import Manifest, ManifestError, StagedOrigin
 from agent_pipelines.ops.rotation.plan import Outcome, SourceStep
 from agent_pipelines.ops.rotation.route import Head, prejudge, route_file
 from agent_pipelines.ops.rotation.sinks import CountingSink, PreparingSink
@@ -167,25 +167,43 @@ def process_tokens(s: Settings, tokdirs: Iterable[Path], outcome: Outcome) -> No
     drawn = iter(tokdirs)
     with ThreadPoolExecutor(max_workers=JUDGE_THREADS, thread_name_prefix="rotation-ahead") as pool:
         ahead: deque[tuple[Path, Future[_Ready]]] = deque()
+        early: dict[Path, Future[_Ready]] = {}
 
         def submit(source: Iterator[Path]) -> None:
             tokdir = next(source, None)
             if tokdir is not None:
-                ahead.append((tokdir, pool.submit(_ready, s, tokdir, judge_ahead=True)))
+                future = early.pop(tokdir, None) or pool.submit(_ready, s, tokdir, judge_ahead=True)
+                ahead.append((tokdir, future))
 
         try:
             for _ in range(FILES_AHEAD):
                 submit(drawn)
-            upcoming = iter(list(drawn))  # the rest staged before anything is committed
+            rest = list(drawn)  # the rest staged before anything is committed
+            for tokdir in rest:
+                if _judged_early(tokdir):
+                    early[tokdir] = pool.submit(_ready, s, tokdir, judge_ahead=True)
+            upcoming = iter(rest)
             while ahead:
                 tokdir, future = ahead.popleft()
                 ready = future.result()
                 submit(upcoming)
                 _finish(s, tokdir, ready, outcome)
         finally:  # stopped by a failure: unlock the folders judged ahead
-            for _tokdir, future in ahead:
+            for future in [f for _tokdir, f in ahead] + list(early.values()):
                 if not future.cancel() and future.exception() is None:
                     future.result().close()
+
+
+def _judged_early(tokdir: Path) -> bool:
+    """Whether a staged file is judged as soon as every file is staged, not in its turn: the single
+    files of the other kinds (staged last), whose judging is line by line in Python (alerts,
+    metrics: one core, holding the GIL) or the costliest per byte (errors). Judged last, they left
+    the run's end on one core; judged early, they overlap the partitions' polars work. Only the
+    judging moves: their lines are still routed, and committed, in their turn."""
+    try:
+        return StagedOrigin.load(tokdir / ORIGIN).kind != Kind.STREAM.value
+    except (OSError, ManifestError):  # its own turn says what is wrong with it
+        return False
 
 
 def _quarantine_name(origin: StagedOrigin) -> str:
