@@ -309,6 +309,22 @@ def test_lines_are_judged_as_written_and_no_secret_reaches_the_quarantine(tmp_pa
     assert gzip.decompress(archive_path(root, Kind.STREAM, str(day)).read_bytes()) == good
 
 
+def test_a_line_written_twice_is_archived_twice_and_judged_as_one(tmp_path: Path) -> None:
+    """The model holds one row per distinct line (``event_id`` unique): a line written twice is
+    judged once, so both copies go where one would (archived, or both quarantined), and the
+    duplicate is never refused for being one."""
+    root, data = tmp_path / "logs", tmp_path / "data"
+    day = TODAY - timedelta(days=1)
+    twice = event_line(at(day, 9), "twice")
+    refused = event_line(at(day, 10), "neg", commits_ahead=-1)
+    other = event_line(at(day, 11), "other")
+    append_bytes(paths.stream_partition_path(root, day), twice + twice + other + refused + refused)
+    report = rotation.rotate(settings(root, data))
+    assert gzip.decompress(archive_path(root, Kind.STREAM, str(day)).read_bytes()) == twice + twice + other
+    assert report.outcome.quarantined == {"pandera:greater_than_or_equal_to(0)": 2}
+    assert sorted(read_quarantine(data)["line_number"].to_list()) == [4, 5]
+
+
 def _routed(root: Path, data: Path) -> dict[str, object]:
     """Where every line went, in order (archives decompressed: their members follow the blocks)."""
     files = {}
