@@ -255,7 +255,8 @@ Python {platform.python_version()}. Input: the generator's log folder, {DAYS} cl
   the archive keeps the original bytes; then the model gate and each line's destination), compression and
   its check {parts["compress"]:.1f} s, the rest (routing, writing, fsync, commit, threads)
   {ours_cpu - parts["judge"] - parts["compress"]:.1f} s. Judging runs two files at once, ahead of routing,
-  the first ones while the rest are staged, so the wall time is about the CPU time over the two cores.
+  the first ones while the rest are staged: the rotation kept {ours_cpu / seconds:.2f} of the
+  {os.cpu_count()} cores busy (the judges' Python between their polars queries shares one interpreter lock).
   The shared reader alone (the third row: `reader.read_file`, redacted, its own block sizes, one file after
   another) costs more than the whole rotation.
 - Compression ratio ours / baseline: {ratio / base_ratio:.3f} (ours: ISA-L level 2, standard gzip members,
