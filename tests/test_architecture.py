@@ -129,8 +129,7 @@ def test_no_module_is_over_400_lines() -> None:
 
 def test_reading_importing_and_detecting_do_not_load_pandera() -> None:
     """pandera (~0.1 s of a process's start) is for the cleaned table's checks and the rotation's gate:
-    the reader, the importers (and each of their workers), the logger, the detectors and the command
-    line's start never load it."""
+    the reader, the importers (and each of their workers), the logger and the detectors never load it."""
     import subprocess
     import sys
 
@@ -141,7 +140,6 @@ def test_reading_importing_and_detecting_do_not_load_pandera() -> None:
         "agent_pipelines.ingest.importers.pool",
         "agent_pipelines.live.detectors",
         "agent_pipelines.core.contract",
-        "agent_pipelines.cli",  # every command, rotate's included: pandera comes when a check runs
     ]
     code = (
         f"import sys\nfor m in {modules!r}: __import__(m)\n"

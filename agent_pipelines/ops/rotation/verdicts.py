@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pandera.errors
 import polars as pl
 
 from agent_pipelines.core import contract, paths, reader
 from agent_pipelines.core.archive import EVENT_KINDS, LIVE_FILES, MONTHLY, Kind
-from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason
+from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason, gate
 from agent_pipelines.core.reader.blocks import parse_lines
 from agent_pipelines.ops.rotation.config import RotationError
 from agent_pipelines.text.redaction_frame import redact_record
@@ -170,10 +171,6 @@ def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
     which says "passes" only where pandera would); pandera itself runs only for a block that fails,
     for its failure cases and messages.
     """
-    import pandera.errors  # here, not at the top: every CLI command imports this module, few rotate
-
-    from agent_pipelines.core.contract import gate
-
     empty = pl.DataFrame(schema={"event_id": pl.String, "reason": pl.String, "detail": pl.String})
     if events.is_empty():
         return empty
