@@ -125,28 +125,3 @@ def test_no_module_is_over_400_lines() -> None:
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
-
-
-def test_reading_importing_and_detecting_do_not_load_pandera() -> None:
-    """pandera (~0.1 s of a process's start) is for the cleaned table's checks and the rotation's gate:
-    the reader, the importers (and each of their workers), the logger and the detectors never load it."""
-    import subprocess
-    import sys
-
-    modules = [
-        "agent_pipelines.core.reader",
-        "agent_pipelines.core.logger",
-        "agent_pipelines.ingest.importers",
-        "agent_pipelines.ingest.importers.pool",
-        "agent_pipelines.live.detectors",
-        "agent_pipelines.core.contract",
-    ]
-    code = (
-        f"import sys\nfor m in {modules!r}: __import__(m)\n"
-        "print(sorted(m for m in sys.modules if m.startswith('pandera')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
-    code = "from agent_pipelines.core import contract\nprint(contract.CleanedEvent.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "CleanedEvent"  # still there when asked for

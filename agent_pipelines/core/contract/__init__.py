@@ -13,13 +13,10 @@ reasons;
   line and turned into polars expressions by :func:`violation_exprs` for the reader's blocks;
 * :mod:`~agent_pipelines.core.contract.shapes` — the original system's payload field names beside ours
   (one table), read alike;
-* :mod:`~agent_pipelines.core.contract.schemas` — the pandera model of the cleaned table (loaded when
-  ``CleanedEvent`` is first asked for), :mod:`~agent_pipelines.core.contract.table` — its polars schema.
+* :mod:`~agent_pipelines.core.contract.schemas` — the pandera models and the cleaned table's schema.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from agent_pipelines.core.contract.fields import (
     COMPLETION_STATUSES,
@@ -76,6 +73,10 @@ from agent_pipelines.core.contract.rules import (
     text_only,
     violation_exprs,
 )
+from agent_pipelines.core.contract.schemas import (
+    CLEANED_SCHEMA,
+    CleanedEvent,
+)
 from agent_pipelines.core.contract.shapes import (
     ALIAS_FIELDS,
     KEPT_IN_DATA,
@@ -84,7 +85,6 @@ from agent_pipelines.core.contract.shapes import (
     alias_exprs,
     canonical_payload,
 )
-from agent_pipelines.core.contract.table import CLEANED_SCHEMA
 from agent_pipelines.core.contract.timestamps import (
     TIMESTAMP_DAY,
     TIMESTAMP_DAY_PATTERN,
@@ -159,16 +159,3 @@ __all__ = [
     "timestamp_expr",
     "violation_exprs",
 ]
-
-if TYPE_CHECKING:
-    from agent_pipelines.core.contract.schemas import CleanedEvent
-
-
-def __getattr__(name: str) -> Any:
-    """``CleanedEvent`` is imported when first asked for: it needs pandera, which reading and importing
-    logs never do (~0.1 s of every CLI command's and import worker's start)."""
-    if name == "CleanedEvent":
-        from agent_pipelines.core.contract.schemas import CleanedEvent
-
-        return CleanedEvent
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
-"""The cleaned events' pandera model (the assets' check and the rotation's last gate); the polars schema
-it describes is :data:`~agent_pipelines.core.contract.table.CLEANED_SCHEMA`."""
+"""The cleaned events' schemas: the pandera model (the assets' check and the rotation's last gate)
+and the polars schema (what the reader produces and every asset downstream reads)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pandera.engines.polars_engine import DateTime
 from agent_pipelines.core.contract.fields import (
     COMPLETION_STATUSES,
     EVENT_TYPES,
+    INT_FIELDS,
     MAX_ID_CHARS,
+    PAYLOAD_COLUMNS,
     PROMPT_TYPES,
+    STRING_FIELDS,
 )
 
 
@@ -76,3 +79,16 @@ class CleanedEvent(pa.DataFrameModel):
         return data.lazyframe.select(
             (pl.col("event_type") != "error") | pl.col("error_message").is_not_null()
         )
+
+
+CLEANED_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "day": pl.Date(),
+    **{name: pl.String() for name in STRING_FIELDS},
+    **{name: pl.Int64() for name in INT_FIELDS},
+    **PAYLOAD_COLUMNS,
+    "data": pl.String(),
+    "source_file": pl.String(),
+    "line_number": pl.Int64(),
+}
