@@ -18,11 +18,14 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import termios
 import time
 from pathlib import Path
+
+import pytest
 
 from agent_pipelines.core import paths
 
@@ -169,14 +172,27 @@ def host_env(host: Path, name: str, bucket: str, s3_env: dict[str, str], endpoin
     return env
 
 
-def ship_once(env: dict[str, str]) -> None:
-    done = subprocess.run(
+def require_rclone() -> None:
+    """Skip on a workstation without rclone; fail in CI, whose .ci/run installs it."""
+    if shutil.which("rclone") is None:
+        if os.environ.get("CI"):
+            pytest.fail("rclone not found: .ci/run should have installed it")
+        pytest.skip("rclone is not installed here (apt-get install rclone); CI installs it")
+
+
+def ship(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One copy by deploy/shipper/ship-agent-logs.sh (``--once``), as the host's environment says."""
+    return subprocess.run(
         ["bash", str(SHIPPER / "ship-agent-logs.sh"), "--once"],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def ship_once(env: dict[str, str]) -> None:
+    done = ship(env)
     assert done.returncode == 0, done.stderr
 
 

@@ -10,7 +10,6 @@ uploading a grown file and started again: S3 shows the old object or the new one
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -18,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from stack_fixture import SHIPPER, host_env, ship_once
+from stack_fixture import SHIPPER, host_env, require_rclone, ship_once
 
 from agent_pipelines import AgentWorkLogger
 from agent_pipelines.core.reader import read_logs
@@ -30,10 +29,7 @@ BASE = datetime(2026, 3, 3, 9, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _rclone() -> None:
-    if shutil.which("rclone") is None:
-        if os.environ.get("CI"):
-            pytest.fail("rclone not found: .ci/run should have installed it")
-        pytest.skip("rclone is not installed here (apt-get install rclone); CI installs it")
+    require_rclone()
 
 
 def write_sessions(folder: Path, host: str, first: int, count: int, padding: int = 0) -> None:

@@ -9,15 +9,12 @@ server (moto), the transcripts of tests/transcript_fixtures.py with a key pasted
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import transcript_fixtures as fx
-from stack_fixture import SHIPPER, host_env, ship_once
+from stack_fixture import host_env, require_rclone, ship, ship_once
 
 from agent_pipelines.core.reader import read_logs
 from agent_pipelines.ingest import log_mirror
@@ -29,10 +26,7 @@ SESSION = "7f1c2d3e-0000-4000-8000-0000000000ee"
 
 @pytest.fixture(autouse=True)
 def _rclone() -> None:
-    if shutil.which("rclone") is None:
-        if os.environ.get("CI"):
-            pytest.fail("rclone not found: .ci/run should have installed it")
-        pytest.skip("rclone is not installed here (apt-get install rclone); CI installs it")
+    require_rclone()
 
 
 def _host(tmp_path: Path, s3, bucket: str) -> dict[str, str]:
@@ -101,13 +95,7 @@ def test_transcripts_are_imported_on_the_host_redacted_and_shipped_once(s3, tmp_
 def test_imports_without_the_command_stop_in_one_line(s3, tmp_path: Path) -> None:
     env = _host(tmp_path, s3, s3.new_bucket("no-command-bucket"))
     env["AGENT_PIPELINES_BIN"] = str(tmp_path / "missing" / "agent-pipelines")
-    done = subprocess.run(
-        ["bash", str(SHIPPER / "ship-agent-logs.sh"), "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = ship(env)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "AGENT_PIPELINES_BIN" in done.stderr
 
@@ -116,13 +104,7 @@ def test_a_failing_source_is_said_and_the_rest_is_shipped(s3, tmp_path: Path) ->
     bucket = s3.new_bucket("bad-source-bucket")
     env = _host(tmp_path, s3, bucket)
     env["AGENT_LOGS_IMPORT"] = "no-such-agent,codex"
-    done = subprocess.run(
-        ["bash", str(SHIPPER / "ship-agent-logs.sh"), "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = ship(env)
     assert done.returncode == 0, done.stderr
     assert "import no-such-agent failed" in done.stderr
     mirror = tmp_path / "mirror"
