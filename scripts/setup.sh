@@ -64,4 +64,20 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installed in $((SECONDS - started)) s ($how; its log: .venv/install.log)" >&2
   echo "$want" >"$stamp"
 fi
+# Bytecode compiled once, here: uv installs none, and where PYTHONDONTWRITEBYTECODE is set (or the
+# folder is read-only) every process compiled polars, pandera, pydantic and the price tables from
+# source each start, which an import's spawned worker processes paid in the middle of the pass
+# (~0.6 s each). Python checks each .pyc against its source, so an edited module is never run stale.
+bytecode=.venv/.compiled-bytecode
+if [ "$(cat "$bytecode" 2>/dev/null)" != "$want" ]; then
+  started=$SECONDS
+  packages_dir=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  if .venv/bin/python -m compileall -q -j 0 "$packages_dir" >.venv/compile.log 2>&1; then
+    echo "setup: bytecode compiled in $((SECONDS - started)) s" >&2
+  else
+    echo "setup: some installed modules were not precompiled (.venv/compile.log); they compile when imported" >&2
+  fi
+  echo "$want" >"$bytecode"
+fi
+.venv/bin/python -m compileall -q agent_pipelines >/dev/null 2>&1 || true # ours (gitignored __pycache__)
 .venv/bin/python -c "import agent_pipelines, dagster, polars, pandera" # fail loudly if the install did not work
