@@ -586,8 +586,9 @@ again in order, so the counts never depend on the workers (`tests/test_import_po
 *Peak MB*: the most the import's processes (the CLI's, the pool's server and its workers) held at once
 (proportional resident memory summed over them, sampled every 100 ms; Python, polars and our modules are
 about 100 MB of each process):
-events are appended per task and every 20,000, so it follows the largest task (a few MB of files, or the
-largest file), not the tree: compare the rows, of 11 to {args.mb:g} MB.
+events are checked and appended every 20,000 (workers hand theirs back unchecked: the check costs ~15 ms
+a call), so it follows the largest task (a few MB of files, or the largest file) and those events, not
+the tree: compare the rows, of 11 to {args.mb:g} MB.
 *Idle*: the same import again with nothing new (0 bytes read, 0 events): what a `transcript_import_sensor`
 tick costs over this many files (a `stat` per file and one SQLite read of the file positions).
 """
