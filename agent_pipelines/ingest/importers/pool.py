@@ -47,6 +47,8 @@ AHEAD = 2  # tasks in flight per worker: enough to keep them busy, few enough to
 # The main process reads too: a task no worker has started when its turn comes (the pool's processes
 # take a while to start, and each holds one task ahead) is taken back and read here.
 STEAL = True
+# Events worth checking and writing while this process waits for a worker (the pass's last tasks).
+IDLE_WRITE = 2000
 
 
 @dataclass
@@ -248,6 +250,8 @@ def read_parallel(
             else:
                 while STEAL and not future.done() and steal_ahead(index + 1):
                     pass  # a worker has the task due: read the next ones meanwhile
+                if not future.done() and len(imp.events) >= IDLE_WRITE and imp.flush_events is not None:
+                    imp.write()  # nothing left to read meanwhile: the events so far are checked and written
                 try:
                     part = future.result()
                 except Exception:  # a worker died or failed: its files are read here, as without workers
