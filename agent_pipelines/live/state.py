@@ -357,14 +357,14 @@ def commit(
 def _state_bytes(state: DetectorState, *, reuse: bool) -> bytes:
     """``json.dumps(state.to_json(), separators=(",", ":"))``, built from its parts: the head that
     ``_HEAD`` reads, the body (kept on the state for the next commit), then ``unpublished``."""
-    fields = state.to_json()
     body = state._body if reuse and state._body is not None else None
-    if body is None:
+    if body is None:  # ``to_json`` only then: it builds every attempt's dict, a busy day's thousands
+        fields = state.to_json()
         middle = {k: v for k, v in fields.items() if k not in ("version", "generation", "unpublished")}
         body = json.dumps(middle, separators=(",", ":"))[1:-1]
         state._body = body
-    unpublished = json.dumps(fields["unpublished"], separators=(",", ":"))
-    head = f'{{"version":{fields["version"]},"generation":{fields["generation"]},'
+    unpublished = json.dumps(state.unpublished, separators=(",", ":"))
+    head = f'{{"version":{STATE_VERSION},"generation":{state.generation},'
     return f'{head}{body},"unpublished":{unpublished}}}'.encode()
 
 

@@ -12,6 +12,7 @@ executes it in its own process: both run this one definition.
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,18 +158,26 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogSt
     """Every detector over the new events (event time), then the live stuck check at ``now``."""
     thresholds = batch.thresholds
     events = batch.new.result.events if batch.new else None
-    batch.alerts = detect(
-        events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
-    )
-    if events is not None:
-        predicted, risks, batch.risk_state = predicted_failures(
-            log_store.data_path, events, batch.failure_risk
+    with ThreadPoolExecutor(1, thread_name_prefix="failure-risk") as pool:
+        # The failure-risk feed reads the same events and its own state only: it runs beside the
+        # detectors (both mostly polars, which releases the GIL), on the core the burst leaves idle.
+        # Every module it uses is imported with this one, on the main thread (a first import racing
+        # another thread's is what once broke pandera's dispatch). Its alerts still come last.
+        risk = (
+            pool.submit(predicted_failures, log_store.data_path, events, batch.failure_risk)
+            if events is not None
+            else None
         )
-        batch.alerts += predicted
-        if risks.height:
-            context.add_output_metadata(
-                {"open_session_risk": dg.MetadataValue.md(markdown_table(risks.head(20), limit=20))}
-            )
+        batch.alerts = detect(
+            events if events is not None else pl.DataFrame(), batch.state, thresholds, now_ms=batch.now_ms
+        )
+        if risk is not None:
+            predicted, risks, batch.risk_state = risk.result()
+            batch.alerts += predicted
+            if risks.height:
+                context.add_output_metadata(
+                    {"open_session_risk": dg.MetadataValue.md(markdown_table(risks.head(20), limit=20))}
+                )
     batch.state.cursor = batch.new.cursor.to_json() if batch.new else batch.state.cursor
     batch.watch = stuck_watch(batch.state, thresholds)
     counts: dict[str, int] = {}
