@@ -150,46 +150,53 @@ FILES_AHEAD = 4  # files judged (or waiting to be) ahead of the one routed; each
 
 
 def process_tokens(s: Settings, tokdirs: Iterable[Path], outcome: Outcome) -> None:
-    """:func:`process_token` for each folder, in order, with the next ones judged meanwhile.
+    """:func:`process_token` for each folder, one at a time, with the next ones judged meanwhile.
 
     A day partition is usually one block, so judging blocks ahead within a file leaves a core
     idle; judging (nearly all polars work, which releases the GIL) the next :data:`FILES_AHEAD`
     files in :data:`JUDGE_THREADS` threads keeps both busy. Only judging runs ahead: routing,
-    writing and committing stay one folder at a time and in order, so the result, and what a rerun
-    after a kill at any step converges to, is exactly that of one folder at a time.
+    writing and committing stay one folder at a time, in the order the folders were submitted to
+    be judged, so the result, and what a rerun after a kill at any step converges to, is exactly
+    that of one folder at a time.
 
     ``tokdirs`` may stage each file as it is drawn (:func:`~agent_pipelines.ops.rotation.run.archive_closed`):
     the first :data:`FILES_AHEAD` are judged while the rest are staged (staging is mostly waiting
     on ``fsync``), and every one is drawn, so staged, before the first is committed. Judging reads
     the staged file and writes nothing, so the files on disk go through exactly the states of
     staging everything first: a kill during staging leaves what it always left.
+
+    The single files of the other kinds (staged last) are judged as soon as every file is staged
+    (:func:`_judged_early`), and prepared and committed in that turn too: right after the first
+    :data:`FILES_AHEAD` files, while the judges work on the partitions after them. Left to the end,
+    their routing (line by line: they hold many days) was a tail on one core. Nothing else changes
+    place: their archives, returns and quarantine are theirs alone (no partition writes to them),
+    and the original logger's single stream file, whose days the partitions' archives share, keeps
+    its turn after the partitions.
     """
     drawn = iter(tokdirs)
     with ThreadPoolExecutor(max_workers=JUDGE_THREADS, thread_name_prefix="rotation-ahead") as pool:
         ahead: deque[tuple[Path, Future[_Ready]]] = deque()
-        early: dict[Path, Future[_Ready]] = {}
 
         def submit(source: Iterator[Path]) -> None:
             tokdir = next(source, None)
             if tokdir is not None:
-                future = early.pop(tokdir, None) or pool.submit(_ready, s, tokdir, judge_ahead=True)
-                ahead.append((tokdir, future))
+                ahead.append((tokdir, pool.submit(_ready, s, tokdir, judge_ahead=True)))
 
         try:
             for _ in range(FILES_AHEAD):
                 submit(drawn)
             rest = list(drawn)  # the rest staged before anything is committed
-            for tokdir in rest:
-                if _judged_early(tokdir):
-                    early[tokdir] = pool.submit(_ready, s, tokdir, judge_ahead=True)
-            upcoming = iter(rest)
+            early = [tokdir for tokdir in rest if _judged_early(tokdir)]
+            for tokdir in early:
+                ahead.append((tokdir, pool.submit(_ready, s, tokdir, judge_ahead=True)))
+            upcoming = iter([tokdir for tokdir in rest if tokdir not in early])
             while ahead:
                 tokdir, future = ahead.popleft()
                 ready = future.result()
                 submit(upcoming)
                 _finish(s, tokdir, ready, outcome)
         finally:  # stopped by a failure: unlock the folders judged ahead
-            for future in [f for _tokdir, f in ahead] + list(early.values()):
+            for _tokdir, future in ahead:
                 if not future.cancel() and future.exception() is None:
                     future.result().close()
 
@@ -198,8 +205,8 @@ def _judged_early(tokdir: Path) -> bool:
     """Whether a staged file is judged as soon as every file is staged, not in its turn: the single
     files of the other kinds (staged last), whose judging is line by line in Python (alerts,
     metrics: one core, holding the GIL) or the costliest per byte (errors). Judged last, they left
-    the run's end on one core; judged early, they overlap the partitions' polars work. Only the
-    judging moves: their lines are still routed, and committed, in their turn."""
+    the run's end on one core; judged early, they overlap the partitions' polars work. Their
+    routing and commit follow in the same turn (see :func:`process_tokens`)."""
     try:
         return StagedOrigin.load(tokdir / ORIGIN).kind != Kind.STREAM.value
     except (OSError, ManifestError):  # its own turn says what is wrong with it
