@@ -11,8 +11,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-import polars as pl
+from typing import Any
 
 from agent_pipelines.core import paths, reader
 from agent_pipelines.core.archive import (
@@ -279,10 +278,7 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
         _append_once(s, s.logs_root / ret.target, tokdir, ret.file)
     done = tokdir / f"{QUARANTINE}.done"
     if manifest.quarantine.lines and not done.exists():
-        from agent_pipelines.core.quarantine import write_quarantine
-
-        records = pl.read_ndjson(tokdir / QUARANTINE, schema=reader.QUARANTINE_SCHEMA)
-        write_quarantine(Path(manifest.quarantine_dir).parent, records)
+        write_quarantined(Path(manifest.quarantine_dir).parent, tokdir / QUARANTINE)
         atomic_write(done, b"")
         checkpoint(s, "quarantined")
     for name in manifest.oversize:
@@ -298,6 +294,23 @@ def _commit(s: Settings, tokdir: Path, manifest: Manifest) -> None:
     (tokdir / MANIFEST).unlink(missing_ok=True)
     shutil.rmtree(tokdir, ignore_errors=True)
     fsync_dir(tokdir.parent)
+
+
+def write_quarantined(data_dir: Path, prepared: Path) -> None:
+    """The records a prepare wrote (one JSON object a line, by :class:`PreparingSink`) into the
+    quarantine, by source file. Read in Python, not by polars: a commit runs while the judges keep
+    polars' threads busy, and a query of a few lines waited its turn there (a second a run at 1M
+    events, on the one thread that writes)."""
+    from agent_pipelines.core.quarantine import write_quarantine_records
+
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for line in prepared.read_bytes().splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            record = {name: raw.get(name) for name in reader.QUARANTINE_SCHEMA}
+            by_source.setdefault(str(record["source_file"]), []).append(record)
+    for source, records in by_source.items():
+        write_quarantine_records(data_dir, source, records)
 
 
 def _append_once(s: Settings, target: Path, tokdir: Path, name: str) -> None:
