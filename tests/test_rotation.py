@@ -541,6 +541,32 @@ def test_every_file_is_staged_before_the_first_commit(tmp_path: Path) -> None:
     assert sorted(staged) == sorted(closed)
 
 
+def test_single_files_are_committed_after_the_first_files_ahead_and_the_old_stream_file_last(
+    tmp_path: Path,
+) -> None:
+    """The single files judged early (errors, alerts, metrics) are committed in that turn, after the
+    first ``FILES_AHEAD`` partitions, not after every partition; the original logger's stream file,
+    whose days the partitions' archives share, keeps its place after them. Killed once the fifth
+    source is deleted (4 closed partitions here), the errors file is done and the old stream file
+    is still staged."""
+    from agent_pipelines.ops.rotation import config as rotation_config
+    from agent_pipelines.ops.rotation.commit import FILES_AHEAD
+
+    root, data = tmp_path / "logs", tmp_path / "data"
+    build_logs(root)
+    closed = [p for p in (root / paths.STREAM_DIR).glob("*.jsonl") if not p.name.startswith(str(TODAY))]
+    assert len(closed) == FILES_AHEAD
+    assert _cli(root, data, crash=f"source_deleted:{FILES_AHEAD + 1}").returncode == -signal.SIGKILL
+    still_staged = {
+        json.loads((tokdir / "origin.json").read_bytes())["origin"]
+        for tokdir in (root / "archive" / ".staging").iterdir()
+        if (tokdir / rotation_config.SOURCE).exists()
+    }
+    assert paths.ERRORS_FILE not in still_staged
+    assert {paths.STREAM_FILE, paths.ALERTS_FILE, paths.METRICS_FILE} <= still_staged
+    assert _cli(root, data).returncode == 0
+
+
 def test_killed_twice_in_a_row_still_converges(tmp_path: Path, uninterrupted: dict[str, object]) -> None:
     root, data = tmp_path / "logs", tmp_path / "data"
     build_logs(root)
