@@ -180,9 +180,11 @@ def run_detectors(context: dg.OpExecutionContext, batch: Batch, log_store: LogSt
     events = batch.new.result.events if batch.new else None
     with old_objects_left_alone(), ThreadPoolExecutor(1, thread_name_prefix="failure-risk") as pool:
         # The failure-risk feed reads the same events and its own state only: it runs beside the
-        # detectors (both mostly polars, which releases the GIL), on the core the burst leaves idle.
-        # Every module it uses is imported with this one, on the main thread (a first import racing
-        # another thread's is what once broke pandera's dispatch). Its alerts still come last.
+        # detectors, its polars queries (which release the GIL) on the core the detectors' Python
+        # leaves idle. Every module it uses is imported with this one, on the main thread (a first
+        # import racing another thread's is what once broke pandera's dispatch). It runs with no
+        # model too: its per-session counters make the first model's scores right for sessions
+        # already open. Its alerts still come last.
         risk = (
             pool.submit(predicted_failures, log_store.data_path, events, batch.failure_risk)
             if events is not None
