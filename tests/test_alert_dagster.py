@@ -3,6 +3,7 @@ alert (delivery, action), the ``alert_actions`` asset, and the alerts table's de
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ def run_detector(tmp_path: Path) -> dict[str, Any]:
         resources=detector_resources(store, TelegramResource()),
     )
     assert result.success
+    assert gc.get_freeze_count() == 0  # the ops froze the process's old objects only while they worked
     [output] = [e for e in result.events_for_node("publish_alerts") if e.is_successful_output]
     metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
     materialized = [
@@ -111,6 +113,7 @@ def test_a_broken_config_fails_the_run_in_one_line_and_loses_nothing(
             raise_on_error=False,
         )
         assert not result.success
+        assert gc.get_freeze_count() == 0  # the failed op gave the collector its old objects back too
         [failure] = [e for e in result.all_events if e.is_step_failure]
         message = failure.step_failure_data.user_failure_data.description
         assert "receiver 'nobody'" in message and message.strip().count("\n") == 0
