@@ -8,7 +8,9 @@ refused loudly. hypothesis breaks several values at once.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandera.errors
@@ -55,6 +57,18 @@ def _frame() -> pl.DataFrame:
     return reader.dedupe(result.events)
 
 
+def _gate(frame: pl.DataFrame) -> bool:
+    """The gate's verdict on ``frame``, the same on the frame, on it as a LazyFrame and on a scan
+    of it stored as Parquet (how the contract check reads stored days)."""
+    verdict = passes(frame, contract.CleanedEvent)
+    assert passes(frame.lazy(), contract.CleanedEvent) == verdict
+    with tempfile.TemporaryDirectory() as folder:
+        stored = Path(folder) / "day.parquet"
+        frame.write_parquet(stored)
+        assert passes(pl.scan_parquet(stored), contract.CleanedEvent) == verdict
+    return verdict
+
+
 def _pandera_passes(frame: pl.DataFrame) -> bool:
     try:
         contract.CleanedEvent.validate(frame, lazy=True)
@@ -88,7 +102,7 @@ def _broken(column: str, check: str | None, frame: pl.DataFrame) -> pl.DataFrame
 def test_a_frame_the_reader_made_passes_both() -> None:
     frame = _frame()
     assert _pandera_passes(frame)
-    assert passes(frame, contract.CleanedEvent)
+    assert _gate(frame)
 
 
 RULES = [(name, None) for name, col in SCHEMA.columns.items() if not col.nullable] + [
@@ -100,7 +114,7 @@ RULES = [(name, None) for name, col in SCHEMA.columns.items() if not col.nullabl
 def test_each_column_rule_broken_is_refused(column: str, check: str | None) -> None:
     frame = _broken(column, check, _frame())
     assert not _pandera_passes(frame)
-    assert not passes(frame, contract.CleanedEvent)
+    assert not _gate(frame)
 
 
 def test_dataframe_checks_duplicates_dtypes_and_columns_are_refused() -> None:
@@ -128,8 +142,8 @@ def test_dataframe_checks_duplicates_dtypes_and_columns_are_refused() -> None:
         frame.with_columns(pl.lit(1).alias("extra")),  # strict: no extra columns
     ):
         assert not _pandera_passes(bad)
-        assert not passes(bad, contract.CleanedEvent)
-    assert _pandera_passes(nan_cost) == passes(nan_cost, contract.CleanedEvent)  # polars' own NaN order, both
+        assert not _gate(bad)
+    assert _pandera_passes(nan_cost) == _gate(nan_cost)  # polars' own NaN order, both
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -140,7 +154,7 @@ def test_several_rules_broken_anywhere_are_refused(rules: list[tuple[str, str | 
     for column, check in rules:
         shifted = _broken(column, check, shifted)
     assert not _pandera_passes(shifted)
-    assert not passes(shifted, contract.CleanedEvent)
+    assert not _gate(shifted)
 
 
 def test_a_model_the_gate_cannot_translate_is_refused_loudly() -> None:
@@ -158,3 +172,27 @@ def test_a_model_the_gate_cannot_translate_is_refused_loudly() -> None:
     for model in (ElementWise, Coerced):
         with pytest.raises(UnsupportedSchema):
             passes(pl.DataFrame({"x": [1]}), model)
+
+
+def test_uniqueness_is_decided_by_the_values_where_the_numbers_cannot_tell() -> None:
+    """Ids are counted as numbers when they all are; texts that are not numbers, or two texts that
+    spell one number, are counted as texts: the gate agrees with pandera on each."""
+
+    class Ids(pa.DataFrameModel):
+        id: str = pa.Field(unique=True)
+
+    for ids, unique in (
+        (["00000000000000000007", "00000000000000000003"], True),
+        (["00000000000000000007", "00000000000000000007"], False),
+        (["1", "01", "001"], True),  # one number, three texts
+        (["a", "b", "7"], True),
+        (["a", "b", "a"], False),
+    ):
+        frame = pl.DataFrame({"id": ids})
+        try:
+            Ids.validate(frame, lazy=True)
+            pandera_passes = True
+        except pandera.errors.SchemaErrors:
+            pandera_passes = False
+        assert pandera_passes == unique, ids
+        assert passes(frame, Ids) == unique and passes(frame.lazy(), Ids) == unique, ids

@@ -67,34 +67,72 @@ def _schema(model: type[pa.DataFrameModel]) -> Any:
     return schema
 
 
-def passes(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> bool:
+def passes(frame: pl.DataFrame | pl.LazyFrame, model: type[pa.DataFrameModel]) -> bool:
     """Whether ``model.validate(frame)`` would pass, in one query. ``False`` means "ask pandera"
-    (a check fails, or a column is missing, extra or of another dtype)."""
+    (a check fails, or a column is missing, extra or of another dtype).
+
+    A LazyFrame (a scan of stored files) is judged without reading what no rule looks at: its
+    column set and dtypes come from its schema, the columns a column rule reads are read once
+    (the free text, the bulk of the bytes, is not), and the dataframe checks run on the scan
+    itself, which reads only the columns they name."""
     schema = _schema(model)
     columns = schema.columns
-    if schema.strict and set(frame.columns) != set(columns):
+    present = frame.collect_schema()
+    if schema.strict and set(present) != set(columns):
         return False
-    if any(name not in frame.schema for name in columns):
+    if any(name not in present for name in columns):
         return False
-    if any(frame.schema[name] != _expected_dtype(column) for name, column in columns.items()):
+    if any(present[name] != _expected_dtype(column) for name, column in columns.items()):
         return False
-    lazy = frame.lazy()
+    rows = frame.lazy()
+    if isinstance(frame, pl.LazyFrame):  # the columns a column rule reads, read once
+        checked = [n for n, c in columns.items() if not c.nullable or c.unique or c.checks]
+        lazy = frame.select(checked).collect().lazy()
+    else:
+        lazy = rows
     parts: list[pl.LazyFrame] = []
     plain: list[pl.Expr] = []
+    unique: list[str] = []
     for name, column in columns.items():
         if not column.nullable:
             ok = pl.col(name).is_not_null()
-            if frame.schema[name].is_float():
+            if present[name].is_float():
                 ok = ok & pl.col(name).is_not_nan()
-            plain.append(ok)
+            plain.append(ok.all())
         if column.unique:
-            plain.append(pl.col(name).is_duplicated().not_())
-        parts.extend(_check_frame(check, lazy, name) for check in column.checks)
-    parts.extend(_check_frame(check, lazy, "*") for check in schema.checks)
+            unique.append(name)
+        parts.extend(_check_frame(check, lazy, name).select(pl.all().all()) for check in column.checks)
+    parts.extend(_check_frame(check, rows, "*").select(pl.all().all()) for check in schema.checks)
     if plain:
         parts.append(lazy.select(pl.all_horizontal(plain).alias("ok")))
+    if unique:  # last: when only it fails, the exact count decides
+        parts.append(lazy.select(pl.all_horizontal([_distinct(n, present[n]) for n in unique]).alias("ok")))
     if not parts:
         return True
     renamed = [part.rename({"ok": f"ok{i}"}) for i, part in enumerate(parts)]
-    result = pl.concat(renamed, how="horizontal").select(pl.all().all()).collect()
-    return bool(all(result.row(0))) if result.height else True
+    verdicts = _row(renamed)
+    if all(verdicts):
+        return True
+    if not unique or not all(verdicts[:-1]):
+        return False
+    # some id is not a number, or two ids spell one number: the values themselves decide
+    exact = lazy.select(pl.all_horizontal([pl.col(n).n_unique() == pl.len() for n in unique]))
+    return bool(exact.collect().item())
+
+
+def _row(parts: list[pl.LazyFrame]) -> tuple[bool, ...]:
+    result = pl.concat(parts, how="horizontal").collect()
+    return tuple(bool(v) for v in result.row(0)) if result.height else (True,) * len(parts)
+
+
+def _distinct(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Whether no two values of ``name`` are equal (pandera's ``unique``: two nulls are equal too).
+
+    Text is first read as unsigned numbers (the reader's ids are 20 digits): distinct numbers
+    can only come from distinct texts, and hashing 8-byte numbers is a few times cheaper. Where
+    a value is not a number (or two texts spell one), this says ``False``, and the caller counts
+    the texts themselves."""
+    if dtype == pl.String:
+        numbers = pl.col(name).cast(pl.UInt64, strict=False)
+        return (numbers.null_count() == 0) & (numbers.n_unique() == pl.len())
+    return pl.col(name).n_unique() == pl.len()
