@@ -34,7 +34,7 @@ def cleaned_section(runs: list[dict], rounds: int) -> str:
         "the process's own (every thread), less sensitive to load than the wall clock. Peak memory is "
         "each process's high-water RSS (`VmHWM`): the floor holds a whole day's frame; the library "
         "parses a file up to 32 MiB as one block and larger files in blocks of 8 MiB, in a pool of one "
-        "thread per core (a day's next block parsed while one is handed on, the next day's reading "
+        "thread per core (a day's next two blocks parsed while one is handed on, the next day's reading "
         "started while this one is written, results in order ahead of the Parquet writer), and holds "
         "no more than a few blocks and the day's event ids.",
         "",
