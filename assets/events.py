@@ -164,6 +164,7 @@ def cleaned_events(
     attempts: list[pl.Series] = []
     warnings: list[str] = []
     last: CleanedDay | None = None
+    finished: list[CleanedDay] = []  # days of a many-day run, for their own metadata at the end
     over: list[str] = []
     # AGENT_PIPELINES_MAX_QUARANTINE_SHARE, checked when the code location loaded its settings
     threshold = log_store.settings.max_quarantine_share
@@ -198,9 +199,7 @@ def cleaned_events(
         per_day.append({"day": done.day.isoformat(), "events": done.events, "quarantined": done.quarantined,
                         "quarantine_share": round(done.quarantine_share, 5)})  # fmt: skip
         if len(days) > 1:  # this day's partition shows this day's numbers, not the run's totals
-            where = parquet_io_manager.location_for(key, done.day.isoformat())
-            own = {**day_metadata(done), "path": dg.MetadataValue.path(where)}
-            add_partition_metadata(context, done.day.isoformat(), own, run_keys)
+            finished.append(done)
         now = time.monotonic()
         if now - logged >= PROGRESS_SECONDS or len(per_day) == len(days):
             # progress, not a line per day: each is an event in Dagster's event log (a database write)
@@ -212,6 +211,13 @@ def cleaned_events(
         for warning in done.warnings:  # files skipped or cut short: never fatal, always said
             context.log.warning(warning)
         warnings.extend(done.warnings)
+    # Each day's own metadata once every day is written: its small queries, run between two days'
+    # writes, waited for the threads parsing the next days (0.6 s of a 1M-event backfill's 31 days,
+    # ~1 ms a day once the parsing is done). Dagster records it when the step ends either way.
+    for done in finished:
+        where = parquet_io_manager.location_for(key, done.day.isoformat())
+        own = {**day_metadata(done), "path": dg.MetadataValue.path(where)}
+        add_partition_metadata(context, done.day.isoformat(), own, run_keys)
     lines = totals["events"] + totals["quarantined"]
     share = totals["quarantined"] / lines if lines else 0.0
     metadata: dict[str, Any] = {
