@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date
 from pathlib import Path
@@ -192,9 +193,10 @@ def test_blocks_cut_whole_lines_around_a_long_line_at_any_block_size() -> None:
 
 
 def test_blocks_parsed_in_parallel_read_exactly_as_one_after_the_other(tmp_path: Path) -> None:
-    """``iter_read(parallel=1)`` (the cleaned-events pass) hands on the same results, block by
-    block, as the sequential read: rows, quarantined lines (among them a long line between two
-    blocks and a half-written last line), offsets and line counts."""
+    """``iter_read(parallel=...)`` (the cleaned-events pass: 1, 2, or a number asked at every
+    block) hands on the same results, block by block, as the sequential read: rows, quarantined
+    lines (among them a long line between two blocks and a half-written last line), offsets and
+    line counts."""
     from agent_pipelines.core.reader import iter_read
 
     bad = [line for line, reason in BAD_LINES if reason != "line_too_long"]
@@ -202,15 +204,23 @@ def test_blocks_parsed_in_parallel_read_exactly_as_one_after_the_other(tmp_path:
     lines.insert(250, b'{"x": "' + b"y" * 9000 + b'"}')  # over the bound below, longer than a block
     path = tmp_path / "parallel.jsonl"
     path.write_bytes(b"\n".join(lines) + b'\n{"half": ')
+    asked = itertools.count()
+
+    def varying() -> int:  # a callable: asked again at every block
+        return next(asked) % 3
+
     for final in (False, True):
         one_by_one = list(iter_read(path, block_bytes=4096, max_line_bytes=8192, final=final))
-        at_once = list(iter_read(path, block_bytes=4096, max_line_bytes=8192, final=final, parallel=1))
-        assert len(at_once) == len(one_by_one) > 10
-        for a, b in zip(at_once, one_by_one, strict=True):
-            assert a.events.equals(b.events) and a.quarantine.equals(b.quarantine)
-            assert (a.offsets, a.lines, a.pending_bytes, a.warnings) == (
-                b.offsets, b.lines, b.pending_bytes, b.warnings
-            )  # fmt: skip
+        for parallel in (1, 2, varying):
+            at_once = list(
+                iter_read(path, block_bytes=4096, max_line_bytes=8192, final=final, parallel=parallel)
+            )
+            assert len(at_once) == len(one_by_one) > 10
+            for a, b in zip(at_once, one_by_one, strict=True):
+                assert a.events.equals(b.events) and a.quarantine.equals(b.quarantine)
+                assert (a.offsets, a.lines, a.pending_bytes, a.warnings) == (
+                    b.offsets, b.lines, b.pending_bytes, b.warnings
+                )  # fmt: skip
         reasons = pl.concat([r.quarantine for r in at_once])["reason"].to_list()
         assert "line_too_long" in reasons and ("truncated_line" in reasons) == final
 

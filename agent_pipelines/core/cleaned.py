@@ -36,12 +36,13 @@ from agent_pipelines.core.reader import (
 
 PREVIEW_ROWS = 10
 DAYS_AHEAD = 1  # days read in their own thread while the one before is written
-# A day's blocks parsed while the one before is handed on (iter_read's ``parallel``). Two, not one:
-# with one, a pool thread that finished a block sat idle until the day's reader had handed it on and
-# cut the next (3M events, 8 days: both pool threads busy 65% of the run with one, 76% with two, the
-# time with a single block being parsed 28% -> 15%; three gained nothing). Costs one parsed block
-# more held per day (peak +47 MiB there).
+# A day's blocks parsed while the one before is handed on (iter_read's ``parallel``): two for the day
+# being written, one for the day read ahead. With one, a pool thread that finished a block of the day
+# being written sat idle until its reader had handed it on and cut the next (10M events, 5 days,
+# parse jobs timed per worker: a single block being parsed 11-12% of the run with one, 2-3% with
+# two); the day read ahead waits for the writer anyway, and a block more held there only costs memory.
 PARSE_AHEAD = 2
+PARSE_AHEAD_NEXT_DAY = 1
 DAY_NUMBER_COLUMNS = ("event_type", "attempt_id", "executor", "model", "completion_status", "cost_usd",
                       "total_tokens")  # fmt: skip
 
@@ -136,9 +137,14 @@ def clean_days(
     """
     root = Path(logs_root)
 
+    writing: list[date] = []  # the day being written (its reader may go further ahead)
+
     def day_blocks(day: date) -> ReadAhead[ReadResult]:
+        def parallel() -> int:
+            return PARSE_AHEAD if writing and writing[0] == day else PARSE_AHEAD_NEXT_DAY
+
         blocks = iter_logs(
-            root, days=[day], final_before=final_before, block_bytes=block_bytes, parallel=PARSE_AHEAD
+            root, days=[day], final_before=final_before, block_bytes=block_bytes, parallel=parallel
         )
         return read_ahead(blocks, ahead)
 
@@ -158,6 +164,7 @@ def clean_days(
             start_next()
         while started:
             day, blocks = started.popleft()
+            writing[:] = [day]
             start_next()
             with blocks:
                 summary = CleanedDay(day)

@@ -32,7 +32,7 @@ import itertools
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -100,7 +100,7 @@ def iter_logs(
     days: Iterable[date] | None = None,
     final_before: date | None = None,
     block_bytes: int | None = None,
-    parallel: int = 0,
+    parallel: int | Callable[[], int] = 0,
 ) -> Iterator[ReadResult]:
     """:func:`read_logs` one block at a time (see :func:`iter_read`, and its ``parallel``), file
     after file.

@@ -9,7 +9,7 @@ import os
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,7 +208,7 @@ def iter_read(
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
     block_bytes: int | None = None,
-    parallel: int = 0,
+    parallel: int | Callable[[], int] = 0,
 ) -> Iterator[ReadResult]:
     """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
     one (possibly empty) carrying what is only known at the end (the half-written last line, the
@@ -221,7 +221,9 @@ def iter_read(
 
     ``parallel`` blocks after this one are parsed at once (in :func:`parse_pool`'s threads), their
     results still yielded in order: a large day then keeps every core busy, where one block after
-    the other left one core to the parse (the next day's reader, a block ahead, soon waits).
+    the other left one core to the parse (the next day's reader, a block ahead, soon waits). A
+    callable is asked again at every block (a caller can let a reader go further ahead once its
+    results are the ones awaited).
     """
     path = Path(path)
     name = source_name or str(path)
@@ -274,7 +276,8 @@ def iter_read(
                 _Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes, block_bytes=block_bytes
             )
             for piece in pieces:
-                if isinstance(piece, Lines) and parallel:
+                ahead = parallel() if callable(parallel) else parallel
+                if isinstance(piece, Lines) and (ahead or parsing):  # in order behind those parsing
                     job = parse_pool().submit(
                         parse_lines, piece.data, name, line_no, piece.offset, max_line_bytes
                     )
@@ -284,7 +287,7 @@ def iter_read(
                     offset = piece.offset + len(piece.data)
                     parsing.append((job, quarantine[:], offset, line_no))
                     quarantine.clear()
-                    yield from parsed(parallel)
+                    yield from parsed(ahead)
                 elif isinstance(piece, Lines):
                     frame, bad, count = parse_lines(piece.data, name, line_no, piece.offset, max_line_bytes)
                     quarantine.extend(bad)
