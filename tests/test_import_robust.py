@@ -67,3 +67,32 @@ def test_any_lines_import_without_crashing_and_write_only_valid_events(claude: b
             )
         if (root / "logs").exists():
             assert read_logs(root / "logs").quarantine.height == 0  # what we write always passes the contract
+
+
+def test_codex_record_kinds_of_any_json_type_are_judged_not_raised(tmp_path: Path) -> None:
+    """A record kind that is a list or an object (not a string) in a well-timed record: found by the
+    reader fuzz test (``TypeError: unhashable type: 'list'`` in the plain-record shortcut); the
+    import goes on and the rest of the rollout lands."""
+    ts = "2026-03-02T10:00:00.000Z"
+    lines = [
+        {"timestamp": ts, "type": "session_meta", "payload": {"id": "odd-kinds", "cwd": "/w"}},
+        {"timestamp": ts, "type": "event_msg", "payload": {"type": ["token_count"]}},
+        {"timestamp": ts, "type": "event_msg", "payload": {"type": {"a": 1}}},
+        {"timestamp": ts, "type": ["event_msg"], "payload": {"type": "token_count"}},
+        {"timestamp": ts, "type": "event_msg", "payload": {"type": "user_message", "message": "hi"}},
+    ]
+    folder = tmp_path / "cx"
+    folder.mkdir()
+    (folder / "rollout-odd.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    for fast in (True, False):
+        logs = tmp_path / f"logs-{fast}"
+        report = run_import(
+            type(SOURCES["codex"])(fast=fast),
+            [folder],
+            logs_dir=logs,
+            data_dir=tmp_path / f"d-{fast}",
+            now=NOW,
+        )
+        assert report.records == len(lines)
+        events = read_logs(logs).events
+        assert "session_start" in events["event_type"].to_list()

@@ -182,6 +182,8 @@ def plain_record(record: dict[str, Any]) -> bool:
     if not isinstance(payload, dict) or not isinstance(ts, str) or not _PLAIN_TIME.fullmatch(ts):
         return False
     kind, item = record.get("type"), payload.get("type")
+    if not isinstance(item, str):  # a list or an object as a kind: judged by the full handling
+        return False
     if kind == "event_msg":
         return item in PLAIN_EVENTS
     return kind == "response_item" and item == "message"
