@@ -57,3 +57,17 @@ def test_detect_says_it_read_lines_but_accepted_none(
 
 def test_our_own_logs_get_no_hint(small_logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert foreign_files(small_logs) == {}
+
+
+def test_lines_whose_type_is_a_list_or_an_object_are_foreign_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``{"type": []}`` as the first lines of a file in the log folder: the hint's sniffing raised
+    ``TypeError: unhashable type`` (looking the kind up in a set), and validate with it."""
+    logs = tmp_path / "logs"
+    fx.write_jsonl(
+        logs / "other" / "odd.jsonl", [{"type": []}, {"type": {"a": 1}}, {"type": [1], "payload": {}}]
+    )
+    assert [p.name for p in foreign_files(logs)["other"]] == ["odd.jsonl"]
+    assert main(["validate", "--logs-dir", str(logs)]) == 0
+    assert "not agent work events" in capsys.readouterr().out

@@ -41,12 +41,9 @@ def kind_of(record: object) -> str | None:
     if "event_type" in record and "attempt_id" in record:
         return "ours"
     kind = record.get("type")
-    if (
-        isinstance(kind, str)
-        and "." in kind
-        and isinstance(record.get("data"), dict)
-        and "parentId" in record
-    ):
+    if not isinstance(kind, str):  # a list or an object as a type: no tool writes that
+        return "other"
+    if "." in kind and isinstance(record.get("data"), dict) and "parentId" in record:
         return "copilot-cli"
     if kind in CODEX_TYPES and isinstance(record.get("payload"), dict):
         return "codex"
