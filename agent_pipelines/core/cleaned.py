@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -139,18 +139,18 @@ def clean_days(
 
     writing: list[date] = []  # the day being written (its reader may go further ahead)
 
-    def day_blocks(day: date) -> ReadAhead[Deduped]:
+    def day_blocks(day: date) -> ReadAhead[ReadResult]:
         def parallel() -> int:
             return PARSE_AHEAD if writing and writing[0] == day else PARSE_AHEAD_NEXT_DAY
 
         blocks = iter_logs(
             root, days=[day], final_before=final_before, block_bytes=block_bytes, parallel=parallel
         )
-        return read_ahead(_deduped(blocks), ahead)
+        return read_ahead(blocks, ahead)
 
     # Each day is read in its own thread, the next day's while this one is written: two blocks are
     # parsed at once (both cores busy), each producer holding at most ``ahead`` parsed blocks.
-    started: deque[tuple[date, ReadAhead[Deduped]]] = deque()
+    started: deque[tuple[date, ReadAhead[ReadResult]]] = deque()
     upcoming = iter(days)
     carry = ContextCarry(earlier)  # lines without task or executor inherit their attempt's session start
 
@@ -178,30 +178,8 @@ def clean_days(
             blocks.close()
 
 
-@dataclass(frozen=True)
-class Deduped:
-    """A block read and deduplicated against the day's earlier blocks (in the day's reader thread)."""
-
-    result: ReadResult  # as read, but its events only the rows no earlier block (or row) of the day had
-    read: int  # valid rows read (before dedupe)
-
-
-def _deduped(results: Iterable[ReadResult]) -> Iterator[Deduped]:
-    """One day's blocks with their duplicates dropped, in the day's reader thread: ``FirstSeen``
-    holds only that day's ids and sees its blocks in order, so its rows are the same as in the
-    writer, but it is off the writer's path. There each block's dedupe waited behind the parses
-    for the polars threads (some 20-30 ms a block, 210 blocks at 3M events) while the writer held
-    up the day's end, the next days' readers already at their allowance and a core idle."""
-    first_seen = FirstSeen()
-    for result in results:
-        read = result.events.height
-        if read:  # the block's rows as read are not held past this (a filtered copy if any dropped)
-            result = replace(result, events=first_seen(result.events))
-        yield Deduped(result, read)
-
-
 def _day_rows(
-    results: Iterable[Deduped],
+    results: Iterable[ReadResult],
     summary: CleanedDay,
     logs_root: Path,
     data_dir: str | os.PathLike[str] | None,
@@ -209,11 +187,11 @@ def _day_rows(
 ) -> Iterator[pl.DataFrame]:
     """One day's deduplicated blocks (context inherited through ``carry``, see
     :mod:`agent_pipelines.core.inherit`), counting what passes into ``summary`` on the way."""
+    first_seen = FirstSeen()
     sources: dict[str, None] = {}
     attempts: list[pl.Series] = []
     ends: list[pl.DataFrame] = []
-    for block in results:
-        result = block.result
+    for result in results:
         summary.pending_bytes += result.pending_bytes
         summary.warnings.extend(result.warnings)
         sources.update(dict.fromkeys(result.offsets))
@@ -223,8 +201,10 @@ def _day_rows(
             _add_counts(summary.reasons, quarantine, "reason")
             if data_dir is not None:
                 summary.newly_quarantined += write_quarantine(data_dir, quarantine)
-        summary.read += block.read
-        events = result.events
+        if not result.events.height:
+            continue
+        summary.read += result.events.height
+        events = first_seen(result.events)
         if not events.height:
             continue
         if carry is not None:

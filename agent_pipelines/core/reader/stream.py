@@ -6,10 +6,11 @@ from __future__ import annotations
 import errno
 import io
 import os
+import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +23,6 @@ from agent_pipelines.core.contract import (
     Reason,
 )
 from agent_pipelines.core.reader.blocks import parse_block, parse_lines, quarantine_record
-from agent_pipelines.core.reader.pool import parse_pool
 from agent_pipelines.core.reader.result import (
     BLOCK_BYTES,
     BOM,
@@ -223,8 +223,7 @@ def iter_read(
     results still yielded in order: a large day then keeps every core busy, where one block after
     the other left one core to the parse (the next day's reader, a block ahead, soon waits). A
     callable is asked again at every block (a caller can let a reader go further ahead once its
-    results are the ones awaited), and by the pool when it picks a job: the blocks of the reader
-    allowed furthest ahead are parsed first (see :class:`~agent_pipelines.core.reader.pool.ParsePool`).
+    results are the ones awaited).
     """
     path = Path(path)
     name = source_name or str(path)
@@ -262,9 +261,6 @@ def iter_read(
                 lines={name: next_line - 1},
             )
 
-    def urgency() -> int:  # the reader allowed furthest ahead is the one awaited: its blocks first
-        return parallel() if callable(parallel) else parallel
-
     with archive.open_log(path) as handle:
         if identity is not None:
             st = os.fstat(handle.fileno())
@@ -280,10 +276,10 @@ def iter_read(
                 _Salvaging(handle), offset=offset, max_line_bytes=max_line_bytes, block_bytes=block_bytes
             )
             for piece in pieces:
-                ahead = urgency()
+                ahead = parallel() if callable(parallel) else parallel
                 if isinstance(piece, Lines) and (ahead or parsing):  # in order behind those parsing
                     job = parse_pool().submit(
-                        urgency, parse_lines, piece.data, name, line_no, piece.offset, max_line_bytes
+                        parse_lines, piece.data, name, line_no, piece.offset, max_line_bytes
                     )
                     line_no += piece.data.count(
                         b"\n"
@@ -338,6 +334,30 @@ def iter_read(
     last.pending_bytes = pending
     last.warnings = warnings
     yield last
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _forked() -> None:
+    """A forked child (a run's worker process) has none of its parent's threads: its own pool."""
+    global _POOL_LOCK
+    _POOL.clear()
+    _POOL_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def parse_pool() -> ThreadPoolExecutor:
+    """The threads :func:`iter_read` parses blocks in when asked to (``parallel``): one per core,
+    shared by every reader of the process, so readers of several days together still parse no
+    more blocks at once than there are cores. Most of a parse is polars work, which releases the GIL."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="parse"))
+        return _POOL[0]
 
 
 def read_bytes(
