@@ -1,8 +1,14 @@
-"""``cleaned_events``' contract as a blocking asset check: pandera's ``contract.CleanedEvent`` over the
-stored days of a run, validated together in batches (:data:`CHECK_BATCH_ROWS`), reading only the
-columns each pass needs. Split from :mod:`assets.events` (the asset itself): this is what a stored
-table must be, whoever wrote it.
+"""``cleaned_events``' contract as a blocking asset check the asset's own step yields: pandera's
+``contract.CleanedEvent`` over each stored day of a run as soon as it is written (:class:`ContractChecks`),
+event ids across days in batches (:data:`CHECK_BATCH_ROWS`), reading only the columns each pass
+needs. Split from :mod:`assets.events` (the asset itself): this is what a stored table must be,
+whoever wrote it.
 """
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import dagster as dg
 import pandera.errors
@@ -12,8 +18,8 @@ from pandera.config import ValidationDepth, config_context
 
 from agent_pipelines.analytics.metrics import markdown_table
 from agent_pipelines.core.contract import CleanedEvent
-from agent_pipelines.core.contract.gate import passes
-from agent_pipelines.orchestration.io_manager import PARQUET_IO, PolarsParquetIOManager, scan_tables
+from agent_pipelines.core.contract.gate import judge, passes
+from agent_pipelines.orchestration.io_manager import scan_tables
 
 # --------------------------------------------------------------------------------------------
 # The contract as an asset check (pandera)
@@ -133,10 +139,22 @@ def _validate(
 
 
 CHECK_BATCH_ROWS = 1_500_000
-"""The contract check validates the run's days together, in batches of consecutive days of up to
-this many rows: pandera's fixed cost (some 60 queries a validation) is paid once a batch instead of
-once a day (30 days of 1M events: 1.2 s one day at a time, 0.5 s at once), while the values it
-reads (some 200 bytes a row) stay bounded at any size of run."""
+"""Event ids are checked unique across consecutive days of a run in batches of up to this many rows
+(each day's own rules are checked as it is written); a failing batch is validated by pandera at
+once, its fixed cost (some 60 queries a validation) paid once a batch, not once a day, and the ids
+it holds (8 bytes a row) stay bounded at any size of run."""
+
+MATCHES_CONTRACT = "matches_contract"
+CONTRACT_CHECK = dg.AssetCheckSpec(
+    MATCHES_CONTRACT,
+    asset="cleaned_events",
+    blocking=True,
+    description="pandera: contract.CleanedEvent over every day the run wrote (types, UTC timestamps, "
+    "known event types and statuses, non-negative costs and counts, unique event ids), each day "
+    "checked as soon as it is written.",
+)
+"""The contract as a check the ``cleaned_events`` step yields itself (``check_specs``), not a step
+of its own: no second step, no second read of the whole run at its end (see :class:`ContractChecks`)."""
 
 
 def _scan(files: list[str]) -> pl.LazyFrame:
@@ -145,89 +163,144 @@ def _scan(files: list[str]) -> pl.LazyFrame:
     return scan
 
 
-def _batches(sizes: list[tuple[str, str, int]], limit: int) -> list[list[tuple[str, str, int]]]:
-    """Consecutive (day, file, rows) cut into batches of at most ``limit`` rows (a larger day alone)."""
-    batches: list[list[tuple[str, str, int]]] = []
-    rows = 0
-    for item in sizes:
-        if not batches or rows + item[2] > limit:
-            batches.append([])
-            rows = 0
-        batches[-1].append(item)
-        rows += item[2]
-    return batches
+def _day_parts(where: str) -> tuple[bool, int, pl.Series | None]:
+    """One stored day: whether every rule of the model holds (the one-query gate), its rows, and its
+    event ids as the numbers they spell (``None`` where some id is not a number: the batch's ids are
+    then compared by pandera itself)."""
+    ok, values = judge(_scan([where]), CleanedEvent)  # the gate reads the ids among its columns
+    if values is None or "event_id" not in values.columns or values["event_id"].dtype != pl.String:
+        return ok, int(_scan([where]).select(pl.len()).collect().item()), None
+    # Distinct numbers come from distinct texts, so ids that never repeat as numbers never repeat;
+    # two texts spelling one number only send the batch to pandera, which compares the texts.
+    numbers = values["event_id"].cast(pl.UInt64, strict=False)
+    return ok, values.height, None if numbers.null_count() else numbers
 
 
-@dg.asset_check(
-    asset="cleaned_events",
-    name="matches_contract",
-    required_resource_keys={PARQUET_IO},
-    blocking=True,
-    description="pandera: contract.CleanedEvent over the partition (types, UTC timestamps, known "
-    "event types and statuses, non-negative costs and counts, unique event ids).",
-)
-def cleaned_events_matches_contract(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    # The partitions are read here rather than taken as an input: Dagster 1.13 hands a check's
-    # input *every* partition of a partitioned asset, and validating 30 days per run is wasteful.
-    # A run over many days (a backfill) validates them together, batches of days of at most
-    # CHECK_BATCH_ROWS rows at a time (one pandera validation each); so does a check-only run (no
-    # partition), over every stored day. Event ids are unique across a batch's days too: an id is
-    # the hash of its line, timestamp included, and a line belongs to its timestamp's day.
-    io: PolarsParquetIOManager = getattr(context.resources, PARQUET_IO)
-    asset = dg.AssetKey("cleaned_events")
-    if context.has_partition_key:
-        keys = [context.partition_key]
-    elif context.has_partition_key_range:
-        keys = list(context.partition_keys)
-    else:
-        stored = io.stored_partitions(asset)
-        keys = [where.rsplit("/", 1)[-1].removesuffix(".parquet") for where in stored]
-        if not keys:
-            return dg.AssetCheckResult(passed=True, description="no stored partition to check")
-    files = [(key, where) for key in keys for where in io.stored(asset, [key])]
-    counts = pl.collect_all([_scan([where]).select(pl.len()) for _, where in files])  # the footers
-    sizes = [(key, where, int(c.item())) for (key, where), c in zip(files, counts, strict=True)]
-    rows = sum(n for _, _, n in sizes)
-    failed: list[tuple[str, dg.AssetCheckResult]] = []
-    for batch in _batches(sizes, CHECK_BATCH_ROWS):
-        result = validate_events(_scan([where for _, where, _ in batch]))
-        if result.passed:
-            continue
-        if len(batch) == 1:
-            failed.append((batch[0][0], result))
-            continue
-        # rare: which of the batch's days fail, each validated alone
-        alone = [(key, validate_events(_scan([where]))) for key, where, _ in batch]
-        # none alone: the days pass one by one, not together (an event id in two days)
-        together = [(f"{batch[0][0]}..{batch[-1][0]}", result)]
-        failed.extend([(k, r) for k, r in alone if not r.passed] or together)
-    if not failed:
+class ContractChecks:
+    """``contract.CleanedEvent`` over the days a run writes, each day checked in a thread of its own
+    as soon as its file is written, while the step reads the next days (the gate's query runs in
+    polars, off the interpreter lock); :meth:`result` waits for the last day and answers.
+
+    Every stored row is still validated each run, and from the stored file (what a reader gets):
+    each day by the one-query gate (held to pandera's verdict by ``tests/test_contract_gate.py``),
+    event ids unique across consecutive days in batches of up to :data:`CHECK_BATCH_ROWS` rows (a
+    batch's ids, 8 bytes each, are dropped once compared), and pandera itself, for its failure
+    cases, only on a day or batch the gate refused. The result names the failing days.
+    """
+
+    def __init__(self, batch_rows: int = CHECK_BATCH_ROWS) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="contract-check")
+        self._batch_rows = batch_rows
+        # per batch: its days (day, where, (passes, rows, seconds)), and whether no id is in two days
+        self._batches: list[tuple[list[tuple[str, str, Future[tuple[bool, int, float]]]], Future[bool]]] = []
+        self._open: list[tuple[str, str, Future[tuple[bool, int, float]]]] = []
+        self._open_rows = 0
+        self._ids: list[pl.Series | None] = []  # the open batch's, touched by the checking thread only
+
+    def add(self, day: str, where: str, rows: int) -> None:
+        """Check the day stored at ``where`` (a file or an ``s3://`` URL; ``rows`` written), from now on."""
+        if self._open and self._open_rows + rows > self._batch_rows:
+            self._close_batch()
+        self._open.append((day, where, self._pool.submit(self._check_day, where)))
+        self._open_rows += rows
+
+    def _check_day(self, where: str) -> tuple[bool, int, float]:
+        started = time.perf_counter()
+        ok, rows, ids = _day_parts(where)
+        self._ids.append(ids)
+        return ok, rows, time.perf_counter() - started
+
+    def _close_batch(self) -> None:
+        if self._open:
+            self._batches.append((self._open, self._pool.submit(self._ids_apart, len(self._open))))
+        self._open, self._open_rows = [], 0
+
+    def _ids_apart(self, days: int) -> bool:
+        """Whether no event id of the batch just checked (its ``days`` days) is in two of them
+        (``False`` also when some id is not a number: pandera then decides)."""
+        ids, self._ids = self._ids, []
+        if days == 1:
+            return True  # within a day: the gate's own uniqueness rule
+        numbers = [n for n in ids if n is not None]
+        return len(numbers) == len(ids) and not pl.concat(numbers).is_duplicated().any()
+
+    def __enter__(self) -> ContractChecks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop checking (a step that failed); a day being checked is finished first."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def result(self) -> dg.AssetCheckResult:
+        """The verdict over every day added (waits for the days still being checked)."""
+        started = time.perf_counter()
+        self._close_batch()
+        try:
+            batches = [
+                ([(day, where, *future.result()) for day, where, future in days], apart.result())
+                for days, apart in self._batches
+            ]
+        finally:
+            self.close()
+        checked = [day for days, _ in batches for day in days]
+        # what checking as the days were written took, and how long the step waited for it at its end
+        timing = {
+            "checking_seconds": round(sum(seconds for *_, seconds in checked), 3),
+            "waited_seconds": round(time.perf_counter() - started, 3),
+        }
+        if not checked:
+            return dg.AssetCheckResult(check_name=MATCHES_CONTRACT, passed=True, description="no day written")
+        failed: list[tuple[str, dg.AssetCheckResult]] = []
+        for days, apart in batches:
+            alone = [(day, validate_events(_scan([where]))) for day, where, ok, *_ in days if not ok]
+            failed.extend((day, r) for day, r in alone if not r.passed)
+            if alone or apart:
+                continue
+            together = validate_events(_scan([where for _, where, *_ in days]))
+            if not together.passed:  # the days pass one by one, not together (an event id in two days)
+                failed.append((f"{days[0][0]}..{days[-1][0]}", together))
+        rows = sum(day[3] for day in checked)
+        if not failed:
+            return dg.AssetCheckResult(
+                check_name=MATCHES_CONTRACT,
+                passed=True,
+                metadata={
+                    "rows": rows,
+                    "model": CleanedEvent.__name__,
+                    "partitions": len(checked),
+                    **timing,
+                },
+            )
+        key, first = failed[0]
+        if len(failed) == 1:
+            return dg.AssetCheckResult(
+                check_name=MATCHES_CONTRACT,
+                passed=False,
+                description=f"{key}: {first.description}",
+                metadata={**first.metadata, "failed_days": dg.MetadataValue.json([key])},
+            )
         return dg.AssetCheckResult(
-            passed=True, metadata={"rows": rows, "model": CleanedEvent.__name__, "partitions": len(keys)}
-        )
-    key, first = failed[0]
-    if len(failed) == 1:
-        return dg.AssetCheckResult(
+            check_name=MATCHES_CONTRACT,
             passed=False,
-            description=f"{key}: {first.description}",
-            metadata={**first.metadata, "failed_days": dg.MetadataValue.json([key])},
+            description=f"{len(failed)} of {len(checked)} days fail contract.CleanedEvent: "
+            + ", ".join(str(k) for k, _ in failed[:10]),
+            metadata={
+                **first.metadata,
+                "rows": rows,
+                "failed_days": dg.MetadataValue.json([k for k, _ in failed]),
+            },
         )
-    return dg.AssetCheckResult(
-        passed=False,
-        description=f"{len(failed)} of {len(keys)} days fail contract.CleanedEvent: "
-        + ", ".join(str(k) for k, _ in failed[:10]),
-        metadata={
-            **first.metadata,
-            "rows": rows,
-            "failed_days": dg.MetadataValue.json([k for k, _ in failed]),
-        },
-    )
 
 
 __all__ = [
     "CHECK_BATCH_ROWS",
+    "CONTRACT_CHECK",
+    "MATCHES_CONTRACT",
     "VALUE_COLUMNS",
+    "ContractChecks",
     "check_unique_ids",
-    "cleaned_events_matches_contract",
     "validate_events",
 ]

@@ -29,12 +29,9 @@ from agent_pipelines.orchestration.io_manager import (
     add_partition_metadata,
     scan_tables,
 )
+from agent_pipelines.orchestration.lean_step import lean_step
 from agent_pipelines.orchestration.log_store import LogStore
-from assets.contract_check import (
-    VALUE_COLUMNS,
-    cleaned_events_matches_contract,
-    validate_events,
-)
+from assets.contract_check import CONTRACT_CHECK, VALUE_COLUMNS, ContractChecks, validate_events
 from assets.log_days import (
     DAILY_ASSETS,
     analytics_sensor_status,
@@ -136,7 +133,8 @@ def per_day(
             asset="cleaned_events",
             description="Warns when more than AGENT_PIPELINES_MAX_QUARANTINE_SHARE (default 1%) of a "
             "day's lines were quarantined: a writer is probably broken.",
-        )
+        ),
+        CONTRACT_CHECK,
     ],
 )
 def cleaned_events(
@@ -150,6 +148,18 @@ def cleaned_events(
     and location; their counts and reasons are in this asset's metadata. Today's partition can be
     re-materialized at any time as lines arrive. A backfill of many days is one run (their metadata
     then holds the run's totals and a per-day table)."""
+    # Through the last yield (Dagster stores the materializations there). Each day's file is checked
+    # against the contract as soon as it is written, while the next days are read.
+    with lean_step(context), ContractChecks() as contract:
+        yield from _cleaned_events(context, log_store, parquet_io_manager, contract)
+
+
+def _cleaned_events(
+    context: dg.AssetExecutionContext,
+    log_store: LogStore,
+    parquet_io_manager: PolarsParquetIOManager,
+    contract: ContractChecks,
+) -> Iterator[dg.MaterializeResult]:
     keys = context.partition_keys  # listed once (each listing reads the instance)
     run_keys = set(keys)
     days = [date.fromisoformat(k) for k in keys]
@@ -183,6 +193,9 @@ def cleaned_events(
     for done in clean_days(
         log_store.logs_path, days, write, data_dir=log_store.data_path, final_before=today, earlier=earlier
     ):
+        contract.add(
+            done.day.isoformat(), parquet_io_manager.location_for(key, done.day.isoformat()), done.events
+        )
         if done.quarantine_share > threshold:
             over.append(f"{done.day} {done.quarantine_share:.2%}")
         totals["events"] += done.events
@@ -240,6 +253,7 @@ def cleaned_events(
     if len(days) > 1:
         metadata["days_in_run"] = len(days)
         metadata["by_day"] = dg.MetadataValue.md(markdown_table(pl.DataFrame(per_day), limit=400))
+    checked = contract.result()  # the last day's check ran while the metadata above was built
     yield dg.MaterializeResult(
         metadata=metadata,
         check_results=[
@@ -257,7 +271,8 @@ def cleaned_events(
                     "quarantined": totals["quarantined"],
                     "reasons": dg.MetadataValue.json(reasons),
                 },
-            )
+            ),
+            checked,
         ],
     )
 
@@ -281,6 +296,5 @@ __all__ = [
     "build_log_days_sensor",
     "cleaned_events",
     "cleaned_events_job",
-    "cleaned_events_matches_contract",
     "validate_events",
 ]

@@ -28,12 +28,13 @@ from assets.analytics import (
     unpartitioned_downstream,
     with_downstream_automation,
 )
+from assets.contract_check import CHECK_BATCH_ROWS, MATCHES_CONTRACT, ContractChecks
 from assets.events import (
     DAILY_ASSETS,
     analytics_sensor_status,
     build_log_days_sensor,
+    cleaned_events,
     cleaned_events_job,
-    cleaned_events_matches_contract,
     validate_events,
 )
 
@@ -57,6 +58,10 @@ def materialized(small_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             }
             days = instance.get_dynamic_partitions(LOG_DAYS)
             weeks = instance.get_dynamic_partitions(LOG_WEEKS)
+            started = instance.all_logs(
+                records["cleaned_events"][0].run_id, of_type=dg.DagsterEventType.STEP_START
+            )
+            steps = [e.step_key for e in started]
             checks = {
                 name: instance.event_log_storage.get_asset_check_execution_history(
                     dg.AssetCheckKey(dg.AssetKey(asset), name), limit=100
@@ -71,7 +76,7 @@ def materialized(small_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             instance.dispose()
     truth = json.loads((small_logs / "ground-truth.json").read_text())
     return {"code": code, "data": data, "records": records, "days": days, "weeks": weeks, "checks": checks,
-            "truth": truth, "logs": small_logs}  # fmt: skip
+            "truth": truth, "logs": small_logs, "steps": steps}  # fmt: skip
 
 
 def table(data: Path, *key: str) -> pl.DataFrame:
@@ -95,6 +100,15 @@ def test_materialize_runs_every_partition_on_one_instance(materialized: dict) ->
     contract_runs = materialized["checks"]["matches_contract"]
     assert len(contract_runs) == 1
     assert all(r.status.value == "SUCCEEDED" for r in contract_runs)
+    # yielded by the asset's own step (no step of its own), over every day it wrote, blocking
+    assert contract_runs[0].run_id == materialized["records"]["cleaned_events"][0].run_id
+    evaluation = contract_runs[0].event.dagster_event.event_specific_data  # type: ignore[union-attr]
+    assert evaluation.metadata["partitions"].value == len(materialized["days"])
+    assert evaluation.metadata["rows"].value == materialized["truth"]["events_written"]
+    spec = next(s for s in cleaned_events.check_specs if s.name == MATCHES_CONTRACT)
+    assert spec.blocking
+    assert "cleaned_events" in materialized["steps"]
+    assert not [step for step in materialized["steps"] if "contract" in step]
 
 
 def test_cleaned_events_metadata_and_quarantine(materialized: dict) -> None:
@@ -182,50 +196,37 @@ def test_contract_check_fails_on_corrupted_partition(materialized: dict, tmp_pat
     assert not result.passed
     sample = result.metadata["failure_case_sample"].value
     assert r"cost\_usd" in sample and r"completion\_status" in sample  # escaped Markdown (renders cost_usd)
-    # The same through Dagster: the stored partition is corrupted, then the check alone is run (a
-    # check-only run has no partition: the check then validates every stored partition).
-    tables = tmp_path / "tables"
-    target = tables / "cleaned_events" / f"{day}.parquet"
-    target.parent.mkdir(parents=True)
+    # The same as the asset's step checks what it wrote: the stored day is corrupted, then checked.
+    target = tmp_path / f"{day}.parquet"
     bad.write_parquet(target)
-    assets, checks = analytics_assets()
-    with dg.instance_for_test() as instance:
-        run = dg.materialize(
-            [*assets, *checks],
-            selection=dg.AssetSelection.checks(cleaned_events_matches_contract),
-            instance=instance,
-            resources={
-                **build_resources(str(materialized["logs"]), str(tmp_path)),
-                "parquet_io_manager": PolarsParquetIOManager(base_dir=str(tables)),
-            },
-            raise_on_error=False,
-        )
-    evaluations = run.get_asset_check_evaluations()
-    assert [e.passed for e in evaluations] == [False]
-    assert evaluations[0].severity == dg.AssetCheckSeverity.ERROR
-    # And for one partition, as a partitioned run executes it.
-    io = PolarsParquetIOManager(base_dir=str(tables))
-    with dg.build_op_context(resources={"parquet_io_manager": io}, partition_key=day) as context:
-        assert not cleaned_events_matches_contract(context).passed
+    with ContractChecks() as checks:
+        checks.add(day, str(target), bad.height)
+        stored = checks.result()
+    assert not stored.passed and stored.check_name == MATCHES_CONTRACT
+    assert stored.severity == dg.AssetCheckSeverity.ERROR  # blocking: the step fails, nothing downstream runs
+    assert stored.metadata["failed_days"].value == [day]
+    assert r"cost\_usd" in stored.metadata["failure_case_sample"].value
 
 
 def test_contract_check_validates_the_days_of_a_run_together_and_names_the_bad_one(
     materialized: dict, tmp_path: Path
 ) -> None:
-    """Many days (here every stored one, as a check-only run has it; a backfill's range alike) are
-    validated in batches (one pandera validation for all of them here): a wrong day still fails
-    it, and the failure names that day, not the batch."""
+    """The days of a run are checked one by one as they are written, their event ids together in
+    batches of days: a wrong day fails the check, and the failure names that day; an event in two
+    days (each passing alone) fails it too."""
     days = materialized["days"][:3]
     source = tables_dir(materialized["data"]) / "cleaned_events"
     tables = tmp_path / "tables"
     (tables / "cleaned_events").mkdir(parents=True)
     for day in days:
         (tables / "cleaned_events" / f"{day}.parquet").write_bytes((source / f"{day}.parquet").read_bytes())
-    io = PolarsParquetIOManager(base_dir=str(tables))
 
-    def check() -> dg.AssetCheckResult:
-        with dg.build_op_context(resources={"parquet_io_manager": io}) as context:  # every stored day
-            return cleaned_events_matches_contract(context)
+    def check(batch_rows: int = CHECK_BATCH_ROWS) -> dg.AssetCheckResult:
+        with ContractChecks(batch_rows) as checks:  # as the step adds each day once written
+            for day in days:
+                where = tables / "cleaned_events" / f"{day}.parquet"
+                checks.add(day, str(where), pl.scan_parquet(where).select(pl.len()).collect().item())
+            return checks.result()
 
     good = check()
     assert good.passed and good.metadata["partitions"].value == 3
@@ -250,6 +251,8 @@ def test_contract_check_validates_the_days_of_a_run_together_and_names_the_bad_o
     pl.concat([pl.read_parquet(twice), frame.head(1)]).write_parquet(twice)
     assert validate_events(pl.scan_parquet(twice)).passed
     assert not check().passed
+    # ids are compared across the days of a batch: one day a batch, each day passes
+    assert check(batch_rows=1).passed
 
 
 def _run_day(logs: Path, data: Path, instance: dg.DagsterInstance, day: str, downstream: bool = True):

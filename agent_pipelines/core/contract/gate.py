@@ -69,7 +69,16 @@ def _schema(model: type[pa.DataFrameModel]) -> Any:
 
 def passes(frame: pl.DataFrame | pl.LazyFrame, model: type[pa.DataFrameModel]) -> bool:
     """Whether ``model.validate(frame)`` would pass, in one query. ``False`` means "ask pandera"
-    (a check fails, or a column is missing, extra or of another dtype).
+    (a check fails, or a column is missing, extra or of another dtype). See :func:`judge`."""
+    return judge(frame, model)[0]
+
+
+def judge(
+    frame: pl.DataFrame | pl.LazyFrame, model: type[pa.DataFrameModel]
+) -> tuple[bool, pl.DataFrame | None]:
+    """:func:`passes`, and the columns it read from a LazyFrame (``None`` for a DataFrame, or when
+    the schema alone answered): a caller that needs some of them (the event ids of a stored day, to
+    compare across days) does not read them again.
 
     A LazyFrame (a scan of stored files) is judged without reading what no rule looks at: its
     column set and dtypes come from its schema, the columns a column rule reads are read once
@@ -79,15 +88,17 @@ def passes(frame: pl.DataFrame | pl.LazyFrame, model: type[pa.DataFrameModel]) -
     columns = schema.columns
     present = frame.collect_schema()
     if schema.strict and set(present) != set(columns):
-        return False
+        return False, None
     if any(name not in present for name in columns):
-        return False
+        return False, None
     if any(present[name] != _expected_dtype(column) for name, column in columns.items()):
-        return False
+        return False, None
     rows = frame.lazy()
+    values: pl.DataFrame | None = None
     if isinstance(frame, pl.LazyFrame):  # the columns a column rule reads, read once
         checked = [n for n, c in columns.items() if not c.nullable or c.unique or c.checks]
-        lazy = frame.select(checked).collect().lazy()
+        values = frame.select(checked).collect()
+        lazy = values.lazy()
     else:
         lazy = rows
     parts: list[pl.LazyFrame] = []
@@ -108,16 +119,16 @@ def passes(frame: pl.DataFrame | pl.LazyFrame, model: type[pa.DataFrameModel]) -
     if unique:  # last: when only it fails, the exact count decides
         parts.append(lazy.select(pl.all_horizontal([_distinct(n, present[n]) for n in unique]).alias("ok")))
     if not parts:
-        return True
+        return True, values
     renamed = [part.rename({"ok": f"ok{i}"}) for i, part in enumerate(parts)]
     verdicts = _row(renamed)
     if all(verdicts):
-        return True
+        return True, values
     if not unique or not all(verdicts[:-1]):
-        return False
+        return False, values
     # some id is not a number, or two ids spell one number: the values themselves decide
     exact = lazy.select(pl.all_horizontal([pl.col(n).n_unique() == pl.len() for n in unique]))
-    return bool(exact.collect().item())
+    return bool(exact.collect().item()), values
 
 
 def _row(parts: list[pl.LazyFrame]) -> tuple[bool, ...]:
