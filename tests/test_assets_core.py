@@ -28,7 +28,7 @@ from assets.analytics import (
     unpartitioned_downstream,
     with_downstream_automation,
 )
-from assets.contract_check import CHECK_BATCH_ROWS, MATCHES_CONTRACT, ContractChecks
+from assets.contract_check import CHECK_BATCH_ROWS, GROUP_ROWS, MATCHES_CONTRACT, ContractChecks
 from assets.events import (
     DAILY_ASSETS,
     analytics_sensor_status,
@@ -221,8 +221,8 @@ def test_contract_check_validates_the_days_of_a_run_together_and_names_the_bad_o
     for day in days:
         (tables / "cleaned_events" / f"{day}.parquet").write_bytes((source / f"{day}.parquet").read_bytes())
 
-    def check(batch_rows: int = CHECK_BATCH_ROWS) -> dg.AssetCheckResult:
-        with ContractChecks(batch_rows) as checks:  # as the step adds each day once written
+    def check(batch_rows: int = CHECK_BATCH_ROWS, group_rows: int = GROUP_ROWS) -> dg.AssetCheckResult:
+        with ContractChecks(batch_rows, group_rows) as checks:  # as the step adds each day once written
             for day in days:
                 where = tables / "cleaned_events" / f"{day}.parquet"
                 checks.add(day, str(where), pl.scan_parquet(where).select(pl.len()).collect().item())
@@ -241,18 +241,20 @@ def test_contract_check_validates_the_days_of_a_run_together_and_names_the_bad_o
         .otherwise("event_type")
         .alias("event_type")
     ).write_parquet(bad_day)
-    result = check()
-    assert not result.passed
-    assert result.metadata["failed_days"].value == [days[1]]
+    for groups in (GROUP_ROWS, 1):  # the days in one group, or each alone
+        result = check(group_rows=groups)
+        assert not result.passed
+        assert result.metadata["failed_days"].value == [days[1]]
     assert result.description is not None and result.description.startswith(days[1])
     # the same event in two days: each passes alone, the batch does not
     frame.write_parquet(bad_day)
     twice = tables / "cleaned_events" / f"{days[2]}.parquet"
     pl.concat([pl.read_parquet(twice), frame.head(1)]).write_parquet(twice)
     assert validate_events(pl.scan_parquet(twice)).passed
-    assert not check().passed
-    # ids are compared across the days of a batch: one day a batch, each day passes
-    assert check(batch_rows=1).passed
+    together = check()  # one group: the gate's own uniqueness rule refuses it
+    assert not together.passed and together.metadata["failed_days"].value == [f"{days[0]}..{days[2]}"]
+    assert not check(group_rows=1).passed  # a group a day: the ids compared across the batch's groups
+    assert check(batch_rows=1).passed  # a batch a day: ids are compared within a batch only
 
 
 def _run_day(logs: Path, data: Path, instance: dg.DagsterInstance, day: str, downstream: bool = True):
