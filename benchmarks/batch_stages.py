@@ -128,6 +128,11 @@ def _dagster(work: Path):
     (work / "dagster_home").mkdir(parents=True, exist_ok=True)
     import dagster as dg
 
+    from agent_pipelines.orchestration.instance import install_config
+
+    # the instance the product runs (config/dagster.yaml: its batched SQLite event log), not Dagster's default
+    install_config(work / "dagster_home")
+
     from agent_pipelines.definitions import analytics_assets
 
     assets, checks = analytics_assets()

@@ -52,6 +52,10 @@ ENVIRONMENT_EDGES: dict[str, str] = {
     "agent_pipelines/live/routing/config.py": "alerts.yaml's ${NAME} references: the receivers' and "
     "actions' secrets are named by the file, so Settings cannot list them; read by the process that "
     "uses them (a detector run, an action's runner), as Dagster's EnvVar reads Telegram's token",
+    "agent_pipelines/orchestration/event_storage.py": "Dagster's own variable: it hands a run's asset "
+    "events over in batches only when DAGSTER_EVENT_BATCH_SIZE is set, read in whichever process "
+    "stores them; set (unless set) where the batched SQLite storage loads, which is every process of "
+    "the instance",
 }
 # Where the settings are loaded from the environment (``Settings.load()`` without a mapping).
 SETTINGS_EDGES: dict[str, str] = {

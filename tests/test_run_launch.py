@@ -190,13 +190,16 @@ def test_the_coordinator_sets_the_sensor_daemon_loop() -> None:
         dagster_internals.set_sensor_loop_seconds(before)
 
 
-def test_the_shipped_instance_config_loops_sensors_every_half_second(tmp_path: Path) -> None:
+def test_the_shipped_instance_config_loops_sensors_every_half_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
 
     from agent_pipelines.orchestration import dagster_internals
 
     root = Path(__file__).resolve().parents[1]
     shutil.copy(root / "config" / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # the file's storage lives in DAGSTER_HOME
     before = dagster_internals.set_sensor_loop_seconds(5.0)
     try:
         with dg.DagsterInstance.from_config(str(tmp_path)) as instance:

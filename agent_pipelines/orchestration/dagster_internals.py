@@ -36,6 +36,12 @@ unchanged). What is left, and why:
   from the instance on every call (a database read, ~10 ms holding the GIL, once per day of a
   backfill); the caller checks the key against the run's keys it listed once, and the metadata
   goes straight to the step's accumulator (:data:`STEP_METADATA_PATH`);
+* **the SQLite event log in batches** (:mod:`agent_pipelines.orchestration.event_storage`, the
+  shipped instance's storage): Dagster's SQLite storage classes, subclassed so that a batch of a
+  run's asset events is one transaction per database, not one per event; the set of asset event
+  types, the result helper and the methods of Dagster's ``store_event`` it calls
+  (:data:`EVENT_LOG_METHODS`), and where Dagster's storage keeps the run databases
+  (:func:`event_logs_directory`);
 * **the terminal filter** (``agent-pipelines ui``): the wording of the lines Dagster 1.13's daemon
   prints for ticks that did nothing (:data:`ROUTINE_LINE`) and of its log format (:data:`LOG_LEVEL`);
   a change of wording shows those lines again at INFO, nothing worse.
@@ -50,11 +56,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, imported on first use (below): the CLI imports this module for
     # its wording regexes, and must not pay for importing Dagster on every command
-    from dagster._core.events import EngineEventData
+    from dagster._core.events import ASSET_EVENTS, EngineEventData
     from dagster._core.execution.api import execute_run
     from dagster._core.instance import InstanceRef
     from dagster._core.launcher import LaunchRunContext
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+        INDEX_SHARD_NAME,
+        SqliteEventLogStorage,
+    )
+    from dagster._core.storage.sqlalchemy_compat import db_result
+    from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
     from dagster._serdes import ConfigurableClassData
     from dagster._utils.hosted_user_process import recon_job_from_origin
     from dagster._utils.schedules import cron_string_iterator
@@ -73,9 +84,31 @@ PRIVATE_NAMES: dict[str, str] = {
     "NoOpComputeLogManager": "dagster._core.storage.noop_compute_log_manager",
     "MIN_INTERVAL_LOOP_TIME": "dagster._daemon.sensor",
     "INDEX_SHARD_NAME": "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    "SqliteEventLogStorage": "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    "DagsterSqliteStorage": "dagster._core.storage.sqlite_storage",
+    "ASSET_EVENTS": "dagster._core.events",
+    "db_result": "dagster._core.storage.sqlalchemy_compat",
+    "_event_logs_directory": "dagster._core.storage.sqlite_storage",
 }
 # Names of PRIVATE_NAMES used through a function below rather than handed out as they are.
-NOT_HANDED_OUT = frozenset({"NoOpComputeLogManager", "MIN_INTERVAL_LOOP_TIME"})
+NOT_HANDED_OUT = frozenset({"NoOpComputeLogManager", "MIN_INTERVAL_LOOP_TIME", "_event_logs_directory"})
+
+# The methods of Dagster's SQLite event log that ``event_storage`` calls to store asset events as its
+# ``store_event`` does (the test checks each is still there).
+EVENT_LOG_METHODS = (
+    "prepare_insert_event",
+    "run_connection",
+    "index_transaction",
+    "_store_asset_event_tags",
+    "_store_asset_event",
+    "store_event",
+)
+
+
+def event_logs_directory(base_dir: str) -> str:
+    """Where Dagster's default SQLite storage under ``base_dir`` keeps its event log databases."""
+    module = importlib.import_module(PRIVATE_NAMES["_event_logs_directory"])
+    return str(module._event_logs_directory(base_dir))
 
 
 def no_capture() -> ConfigurableClassData:
@@ -214,7 +247,9 @@ BASE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 
 __all__ = [
+    "ASSET_EVENTS",
     "BASE_ATTRIBUTES",
+    "EVENT_LOG_METHODS",
     "INDEX_SHARD_NAME",
     "LOG_LEVEL",
     "NOT_HANDED_OUT",
@@ -225,11 +260,15 @@ __all__ = [
     "STEP_METADATA_METHOD",
     "STEP_METADATA_PATH",
     "ConfigurableClassData",
+    "DagsterSqliteStorage",
     "EngineEventData",
     "InstanceRef",
     "LaunchRunContext",
+    "SqliteEventLogStorage",
     "add_asset_metadata_unchecked",
     "cron_string_iterator",
+    "db_result",
+    "event_logs_directory",
     "execute_run",
     "mark_shard_checked",
     "no_capture",
