@@ -234,6 +234,11 @@ class ContractChecks:
         if self._rows[1] >= self._limits[1]:
             self._close_group()
 
+    def all_added(self) -> None:
+        """Every day is added: the last ones are checked from now on (while the caller does other
+        work before it asks for the :meth:`result`)."""
+        self._close_batch()
+
     def _close_group(self) -> None:
         if self._days:
             wheres = [where for _, where in self._days]
