@@ -376,7 +376,8 @@ def test_generation_and_cursor_read_from_the_head_equal_a_full_parse(tmp_path: P
 
 def test_clearing_the_write_ahead_list_rewrites_the_state_as_serialized(tmp_path: Path) -> None:
     """Publishing commits twice; the second (``only_unpublished``) reuses the first one's body: the
-    file is the same JSON a full serialization gives, and a later full commit sees any change."""
+    file holds the same JSON a full serialization gives (the body is written by orjson: UTF-8, not
+    ``json.dumps``' ASCII escapes), and a later full commit sees any change."""
     state = detector_state.load(tmp_path)
     state.attempts = {"a1": AttemptState(last=1, task='é"\n')}
     state.unpublished = [{"alert_id": "x1"}]
@@ -384,9 +385,23 @@ def test_clearing_the_write_ahead_list_rewrites_the_state_as_serialized(tmp_path
     detector_state.commit(tmp_path, state, {})
     state.unpublished = []
     detector_state.commit(tmp_path, state, {}, write_seen=False, only_unpublished=True)
-    assert path.read_bytes() == json.dumps(state.to_json(), separators=(",", ":")).encode()
+    written = path.read_bytes()
+    assert json.loads(written) == state.to_json()
+    head = f'{{"version":{detector_state.STATE_VERSION},"generation":{state.generation},"cursor":'
+    assert written.startswith(head.encode())  # what committed_generation and the cursor read
+    assert detector_state.committed_generation(tmp_path) == state.generation
     assert detector_state.load(tmp_path).to_json() == state.to_json()
     state.attempts["a2"] = AttemptState(last=2)  # a change: a plain commit serializes it
+    detector_state.commit(tmp_path, state, {})
+    assert detector_state.load(tmp_path).attempts == state.attempts
+
+
+def test_a_state_orjson_refuses_is_written_by_json(tmp_path: Path) -> None:
+    """The body goes through orjson, which refuses an integer beyond 64 bits and a lone surrogate:
+    such a state (a hand-edited file, an odd producer) is still committed, by ``json.dumps``, and
+    reads back exactly."""
+    state = detector_state.load(tmp_path)
+    state.attempts = {"a1": AttemptState(last=2**70, task="x\ud800y")}
     detector_state.commit(tmp_path, state, {})
     assert detector_state.load(tmp_path).attempts == state.attempts
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from agent_pipelines.core.atomic import atomic_write
@@ -194,7 +195,7 @@ class DetectorState:
     retired: dict[str, Suppression] = field(default_factory=dict)
     seen: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SEEN_SCHEMA))
     # What the last commit serialized between the generation and ``unpublished`` (see ``commit``).
-    _body: str | None = field(default=None, repr=False, compare=False)
+    _body: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -361,11 +362,23 @@ def _state_bytes(state: DetectorState, *, reuse: bool) -> bytes:
     if body is None:  # ``to_json`` only then: it builds every attempt's dict, a busy day's thousands
         fields = state.to_json()
         middle = {k: v for k, v in fields.items() if k not in ("version", "generation", "unpublished")}
-        body = json.dumps(middle, separators=(",", ":"))[1:-1]
+        body = _compact_json(middle)[1:-1]
         state._body = body
-    unpublished = json.dumps(state.unpublished, separators=(",", ":"))
-    head = f'{{"version":{STATE_VERSION},"generation":{state.generation},'
-    return f'{head}{body},"unpublished":{unpublished}}}'.encode()
+    unpublished = json.dumps(state.unpublished, separators=(",", ":")).encode()
+    head = f'{{"version":{STATE_VERSION},"generation":{state.generation},'.encode()
+    return b'%s%s,"unpublished":%s}' % (head, body, unpublished)
+
+
+def _compact_json(value: dict[str, Any]) -> bytes:
+    """``value`` as compact JSON text (UTF-8), through orjson: the body of a busy day's state is
+    megabytes of windows and ids that ``json.dumps`` took tens of milliseconds of a burst's commit
+    to write. The body holds only text, integers, booleans and nulls, which orjson writes as
+    ``json`` reads them back; anything it refuses (an integer beyond 64 bits, a lone surrogate)
+    goes through ``json.dumps`` (``ensure_ascii``: its text is ASCII)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:

@@ -64,11 +64,18 @@ class Detectors:
             with_detector_columns(events)
             .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *COLUMNS)
             .join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
-            .with_columns(
-                prev_ts=pl.col("ts").shift(1).over("attempt_id"),
-                prev_id=pl.col("event_id").shift(1).over("attempt_id"),
-                prev_type=pl.col("event_type").shift(1).over("attempt_id"),
-            )
+        )
+        # The attempt's previous row: its position found by one window, the three columns gathered
+        # from it (three ``shift().over()`` cost three windows), null on an attempt's first row.
+        before = (
+            frame.select("attempt_id")
+            .with_row_index("_row")
+            .select(pl.col("_row").shift(1).over("attempt_id"))
+        ).to_series()
+        frame = frame.with_columns(
+            prev_ts=pl.col("ts").gather(before),
+            prev_id=pl.col("event_id").gather(before),
+            prev_type=pl.col("event_type").gather(before),
         )
         frame, tool_windows = self._tool_windows(with_tool_keys(frame))
         watermark = self.state.watermark_ms
@@ -91,9 +98,11 @@ class Detectors:
             | pl.col("prev_ts").is_null()
             | ((pl.col("ts") - pl.col("prev_ts")) >= self.t.stuck_ms)
             | pl.col("prev_type").is_in(["session_end", "status_change"])
-            | pl.col("prev_ts").shift(-1).over("attempt_id").is_null()
+            | pl.col("attempt_id").is_last_distinct()
         )
-        for row in frame.filter(keep).select(ROW).iter_rows():
+        kept = frame.filter(keep)
+        # Column by column into Python, then zipped: several times cheaper than ``iter_rows``.
+        for row in zip(*(kept.get_column(c).to_list() for c in ROW), strict=True):
             self._event(*row)
         self._keep_tool_windows(tool_windows)
         self.state.watermark_ms = watermark
@@ -329,7 +338,7 @@ class Detectors:
         """The windows of the (attempt, tool key) pairs counted in polars, into the state as the
         per-row count would have left them."""
         attempts = self.state.attempts
-        for attempt_id, key, ts, event_id in last.iter_rows():
+        for attempt_id, key, ts, event_id in zip(*(c.to_list() for c in last.get_columns()), strict=True):
             attempts[attempt_id].tools.setdefault(key, []).append([ts, event_id])
 
     @staticmethod

@@ -20,6 +20,9 @@ def unseen(events: pl.DataFrame, state: DetectorState) -> pl.DataFrame:
     fresh = dedupe(events)
     if state.seen.height:
         fresh = fresh.join(state.seen.select("event_id"), on="event_id", how="anti", maintain_order="left")
+    stamps = fresh.get_column("timestamp")
+    if not stamps.null_count() and stamps.is_sorted():  # a log appended in order: nothing to move
+        return fresh
     return fresh.sort("timestamp", maintain_order=True)
 
 
