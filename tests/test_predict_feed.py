@@ -126,3 +126,21 @@ def test_a_frame_without_some_columns() -> None:
         }
     )
     same_after([frame])
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_batches())
+def test_a_batch_in_time_order_is_fed_as_the_sorted_one(batches: list[pl.DataFrame]) -> None:
+    """A batch already in time order skips event_rows' sort (the live case): the attempts touched
+    and the prefixes come out the same, in the same order, as from the batch sorted by attempt (no
+    longer in time order, so sorted again), ties in time included."""
+    in_time = pl.concat(batches).sort("timestamp", maintain_order=True)
+    by_attempt = in_time.sort("attempt_id", maintain_order=True)
+    ours: dict[str, Prefix] = {}
+    theirs: dict[str, Prefix] = {}
+    got, want = feed(ours, in_time), feed(theirs, by_attempt)
+    assert list(got[0].items()) == list(want[0].items())
+    assert got[1:] == want[1:]
+    assert [(a, dataclasses.asdict(p)) for a, p in ours.items()] == [
+        (a, dataclasses.asdict(p)) for a, p in theirs.items()
+    ]

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agent_pipelines.core import archive, paths
-from agent_pipelines.core.reader import ReadResult, read_file, stream_files
+from agent_pipelines.core.reader import ReadResult, iter_read, stream_files
 
 HEAD_BYTES = 256
 
@@ -269,14 +269,18 @@ def forget(cursor: Cursor, identities: list[tuple[int, int]]) -> Cursor:
     return Cursor({k: v for k, v in cursor.positions.items() if k not in set(identities)})
 
 
-def read_range(root: Path, rng: Range) -> ReadResult:
-    """Read one range with the shared reader; events carry the file's relative name and line numbers."""
-    return read_file(
-        root / rng.path,
-        start=rng.start,
-        first_line=rng.first_line,
-        source_name=rng.path,
-        identity=rng.identity,
+def read_range(root: Path, rng: Range, parallel: int = 0) -> ReadResult:
+    """Read one range with the shared reader; events carry the file's relative name and line numbers.
+    ``parallel``: blocks parsed ahead (:func:`~agent_pipelines.core.reader.iter_read`)."""
+    return ReadResult.concat(
+        iter_read(
+            root / rng.path,
+            start=rng.start,
+            first_line=rng.first_line,
+            source_name=rng.path,
+            identity=rng.identity,
+            parallel=parallel,
+        )
     )
 
 
@@ -310,7 +314,7 @@ class NewData:
         return sum(self.result.offsets.get(r.path, r.start) - r.start for r in self.ranges)
 
 
-def read_new(root: str | os.PathLike[str], cursor: Cursor) -> NewData:
+def read_new(root: str | os.PathLike[str], cursor: Cursor, *, parallel: int = 0) -> NewData:
     """Read every file's new complete lines since ``cursor``; return them and the advanced cursor.
 
     The cursor given is the *committed* one (what was processed), so a run that read more than a
@@ -322,7 +326,7 @@ def read_new(root: str | os.PathLike[str], cursor: Cursor) -> NewData:
     new_cursor = forget(cursor, found.dropped)
     for rng in found.ranges:
         try:
-            result = read_range(root, rng)
+            result = read_range(root, rng, parallel)
         except FileNotFoundError:
             found.notes.append(f"{rng.path} disappeared before it could be read; it will be looked for again")
             continue
