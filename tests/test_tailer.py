@@ -135,3 +135,20 @@ def test_bad_lines_are_quarantined_not_fatal(tmp_path: Path) -> None:
     new = read_new(tmp_path, Cursor())
     assert new.result.events.height == 2
     assert new.result.quarantine["line_number"].to_list() == [2]
+
+
+def test_parsing_ahead_reads_what_one_block_after_the_other_reads(tmp_path: Path) -> None:
+    """The detector job reads with blocks parsed ahead (``parallel``): the same events, quarantine
+    and cursor, across appends, a bad line and a half-written last line."""
+    legacy = tmp_path / paths.STREAM_FILE
+    append(legacy, line(1) + b'{"not": "an event"}\n' + line(2) + line(3)[:30])
+    plain, ahead = read_new(tmp_path, Cursor()), read_new(tmp_path, Cursor(), parallel=1)
+    assert ahead.result.events.equals(plain.result.events)
+    assert ahead.result.quarantine.equals(plain.result.quarantine)
+    assert ahead.result.quarantine.height == 1
+    assert ahead.cursor == plain.cursor
+    append(legacy, line(3)[30:] + line(4))
+    plain, ahead = read_new(tmp_path, plain.cursor), read_new(tmp_path, ahead.cursor, parallel=1)
+    assert ahead.result.events.equals(plain.result.events)
+    assert ahead.result.events["line_number"].to_list() == [4, 5]
+    assert ahead.cursor == plain.cursor
