@@ -370,11 +370,9 @@ def _state_bytes(state: DetectorState, *, reuse: bool) -> bytes:
 
 
 def _compact_json(value: dict[str, Any]) -> bytes:
-    """``value`` as compact JSON text (UTF-8), through orjson: the body of a busy day's state is
-    megabytes of windows and ids that ``json.dumps`` took tens of milliseconds of a burst's commit
-    to write. The body holds only text, integers, booleans and nulls, which orjson writes as
-    ``json`` reads them back; anything it refuses (an integer beyond 64 bits, a lone surrogate)
-    goes through ``json.dumps`` (``ensure_ascii``: its text is ASCII)."""
+    """Compact JSON (UTF-8) by orjson: ``json.dumps`` took tens of ms of a burst's commit on its
+    windows and ids (text, integers, booleans, nulls only). What orjson refuses (an integer beyond
+    64 bits, a lone surrogate) goes through ``json.dumps``."""
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
