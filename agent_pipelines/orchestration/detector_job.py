@@ -48,10 +48,11 @@ from agent_pipelines.predict import live as live_risk
 
 ALERTS_ASSET = dg.AssetKey("alerts")
 JOB_NAME = "live_detector_job"
-# A burst (a backlog after downtime, a replay) is a file of several of the reader's blocks: the next
-# one is parsed while the one before is checked, so the run reads on both cores where one block
-# after the other left one idle. A live run of a few lines is one block: nothing changes.
-PARSE_AHEAD = 1
+# Blocks of a burst's file parsed ahead of the one being checked (``iter_read``'s ``parallel``).
+# One ahead was measured on a loaded machine only (load 8-10): the burst's run went from 1.33x to
+# 1.82x read_file (median of 6, wall; CPU +0.05 s), its two parsing threads waiting on each other
+# for the GIL. Whether it gains on an idle machine is for a quiet comparison (set 1 here).
+PARSE_AHEAD = 0
 
 
 class DetectConfig(dg.Config):
