@@ -13,9 +13,10 @@ import polars as pl
 
 from agent_pipelines.core import contract, paths, reader
 from agent_pipelines.core.archive import EVENT_KINDS, LIVE_FILES, MONTHLY, Kind
-from agent_pipelines.core.contract import MAX_LINE_BYTES, Reason, gate
+from agent_pipelines.core.contract import MAX_LINE_BYTES, gate
 from agent_pipelines.core.reader.blocks import parse_lines
 from agent_pipelines.ops.rotation.config import RotationError
+from agent_pipelines.ops.rotation.light import light_days
 from agent_pipelines.text.redaction_frame import redact_record
 
 
@@ -65,9 +66,8 @@ def judge_block(
     """The verdicts for one block's lines (see :func:`_route_block`)."""
     if kind in EVENT_KINDS:
         return _judge_events(block, kind, qname, first_line, base_offset, today)
-    lines = block.split(b"\n")[:-1]
-    verdicts, bad = _judge_light(lines, kind, today)
-    return PerLine(verdicts, bad, len(lines))
+    days, bad, n_lines = light_days(block)
+    return PerLine(_with_dest(days, kind, today, "idx"), bad, n_lines)
 
 
 def _dest_expr(kind: Kind, today: date) -> pl.Expr:
@@ -203,45 +203,6 @@ def _pandera_failures(events: pl.DataFrame) -> pl.DataFrame:
         },
         schema=empty.schema,
     )
-
-
-def _judge_light(
-    lines: list[bytes], kind: Kind, today: date
-) -> tuple[pl.DataFrame, dict[int, tuple[str, str]]]:
-    """Verdicts for alerts and metrics: any JSON object with an ISO 8601 ``timestamp``."""
-    idx: list[int] = []
-    days: list[date] = []
-    bad_idx: dict[int, tuple[str, str]] = {}
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        day = _line_day(line)
-        if isinstance(day, tuple):
-            bad_idx[i] = (day[0].value, day[1])
-        else:
-            idx.append(i)
-            days.append(day)
-    frame = pl.DataFrame({"idx": idx, "day": days}, schema={"idx": pl.Int64, "day": pl.Date})
-    return _with_dest(frame, kind, today, "idx"), bad_idx
-
-
-def _line_day(line: bytes) -> date | tuple[Reason, str]:
-    """The UTC day of a line's ``timestamp``, or why the line cannot have one."""
-    if len(line) > MAX_LINE_BYTES:
-        return Reason.LINE_TOO_LONG, f"line is {len(line)} bytes"
-    try:
-        obj = reader.decode_line(line.rstrip(b"\r"))  # the reader's rules: depth, duplicate keys, NaN
-    except contract.ContractError as exc:
-        return exc.reason, exc.detail
-    stamp = obj.get("timestamp")
-    if stamp is None:
-        return Reason.MISSING_FIELD, "'timestamp' is required"
-    if not isinstance(stamp, str):
-        return Reason.WRONG_TYPE, "'timestamp' must be an ISO 8601 string"
-    try:
-        return contract.parse_timestamp(stamp).date()
-    except ValueError:
-        return Reason.INVALID_TIMESTAMP, f"'timestamp' is not ISO 8601: {stamp!r:.60}"
 
 
 def quarantine_record(
