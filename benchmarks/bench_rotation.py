@@ -46,6 +46,7 @@ from agent_pipelines.core import paths  # noqa: E402
 from agent_pipelines.generator import generate  # noqa: E402
 from agent_pipelines.ops import rotation  # noqa: E402
 from agent_pipelines.ops.retention import RetentionPolicy  # noqa: E402
+from agent_pipelines.ops.rotation.commit import JUDGE_THREADS  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 EVENTS_PER_TASK = 36.7  # measured on the generator's output (seed 1, 30 days)
@@ -252,8 +253,8 @@ Python {platform.python_version()}. Input: the generator's log folder, {DAYS} cl
   timed alone): judging {parts["judge"]:.1f} s (the shared reader's parse and contract checks, not redacted:
   the archive keeps the original bytes; then the model gate and each line's destination), compression and
   its check {parts["compress"]:.1f} s, the rest (routing, writing, fsync, commit, threads)
-  {ours_cpu - parts["judge"] - parts["compress"]:.1f} s. Judging runs two files at once, ahead of routing,
-  the first ones while the rest are staged: the rotation kept {ours_cpu / seconds:.2f} of the
+  {ours_cpu - parts["judge"] - parts["compress"]:.1f} s. Judging runs {JUDGE_THREADS} files at once, ahead of
+  routing, the first ones while the rest are staged: the rotation kept {ours_cpu / seconds:.2f} of the
   {os.cpu_count()} cores busy (the judges' Python between their polars queries shares one interpreter lock).
   The shared reader alone (the third row: `reader.read_file`, redacted, its own block sizes, one file after
   another) costs more than the whole rotation.

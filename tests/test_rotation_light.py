@@ -163,3 +163,15 @@ def test_a_block_polars_cannot_read_is_judged_line_by_line() -> None:
     block = "\n".join([USUAL, '{"timestamp":"2026-01-05T00:00:00Z","v":NaN}', "", "[1]", USUAL]).encode()
     good = assert_same_as_python(block + b"\n\xff\n")
     assert good["idx"].to_list() == [0, 4]
+
+
+def test_a_line_polars_refuses_leaves_only_its_segment_to_python() -> None:
+    lines = [USUAL] * 200
+    lines[100] = '{"timestamp":"2026-01-05T00:00:00Z","v":NaN}'
+    block = "\n".join(lines).encode() + b"\n"
+    good = assert_same_as_python(block)
+    assert 100 not in good["idx"].to_list()
+    text = text_lines(block)
+    assert text is not None
+    taken = polars_days(block, text, set())["idx"].to_list()
+    assert len(taken) >= 200 - 16 and 100 not in taken
