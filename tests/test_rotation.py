@@ -211,6 +211,24 @@ def test_property_every_line_ends_up_exactly_once_and_a_rerun_changes_nothing(
     assert snapshot(root, data) == after
 
 
+def test_rotation_runs_its_queries_in_memory_and_puts_polars_setting_back(logs: tuple[Path, Path]) -> None:
+    """The rotation sets polars' engine for its own queries only: whatever the process had set is
+    there again afterwards, after a dry run too (polars' setting is one per process)."""
+    import polars as pl
+
+    root, data = logs
+    pl.Config.set_engine_affinity("streaming")
+    try:
+        rotation.plan_rotation(settings(root, data), simulate=True)
+        assert os.environ.get("POLARS_ENGINE_AFFINITY") == "streaming"
+        with rotation.run.in_memory_queries():
+            assert os.environ.get("POLARS_ENGINE_AFFINITY") == "in-memory"
+        rotation.rotate(settings(root, data))
+        assert os.environ.get("POLARS_ENGINE_AFFINITY") == "streaming"
+    finally:
+        pl.Config.set_engine_affinity(None)
+
+
 def test_archives_hold_the_original_lines_byte_for_byte(logs: tuple[Path, Path]) -> None:
     root, data = logs
     day = TODAY - timedelta(days=3)
