@@ -144,14 +144,12 @@ def _prepare_locked(s: Settings, tokdir: Path, origin: StagedOrigin, fd: int, he
     return manifest
 
 
-# Staged files locked and judged at once, in threads, while the main thread routes. Three on two
-# cores: a judge is polars queries with Python between them, and the main thread routes, writes
-# and commits in Python too; with two judges a core idles whenever both wait on the interpreter
-# lock or on the main thread, and a third keeps a query ready to run. Peak RSS at 1M events
-# ~0.9 -> ~1.0 GB, CPU seconds unchanged; its wall-time effect is for a quiet machine to show.
-JUDGE_THREADS = 3
-# Files judged (or waiting to be) ahead of the one routed, each holding its first blocks: one more
-# than the judges, so a judge that finishes finds the next file while the main thread routes.
+# Staged files locked and judged at once, in threads, while the main thread routes. Three were tried
+# on this 2-core machine (a third judge keeps a query ready while the others hold the interpreter
+# lock): +0-5% CPU seconds at 1M events in 6 alternated pairs and peak RSS ~0.9 -> ~1.0 GB, a wall
+# gain not measurable on the loaded machine; two until a quiet machine shows one.
+JUDGE_THREADS = 2
+# Files judged (or waiting to be) ahead of the one routed, each holding its first blocks.
 FILES_AHEAD = 4
 
 
