@@ -98,6 +98,43 @@ def test_a_small_file_is_one_block_unless_the_caller_sets_the_size(
         assert pl.concat([r.events for r in got]).equals(pl.concat([r.events for r in whole]))
 
 
+def test_a_large_file_is_read_in_an_even_number_of_blocks_of_about_one_size(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's two threads end a file on a pair of blocks, not on a short last one parsed alone."""
+    from agent_pipelines.core.reader import iter_read, stream
+
+    path = paths.stream_partition_path(logs, "2026-03-02")
+    size = path.stat().st_size
+    monkeypatch.setattr(stream, "WHOLE_FILE_BYTES", 1000)
+    whole = pl.concat([r.events for r in iter_read(path, block_bytes=size * 2)])
+    for most in (1500, 2000, 3100, size // 3):
+        monkeypatch.setattr(stream, "READ_BLOCK_BYTES", most)
+        blocks = [r for r in iter_read(path) if r.events.height]
+        sizes = [b.events.height for b in blocks]
+        assert len(blocks) % 2 == 0 and len(blocks) >= -(-size // most)
+        assert max(sizes) - min(sizes) <= max(sizes) // 2  # no short last block
+        assert pl.concat([b.events for b in blocks]).equals(whole)
+
+
+def test_on_read_comes_once_when_the_last_byte_is_read(logs: Path, tmp_path: Path) -> None:
+    """``on_read`` (the cleaned pass hands the pool to the next day then) comes once per day, once
+    the last file's last block is in the pool and before its result is handed on (the day's last
+    file here: the original logger's single file, one block)."""
+    got: list[object] = []
+    read: list[int] = []
+    blocks = iter_logs(
+        logs, days=[DAYS[1]], final_before=DAYS[2], block_bytes=1500, parallel=2,
+        on_read=lambda: read.append(len(got)),
+    )  # fmt: skip
+    for result in blocks:
+        got.append(result)
+    assert len(read) == 1 and read[0] <= len(got) - 2  # the last file's block and its end still to come
+    empty: list[int] = []
+    assert len(list(iter_logs(tmp_path, days=[DAYS[0]], on_read=lambda: empty.append(1)))) == 1  # no file
+    assert empty == [1]
+
+
 def test_iter_logs_blocks_make_up_read_logs(logs: Path) -> None:
     blocks = list(iter_logs(logs, days=[DAYS[1]], final_before=DAYS[2], block_bytes=1500))
     assert len(blocks) > 10
@@ -234,6 +271,25 @@ def test_read_ahead_keeps_order_raises_in_order_and_stops_early() -> None:
     stream.close()  # type: ignore[attr-defined]
     assert closed.wait(5)
     assert len(produced) <= 5  # the producer stayed a few items ahead, then stopped
+
+
+def test_read_ahead_holds_what_a_callable_allows_once_woken() -> None:
+    """``ahead`` may grow while the producer waits for room (the next day's reader once the day
+    being written is all read): woken, it hands on more, in order."""
+    room = [1]
+    made = [threading.Event() for _ in range(8)]
+
+    def items():
+        for i in range(8):
+            made[i].set()
+            yield i
+
+    stream = read_ahead(items(), lambda: room[0])
+    assert made[1].wait(5)  # one held, the next waiting for room
+    room[0] = 3
+    stream.wake()
+    assert made[3].wait(5)  # three held, the fourth waiting
+    assert list(stream) == list(range(8))
 
 
 def test_the_contract_check_reads_less_and_misses_nothing(logs: Path, tmp_path: Path) -> None:

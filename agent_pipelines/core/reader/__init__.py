@@ -19,7 +19,8 @@ lines), :mod:`~agent_pipelines.core.reader.decode` (one line in
 Python), :mod:`~agent_pipelines.core.reader.rows` (raw text to typed rows),
 :mod:`~agent_pipelines.core.reader.screens` (the line counts that spare rows the slow checks),
 :mod:`~agent_pipelines.core.reader.files`
-(which files, their sizes), :mod:`~agent_pipelines.core.reader.result`; here, :func:`read_logs` over a log
+(which files, their sizes), :mod:`~agent_pipelines.core.reader.pool` (the threads blocks are parsed in),
+:mod:`~agent_pipelines.core.reader.result`; here, :func:`read_logs` over a log
 folder,
 and its block-by-block form :func:`iter_logs` with :class:`FirstSeen` (dedupe across blocks) and
 :func:`read_ahead` (the next block parsed while the caller handles one), which the cleaned-events pass
@@ -30,8 +31,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -101,9 +102,11 @@ def iter_logs(
     final_before: date | None = None,
     block_bytes: int | None = None,
     parallel: int | Callable[[], int] = 0,
+    on_read: Callable[[], None] | None = None,
 ) -> Iterator[ReadResult]:
     """:func:`read_logs` one block at a time (see :func:`iter_read`, and its ``parallel``), file
-    after file.
+    after file. ``on_read`` is called once the last file's last byte is read (its last blocks may
+    still be parsing), or at the end when there is no file to read.
 
     The first result is always there (it holds the warnings about the folder's listing), so a day
     without any file still yields one, empty, result. Memory stays one block's whatever the day's size.
@@ -113,6 +116,13 @@ def iter_logs(
     listing: list[str] = []
     files = stream_files(root, wanted, listing)
     yield ReadResult(empty_events(), empty_quarantine(), warnings=listing)
+    called: list[bool] = []
+
+    def read_all() -> None:
+        if on_read is not None and not called:
+            called.append(True)
+            on_read()
+
     for path in files:
         rel = path.relative_to(root).as_posix()
         final = archive.is_compressed(path) or path.name == "source.jsonl"  # never written to again
@@ -121,7 +131,15 @@ def iter_logs(
                 final = date.fromisoformat(path.stem) < final_before
             except ValueError:
                 final = False
-        blocks = iter_read(path, final=final, source_name=rel, block_bytes=block_bytes, parallel=parallel)
+        last = path == files[-1]
+        blocks = iter_read(
+            path,
+            final=final,
+            source_name=rel,
+            block_bytes=block_bytes,
+            parallel=parallel,
+            on_read=read_all if last else None,
+        )
         try:
             first = next(blocks)  # opens the file: what cannot be opened is a warning
         except FileNotFoundError:
@@ -137,6 +155,7 @@ def iter_logs(
                 if not inside.all():  # a day's own file: every row is of its day, nothing to copy
                     result.events = result.events.filter(inside)
             yield result
+    read_all()  # no file, or the last one could not be opened
 
 
 class FirstSeen:
@@ -191,13 +210,15 @@ def compact(values: S) -> S:
 _DONE = object()
 
 
-def read_ahead(results: Iterable[T], ahead: int = 1) -> ReadAhead[T]:
+def read_ahead(results: Iterable[T], ahead: int | Callable[[], int] = 1) -> ReadAhead[T]:
     """``results`` produced in a worker thread, started now, up to ``ahead`` of them before they
     are asked for.
 
     Most of a block's parse is polars work that releases the GIL, so the next block is parsed
     while the caller writes the one before: at most ``ahead`` results (plus the one being produced)
-    are held. An exception in the producer is raised here, in order; ``close()`` (or an exception in
+    are held. A callable ``ahead`` is asked again whenever the producer has a result to hand on
+    (and after :meth:`ReadAhead.wake`): a caller can let it go further once its pool has room. An
+    exception in the producer is raised here, in order; ``close()`` (or an exception in
     the caller, in a ``with`` block) stops the producer too.
     """
     return ReadAhead(results, ahead)
@@ -206,21 +227,27 @@ def read_ahead(results: Iterable[T], ahead: int = 1) -> ReadAhead[T]:
 class ReadAhead(Iterator[T]):
     """The iterator :func:`read_ahead` returns: its producer thread runs from the start."""
 
-    def __init__(self, results: Iterable[T], ahead: int = 1) -> None:
-        self._slots: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead))
-        self._stop = threading.Event()
+    def __init__(self, results: Iterable[T], ahead: int | Callable[[], int] = 1) -> None:
+        self._ahead = ahead
+        self._items: deque[object] = deque()
+        self._changed = threading.Condition()  # an item put or taken, the room changed, or stop
+        self._stop = False
         self._done = False
         self._worker = threading.Thread(target=self._produce, args=(results,), name="read-ahead", daemon=True)
         self._worker.start()
 
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _room(self) -> int:
+        return max(1, self._ahead() if callable(self._ahead) else self._ahead)
+
+    def _put(self, item: object, *, always: bool = False) -> bool:
+        with self._changed:
+            while not self._stop and not always and len(self._items) >= self._room():
+                self._changed.wait()
+            if self._stop:
+                return False
+            self._items.append(item)
+            self._changed.notify_all()
+            return True
 
     def _produce(self, results: Iterable[T]) -> None:
         try:
@@ -228,18 +255,27 @@ class ReadAhead(Iterator[T]):
                 if not self._put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
-            self._put(_Raised(exc))
+            self._put(_Raised(exc), always=True)
             return
         finally:
             close = getattr(results, "close", None)
             if close is not None:  # a generator stopped early closes its files here, in its thread
                 close()
-        self._put(_DONE)
+        self._put(_DONE, always=True)  # the end holds no block: it never waits for room
+
+    def wake(self) -> None:
+        """Ask ``ahead`` again now (it may have grown): a producer waiting for room re-checks."""
+        with self._changed:
+            self._changed.notify_all()
 
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
-        item = self._slots.get()
+        with self._changed:
+            while not self._items:
+                self._changed.wait()
+            item = self._items.popleft()
+            self._changed.notify_all()
         if item is _DONE:
             self.close()
             raise StopIteration
@@ -250,7 +286,9 @@ class ReadAhead(Iterator[T]):
 
     def close(self) -> None:
         self._done = True
-        self._stop.set()
+        with self._changed:
+            self._stop = True
+            self._changed.notify_all()
         self._worker.join()
 
     def __enter__(self) -> ReadAhead[T]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import errno
 import io
 import os
-import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +22,7 @@ from agent_pipelines.core.contract import (
     Reason,
 )
 from agent_pipelines.core.reader.blocks import parse_block, parse_lines, quarantine_record
+from agent_pipelines.core.reader.pool import parse_pool
 from agent_pipelines.core.reader.result import (
     BLOCK_BYTES,
     BOM,
@@ -209,6 +209,7 @@ def iter_read(
     identity: tuple[int, int] | None = None,
     block_bytes: int | None = None,
     parallel: int | Callable[[], int] = 0,
+    on_read: Callable[[], None] | None = None,
 ) -> Iterator[ReadResult]:
     """:func:`read_file` one block at a time: a :class:`ReadResult` per block of lines, then a last
     one (possibly empty) carrying what is only known at the end (the half-written last line, the
@@ -216,14 +217,16 @@ def iter_read(
     handled, so :meth:`ReadResult.concat` of them all is exactly :func:`read_file`'s result.
 
     Memory stays bounded by ``block_bytes`` whatever the size of the file or its lines (by default
-    the whole file up to :data:`WHOLE_FILE_BYTES`, else :data:`READ_BLOCK_BYTES`). The file
-    is opened at the first ``next()``, which raises what :func:`read_file` raises.
+    the whole file up to :data:`WHOLE_FILE_BYTES`, else an even number of blocks of at most
+    :data:`READ_BLOCK_BYTES`). The file is opened at the first ``next()``, which raises what
+    :func:`read_file` raises.
 
     ``parallel`` blocks after this one are parsed at once (in :func:`parse_pool`'s threads), their
     results still yielded in order: a large day then keeps every core busy, where one block after
     the other left one core to the parse (the next day's reader, a block ahead, soon waits). A
     callable is asked again at every block (a caller can let a reader go further ahead once its
-    results are the ones awaited).
+    results are the ones awaited). ``on_read`` is called once the file's last byte is read (its
+    last blocks may still be parsing): the pool will get nothing more from this file.
     """
     path = Path(path)
     name = source_name or str(path)
@@ -329,35 +332,13 @@ def iter_read(
                 f"{name}: reading stopped after byte {offset} ({os_reason(exc)}); "
                 f"the {line_no - first_line} lines before it are kept"
             )
+    if on_read is not None:
+        on_read()
     yield from parsed(0)
     last = result()
     last.pending_bytes = pending
     last.warnings = warnings
     yield last
-
-
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _forked() -> None:
-    """A forked child (a run's worker process) has none of its parent's threads: its own pool."""
-    global _POOL_LOCK
-    _POOL.clear()
-    _POOL_LOCK = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forked)
-
-
-def parse_pool() -> ThreadPoolExecutor:
-    """The threads :func:`iter_read` parses blocks in when asked to (``parallel``): one per core,
-    shared by every reader of the process, so readers of several days together still parse no
-    more blocks at once than there are cores. Most of a parse is polars work, which releases the GIL."""
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="parse"))
-        return _POOL[0]
 
 
 def read_bytes(
@@ -383,14 +364,29 @@ def read_bytes(
 def _block_size(path: Path, handle: object, offset: int) -> int:
     """The reader's own block size for a file: the whole file when it is no larger than
     :data:`WHOLE_FILE_BYTES` (an archive's decompressed size is unknown: blocks), else
-    :data:`READ_BLOCK_BYTES`."""
+    :func:`even_block_bytes` of what is left."""
     if archive.is_compressed(path):
         return READ_BLOCK_BYTES
     try:
         left = os.fstat(handle.fileno()).st_size - offset  # type: ignore[attr-defined]
     except (OSError, AttributeError, ValueError):
         return READ_BLOCK_BYTES
-    return max(READ_BLOCK_BYTES, left + 1) if left <= WHOLE_FILE_BYTES else READ_BLOCK_BYTES
+    return max(READ_BLOCK_BYTES, left + 1) if left <= WHOLE_FILE_BYTES else even_block_bytes(left)
+
+
+def even_block_bytes(size: int, most: int | None = None) -> int:
+    """A block size of at most ``most`` (:data:`READ_BLOCK_BYTES`) that cuts ``size`` bytes into an
+    even number of blocks of about the same size.
+
+    The parse pool's two threads then end a day on a pair of blocks finishing together. With
+    8 MiB blocks and whatever was left in the last one, a day of 56 MB was six full blocks and a
+    short seventh, parsed alone while the other thread had nothing of the day left (the next
+    day's reader, a block ahead, waits for the writer): one block's time of one core lost per day.
+    """
+    most = most or READ_BLOCK_BYTES
+    count = max(1, -(-size // most))
+    count += count % 2
+    return max(1, -(-size // count))
 
 
 def os_reason(exc: BaseException) -> str:
