@@ -33,9 +33,10 @@ def cleaned_section(runs: list[dict], rounds: int) -> str:
         f"{max(loads):.1f} on {cores} cores{'' if quiet else ' (shared with other work)'}. CPU seconds are "
         "the process's own (every thread), less sensitive to load than the wall clock. Peak memory is "
         "each process's high-water RSS (`VmHWM`): the floor holds a whole day's frame; the library "
-        "parses a file up to 32 MiB as one block and larger files in blocks of 8 MiB, in a pool of one "
-        "thread per core (a day's next two blocks parsed while one is handed on, the next day's reading "
-        "started while this one is written, results in order ahead of the Parquet writer), and holds "
+        "parses a file up to 32 MiB as one block and larger files in an even number of blocks of at most "
+        "8 MiB, in a pool of one thread per core (a day's next two blocks parsed while one is handed on, "
+        "the next day's reading started while this one is written and taking the pool's room once this "
+        "one is all read, results in order ahead of the Parquet writer), and holds "
         "no more than a few blocks and the day's event ids.",
         "",
         "| events | floor s | library s | ratio | floor CPU s | library CPU s | CPU ratio | floor peak MiB "
