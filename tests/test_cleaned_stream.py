@@ -210,6 +210,21 @@ def test_clean_days_writes_what_the_whole_day_path_wrote(
     assert kept.height == sum(d.quarantined for d in done) == sum(d.newly_quarantined for d in done)
 
 
+def test_a_run_stopped_after_its_first_day_leaves_no_reader_behind(logs: Path, tmp_path: Path) -> None:
+    """Small days (a block each) are read up to three days ahead, readers started from the
+    readers' own threads as days are all read: stopping the run stops every one of them."""
+    before = {t for t in threading.enumerate() if t.name == "read-ahead"}
+
+    def write(day: date, rows: pl.LazyFrame) -> int:
+        return write_parquet(rows, tmp_path / f"{day}.parquet")
+
+    days = clean_days(logs, [*DAYS, date(2026, 3, 4), date(2026, 3, 5)], write, block_bytes=64 << 20)
+    first = next(days)
+    days.close()
+    assert first.day == DAYS[0] and first.events > 0
+    assert {t for t in threading.enumerate() if t.name == "read-ahead"} == before
+
+
 def test_a_day_without_files_is_written_empty(logs: Path, tmp_path: Path) -> None:
     empty_day = date(2026, 4, 1)
     target = tmp_path / "empty.parquet"
