@@ -211,8 +211,8 @@ def test_clean_days_writes_what_the_whole_day_path_wrote(
 
 
 def test_a_run_stopped_after_its_first_day_leaves_no_reader_behind(logs: Path, tmp_path: Path) -> None:
-    """Small days (a block each) are read up to three days ahead, readers started from the
-    readers' own threads as days are all read: stopping the run stops every one of them."""
+    """Days are read ahead in their own threads (the next one taking the pool as a day is all
+    read): stopping the run stops every one of them."""
     before = {t for t in threading.enumerate() if t.name == "read-ahead"}
 
     def write(day: date, rows: pl.LazyFrame) -> int:

@@ -8,15 +8,13 @@ rows are deduplicated against the ids the day has seen so far
 quarantine, and its rows go on to the day's Parquet file as the writer asks for them
 (:func:`lazy_blocks`). Memory is then a few blocks' whatever the size of a day: each day is parsed in a
 worker thread, the next day's too while this one is written, so two blocks are parsed at once. Once
-the day being written is all read, the next day takes the room its last blocks leave in the pool;
-small days (a block each) are read a day further ahead while the days ahead are all read.
+the day being written is all read, the next day takes the room its last blocks leave in the pool.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -169,7 +167,6 @@ def clean_days(
 
         def on_read() -> None:
             read.add(day)
-            top_up()
             wake()
 
         blocks = iter_logs(
@@ -190,33 +187,18 @@ def clean_days(
     upcoming = iter(days)
     carry = ContextCarry(earlier)  # lines without task or executor inherit their attempt's session start
 
-    lock = threading.Lock()  # ``started`` and ``upcoming``: the writer's thread and the readers' change them
-    closing: list[bool] = []
-
-    def top_up() -> None:
-        """Start readers up to ``DAYS_AHEAD`` days after the one being written, and one day more
-        while those are all read (small days, a block each: else both parse threads idled once the
-        days read ahead were parsed until the writer was done with this one, ~5% of the run at 1M;
-        a day of many blocks is never all read ahead, so it holds no more)."""
-        with lock:
-            limit = 1 + DAYS_AHEAD
-            if started and all(d in read for d, _ in started):
-                limit += 1
-            while len(started) < limit and not closing:
-                day = next(upcoming, None)
-                if day is None:
-                    return
-                started.append((day, day_blocks(day)))
+    def start_next() -> None:
+        day = next(upcoming, None)
+        if day is not None:
+            started.append((day, day_blocks(day)))
 
     try:
-        top_up()
-        while True:
-            with lock:
-                if not started:
-                    break
-                day, blocks = started.popleft()
-                writing[:] = [day]
-            top_up()
+        for _ in range(1 + DAYS_AHEAD):
+            start_next()
+        while started:
+            day, blocks = started.popleft()
+            writing[:] = [day]
+            start_next()
             wake()
             with blocks:
                 summary = CleanedDay(day)
@@ -226,8 +208,6 @@ def clean_days(
                     pass
             yield summary
     finally:
-        with lock:
-            closing.append(True)
         for _, blocks in started:
             blocks.close()
 
