@@ -87,6 +87,7 @@ def test_a_small_file_is_one_block_unless_the_caller_sets_the_size(
     path = paths.stream_partition_path(logs, "2026-03-02")
     size = path.stat().st_size
     monkeypatch.setattr(stream, "READ_BLOCK_BYTES", 1500)
+    monkeypatch.setattr(stream, "MID_FILE_BYTES", 0)
     monkeypatch.setattr(stream, "WHOLE_FILE_BYTES", size)
     whole = list(iter_read(path))
     assert sum(1 for r in whole if r.events.height) == 1
@@ -107,6 +108,7 @@ def test_a_large_file_is_read_in_an_even_number_of_blocks_of_about_one_size(
     path = paths.stream_partition_path(logs, "2026-03-02")
     size = path.stat().st_size
     monkeypatch.setattr(stream, "WHOLE_FILE_BYTES", 1000)
+    monkeypatch.setattr(stream, "MID_FILE_BYTES", 1000)
     whole = pl.concat([r.events for r in iter_read(path, block_bytes=size * 2)])
     for most in (1500, 2000, 3100, size // 3):
         monkeypatch.setattr(stream, "READ_BLOCK_BYTES", most)
@@ -115,6 +117,30 @@ def test_a_large_file_is_read_in_an_even_number_of_blocks_of_about_one_size(
         assert len(blocks) % 2 == 0 and len(blocks) >= -(-size // most)
         assert max(sizes) - min(sizes) <= max(sizes) // 2  # no short last block
         assert pl.concat([b.events for b in blocks]).equals(whole)
+
+
+def test_a_middle_sized_file_is_read_in_larger_blocks_than_a_large_one(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above WHOLE_FILE_BYTES and up to MID_FILE_BYTES, blocks of up to MID_BLOCK_BYTES (a block's
+    fixed cost paid fewer times); beyond, READ_BLOCK_BYTES. Still an even number, same rows."""
+    from agent_pipelines.core.reader import iter_read, stream
+
+    path = paths.stream_partition_path(logs, "2026-03-02")
+    size = path.stat().st_size - (3 if path.read_bytes().startswith(stream.BOM) else 0)  # what is read
+    whole = pl.concat([r.events for r in iter_read(path, block_bytes=size * 2)])
+    monkeypatch.setattr(stream, "WHOLE_FILE_BYTES", 1000)
+    monkeypatch.setattr(stream, "READ_BLOCK_BYTES", 1500)
+    monkeypatch.setattr(stream, "MID_BLOCK_BYTES", size // 3)
+    counts = {}
+    for mid in (size, size - 1):  # the file is middle-sized, then just too large to be
+        monkeypatch.setattr(stream, "MID_FILE_BYTES", mid)
+        blocks = [r.events for r in iter_read(path) if r.events.height]
+        counts[mid] = len(blocks)
+        assert len(blocks) % 2 == 0
+        assert pl.concat(blocks).equals(whole)
+    assert counts[size] == 4  # 3 blocks of at most a third, made even
+    assert counts[size - 1] >= -(-size // 1500)
 
 
 def test_on_read_comes_once_when_the_last_byte_is_read(logs: Path, tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from agent_pipelines.core.reader.pool import parse_pool
 from agent_pipelines.core.reader.result import (
     BLOCK_BYTES,
     BOM,
+    MID_BLOCK_BYTES,
+    MID_FILE_BYTES,
     QUARANTINE_SCHEMA,
     RAW_KEEP_BYTES,
     READ_BLOCK_BYTES,
@@ -364,14 +366,17 @@ def read_bytes(
 def _block_size(path: Path, handle: object, offset: int) -> int:
     """The reader's own block size for a file: the whole file when it is no larger than
     :data:`WHOLE_FILE_BYTES` (an archive's decompressed size is unknown: blocks), else
-    :func:`even_block_bytes` of what is left."""
+    :func:`even_block_bytes` of what is left: blocks of at most :data:`MID_BLOCK_BYTES` up to
+    :data:`MID_FILE_BYTES`, of :data:`READ_BLOCK_BYTES` beyond."""
     if archive.is_compressed(path):
         return READ_BLOCK_BYTES
     try:
         left = os.fstat(handle.fileno()).st_size - offset  # type: ignore[attr-defined]
     except (OSError, AttributeError, ValueError):
         return READ_BLOCK_BYTES
-    return max(READ_BLOCK_BYTES, left + 1) if left <= WHOLE_FILE_BYTES else even_block_bytes(left)
+    if left <= WHOLE_FILE_BYTES:
+        return max(READ_BLOCK_BYTES, left + 1)
+    return even_block_bytes(left, MID_BLOCK_BYTES if left <= MID_FILE_BYTES else None)
 
 
 def even_block_bytes(size: int, most: int | None = None) -> int:
