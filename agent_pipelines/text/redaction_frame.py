@@ -149,13 +149,15 @@ def redact_frame(
     if by_row:
         hits = frame.select(_screen(pl.col(n)) for n in by_row)
         flagged_rows.update((n, hits[n].arg_true()) for n in by_row)
-    if by_value:
-        uniques = frame.select(pl.col(n).unique().implode() for n in by_value)
-        for name in by_value:
-            values = uniques[name][0]
-            found = values.filter(flagged(values))
-            if found.len():
-                flagged_rows[name] = frame[name].is_in(found.implode()).arg_true()
+    if by_value:  # every column's distinct values stacked and screened in one query, not one each
+        found = (
+            frame.select(pl.col(n).unique().implode() for n in by_value)
+            .unpivot(variable_name="_column", value_name="_value")
+            .explode("_value")
+            .filter(_screen(pl.col("_value")))
+        )
+        for (name,), hits in found.partition_by("_column", as_dict=True).items():
+            flagged_rows[str(name)] = frame[str(name)].is_in(hits["_value"].implode()).arg_true()
     if piece_names:
         need = (~verbatim).scatter(flagged_rows[whole], True) if flagged_rows[whole].len() else ~verbatim
         rows = need.arg_true()
