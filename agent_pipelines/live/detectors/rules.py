@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import polars as pl
@@ -10,7 +11,7 @@ from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS
 from agent_pipelines.live.alerts import make_alert
 from agent_pipelines.live.detectors.columns import COLUMNS, ROW, masked_templates, with_detector_columns
 from agent_pipelines.live.detectors.thresholds import Thresholds
-from agent_pipelines.live.detectors.tool_windows import count_tool_calls, with_tool_keys
+from agent_pipelines.live.detectors.tool_windows import count_tool_calls, tool_calls
 from agent_pipelines.live.state import AttemptState, DetectorState, Suppression, Window
 from agent_pipelines.text.miner import TemplateMiner
 
@@ -52,19 +53,29 @@ class Detectors:
         if events.is_empty():
             return []
         start = len(self.alerts)
-        # Masked text of the distinct error messages in one vectorized pass; the miner learns them.
-        templates = masked_templates(
-            events.filter(pl.col("event_type") == "error").get_column("error_message")
-        )
+        # Masked text of the distinct error messages in one vectorized pass, on another thread: its
+        # regexes (compiled per call, ~10 ms) run outside the GIL while this one prepares the rows.
+        errors = events.get_column("error_message").filter(events.get_column("event_type") == "error")
+        with ThreadPoolExecutor(1, thread_name_prefix="error-masking") as pool:
+            masking = pool.submit(masked_templates, errors)
+            kept, tool_windows, watermark = self._rows_to_visit(events)
+            templates = masking.result()
         if self.miner.add(templates.get_column("tpl").sort().to_list()):
             self.state.template_model = self.miner.to_json()
         self._learned = {}  # the miner learns here only: its answers hold for the whole batch
         self._carried = None
-        frame = (
-            with_detector_columns(events)
-            .select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *COLUMNS)
-            .join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
-        )
+        kept = kept.join(templates, on="error_message", how="left", maintain_order="left", nulls_equal=False)
+        # Column by column into Python, then zipped: several times cheaper than ``iter_rows``.
+        for row in zip(*(kept.get_column(c).to_list() for c in ROW), strict=True):
+            self._event(*row)
+        self._keep_tool_windows(tool_windows)
+        self.state.watermark_ms = watermark
+        return self.alerts[start:]
+
+    def _rows_to_visit(self, events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int | None]:
+        """The rows the per-event pass must see (with their previous row's and tool-count columns),
+        the tool windows counted in polars, and the batch's new watermark."""
+        frame = with_detector_columns(events).select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *COLUMNS)
         # The attempt's previous row: its position found by one window, the three columns gathered
         # from it (three ``shift().over()`` cost three windows), null on an attempt's first row.
         before = (
@@ -77,7 +88,13 @@ class Detectors:
             prev_id=pl.col("event_id").gather(before),
             prev_type=pl.col("event_type").gather(before),
         )
-        frame, tool_windows = self._tool_windows(with_tool_keys(frame))
+        calls = tool_calls(frame)
+        counted, tool_windows = self._tool_windows(calls)
+        frame = frame.with_columns(
+            _spread(calls.get_column("tool_key"), calls.get_column("_row"), frame.height),
+            _spread(counted.get_column("tool_n"), counted.get_column("_row"), frame.height),
+            _spread(counted.get_column("tool_first"), counted.get_column("_row"), frame.height),
+        )
         watermark = self.state.watermark_ms
         if frame.height:
             batch_max = cast(int, frame["ts"].max())
@@ -100,13 +117,7 @@ class Detectors:
             | pl.col("prev_type").is_in(["session_end", "status_change"])
             | pl.col("attempt_id").is_last_distinct()
         )
-        kept = frame.filter(keep)
-        # Column by column into Python, then zipped: several times cheaper than ``iter_rows``.
-        for row in zip(*(kept.get_column(c).to_list() for c in ROW), strict=True):
-            self._event(*row)
-        self._keep_tool_windows(tool_windows)
-        self.state.watermark_ms = watermark
-        return self.alerts[start:]
+        return frame.filter(keep), tool_windows, watermark
 
     def check_stuck(self, now_ms: int) -> list[dict[str, Any]]:
         """The live check: open sessions silent for longer than the threshold at ``now_ms``."""
@@ -320,11 +331,11 @@ class Detectors:
         self._fire(attempt_id, a, "tool_loop", key, ts, tool_name=tool, occurrences=count,
                    window_ms=self.t.tool_window_ms)  # fmt: skip
 
-    def _tool_windows(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _tool_windows(self, calls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Tool calls counted in polars (:func:`~.tool_windows.count_tool_calls`), except the pairs
         whose windows this state carries over from an earlier run (counted row by row)."""
         attempts = self.state.attempts
-        in_batch = frame.filter(pl.col("tool_key").is_not_null()).get_column("attempt_id").unique()
+        in_batch = calls.get_column("attempt_id").unique()
         carried = [
             (attempt_id, key)
             for attempt_id in in_batch.to_list()
@@ -332,7 +343,7 @@ class Detectors:
             for key, window in attempts[attempt_id].tools.items()
             if window
         ]
-        return count_tool_calls(frame, carried, self.t.tool_window_ms)
+        return count_tool_calls(calls, carried, self.t.tool_window_ms)
 
     def _keep_tool_windows(self, last: pl.DataFrame) -> None:
         """The windows of the (attempt, tool key) pairs counted in polars, into the state as the
@@ -382,6 +393,12 @@ def owes_a_step(a: AttemptState) -> bool:
     """The attempt's session is open, its turn not over (or turns unknown: the original's rule),
     and its current silence not alerted yet: a silence now is an agent stuck."""
     return a.open and a.turn != "closed" and a.stuck != a.lid
+
+
+def _spread(values: pl.Series, rows: pl.Series, height: int) -> pl.Series:
+    """``values`` at positions ``rows`` of a column of ``height`` rows, null elsewhere (what a join
+    back on the row number gives, without hashing every row of the batch)."""
+    return pl.repeat(None, height, dtype=values.dtype, eager=True).scatter(rows, values).alias(values.name)
 
 
 def _trim(window: Window, horizon: int) -> None:

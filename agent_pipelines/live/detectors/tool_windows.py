@@ -1,6 +1,6 @@
 """Tool calls counted per (attempt, call) in polars, for a whole batch at once.
 
-A call is a tool *with its input* (:func:`with_tool_keys`): "the same call ten times in a minute"
+A call is a tool *with its input* (:func:`tool_calls`): "the same call ten times in a minute"
 is a loop, ten different commands through one shell tool are a busy agent. The tool-loop detector
 asks, at each call, how many calls with the same key the same attempt made within
 ``tool_window_ms`` up to and including it. Row by row (:mod:`.rules`) that is a window list:
@@ -33,43 +33,46 @@ def params_hash(text: str) -> str | None:
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def with_tool_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``tool_key``: ``<tool name>\\x1f<params hash>`` for a tool call with input,
-    the tool name for one without (logs that never carried ``tool_params`` keep the original
-    analyzer's count by tool name), null for other rows. The input is hashed once per distinct
-    text of the batch."""
-    calls = frame.filter((pl.col("event_type") == "tool_call") & pl.col("tool_params").is_not_null())
-    texts = calls.get_column("tool_params").unique()
+def tool_calls(frame: pl.DataFrame) -> pl.DataFrame:
+    """The tool calls of ``frame`` that name their tool: ``_row`` (their position in ``frame``),
+    ``attempt_id, ts, event_id`` and ``tool_key``: ``<tool name>\\x1f<params hash>`` for a call
+    with input, the tool name for one without (logs that never carried ``tool_params`` keep the
+    original analyzer's count by tool name). The input is hashed once per distinct text of the
+    batch, and only the calls' rows are copied: a burst is half tool results, which never count."""
+    name = frame.get_column("tool_name")
+    named_call = (frame.get_column("event_type") == "tool_call") & name.is_not_null() & (name != "")
+    calls = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+        "attempt_id",
+        "ts",
+        "event_id",
+        "tool_name",
+        "tool_params",
+    ).filter(named_call)
+    texts = calls.get_column("tool_params").drop_nulls().unique()
     hashes = pl.DataFrame(
         {"tool_params": texts, "_ph": pl.Series([params_hash(t) for t in texts.to_list()], dtype=pl.String)}
     )
-    name = pl.col("tool_name")
-    key = (
-        pl.when((pl.col("event_type") != "tool_call") | name.is_null() | (name == ""))
-        .then(None)
-        .when(pl.col("_ph").is_null())
-        .then(name)
-        .otherwise(name + KEY_SEPARATOR + pl.col("_ph"))
-    )
-    return (
-        frame.join(hashes, on="tool_params", how="left", maintain_order="left", nulls_equal=False)
-        .with_columns(tool_key=key)
-        .drop("_ph")
+    return calls.join(hashes, on="tool_params", how="left", maintain_order="left", nulls_equal=False).select(
+        "_row",
+        "attempt_id",
+        "ts",
+        "event_id",
+        tool_key=pl.when(pl.col("_ph").is_null())
+        .then("tool_name")
+        .otherwise(pl.col("tool_name") + KEY_SEPARATOR + pl.col("_ph")),
     )
 
 
 def count_tool_calls(
-    frame: pl.DataFrame, carried: list[tuple[str, str]], window: int
+    calls: pl.DataFrame, carried: list[tuple[str, str]], window: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``frame`` (``ts`` in ms, event-time order, ``tool_key`` from :func:`with_tool_keys`) with
-    ``tool_n``: the calls of the row's (attempt, tool key) within ``window`` ms up to and including
-    it, and ``tool_first``: the first of them; null for other rows and for the ``carried`` pairs.
-    Also, per counted pair, the calls its window holds at the end of the batch (``attempt_id,
-    tool_key, ts, event_id``), as the row-by-row count leaves them."""
-    frame = frame.with_row_index("_row")
-    tools = frame.filter(pl.col("tool_key").is_not_null()).select(
-        "_row", "attempt_id", "tool_key", "ts", "event_id"
-    )
+    """For ``calls`` (:func:`tool_calls`, in event-time order), ``_row, tool_n, tool_first`` of
+    each counted call: the calls of its (attempt, tool key) within ``window`` ms up to and
+    including it, and the first of them; the ``carried`` pairs are not counted (no row). Also, per
+    counted pair, the calls its window holds at the end of the batch (``attempt_id, tool_key, ts,
+    event_id``), as the row-by-row count leaves them."""
+    tools = calls
     if carried:
         old = pl.DataFrame(carried, schema={"attempt_id": pl.String, "tool_key": pl.String}, orient="row")
         tools = tools.join(old, on=["attempt_id", "tool_key"], how="anti", maintain_order="left")
@@ -104,7 +107,4 @@ def count_tool_calls(
             pl.col("_tools").is_null() | (pl.col("_pair_last") >= pl.col("_attempt_last") - window)
         )
     last = last.sort("_row").select("attempt_id", "tool_key", "ts", "event_id")
-    frame = frame.join(
-        tools.select("_row", "tool_n", "tool_first"), on="_row", how="left", maintain_order="left"
-    ).drop("_row")
-    return frame, last
+    return tools.select("_row", "tool_n", "tool_first"), last
