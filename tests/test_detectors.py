@@ -477,3 +477,75 @@ def test_alerts_carry_the_attempts_project_so_routes_and_silences_can_match_it(t
     )
     assert [name for name, _ in resolve(config, alerts["ve-proj"])] == ["payments-team"]
     assert resolve(config, alerts["ve-none"]) == []
+
+
+# --------------------------------------------------------------------------------------------
+# A batch visits only the rows that can change a detector's state: the same alerts as row by row
+# --------------------------------------------------------------------------------------------
+
+session_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["ve-a", "ve-b"]),
+        st.sampled_from(
+            [
+                ("status_change", "awaiting_input"),
+                ("status_change", "interrupted"),
+                ("status_change", "working"),
+                ("status_change", "done"),  # a task status, not a turn
+                ("tool_result", None),
+                ("tool_call", None),
+                ("agent_output", None),
+                ("followup_sent", None),
+                ("session_start", None),
+                ("session_end", None),
+                ("error", None),
+            ]
+        ),
+        st.sampled_from([0, 1_000, 60_000, 299_999, 300_000, 900_000]),  # ms after the previous event
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=session_steps, split=st.integers(0, 80))
+@example(  # a turn closed, a task status, then the agent back at work, then silence: stuck
+    steps=[
+        ("ve-a", ("session_start", None), 0),
+        ("ve-a", ("status_change", "awaiting_input"), 1_000),
+        ("ve-a", ("status_change", "done"), 1_000),
+        ("ve-a", ("tool_result", None), 1_000),
+        ("ve-a", ("tool_result", None), 1_000),
+        ("ve-a", ("tool_result", None), 900_000),
+    ],
+    split=3,
+)
+def test_turns_and_sessions_in_one_batch_equal_row_by_row(
+    steps: list[tuple[str, tuple[str, str | None], int]], split: int
+) -> None:
+    """Turn ends and starts, task statuses, sessions closed and reopened, silences: a batch (which
+    visits only the rows that can change a detector's state) fires what one event per batch fires
+    (every row visited) and leaves the same state, and so does a batch cut in two."""
+    rows, ts = [], int(T0.timestamp() * 1000)
+    for i, (attempt, (event_type, status), gap) in enumerate(steps):
+        ts += gap
+        message = "boom" if event_type == "error" else None
+        rows.append({"event_id": f"e{i:04d}", "ts": ts, "attempt_id": attempt, "event_type": event_type,
+                     "new_status": status, "error_message": message})  # fmt: skip
+    schema = {"event_id": pl.String, "ts": pl.Int64, "attempt_id": pl.String, "event_type": pl.String,
+              "new_status": pl.String, "error_message": pl.String}  # fmt: skip
+    events = (
+        pl.DataFrame(rows, schema=schema)
+        .with_columns(timestamp=pl.from_epoch("ts", time_unit="ms").dt.replace_time_zone("UTC"))
+        .drop("ts")
+    )
+    end = ts + 400_000
+    whole_state = DetectorState()
+    whole = detect(events, whole_state, now_ms=end)
+    state = DetectorState()
+    one_by_one = [a for i in range(events.height) for a in detect(events.slice(i, 1), state)]
+    one_by_one += detect(events.clear(), state, now_ms=end)
+    halves_state = DetectorState()
+    halves = detect(events.head(split), halves_state) + detect(events.slice(split), halves_state, now_ms=end)
+    assert whole == one_by_one == halves
+    assert whole_state.attempts == state.attempts == halves_state.attempts

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -116,34 +116,55 @@ def alerts_table(records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     return frame.select(list(ALERTS_TABLE_SCHEMA)).sort("timestamp", descending=True, nulls_last=True)
 
 
-def _records(lines: Iterable[bytes], day_prefix: bytes | None) -> list[dict[str, Any]]:
-    if day_prefix is not None:  # cheap pre-filter: the day's date must appear in the line
-        lines = (raw for raw in lines if day_prefix in raw)
+def _records(lines: Iterable[bytes], day_prefixes: Sequence[bytes] | None) -> list[dict[str, Any]]:
+    if day_prefixes is not None:  # cheap pre-filter: one of the days' dates must appear in the line
+        lines = (raw for raw in lines if any(prefix in raw for prefix in day_prefixes))
     return list(json_objects(lines))
+
+
+def _unique(groups: Iterable[Iterable[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The records in order, each alert once (rotation may leave a line in the archive and the live
+    file)."""
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for group in groups:
+        for record in group:
+            key = str(record.get("alert_id") or json.dumps(record, sort_keys=True, default=str))
+            if key not in seen:
+                seen.add(key)
+                records.append(record)
+    return records
+
+
+def _file_records(path: Path, day_prefixes: Sequence[bytes] | None) -> list[dict[str, Any]]:
+    return _records(archive.iter_lines(path), day_prefixes) if path.is_file() else []
 
 
 def read_alert_records(logs_root: str | os.PathLike[str], day: date | None = None) -> list[dict[str, Any]]:
     """Alert records of one UTC day (all when ``day`` is None): the live file and the day's archive."""
+    if day is not None:
+        return read_alert_records_by_day(logs_root, [day])[day]
     root = Path(logs_root)
-    files = [root / paths.ALERTS_FILE]
-    if day is None:
-        files += [path for _, path in archive.archived(root, archive.Kind.ALERTS)]
-    else:
-        files.append(archive.archive_path(root, archive.Kind.ALERTS, day.isoformat()))
-    prefix = day.isoformat().encode() if day is not None else None
-    records: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for path in files:
-        if not path.is_file():
-            continue
-        for record in _records(archive.iter_lines(path), prefix):
-            if day is not None and not str(record.get("timestamp", "")).startswith(day.isoformat()):
-                continue
-            key = str(record.get("alert_id") or json.dumps(record, sort_keys=True, default=str))
-            if key not in seen:  # rotation may leave a line in the archive and the live file
-                seen.add(key)
-                records.append(record)
-    return records
+    files = [root / paths.ALERTS_FILE, *(path for _, path in archive.archived(root, archive.Kind.ALERTS))]
+    return _unique(_file_records(path, None) for path in files)
+
+
+def read_alert_records_by_day(
+    logs_root: str | os.PathLike[str], days: Sequence[date]
+) -> dict[date, list[dict[str, Any]]]:
+    """:func:`read_alert_records` of each of ``days``, the live file read once for all of them (a
+    detector run that crossed midnight rewrites both days' tables)."""
+    root = Path(logs_root)
+    live = _file_records(root / paths.ALERTS_FILE, [day.isoformat().encode() for day in days])
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for day in days:
+        iso = day.isoformat()
+        archived = _file_records(archive.archive_path(root, archive.Kind.ALERTS, iso), [iso.encode()])
+        by_day[day] = _unique(
+            (r for r in records if str(r.get("timestamp", "")).startswith(iso))
+            for records in (live, archived)
+        )
+    return by_day
 
 
 def table_writers_lock(data_dir: str | os.PathLike[str]) -> contextlib.AbstractContextManager[None]:
@@ -193,4 +214,5 @@ __all__ = [
     "counts_by_type_and_day",
     "day_window",
     "read_alert_records",
+    "read_alert_records_by_day",
 ]

@@ -380,10 +380,12 @@ def _compact_json(value: dict[str, Any]) -> bytes:
 
 
 def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """Uncompressed: the seen ids are random text that lz4 shrank by a fifth (3.2 -> 2.5 MB for
+    100,000 ids) at more than twice the time (9 ms against 4), on every detector run."""
     import io
 
     sink = io.BytesIO()
-    frame.write_parquet(sink, compression="lz4", statistics=False)
+    frame.write_parquet(sink, compression="uncompressed", statistics=False)
     return sink.getvalue()
 
 

@@ -28,7 +28,12 @@ from agent_pipelines.core.contract import parse_timestamp
 from agent_pipelines.core.settings import Settings
 from agent_pipelines.live import alerts as alerts_mod
 from agent_pipelines.live import state as detector_state
-from agent_pipelines.live.alerts_table import alerts_table, day_window, read_alert_records, table_writers_lock
+from agent_pipelines.live.alerts_table import (
+    alerts_table,
+    day_window,
+    read_alert_records_by_day,
+    table_writers_lock,
+)
 from agent_pipelines.live.detectors import Thresholds, detect, stuck_watch
 from agent_pipelines.live.routing.config import AlertsConfigError
 from agent_pipelines.orchestration.alert_delivery import (
@@ -293,8 +298,9 @@ def alert_day_materializations(
         return
     register_partitions(instance, days)
     base = tables_dir(log_store.data_path)
+    records = read_alert_records_by_day(log_store.logs_path, days)
     for day in days:
-        table = alerts_table(read_alert_records(log_store.logs_path, day))
+        table = alerts_table(records[day])
         target = table_path(base, ALERTS_ASSET, day.isoformat())
         rows = write_parquet(table, target)
         yield dg.AssetMaterialization(

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS
+from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS, TURN_STATUSES
 from agent_pipelines.live.alerts import make_alert
 from agent_pipelines.live.detectors.columns import COLUMNS, ROW, masked_templates, with_detector_columns
 from agent_pipelines.live.detectors.thresholds import Thresholds
@@ -104,10 +104,13 @@ class Detectors:
         # each attempt's last row (its "last seen"). Every other row (tool results, status changes,
         # follow-ups: about half) only moves "last seen", which the previous-row columns carry. Tool
         # calls are counted in polars (``_tool_windows``): only those that reach the tool-loop
-        # threshold, and those of windows carried over from an earlier run, are needed here. Status
-        # changes (turn ends) and the row after one (it may open the next turn) are needed too.
+        # threshold, and those of windows carried over from an earlier run, are needed here. Turn
+        # statuses and the row after any status change (it may open the next turn, or be a task
+        # status between a turn's end and the agent's next step) are needed too; a task status
+        # after other rows only moves "last seen".
         keep = (
-            pl.col("event_type").is_in(["error", "session_start", "session_end", "status_change"])
+            pl.col("event_type").is_in(["error", "session_start", "session_end"])
+            | ((pl.col("event_type") == "status_change") & pl.col("new_status").is_in(TURN_STATUSES))
             | (
                 (pl.col("event_type") == "tool_call")
                 & (pl.col("tool_n").is_null() | (pl.col("tool_n") >= self.t.tool_loop))
