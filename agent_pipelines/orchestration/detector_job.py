@@ -54,10 +54,11 @@ from agent_pipelines.predict import live as live_risk
 ALERTS_ASSET = dg.AssetKey("alerts")
 JOB_NAME = "live_detector_job"
 # Blocks of a burst's file parsed ahead of the one being checked (``iter_read``'s ``parallel``).
-# One ahead was measured on a loaded machine only (load 8-10): the burst's run went from 1.33x to
-# 1.82x read_file (median of 6, wall; CPU +0.05 s), its two parsing threads waiting on each other
-# for the GIL. Whether it gains on an idle machine is for a quiet comparison (set 1 here).
-PARSE_AHEAD = 0
+# Measured on the 100k-event burst (57 MB, 4 blocks; ``bench_live.py``'s burst, best of 5-8): the
+# read step 0.54 -> 0.50 s quiet, 1.15-1.17 -> 0.96 s with two CPU burners (load 2.5-3.6 on 2
+# cores). An older measurement at load 8-10 found it slower (its two parsing threads waiting on each
+# other for the GIL); a machine that loaded delays every run anyway.
+PARSE_AHEAD = 1
 
 
 class DetectConfig(dg.Config):
