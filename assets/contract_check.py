@@ -1,8 +1,7 @@
 """``cleaned_events``' contract as a blocking asset check the asset's own step yields: pandera's
-``contract.CleanedEvent`` over each stored day of a run as soon as it is written (:class:`ContractChecks`),
-event ids across days in batches (:data:`CHECK_BATCH_ROWS`), reading only the columns each pass
-needs. Split from :mod:`assets.events` (the asset itself): this is what a stored table must be,
-whoever wrote it.
+``contract.CleanedEvent`` over the rows of a run as they are written (:class:`ContractChecks`), event
+ids across days in batches (:data:`CHECK_BATCH_ROWS`). Split from :mod:`assets.events` (the asset
+itself): this is what a stored table must be, whoever wrote it.
 """
 
 from __future__ import annotations
@@ -171,23 +170,34 @@ once a day (31 days of 1M events: 0.6 s of CPU checked day by day, 0.4 s in 5 gr
 last group is left to check when the step ends."""
 
 
-def _group_parts(wheres: list[str]) -> tuple[bool, int, pl.Series | None]:
-    """Some stored days together: whether every rule of the model holds over them (the one-query
-    gate: event ids unique across them too), their rows, and their event ids as the numbers they
-    spell (``None`` where some id is not a number: a batch's ids are then compared by pandera)."""
-    ok, values = judge(_scan(wheres), CleanedEvent)  # the gate reads the ids among its columns
+def _group_parts(rows: pl.LazyFrame) -> tuple[bool, int, pl.Series | None]:
+    """Some days' rows together (stored days' scan, or the rows as written): whether every rule of
+    the model holds over them (the one-query gate: event ids unique across them too), their rows,
+    and their event ids as the numbers they spell (``None`` where some id is not a number: a batch's
+    ids are then compared by pandera)."""
+    ok, values = judge(rows, CleanedEvent)  # the gate reads the ids among its columns
     if values is None or "event_id" not in values.columns or values["event_id"].dtype != pl.String:
-        return ok, int(_scan(wheres).select(pl.len()).collect().item()), None
+        return ok, int(rows.select(pl.len()).collect().item()), None
     # Distinct numbers come from distinct texts, so ids that never repeat as numbers never repeat;
     # two texts spelling one number only send the batch to pandera, which compares the texts.
     numbers = values["event_id"].cast(pl.UInt64, strict=False)
     return ok, values.height, None if numbers.null_count() else numbers
 
 
+FRAME_GROUP_ROWS = 100_000
+"""Rows handed over as written (:meth:`ContractChecks.add_rows`) are checked in groups of this many:
+they are held in memory until then (~400 bytes a row: 40 MB), where stored days are only named."""
+
+
 @dataclass
 class _Group:
-    days: list[tuple[str, str]]  # (day, where it is stored)
+    days: list[tuple[str, str]]  # (day, where it is stored: "" until the day is, for rows as written)
     verdict: Future[tuple[bool, int, float]]  # passes, rows, seconds it took
+
+
+def _unique_days(days: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``days`` each once, in order (a day written in blocks can span two groups)."""
+    return list(dict.fromkeys(days))
 
 
 def _failing(days: list[tuple[str, str]], alone: bool = True) -> list[tuple[str, dg.AssetCheckResult]]:
@@ -208,7 +218,9 @@ class ContractChecks:
     are written, while the step reads the next days (the gate's query runs in polars, off the
     interpreter lock); :meth:`result` waits for the last days and answers.
 
-    Every stored row is still validated each run, and from the stored files (what a reader gets):
+    Every stored row is still validated each run: the rows as the step writes them (:meth:`add_rows`,
+    the step does not read back what it wrote: re-reading and decoding the files was most of the
+    check's cost), or days stored before (:meth:`add`, from the files: what a reader gets);
     consecutive days in groups of :data:`GROUP_ROWS` rows by the one-query gate (held to pandera's
     verdict by ``tests/test_contract_gate.py``), event ids unique across the groups of a batch of up
     to :data:`CHECK_BATCH_ROWS` rows (a batch's ids, 8 bytes each, dropped once compared), and
@@ -224,14 +236,40 @@ class ContractChecks:
         self._days: list[tuple[str, str]] = []  # the open group's
         self._rows = [0, 0]  # in the open batch, in the open group
         self._ids: list[pl.Series | None] = []  # the open batch's, touched by the checking thread only
+        self._frames: list[pl.DataFrame] = []  # the open group's rows as written (add_rows)
+        self._as_written: dict[str, str] = {}  # days checked as written -> where they are stored
+        self._frame_rows = min(group_rows, FRAME_GROUP_ROWS)
 
     def add(self, day: str, where: str, rows: int) -> None:
-        """Check the day stored at ``where`` (a file or an ``s3://`` URL; ``rows`` written)."""
+        """Check the day stored at ``where`` (a file or an ``s3://`` URL; ``rows`` written); for a
+        day whose rows were handed over as written (:meth:`add_rows`), only say where it is."""
+        if day in self._as_written:
+            self._as_written[day] = where
+            return
+        if self._frames:  # a group holds rows or names stored days, not both
+            self._close_group()
         if (self._groups or self._days) and self._rows[0] + rows > self._limits[0]:
             self._close_batch()
         self._days.append((day, where))
         self._rows = [self._rows[0] + rows, self._rows[1] + rows]
         if self._rows[1] >= self._limits[1]:
+            self._close_group()
+
+    def add_rows(self, day: str, rows: pl.DataFrame) -> None:
+        """Check ``rows`` of ``day`` as they are written (a block at a time; :meth:`add` follows once
+        the day is stored, to say where it is, for the failure cases)."""
+        if not rows.height:
+            return
+        if self._days and not self._frames:  # the open group names stored days
+            self._close_group()
+        if (self._groups or self._days) and self._rows[0] + rows.height > self._limits[0]:
+            self._close_batch()
+        if not self._days or self._days[-1][0] != day:
+            self._days.append((day, ""))
+        self._as_written.setdefault(day, "")
+        self._frames.append(rows)
+        self._rows = [self._rows[0] + rows.height, self._rows[1] + rows.height]
+        if self._rows[1] >= self._frame_rows:
             self._close_group()
 
     def all_added(self) -> None:
@@ -240,10 +278,13 @@ class ContractChecks:
         self._close_batch()
 
     def _close_group(self) -> None:
-        if self._days:
-            wheres = [where for _, where in self._days]
-            self._groups.append(_Group(self._days, self._pool.submit(self._check_group, wheres)))
-        self._days, self._rows[1] = [], 0
+        if self._frames:
+            rows = pl.concat(self._frames, how="vertical").lazy()
+            self._groups.append(_Group(self._days, self._pool.submit(self._check_group, rows)))
+        elif self._days:
+            rows = _scan([where for _, where in self._days])
+            self._groups.append(_Group(self._days, self._pool.submit(self._check_group, rows)))
+        self._days, self._frames, self._rows[1] = [], [], 0
 
     def _close_batch(self) -> None:
         self._close_group()
@@ -251,11 +292,11 @@ class ContractChecks:
             self._batches.append((self._groups, self._pool.submit(self._ids_apart, len(self._groups))))
         self._groups, self._rows[0] = [], 0
 
-    def _check_group(self, wheres: list[str]) -> tuple[bool, int, float]:
+    def _check_group(self, rows: pl.LazyFrame) -> tuple[bool, int, float]:
         started = time.perf_counter()
-        ok, rows, ids = _group_parts(wheres)
+        ok, rows_checked, ids = _group_parts(rows)
         self._ids.append(ids)
-        return ok, rows, time.perf_counter() - started
+        return ok, rows_checked, time.perf_counter() - started
 
     def _ids_apart(self, groups: int) -> bool:
         """Whether no event id of the batch just checked (its ``groups`` groups) is in two of them
@@ -296,13 +337,18 @@ class ContractChecks:
         if not checked:
             return dg.AssetCheckResult(check_name=MATCHES_CONTRACT, passed=True, description="no day written")
         failed: list[tuple[str, dg.AssetCheckResult]] = []
+        for groups, _ in batches:  # days checked as written: pandera's cases come from where they are
+            for g, *_ in groups:
+                g.days = [(day, self._as_written.get(day) or where) for day, where in g.days]
         for groups, apart in batches:
-            refused = [g.days for g, ok, *_ in groups if not ok]
+            refused = [_unique_days(g.days) for g, ok, *_ in groups if not ok]
             for group_days in refused:
                 failed.extend(_failing(group_days))
             if not refused and not apart:
-                failed.extend(_failing([day for g, *_ in groups for day in g.days], alone=False))
-        days = sum(len(g.days) for g, *_ in checked)
+                failed.extend(
+                    _failing(_unique_days([day for g, *_ in groups for day in g.days]), alone=False)
+                )
+        days = len({day for g, *_ in checked for day, _ in g.days})
         rows = sum(n for _, _, n, _ in checked)
         if not failed:
             return dg.AssetCheckResult(
@@ -339,6 +385,7 @@ class ContractChecks:
 __all__ = [
     "CHECK_BATCH_ROWS",
     "CONTRACT_CHECK",
+    "FRAME_GROUP_ROWS",
     "GROUP_ROWS",
     "MATCHES_CONTRACT",
     "VALUE_COLUMNS",

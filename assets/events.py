@@ -190,8 +190,17 @@ def _cleaned_events(
         stored = stored_partitions(parquet_io_manager, [(min(days) - timedelta(days=1)).isoformat()])
         return None if stored is None else last_context(stored)
 
+    def check_as_written(day: date, rows: pl.DataFrame) -> None:
+        contract.add_rows(day.isoformat(), rows)
+
     for done in clean_days(
-        log_store.logs_path, days, write, data_dir=log_store.data_path, final_before=today, earlier=earlier
+        log_store.logs_path,
+        days,
+        write,
+        data_dir=log_store.data_path,
+        final_before=today,
+        earlier=earlier,
+        on_rows=check_as_written,
     ):
         contract.add(
             done.day.isoformat(), parquet_io_manager.location_for(key, done.day.isoformat()), done.events

@@ -257,6 +257,54 @@ def test_contract_check_validates_the_days_of_a_run_together_and_names_the_bad_o
     assert check(batch_rows=1).passed  # a batch a day: ids are compared within a batch only
 
 
+def test_contract_check_of_the_rows_as_written_reads_no_file_and_names_the_bad_day(
+    materialized: dict, tmp_path: Path
+) -> None:
+    """The step hands each block to the check as it writes it (``add_rows``), then says where the
+    day is stored (``add``): the rows are judged in memory, never read back; a bad day is named
+    (pandera's cases then come from its file), whether its blocks fall in one group or several."""
+    days = materialized["days"][:3]
+    source = tables_dir(materialized["data"]) / "cleaned_events"
+    frames = {day: pl.read_parquet(source / f"{day}.parquet") for day in days}
+    broken = frames[days[1]].with_columns(
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit("no_such_type"))
+        .otherwise("event_type")
+        .alias("event_type")
+    )
+
+    def check(written: dict[str, pl.DataFrame], stored: dict[str, Path], group_rows: int = GROUP_ROWS):
+        with ContractChecks(group_rows=group_rows) as checks:
+            for day in days:
+                rows = written[day]
+                half = rows.height // 2
+                checks.add_rows(day, rows.head(half))  # two blocks, as a large day is written
+                checks.add_rows(day, rows.slice(half))
+                checks.add(day, str(stored[day]), rows.height)
+            return checks.result()
+
+    nowhere = {day: tmp_path / "never-written" / f"{day}.parquet" for day in days}
+    good = check(frames, nowhere)  # no file is read: none exists
+    assert good.passed
+    assert good.metadata["partitions"].value == 3
+    assert good.metadata["rows"].value == sum(f.height for f in frames.values())
+    stored = {day: tmp_path / f"{day}.parquet" for day in days}
+    written = {**frames, days[1]: broken}
+    for day, frame in written.items():
+        frame.write_parquet(stored[day])
+    for group_rows in (GROUP_ROWS, 1, frames[days[0]].height + 5):  # one group; a block each; a day split
+        result = check(written, stored, group_rows)
+        assert not result.passed and result.check_name == MATCHES_CONTRACT
+        assert result.metadata["failed_days"].value == [days[1]]
+        assert r"no\_such\_type" in result.metadata["failure_case_sample"].value
+    # an event written on two days: each day passes alone, not together
+    twice = {**frames, days[2]: pl.concat([frames[days[2]], frames[days[1]].head(1)])}
+    twice[days[2]].write_parquet(stored[days[2]])
+    frames[days[1]].write_parquet(stored[days[1]])
+    assert not check(twice, stored).passed
+    assert not check(twice, stored, group_rows=1).passed  # ids compared across the batch's groups
+
+
 def _run_day(logs: Path, data: Path, instance: dg.DagsterInstance, day: str, downstream: bool = True):
     assets, checks = analytics_assets()
     selection = [*DAILY_ASSETS, *(["session_metrics"] if downstream else [])]

@@ -127,6 +127,7 @@ def clean_days(
     ahead: int = 1,
     block_bytes: int | None = None,
     earlier: Callable[[], pl.DataFrame | None] | None = None,
+    on_rows: Callable[[date, pl.DataFrame], None] | None = None,
 ) -> Iterator[CleanedDay]:
     """Clean each day in turn: ``write(day, rows)`` stores the day's rows (a :func:`lazy_blocks`
     frame, to be sunk once; returns the bytes stored), and the day's quarantined lines are added to
@@ -140,6 +141,9 @@ def clean_days(
     Lines without task or executor inherit their attempt's session start, across the days of the run;
     ``earlier`` gives the attempts' context from before the first day (see
     :class:`~agent_pipelines.core.inherit.ContextCarry`), loaded only if a line needs it.
+
+    ``on_rows(day, rows)`` sees each block of rows (the stored columns) as it goes to ``write``: a
+    caller that checks what it stores (the contract) does it without reading the file back.
     """
     root = Path(logs_root)
 
@@ -203,6 +207,8 @@ def clean_days(
             with blocks:
                 summary = CleanedDay(day)
                 rows = _day_rows(blocks, summary, root, data_dir, carry)
+                if on_rows is not None:
+                    rows = _seen_by(rows, day, on_rows)
                 summary.stored_bytes = write(day, lazy_blocks(rows, CLEANED_SCHEMA))
                 for _ in rows:  # a writer that stopped early still accounts for (and quarantines) the rest
                     pass
@@ -210,6 +216,17 @@ def clean_days(
     finally:
         for _, blocks in started:
             blocks.close()
+
+
+def _seen_by(
+    rows: Iterator[pl.DataFrame], day: date, on_rows: Callable[[date, pl.DataFrame], None]
+) -> Iterator[pl.DataFrame]:
+    """``rows`` as they pass, each block's stored columns handed to ``on_rows`` first."""
+    columns = list(CLEANED_SCHEMA)
+    for block in rows:
+        if block.height:
+            on_rows(day, block.select(columns))
+        yield block
 
 
 def _day_rows(
