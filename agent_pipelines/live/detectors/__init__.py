@@ -26,6 +26,7 @@ Modules: :mod:`~agent_pipelines.live.detectors.thresholds` (settings),
 :mod:`~agent_pipelines.live.detectors.seen`
 (events already processed), :mod:`~agent_pipelines.live.detectors.rules` (the detectors themselves),
 :mod:`~agent_pipelines.live.detectors.tool_windows` (tool calls counted in polars for a batch),
+:mod:`~agent_pipelines.live.detectors.visits` (the rows the per-event pass must see),
 :mod:`~agent_pipelines.live.detectors.columns` (what they read of an event); here,
 :func:`detect` runs them and :func:`stuck_watch` digests the state for the sensor.
 """

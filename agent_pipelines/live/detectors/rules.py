@@ -7,11 +7,12 @@ from typing import Any, cast
 
 import polars as pl
 
-from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS, TURN_STATUSES
+from agent_pipelines.core.contract import TURN_CLOSED_STATUSES, TURN_OPEN_STATUS
 from agent_pipelines.live.alerts import make_alert
-from agent_pipelines.live.detectors.columns import COLUMNS, ROW, masked_templates, with_detector_columns
+from agent_pipelines.live.detectors.columns import ROW, masked_templates
 from agent_pipelines.live.detectors.thresholds import Thresholds
-from agent_pipelines.live.detectors.tool_windows import count_tool_calls, tool_calls
+from agent_pipelines.live.detectors.tool_windows import count_tool_calls
+from agent_pipelines.live.detectors.visits import rows_to_visit
 from agent_pipelines.live.state import AttemptState, DetectorState, Suppression, Window
 from agent_pipelines.text.miner import TemplateMiner
 
@@ -58,7 +59,7 @@ class Detectors:
         errors = events.get_column("error_message").filter(events.get_column("event_type") == "error")
         with ThreadPoolExecutor(1, thread_name_prefix="error-masking") as pool:
             masking = pool.submit(masked_templates, errors)
-            kept, tool_windows, watermark = self._rows_to_visit(events)
+            kept, tool_windows = rows_to_visit(events, self.t, self._tool_windows)
             templates = masking.result()
         if self.miner.add(templates.get_column("tpl").sort().to_list()):
             self.state.template_model = self.miner.to_json()
@@ -69,58 +70,10 @@ class Detectors:
         for row in zip(*(kept.get_column(c).to_list() for c in ROW), strict=True):
             self._event(*row)
         self._keep_tool_windows(tool_windows)
-        self.state.watermark_ms = watermark
+        batch_max = cast(int, events.get_column("timestamp").dt.epoch("ms").max())
+        known = self.state.watermark_ms
+        self.state.watermark_ms = batch_max if known is None else max(known, batch_max)
         return self.alerts[start:]
-
-    def _rows_to_visit(self, events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int | None]:
-        """The rows the per-event pass must see (with their previous row's and tool-count columns),
-        the tool windows counted in polars, and the batch's new watermark."""
-        frame = with_detector_columns(events).select(pl.col("timestamp").dt.epoch("ms").alias("ts"), *COLUMNS)
-        # The attempt's previous row: its position found by one window, the three columns gathered
-        # from it (three ``shift().over()`` cost three windows), null on an attempt's first row.
-        before = (
-            frame.select("attempt_id")
-            .with_row_index("_row")
-            .select(pl.col("_row").shift(1).over("attempt_id"))
-        ).to_series()
-        frame = frame.with_columns(
-            prev_ts=pl.col("ts").gather(before),
-            prev_id=pl.col("event_id").gather(before),
-            prev_type=pl.col("event_type").gather(before),
-        )
-        calls = tool_calls(frame)
-        counted, tool_windows = self._tool_windows(calls)
-        frame = frame.with_columns(
-            _spread(calls.get_column("tool_key"), calls.get_column("_row"), frame.height),
-            _spread(counted.get_column("tool_n"), counted.get_column("_row"), frame.height),
-            _spread(counted.get_column("tool_first"), counted.get_column("_row"), frame.height),
-        )
-        watermark = self.state.watermark_ms
-        if frame.height:
-            batch_max = cast(int, frame["ts"].max())
-            watermark = batch_max if watermark is None else max(watermark, batch_max)
-        # Only rows that can change a detector's state go through Python: the detectors' event
-        # types, an attempt's first row in the batch, a silence, the row after a session end, and
-        # each attempt's last row (its "last seen"). Every other row (tool results, status changes,
-        # follow-ups: about half) only moves "last seen", which the previous-row columns carry. Tool
-        # calls are counted in polars (``_tool_windows``): only those that reach the tool-loop
-        # threshold, and those of windows carried over from an earlier run, are needed here. Turn
-        # statuses and the row after any status change (it may open the next turn, or be a task
-        # status between a turn's end and the agent's next step) are needed too; a task status
-        # after other rows only moves "last seen".
-        keep = (
-            pl.col("event_type").is_in(["error", "session_start", "session_end"])
-            | ((pl.col("event_type") == "status_change") & pl.col("new_status").is_in(TURN_STATUSES))
-            | (
-                (pl.col("event_type") == "tool_call")
-                & (pl.col("tool_n").is_null() | (pl.col("tool_n") >= self.t.tool_loop))
-            )
-            | pl.col("prev_ts").is_null()
-            | ((pl.col("ts") - pl.col("prev_ts")) >= self.t.stuck_ms)
-            | pl.col("prev_type").is_in(["session_end", "status_change"])
-            | pl.col("attempt_id").is_last_distinct()
-        )
-        return frame.filter(keep), tool_windows, watermark
 
     def check_stuck(self, now_ms: int) -> list[dict[str, Any]]:
         """The live check: open sessions silent for longer than the threshold at ``now_ms``."""
@@ -396,12 +349,6 @@ def owes_a_step(a: AttemptState) -> bool:
     """The attempt's session is open, its turn not over (or turns unknown: the original's rule),
     and its current silence not alerted yet: a silence now is an agent stuck."""
     return a.open and a.turn != "closed" and a.stuck != a.lid
-
-
-def _spread(values: pl.Series, rows: pl.Series, height: int) -> pl.Series:
-    """``values`` at positions ``rows`` of a column of ``height`` rows, null elsewhere (what a join
-    back on the row number gives, without hashing every row of the batch)."""
-    return pl.repeat(None, height, dtype=values.dtype, eager=True).scatter(rows, values).alias(values.name)
 
 
 def _trim(window: Window, horizon: int) -> None:
