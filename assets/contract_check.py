@@ -278,11 +278,12 @@ class ContractChecks:
         self._close_batch()
 
     def _close_group(self) -> None:
-        if self._frames:
-            rows = pl.concat(self._frames, how="vertical").lazy()
-            self._groups.append(_Group(self._days, self._pool.submit(self._check_group, rows)))
-        elif self._days:
-            rows = _scan([where for _, where in self._days])
+        if self._days:
+            rows = (
+                pl.concat(self._frames, how="vertical").lazy()
+                if self._frames
+                else _scan([where for _, where in self._days])
+            )
             self._groups.append(_Group(self._days, self._pool.submit(self._check_group, rows)))
         self._days, self._frames, self._rows[1] = [], [], 0
 

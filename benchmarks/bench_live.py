@@ -168,7 +168,7 @@ def burst(n_events: int = 100_000, rounds: int = 5) -> dict:
     machine the CPU ratio is the steadier one)."""
     import dagster as dg
 
-    from agent_pipelines.core.reader import ReadResult, iter_read, read_file
+    from agent_pipelines.core.reader import read_file
     from agent_pipelines.generator import generate
     from agent_pipelines.orchestration.detector_job import PARSE_AHEAD, live_detector_job
     from agent_pipelines.orchestration.log_store import LogStore
@@ -203,7 +203,7 @@ def burst(n_events: int = 100_000, rounds: int = 5) -> dict:
         # of the run's lead over ``read_file`` is that, not its own work.
         gc.collect()
         t = time.perf_counter()
-        ReadResult.concat(iter_read(logs / paths.STREAM_FILE, parallel=PARSE_AHEAD))
+        read_file(logs / paths.STREAM_FILE, parallel=PARSE_AHEAD)
         ahead_times.append(time.perf_counter() - t)
         data = work / f"data-{i}"
         gc.collect()

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agent_pipelines.core import archive, paths
-from agent_pipelines.core.reader import ReadResult, iter_read, stream_files
+from agent_pipelines.core.reader import ReadResult, read_file, stream_files
 
 HEAD_BYTES = 256
 
@@ -272,15 +272,13 @@ def forget(cursor: Cursor, identities: list[tuple[int, int]]) -> Cursor:
 def read_range(root: Path, rng: Range, parallel: int = 0) -> ReadResult:
     """Read one range with the shared reader; events carry the file's relative name and line numbers.
     ``parallel``: blocks parsed ahead (:func:`~agent_pipelines.core.reader.iter_read`)."""
-    return ReadResult.concat(
-        iter_read(
-            root / rng.path,
-            start=rng.start,
-            first_line=rng.first_line,
-            source_name=rng.path,
-            identity=rng.identity,
-            parallel=parallel,
-        )
+    return read_file(
+        root / rng.path,
+        start=rng.start,
+        first_line=rng.first_line,
+        source_name=rng.path,
+        identity=rng.identity,
+        parallel=parallel,
     )
 
 

@@ -170,6 +170,7 @@ def read_file(
     max_line_bytes: int = MAX_LINE_BYTES,
     identity: tuple[int, int] | None = None,
     block_bytes: int | None = None,
+    parallel: int = 0,
 ) -> ReadResult:
     """Read one JSONL file from byte ``start`` (a line boundary) to its last complete line.
 
@@ -178,26 +179,18 @@ def read_file(
     ``max_line_bytes`` is quarantined as ``line_too_long`` and the lines after it are read. A UTF-8
     byte-order mark at the start of the file is skipped (it counts in the offsets, not as a line).
 
-    This is :func:`iter_read`'s blocks put together: a caller that can handle a file block by block
-    (the ``cleaned_events`` pass) uses that instead and holds one block, not the file.
+    This is :func:`iter_read`'s blocks (``parallel`` of them parsed ahead) put together: a caller that
+    can handle a file block by block (``cleaned_events``) uses that instead and holds one block.
 
     Raises ``OSError`` when the file cannot be opened (missing, unreadable, not a regular file:
     :class:`~agent_pipelines.core.archive.NotARegularFile`), and ``FileNotFoundError`` when ``identity``
     (device, inode) is given and the file at ``path`` is another one. Damage met while reading (a
     corrupt archive, an I/O error) ends the read with a warning; what was read before it is kept.
     """
-    return ReadResult.concat(
-        iter_read(
-            path,
-            start=start,
-            first_line=first_line,
-            final=final,
-            source_name=source_name,
-            max_line_bytes=max_line_bytes,
-            identity=identity,
-            block_bytes=block_bytes,
-        )
-    )
+    blocks = iter_read(path, start=start, first_line=first_line, final=final, source_name=source_name,
+                       max_line_bytes=max_line_bytes, identity=identity, block_bytes=block_bytes,
+                       parallel=parallel)  # fmt: skip
+    return ReadResult.concat(blocks)
 
 
 def iter_read(
